@@ -1,0 +1,1 @@
+"""Authentication: caller verification (phone + PIN, contact ID + PIN, lockout) and admin identity."""

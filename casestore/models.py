@@ -1,0 +1,382 @@
+"""The case store's tables: districts, contacts, advisors, cases, logs, calendar, on-call, admins.
+
+Typed SQLAlchemy 2 models. Every instant is a tz-aware UTC `UTCDateTime`; every lookup the call
+flow makes (phone -> contact, contact ID -> contact, case number -> case, CallSid -> call) is indexed.
+Schema changes go through Alembic (`casestore/migrations`), never `create_all` in production.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Any, Optional
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from casestore.types import (
+    AdminRole,
+    CaseStatus,
+    HandoffKind,
+    Priority,
+    ProductArea,
+    RotationLayer,
+    TeamKind,
+    UTCDateTime,
+    Weekday,
+    utcnow,
+)
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _enum(cls: type, name: str) -> Enum:
+    # Store the enum *values* ("in_progress"), as varchar + check constraint on every backend.
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Team(Base):
+    """A group of advisors: Campus Support, State Reporting, or a Channel/ESA partner."""
+
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    kind: Mapped[TeamKind] = mapped_column(_enum(TeamKind, "team_kind"), default=TeamKind.CAMPUS)
+    # Lower is tried first when several teams could take a call.
+    route_order: Mapped[int] = mapped_column(Integer, default=100)
+
+    advisors: Mapped[list[Advisor]] = relationship(back_populates="team")
+
+
+class District(Base):
+    """A customer school district."""
+
+    __tablename__ = "districts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    state: Mapped[str] = mapped_column(String(2))
+    hosted: Mapped[bool] = mapped_column(Boolean, default=False)
+    team_id: Mapped[Optional[int]] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    team: Mapped[Optional[Team]] = relationship()
+    contacts: Mapped[list[Contact]] = relationship(back_populates="district")
+
+
+class Contact(Base):
+    """An Authorized Contact: the only people who may use the support line for a district."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[str] = mapped_column(String(12), unique=True)  # keypad digits
+    district_id: Mapped[int] = mapped_column(ForeignKey("districts.id", ondelete="RESTRICT"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[Optional[str]] = mapped_column(String(254))
+    # Keyed hash (HMAC-SHA256 with the configured pepper); None means the contact cannot verify yet.
+    pin_hash: Mapped[Optional[str]] = mapped_column(String(128))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    district: Mapped[District] = relationship(back_populates="contacts")
+    phones: Mapped[list[ContactPhone]] = relationship(
+        back_populates="contact", cascade="all, delete-orphan", order_by="ContactPhone.position"
+    )
+
+
+class ContactPhone(Base):
+    """One of a contact's phone numbers, E.164. A number shared by several contacts is allowed."""
+
+    __tablename__ = "contact_phones"
+    __table_args__ = (UniqueConstraint("contact_id", "e164"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    e164: Mapped[str] = mapped_column(String(16), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    contact: Mapped[Contact] = relationship(back_populates="phones")
+
+
+class Advisor(Base):
+    """A support advisor who takes calls. `reach` is an E.164 number, `client:NAME` or a SIP URI."""
+
+    __tablename__ = "advisors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    reach: Mapped[str] = mapped_column(String(255))
+    team_id: Mapped[Optional[int]] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    team: Mapped[Optional[Team]] = relationship(back_populates="advisors")
+    skill_rows: Mapped[list[AdvisorSkill]] = relationship(
+        back_populates="advisor", cascade="all, delete-orphan"
+    )
+
+    @property
+    def skills(self) -> set[ProductArea]:
+        return {row.skill for row in self.skill_rows}
+
+
+class AdvisorSkill(Base):
+    __tablename__ = "advisor_skills"
+
+    advisor_id: Mapped[int] = mapped_column(
+        ForeignKey("advisors.id", ondelete="CASCADE"), primary_key=True
+    )
+    skill: Mapped[ProductArea] = mapped_column(_enum(ProductArea, "product_area"), primary_key=True)
+
+    advisor: Mapped[Advisor] = relationship(back_populates="skill_rows")
+
+
+class Case(Base):
+    """A support case. Case numbers are at least five digits, so they never collide with menu keys."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, unique=True)
+    district_id: Mapped[int] = mapped_column(ForeignKey("districts.id", ondelete="RESTRICT"), index=True)
+    contact_id: Mapped[Optional[int]] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    product_area: Mapped[ProductArea] = mapped_column(_enum(ProductArea, "product_area"))
+    priority: Mapped[Priority] = mapped_column(_enum(Priority, "priority"), default=Priority.MEDIUM)
+    status: Mapped[CaseStatus] = mapped_column(_enum(CaseStatus, "case_status"), default=CaseStatus.NEW)
+    summary: Mapped[str] = mapped_column(String(500), default="")
+    owner_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("advisors.id", ondelete="SET NULL"), index=True
+    )
+    is_outage: Mapped[bool] = mapped_column(Boolean, default=False)
+    release_name: Mapped[Optional[str]] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    closed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    response_due_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    responded_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+
+    district: Mapped[District] = relationship()
+    contact: Mapped[Optional[Contact]] = relationship()
+    owner: Mapped[Optional[Advisor]] = relationship()
+    events: Mapped[list[CaseEvent]] = relationship(
+        back_populates="case", cascade="all, delete-orphan", order_by="CaseEvent.at"
+    )
+
+    __table_args__ = (Index("ix_cases_district_outage_created", "district_id", "is_outage", "created_at"),)
+
+
+class CaseEvent(Base):
+    """The case communication log: every call, message, reopen or status change touching a case."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(32))  # call, sms, note, reopen, status, recording
+    direction: Mapped[Optional[str]] = mapped_column(String(8))  # inbound / outbound
+    call_sid: Mapped[Optional[str]] = mapped_column(String(64), index=True)
+    contact_id: Mapped[Optional[int]] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    advisor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("advisors.id", ondelete="SET NULL"))
+    outcome: Mapped[Optional[str]] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+    case: Mapped[Case] = relationship(back_populates="events")
+
+
+class CallLog(Base):
+    """One row per inbound call: who was verified, the path through the IVR, the outcome, timings."""
+
+    __tablename__ = "call_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    from_masked: Mapped[str] = mapped_column(String(32), default="")
+    contact_id: Mapped[Optional[int]] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    district_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("districts.id", ondelete="SET NULL"), index=True
+    )
+    case_id: Mapped[Optional[int]] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
+    advisor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("advisors.id", ondelete="SET NULL"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    ended_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    path: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    outcome: Mapped[str] = mapped_column(String(64), default="in_progress")
+    status: Mapped[Optional[str]] = mapped_column(String(32))  # Twilio's final CallStatus
+    queued_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    wait_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    talk_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    duration_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    recording_url: Mapped[Optional[str]] = mapped_column(String(500))
+
+
+class BusinessHours(Base):
+    """Weekly opening hours as data, local wall-clock time in the support time zone."""
+
+    __tablename__ = "business_hours"
+    __table_args__ = (UniqueConstraint("weekday", "opens"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    weekday: Mapped[Weekday] = mapped_column(_enum(Weekday, "weekday"))
+    opens: Mapped[time] = mapped_column(Time)
+    closes: Mapped[time] = mapped_column(Time)
+
+
+class HolidayRule(Base):
+    """A named holiday the desk observes (keys from `casestore.types.HOLIDAY_RULES`)."""
+
+    __tablename__ = "holiday_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Closure(Base):
+    """A one-off closed day (local date), e.g. a company event; added by admins without a deploy."""
+
+    __tablename__ = "closures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date, unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+
+
+class Engineer(Base):
+    """An on-call hosting engineer who receives outage pages."""
+
+    __tablename__ = "engineers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    phone: Mapped[str] = mapped_column(String(16))
+    sms: Mapped[bool] = mapped_column(Boolean, default=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Rotation(Base):
+    """An on-call rotation: ordered engineers handing off daily or weekly at a local time."""
+
+    __tablename__ = "rotations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    layer: Mapped[RotationLayer] = mapped_column(_enum(RotationLayer, "rotation_layer"))
+    timezone: Mapped[str] = mapped_column(String(64), default="America/Chicago")
+    handoff: Mapped[HandoffKind] = mapped_column(_enum(HandoffKind, "handoff_kind"))
+    handoff_time: Mapped[time] = mapped_column(Time)
+    handoff_weekday: Mapped[Optional[Weekday]] = mapped_column(_enum(Weekday, "weekday"))
+    # The local date on which members[0] starts; the rotation advances from there.
+    start_date: Mapped[date] = mapped_column(Date)
+
+    members: Mapped[list[RotationMember]] = relationship(
+        back_populates="rotation", cascade="all, delete-orphan", order_by="RotationMember.position"
+    )
+    overrides: Mapped[list[RotationOverride]] = relationship(
+        back_populates="rotation", cascade="all, delete-orphan", order_by="RotationOverride.starts_at"
+    )
+
+
+class RotationMember(Base):
+    __tablename__ = "rotation_members"
+
+    rotation_id: Mapped[int] = mapped_column(
+        ForeignKey("rotations.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    engineer_id: Mapped[int] = mapped_column(ForeignKey("engineers.id", ondelete="CASCADE"))
+
+    rotation: Mapped[Rotation] = relationship(back_populates="members")
+    engineer: Mapped[Engineer] = relationship()
+
+
+class RotationOverride(Base):
+    """`engineer` covers the rotation from `starts_at` to `ends_at`, whoever is scheduled."""
+
+    __tablename__ = "rotation_overrides"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rotation_id: Mapped[int] = mapped_column(ForeignKey("rotations.id", ondelete="CASCADE"), index=True)
+    engineer_id: Mapped[int] = mapped_column(ForeignKey("engineers.id", ondelete="CASCADE"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    rotation: Mapped[Rotation] = relationship(back_populates="overrides")
+    engineer: Mapped[Engineer] = relationship()
+
+
+class StatusBanner(Base):
+    """A notice read to callers: global (no district, said before verification) or per district."""
+
+    __tablename__ = "status_banners"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    district_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("districts.id", ondelete="CASCADE"), index=True
+    )
+    message: Mapped[str] = mapped_column(String(500))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class AdminUser(Base):
+    __tablename__ = "admin_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[AdminRole] = mapped_column(_enum(AdminRole, "admin_role"), default=AdminRole.VIEWER)
+    api_token_hash: Mapped[Optional[str]] = mapped_column(String(128), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEntry(Base):
+    """Who changed what, when, with the before and after values."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(120))  # "admin:alice", "cli:load", "ivr:CA…"
+    action: Mapped[str] = mapped_column(String(40))  # create, update, delete, reopen, load
+    entity: Mapped[str] = mapped_column(String(40))
+    entity_key: Mapped[str] = mapped_column(String(120))
+    before: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
+    after: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)

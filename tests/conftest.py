@@ -1,0 +1,157 @@
+"""Shared fixtures: a migrated database (SQLite, or PostgreSQL via TEST_DATABASE_URL), a Redis
+(the in-process stand-in, or a real server via TEST_REDIS_URL), a fake clock, and the app.
+
+Each test runs inside a transaction that is rolled back afterwards; code under test that commits
+only releases a SAVEPOINT (`join_transaction_mode="create_savepoint"`).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import redis as redis_lib
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import sessionmaker
+
+from casestore.db import make_engine, upgrade
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
+
+AUTH_TOKEN = "test-auth-token-0123456789abcdef"
+PIN_PEPPER = "test-pin-pepper-0123456789abcdef"
+BASE_URL = "https://ivr.example.test"
+
+
+class FakeClock:
+    """A settable clock: tests move time instead of sleeping."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set(self, when: datetime) -> None:
+        assert when.tzinfo is not None
+        self.now = when
+
+    def advance(self, **delta: float) -> datetime:
+        self.now = self.now + timedelta(**delta)
+        return self.now
+
+
+def _reset_postgres(engine) -> None:
+    name = make_url(str(engine.url)).database or ""
+    if "test" not in name:
+        raise RuntimeError(f"refusing to wipe database {name!r}: its name must contain 'test'")
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    if TEST_DATABASE_URL:
+        return TEST_DATABASE_URL
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def engine(database_url):
+    eng = make_engine(database_url)
+    if eng.dialect.name == "postgresql":
+        _reset_postgres(eng)
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def connection(engine):
+    conn = engine.connect()
+    trans = conn.begin()
+    yield conn
+    trans.rollback()
+    conn.close()
+
+
+@pytest.fixture
+def session_factory(connection):
+    return sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+
+
+@pytest.fixture
+def session(session_factory):
+    s = session_factory()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def redis_client():
+    if TEST_REDIS_URL:
+        client = redis_lib.Redis.from_url(TEST_REDIS_URL, decode_responses=True)
+        client.flushdb()
+        yield client
+        client.flushdb()
+        client.close()
+    else:
+        import fakeredis
+
+        yield fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+
+
+@pytest.fixture
+def clock():
+    # A Tuesday morning in Chicago (CST, UTC-6), well inside support hours.
+    return FakeClock(datetime(2026, 11, 17, 15, 0, tzinfo=timezone.utc))
+
+
+@pytest.fixture
+def settings_overrides(tmp_path) -> dict:
+    return {
+        "development": False,
+        "twilio_auth_tokens": (AUTH_TOKEN,),
+        "twilio_account_sid": "AC" + "0" * 32,
+        "public_base_url": BASE_URL,
+        "secret_key": "test-secret-key-0123456789abcdef",
+        "pin_pepper": PIN_PEPPER,
+        "overflow_number": "+16125550100",
+        "instance_path": tmp_path / "instance",
+        "database_url": "sqlite://",  # never used: the test engine is handed in
+    }
+
+
+@pytest.fixture
+def app(settings_overrides, engine, session_factory, redis_client, clock):
+    from webhooks import create_app
+
+    return create_app(
+        settings_overrides,
+        engine=engine,
+        sessions=session_factory,
+        redis_client=redis_client,
+        clock=clock,
+    )
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent

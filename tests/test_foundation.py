@@ -1,0 +1,76 @@
+"""App factory, configuration safety, migrations and health."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import inspect
+
+from casestore.db import at_head, head_revision
+from casestore.models import Base
+from webhooks import create_app
+from webhooks.config import ConfigurationError, load_settings
+
+
+def test_refuses_unsafe_production_config(tmp_path):
+    with pytest.raises(ConfigurationError) as err:
+        create_app({"development": False, "instance_path": tmp_path}, clock=None)
+    message = str(err.value)
+    assert "TWILIO_AUTH_TOKEN" in message and "SECRET_KEY" in message and "PIN_PEPPER" in message
+    assert "\n" not in message
+
+
+def test_refuses_default_secret_even_when_set(tmp_path, settings_overrides):
+    bad = dict(settings_overrides, secret_key="dev-secret-key-not-for-production")
+    with pytest.raises(ConfigurationError, match="SECRET_KEY"):
+        create_app(bad)
+
+
+def test_development_mode_fills_demo_secrets(tmp_path):
+    settings = load_settings({"development": True, "instance_path": tmp_path}, environ={})
+    assert settings.secret_key and settings.pin_pepper and settings.twilio_auth_tokens
+    assert settings.database_url == f"sqlite:///{tmp_path / 'supportline.sqlite3'}"
+    assert settings.redis_embedded
+
+
+def test_environment_parsing_accepts_token_rotation_list(tmp_path):
+    settings = load_settings(
+        environ={
+            "TWILIO_AUTH_TOKEN": "new-token-aaaaaaaaaaaaaaaa, old-token-bbbbbbbbbbbbbbbb",
+            "PUBLIC_BASE_URL": "https://abc.ngrok.app/",
+            "SUPPORTLINE_INSTANCE": str(tmp_path),
+        }
+    )
+    assert settings.twilio_auth_tokens == ("new-token-aaaaaaaaaaaaaaaa", "old-token-bbbbbbbbbbbbbbbb")
+    assert settings.twilio_auth_token == "new-token-aaaaaaaaaaaaaaaa"
+    assert settings.public_base_url == "https://abc.ngrok.app"
+    assert settings.support_timezone == "America/Chicago"
+
+
+def test_unknown_override_is_an_error():
+    with pytest.raises(KeyError):
+        load_settings({"no_such_setting": 1}, environ={})
+
+
+def test_migrations_reach_head_and_match_models(engine):
+    assert at_head(engine)
+    assert head_revision() is not None
+    tables = set(inspect(engine).get_table_names())
+    assert set(Base.metadata.tables) <= tables
+
+
+def test_models_and_migrations_agree(engine):
+    """Autogenerate against the migrated database finds nothing to do."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        diff = compare_metadata(ctx, Base.metadata)
+    assert diff == []
+
+
+def test_health_and_readiness(client):
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200, ready.get_json()
+    assert ready.get_json()["checks"] == {"database": "ok", "redis": "ok"}

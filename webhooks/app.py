@@ -1,0 +1,47 @@
+"""`create_app()`: settings (defaults, environment, test mapping), safety checks, services, blueprints."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping
+
+from flask import Flask
+
+from webhooks.config import ConfigurationError, Settings, load_settings
+from webhooks.services import Services
+
+log = logging.getLogger("supportline")
+
+
+def create_app(test_config: Mapping[str, Any] | None = None, **services: Any) -> Flask:
+    """Build the service.
+
+    `test_config` overrides settings by field name (see `webhooks.config.Settings`); keyword
+    arguments hand in ready-made `engine`, `sessions`, `redis_client` or `clock` (tests, simulator).
+    Outside development mode an unsafe configuration raises ConfigurationError with one-line reasons.
+    """
+    settings = load_settings(test_config)
+    problems = [] if settings.development else settings.problems()
+    if problems:
+        raise ConfigurationError("refusing to start: " + "; ".join(problems))
+
+    app = Flask(__name__, instance_path=str(settings.instance_path.resolve()))
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=not settings.development,
+        MAX_CONTENT_LENGTH=256 * 1024,
+    )
+    app.extensions["supportline"] = Services.build(settings, **services)
+    _register_blueprints(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from webhooks.health import bp as health_bp
+
+    app.register_blueprint(health_bp)
+
+
+__all__ = ["create_app", "Settings", "ConfigurationError"]

@@ -1,0 +1,186 @@
+"""The `supportline` command: migrations, routing-table load/export, serving, the demo.
+
+Every command that writes runs as one unit of work: one commit at the end, nothing on failure.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from functools import partial
+from pathlib import Path
+
+import click
+
+from auth.pins import hash_pin
+from casestore.db import make_engine, make_session_factory, session_scope, upgrade
+from webhooks.config import ConfigurationError, Settings, load_settings
+from webhooks.services import system_clock
+
+DEMO_FILE = Path(__file__).resolve().parent.parent / "casestore" / "demo" / "demo.yaml"
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.obj["settings"]
+
+
+@click.group()
+@click.option("--dev", is_flag=True, envvar="SUPPORTLINE_DEV", help="Development mode (demo secrets allowed).")
+@click.pass_context
+def main(ctx: click.Context, dev: bool) -> None:
+    """supportline: IVR and call routing for the support desk."""
+    ctx.ensure_object(dict)
+    if dev:
+        os.environ["SUPPORTLINE_DEV"] = "1"
+    ctx.obj["settings"] = load_settings({"development": True} if dev else None)
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@click.pass_context
+def db_upgrade(ctx: click.Context, revision: str) -> None:
+    """Run the Alembic migrations (creates the database on first use)."""
+    settings = _settings(ctx)
+    upgrade(make_engine(settings.database_url), revision)
+    click.echo(f"database at {revision}: {_safe_url(settings.database_url)}")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _load_file(settings: Settings, path: Path, actor: str) -> str:
+    from casestore.interchange import load_text
+
+    engine = make_engine(settings.database_url)
+    sessions = make_session_factory(engine)
+    pepper = settings.pin_pepper
+    with session_scope(sessions) as session:
+        report = load_text(
+            session,
+            path.read_text(encoding="utf-8"),
+            source=str(path),
+            hash_pin=partial(hash_pin, pepper) if pepper else None,
+            region=settings.default_region,
+            actor=actor,
+            now=system_clock(),
+        )
+    return str(report)
+
+
+@main.command("load")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def load_cmd(ctx: click.Context, file: Path) -> None:
+    """Validate FILE (YAML or JSON routing tables) and write it in one transaction."""
+    from casestore.interchange import LoadError
+
+    try:
+        click.echo(_load_file(_settings(ctx), file, actor=f"cli:load:{os.environ.get('USER', 'unknown')}"))
+    except LoadError as exc:
+        click.echo(f"{file}: {len(exc.problems)} problem(s); nothing was written", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(1)
+
+
+@main.command("export")
+@click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.pass_context
+def export_cmd(ctx: click.Context, fmt: str, output: Path | None) -> None:
+    """Write the routing tables in the load format (PINs are never exported)."""
+    from casestore.interchange import dump, export_document
+
+    settings = _settings(ctx)
+    sessions = make_session_factory(make_engine(settings.database_url))
+    with session_scope(sessions) as session:
+        text = dump(export_document(session), fmt)
+    if output:
+        output.write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn workers (1 when Redis is embedded).")
+@click.pass_context
+def serve_cmd(ctx: click.Context, host: str, port: int, workers: int) -> None:
+    """Serve the webhooks (gunicorn where available, else the threaded development server)."""
+    _serve(_settings(ctx), host, port, workers)
+
+
+def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    from webhooks.app import create_app
+
+    try:
+        app = create_app()
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
+    if settings.redis_embedded:
+        workers = 1  # the in-process Redis stand-in cannot be shared between processes
+    try:
+        from gunicorn.app.base import BaseApplication
+    except ImportError:  # Windows: no gunicorn
+        app.run(host=host, port=port, threaded=True, use_reloader=False)
+        return
+
+    class _Gunicorn(BaseApplication):
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("threads", 8 if workers == 1 else 4)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("accesslog", "-")
+
+        def load(self):
+            return app
+
+    _Gunicorn().run()
+
+
+@main.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Create and load the demo database, then stop.")
+@click.pass_context
+def demo_cmd(ctx: click.Context, host: str, port: int, no_serve: bool) -> None:
+    """Create the database, load the demo data set, print what to call, and serve."""
+    os.environ.setdefault("SUPPORTLINE_DEV", "1")
+    settings = load_settings({"development": True})
+    upgrade(make_engine(settings.database_url))
+    summary = _load_file(settings, DEMO_FILE, actor="cli:demo")
+    base = f"http://{host}:{port}"
+    click.echo(
+        "\n".join(
+            [
+                f"supportline demo: database {_safe_url(settings.database_url)}",
+                f"loaded {DEMO_FILE.name}: {summary}",
+                "",
+                f"  Voice URL (point a Twilio number here): POST {base}/voice/incoming",
+                f"  Status callback:                         POST {base}/voice/status",
+                f"  Health:                                  GET  {base}/healthz",
+                "",
+                "  Try a call without a phone (demo contact Dana Whitfield, PIN 4821):",
+                "    supportline --dev call --from '+1 612 555 0134' --keys 4821,",
+                "",
+                "  Development mode: demo secrets, signatures checked with the dev auth token.",
+            ]
+        )
+    )
+    if not no_serve:
+        os.environ.setdefault("SUPPORTLINE_DEV", "1")
+        _serve(settings, host, port, workers=1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

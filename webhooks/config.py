@@ -1,0 +1,128 @@
+"""Service configuration: defaults, then environment variables, then a test mapping.
+
+`load_settings()` is the only place that reads the environment. `Settings.problems()` lists what
+makes a configuration unsafe outside development mode; `create_app` refuses to start on any of them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+# Values that must never reach production: shipped defaults and placeholders.
+DEV_SECRET_KEY = "dev-secret-key-not-for-production"
+DEV_PIN_PEPPER = "dev-pin-pepper-not-for-production"
+DEV_AUTH_TOKEN = "dev-auth-token-not-for-production"
+_UNSAFE_VALUES = {"", "dev", "changeme", "secret", DEV_SECRET_KEY, DEV_PIN_PEPPER, DEV_AUTH_TOKEN}
+
+EMBEDDED_REDIS = "embedded"
+
+
+def default_instance_path() -> Path:
+    return Path(os.environ.get("SUPPORTLINE_INSTANCE", Path.cwd() / "instance"))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting the service reads; the README's configuration table mirrors this class."""
+
+    database_url: str = ""
+    redis_url: str = EMBEDDED_REDIS
+    twilio_account_sid: str = ""
+    twilio_auth_tokens: tuple[str, ...] = ()
+    public_base_url: str = ""
+    secret_key: str = ""
+    pin_pepper: str = ""
+    support_timezone: str = "America/Chicago"
+    overflow_number: str = ""
+    default_region: str = "US"
+    development: bool = False
+    validate_signatures: bool = True
+    instance_path: Path = field(default_factory=default_instance_path)
+
+    @property
+    def twilio_auth_token(self) -> str:
+        """The token used to sign outbound requests (the first of the rotation list)."""
+        return self.twilio_auth_tokens[0] if self.twilio_auth_tokens else ""
+
+    @property
+    def redis_embedded(self) -> bool:
+        return self.redis_url == EMBEDDED_REDIS
+
+    def problems(self) -> list[str]:
+        """Reasons this configuration is unsafe for production (empty when it is fine)."""
+        found = []
+        if not self.twilio_auth_tokens or any(t in _UNSAFE_VALUES for t in self.twilio_auth_tokens):
+            found.append("TWILIO_AUTH_TOKEN is missing or a default value")
+        if self.secret_key in _UNSAFE_VALUES or len(self.secret_key) < 16:
+            found.append("SECRET_KEY is missing, a default value, or shorter than 16 characters")
+        if self.pin_pepper in _UNSAFE_VALUES or len(self.pin_pepper) < 16:
+            found.append("PIN_PEPPER is missing, a default value, or shorter than 16 characters")
+        if not self.validate_signatures:
+            found.append("Twilio signature validation is switched off")
+        return found
+
+
+def _split_tokens(raw: str) -> tuple[str, ...]:
+    return tuple(t.strip() for t in raw.split(",") if t.strip())
+
+
+def _truthy(raw: str) -> bool:
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+_ENV: dict[str, tuple[str, Any]] = {
+    # env var -> (Settings field, parser)
+    "DATABASE_URL": ("database_url", str),
+    "REDIS_URL": ("redis_url", str),
+    "TWILIO_ACCOUNT_SID": ("twilio_account_sid", str),
+    "TWILIO_AUTH_TOKEN": ("twilio_auth_tokens", _split_tokens),
+    "PUBLIC_BASE_URL": ("public_base_url", lambda v: v.rstrip("/")),
+    "SECRET_KEY": ("secret_key", str),
+    "PIN_PEPPER": ("pin_pepper", str),
+    "SUPPORT_TIMEZONE": ("support_timezone", str),
+    "OVERFLOW_NUMBER": ("overflow_number", str),
+    "DEFAULT_REGION": ("default_region", str),
+    "SUPPORTLINE_DEV": ("development", _truthy),
+    "SUPPORTLINE_INSTANCE": ("instance_path", Path),
+}
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Build settings from defaults, the environment and `overrides` (field names), in that order.
+
+    In development mode, missing secrets get clearly-marked development values so the demo runs.
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for var, (name, parse) in _ENV.items():
+        raw = environ.get(var)
+        if raw is not None and raw != "":
+            values[name] = parse(raw)
+    known = {f.name for f in fields(Settings)}
+    for key, value in (overrides or {}).items():
+        if key not in known:
+            raise KeyError(f"unknown setting {key!r}")
+        values[key] = value
+    if isinstance(values.get("twilio_auth_tokens"), str):
+        values["twilio_auth_tokens"] = _split_tokens(values["twilio_auth_tokens"])
+    settings = Settings(**values)
+    if not settings.database_url:
+        db_file = Path(settings.instance_path) / "supportline.sqlite3"
+        settings = replace(settings, database_url=f"sqlite:///{db_file}")
+    if settings.development:
+        settings = replace(
+            settings,
+            secret_key=settings.secret_key or DEV_SECRET_KEY,
+            pin_pepper=settings.pin_pepper or DEV_PIN_PEPPER,
+            twilio_auth_tokens=settings.twilio_auth_tokens or (DEV_AUTH_TOKEN,),
+        )
+    return settings
+
+
+class ConfigurationError(RuntimeError):
+    """Raised when the service must not start with the configuration it was given."""

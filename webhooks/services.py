@@ -1,0 +1,84 @@
+"""The clients the app holds: settings, database engine and sessions, Redis, the clock.
+
+Built by `create_app` (never at import time) and kept in `app.extensions["supportline"]`.
+Tests and the call simulator pass their own clock, engine or Redis in through `create_app`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable
+
+import redis
+from flask import current_app
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from casestore.db import make_engine, make_session_factory
+from webhooks.config import Settings
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+_EMBEDDED_SERVERS: dict[str, object] = {}
+
+
+def make_redis(settings: Settings) -> redis.Redis:
+    """A Redis client for REDIS_URL, or the in-process stand-in (fakeredis, with Lua) when embedded.
+
+    The stand-in is shared by every client in this process, so one process with many threads works;
+    it cannot be shared between processes (use a real Redis for several workers).
+    """
+    if settings.redis_embedded:
+        import fakeredis
+
+        server = _EMBEDDED_SERVERS.setdefault(str(settings.instance_path), fakeredis.FakeServer())
+        return fakeredis.FakeRedis(server=server, decode_responses=True)
+    return redis.Redis.from_url(
+        settings.redis_url, decode_responses=True, socket_timeout=2.0, socket_connect_timeout=2.0,
+        health_check_interval=30,
+    )
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    redis: redis.Redis
+    clock: Clock
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        *,
+        engine: Engine | None = None,
+        sessions: sessionmaker[Session] | None = None,
+        redis_client: redis.Redis | None = None,
+        clock: Clock | None = None,
+    ) -> "Services":
+        engine = engine or make_engine(settings.database_url)
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessions=sessions or make_session_factory(engine),
+            redis=redis_client if redis_client is not None else make_redis(settings),
+            clock=clock or system_clock,
+        )
+
+    def now(self) -> datetime:
+        now = self.clock()
+        if now.tzinfo is None:
+            raise ValueError("the clock must return tz-aware datetimes")
+        return now
+
+
+def current_services() -> Services:
+    """The running app's services (inside a request or app context)."""
+    return current_app.extensions["supportline"]
