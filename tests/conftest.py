@@ -155,3 +155,20 @@ def runner(app):
 @pytest.fixture
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def sim(client, clock):
+    """The call simulator on the test app: signed requests, following every action URL."""
+    from webhooks.simulator import CallSimulator, advance_clock
+
+    return CallSimulator(client, base_url=BASE_URL, auth_token=AUTH_TOKEN, advance=advance_clock(clock))
+
+
+@pytest.fixture
+def world(session):
+    """A small routing table built directly with the models: two districts (one hosted), contacts
+    with PINs, advisors covering the product areas, cases in several states, an on-call rotation."""
+    from tests.factories import build_world
+
+    return build_world(session, PIN_PEPPER)

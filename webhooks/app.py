@@ -40,8 +40,10 @@ def create_app(test_config: Mapping[str, Any] | None = None, **services: Any) ->
 
 def _register_blueprints(app: Flask) -> None:
     from webhooks.health import bp as health_bp
+    from webhooks.voice import bp as voice_bp
 
     app.register_blueprint(health_bp)
+    app.register_blueprint(voice_bp)
 
 
 __all__ = ["create_app", "Settings", "ConfigurationError"]

@@ -1,0 +1,189 @@
+"""The call flow's side effects, named: call-log rows, case-log entries, reopening a case, opening
+or joining an outage case. Steps in `ivr.flow` call these; prompt building never writes.
+
+Every function takes the caller's session and only flushes; the webhook commits once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import redis
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from casestore import audit
+from casestore.models import CallLog, Case, CaseEvent, District
+from casestore.phones import mask
+from casestore.types import CaseStatus, Priority, ProductArea
+
+OUTAGE_JOIN_WINDOW = timedelta(hours=2)
+# An outage is not about one product area, but every case needs one: outages are filed under the
+# area every site uses first thing in the morning.
+OUTAGE_AREA = ProductArea.ATTENDANCE
+
+
+def ensure_call_log(session: Session, sid: str, from_e164: str | None, raw_from: str, now: datetime) -> CallLog:
+    """The call's one log row, created on first sight (a retried webhook finds the same row)."""
+    row = session.scalars(select(CallLog).where(CallLog.call_sid == sid)).first()
+    if row is None:
+        row = CallLog(
+            call_sid=sid, from_masked=mask(from_e164 or raw_from), started_at=now, path=[],
+            outcome="in_progress",
+        )
+        try:
+            with session.begin_nested():
+                session.add(row)
+        except IntegrityError:  # a concurrent retry created it first
+            row = session.scalars(select(CallLog).where(CallLog.call_sid == sid)).one()
+    return row
+
+
+def call_log(session: Session, sid: str) -> CallLog | None:
+    return session.scalars(select(CallLog).where(CallLog.call_sid == sid)).first()
+
+
+def update_call_log(session: Session, sid: str, **values) -> CallLog | None:
+    row = call_log(session, sid)
+    if row is not None:
+        for key, value in values.items():
+            setattr(row, key, value)
+    return row
+
+
+def log_case_event(
+    session: Session,
+    case: Case,
+    *,
+    at: datetime,
+    kind: str,
+    call_sid: str | None = None,
+    contact_pk: int | None = None,
+    advisor_pk: int | None = None,
+    outcome: str | None = None,
+    detail: str = "",
+    direction: str | None = "inbound",
+) -> CaseEvent:
+    event = CaseEvent(
+        case_id=case.id, at=at, kind=kind, direction=direction, call_sid=call_sid,
+        contact_id=contact_pk, advisor_id=advisor_pk, outcome=outcome, detail=detail,
+    )
+    session.add(event)
+    return event
+
+
+def call_event(session: Session, case_pk: int, sid: str) -> CaseEvent | None:
+    """This call's entry in the case's communication log, if it has one."""
+    stmt = select(CaseEvent).where(
+        CaseEvent.case_id == case_pk, CaseEvent.call_sid == sid, CaseEvent.kind == "call"
+    )
+    return session.scalars(stmt).first()
+
+
+def case_for_district(session: Session, number: int, district_pk: int) -> Case | None:
+    """The case with this number, only if it belongs to the caller's district."""
+    case = session.scalars(select(Case).where(Case.number == number)).first()
+    if case is None or case.district_id != district_pk:
+        return None
+    return case
+
+
+def reopen_case(session: Session, case: Case, *, now: datetime, sid: str, contact_pk: int | None) -> None:
+    """Reopen a closed case from the phone line: status, count, case log and audit log."""
+    before = {"status": case.status, "closed_at": case.closed_at, "reopen_count": case.reopen_count}
+    case.status = CaseStatus.IN_PROGRESS
+    case.closed_at = None
+    case.reopen_count += 1
+    case.updated_at = now
+    log_case_event(
+        session, case, at=now, kind="reopen", call_sid=sid, contact_pk=contact_pk,
+        outcome="reopened", detail="Reopened by the authorized contact from the support line.",
+    )
+    audit.record(
+        session, at=now, actor=f"ivr:{sid}", action="reopen", entity="case", key=case.number,
+        before=before,
+        after={"status": case.status, "closed_at": None, "reopen_count": case.reopen_count},
+    )
+
+
+def _next_case_number(session: Session, client: redis.Redis) -> int:
+    """Allocate a case number: a Redis counter (atomic across workers), seeded from the database."""
+    key = "sl:seq:case_number"
+    if not client.exists(key):
+        highest = session.scalar(select(func.max(Case.number)))
+        client.set(key, max(int(highest or 0), 99999), nx=True)
+    return int(client.incr(key))
+
+
+def open_or_join_outage(
+    session: Session,
+    client: redis.Redis,
+    *,
+    district: District,
+    now: datetime,
+    sid: str,
+    contact_pk: int | None,
+) -> tuple[Case, bool]:
+    """The district's outage case opened in the last two hours, or a new critical one.
+
+    A Redis lock per district serialises concurrent option-8 callers across workers and machines;
+    it is held until this unit of work commits or rolls back, so the next caller sees the case.
+    Returns (case, created).
+    """
+    _hold_until_transaction_ends(session, client.lock(
+        f"sl:lock:outage:{district.id}", timeout=15, blocking_timeout=5))
+    existing = session.scalars(
+        select(Case)
+        .where(
+            Case.district_id == district.id,
+            Case.is_outage.is_(True),
+            Case.created_at >= now - OUTAGE_JOIN_WINDOW,
+            Case.status != CaseStatus.CLOSED,
+        )
+        .order_by(Case.created_at.desc())
+    ).first()
+    if existing is not None:
+        log_case_event(
+            session, existing, at=now, kind="call", call_sid=sid, contact_pk=contact_pk,
+            outcome="joined_outage", detail="Caller joined the open outage case (option 8).",
+        )
+        return existing, False
+    case = Case(
+        number=_next_case_number(session, client),
+        district_id=district.id,
+        contact_id=contact_pk,
+        product_area=OUTAGE_AREA,
+        priority=Priority.CRITICAL,
+        status=CaseStatus.NEW,
+        summary=f"Hosted site outage reported by phone for {district.name}",
+        is_outage=True,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(case)
+    session.flush()
+    log_case_event(
+        session, case, at=now, kind="call", call_sid=sid, contact_pk=contact_pk,
+        outcome="outage_opened", detail="Outage reported by phone (option 8).",
+    )
+    audit.record(
+        session, at=now, actor=f"ivr:{sid}", action="create", entity="case", key=case.number,
+        after={"priority": "critical", "is_outage": True, "district": district.name},
+    )
+    session.flush()
+    return case, True
+
+
+def _hold_until_transaction_ends(session: Session, lock) -> None:
+    if not lock.acquire():
+        raise TimeoutError("could not take the outage lock")
+
+    def release(*_args) -> None:
+        try:
+            lock.release()
+        except Exception:  # expired already: nothing to release
+            pass
+
+    event.listen(session, "after_commit", release, once=True)
+    event.listen(session, "after_rollback", release, once=True)

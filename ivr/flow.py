@@ -1,0 +1,743 @@
+"""The call flow: (call state, caller input, now) -> TwiML.
+
+One function per step; `handle()` dispatches on the webhook's step name. Steps read data and ask
+`routing/` and `auth/` for decisions; writes happen through the named operations in `ivr.actions`.
+Nothing private (district, case, names) is said before the caller is verified.
+
+Steps and the URLs Twilio is sent to (every action URL carries `n`, the response counter):
+    incoming -> pin | contact-id -> menu (open) | closed (closed hours)
+    menu: case number + '#' -> case read-back -> route; 8 -> outage; 0 -> general route; * repeat
+    route: owner (whisper-accept) -> next skilled advisor(s) -> hold queue (retries routing)
+    outage: open/join outage case -> on-call primary -> secondary -> record a message
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable, Mapping
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+import redis
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
+
+from auth.callers import Lockout, contact_by_contact_id, match_caller, verify_pin
+from casestore.models import Advisor, Case, Contact, District, Engineer, StatusBanner
+from casestore.phones import caller_e164, mask
+from casestore.types import CaseStatus, Priority
+from ivr import actions
+from ivr.prompts import digits_spoken, minutes_spoken, say
+from ivr.state import CallState, CallStore
+from routing.calendar import load_calendar, status_at
+from routing.holdqueue import HoldQueue, expected_wait_seconds
+from routing.oncall import load_rotations, on_call_chain
+from routing.selection import AdvisorView, advisor_view, load_advisors, next_advisors
+
+log = logging.getLogger("supportline.ivr")
+
+VOICE = "Polly.Joanna"
+MAX_FAILURES_PER_CALL = 3
+MAX_NO_INPUT = 2
+MAX_CASE_TRIES = 3
+MAX_ADVISOR_ATTEMPTS = 2
+REOPEN_WINDOW_DAYS = 60
+RING_SECONDS = 20
+WHISPER_SECONDS = 8
+HOLD_SECONDS = 30
+MIN_CASE_NUMBER = 10000  # case numbers have at least five digits; menu keys are one digit
+
+
+@dataclass
+class CallInput:
+    """What one webhook request carried, already parsed from the form and the query string."""
+
+    step: str
+    sid: str
+    from_raw: str = ""
+    digits: str | None = None
+    query: Mapping[str, str] = field(default_factory=dict)
+    form: Mapping[str, str] = field(default_factory=dict)
+
+    def arg(self, name: str, default: str = "") -> str:
+        return self.query.get(name, default)
+
+
+@dataclass
+class CallEnv:
+    """Everything a step may use besides its input; built by the web layer for each request."""
+
+    session: Session
+    redis: redis.Redis
+    now: datetime
+    pin_pepper: str
+    tz_name: str = "America/Chicago"
+    region: str = "US"
+    overflow_number: str = ""
+    hold_music_url: str = ""
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.tz_name)
+
+    @property
+    def calls(self) -> CallStore:
+        return CallStore(self.redis)
+
+    @property
+    def lockout(self) -> Lockout:
+        return Lockout(self.redis)
+
+
+def _response() -> VoiceResponse:
+    return VoiceResponse()
+
+
+def _say(resp: VoiceResponse | Gather, text: str) -> None:
+    resp.say(text, voice=VOICE)
+
+
+def url(step: str, state: CallState | None = None, **params: object) -> str:
+    query = {"n": state.seq} if state is not None else {}
+    query.update({k: v for k, v in params.items() if v is not None})
+    return f"/voice/{step}" + (f"?{urlencode(query)}" if query else "")
+
+
+def _gather(
+    resp: VoiceResponse,
+    state: CallState,
+    step: str,
+    texts: list[str],
+    *,
+    num_digits: int | None = None,
+    timeout: int = 6,
+    finish_on_key: str = "#",
+    **params: object,
+) -> VoiceResponse:
+    """Ask with a keypad Gather; no input falls through to a redirect flagged `noinput=1`."""
+    kwargs: dict[str, object] = {
+        "input": "dtmf", "action": url(step, state, **params), "method": "POST",
+        "timeout": timeout, "finish_on_key": finish_on_key, "action_on_empty_result": False,
+    }
+    if num_digits:
+        kwargs["num_digits"] = num_digits
+    gather = resp.gather(**kwargs)
+    for text in texts:
+        _say(gather, text)
+    resp.redirect(url(step, state, noinput=1, **params), method="POST")
+    return resp
+
+
+def _hangup(resp: VoiceResponse, *texts: str) -> VoiceResponse:
+    for text in texts:
+        _say(resp, text)
+    resp.hangup()
+    return resp
+
+
+# --------------------------------------------------------------------------- entry and verification
+
+
+def incoming(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
+    """Greeting, global banner, then verification by caller ID (PIN) or contact ID + PIN."""
+    resp = _response()
+    e164 = state.from_e164
+    actions.ensure_call_log(env.session, inp.sid, e164, inp.from_raw, env.now)
+    state.visit("greeting")
+    _say(resp, say("greeting"))
+    for banner in _banners(env, district_pk=None):
+        _say(resp, banner)
+    if env.lockout.locked(env.now, number=e164):
+        return _locked_out(env, state, resp)
+    match = match_caller(env.session, e164)
+    if match.contact_pk is not None:
+        state.candidate_pk = match.contact_pk
+        return _ask_pin(state, resp)
+    return _ask_contact_id(state, resp)
+
+
+def _ask_pin(state: CallState, resp: VoiceResponse, *extra: str) -> VoiceResponse:
+    state.visit("pin")
+    return _gather(resp, state, "pin", [*extra, say("ask_pin")], timeout=8)
+
+
+def _ask_contact_id(state: CallState, resp: VoiceResponse, *extra: str) -> VoiceResponse:
+    state.visit("contact_id")
+    return _gather(resp, state, "contact-id", [*extra, say("ask_contact_id")], timeout=8)
+
+
+def _locked_out(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse:
+    state.visit("locked_out")
+    actions.update_call_log(env.session, state.sid, outcome="locked_out", path=list(state.path))
+    return _hangup(resp, say("locked_out"))
+
+
+def _no_input_again(env: CallEnv, state: CallState, key: str) -> bool:
+    """Count a no-input on `key`; True when the caller has had their reprompts."""
+    return state.bump(f"noinput:{key}") > MAX_NO_INPUT
+
+
+def contact_id_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
+    resp = _response()
+    digits = _keypad(inp.digits)
+    if not digits:
+        if _no_input_again(env, state, "contact_id"):
+            return _goodbye(env, state, "no_input")
+        return _ask_contact_id(state, resp, say("no_input"))
+    if env.lockout.locked(env.now, number=state.from_e164, contact_id=digits):
+        return _locked_out(env, state, resp)
+    state.entered_contact_id = digits[:16]
+    contact = contact_by_contact_id(env.session, digits) if digits.isdigit() else None
+    state.candidate_pk = contact.id if contact else None
+    # Unknown IDs still get asked for a PIN, so the caller cannot tell which part was wrong.
+    return _ask_pin(state, resp)
+
+
+def pin_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
+    resp = _response()
+    digits = _keypad(inp.digits)
+    if not digits:
+        if _no_input_again(env, state, "pin"):
+            return _goodbye(env, state, "no_input")
+        return _ask_pin(state, resp, say("no_input"))
+    contact = env.session.get(Contact, state.candidate_pk) if state.candidate_pk else None
+    if env.lockout.locked(
+        env.now, number=state.from_e164, contact_id=state.entered_contact_id
+    ):
+        return _locked_out(env, state, resp)
+    if verify_pin(env.pin_pepper, contact, digits):
+        assert contact is not None
+        return _verified(env, state, contact, resp)
+    state.failures += 1
+    locked = env.lockout.record_failure(
+        env.now, number=state.from_e164, contact_id=state.entered_contact_id
+    )
+    log.info("pin mismatch call=%s from=%s failures=%d", inp.sid, mask(state.from_e164), state.failures)
+    if locked or state.failures >= MAX_FAILURES_PER_CALL:
+        return _locked_out(env, state, resp)
+    if state.entered_contact_id is not None or state.candidate_pk is None:
+        state.entered_contact_id = None
+        state.candidate_pk = None
+        return _ask_contact_id(state, resp, say("no_match"))
+    return _ask_pin(state, resp, say("no_match"))
+
+
+def _verified(env: CallEnv, state: CallState, contact: Contact, resp: VoiceResponse) -> VoiceResponse:
+    district = contact.district
+    state.verified_pk = contact.id
+    state.district_pk = district.id
+    state.district_name = district.name
+    state.hosted = bool(district.hosted)
+    state.visit("verified")
+    env.lockout.clear(number=state.from_e164, contact_id=state.entered_contact_id)
+    actions.update_call_log(
+        env.session, state.sid, contact_id=contact.id, district_id=district.id, path=list(state.path)
+    )
+    _say(resp, say("verified", name=contact.name.split()[0]))
+    for banner in _banners(env, district_pk=district.id):
+        _say(resp, banner)
+    return _main_menu(env, state, resp)
+
+
+def _banners(env: CallEnv, district_pk: int | None) -> list[str]:
+    stmt = select(StatusBanner.message).where(
+        StatusBanner.active.is_(True),
+        StatusBanner.starts_at <= env.now,
+        or_(StatusBanner.expires_at.is_(None), StatusBanner.expires_at > env.now),
+        StatusBanner.district_id.is_(None) if district_pk is None else StatusBanner.district_id == district_pk,
+    ).order_by(StatusBanner.starts_at)
+    return list(env.session.scalars(stmt))
+
+
+# --------------------------------------------------------------------------- menus and hours
+
+
+def _main_menu(env: CallEnv, state: CallState, resp: VoiceResponse, *extra: str) -> VoiceResponse:
+    status = status_at(env.now, load_calendar(env.session, env.tz_name))
+    if not status.open:
+        return _closed(env, state, resp, status, *extra)
+    state.visit("menu")
+    menu = say("menu_open") if state.hosted else say("menu_open_not_hosted")
+    return _gather(resp, state, "menu", [*extra, menu], timeout=7)
+
+
+def _closed(env: CallEnv, state: CallState, resp: VoiceResponse, status, *extra: str) -> VoiceResponse:
+    state.visit("closed")
+    reason = (
+        say("closed_holiday", holiday=status.holiday_name)
+        if status.holiday_name
+        else say("closed_hours")
+    )
+    if state.hosted:
+        return _gather(
+            resp, state, "closed", [*extra, reason, say("closed_outage_offer"), say("submit_online")],
+            num_digits=1, timeout=7,
+        )
+    actions.update_call_log(env.session, state.sid, outcome="closed", path=list(state.path))
+    return _hangup(resp, *extra, reason, say("submit_online"), say("goodbye"))
+
+
+def closed_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
+    digits = _keypad(inp.digits)
+    if digits == "8" and state.hosted:
+        return _outage(env, inp, state)
+    if not digits and not _no_input_again(env, state, "closed"):
+        return _main_menu(env, state, _response())
+    actions.update_call_log(env.session, state.sid, outcome="closed", path=list(state.path))
+    return _hangup(_response(), say("submit_online"), say("goodbye"))
+
+
+def menu_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
+    resp = _response()
+    raw = (inp.digits or "").strip()
+    digits = _keypad(raw)
+    if inp.arg("noinput") and not raw:
+        if _no_input_again(env, state, "menu"):
+            return _goodbye(env, state, "no_input")
+        return _main_menu(env, state, resp, say("no_input"))
+    if "*" in raw:
+        return _main_menu(env, state, resp)
+    if digits == "8":
+        if state.hosted:
+            return _outage(env, inp, state)
+        state.visit("outage_not_hosted")
+        return _main_menu(env, state, resp, say("outage_not_hosted"))
+    if digits == "0":
+        state.skill = None
+        state.case_pk = None
+        state.route = "general"
+        return _route(env, state, resp, say("connecting_advisor"))
+    if digits.isdigit() and len(digits) >= len(str(MIN_CASE_NUMBER)) and len(digits) <= 9:
+        return _case_entered(env, state, resp, int(digits))
+    if state.bump("menu_junk") > MAX_CASE_TRIES:
+        return _goodbye(env, state, "not_recognized")
+    return _main_menu(env, state, resp, say("not_recognized"))
+
+
+def _goodbye(env: CallEnv, state: CallState, key: str) -> VoiceResponse:
+    state.visit("goodbye")
+    row = actions.call_log(env.session, state.sid)
+    if row is not None and row.outcome == "in_progress":
+        row.outcome = "no_input" if key == "no_input" else "ended_in_menu"
+        row.path = list(state.path)
+    return _hangup(_response(), say(key), say("submit_online"), say("goodbye"))
+
+
+# --------------------------------------------------------------------------- cases
+
+
+def _case_entered(env: CallEnv, state: CallState, resp: VoiceResponse, number: int) -> VoiceResponse:
+    assert state.district_pk is not None
+    case = actions.case_for_district(env.session, number, state.district_pk)
+    if case is None:
+        state.visit("case_not_found")
+        if state.bump("case") >= MAX_CASE_TRIES:
+            state.route = "general"
+            state.skill = None
+            return _route(env, state, resp, say("case_not_found"), say("connecting_advisor"))
+        return _main_menu(env, state, resp, say("case_not_found"))
+    state.case_pk = case.id
+    state.case_number = case.number
+    state.skill = case.product_area.value
+    state.visit("case")
+    actions.update_call_log(env.session, state.sid, case_id=case.id, path=list(state.path))
+    if actions.call_event(env.session, case.id, state.sid) is None:
+        actions.log_case_event(
+            env.session, case, at=env.now, kind="call", call_sid=state.sid,
+            contact_pk=state.verified_pk, outcome="in_progress",
+            detail="Inbound call from the authorized contact.",
+        )
+    readback = say("case_readback", number_spoken=digits_spoken(case.number), status=case.status.spoken)
+    if case.status == CaseStatus.CLOSED:
+        return _closed_case(env, state, resp, case, readback)
+    extra = [readback]
+    if case.status == CaseStatus.AVAILABLE_IN_RELEASE and case.release_name:
+        extra.append(say("case_release", release=case.release_name))
+    state.route = "owner" if case.owner_id else "advisor"
+    return _route(env, state, resp, *extra)
+
+
+def reopen_window_open(closed_at: datetime | None, now: datetime, tz: ZoneInfo) -> bool:
+    """Closed 60 local calendar days ago or less."""
+    if closed_at is None:
+        return False
+    days = (now.astimezone(tz).date() - closed_at.astimezone(tz).date()).days
+    return days <= REOPEN_WINDOW_DAYS
+
+
+def _closed_case(env: CallEnv, state: CallState, resp: VoiceResponse, case: Case, readback: str) -> VoiceResponse:
+    if not reopen_window_open(case.closed_at, env.now, env.tz):
+        state.visit("case_too_old")
+        return _main_menu(env, state, resp, readback, say("case_too_old"))
+    state.visit("reopen_offer")
+    closed_on = case.closed_at.astimezone(env.tz).strftime("%B %d") if case.closed_at else ""
+    return _gather(
+        resp, state, "reopen", [readback, say("case_closed_reopen", closed_on=closed_on)],
+        num_digits=1, timeout=7,
+    )
+
+
+def reopen_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
+    resp = _response()
+    digits = _keypad(inp.digits)
+    case = env.session.get(Case, state.case_pk) if state.case_pk else None
+    if case is None:
+        return _main_menu(env, state, resp)
+    if digits == "1" and case.status == CaseStatus.CLOSED and reopen_window_open(case.closed_at, env.now, env.tz):
+        actions.reopen_case(env.session, case, now=env.now, sid=state.sid, contact_pk=state.verified_pk)
+        state.visit("reopened")
+        state.route = "owner" if case.owner_id else "advisor"
+        return _route(env, state, resp, say("case_reopened"))
+    if not digits and inp.arg("noinput") and not _no_input_again(env, state, "reopen"):
+        return _closed_case(
+            env, state, resp, case,
+            say("case_readback", number_spoken=digits_spoken(case.number), status=case.status.spoken),
+        )
+    return _main_menu(env, state, resp)
+
+
+# --------------------------------------------------------------------------- routing to people
+
+
+def _district_team(env: CallEnv, state: CallState) -> tuple[str, ...]:
+    district = env.session.get(District, state.district_pk) if state.district_pk else None
+    teams: list[str] = []
+    if state.skill == "state_reporting":
+        teams.append("State Reporting")
+    if district is not None and district.team is not None:
+        teams.insert(0, district.team.name)
+    return tuple(teams)
+
+
+def _route(env: CallEnv, state: CallState, resp: VoiceResponse, *extra: str) -> VoiceResponse:
+    """Dial the next target for this call: owner, then skilled advisors, then the hold queue."""
+    for text in extra:
+        _say(resp, text)
+    target = _next_target(env, state)
+    if target is None:
+        return _hold(env, state, resp)
+    HoldQueue(env.redis).leave(state.sid)
+    state.attempt += 1
+    if state.route != "owner":
+        state.round_attempts += 1
+    state.tried.append(target.target)
+    state.current_target = target.target
+    state.visit(f"dial_{state.route}")
+    _say(resp, say("connecting_owner") if state.route == "owner" else say("connecting_advisor"))
+    dial = resp.dial(
+        action=url("dial-result", state), method="POST", timeout=RING_SECONDS,
+        answer_on_bridge=True, caller_id=None,
+    )
+    _dial_endpoint(dial, target.reach, url("whisper", None, parent=state.sid, a=state.attempt))
+    return resp
+
+
+def _next_target(env: CallEnv, state: CallState) -> AdvisorView | None:
+    if state.route == "owner":
+        case = env.session.get(Case, state.case_pk) if state.case_pk else None
+        owner = env.session.get(Advisor, case.owner_id) if case and case.owner_id else None
+        if owner is not None and owner.active and f"advisor:{owner.id}" not in state.tried:
+            return advisor_view(owner)
+        state.route = "advisor"
+    if state.round_attempts >= MAX_ADVISOR_ATTEMPTS:
+        return None
+    pool = next_advisors(
+        load_advisors(env.session), skill=state.skill, exclude=state.tried,
+        preferred_teams=_district_team(env, state),
+    )
+    return pool[0] if pool else None
+
+
+def _dial_endpoint(dial: Dial, reach: str, whisper_url: str) -> None:
+    if reach.startswith("client:"):
+        dial.client(reach.split(":", 1)[1], url=whisper_url, method="POST")
+    elif reach.startswith("sip:"):
+        dial.sip(reach, url=whisper_url, method="POST")
+    else:
+        dial.number(reach, url=whisper_url, method="POST")
+
+
+def _hold(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse:
+    """No one fitting is free: hold, tell position and expected wait, retry routing after a while."""
+    queue = HoldQueue(env.redis)
+    first_time = state.queued_at is None
+    if first_time:
+        state.queued_at = env.now.isoformat()
+        actions.update_call_log(env.session, state.sid, queued_at=env.now)
+    case = env.session.get(Case, state.case_pk) if state.case_pk else None
+    rank = case.priority.rank if case is not None else Priority.MEDIUM.rank
+    position = queue.join(state.sid, rank, datetime.fromisoformat(state.queued_at or env.now.isoformat()))
+    staffed = len([a for a in load_advisors(env.session) if state.skill is None or state.skill in a.skills])
+    state.visit("queue")
+    if first_time:
+        wait = expected_wait_seconds(position, staffed)
+        _say(resp, say("queue_position", position=position, wait=minutes_spoken(wait)))
+    else:
+        _say(resp, say("queue_still_waiting", position=position))
+    if env.hold_music_url:
+        resp.play(env.hold_music_url)
+    else:
+        resp.pause(length=HOLD_SECONDS)
+    # Each hold round tries the advisors afresh.
+    state.tried = []
+    state.round_attempts = 0
+    state.route = "advisor"
+    resp.redirect(url("queue", state), method="POST")
+    return resp
+
+
+def queue_wait(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
+    return _route(env, state, _response())
+
+
+def dial_result(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
+    """After a Dial: connected and accepted means the call is done; anything else tries the next."""
+    dial_status = inp.form.get("DialCallStatus", "")
+    accepted = _accepted(env, state.sid, state.attempt)
+    target = state.current_target or ""
+    if accepted and dial_status in {"completed", "answered"}:
+        talk = _int(inp.form.get("DialCallDuration"))
+        row = actions.update_call_log(
+            env.session, state.sid, outcome="connected", talk_seconds=talk,
+            advisor_id=_target_pk(target, "advisor"), path=list(state.path),
+        )
+        if row is not None and row.queued_at is not None:
+            row.wait_seconds = max(0, int((env.now - row.queued_at).total_seconds()) - talk)
+        _finish_case_event(env, state, outcome="connected", advisor_pk=_target_pk(target, "advisor"))
+        state.visit("done")
+        return _hangup(_response(), say("call_ended"))
+    state.visit(f"missed_{state.route}")
+    log.info("dial not accepted call=%s target=%s status=%s", state.sid, target, dial_status or "none")
+    resp = _response()
+    if state.route == "oncall":
+        return _outage_next(env, state, resp)
+    prefix = say("owner_unavailable") if state.route == "owner" else say("advisor_unavailable")
+    if state.route == "owner":
+        state.route = "advisor"
+    return _route(env, state, resp, prefix)
+
+
+def _finish_case_event(env: CallEnv, state: CallState, *, outcome: str, advisor_pk: int | None) -> None:
+    if state.case_pk is None:
+        return
+    event = actions.call_event(env.session, state.case_pk, state.sid)
+    if event is not None:
+        event.outcome = outcome
+        event.advisor_id = advisor_pk
+
+
+def _accepted(env: CallEnv, sid: str, attempt: int) -> bool:
+    return env.redis.get(f"sl:accept:{sid}:{attempt}") is not None
+
+
+def _target_pk(target: str, kind: str) -> int | None:
+    prefix = f"{kind}:"
+    return int(target[len(prefix):]) if target.startswith(prefix) else None
+
+
+# --------------------------------------------------------------------------- whisper (callee leg)
+
+
+def whisper(env: CallEnv, inp: CallInput, state: CallState | None) -> VoiceResponse:
+    """Said to the advisor or engineer who answered, before the caller is bridged."""
+    parent = inp.arg("parent")
+    attempt = inp.arg("a")
+    parent_state = env.calls.load(parent) if parent else None
+    resp = _response()
+    if parent_state is None:
+        return _hangup(resp, say("whisper_declined"))
+    if parent_state.route == "oncall":
+        text = say("whisper_outage", district=parent_state.district_name,
+                   number_spoken=digits_spoken(parent_state.case_number or ""))
+    elif parent_state.case_number:
+        text = say("whisper_case", district=parent_state.district_name,
+                   number_spoken=digits_spoken(parent_state.case_number))
+    else:
+        text = say("whisper_general", district=parent_state.district_name)
+    gather = resp.gather(
+        input="dtmf", num_digits=1, timeout=WHISPER_SECONDS, method="POST",
+        action=url("whisper-accept", None, parent=parent, a=attempt),
+    )
+    _say(gather, text)
+    return _hangup(resp, say("whisper_declined"))
+
+
+def whisper_accept(env: CallEnv, inp: CallInput, state: CallState | None) -> VoiceResponse:
+    parent, attempt = inp.arg("parent"), inp.arg("a")
+    if _keypad(inp.digits) == "1" and parent and attempt.isdigit():
+        env.redis.set(f"sl:accept:{parent}:{attempt}", inp.sid, ex=6 * 3600)
+        return _response()  # an empty response bridges the two legs
+    return _hangup(_response(), say("whisper_declined"))
+
+
+# --------------------------------------------------------------------------- option 8
+
+
+def _outage(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
+    """Option 8: open or join the district's outage case, then ring the on-call chain."""
+    district = env.session.get(District, state.district_pk)
+    assert district is not None
+    resp = _response()
+    case, created = actions.open_or_join_outage(
+        env.session, env.redis, district=district, now=env.now, sid=state.sid,
+        contact_pk=state.verified_pk,
+    )
+    state.case_pk = case.id
+    state.case_number = case.number
+    state.route = "oncall"
+    state.tried = []
+    state.visit("outage")
+    actions.update_call_log(env.session, state.sid, case_id=case.id, path=list(state.path))
+    key = "outage_opened" if created else "outage_joined"
+    _say(resp, say(key, number_spoken=digits_spoken(case.number)))
+    return _outage_next(env, state, resp)
+
+
+def _outage_next(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse:
+    chain = on_call_chain(load_rotations(env.session), env.now)
+    for shift in chain:
+        engineer = env.session.scalars(
+            select(Engineer).where(Engineer.name == shift.engineer, Engineer.active.is_(True))
+        ).first()
+        if engineer is None or f"engineer:{engineer.id}" in state.tried:
+            continue
+        state.attempt += 1
+        state.tried.append(f"engineer:{engineer.id}")
+        state.current_target = f"engineer:{engineer.id}"
+        state.visit("dial_oncall")
+        _say(resp, say("outage_connecting"))
+        dial = resp.dial(action=url("dial-result", state), method="POST", timeout=RING_SECONDS, answer_on_bridge=True)
+        _dial_endpoint(dial, engineer.phone, url("whisper", None, parent=state.sid, a=state.attempt))
+        return resp
+    state.visit("outage_record")
+    _say(resp, say("outage_record"))
+    resp.record(
+        action=url("recording", state), method="POST", max_length=120, timeout=5,
+        finish_on_key="#", play_beep=True,
+    )
+    resp.redirect(url("recording", state, noinput=1), method="POST")
+    return resp
+
+
+def recording_done(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
+    recording_url = inp.form.get("RecordingUrl", "")
+    case = env.session.get(Case, state.case_pk) if state.case_pk else None
+    state.visit("recorded" if recording_url else "no_recording")
+    if recording_url and case is not None:
+        actions.log_case_event(
+            env.session, case, at=env.now, kind="recording", call_sid=state.sid,
+            contact_pk=state.verified_pk, outcome="callback_requested",
+            detail=f"Voice message: {recording_url} ({_int(inp.form.get('RecordingDuration'))} s)",
+        )
+    actions.update_call_log(
+        env.session, state.sid, outcome="message_recorded" if recording_url else "callback_pending",
+        recording_url=recording_url or None, path=list(state.path),
+    )
+    _finish_case_event(env, state, outcome="callback_requested", advisor_pk=None)
+    key = "outage_recorded" if recording_url else "outage_no_recording"
+    return _hangup(_response(), say(key))
+
+
+# --------------------------------------------------------------------------- status callback
+
+
+def call_status(env: CallEnv, inp: CallInput, state: CallState | None) -> VoiceResponse:
+    """Twilio's final status for the call: close the call-log row, leave the queue, drop state."""
+    status = inp.form.get("CallStatus", "")
+    row = actions.call_log(env.session, inp.sid)
+    if row is not None and status in {"completed", "busy", "failed", "no-answer", "canceled"}:
+        if row.ended_at is None:
+            row.ended_at = env.now
+            row.status = status
+            row.duration_seconds = _int(inp.form.get("CallDuration"))
+            if row.outcome == "in_progress":
+                row.outcome = "abandoned" if row.queued_at is not None else "hung_up"
+                if row.queued_at is not None:
+                    row.wait_seconds = max(0, int((env.now - row.queued_at).total_seconds()))
+            if state is not None:
+                row.path = list(state.path)
+                if state.case_pk is not None:
+                    _finish_case_event(env, state, outcome=row.outcome, advisor_pk=row.advisor_id)
+        HoldQueue(env.redis).leave(inp.sid)
+    return _response()
+
+
+# --------------------------------------------------------------------------- dispatch
+
+
+def _keypad(digits: str | None) -> str:
+    """Only keypad characters survive; anything else is junk from a misbehaving client."""
+    return "".join(ch for ch in (digits or "") if ch in "0123456789*#").strip("#")
+
+
+def _int(value: str | None) -> int:
+    try:
+        return max(0, int(value or 0))
+    except ValueError:
+        return 0
+
+
+Step = Callable[[CallEnv, CallInput, CallState], VoiceResponse]
+
+# Steps that need the call's state; a request for one of them without state restarts the call.
+STATEFUL: dict[str, Step] = {
+    "pin": pin_entered,
+    "contact-id": contact_id_entered,
+    "menu": menu_entered,
+    "closed": closed_entered,
+    "reopen": reopen_entered,
+    "dial-result": dial_result,
+    "queue": queue_wait,
+    "recording": recording_done,
+}
+# Steps that may arrive without (or for another call's) state.
+STATELESS = {"whisper": whisper, "whisper-accept": whisper_accept, "status": call_status}
+VERIFIED_ONLY = {"menu", "closed", "reopen", "dial-result", "queue", "recording"}
+STEPS = set(STATEFUL) | set(STATELESS) | {"incoming"}
+
+
+def handle(env: CallEnv, inp: CallInput) -> str:
+    """Run one webhook step; returns TwiML. Exceptions propagate to the web layer's fallback."""
+    store = env.calls
+    state = store.load(inp.sid) if inp.sid else None
+    if inp.step == "incoming":
+        state = _fresh_state(env, inp, state)
+        resp = incoming(env, inp, state)
+    elif inp.step in STATELESS:
+        resp = STATELESS[inp.step](env, inp, state)
+    else:
+        step = STATEFUL.get(inp.step)
+        if step is None or state is None or (inp.step in VERIFIED_ONLY and not state.verified):
+            # Unknown step, expired or never-seen call, or a verified-only step reached unverified:
+            # start over from the greeting (which says nothing private).
+            resp = _response()
+            resp.redirect("/voice/incoming", method="POST")
+            return str(resp)
+        resp = step(env, inp, state)
+    if state is not None and inp.step not in {"whisper", "whisper-accept"}:
+        state.seq += 1
+        if inp.step == "status":
+            store.delete(inp.sid)
+        else:
+            store.save(state)
+    return str(resp)
+
+
+def _fresh_state(env: CallEnv, inp: CallInput, old: CallState | None) -> CallState:
+    """A new call, or a call sent back to the greeting: verification starts again, but the
+    call's failure count, response counter and path carry over."""
+    state = CallState(
+        sid=inp.sid,
+        from_e164=caller_e164(inp.from_raw, env.region),
+        started_at=env.now.isoformat(),
+    )
+    if old is not None:
+        state.from_e164 = old.from_e164
+        state.started_at = old.started_at
+        state.failures = old.failures
+        state.seq = old.seq
+        state.path = old.path
+    return state

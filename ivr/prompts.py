@@ -1,0 +1,115 @@
+"""Every sentence the line speaks, in one catalogue.
+
+Prompts are plain text with `str.format` fields; the TwiML builder escapes them, so never
+pre-escape. Nothing here names a district, case or person until the caller is verified: the
+flow only fills those fields after verification.
+"""
+
+from __future__ import annotations
+
+PROMPTS: dict[str, str] = {
+    # Greeting and verification (said to anyone who dials).
+    "greeting": "Thank you for calling Campus Support.",
+    "authorized_only": "This line is for authorized contacts.",
+    "ask_pin": "Please enter your PIN, followed by the pound key.",
+    "ask_contact_id": "Please enter your contact I D, followed by the pound key.",
+    "no_match": "That did not match our records.",
+    "no_input": "Sorry, we did not receive your entry.",
+    "locked_out": (
+        "This line is for authorized contacts only, and entry has been paused after several "
+        "attempts. Please contact your district's technical team for help. Goodbye."
+    ),
+    "verified": "Thank you, {name}.",
+    # Menus.
+    "menu_open": (
+        "Enter your case number followed by the pound key. "
+        "To report an outage of your hosted site, press 8. "
+        "To speak with the next available advisor, press 0. "
+        "To hear these options again, press star."
+    ),
+    "menu_open_not_hosted": (
+        "Enter your case number followed by the pound key. "
+        "To speak with the next available advisor, press 0. "
+        "To hear these options again, press star."
+    ),
+    "not_recognized": "Sorry, that is not one of the options.",
+    "goodbye": "Thank you for calling Campus Support. Goodbye.",
+    "submit_online": (
+        "You can submit a case online at any time through the Support Case Portal."
+    ),
+    "in_writing": (
+        "For data changes or configuration requests, please submit the request in writing "
+        "as a note on your case, so the authorized contact can be confirmed."
+    ),
+    # Hours gating.
+    "closed_holiday": "Live support is closed today for {holiday}.",
+    "closed_hours": (
+        "Live support is available Monday through Friday, from 6 A M to 6 P M Central Time, "
+        "and is closed right now."
+    ),
+    "closed_outage_offer": (
+        "If your hosted site is experiencing an outage, press 8 to reach the on call engineer."
+    ),
+    # Cases.
+    "case_not_found": "We could not find that case number for your district.",
+    "case_readback": "Case {number_spoken}. Status: {status}.",
+    "case_release": "A fix is available in release {release}.",
+    "case_closed_reopen": (
+        "This case was closed on {closed_on}. To reopen it and speak with an advisor, press 1. "
+        "To return to the main menu, press star."
+    ),
+    "case_reopened": "Your case has been reopened.",
+    "case_too_old": (
+        "This case was closed more than 60 days ago and can no longer be reopened. "
+        "Please submit a new case through the Support Case Portal."
+    ),
+    # Routing.
+    "connecting_owner": "Connecting you to your case owner.",
+    "connecting_advisor": "Connecting you to the next available advisor.",
+    "owner_unavailable": "Your case owner is not available right now.",
+    "advisor_unavailable": "That advisor is not available.",
+    "queue_position": (
+        "All advisors are helping other callers. You are number {position} in line. "
+        "The expected wait is about {wait}."
+    ),
+    "queue_still_waiting": "Thank you for holding. You are number {position} in line.",
+    "call_ended": "Thank you for calling. Goodbye.",
+    # Whisper to the advisor or engineer who answers.
+    "whisper_case": "Case {number_spoken} for {district}. Press 1 to accept.",
+    "whisper_general": "Support call from {district}. Press 1 to accept.",
+    "whisper_outage": "Outage call from {district}, case {number_spoken}. Press 1 to accept.",
+    "whisper_declined": "The call was not accepted. Goodbye.",
+    # Option 8.
+    "outage_not_hosted": (
+        "Around the clock outage support is available for hosted customers only."
+    ),
+    "outage_opened": "We have opened outage case {number_spoken} for your district.",
+    "outage_joined": "Your district's outage is already being handled on case {number_spoken}.",
+    "outage_connecting": "Connecting you to the on call engineer.",
+    "outage_record": (
+        "No engineer could be reached right now. Please describe the outage after the tone, "
+        "then press pound. An engineer will call you back."
+    ),
+    "outage_recorded": "Thank you. Your message is on the outage case, and an engineer will call you back.",
+    "outage_no_recording": "We did not receive a message. The outage case is open and an engineer will call you back.",
+    # Faults.
+    "fault_apology": "We are sorry, we are having trouble with our phone system.",
+    "fault_transfer": "Please hold while we transfer you.",
+    "fault_outage_offer": "If your hosted site is down, press 8 to reach the on call engineer.",
+    "fault_call_back": "Please try again in a few minutes, or submit a case online. Goodbye.",
+}
+
+
+def say(key: str, **fields: object) -> str:
+    """The text of prompt `key` with its fields filled in."""
+    return PROMPTS[key].format(**fields) if fields else PROMPTS[key]
+
+
+def digits_spoken(number: int | str) -> str:
+    """Read a number digit by digit ("2 4 0 1 1 7"), the way case numbers are read back."""
+    return " ".join(str(number))
+
+
+def minutes_spoken(seconds: float) -> str:
+    minutes = max(1, round(seconds / 60))
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"

@@ -1,0 +1,102 @@
+"""Per-call state, kept in Redis so any worker on any machine can take the next webhook.
+
+A call's state is one JSON document under `sl:call:{CallSid}` with a TTL; `seq` counts the
+responses given, and every action URL carries it (`n=`), so a retried request can be recognised
+and answered with the response it got the first time (see `ResponseCache`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import redis
+
+CALL_TTL_SECONDS = 6 * 3600
+RESPONSE_TTL_SECONDS = 3600
+
+
+@dataclass
+class CallState:
+    sid: str
+    from_e164: str | None = None
+    started_at: str = ""
+    seq: int = 0
+    step: str = "new"
+    # Verification.
+    candidate_pk: int | None = None  # contact matched by caller ID, awaiting PIN
+    entered_contact_id: str | None = None
+    verified_pk: int | None = None
+    district_pk: int | None = None
+    district_name: str = ""
+    hosted: bool = False
+    failures: int = 0
+    # Menus and routing.
+    tries: dict[str, int] = field(default_factory=dict)
+    case_pk: int | None = None
+    case_number: int | None = None
+    skill: str | None = None
+    route: str = ""  # owner, advisor, general, oncall
+    attempt: int = 0
+    round_attempts: int = 0  # advisors dialled since the last hold round
+    tried: list[str] = field(default_factory=list)
+    current_target: str | None = None
+    queued_at: str | None = None
+    path: list[str] = field(default_factory=list)
+
+    @property
+    def verified(self) -> bool:
+        return self.verified_pk is not None
+
+    def bump(self, key: str) -> int:
+        self.tries[key] = self.tries.get(key, 0) + 1
+        return self.tries[key]
+
+    def visit(self, step: str) -> None:
+        self.step = step
+        if not self.path or self.path[-1] != step:
+            self.path.append(step)
+            del self.path[:-60]
+
+
+class CallStore:
+    def __init__(self, client: redis.Redis, prefix: str = "sl") -> None:
+        self.redis = client
+        self.prefix = prefix
+
+    def key(self, sid: str) -> str:
+        return f"{self.prefix}:call:{sid}"
+
+    def load(self, sid: str) -> CallState | None:
+        raw = self.redis.get(self.key(sid))
+        if raw is None:
+            return None
+        data: dict[str, Any] = json.loads(raw)
+        known = CallState.__dataclass_fields__
+        return CallState(**{k: v for k, v in data.items() if k in known})
+
+    def save(self, state: CallState) -> None:
+        self.redis.set(self.key(state.sid), json.dumps(asdict(state)), ex=CALL_TTL_SECONDS)
+
+    def delete(self, sid: str) -> None:
+        self.redis.delete(self.key(sid))
+
+
+class ResponseCache:
+    """The TwiML each (CallSid, URL) got, so a Twilio retry gets the same answer and no side effect
+    runs twice. URLs carry the response counter `n`, so a genuine second entry has a new URL."""
+
+    def __init__(self, client: redis.Redis, prefix: str = "sl") -> None:
+        self.redis = client
+        self.prefix = prefix
+
+    def _key(self, sid: str, url: str) -> str:
+        return f"{self.prefix}:resp:{sid}:{hashlib.sha1(url.encode()).hexdigest()}"
+
+    def get(self, sid: str, url: str) -> str | None:
+        return self.redis.get(self._key(sid, url))
+
+    def put(self, sid: str, url: str, twiml: str) -> None:
+        self.redis.set(self._key(sid, url), twiml, ex=RESPONSE_TTL_SECONDS)

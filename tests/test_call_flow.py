@@ -1,0 +1,169 @@
+"""End-to-end calls through the signed webhooks, following every TwiML action like Twilio."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+
+from casestore.models import AuditEntry, CallLog, Case, CaseEvent
+from casestore.types import CaseStatus
+from tests.factories import World
+
+
+def test_owner_answers(sim, world: World, session):
+    t = sim.call(World.DANA_PHONE, keys=["4821#", "240117#"], dial=["accept"])
+    assert t.said("Thank you, Dana")
+    assert t.said("Case 2 4 0 1 1 7. Status: in progress")
+    assert t.connected_to == "+16125550101"
+    log = session.scalars(select(CallLog)).one()
+    assert log.outcome == "connected" and log.contact_id == world.dana.id
+    assert log.case_id == world.open_case.id and log.advisor_id == world.priya.id
+    assert log.from_masked == "***0134"
+    assert log.talk_seconds == 180 and log.ended_at is not None
+    event = session.scalars(select(CaseEvent).where(CaseEvent.case_id == world.open_case.id)).one()
+    assert event.outcome == "connected" and event.advisor_id == world.priya.id
+
+
+def test_owner_misses_then_next_skilled_advisor(sim, world: World, session):
+    t = sim.call(World.DANA_PHONE, keys=["4821#", "240117#"], dial=["no-answer", "accept"])
+    assert t.dialled == ["+16125550101", "+16125550102"]
+    assert t.said("case owner is not available")
+    assert t.connected_to == "+16125550102"  # Marcus: grade book skill
+
+
+def test_owner_declines_whisper(sim, world: World):
+    t = sim.call(World.DANA_PHONE, keys=["4821#", "240117#"], dial=["decline", "accept"])
+    assert t.connected_to == "+16125550102"
+
+
+def test_nobody_available_holds_with_position(sim, world: World, session):
+    t = sim.call(World.DANA_PHONE, keys=["4821#", "240117#"], dial=["busy"] * 20)
+    assert t.said("You are number 1 in line")
+    assert t.connected_to is None
+    log = session.scalars(select(CallLog)).one()
+    assert log.outcome == "abandoned" and log.queued_at is not None and log.wait_seconds > 0
+
+
+def test_wrong_pin_three_times_locks_out(sim, world: World, session):
+    t = sim.call(World.DANA_PHONE, keys=["1111#", "2222#", "3333#"])
+    assert t.said("did not match")
+    assert t.said("contact your district's technical team")
+    assert not t.said("Lakeview") and not t.said("Dana")
+    # A new call from the locked number is turned away at once.
+    again = sim.call(World.DANA_PHONE, keys=["4821#"])
+    assert again.said("contact your district's technical team")
+    assert not again.said("Thank you, Dana")
+
+
+def test_lockout_expires_after_fifteen_minutes(sim, world: World, clock):
+    sim.call(World.DANA_PHONE, keys=["1111#", "2222#", "3333#"])
+    clock.advance(minutes=16)
+    t = sim.call(World.DANA_PHONE, keys=["4821#", "*"])
+    assert t.said("Thank you, Dana")
+
+
+def test_unknown_number_identifies_with_contact_id(sim, world: World):
+    t = sim.call("+13125550199", keys=["104233#", "4821#", "240117#"], dial=["accept"])
+    assert t.said("contact I D")
+    assert t.said("Thank you, Dana")
+    assert t.connected_to == "+16125550101"
+
+
+def test_withheld_number_and_wrong_id_never_reveals_which_part(sim, world: World):
+    t = sim.call("Anonymous", keys=["999999#", "4821#", "104233#", "0000#"])
+    assert t.heard.count("That did not match our records. Please enter your contact I D, followed by the pound key.") == 0
+    assert sum("did not match" in h for h in t.heard) == 2
+    assert not t.said("Dana")
+
+
+def test_shared_number_asks_for_contact_id(sim, world: World):
+    t = sim.call(World.SHARED_PHONE, keys=["104301#", "1122#", "*"])
+    assert t.said("contact I D") and t.said("Thank you, Ravi")
+
+
+def test_case_of_another_district_is_not_found(sim, world: World):
+    t = sim.call(World.DANA_PHONE, keys=["4821#", "250001#", "999999#"])
+    assert sum("could not find that case" in h for h in t.heard) == 2
+    assert not t.said("Prairie")
+
+
+def test_closed_case_reopened(sim, world: World, session):
+    t = sim.call(World.DANA_PHONE, keys=["4821#", "240200#", "1"], dial=["accept"])
+    assert t.said("To reopen it")
+    assert t.said("has been reopened")
+    case = session.get(Case, world.recent_closed.id)
+    session.refresh(case)
+    assert case.status == CaseStatus.IN_PROGRESS and case.reopen_count == 1 and case.closed_at is None
+    assert session.scalars(select(AuditEntry).where(AuditEntry.action == "reopen")).one().entity_key == "240200"
+    assert t.connected_to == "client:lena" or t.connected_to == "lena"
+
+
+def test_closed_case_too_old(sim, world: World):
+    t = sim.call(World.DANA_PHONE, keys=["4821#", "240300#"])
+    assert t.said("more than 60 days ago")
+    assert t.connected_to is None
+
+
+def test_option_8_hosted_pages_on_call_then_backup_then_records(sim, world: World, session):
+    t = sim.call(World.DANA_PHONE, keys=["4821#", "8"], dial=["no-answer", "no-answer"])
+    assert t.said("We have opened outage case")
+    assert t.dialled == ["+16125550177", "+16125550178"]
+    assert t.said("describe the outage")
+    outage = session.scalars(select(Case).where(Case.is_outage.is_(True))).one()
+    assert outage.priority.value == "critical" and outage.district_id == world.hosted.id
+    kinds = [e.kind for e in outage.events]
+    assert "recording" in kinds
+    assert session.scalars(select(CallLog)).one().recording_url
+
+
+def test_option_8_second_caller_joins_the_same_outage(sim, world: World, session, clock):
+    sim.call(World.DANA_PHONE, keys=["4821#", "8"], dial=["accept"])
+    clock.advance(minutes=30)
+    t = sim.call(World.SHARED_PHONE, keys=["104300#", "2468#", "8"], dial=["accept"])
+    assert t.said("already being handled")
+    assert len(session.scalars(select(Case).where(Case.is_outage.is_(True))).all()) == 1
+
+
+def test_option_8_from_non_hosted_returns_to_menu(sim, world: World):
+    t = sim.call(World.OMAR_PHONE, keys=["1357#", "8"])
+    assert t.said("hosted customers only")
+    assert t.dialled == []
+
+
+def test_option_8_on_christmas_day_at_night(sim, world: World, clock):
+    clock.set(datetime(2026, 12, 25, 9, 0, tzinfo=timezone.utc))  # 03:00 Chicago, Christmas Day
+    t = sim.call(World.DANA_PHONE, keys=["4821#", "8"], dial=["accept"])
+    assert t.said("closed today for Christmas Day")
+    assert t.connected_to == "+16125550177"
+
+
+def test_closed_on_saturday_non_hosted_hears_portal(sim, world: World, clock):
+    clock.set(datetime(2026, 11, 21, 17, 0, tzinfo=timezone.utc))  # Saturday 11:00 Chicago
+    t = sim.call(World.OMAR_PHONE, keys=["1357#"])
+    assert t.said("Monday through Friday") and t.said("Support Case Portal")
+    assert not t.said("press 8")
+
+
+def test_17_59_open_and_18_00_closed(sim, world: World, clock):
+    clock.set(datetime(2026, 11, 17, 23, 59, tzinfo=timezone.utc))  # 17:59 CST
+    assert sim.call(World.OMAR_PHONE, keys=["1357#"]).said("Enter your case number")
+    clock.set(datetime(2026, 11, 18, 0, 0, tzinfo=timezone.utc))  # 18:00 CST
+    assert sim.call(World.OMAR_PHONE, keys=["1357#"]).said("closed right now")
+
+
+def test_menu_no_input_reprompts_twice_then_goodbye(sim, world: World):
+    t = sim.call(World.DANA_PHONE, keys=["4821#", "", "", ""])
+    assert sum("did not receive" in h for h in t.heard) == 3
+    assert t.said("Goodbye")
+
+
+def test_press_zero_reaches_an_advisor(sim, world: World):
+    t = sim.call(World.DANA_PHONE, keys=["4821#", "0"], dial=["accept"])
+    assert t.connected_to == "+16125550101"
+
+
+def test_every_call_leaves_one_log_row(sim, world: World, session):
+    sim.call(World.DANA_PHONE, keys=["4821#", "240117#"], dial=["accept"])
+    sim.call("+13125550199", keys=["1#"])
+    assert len(session.scalars(select(CallLog)).all()) == 2

@@ -1,0 +1,253 @@
+"""The call simulator: runs a phone call through the real app in-process, exactly as Twilio would.
+
+Each request is signed with the configured auth token, every TwiML action and redirect is
+followed, a Gather consumes the caller's next key group, and a Dial asks the script (or, in
+interactive mode, the person at the keyboard) how the dialled party behaves. It prints what the
+caller hears and where the call is put through. Tests use it too, so it is the end-to-end harness.
+
+Dial outcomes, one per ring: `accept` (answers and presses 1), `decline` (answers, presses 2),
+`no-answer`, `busy`, `failed`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+from urllib.parse import urlsplit
+
+from twilio.request_validator import RequestValidator
+
+DIAL_OUTCOMES = ("accept", "decline", "no-answer", "busy", "failed")
+MAX_REQUESTS = 400
+
+
+@dataclass
+class Transcript:
+    """What happened on the call, in order; `lines` is what the simulator prints."""
+
+    lines: list[str] = field(default_factory=list)
+    heard: list[str] = field(default_factory=list)
+    dialled: list[str] = field(default_factory=list)
+    connected_to: str | None = None
+    requests: int = 0
+    ended_by: str = ""
+    status_codes: list[int] = field(default_factory=list)
+
+    def said(self, fragment: str) -> bool:
+        return any(fragment.lower() in text.lower() for text in self.heard)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+class CallSimulator:
+    """Drive calls through a Flask test client (or anything with `.post(path, data=, headers=)`)."""
+
+    def __init__(
+        self,
+        client,
+        *,
+        base_url: str,
+        auth_token: str,
+        to_number: str = "+18005550100",
+        advance: Callable[[float], None] | None = None,
+        hold_rounds: int = 3,
+        talk_seconds: int = 180,
+    ) -> None:
+        self.client = client
+        self.base_url = base_url.rstrip("/")
+        self.validator = RequestValidator(auth_token)
+        self.to_number = to_number
+        self.advance = advance or (lambda seconds: None)
+        self.hold_rounds = hold_rounds
+        self.talk_seconds = talk_seconds
+
+    # -- HTTP -------------------------------------------------------------------------------
+
+    def post(self, path: str, params: dict[str, str], transcript: Transcript | None = None) -> str:
+        signature = self.validator.compute_signature(self.base_url + path, params)
+        res = self.client.post(path, data=params, headers={"X-Twilio-Signature": signature})
+        if transcript is not None:
+            transcript.requests += 1
+            transcript.status_codes.append(res.status_code)
+        body = res.get_data(as_text=True)
+        if res.status_code != 200:
+            raise AssertionError(f"{path} answered HTTP {res.status_code}: {body[:200]}")
+        return body
+
+    # -- a call ------------------------------------------------------------------------------
+
+    def call(
+        self,
+        from_number: str,
+        keys: Iterable[str] = (),
+        dial: Iterable[str] = (),
+        *,
+        ask_keys: Callable[[list[str]], str | None] | None = None,
+        ask_dial: Callable[[str], str] | None = None,
+        call_sid: str | None = None,
+        record: str | None = "https://api.twilio.com/recordings/RE-demo",
+    ) -> Transcript:
+        """Place one call. `keys`: key groups for successive prompts ("" = no input; exhausted =
+        the caller hangs up at the next prompt). `dial`: outcomes for successive rings (default
+        accept). `ask_keys`/`ask_dial` make it interactive."""
+        sid = call_sid or "CA" + uuid.uuid4().hex
+        key_iter = iter(keys)
+        dial_iter = iter(dial)
+        t = Transcript()
+        base = {"CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": from_number,
+                "To": self.to_number, "Direction": "inbound", "ApiVersion": "2010-04-01"}
+        params = dict(base, CallStatus="ringing")
+        path = "/voice/incoming"
+        holds = 0
+        child = itertools.count(1)
+        duration = 0
+        for _ in range(MAX_REQUESTS):
+            doc = self.post(path, params, t)
+            params = dict(base, CallStatus="in-progress")
+            next_path: str | None = None
+            for verb in ET.fromstring(doc):
+                tag = verb.tag
+                if tag == "Say":
+                    self._hear(t, verb.text or "")
+                elif tag in ("Pause", "Play"):
+                    seconds = float(verb.get("length", "30")) if tag == "Pause" else 30.0
+                    self.advance(seconds)
+                    duration += int(seconds)
+                    t.lines.append(f"   (hold {int(seconds)} s)")
+                elif tag == "Gather":
+                    for inner in verb:
+                        if inner.tag == "Say":
+                            self._hear(t, inner.text or "")
+                    if ask_keys is not None:
+                        entry = ask_keys(t.heard)
+                    else:
+                        entry = next(key_iter, None)
+                    if entry is None:
+                        t.ended_by = "caller hung up"
+                        break
+                    if entry == "":
+                        t.lines.append("caller: (no input)")
+                        continue  # falls through to the next verb, as Twilio does
+                    t.lines.append(f"caller presses: {entry}")
+                    digits = entry[:-1] if entry.endswith(verb.get("finishOnKey", "#")) else entry
+                    params = dict(params, Digits=digits)
+                    next_path = verb.get("action")
+                    break
+                elif tag == "Dial":
+                    next_path, params, talked = self._dial(
+                        verb, base, sid, t, dial_iter, ask_dial, child
+                    )
+                    duration += talked
+                    if next_path is None:
+                        break
+                    break
+                elif tag == "Record":
+                    if record:
+                        t.lines.append("caller leaves a message")
+                        params = dict(params, RecordingUrl=record, RecordingDuration="20",
+                                      RecordingSid="RE" + uuid.uuid4().hex)
+                        next_path = verb.get("action")
+                        break
+                    t.lines.append("caller: (says nothing)")
+                elif tag == "Redirect":
+                    next_path = (verb.text or "").strip()
+                    if "/voice/queue" in next_path:
+                        holds += 1
+                        if holds > self.hold_rounds:
+                            t.ended_by = "caller hung up while holding"
+                            next_path = None
+                    break
+                elif tag == "Hangup":
+                    t.ended_by = t.ended_by or "hung up by the line"
+                    break
+                elif tag == "Enqueue":
+                    t.lines.append(f"   (queued in {verb.text})")
+                    next_path = None
+                    t.ended_by = "queued"
+                    break
+            if next_path is None:
+                break
+            path = self._local(next_path)
+        if not t.ended_by:
+            t.ended_by = "call ended"
+        t.lines.append(f"-- {t.ended_by}")
+        status = dict(base, CallStatus="completed", CallDuration=str(duration + 30))
+        self.post("/voice/status", status, t)
+        return t
+
+    def _dial(self, verb, base, sid, t: Transcript, dial_iter, ask_dial, child):
+        action = verb.get("action")
+        talked = 0
+        for endpoint in verb:
+            target = (endpoint.text or "").strip()
+            t.dialled.append(target)
+            whisper = endpoint.get("url")
+            if whisper is None:
+                t.lines.append(f"-> transferred to {target}")
+                t.connected_to = target
+                return None, base, 0
+            outcome = ask_dial(target) if ask_dial else next(dial_iter, "accept")
+            if outcome not in DIAL_OUTCOMES:
+                raise ValueError(f"dial outcome must be one of {DIAL_OUTCOMES}")
+            t.lines.append(f"-> ringing {target}: {outcome}")
+            dial_status = outcome
+            if outcome in ("accept", "decline"):
+                child_params = {"CallSid": f"{sid}-leg{next(child)}", "ParentCallSid": sid,
+                                "AccountSid": base["AccountSid"], "From": base["To"], "To": target,
+                                "CallStatus": "in-progress", "Direction": "outbound-api"}
+                doc = self.post(self._local(whisper), child_params, t)
+                root = ET.fromstring(doc)
+                gather = root.find("Gather")
+                if gather is not None:
+                    for inner in gather:
+                        if inner.tag == "Say":
+                            t.lines.append(f"   ({target} hears) {inner.text}")
+                    press = "1" if outcome == "accept" else "2"
+                    doc = self.post(self._local(gather.get("action")),
+                                    dict(child_params, Digits=press), t)
+                    bridged = ET.fromstring(doc).find("Hangup") is None
+                else:
+                    bridged = False
+                dial_status = "completed" if bridged or outcome == "decline" else "no-answer"
+                if bridged:
+                    t.connected_to = target
+                    talked = self.talk_seconds
+                    self.advance(talked)
+                    t.lines.append(f"-> connected to {target} ({talked} s)")
+            else:
+                self.advance(20)
+            params = dict(base, CallStatus="in-progress", DialCallStatus=dial_status,
+                          DialCallSid="CA" + uuid.uuid4().hex, DialCallDuration=str(talked))
+            return (self._local(action) if action else None), params, talked
+        return (self._local(action) if action else None), base, talked
+
+    def _hear(self, t: Transcript, text: str) -> None:
+        text = " ".join(text.split())
+        if text:
+            t.heard.append(text)
+            t.lines.append(f"line: {text}")
+
+    def _local(self, target: str) -> str:
+        """Twilio resolves relative URLs against the request; ours are absolute paths."""
+        parts = urlsplit(target)
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def advance_clock(clock) -> Callable[[float], None]:
+    """An `advance` for a settable clock with `.set()`/`.now` or `.advance(seconds=)`."""
+
+    def _advance(seconds: float) -> None:
+        if hasattr(clock, "advance"):
+            clock.advance(seconds=seconds)
+        else:  # pragma: no cover - simple callables cannot be advanced
+            pass
+
+    return _advance
+
+
+__all__ = ["CallSimulator", "Transcript", "advance_clock", "DIAL_OUTCOMES"]

@@ -1,0 +1,122 @@
+"""Twilio voice webhooks: `POST /voice/<step>`, the number's Voice URL being `/voice/incoming` and its
+status callback `/voice/status`.
+
+The view only parses the request and hands it to `ivr.flow`. It guarantees the contract with
+Twilio: unsigned requests get 403 and nothing else happens; every signed request gets 200 and
+valid TwiML, whatever it carried; a retried request gets the answer the first one got; and any
+fault (database, Redis, a bug) is logged and answered with the apology-and-overflow fallback.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Blueprint, Response, abort, g, request
+from twilio.twiml.voice_response import VoiceResponse
+from werkzeug.exceptions import HTTPException
+
+from casestore.phones import mask
+from ivr import flow
+from ivr.prompts import say
+from ivr.state import ResponseCache
+from webhooks.services import current_services
+from webhooks.signature import signature_valid
+
+log = logging.getLogger("supportline.voice")
+
+bp = Blueprint("voice", __name__, url_prefix="/voice")
+
+
+def twiml(body: str) -> Response:
+    return Response(body, status=200, mimetype="application/xml")
+
+
+@bp.before_request
+def check_signature():
+    svc = current_services()
+    if not signature_valid(request, svc.settings):
+        log.warning("rejected unsigned or badly signed request to %s", request.path)
+        abort(403)
+    g.twilio_signed = True
+
+
+@bp.errorhandler(HTTPException)
+def http_error(exc: HTTPException):
+    """403 for anything not proven to come from Twilio; a signed request always gets TwiML."""
+    if exc.code == 403 or not g.get("twilio_signed"):
+        return Response("forbidden", status=403, mimetype="text/plain")
+    log.warning("webhook http error %s on %s", exc.code, request.path)
+    return twiml(fallback_twiml(current_services().settings.overflow_number))
+
+
+@bp.route("/<step>", methods=["POST"])
+def webhook(step: str) -> Response:
+    svc = current_services()
+    started = time.perf_counter()
+    form = request.form
+    sid = (form.get("CallSid") or "").strip()[:64]
+    inp = flow.CallInput(
+        step=step,
+        sid=sid,
+        from_raw=(form.get("From") or "")[:64],
+        digits=form.get("Digits"),
+        query={k: v[:64] for k, v in request.args.items()},
+        form={k: v[:2048] for k, v in form.items()},
+    )
+    if step not in flow.STEPS or not sid:
+        # Not a call we can follow: say nothing private and end politely.
+        resp = VoiceResponse()
+        resp.say(say("goodbye"), voice=flow.VOICE)
+        resp.hangup()
+        return twiml(str(resp))
+
+    outcome = "ok"
+    cache_key = request.full_path.rstrip("?")
+    try:
+        cache = ResponseCache(svc.redis)
+        cached = cache.get(sid, cache_key) if step != "status" else None
+        if cached is not None:
+            outcome = "replayed"
+            return twiml(cached)
+        with svc.sessions() as session:
+            env = flow.CallEnv(
+                session=session,
+                redis=svc.redis,
+                now=svc.now(),
+                pin_pepper=svc.settings.pin_pepper,
+                tz_name=svc.settings.support_timezone,
+                region=svc.settings.default_region,
+                overflow_number=svc.settings.overflow_number,
+            )
+            body = flow.handle(env, inp)
+            session.commit()
+        if step != "status":
+            cache.put(sid, cache_key, body)
+        return twiml(body)
+    except Exception:
+        outcome = "fault"
+        log.exception("webhook fault step=%s call=%s from=%s", step, sid, mask(inp.from_raw))
+        return twiml(fallback_twiml(svc.settings.overflow_number, step))
+    finally:
+        log.info(
+            "webhook step=%s call=%s outcome=%s ms=%.1f",
+            step, sid, outcome, (time.perf_counter() - started) * 1000,
+        )
+
+
+def fallback_twiml(overflow_number: str, step: str = "") -> str:
+    """Said when the service itself is in trouble: apologise, then a person or a way out."""
+    resp = VoiceResponse()
+    if step in {"status", "whisper-accept"}:
+        return str(resp)
+    if step == "whisper":
+        resp.hangup()
+        return str(resp)
+    resp.say(say("fault_apology"), voice=flow.VOICE)
+    if overflow_number:
+        resp.say(say("fault_transfer"), voice=flow.VOICE)
+        resp.dial(overflow_number, timeout=30)
+    resp.say(say("fault_call_back"), voice=flow.VOICE)
+    resp.hangup()
+    return str(resp)
