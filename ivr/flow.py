@@ -356,6 +356,7 @@ def _case_entered(env: CallEnv, state: CallState, resp: VoiceResponse, number: i
     extra = [readback]
     if case.status == CaseStatus.AVAILABLE_IN_RELEASE and case.release_name:
         extra.append(say("case_release", release=case.release_name))
+    extra.append(say("in_writing"))
     state.route = "owner" if case.owner_id else "advisor"
     return _route(env, state, resp, *extra)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import pytest
+
 from sqlalchemy import select
 
 from casestore.models import AuditEntry, CallLog, Case, CaseEvent
@@ -167,3 +169,85 @@ def test_every_call_leaves_one_log_row(sim, world: World, session):
     sim.call(World.DANA_PHONE, keys=["4821#", "240117#"], dial=["accept"])
     sim.call("+13125550199", keys=["1#"])
     assert len(session.scalars(select(CallLog)).all()) == 2
+
+
+# Hours gating through whole calls: (UTC instant, open?) with the local reading in the comment.
+GATING = [
+    (datetime(2026, 3, 8, 14, 0, tzinfo=timezone.utc), False),  # Sun 09:00 CDT, spring-forward Sunday
+    (datetime(2026, 3, 9, 10, 59, tzinfo=timezone.utc), False),  # Mon 05:59 CDT, first day of CDT
+    (datetime(2026, 3, 9, 11, 0, tzinfo=timezone.utc), True),  # Mon 06:00 CDT (would be 05:00 CST)
+    (datetime(2026, 11, 1, 15, 0, tzinfo=timezone.utc), False),  # Sun 09:00 CST, fall-back Sunday
+    (datetime(2026, 11, 2, 11, 30, tzinfo=timezone.utc), False),  # Mon 05:30 CST (06:30 if still CDT)
+    (datetime(2026, 11, 2, 12, 0, tzinfo=timezone.utc), True),  # Mon 06:00 CST
+    (datetime(2026, 11, 26, 16, 0, tzinfo=timezone.utc), False),  # Thanksgiving Thu 10:00 CST
+    (datetime(2026, 11, 27, 16, 0, tzinfo=timezone.utc), False),  # the day after Thanksgiving
+    (datetime(2026, 11, 18, 2, 0, tzinfo=timezone.utc), False),  # Tue 20:00 CST, though Wed in UTC
+]
+
+
+@pytest.mark.parametrize("when,is_open", GATING)
+def test_hours_gating_through_a_call(sim, world: World, clock, when, is_open):
+    clock.set(when)
+    t = sim.call(World.OMAR_PHONE, keys=["1357#"])
+    assert t.said("Enter your case number") is is_open
+    assert t.said("Support Case Portal") is (not is_open)
+
+
+def test_holiday_names_the_holiday_and_offers_option_8_to_hosted(sim, world: World, clock):
+    clock.set(datetime(2026, 11, 26, 16, 0, tzinfo=timezone.utc))
+    t = sim.call(World.DANA_PHONE, keys=["4821#", ""])
+    assert t.said("closed today for Thanksgiving")
+    assert t.said("press 8")
+    assert not t.said("Enter your case number")
+
+
+def test_admin_one_off_closure_applies_without_deploy(sim, world: World, session, clock):
+    from datetime import date
+
+    from casestore.models import Closure
+
+    session.add(Closure(day=date(2026, 11, 17), name="the staff training day"))
+    session.commit()
+    t = sim.call(World.OMAR_PHONE, keys=["1357#"])
+    assert t.said("closed today for the staff training day")
+
+
+def test_global_banner_before_verification_district_banner_after(sim, world: World, session, clock):
+    from casestore.models import StatusBanner
+
+    session.add_all([
+        StatusBanner(message="We are investigating slow logins for some districts.", starts_at=clock.now),
+        StatusBanner(message="Lakeview maintenance tonight at ten.", district_id=world.hosted.id, starts_at=clock.now),
+    ])
+    session.commit()
+    stranger = sim.call("+13125550199", keys=[])
+    assert stranger.said("slow logins") and not stranger.said("Lakeview")
+    dana = sim.call(World.DANA_PHONE, keys=["4821#", "*"])
+    assert dana.heard.index(next(h for h in dana.heard if "slow logins" in h)) < dana.heard.index(
+        next(h for h in dana.heard if "Lakeview maintenance" in h))
+
+
+def test_star_repeats_menu_and_junk_is_not_recognised(sim, world: World):
+    t = sim.call(World.DANA_PHONE, keys=["4821#", "*", "12#"])
+    assert sum("Enter your case number" in h for h in t.heard) == 3
+    assert t.said("not one of the options")
+
+
+def test_inactive_district_contact_cannot_verify(sim, world: World, session):
+    world.onprem.active = False
+    session.commit()
+    t = sim.call(World.OMAR_PHONE, keys=["204511#", "1357#", "204511#", "1357#"])
+    assert t.said("contact I D") and not t.said("Thank you, Omar")
+
+
+def test_line_asks_for_data_changes_in_writing(sim, world: World):
+    t = sim.call(World.DANA_PHONE, keys=["4821#", "240117#"], dial=["accept"])
+    assert t.said("submit the request in writing")
+
+
+def test_available_in_release_reads_the_release(sim, world: World, session):
+    world.open_case.status = CaseStatus.AVAILABLE_IN_RELEASE
+    world.open_case.release_name = "Campus.2547"
+    session.commit()
+    t = sim.call(World.DANA_PHONE, keys=["4821#", "240117#"], dial=["accept"])
+    assert t.said("available in release Campus.2547")

@@ -148,6 +148,22 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
     _Gunicorn().run()
 
 
+@main.command("call")
+@click.option("--from", "from_number", required=True, help="Caller ID, any notation, or 'Anonymous'.")
+@click.option("--at", "at", default=None, help='Local time in SUPPORT_TIMEZONE, e.g. "2026-11-26 10:00" (default: now).')
+@click.option("--keys", default="", help="Key groups for successive prompts, comma-separated ('' = no input).")
+@click.option("--dial", default="", help="Outcomes for successive rings: accept, decline, no-answer, busy, failed.")
+@click.option("-i", "--interactive", is_flag=True, help="Ask for keys and ring outcomes as the call goes.")
+@click.option("--commit", is_flag=True, help="Keep what the call wrote (default: roll everything back).")
+@click.pass_context
+def call_cmd(ctx, from_number, at, keys, dial, interactive, commit) -> None:
+    """Simulate a call through the real app: signed webhooks, every action URL followed."""
+    from webhooks.simulate_cli import run_call
+
+    run_call(_settings(ctx), from_number=from_number, at=at, keys=keys, dial=dial,
+             interactive=interactive, commit=commit)
+
+
 @main.command("demo")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)

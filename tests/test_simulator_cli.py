@@ -1,0 +1,71 @@
+"""`supportline call` against a file database, in a dry run and with --commit."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from casestore.db import make_engine, make_session_factory, session_scope, upgrade
+from casestore.models import CallLog
+from tests.factories import build_world
+from webhooks.cli import main
+from webhooks.config import DEV_PIN_PEPPER
+
+
+def _db(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'sim.sqlite3'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("SUPPORTLINE_INSTANCE", str(tmp_path))
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    engine = make_engine(url)
+    upgrade(engine)
+    with session_scope(make_session_factory(engine)) as session:
+        build_world(session, DEV_PIN_PEPPER)
+    return engine
+
+
+def test_call_command_dry_run(tmp_path, monkeypatch):
+    engine = _db(tmp_path, monkeypatch)
+    result = CliRunner().invoke(
+        main,
+        ["--dev", "call", "--from", "(612) 555-0134", "--at", "2026-11-24 10:00",
+         "--keys", "4821#,240117#", "--dial", "no-answer,accept"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "Tuesday 2026-11-24 10:00 CST" in result.output
+    assert "ringing +16125550101: no-answer" in result.output
+    assert "put through to: +16125550102" in result.output
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(CallLog)) == 0  # rolled back
+
+
+def test_call_command_on_a_holiday(tmp_path, monkeypatch):
+    _db(tmp_path, monkeypatch)
+    result = CliRunner().invoke(
+        main, ["--dev", "call", "--from", "+16515550111", "--at", "2026-11-26 10:00", "--keys", "1357#"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "closed today for Thanksgiving" in result.output
+    assert "put through to: nobody" in result.output
+
+
+def test_call_command_commit_keeps_the_call_log(tmp_path, monkeypatch):
+    engine = _db(tmp_path, monkeypatch)
+    result = CliRunner().invoke(
+        main, ["--dev", "call", "--from", "+16515550111", "--at", "2026-11-24 10:00",
+               "--keys", "1357#,0", "--commit"]
+    )
+    assert result.exit_code == 0, result.output
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(CallLog)) == 1
+
+
+def test_interactive_call(tmp_path, monkeypatch):
+    _db(tmp_path, monkeypatch)
+    result = CliRunner().invoke(
+        main, ["--dev", "call", "--from", "+16515550111", "--at", "2026-11-24 10:00", "-i"],
+        input="1357#\n0\naccept\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "Thank you, Omar" in result.output
+    assert "put through to: +16125550101" in result.output
