@@ -189,3 +189,16 @@ def test_any_signed_input_gets_twiml(client, world, step, fields, query, known_c
 @given(fields=st.dictionaries(form_keys, form_values, max_size=6))
 def test_any_unsigned_input_is_403(client, fields):
     assert client.post("/voice/incoming", data=fields).status_code == 403
+
+
+def test_fallback_url_needs_neither_database_nor_redis(app, client, monkeypatch):
+    svc = app.extensions["supportline"]
+
+    def boom(*_a, **_k):
+        raise AssertionError("the fallback must not touch the database or Redis")
+
+    monkeypatch.setattr(svc, "sessions", boom)
+    monkeypatch.setattr(svc.redis, "get", boom)
+    root = assert_twiml(signed_post(client, "/voice/fallback", CALL))
+    assert root.find("Dial").text == "+16125550100"
+    assert client.post("/voice/fallback", data=CALL).status_code == 403

@@ -64,6 +64,10 @@ def webhook(step: str) -> Response:
         query={k: v[:64] for k, v in request.args.items()},
         form={k: v[:2048] for k, v in form.items()},
     )
+    if step == "fallback":
+        # Twilio's Fallback URL: used when the primary handler failed. Touches no database or Redis.
+        log.warning("fallback webhook call=%s from=%s", sid, mask(inp.from_raw))
+        return twiml(fallback_twiml(svc.settings.overflow_number))
     if step not in flow.STEPS or not sid:
         # Not a call we can follow: say nothing private and end politely.
         resp = VoiceResponse()
