@@ -204,17 +204,16 @@ def pin_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse
             return _goodbye(env, state, "no_input")
         return _ask_pin(state, resp, say("no_input"))
     contact = env.session.get(Contact, state.candidate_pk) if state.candidate_pk else None
-    if env.lockout.locked(
-        env.now, number=state.from_e164, contact_id=state.entered_contact_id
-    ):
+    # Failures count against the number and against the contact ID, whether it was typed or
+    # matched from caller ID, so neither changing numbers nor changing IDs gets more tries.
+    counted_id = state.entered_contact_id or (contact.contact_id if contact else None)
+    if env.lockout.locked(env.now, number=state.from_e164, contact_id=counted_id):
         return _locked_out(env, state, resp)
     if verify_pin(env.pin_pepper, contact, digits):
         assert contact is not None
         return _verified(env, state, contact, resp)
     state.failures += 1
-    locked = env.lockout.record_failure(
-        env.now, number=state.from_e164, contact_id=state.entered_contact_id
-    )
+    locked = env.lockout.record_failure(env.now, number=state.from_e164, contact_id=counted_id)
     log.info("pin mismatch call=%s from=%s failures=%d", inp.sid, mask(state.from_e164), state.failures)
     if locked or state.failures >= MAX_FAILURES_PER_CALL:
         return _locked_out(env, state, resp)
@@ -232,7 +231,7 @@ def _verified(env: CallEnv, state: CallState, contact: Contact, resp: VoiceRespo
     state.district_name = district.name
     state.hosted = bool(district.hosted)
     state.visit("verified")
-    env.lockout.clear(number=state.from_e164, contact_id=state.entered_contact_id)
+    env.lockout.clear(number=state.from_e164, contact_id=contact.contact_id)
     actions.update_call_log(
         env.session, state.sid, contact_id=contact.id, district_id=district.id, path=list(state.path)
     )

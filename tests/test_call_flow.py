@@ -251,3 +251,12 @@ def test_available_in_release_reads_the_release(sim, world: World, session):
     session.commit()
     t = sim.call(World.DANA_PHONE, keys=["4821#", "240117#"], dial=["accept"])
     assert t.said("available in release Campus.2547")
+
+
+def test_contact_id_locks_across_numbers(sim, world: World):
+    # Three wrong PINs for Dana's contact ID from three different numbers lock the ID itself.
+    for number in ("+13125550101", "+13125550102", "+13125550103"):
+        sim.call(number, keys=["104233#", "0000#"])
+    t = sim.call(World.DANA_PHONE, keys=["4821#"])
+    assert t.said("contact your district's technical team")
+    assert not t.said("Thank you, Dana")
