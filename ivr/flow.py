@@ -308,7 +308,7 @@ def menu_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceRespons
         state.skill = None
         state.case_pk = None
         state.route = "general"
-        return _route(env, state, resp, say("connecting_advisor"))
+        return _route(env, state, resp)
     if digits.isdigit() and len(digits) >= len(str(MIN_CASE_NUMBER)) and len(digits) <= 9:
         return _case_entered(env, state, resp, int(digits))
     if state.bump("menu_junk") > MAX_CASE_TRIES:

@@ -176,6 +176,7 @@ def demo_cmd(ctx: click.Context, host: str, port: int, no_serve: bool) -> None:
     upgrade(make_engine(settings.database_url))
     summary = _load_file(settings, DEMO_FILE, actor="cli:demo")
     base = f"http://{host}:{port}"
+    at = _next_open_morning(settings)
     click.echo(
         "\n".join(
             [
@@ -183,19 +184,39 @@ def demo_cmd(ctx: click.Context, host: str, port: int, no_serve: bool) -> None:
                 f"loaded {DEMO_FILE.name}: {summary}",
                 "",
                 f"  Voice URL (point a Twilio number here): POST {base}/voice/incoming",
+                f"  Fallback URL:                            POST {base}/voice/fallback",
                 f"  Status callback:                         POST {base}/voice/status",
-                f"  Health:                                  GET  {base}/healthz",
+                f"  Health:                                  GET  {base}/healthz  {base}/readyz",
                 "",
-                "  Try a call without a phone (demo contact Dana Whitfield, PIN 4821):",
-                "    supportline --dev call --from '+1 612 555 0134' --keys 4821,",
+                "  Try a call without a phone (demo contact Dana Whitfield, PIN 4821, open case 241025):",
+                f"    ./dev --dev call --from '(612) 555-0134' --at '{at}' --keys '4821#,241025#' --dial no-answer,accept",
+                f"    ./dev --dev call --from '(612) 555-0134' --at '{at}' -i",
                 "",
-                "  Development mode: demo secrets, signatures checked with the dev auth token.",
+                "  Development mode: demo secrets; Twilio requests must still be signed (dev auth token).",
             ]
         )
     )
     if not no_serve:
         os.environ.setdefault("SUPPORTLINE_DEV", "1")
         _serve(settings, host, port, workers=1)
+
+
+def _next_open_morning(settings: Settings) -> str:
+    """A local '%Y-%m-%d 10:00' on the next day the desk is open, for the printed examples."""
+    from datetime import datetime, time, timedelta
+    from zoneinfo import ZoneInfo
+
+    from routing.calendar import default_calendar, is_open
+
+    tz = ZoneInfo(settings.support_timezone)
+    day = system_clock().astimezone(tz).date()
+    cal = default_calendar(settings.support_timezone)
+    for _ in range(14):
+        candidate = datetime.combine(day, time(10), tzinfo=tz)
+        if is_open(candidate, cal):
+            break
+        day += timedelta(days=1)
+    return f"{day:%Y-%m-%d} 10:00"
 
 
 if __name__ == "__main__":  # pragma: no cover
