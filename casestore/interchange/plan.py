@@ -1,0 +1,308 @@
+"""Validation of a whole document: every row's shape (via `validate_row`), then the checks across
+rows and against the database (duplicates, unknown references, closed cases without `closed_at`,
+overlapping hours, a PIN without a pepper, ...). The result is a `Plan`: the validated rows and
+the existing rows they touch, ready for the writer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Optional
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from casestore.interchange.problems import ProblemCollector, describe, shorten
+from casestore.interchange.rows import (
+    FORMAT_VERSION,
+    LIST_SECTIONS,
+    ROW_MODELS,
+    SECTIONS,
+    ContactRow,
+    HolidaysDoc,
+    HoursDoc,
+    validate_row,
+)
+from casestore.models import (
+    Advisor,
+    Case,
+    Closure,
+    Contact,
+    District,
+    Engineer,
+    Rotation,
+    RotationMember,
+    RotationOverride,
+    Team,
+)
+from casestore.types import CaseStatus, HandoffKind, ProductArea, Weekday
+
+_IN_CHUNK = 500  # bound parameters per IN (...) query (old SQLite builds allow 999)
+
+PinHasher = Callable[[str, str], str]
+
+
+@dataclass
+class Plan:
+    """The validated document, ready to write, and the existing rows it touches."""
+
+    sections: set[str] = field(default_factory=set)
+    rows: dict[str, list[tuple[int, Any]]] = field(default_factory=dict)
+    hours: Optional[HoursDoc] = None
+    holidays: Optional[HolidaysDoc] = None
+    pin_hashes: dict[str, str] = field(default_factory=dict)  # contact_id -> new hash
+    teams: dict[str, Team] = field(default_factory=dict)
+    districts: dict[str, District] = field(default_factory=dict)
+    contacts: dict[str, Contact] = field(default_factory=dict)
+    advisors: dict[str, Advisor] = field(default_factory=dict)
+    engineers: dict[str, Engineer] = field(default_factory=dict)
+    cases: dict[int, Case] = field(default_factory=dict)
+    rotations: dict[str, Rotation] = field(default_factory=dict)
+    closures: dict[date, Closure] = field(default_factory=dict)
+
+
+def _fetch(session: Session, model: Any, column: Any, keys: Iterable[Any], *options: Any) -> list[Any]:
+    keys = sorted(set(keys), key=repr)
+    found: list[Any] = []
+    for start in range(0, len(keys), _IN_CHUNK):
+        chunk = keys[start : start + _IN_CHUNK]
+        found += session.scalars(select(model).where(column.in_(chunk)).options(*options)).all()
+    return found
+
+
+def _raw_names(raws: Sequence[Any], key: str) -> set[str]:
+    """Keys of rows that failed validation: references to them are not reported as unknown too."""
+    names = set()
+    for raw in raws:
+        if isinstance(raw, dict) and key in raw:
+            value = raw[key]
+            if isinstance(value, str):
+                names.add(value.strip())
+            elif isinstance(value, int) and not isinstance(value, bool):
+                names.add(str(value))
+    return names
+
+
+def validate(
+    session: Session,
+    doc: Any,
+    problems: ProblemCollector,
+    *,
+    hash_pin: Optional[PinHasher],
+    region: str,
+) -> Plan:
+    plan = Plan()
+    if doc is None:
+        problems.add((), "the document is empty")
+        return plan
+    if not isinstance(doc, dict):
+        problems.add((), f"expected a mapping of sections ({', '.join(SECTIONS)}), got {describe(doc)}")
+        return plan
+    for key in doc:
+        if key not in SECTIONS:
+            problems.add((str(key),), f"unknown section {str(key)!r} (allowed: {', '.join(SECTIONS)})")
+    version = doc.get("version")
+    if version is not None and (type(version) is not int or version != FORMAT_VERSION):
+        problems.add(("version",), f"unsupported version {shorten(version)}; this loader reads version {FORMAT_VERSION}")
+
+    raws: dict[str, list[Any]] = {}
+    for section in LIST_SECTIONS:
+        raw = doc.get(section)
+        if raw is None:
+            continue
+        plan.sections.add(section)
+        if not isinstance(raw, list):
+            problems.add((section,), f"expected a list of {section}, got {describe(raw)}")
+            continue
+        raws[section] = raw
+        model = ROW_MODELS[section]
+        rows = plan.rows.setdefault(section, [])
+        for index, item in enumerate(raw):
+            row = validate_row(model, item, (section, index), problems, region)
+            if row is not None:
+                rows.append((index, row))
+    for section, model in (("hours", HoursDoc), ("holidays", HolidaysDoc)):
+        raw = doc.get(section)
+        if raw is None:
+            continue
+        plan.sections.add(section)
+        validated = validate_row(model, raw, (section,), problems, region)
+        setattr(plan, section, validated)
+
+    def rows_of(section: str) -> list[tuple[int, Any]]:
+        return plan.rows.get(section, [])
+
+    # Duplicate natural keys inside the file.
+    def no_duplicates(section: str, key_field: str, label: str) -> None:
+        first: dict[Any, int] = {}
+        for index, row in rows_of(section):
+            key = getattr(row, key_field)
+            if key in first:
+                earlier = problems.where((section, first[key], key_field))
+                problems.add((section, index, key_field), f"duplicate {label} {key!r}; already at {earlier}")
+            else:
+                first[key] = index
+
+    no_duplicates("teams", "name", "team name")
+    no_duplicates("districts", "name", "district name")
+    no_duplicates("contacts", "contact_id", "contact ID")
+    no_duplicates("advisors", "name", "advisor name")
+    no_duplicates("engineers", "name", "engineer name")
+    no_duplicates("cases", "number", "case number")
+    no_duplicates("rotations", "name", "rotation name")
+
+    # Existing rows (every name the file defines or refers to), for references and the upsert.
+    file_teams = {r.name for _, r in rows_of("teams")}
+    team_refs = {r.team for _, r in rows_of("districts") + rows_of("advisors") if r.team}
+    plan.teams = {t.name: t for t in _fetch(session, Team, Team.name, file_teams | team_refs)}
+    file_districts = {r.name for _, r in rows_of("districts")}
+    district_refs = {r.district for _, r in rows_of("contacts") + rows_of("cases")}
+    plan.districts = {
+        d.name: d
+        for d in _fetch(session, District, District.name, file_districts | district_refs, selectinload(District.team))
+    }
+    file_contacts: dict[str, ContactRow] = {}
+    for _, row in rows_of("contacts"):
+        file_contacts.setdefault(row.contact_id, row)  # a duplicate is reported; the first counts
+    contact_refs = {r.contact for _, r in rows_of("cases") if r.contact}
+    plan.contacts = {
+        c.contact_id: c
+        for c in _fetch(
+            session, Contact, Contact.contact_id, set(file_contacts) | contact_refs,
+            selectinload(Contact.phones), selectinload(Contact.district),
+        )
+    }
+    file_advisors = {r.name for _, r in rows_of("advisors")}
+    owner_refs = {r.owner for _, r in rows_of("cases") if r.owner}
+    plan.advisors = {
+        a.name: a
+        for a in _fetch(
+            session, Advisor, Advisor.name, file_advisors | owner_refs,
+            selectinload(Advisor.team), selectinload(Advisor.skill_rows),
+        )
+    }
+    file_engineers = {r.name for _, r in rows_of("engineers")}
+    engineer_refs = {m for _, r in rows_of("rotations") for m in r.members}
+    engineer_refs |= {o.engineer for _, r in rows_of("rotations") for o in r.overrides}
+    plan.engineers = {e.name: e for e in _fetch(session, Engineer, Engineer.name, file_engineers | engineer_refs)}
+    plan.cases = {
+        c.number: c
+        for c in _fetch(
+            session, Case, Case.number, {r.number for _, r in rows_of("cases")},
+            selectinload(Case.district), selectinload(Case.contact), selectinload(Case.owner),
+        )
+    }
+    plan.rotations = {
+        r.name: r
+        for r in _fetch(
+            session, Rotation, Rotation.name, {r.name for _, r in rows_of("rotations")},
+            selectinload(Rotation.members).selectinload(RotationMember.engineer),
+            selectinload(Rotation.overrides).selectinload(RotationOverride.engineer),
+        )
+    }
+    if plan.holidays is not None and plan.holidays.closures:
+        plan.closures = {c.day: c for c in _fetch(session, Closure, Closure.day, {c.date for c in plan.holidays.closures})}
+
+    known_teams = file_teams | set(plan.teams) | _raw_names(raws.get("teams", []), "name")
+    known_districts = file_districts | set(plan.districts) | _raw_names(raws.get("districts", []), "name")
+    known_contacts = set(file_contacts) | set(plan.contacts) | _raw_names(raws.get("contacts", []), "contact_id")
+    known_advisors = file_advisors | set(plan.advisors) | _raw_names(raws.get("advisors", []), "name")
+    known_engineers = file_engineers | set(plan.engineers) | _raw_names(raws.get("engineers", []), "name")
+
+    for section in ("districts", "advisors"):
+        for index, row in rows_of(section):
+            if row.team and row.team not in known_teams:
+                problems.add((section, index, "team"), f"unknown team {row.team!r}")
+
+    for index, row in rows_of("contacts"):
+        if row.district not in known_districts:
+            problems.add(("contacts", index, "district"), f"unknown district {row.district!r}")
+        first: dict[str, int] = {}
+        for p_index, number in enumerate(row.phones):
+            if number in first:
+                problems.add(("contacts", index, "phones", p_index),
+                             f"same number as phones[{first[number]}] ({number})")
+            else:
+                first[number] = p_index
+        if row.pin is not None:
+            if hash_pin is None:
+                problems.add(("contacts", index, "pin"),
+                             "a PIN is given but no PIN pepper is configured, so it cannot be stored")
+            else:
+                try:
+                    plan.pin_hashes[row.contact_id] = hash_pin(row.contact_id, row.pin)
+                except (ValueError, TypeError) as exc:
+                    problems.add(("contacts", index, "pin"), f"the PIN cannot be hashed: {exc}")
+
+    for index, row in rows_of("advisors"):
+        first_skill: dict[ProductArea, int] = {}
+        for s_index, skill in enumerate(row.skills):
+            if skill in first_skill:
+                problems.add(("advisors", index, "skills", s_index), f"duplicate skill {skill.value!r}")
+            else:
+                first_skill[skill] = s_index
+
+    def contact_district(contact_id: str) -> Optional[str]:
+        if contact_id in file_contacts:
+            return file_contacts[contact_id].district
+        existing = plan.contacts.get(contact_id)
+        return existing.district.name if existing is not None else None
+
+    for index, row in rows_of("cases"):
+        loc = ("cases", index)
+        if row.district not in known_districts:
+            problems.add(loc + ("district",), f"unknown district {row.district!r}")
+        if row.contact:
+            if row.contact not in known_contacts:
+                problems.add(loc + ("contact",), f"unknown contact {row.contact!r}")
+            else:
+                owner_district = contact_district(row.contact)
+                if owner_district is not None and owner_district != row.district:
+                    problems.add(loc + ("contact",),
+                                 f"contact {row.contact!r} belongs to {owner_district!r}, not {row.district!r}")
+        if row.owner and row.owner not in known_advisors:
+            problems.add(loc + ("owner",), f"unknown advisor {row.owner!r}")
+        if row.status is CaseStatus.CLOSED and row.closed_at is None:
+            problems.add(loc + ("closed_at",), "a closed case needs closed_at")
+        if row.status is not CaseStatus.CLOSED and row.closed_at is not None:
+            problems.add(loc + ("closed_at",), f"only a closed case has closed_at (status is {row.status.value})")
+        if row.closed_at is not None and row.closed_at < row.created_at:
+            problems.add(loc + ("closed_at",), "closed_at is before created_at")
+        if row.updated_at is not None and row.updated_at < row.created_at:
+            problems.add(loc + ("updated_at",), "updated_at is before created_at")
+
+    if plan.hours is not None:
+        for day in Weekday:
+            ranges = getattr(plan.hours, day.value) or []
+            ordered = sorted(enumerate(ranges), key=lambda ir: ir[1])
+            for (_, (_, prev_close)), (r_index, (opens, _)) in zip(ordered, ordered[1:]):
+                if opens < prev_close:
+                    problems.add(("hours", day.value, r_index), "overlaps another range of the same day")
+
+    if plan.holidays is not None and plan.holidays.closures:
+        first_day: dict[date, int] = {}
+        for c_index, closure in enumerate(plan.holidays.closures):
+            if closure.date in first_day:
+                earlier = problems.where(("holidays", "closures", first_day[closure.date], "date"))
+                problems.add(("holidays", "closures", c_index, "date"),
+                             f"duplicate closure date {closure.date.isoformat()}; already at {earlier}")
+            else:
+                first_day[closure.date] = c_index
+
+    for index, row in rows_of("rotations"):
+        loc = ("rotations", index)
+        if row.handoff is HandoffKind.WEEKLY and row.handoff_weekday is None:
+            problems.add(loc + ("handoff_weekday",), "a weekly handoff needs handoff_weekday")
+        if row.handoff is HandoffKind.DAILY and row.handoff_weekday is not None:
+            problems.add(loc + ("handoff_weekday",), "handoff_weekday is only for weekly handoffs")
+        for m_index, member in enumerate(row.members):
+            if member not in known_engineers:
+                problems.add(loc + ("members", m_index), f"{member!r} is not an engineer")
+        for o_index, override in enumerate(row.overrides):
+            if override.engineer not in known_engineers:
+                problems.add(loc + ("overrides", o_index, "engineer"), f"{override.engineer!r} is not an engineer")
+            if override.ends_at <= override.starts_at:
+                problems.add(loc + ("overrides", o_index, "ends_at"), "ends_at must be after starts_at")
+    return plan

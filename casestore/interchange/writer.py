@@ -1,0 +1,398 @@
+"""Writing a validated `Plan`: the snapshots (the file's view of a stored row, also what the audit
+log records and what export writes) and the `Writer`, which upserts every row by natural key,
+records an audit entry per created or changed row, and counts the outcomes in the `LoadReport`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime, time
+from typing import Any, Optional
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
+
+from casestore import audit
+from casestore.interchange.fields import fmt_time
+from casestore.interchange.plan import Plan
+from casestore.interchange.problems import LoadReport
+from casestore.interchange.rows import (
+    LIST_SECTIONS,
+    AdvisorRow,
+    CaseRow,
+    ClosureRow,
+    ContactRow,
+    DistrictRow,
+    EngineerRow,
+    HolidaysDoc,
+    HoursDoc,
+    RotationRow,
+    TeamRow,
+)
+from casestore.models import (
+    Advisor,
+    AdvisorSkill,
+    BusinessHours,
+    Case,
+    Closure,
+    Contact,
+    ContactPhone,
+    District,
+    Engineer,
+    HolidayRule,
+    Rotation,
+    RotationMember,
+    RotationOverride,
+    Team,
+)
+from casestore.types import (
+    HOLIDAY_RULES,
+    CaseStatus,
+    HandoffKind,
+    Priority,
+    ProductArea,
+    RotationLayer,
+    TeamKind,
+    Weekday,
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Snapshots: the file's view of a row (also what the audit log records)
+# --------------------------------------------------------------------------------------------
+
+
+def fmt_range(opens: time, closes: time) -> str:
+    return f"{fmt_time(opens)}-{fmt_time(closes)}"
+
+
+def _skill_order(skill: ProductArea) -> int:
+    return list(ProductArea).index(skill)
+
+
+def team_snap(t: Team) -> dict[str, Any]:
+    return {"name": t.name, "kind": TeamKind(t.kind), "route_order": t.route_order}
+
+
+def district_snap(d: District) -> dict[str, Any]:
+    return {
+        "name": d.name, "state": d.state, "hosted": bool(d.hosted),
+        "team": d.team.name if d.team else None, "active": bool(d.active),
+    }
+
+
+def contact_snap(c: Contact) -> dict[str, Any]:
+    return {
+        "contact_id": c.contact_id, "district": c.district.name, "name": c.name, "email": c.email,
+        "phones": [p.e164 for p in sorted(c.phones, key=lambda p: p.position)], "active": bool(c.active),
+    }
+
+
+def advisor_snap(a: Advisor) -> dict[str, Any]:
+    return {
+        "name": a.name, "reach": a.reach, "team": a.team.name if a.team else None,
+        "skills": sorted(a.skills, key=_skill_order), "active": bool(a.active),
+    }
+
+
+def engineer_snap(e: Engineer) -> dict[str, Any]:
+    return {"name": e.name, "phone": e.phone, "sms": bool(e.sms), "active": bool(e.active)}
+
+
+def case_snap(c: Case) -> dict[str, Any]:
+    return {
+        "number": c.number, "district": c.district.name,
+        "contact": c.contact.contact_id if c.contact else None,
+        "product_area": ProductArea(c.product_area), "priority": Priority(c.priority),
+        "status": CaseStatus(c.status), "owner": c.owner.name if c.owner else None,
+        "summary": c.summary or "", "is_outage": bool(c.is_outage), "release_name": c.release_name,
+        "created_at": c.created_at, "updated_at": c.updated_at, "closed_at": c.closed_at,
+        "reopen_count": c.reopen_count or 0,
+    }
+
+
+def _override_key(o: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (o["starts_at"], o["ends_at"], o["engineer"])
+
+
+def rotation_snap(r: Rotation) -> dict[str, Any]:
+    return {
+        "name": r.name, "layer": RotationLayer(r.layer), "timezone": r.timezone,
+        "handoff": HandoffKind(r.handoff), "handoff_time": fmt_time(r.handoff_time),
+        "handoff_weekday": Weekday(r.handoff_weekday) if r.handoff_weekday else None,
+        "start_date": r.start_date,
+        "members": [m.engineer.name for m in sorted(r.members, key=lambda m: m.position)],
+        "overrides": sorted(
+            ({"engineer": o.engineer.name, "starts_at": o.starts_at, "ends_at": o.ends_at} for o in r.overrides),
+            key=_override_key,
+        ),
+    }
+
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------------
+
+
+def _audit_key(key: Any) -> str:
+    # audit_log.entity_key is 120 characters; names may be up to 200 (the full name is in `after`).
+    text = str(key)
+    return text if len(text) <= 120 else text[:119] + "…"
+
+
+class Writer:
+    def __init__(self, session: Session, plan: Plan, report: LoadReport, actor: str, now: datetime) -> None:
+        self.session, self.plan, self.report, self.actor, self.now = session, plan, report, actor, now
+
+    def _upsert(
+        self, kind: str, entity: str, key: Any, existing: Any, desired: dict[str, Any],
+        snap: Callable[[Any], dict[str, Any]], create: Callable[[], Any], apply: Callable[[Any], None],
+        extra_before: Optional[dict[str, Any]] = None, extra_after: Optional[dict[str, Any]] = None,
+    ) -> Any:
+        if existing is None:
+            obj = create()
+            apply(obj)
+            self.session.add(obj)
+            audit.record(self.session, at=self.now, actor=self.actor, action="create", entity=entity,
+                         key=_audit_key(key), after={**desired, **(extra_after or {})})
+            self.report.count(kind, "created")
+            return obj
+        before = {**snap(existing), **(extra_before or {})}
+        after = {**desired, **(extra_after or {})}
+        if before == after:
+            self.report.count(kind, "unchanged")
+            return existing
+        apply(existing)
+        audit.record(self.session, at=self.now, actor=self.actor, action="update", entity=entity,
+                     key=_audit_key(key), before=before, after=after)
+        self.report.count(kind, "updated")
+        return existing
+
+    def write(self) -> None:
+        plan = self.plan
+        for section in LIST_SECTIONS:
+            if section in plan.sections:
+                self.report.touch(section)
+        for _, row in plan.rows.get("teams", []):
+            self.team(row)
+        for _, row in plan.rows.get("districts", []):
+            self.district(row)
+        for _, row in plan.rows.get("contacts", []):
+            self.contact(row)
+        for _, row in plan.rows.get("advisors", []):
+            self.advisor(row)
+        for _, row in plan.rows.get("engineers", []):
+            self.engineer(row)
+        for _, row in plan.rows.get("cases", []):
+            self.case(row)
+        if plan.hours is not None:
+            self.hours(plan.hours)
+        if plan.holidays is not None:
+            self.holidays(plan.holidays)
+        for _, row in plan.rows.get("rotations", []):
+            self.rotation(row)
+
+    def team(self, row: TeamRow) -> None:
+        desired = {"name": row.name, "kind": row.kind, "route_order": row.route_order}
+
+        def apply(t: Team) -> None:
+            t.name, t.kind, t.route_order = row.name, row.kind, row.route_order
+
+        self.plan.teams[row.name] = self._upsert(
+            "teams", "team", row.name, self.plan.teams.get(row.name), desired, team_snap, Team, apply
+        )
+
+    def district(self, row: DistrictRow) -> None:
+        desired = {"name": row.name, "state": row.state, "hosted": row.hosted, "team": row.team, "active": row.active}
+
+        def apply(d: District) -> None:
+            d.name, d.state, d.hosted, d.active = row.name, row.state, row.hosted, row.active
+            d.team = self.plan.teams[row.team] if row.team else None
+
+        self.plan.districts[row.name] = self._upsert(
+            "districts", "district", row.name, self.plan.districts.get(row.name), desired, district_snap,
+            lambda: District(created_at=self.now), apply,
+        )
+
+    def contact(self, row: ContactRow) -> None:
+        existing = self.plan.contacts.get(row.contact_id)
+        new_hash = self.plan.pin_hashes.get(row.contact_id)
+        old_hash = existing.pin_hash if existing is not None else None
+        pin_before = {"pin": "set" if old_hash else "not set"}
+        if new_hash is None or new_hash == old_hash:
+            pin_after = pin_before
+        else:
+            pin_after = {"pin": "changed" if old_hash else "set"}
+        desired = {
+            "contact_id": row.contact_id, "district": row.district, "name": row.name, "email": row.email,
+            "phones": list(row.phones), "active": row.active,
+        }
+
+        def apply(c: Contact) -> None:
+            c.contact_id, c.name, c.email, c.active = row.contact_id, row.name, row.email, row.active
+            c.district = self.plan.districts[row.district]
+            if new_hash is not None:
+                c.pin_hash = new_hash
+            reuse = {p.e164: p for p in c.phones}
+            phones = []
+            for position, number in enumerate(row.phones):
+                phone = reuse.pop(number, None) or ContactPhone(e164=number)
+                phone.position = position
+                phones.append(phone)
+            if [p.e164 for p in c.phones] != row.phones or reuse:
+                c.phones = phones
+
+        self.plan.contacts[row.contact_id] = self._upsert(
+            "contacts", "contact", row.contact_id, existing, desired, contact_snap,
+            lambda: Contact(created_at=self.now), apply, extra_before=pin_before, extra_after=pin_after,
+        )
+
+    def advisor(self, row: AdvisorRow) -> None:
+        skills = sorted(row.skills, key=_skill_order)
+        desired = {"name": row.name, "reach": row.reach, "team": row.team, "skills": skills, "active": row.active}
+
+        def apply(a: Advisor) -> None:
+            a.name, a.reach, a.active = row.name, row.reach, row.active
+            a.team = self.plan.teams[row.team] if row.team else None
+            reuse = {s.skill: s for s in a.skill_rows}
+            a.skill_rows = [reuse.get(skill) or AdvisorSkill(skill=skill) for skill in skills]
+
+        self.plan.advisors[row.name] = self._upsert(
+            "advisors", "advisor", row.name, self.plan.advisors.get(row.name), desired, advisor_snap,
+            lambda: Advisor(created_at=self.now), apply,
+        )
+
+    def engineer(self, row: EngineerRow) -> None:
+        desired = {"name": row.name, "phone": row.phone, "sms": row.sms, "active": row.active}
+
+        def apply(e: Engineer) -> None:
+            e.name, e.phone, e.sms, e.active = row.name, row.phone, row.sms, row.active
+
+        self.plan.engineers[row.name] = self._upsert(
+            "engineers", "engineer", row.name, self.plan.engineers.get(row.name), desired, engineer_snap,
+            Engineer, apply,
+        )
+
+    def case(self, row: CaseRow) -> None:
+        desired = {
+            "number": row.number, "district": row.district, "contact": row.contact,
+            "product_area": row.product_area, "priority": row.priority, "status": row.status,
+            "owner": row.owner, "summary": row.summary, "is_outage": row.is_outage,
+            "release_name": row.release_name, "created_at": row.created_at,
+            "updated_at": row.updated_at or row.created_at, "closed_at": row.closed_at,
+            "reopen_count": row.reopen_count,
+        }
+
+        def apply(c: Case) -> None:
+            c.number, c.product_area, c.priority, c.status = row.number, row.product_area, row.priority, row.status
+            c.district = self.plan.districts[row.district]
+            c.contact = self.plan.contacts[row.contact] if row.contact else None
+            c.owner = self.plan.advisors[row.owner] if row.owner else None
+            c.summary, c.is_outage, c.release_name = row.summary, row.is_outage, row.release_name
+            c.created_at, c.closed_at, c.reopen_count = row.created_at, row.closed_at, row.reopen_count
+            c.updated_at = desired["updated_at"]
+            if c.id is not None:
+                # Write the file's updated_at even when unchanged, so the column's onupdate=utcnow
+                # does not replace it when other columns change.
+                flag_modified(c, "updated_at")
+
+        self._upsert("cases", "case", row.number, self.plan.cases.get(row.number), desired, case_snap, Case, apply)
+
+    def hours(self, doc: HoursDoc) -> None:
+        existing = self.session.scalars(select(BusinessHours)).all()
+        by_day: dict[Weekday, list[BusinessHours]] = {}
+        for bh in existing:
+            by_day.setdefault(Weekday(bh.weekday), []).append(bh)
+        self.report.touch("hours")
+        for day in Weekday:
+            wanted = sorted(getattr(doc, day.value) or [])
+            rows = sorted(by_day.get(day, []), key=lambda b: (b.opens, b.closes))
+            before = [fmt_range(b.opens, b.closes) for b in rows]
+            after = [fmt_range(o, c) for o, c in wanted]
+            if before == after:
+                self.report.count("hours", "unchanged")
+                continue
+            reuse = {b.opens: b for b in rows}
+            for opens, closes in wanted:
+                bh = reuse.pop(opens, None)
+                if bh is None:
+                    self.session.add(BusinessHours(weekday=day, opens=opens, closes=closes))
+                else:
+                    bh.closes = closes
+            for stale in reuse.values():
+                self.session.delete(stale)
+            audit.record(self.session, at=self.now, actor=self.actor, action="update", entity="business_hours",
+                         key=day.value, before={"ranges": before}, after={"ranges": after})
+            self.report.count("hours", "updated")
+
+    def holidays(self, doc: HolidaysDoc) -> None:
+        if doc.observe is not None:
+            self.report.touch("holidays")
+            observe = set(doc.observe)
+            rules = {r.key: r for r in self.session.scalars(select(HolidayRule)).all()}
+            for key in list(HOLIDAY_RULES) + sorted(set(rules) - set(HOLIDAY_RULES)):
+                rule = rules.get(key)
+                active = key in observe
+                if rule is None and not active:
+                    continue
+                desired = {"key": key, "name": rule.name if rule else HOLIDAY_RULES[key], "active": active}
+
+                def apply(r: HolidayRule, desired: dict[str, Any] = desired) -> None:
+                    r.key, r.name, r.active = desired["key"], desired["name"], desired["active"]
+
+                self._upsert("holidays", "holiday_rule", key, rule, desired,
+                             lambda r: {"key": r.key, "name": r.name, "active": bool(r.active)}, HolidayRule, apply)
+        if doc.closures is not None:
+            self.report.touch("closures")
+            for closure in doc.closures:
+                desired = {"date": closure.date, "name": closure.name}
+
+                def apply_closure(c: Closure, closure: ClosureRow = closure) -> None:
+                    c.day, c.name = closure.date, closure.name
+
+                self.plan.closures[closure.date] = self._upsert(
+                    "closures", "closure", closure.date.isoformat(), self.plan.closures.get(closure.date), desired,
+                    lambda c: {"date": c.day, "name": c.name}, Closure, apply_closure,
+                )
+
+    def rotation(self, row: RotationRow) -> None:
+        overrides = sorted(
+            ({"engineer": o.engineer, "starts_at": o.starts_at, "ends_at": o.ends_at} for o in row.overrides),
+            key=_override_key,
+        )
+        desired = {
+            "name": row.name, "layer": row.layer, "timezone": row.timezone, "handoff": row.handoff,
+            "handoff_time": fmt_time(row.handoff_time), "handoff_weekday": row.handoff_weekday,
+            "start_date": row.start_date, "members": list(row.members), "overrides": overrides,
+        }
+        engineers = self.plan.engineers
+
+        def apply(r: Rotation) -> None:
+            r.name, r.layer, r.timezone, r.handoff = row.name, row.layer, row.timezone, row.handoff
+            r.handoff_time, r.handoff_weekday, r.start_date = row.handoff_time, row.handoff_weekday, row.start_date
+            members = sorted(r.members, key=lambda m: m.position)
+            for position, name in enumerate(row.members):
+                if position < len(members):
+                    members[position].engineer = engineers[name]
+                else:
+                    r.members.append(RotationMember(position=position, engineer=engineers[name]))
+            for stale in members[len(row.members):]:
+                r.members.remove(stale)
+            current = sorted(r.overrides, key=lambda o: (o.starts_at, o.ends_at, o.engineer.name))
+            for index, wanted in enumerate(overrides):
+                if index < len(current):
+                    target = current[index]
+                else:
+                    target = RotationOverride()
+                    r.overrides.append(target)
+                target.engineer = engineers[wanted["engineer"]]
+                target.starts_at, target.ends_at = wanted["starts_at"], wanted["ends_at"]
+            for stale in current[len(overrides):]:
+                r.overrides.remove(stale)
+
+        self.plan.rotations[row.name] = self._upsert(
+            "rotations", "rotation", row.name, self.plan.rotations.get(row.name), desired, rotation_snap,
+            Rotation, apply,
+        )
