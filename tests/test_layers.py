@@ -1,0 +1,53 @@
+"""Imports point down: webhooks -> ivr -> routing/auth -> casestore; ivr knows no Flask."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+# What each package may import from the project.
+ALLOWED = {
+    "casestore": {"casestore"},
+    "auth": {"auth", "casestore"},
+    "routing": {"routing", "casestore"},
+    "ivr": {"ivr", "routing", "auth", "casestore"},
+    "webhooks": {"webhooks", "ivr", "routing", "auth", "casestore"},
+}
+PROJECT = set(ALLOWED)
+FORBIDDEN_THIRD_PARTY = {"ivr": {"flask", "werkzeug"}, "routing": {"flask", "werkzeug", "twilio"},
+                         "auth": {"twilio"}, "casestore": {"flask", "werkzeug", "twilio"}}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_imports_point_down(package):
+    for path in (ROOT / package).rglob("*.py"):
+        used = _imports(path)
+        wrong = (used & PROJECT) - ALLOWED[package]
+        assert not wrong, f"{path.relative_to(ROOT)} imports {sorted(wrong)} (above {package})"
+        bad = used & FORBIDDEN_THIRD_PARTY.get(package, set())
+        assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_every_module_says_what_it_owns(package):
+    for path in (ROOT / package).rglob("*.py"):
+        if path.name == "__init__.py" and not path.read_text().strip():
+            continue
+        if "migrations" in path.parts and path.name != "env.py":
+            continue
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
+        assert doc, f"{path.relative_to(ROOT)} has no module docstring"
