@@ -96,12 +96,11 @@ class Lockout:
         return subjects
 
     def locked(self, now: datetime, number: str | None = None, contact_id: str | None = None) -> bool:
+        keys = [self._keys(kind, value)[1] for kind, value in self._subjects(number, contact_id)]
+        if not keys:
+            return False
         ts = now.timestamp()
-        for kind, value in self._subjects(number, contact_id):
-            until = self.redis.get(self._keys(kind, value)[1])
-            if until is not None and float(until) > ts:
-                return True
-        return False
+        return any(until is not None and float(until) > ts for until in self.redis.mget(keys))
 
     def record_failure(
         self, now: datetime, number: str | None = None, contact_id: str | None = None

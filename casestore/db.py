@@ -45,7 +45,10 @@ def make_engine(url: str, **kwargs) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if _WRITE_LOCK_EARLY else "BEGIN")
 
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
+    # No pre-ping (it would add a round trip to every request): a connection that died with a
+    # database restart fails one request, which the web layer answers with its fallback, and
+    # SQLAlchemy then invalidates the pool. Recycling keeps idle connections from going stale.
+    kwargs.setdefault("pool_recycle", 1800)
     kwargs.setdefault("pool_size", 5)
     kwargs.setdefault("max_overflow", 10)
     return create_engine(url, **kwargs)

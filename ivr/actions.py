@@ -9,7 +9,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import redis
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -19,37 +21,41 @@ from casestore.phones import mask
 from casestore.types import CaseStatus, Priority, ProductArea
 
 OUTAGE_JOIN_WINDOW = timedelta(hours=2)
+_OUTAGE_LOCK_SPACE = 0x5350  # first key of pg_advisory_xact_lock(int, int): "outage per district"
 # An outage is not about one product area, but every case needs one: outages are filed under the
 # area every site uses first thing in the morning.
 OUTAGE_AREA = ProductArea.ATTENDANCE
 
 
-def ensure_call_log(session: Session, sid: str, from_e164: str | None, raw_from: str, now: datetime) -> CallLog:
+def ensure_call_log(session: Session, sid: str, from_e164: str | None, raw_from: str, now: datetime) -> None:
     """The call's one log row, created on first sight (a retried webhook finds the same row)."""
-    row = session.scalars(select(CallLog).where(CallLog.call_sid == sid)).first()
-    if row is None:
-        row = CallLog(
-            call_sid=sid, from_masked=mask(from_e164 or raw_from), started_at=now, path=[],
-            outcome="in_progress",
-        )
+    values = dict(
+        call_sid=sid, from_masked=mask(from_e164 or raw_from), started_at=now, path=[],
+        outcome="in_progress", wait_seconds=0, talk_seconds=0, duration_seconds=0,
+    )
+    dialect = session.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        session.execute(insert(CallLog).values(**values).on_conflict_do_nothing(index_elements=["call_sid"]))
+        return
+    if call_log(session, sid) is None:  # other databases: check, then insert in a savepoint
         try:
             with session.begin_nested():
-                session.add(row)
-        except IntegrityError:  # a concurrent retry created it first
-            row = session.scalars(select(CallLog).where(CallLog.call_sid == sid)).one()
-    return row
+                session.add(CallLog(**values))
+        except IntegrityError:
+            pass
 
 
 def call_log(session: Session, sid: str) -> CallLog | None:
     return session.scalars(select(CallLog).where(CallLog.call_sid == sid)).first()
 
 
-def update_call_log(session: Session, sid: str, **values) -> CallLog | None:
-    row = call_log(session, sid)
-    if row is not None:
-        for key, value in values.items():
-            setattr(row, key, value)
-    return row
+def update_call_log(session: Session, sid: str, *, only_if_in_progress: bool = False, **values) -> None:
+    """One UPDATE by CallSid (no read first); `only_if_in_progress` keeps a final outcome."""
+    stmt = update(CallLog).where(CallLog.call_sid == sid).values(**values)
+    if only_if_in_progress:
+        stmt = stmt.where(CallLog.outcome == "in_progress")
+    session.execute(stmt.execution_options(synchronize_session=False))
 
 
 def log_case_event(
@@ -131,8 +137,7 @@ def open_or_join_outage(
     it is held until this unit of work commits or rolls back, so the next caller sees the case.
     Returns (case, created).
     """
-    _hold_until_transaction_ends(session, client.lock(
-        f"sl:lock:outage:{district.id}", timeout=15, blocking_timeout=5))
+    _serialise_outage(session, client, district.id)
     existing = session.scalars(
         select(Case)
         .where(
@@ -175,14 +180,21 @@ def open_or_join_outage(
     return case, True
 
 
-def _hold_until_transaction_ends(session: Session, lock) -> None:
+def _serialise_outage(session: Session, client: redis.Redis, district_pk: int) -> None:
+    """Let one option-8 caller per district at a time decide "open or join", until its unit of
+    work ends. PostgreSQL: a transaction-scoped advisory lock (waiters wake the moment it is
+    released). Elsewhere: a Redis lock released on commit or rollback."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(_OUTAGE_LOCK_SPACE, district_pk)))
+        return
+    lock = client.lock(f"sl:lock:outage:{district_pk}", timeout=15, sleep=0.01, blocking_timeout=5)
     if not lock.acquire():
         raise TimeoutError("could not take the outage lock")
 
     def release(*_args) -> None:
         try:
             lock.release()
-        except Exception:  # expired already: nothing to release
+        except redis.exceptions.LockError:  # expired already: nothing to release
             pass
 
     event.listen(session, "after_commit", release, once=True)

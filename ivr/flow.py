@@ -21,21 +21,21 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import redis
-from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
 from auth.callers import Lockout, contact_by_contact_id, match_caller, verify_pin
-from casestore.models import Advisor, Case, Contact, District, Engineer, StatusBanner
+from casestore.models import Case, Contact, District
 from casestore.phones import caller_e164, mask
 from casestore.types import CaseStatus, Priority
 from ivr import actions
 from ivr.prompts import digits_spoken, minutes_spoken, say
 from ivr.state import CallState, CallStore
-from routing.calendar import load_calendar, status_at
+from routing.calendar import status_at
 from routing.holdqueue import HoldQueue, expected_wait_seconds
-from routing.oncall import load_rotations, on_call_chain
-from routing.selection import AdvisorView, advisor_view, load_advisors, next_advisors
+from routing.oncall import on_call_chain
+from routing.selection import AdvisorView, next_advisors
+from routing.tables import RoutingTables, TablesCache
 
 log = logging.getLogger("supportline.ivr")
 
@@ -78,6 +78,16 @@ class CallEnv:
     region: str = "US"
     overflow_number: str = ""
     hold_music_url: str = ""
+    tables_cache: TablesCache | None = None
+    _tables: RoutingTables | None = field(default=None, init=False, repr=False)
+
+    @property
+    def tables(self) -> RoutingTables:
+        """The routing tables for this request (loaded once; cached per process by TablesCache)."""
+        if self._tables is None:
+            cache = self.tables_cache or TablesCache(ttl=0)
+            self._tables = cache.get(self.session, self.tz_name)
+        return self._tables
 
     @property
     def tz(self) -> ZoneInfo:
@@ -230,6 +240,7 @@ def _verified(env: CallEnv, state: CallState, contact: Contact, resp: VoiceRespo
     state.district_pk = district.id
     state.district_name = district.name
     state.hosted = bool(district.hosted)
+    state.district_team = district.team.name if district.team is not None else None
     state.visit("verified")
     env.lockout.clear(number=state.from_e164, contact_id=contact.contact_id)
     actions.update_call_log(
@@ -242,20 +253,14 @@ def _verified(env: CallEnv, state: CallState, contact: Contact, resp: VoiceRespo
 
 
 def _banners(env: CallEnv, district_pk: int | None) -> list[str]:
-    stmt = select(StatusBanner.message).where(
-        StatusBanner.active.is_(True),
-        StatusBanner.starts_at <= env.now,
-        or_(StatusBanner.expires_at.is_(None), StatusBanner.expires_at > env.now),
-        StatusBanner.district_id.is_(None) if district_pk is None else StatusBanner.district_id == district_pk,
-    ).order_by(StatusBanner.starts_at)
-    return list(env.session.scalars(stmt))
+    return env.tables.banners_for(env.now, district_pk)
 
 
 # --------------------------------------------------------------------------- menus and hours
 
 
 def _main_menu(env: CallEnv, state: CallState, resp: VoiceResponse, *extra: str) -> VoiceResponse:
-    status = status_at(env.now, load_calendar(env.session, env.tz_name))
+    status = status_at(env.now, env.tables.calendar)
     if not status.open:
         return _closed(env, state, resp, status, *extra)
     state.visit("menu")
@@ -318,10 +323,10 @@ def menu_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceRespons
 
 def _goodbye(env: CallEnv, state: CallState, key: str) -> VoiceResponse:
     state.visit("goodbye")
-    row = actions.call_log(env.session, state.sid)
-    if row is not None and row.outcome == "in_progress":
-        row.outcome = "no_input" if key == "no_input" else "ended_in_menu"
-        row.path = list(state.path)
+    actions.update_call_log(
+        env.session, state.sid, only_if_in_progress=True,
+        outcome="no_input" if key == "no_input" else "ended_in_menu", path=list(state.path),
+    )
     return _hangup(_response(), say(key), say("submit_online"), say("goodbye"))
 
 
@@ -402,13 +407,13 @@ def reopen_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceRespo
 # --------------------------------------------------------------------------- routing to people
 
 
-def _district_team(env: CallEnv, state: CallState) -> tuple[str, ...]:
-    district = env.session.get(District, state.district_pk) if state.district_pk else None
+def _preferred_teams(state: CallState) -> tuple[str, ...]:
+    """The district's serving (partner) team first; state reporting cases to State Reporting."""
     teams: list[str] = []
+    if state.district_team:
+        teams.append(state.district_team)
     if state.skill == "state_reporting":
         teams.append("State Reporting")
-    if district is not None and district.team is not None:
-        teams.insert(0, district.team.name)
     return tuple(teams)
 
 
@@ -438,15 +443,15 @@ def _route(env: CallEnv, state: CallState, resp: VoiceResponse, *extra: str) -> 
 def _next_target(env: CallEnv, state: CallState) -> AdvisorView | None:
     if state.route == "owner":
         case = env.session.get(Case, state.case_pk) if state.case_pk else None
-        owner = env.session.get(Advisor, case.owner_id) if case and case.owner_id else None
-        if owner is not None and owner.active and f"advisor:{owner.id}" not in state.tried:
-            return advisor_view(owner)
+        owner = env.tables.advisor(case.owner_id) if case is not None else None  # active only
+        if owner is not None and owner.target not in state.tried:
+            return owner
         state.route = "advisor"
     if state.round_attempts >= MAX_ADVISOR_ATTEMPTS:
         return None
     pool = next_advisors(
-        load_advisors(env.session), skill=state.skill, exclude=state.tried,
-        preferred_teams=_district_team(env, state),
+        env.tables.advisors, skill=state.skill, exclude=state.tried,
+        preferred_teams=_preferred_teams(state),
     )
     return pool[0] if pool else None
 
@@ -470,7 +475,7 @@ def _hold(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse:
     case = env.session.get(Case, state.case_pk) if state.case_pk else None
     rank = case.priority.rank if case is not None else Priority.MEDIUM.rank
     position = queue.join(state.sid, rank, datetime.fromisoformat(state.queued_at or env.now.isoformat()))
-    staffed = len([a for a in load_advisors(env.session) if state.skill is None or state.skill in a.skills])
+    staffed = sum(1 for a in env.tables.advisors if state.skill is None or state.skill in a.skills)
     state.visit("queue")
     if first_time:
         wait = expected_wait_seconds(position, staffed)
@@ -500,12 +505,13 @@ def dial_result(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse
     target = state.current_target or ""
     if accepted and dial_status in {"completed", "answered"}:
         talk = _int(inp.form.get("DialCallDuration"))
-        row = actions.update_call_log(
-            env.session, state.sid, outcome="connected", talk_seconds=talk,
+        waited = 0
+        if state.queued_at is not None:
+            waited = max(0, int((env.now - datetime.fromisoformat(state.queued_at)).total_seconds()) - talk)
+        actions.update_call_log(
+            env.session, state.sid, outcome="connected", talk_seconds=talk, wait_seconds=waited,
             advisor_id=_target_pk(target, "advisor"), path=list(state.path),
         )
-        if row is not None and row.queued_at is not None:
-            row.wait_seconds = max(0, int((env.now - row.queued_at).total_seconds()) - talk)
         _finish_case_event(env, state, outcome="connected", advisor_pk=_target_pk(target, "advisor"))
         state.visit("done")
         return _hangup(_response(), say("call_ended"))
@@ -597,16 +603,14 @@ def _outage(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
 
 
 def _outage_next(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse:
-    chain = on_call_chain(load_rotations(env.session), env.now)
-    for shift in chain:
-        engineer = env.session.scalars(
-            select(Engineer).where(Engineer.name == shift.engineer, Engineer.active.is_(True))
-        ).first()
-        if engineer is None or f"engineer:{engineer.id}" in state.tried:
+    tables = env.tables
+    for shift in on_call_chain(tables.rotations, env.now):
+        engineer = tables.engineers.get(shift.engineer)
+        if engineer is None or f"engineer:{engineer.pk}" in state.tried:
             continue
         state.attempt += 1
-        state.tried.append(f"engineer:{engineer.id}")
-        state.current_target = f"engineer:{engineer.id}"
+        state.tried.append(f"engineer:{engineer.pk}")
+        state.current_target = f"engineer:{engineer.pk}"
         state.visit("dial_oncall")
         _say(resp, say("outage_connecting"))
         dial = resp.dial(action=url("dial-result", state), method="POST", timeout=RING_SECONDS, answer_on_bridge=True)
@@ -699,10 +703,20 @@ VERIFIED_ONLY = {"menu", "closed", "reopen", "dial-result", "queue", "recording"
 STEPS = set(STATEFUL) | set(STATELESS) | {"incoming"}
 
 
-def handle(env: CallEnv, inp: CallInput) -> str:
-    """Run one webhook step; returns TwiML. Exceptions propagate to the web layer's fallback."""
-    store = env.calls
-    state = store.load(inp.sid) if inp.sid else None
+@dataclass
+class StepResult:
+    """A step's TwiML and what to do with the call's state once the database has committed."""
+
+    twiml: str
+    state: CallState | None = None  # save this state
+    forget: bool = False  # the call is over: drop its state
+
+
+def handle(env: CallEnv, inp: CallInput, state: CallState | None) -> StepResult:
+    """Run one webhook step on the call's current state (loaded by the caller).
+
+    Returns the TwiML and the state to persist; exceptions propagate to the web layer's fallback.
+    """
     if inp.step == "incoming":
         state = _fresh_state(env, inp, state)
         resp = incoming(env, inp, state)
@@ -715,15 +729,14 @@ def handle(env: CallEnv, inp: CallInput) -> str:
             # start over from the greeting (which says nothing private).
             resp = _response()
             resp.redirect("/voice/incoming", method="POST")
-            return str(resp)
+            return StepResult(str(resp))
         resp = step(env, inp, state)
-    if state is not None and inp.step not in {"whisper", "whisper-accept"}:
-        state.seq += 1
-        if inp.step == "status":
-            store.delete(inp.sid)
-        else:
-            store.save(state)
-    return str(resp)
+    if state is None or inp.step in {"whisper", "whisper-accept"}:
+        return StepResult(str(resp))
+    if inp.step == "status":
+        return StepResult(str(resp), forget=True)
+    state.seq += 1
+    return StepResult(str(resp), state=state)
 
 
 def _fresh_state(env: CallEnv, inp: CallInput, old: CallState | None) -> CallState:

@@ -2,7 +2,7 @@
 
 A call's state is one JSON document under `sl:call:{CallSid}` with a TTL; `seq` counts the
 responses given, and every action URL carries it (`n=`), so a retried request can be recognised
-and answered with the response it got the first time (see `ResponseCache`).
+and answered with the response it got the first time (see `CallStore.begin`).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ class CallState:
     district_pk: int | None = None
     district_name: str = ""
     hosted: bool = False
+    district_team: str | None = None
     failures: int = 0
     # Menus and routing.
     tries: dict[str, int] = field(default_factory=dict)
@@ -62,6 +63,8 @@ class CallState:
 
 
 class CallStore:
+    """Call state and replayable answers in Redis, read and written in one round trip each."""
+
     def __init__(self, client: redis.Redis, prefix: str = "sl") -> None:
         self.redis = client
         self.prefix = prefix
@@ -69,34 +72,35 @@ class CallStore:
     def key(self, sid: str) -> str:
         return f"{self.prefix}:call:{sid}"
 
-    def load(self, sid: str) -> CallState | None:
-        raw = self.redis.get(self.key(sid))
+    def answer_key(self, sid: str, url: str) -> str:
+        return f"{self.prefix}:resp:{sid}:{hashlib.sha1(url.encode()).hexdigest()}"
+
+    @staticmethod
+    def _decode(raw: str | None) -> CallState | None:
         if raw is None:
             return None
         data: dict[str, Any] = json.loads(raw)
         known = CallState.__dataclass_fields__
         return CallState(**{k: v for k, v in data.items() if k in known})
 
-    def save(self, state: CallState) -> None:
-        self.redis.set(self.key(state.sid), json.dumps(asdict(state)), ex=CALL_TTL_SECONDS)
+    def load(self, sid: str) -> CallState | None:
+        return self._decode(self.redis.get(self.key(sid)))
 
-    def delete(self, sid: str) -> None:
-        self.redis.delete(self.key(sid))
+    def begin(self, sid: str, url: str) -> tuple[str | None, CallState | None]:
+        """The answer already given to this (CallSid, URL), if any, and the call's state.
 
+        URLs carry the response counter `n`, so a genuine second entry has a new URL, while a
+        Twilio retry of the same request gets the same answer and runs no side effect twice.
+        """
+        answer, raw = self.redis.mget(self.answer_key(sid, url), self.key(sid))
+        return answer, self._decode(raw)
 
-class ResponseCache:
-    """The TwiML each (CallSid, URL) got, so a Twilio retry gets the same answer and no side effect
-    runs twice. URLs carry the response counter `n`, so a genuine second entry has a new URL."""
-
-    def __init__(self, client: redis.Redis, prefix: str = "sl") -> None:
-        self.redis = client
-        self.prefix = prefix
-
-    def _key(self, sid: str, url: str) -> str:
-        return f"{self.prefix}:resp:{sid}:{hashlib.sha1(url.encode()).hexdigest()}"
-
-    def get(self, sid: str, url: str) -> str | None:
-        return self.redis.get(self._key(sid, url))
-
-    def put(self, sid: str, url: str, twiml: str) -> None:
-        self.redis.set(self._key(sid, url), twiml, ex=RESPONSE_TTL_SECONDS)
+    def finish(self, sid: str, url: str, twiml: str, state: CallState | None, forget: bool) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        if forget:
+            pipe.delete(self.key(sid))
+        else:
+            pipe.set(self.answer_key(sid, url), twiml, ex=RESPONSE_TTL_SECONDS)
+            if state is not None:
+                pipe.set(self.key(sid), json.dumps(asdict(state)), ex=CALL_TTL_SECONDS)
+        pipe.execute()

@@ -176,10 +176,20 @@ def spec_from_row(row: Rotation) -> RotationSpec:
 
 def load_rotations(session) -> list[RotationSpec]:
     """Every rotation in the case store, by name (`session` is a SQLAlchemy Session)."""
-    # session.query keeps this module free of SQLAlchemy imports (routing imports only casestore
-    # and the standard library); it is the 2.x "legacy" spelling but fully supported.
-    rows = session.query(Rotation).order_by(Rotation.name).all()
-    return [spec_from_row(row) for row in rows]
+    from sqlalchemy import select
+    from sqlalchemy.orm import selectinload
+
+    from casestore.models import RotationMember, RotationOverride
+
+    stmt = (
+        select(Rotation)
+        .options(
+            selectinload(Rotation.members).selectinload(RotationMember.engineer),
+            selectinload(Rotation.overrides).selectinload(RotationOverride.engineer),
+        )
+        .order_by(Rotation.name)
+    )
+    return [spec_from_row(row) for row in session.scalars(stmt)]
 
 
 # --- local wall-clock time ---------------------------------------------------------------------

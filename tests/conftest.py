@@ -126,6 +126,7 @@ def settings_overrides(tmp_path) -> dict:
         "overflow_number": "+16125550100",
         "instance_path": tmp_path / "instance",
         "database_url": "sqlite://",  # never used: the test engine is handed in
+        "routing_cache_seconds": 0,  # tests change routing tables and expect the next call to see it
     }
 
 

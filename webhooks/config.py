@@ -38,6 +38,9 @@ class Settings:
     support_timezone: str = "America/Chicago"
     overflow_number: str = ""
     default_region: str = "US"
+    # Seconds a worker may reuse the routing tables (hours, holidays, advisors, rotations,
+    # banners) before reloading them; an admin change reaches every worker within this time.
+    routing_cache_seconds: float = 5.0
     development: bool = False
     validate_signatures: bool = True
     instance_path: Path = field(default_factory=default_instance_path)
@@ -85,6 +88,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "SUPPORT_TIMEZONE": ("support_timezone", str),
     "OVERFLOW_NUMBER": ("overflow_number", str),
     "DEFAULT_REGION": ("default_region", str),
+    "ROUTING_CACHE_SECONDS": ("routing_cache_seconds", float),
     "SUPPORTLINE_DEV": ("development", _truthy),
     "SUPPORTLINE_INSTANCE": ("instance_path", Path),
 }

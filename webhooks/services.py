@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from casestore.db import make_engine, make_session_factory
+from routing.tables import TablesCache
 from webhooks.config import Settings
 
 Clock = Callable[[], datetime]
@@ -52,6 +53,7 @@ class Services:
     sessions: sessionmaker[Session]
     redis: redis.Redis
     clock: Clock
+    tables: TablesCache
 
     @classmethod
     def build(
@@ -70,6 +72,7 @@ class Services:
             sessions=sessions or make_session_factory(engine),
             redis=redis_client if redis_client is not None else make_redis(settings),
             clock=clock or system_clock,
+            tables=TablesCache(ttl=settings.routing_cache_seconds),
         )
 
     def now(self) -> datetime:

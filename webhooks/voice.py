@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 from casestore.phones import mask
 from ivr import flow
 from ivr.prompts import say
-from ivr.state import ResponseCache
+from ivr.state import CallStore
 from webhooks.services import current_services
 from webhooks.signature import signature_valid
 
@@ -76,13 +76,13 @@ def webhook(step: str) -> Response:
         return twiml(str(resp))
 
     outcome = "ok"
-    cache_key = request.full_path.rstrip("?")
+    url = request.full_path.rstrip("?")
     try:
-        cache = ResponseCache(svc.redis)
-        cached = cache.get(sid, cache_key) if step != "status" else None
-        if cached is not None:
+        store = CallStore(svc.redis)
+        answered, state = store.begin(sid, url)
+        if answered is not None and step != "status":
             outcome = "replayed"
-            return twiml(cached)
+            return twiml(answered)
         with svc.sessions() as session:
             env = flow.CallEnv(
                 session=session,
@@ -92,12 +92,12 @@ def webhook(step: str) -> Response:
                 tz_name=svc.settings.support_timezone,
                 region=svc.settings.default_region,
                 overflow_number=svc.settings.overflow_number,
+                tables_cache=svc.tables,
             )
-            body = flow.handle(env, inp)
+            result = flow.handle(env, inp, state)
             session.commit()
-        if step != "status":
-            cache.put(sid, cache_key, body)
-        return twiml(body)
+        store.finish(sid, url, result.twiml, result.state, result.forget)
+        return twiml(result.twiml)
     except Exception:
         outcome = "fault"
         log.exception("webhook fault step=%s call=%s from=%s", step, sid, mask(inp.from_raw))
