@@ -61,6 +61,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
+THINK_SECONDS = 0.0  # --think: pause between a call's webhooks (0: back to back, a stress test)
+CLOCK_START = "2026-11-24T10:00:00-06:00"  # a Tuesday morning in Chicago; --at now: real clock
+
+
 class BenchError(RuntimeError):
     """A setup or server problem: printed as one message, exit status 2."""
 
@@ -82,6 +86,10 @@ def child_env(port: int, secret: dict[str, str]) -> dict[str, str]:
         PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
         PYTHONUNBUFFERED="1",
     )
+    if CLOCK_START:
+        # Development mode only for its clock: the line runs "at" CLOCK_START (open hours by
+        # default), so every run takes the same call paths whatever the day. Secrets stay real.
+        env.update(SUPPORTLINE_DEV="1", SUPPORTLINE_CLOCK_START=CLOCK_START)
     return env
 
 
@@ -402,6 +410,9 @@ class Transport:
         except (OSError, http.client.HTTPException) as exc:
             status, body = 0, f"{type(exc).__name__}: {exc}".encode()
         ms = (time.perf_counter() - started) * 1000.0
+        if THINK_SECONDS > 0:
+            # A caller listens to the prompt and presses keys before the next webhook arrives.
+            time.sleep(random.uniform(0.5, 1.5) * THINK_SECONDS)
         root = None
         problem = None
         if status != 200:
@@ -742,6 +753,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--skip-setup", action="store_true",
                    help="reuse the bench database and secrets of an earlier run")
     p.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the figures here")
+    p.add_argument("--think", type=float, default=0.0,
+                   help="mean seconds a caller takes between webhooks (default 0: back to back, the "
+                        "throughput test; e.g. 1.0 for the latency of N paced concurrent calls)")
+    p.add_argument("--at", default=CLOCK_START,
+                   help="the service's clock start, ISO 8601 with offset (default: a Tuesday 10:00 "
+                        "in Chicago, open hours); 'now' runs on the real clock")
     p.add_argument("--strict", action="store_true",
                    help="exit 3 when a target is missed or any request failed")
     args = p.parse_args(argv)
@@ -753,7 +770,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global CLOCK_START, THINK_SECONDS
     args = parse_args(argv)
+    THINK_SECONDS = max(0.0, args.think)
+    CLOCK_START = "" if args.at == "now" else args.at
     # SIGTERM to the bench behaves like Ctrl-C: the servers are stopped on the way out.
     signal.signal(signal.SIGTERM, _interrupt)
     servers: list[Server] = []

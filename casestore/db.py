@@ -49,7 +49,9 @@ def make_engine(url: str, **kwargs) -> Engine:
     # database restart fails one request, which the web layer answers with its fallback, and
     # SQLAlchemy then invalidates the pool. Recycling keeps idle connections from going stale.
     kwargs.setdefault("pool_recycle", 1800)
-    kwargs.setdefault("pool_size", 5)
+    # One pooled connection per server thread (gunicorn gthread runs 8 per worker by default), so
+    # a busy worker never opens and closes overflow connections per request.
+    kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
     return create_engine(url, **kwargs)
 

@@ -85,8 +85,8 @@ class CallEnv:
     def tables(self) -> RoutingTables:
         """The routing tables for this request (loaded once; cached per process by TablesCache)."""
         if self._tables is None:
-            cache = self.tables_cache or TablesCache(ttl=0)
-            self._tables = cache.get(self.session, self.tz_name)
+            cache = self.tables_cache or TablesCache(ttl=0, tz_name=self.tz_name)
+            self._tables = cache.get(self.session)
         return self._tables
 
     @property

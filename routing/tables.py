@@ -1,13 +1,16 @@
 """The routing tables a call needs, as one immutable snapshot, cached per process for a few seconds.
 
 A webhook needs the calendar, the advisor roster, the on-call rotations, the engineers and the
-status banners; loading them costs several queries, and they change rarely (an admin edit or a
-load file). `TablesCache` keeps one snapshot per process for `ttl` seconds (0 disables caching),
-so a change reaches every worker within that time without a deploy.
+status banners; loading them costs about a dozen queries, and they change rarely (an admin edit
+or a load file). `TablesCache` keeps one snapshot per process and refreshes it in the background
+every `ttl` seconds, so a change reaches every worker within that time without a deploy, and no
+call waits for a reload.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 import time as _time
 from dataclasses import dataclass
@@ -21,6 +24,8 @@ from casestore.models import Engineer, StatusBanner
 from routing.calendar import Calendar, load_calendar
 from routing.oncall import RotationSpec, load_rotations
 from routing.selection import AdvisorView, load_advisors
+
+log = logging.getLogger("supportline.routing")
 
 
 @dataclass(frozen=True)
@@ -78,26 +83,53 @@ def load_tables(session: Session, tz_name: str) -> RoutingTables:
 
 
 class TablesCache:
-    """One snapshot per process, reloaded when older than `ttl` seconds (monotonic time)."""
+    """One snapshot per process, refreshed in the background every `ttl` seconds.
 
-    def __init__(self, ttl: float, monotonic: Callable[[], float] = _time.monotonic) -> None:
+    The first request loads the tables itself; after that a daemon thread (started lazily, so it
+    runs in each forked gunicorn worker) reloads them every `ttl` seconds with its own session,
+    and requests always get the current snapshot without waiting. A failed reload (database
+    down) keeps the previous snapshot and tries again next time. `ttl` 0 disables caching: every
+    request loads the tables from its own session (tests, the dry-run call simulator).
+    """
+
+    def __init__(self, ttl: float, tz_name: str, sessions: Callable[[], Session] | None = None) -> None:
         self.ttl = ttl
-        self._monotonic = monotonic
+        self.tz_name = tz_name
+        self.sessions = sessions
         self._lock = threading.Lock()
-        self._snapshot: tuple[str, float, RoutingTables] | None = None
+        self._snapshot: RoutingTables | None = None
+        self._refresher: threading.Thread | None = None
+        self._pid: int | None = None
 
-    def get(self, session: Session, tz_name: str) -> RoutingTables:
-        if self.ttl <= 0:
-            return load_tables(session, tz_name)
-        now = self._monotonic()
-        cached = self._snapshot
-        if cached is not None and cached[0] == tz_name and now - cached[1] < self.ttl:
-            return cached[2]
-        tables = load_tables(session, tz_name)
+    def get(self, session: Session) -> RoutingTables:
+        if self.ttl <= 0 or self.sessions is None:
+            return load_tables(session, self.tz_name)
+        snapshot = self._snapshot
+        if snapshot is not None and self._pid == os.getpid():
+            return snapshot
         with self._lock:
-            self._snapshot = (tz_name, now, tables)
-        return tables
+            if self._snapshot is None or self._pid != os.getpid():
+                self._snapshot = load_tables(session, self.tz_name)
+                self._pid = os.getpid()
+                self._refresher = threading.Thread(
+                    target=self._refresh_forever, name="routing-tables", daemon=True
+                )
+                self._refresher.start()
+            return self._snapshot
 
-    def clear(self) -> None:
-        with self._lock:
-            self._snapshot = None
+    def _refresh_forever(self) -> None:
+        pid = os.getpid()
+        while self._pid == pid:
+            _time.sleep(self.ttl)
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Reload now (the background thread calls this every `ttl` seconds)."""
+        assert self.sessions is not None
+        try:
+            with self.sessions() as session:
+                tables = load_tables(session, self.tz_name)
+        except Exception:  # keep serving the last good tables; the next round tries again
+            log.exception("could not refresh the routing tables; keeping the previous ones")
+            return
+        self._snapshot = tables

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 from sqlalchemy import inspect
 
@@ -74,3 +76,29 @@ def test_health_and_readiness(client):
     ready = client.get("/readyz")
     assert ready.status_code == 200, ready.get_json()
     assert ready.get_json()["checks"] == {"database": "ok", "redis": "ok"}
+
+
+def test_clock_start_is_development_only(tmp_path, settings_overrides):
+    with pytest.raises(ConfigurationError, match="CLOCK_START"):
+        create_app(dict(settings_overrides, clock_start="2026-11-24T10:00:00-06:00"))
+    app = create_app({"development": True, "instance_path": tmp_path,
+                      "clock_start": "2026-11-24T10:00:00-06:00"})
+    now = app.extensions["supportline"].now()
+    assert abs((now - datetime(2026, 11, 24, 16, 0, tzinfo=timezone.utc)).total_seconds()) < 60
+
+
+def test_routing_tables_cache_refreshes_in_the_background(engine, session_factory, session):
+    """A cached snapshot is served at once; refresh() picks up an admin change."""
+    from datetime import date
+
+    from casestore.models import Closure
+    from routing.tables import TablesCache
+
+    cache = TablesCache(ttl=3600, tz_name="America/Chicago", sessions=session_factory)
+    first = cache.get(session)
+    assert cache.get(session) is first
+    session.add(Closure(day=date(2026, 12, 30), name="inventory"))
+    session.commit()
+    assert cache.get(session) is first  # still the snapshot until a refresh
+    cache.refresh()
+    assert date(2026, 12, 30) in cache.get(session).calendar.closures

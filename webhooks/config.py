@@ -42,6 +42,9 @@ class Settings:
     # banners) before reloading them; an admin change reaches every worker within this time.
     routing_cache_seconds: float = 5.0
     development: bool = False
+    # Development only: the service's clock starts at this instant (ISO 8601 with offset) and
+    # runs on from there, so a demo or benchmark can run "on a Tuesday morning" any day.
+    clock_start: str = ""
     validate_signatures: bool = True
     instance_path: Path = field(default_factory=default_instance_path)
 
@@ -65,6 +68,8 @@ class Settings:
             found.append("PIN_PEPPER is missing, a default value, or shorter than 16 characters")
         if not self.validate_signatures:
             found.append("Twilio signature validation is switched off")
+        if self.clock_start:
+            found.append("SUPPORTLINE_CLOCK_START is for development only")
         return found
 
 
@@ -91,6 +96,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "ROUTING_CACHE_SECONDS": ("routing_cache_seconds", float),
     "SUPPORTLINE_DEV": ("development", _truthy),
     "SUPPORTLINE_INSTANCE": ("instance_path", Path),
+    "SUPPORTLINE_CLOCK_START": ("clock_start", str),
 }
 
 

@@ -26,6 +26,14 @@ def system_clock() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def shifted_clock(start: datetime) -> Clock:
+    """A clock that reads `start` now and runs on at real speed (development mode only)."""
+    if start.tzinfo is None:
+        raise ValueError("SUPPORTLINE_CLOCK_START needs a UTC offset, e.g. 2026-11-24T10:00:00-06:00")
+    offset = start - system_clock()
+    return lambda: system_clock() + offset
+
+
 _EMBEDDED_SERVERS: dict[str, object] = {}
 
 
@@ -66,13 +74,17 @@ class Services:
         clock: Clock | None = None,
     ) -> "Services":
         engine = engine or make_engine(settings.database_url)
+        sessions = sessions or make_session_factory(engine)
         return cls(
             settings=settings,
             engine=engine,
-            sessions=sessions or make_session_factory(engine),
+            sessions=sessions,
             redis=redis_client if redis_client is not None else make_redis(settings),
-            clock=clock or system_clock,
-            tables=TablesCache(ttl=settings.routing_cache_seconds),
+            clock=clock or (
+                shifted_clock(datetime.fromisoformat(settings.clock_start))
+                if settings.clock_start else system_clock
+            ),
+            tables=TablesCache(settings.routing_cache_seconds, settings.support_timezone, sessions),
         )
 
     def now(self) -> datetime:

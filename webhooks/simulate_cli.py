@@ -63,7 +63,8 @@ def run_call(
         )
         extra["redis_client"] = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
     try:
-        app = create_app(**extra)
+        # No routing-table cache: a dry run's sessions share one connection with no other thread.
+        app = create_app({"routing_cache_seconds": 0}, **extra)
     except ConfigurationError as exc:
         raise click.ClickException(f"{exc} (use `supportline --dev call ...` for a local try)") from None
     svc = app.extensions["supportline"]
