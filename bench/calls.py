@@ -185,12 +185,14 @@ class Server:
             if s.connect_ex(("127.0.0.1", self.port)) == 0:
                 raise BenchError(f"port {self.port} is already in use (--port to choose another)")
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        cmd = [str(VENV_BIN / "gunicorn"), "--workers", str(self.workers),
+        cmd = [str(VENV_BIN / "gunicorn"), "--config", str(ROOT / "gunicorn.conf.py"),
+               "--workers", str(self.workers),
                "--worker-class", "gthread", "--threads", str(self.threads),
                "--bind", f"127.0.0.1:{self.port}", "--chdir", str(self.chdir),
                "--log-level", "warning", self.app]
+        env = dict(self.env, SUPPORTLINE_ACCESS_LOG="/dev/null")  # no access log in a benchmark
         with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True)
 
     def wait_ready(self, method: str, path: str, timeout: float = 30.0) -> None:

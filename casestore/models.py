@@ -24,7 +24,8 @@ from sqlalchemy import (
     Time,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy import event, update
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from casestore.types import (
     AdminRole,
@@ -380,3 +381,29 @@ class AuditEntry(Base):
     entity_key: Mapped[str] = mapped_column(String(120))
     before: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
     after: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
+
+
+class RoutingVersion(Base):
+    """One row counting changes to the routing tables a call reads from memory (hours, holidays,
+    closures, teams, advisors, engineers, rotations, banners). Workers poll it to know when to
+    reload their cached copy; `before_flush` below bumps it on every ORM write to those tables."""
+
+    __tablename__ = "routing_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+ROUTING_TABLES = (
+    Team, Advisor, AdvisorSkill, BusinessHours, HolidayRule, Closure, Engineer, Rotation,
+    RotationMember, RotationOverride, StatusBanner,
+)
+
+
+@event.listens_for(Session, "before_flush")
+def _bump_routing_version(session: Session, _context, _instances) -> None:
+    changed = (*session.new, *session.dirty, *session.deleted)
+    if any(isinstance(obj, ROUTING_TABLES) for obj in changed):
+        session.execute(
+            update(RoutingVersion).where(RoutingVersion.id == 1).values(version=RoutingVersion.version + 1)
+        )

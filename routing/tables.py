@@ -20,7 +20,7 @@ from typing import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from casestore.models import Engineer, StatusBanner
+from casestore.models import Engineer, RoutingVersion, StatusBanner
 from routing.calendar import Calendar, load_calendar
 from routing.oncall import RotationSpec, load_rotations
 from routing.selection import AdvisorView, load_advisors
@@ -82,12 +82,20 @@ def load_tables(session: Session, tz_name: str) -> RoutingTables:
     )
 
 
+FULL_RELOAD_SECONDS = 300.0
+
+
+def routing_version(session: Session) -> int | None:
+    return session.scalar(select(RoutingVersion.version).where(RoutingVersion.id == 1))
+
+
 class TablesCache:
     """One snapshot per process, refreshed in the background every `ttl` seconds.
 
     The first request loads the tables itself; after that a daemon thread (started lazily, so it
-    runs in each forked gunicorn worker) reloads them every `ttl` seconds with its own session,
-    and requests always get the current snapshot without waiting. A failed reload (database
+    runs in each forked gunicorn worker) checks the routing-version counter every `ttl` seconds
+    with its own session and reloads only when it moved (or every FULL_RELOAD_SECONDS), and
+    requests always get the current snapshot without waiting. A failed reload (database
     down) keeps the previous snapshot and tries again next time. `ttl` 0 disables caching: every
     request loads the tables from its own session (tests, the dry-run call simulator).
     """
@@ -100,6 +108,8 @@ class TablesCache:
         self._snapshot: RoutingTables | None = None
         self._refresher: threading.Thread | None = None
         self._pid: int | None = None
+        self._version: int | None = None
+        self._loaded_at = 0.0
 
     def get(self, session: Session) -> RoutingTables:
         if self.ttl <= 0 or self.sessions is None:
@@ -109,7 +119,9 @@ class TablesCache:
             return snapshot
         with self._lock:
             if self._snapshot is None or self._pid != os.getpid():
+                self._version = routing_version(session)
                 self._snapshot = load_tables(session, self.tz_name)
+                self._loaded_at = _time.monotonic()
                 self._pid = os.getpid()
                 self._refresher = threading.Thread(
                     target=self._refresh_forever, name="routing-tables", daemon=True
@@ -123,13 +135,20 @@ class TablesCache:
             _time.sleep(self.ttl)
             self.refresh()
 
-    def refresh(self) -> None:
-        """Reload now (the background thread calls this every `ttl` seconds)."""
+    def refresh(self, force: bool = False) -> bool:
+        """Reload when the routing tables changed (one cheap query to find out), or when `force`
+        or the snapshot is older than FULL_RELOAD_SECONDS (catches changes made outside the ORM).
+        Returns True when it reloaded."""
         assert self.sessions is not None
         try:
             with self.sessions() as session:
+                version = routing_version(session)
+                stale = _time.monotonic() - self._loaded_at >= FULL_RELOAD_SECONDS
+                if not (force or stale or version != self._version):
+                    return False
                 tables = load_tables(session, self.tz_name)
         except Exception:  # keep serving the last good tables; the next round tries again
             log.exception("could not refresh the routing tables; keeping the previous ones")
-            return
-        self._snapshot = tables
+            return False
+        self._snapshot, self._version, self._loaded_at = tables, version, _time.monotonic()
+        return True

@@ -100,5 +100,6 @@ def test_routing_tables_cache_refreshes_in_the_background(engine, session_factor
     session.add(Closure(day=date(2026, 12, 30), name="inventory"))
     session.commit()
     assert cache.get(session) is first  # still the snapshot until a refresh
-    cache.refresh()
+    assert cache.refresh() is True  # the write bumped the routing version
     assert date(2026, 12, 30) in cache.get(session).calendar.closures
+    assert cache.refresh() is False  # nothing changed since: one query, no reload

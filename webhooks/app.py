@@ -35,7 +35,27 @@ def create_app(test_config: Mapping[str, Any] | None = None, **services: Any) ->
     )
     app.extensions["supportline"] = Services.build(settings, **services)
     _register_blueprints(app)
+    _warm_up(app.extensions["supportline"])
     return app
+
+
+def _warm_up(svc: Services) -> None:
+    """Pay the libraries' lazy start-up costs (phone metadata, holiday tables, TwiML, signature
+    code) before the first caller does, so a fresh worker's first calls are as fast as the rest."""
+    from twilio.request_validator import RequestValidator
+    from twilio.twiml.voice_response import VoiceResponse
+
+    from casestore.phones import caller_e164
+    from routing.calendar import ALL_RULES, observed_holidays
+
+    caller_e164("(612) 555-0134", svc.settings.default_region)
+    year = svc.now().year
+    for y in (year - 1, year, year + 1):
+        observed_holidays(y, ALL_RULES)
+    resp = VoiceResponse()
+    resp.gather(input="dtmf", action="/voice/menu").say("ready")
+    str(resp)
+    RequestValidator("warm-up").compute_signature("https://example.invalid/voice/incoming", {"CallSid": "CA"})
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -145,6 +145,9 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
         def load(self):
             return app
 
+    # Same warm-up as gunicorn.conf.py: routing tables and connections before the first call.
+    app.extensions["supportline"].warm(connections=8 if workers == 1 else 4)
+
     _Gunicorn().run()
 
 

@@ -6,6 +6,7 @@ Tests and the call simulator pass their own clock, engine or Redis in through `c
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable
@@ -20,6 +21,7 @@ from routing.tables import TablesCache
 from webhooks.config import Settings
 
 Clock = Callable[[], datetime]
+log = logging.getLogger("supportline")
 
 
 def system_clock() -> datetime:
@@ -86,6 +88,19 @@ class Services:
             ),
             tables=TablesCache(settings.routing_cache_seconds, settings.support_timezone, sessions),
         )
+
+    def warm(self, connections: int = 4) -> None:
+        """Load the routing tables and open pooled connections before the first call arrives.
+        Failures are logged, not raised: a worker that cannot warm up still serves (or falls back)."""
+        try:
+            with self.sessions() as session:
+                self.tables.get(session)
+            held = [self.engine.connect() for _ in range(max(1, connections))]
+            for conn in held:
+                conn.close()
+            self.redis.ping()
+        except Exception:
+            log.exception("warm-up failed; the worker will serve and retry lazily")
 
     def now(self) -> datetime:
         now = self.clock()
