@@ -79,12 +79,16 @@ def log_case_event(
     return event
 
 
-def call_event(session: Session, case_pk: int, sid: str) -> CaseEvent | None:
-    """This call's entry in the case's communication log, if it has one."""
-    stmt = select(CaseEvent).where(
-        CaseEvent.case_id == case_pk, CaseEvent.call_sid == sid, CaseEvent.kind == "call"
+def finish_call_event(
+    session: Session, case_pk: int, sid: str, *, outcome: str, advisor_pk: int | None
+) -> None:
+    """Set the outcome of this call's entry in the case's communication log (one UPDATE)."""
+    session.execute(
+        update(CaseEvent)
+        .where(CaseEvent.case_id == case_pk, CaseEvent.call_sid == sid, CaseEvent.kind == "call")
+        .values(outcome=outcome, advisor_id=advisor_pk)
+        .execution_options(synchronize_session=False)
     )
-    return session.scalars(stmt).first()
 
 
 def case_for_district(session: Session, number: int, district_pk: int) -> Case | None:

@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import redis
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
 from auth.callers import Lockout, contact_by_contact_id, match_caller, verify_pin
@@ -213,7 +213,10 @@ def pin_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse
         if _no_input_again(env, state, "pin"):
             return _goodbye(env, state, "no_input")
         return _ask_pin(state, resp, say("no_input"))
-    contact = env.session.get(Contact, state.candidate_pk) if state.candidate_pk else None
+    contact = (
+        env.session.get(Contact, state.candidate_pk, options=[joinedload(Contact.district).joinedload(District.team)])
+        if state.candidate_pk else None
+    )
     # Failures count against the number and against the contact ID, whether it was typed or
     # matched from caller ID, so neither changing numbers nor changing IDs gets more tries.
     counted_id = state.entered_contact_id or (contact.contact_id if contact else None)
@@ -348,7 +351,10 @@ def _case_entered(env: CallEnv, state: CallState, resp: VoiceResponse, number: i
     state.skill = case.product_area.value
     state.visit("case")
     actions.update_call_log(env.session, state.sid, case_id=case.id, path=list(state.path))
-    if actions.call_event(env.session, case.id, state.sid) is None:
+    state.owner_pk = case.owner_id
+    state.priority_rank = case.priority.rank
+    if case.id not in state.logged_cases:
+        state.logged_cases.append(case.id)
         actions.log_case_event(
             env.session, case, at=env.now, kind="call", call_sid=state.sid,
             contact_pk=state.verified_pk, outcome="in_progress",
@@ -442,8 +448,7 @@ def _route(env: CallEnv, state: CallState, resp: VoiceResponse, *extra: str) -> 
 
 def _next_target(env: CallEnv, state: CallState) -> AdvisorView | None:
     if state.route == "owner":
-        case = env.session.get(Case, state.case_pk) if state.case_pk else None
-        owner = env.tables.advisor(case.owner_id) if case is not None else None  # active only
+        owner = env.tables.advisor(state.owner_pk)  # active advisors only
         if owner is not None and owner.target not in state.tried:
             return owner
         state.route = "advisor"
@@ -472,8 +477,7 @@ def _hold(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse:
     if first_time:
         state.queued_at = env.now.isoformat()
         actions.update_call_log(env.session, state.sid, queued_at=env.now)
-    case = env.session.get(Case, state.case_pk) if state.case_pk else None
-    rank = case.priority.rank if case is not None else Priority.MEDIUM.rank
+    rank = state.priority_rank if state.priority_rank is not None else Priority.MEDIUM.rank
     position = queue.join(state.sid, rank, datetime.fromisoformat(state.queued_at or env.now.isoformat()))
     staffed = sum(1 for a in env.tables.advisors if state.skill is None or state.skill in a.skills)
     state.visit("queue")
@@ -527,12 +531,8 @@ def dial_result(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse
 
 
 def _finish_case_event(env: CallEnv, state: CallState, *, outcome: str, advisor_pk: int | None) -> None:
-    if state.case_pk is None:
-        return
-    event = actions.call_event(env.session, state.case_pk, state.sid)
-    if event is not None:
-        event.outcome = outcome
-        event.advisor_id = advisor_pk
+    if state.case_pk is not None:
+        actions.finish_call_event(env.session, state.case_pk, state.sid, outcome=outcome, advisor_pk=advisor_pk)
 
 
 def _accepted(env: CallEnv, sid: str, attempt: int) -> bool:

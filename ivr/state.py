@@ -38,6 +38,9 @@ class CallState:
     tries: dict[str, int] = field(default_factory=dict)
     case_pk: int | None = None
     case_number: int | None = None
+    owner_pk: int | None = None
+    priority_rank: int | None = None
+    logged_cases: list[int] = field(default_factory=list)  # cases this call has a log entry on
     skill: str | None = None
     route: str = ""  # owner, advisor, general, oncall
     attempt: int = 0
