@@ -260,3 +260,16 @@ def test_contact_id_locks_across_numbers(sim, world: World):
     t = sim.call(World.DANA_PHONE, keys=["4821#"])
     assert t.said("contact your district's technical team")
     assert not t.said("Thank you, Dana")
+
+
+def test_hold_music_plays_between_announcements(settings_overrides, engine, session_factory, redis_client, clock, world: World):
+    from webhooks import create_app
+    from webhooks.simulator import CallSimulator
+    from tests.conftest import AUTH_TOKEN, BASE_URL
+
+    app = create_app(dict(settings_overrides, hold_music_url="https://example.test/hold.mp3"),
+                     engine=engine, sessions=session_factory, redis_client=redis_client, clock=clock)
+    sim = CallSimulator(app.test_client(), base_url=BASE_URL, auth_token=AUTH_TOKEN, hold_rounds=1)
+    t = sim.call(World.DANA_PHONE, keys=["4821#", "240117#"], dial=["busy"] * 10)
+    assert t.said("You are number 1 in line")
+    assert any("(30 s of https://example.test/hold.mp3)" in line for line in t.lines)

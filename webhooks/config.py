@@ -37,6 +37,7 @@ class Settings:
     pin_pepper: str = ""
     support_timezone: str = "America/Chicago"
     overflow_number: str = ""
+    hold_music_url: str = ""
     default_region: str = "US"
     # Seconds a worker may reuse the routing tables (hours, holidays, advisors, rotations,
     # banners) before reloading them; an admin change reaches every worker within this time.
@@ -92,6 +93,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "PIN_PEPPER": ("pin_pepper", str),
     "SUPPORT_TIMEZONE": ("support_timezone", str),
     "OVERFLOW_NUMBER": ("overflow_number", str),
+    "HOLD_MUSIC_URL": ("hold_music_url", str),
     "DEFAULT_REGION": ("default_region", str),
     "ROUTING_CACHE_SECONDS": ("routing_cache_seconds", float),
     "SUPPORTLINE_DEV": ("development", _truthy),

@@ -118,7 +118,8 @@ class CallSimulator:
                     seconds = float(verb.get("length", "30")) if tag == "Pause" else 30.0
                     self.advance(seconds)
                     duration += int(seconds)
-                    t.lines.append(f"   (hold {int(seconds)} s)")
+                    music = f" of {(verb.text or '').strip()}" if tag == "Play" else " of silence"
+                    t.lines.append(f"   ({int(seconds)} s{music})")
                 elif tag == "Gather":
                     for inner in verb:
                         if inner.tag == "Say":

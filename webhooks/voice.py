@@ -92,6 +92,7 @@ def webhook(step: str) -> Response:
                 tz_name=svc.settings.support_timezone,
                 region=svc.settings.default_region,
                 overflow_number=svc.settings.overflow_number,
+                hold_music_url=svc.settings.hold_music_url,
                 tables_cache=svc.tables,
             )
             result = flow.handle(env, inp, state)
