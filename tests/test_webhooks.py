@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
@@ -13,7 +12,6 @@ from twilio.request_validator import RequestValidator
 from casestore.models import CallLog, Case
 from ivr import flow
 from tests.conftest import AUTH_TOKEN, BASE_URL
-from tests.factories import World
 
 STEPS = sorted(flow.STEPS)
 

@@ -141,12 +141,15 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
             self.cfg.set("threads", 8 if workers == 1 else 4)
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("accesslog", "-")
+            # Same warm-up as gunicorn.conf.py, in each worker after the fork: database and Redis
+            # connections opened in the master would be shared by every forked worker.
+            self.cfg.set("post_worker_init", _warm_worker)
 
         def load(self):
             return app
 
-    # Same warm-up as gunicorn.conf.py: routing tables and connections before the first call.
-    app.extensions["supportline"].warm(connections=8 if workers == 1 else 4)
+    def _warm_worker(worker) -> None:
+        worker.wsgi.extensions["supportline"].warm(connections=8 if workers == 1 else 4)
 
     _Gunicorn().run()
 

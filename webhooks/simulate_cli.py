@@ -77,27 +77,25 @@ def run_call(
     local = start.astimezone(ZoneInfo(settings.support_timezone))
     click.echo(f"call from {from_number} at {local:%A %Y-%m-%d %H:%M %Z}"
                + ("" if commit else " (dry run: nothing is kept)"))
-    ask_keys = ask_dial = None
-    shown = [0]
-    if interactive:
+    shown = [0]  # how many heard lines the interactive prompts have printed
 
-        def ask_keys(heard: list[str]) -> str | None:  # noqa: F811 - interactive variant
-            for line in heard[shown[0]:]:
-                click.echo(f"line: {line}")
-            shown[0] = len(heard)
-            value = click.prompt("keys (empty = no input, q = hang up)", default="", show_default=False)
-            return None if value.strip().lower() == "q" else value.strip()
+    def prompt_keys(heard: list[str]) -> str | None:
+        for line in heard[shown[0]:]:
+            click.echo(f"line: {line}")
+        shown[0] = len(heard)
+        value = click.prompt("keys (empty = no input, q = hang up)", default="", show_default=False)
+        return None if value.strip().lower() == "q" else value.strip()
 
-        def ask_dial(target: str) -> str:  # noqa: F811
-            return click.prompt(f"ringing {target}", type=click.Choice(DIAL_OUTCOMES), default="accept")
+    def prompt_dial(target: str) -> str:
+        return click.prompt(f"ringing {target}", type=click.Choice(DIAL_OUTCOMES), default="accept")
 
     try:
         transcript = sim.call(
             from_number,
             keys=[k.strip() for k in keys.split(",")] if keys else [],
             dial=[d.strip() for d in dial.split(",") if d.strip()],
-            ask_keys=ask_keys,
-            ask_dial=ask_dial,
+            ask_keys=prompt_keys if interactive else None,
+            ask_dial=prompt_dial if interactive else None,
         )
     finally:
         if connection is not None:
