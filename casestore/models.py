@@ -24,7 +24,7 @@ from sqlalchemy import (
     Time,
     UniqueConstraint,
 )
-from sqlalchemy import event, update
+from sqlalchemy import event, inspect, update
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from casestore.types import (
@@ -143,6 +143,11 @@ class Advisor(Base):
     team_id: Mapped[Optional[int]] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The durable half of presence: the state the advisor or a supervisor last chose (available,
+    # away, offline). The live state (on a call, wrap-up) is in Redis; after a Redis restart,
+    # reconciliation restores the chosen state from here.
+    signed_in_state: Mapped[str] = mapped_column(String(16), default="offline")
+    away_reason: Mapped[Optional[str]] = mapped_column(String(120))
 
     team: Mapped[Optional[Team]] = relationship(back_populates="advisors")
     skill_rows: Mapped[list[AdvisorSkill]] = relationship(
@@ -243,6 +248,36 @@ class CallLog(Base):
     talk_seconds: Mapped[int] = mapped_column(Integer, default=0)
     duration_seconds: Mapped[int] = mapped_column(Integer, default=0)
     recording_url: Mapped[Optional[str]] = mapped_column(String(500))
+    skill: Mapped[Optional[str]] = mapped_column(String(32))  # product area routed for; None: general
+
+
+class CallbackTask(Base):
+    """A caller who left the queue with a voice message or a callback request: work for an advisor.
+
+    It keeps the caller's place: advisors work open tasks in queue order (priority, then the time
+    the caller first queued), the same order as the live line.
+    """
+
+    __tablename__ = "callback_tasks"
+    __table_args__ = (Index("ix_callback_tasks_open_order", "status", "priority_rank", "queued_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # callback | message
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | done | cancelled
+    case_id: Mapped[Optional[int]] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"), index=True)
+    district_id: Mapped[Optional[int]] = mapped_column(ForeignKey("districts.id", ondelete="SET NULL"))
+    contact_id: Mapped[Optional[int]] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    call_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    callback_e164: Mapped[Optional[str]] = mapped_column(String(32))
+    recording_url: Mapped[Optional[str]] = mapped_column(String(500))
+    skill: Mapped[Optional[str]] = mapped_column(String(32))
+    priority_rank: Mapped[int] = mapped_column(Integer)
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    done_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    advisor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("advisors.id", ondelete="SET NULL"))
+
+    case: Mapped[Optional[Case]] = relationship()
 
 
 class BusinessHours(Base):
@@ -400,10 +435,24 @@ ROUTING_TABLES = (
 )
 
 
+# Columns whose changes the cached routing tables do not depend on (presence is read from Redis).
+_NOT_ROUTING = {Advisor: {"signed_in_state", "away_reason"}}
+
+
+def _routing_change(session: Session, obj: object) -> bool:
+    if not isinstance(obj, ROUTING_TABLES):
+        return False
+    ignored = _NOT_ROUTING.get(type(obj))
+    if not ignored or obj not in session.dirty:
+        return True
+    state = inspect(obj)
+    return any(attr.key not in ignored and attr.history.has_changes() for attr in state.attrs)
+
+
 @event.listens_for(Session, "before_flush")
 def _bump_routing_version(session: Session, _context, _instances) -> None:
     changed = (*session.new, *session.dirty, *session.deleted)
-    if any(isinstance(obj, ROUTING_TABLES) for obj in changed):
+    if any(_routing_change(session, obj) for obj in changed):
         session.execute(
             update(RoutingVersion).where(RoutingVersion.id == 1).values(version=RoutingVersion.version + 1)
         )

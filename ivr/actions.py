@@ -16,9 +16,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from casestore import audit
-from casestore.models import CallLog, Case, CaseEvent, District
+from casestore.models import CallbackTask, CallLog, Case, CaseEvent, District
 from casestore.phones import mask
 from casestore.types import CaseStatus, Priority, ProductArea
+from routing.callqueue import DEFAULT_HANDLE_SECONDS
 
 OUTAGE_JOIN_WINDOW = timedelta(hours=2)
 _OUTAGE_LOCK_SPACE = 0x5350  # first key of pg_advisory_xact_lock(int, int): "outage per district"
@@ -203,3 +204,76 @@ def _serialise_outage(session: Session, client: redis.Redis, district_pk: int) -
 
     event.listen(session, "after_commit", release, once=True)
     event.listen(session, "after_rollback", release, once=True)
+
+
+def add_callback_task(
+    session: Session,
+    *,
+    kind: str,
+    sid: str,
+    case_pk: int | None,
+    district_pk: int | None,
+    contact_pk: int | None,
+    callback_e164: str | None,
+    recording_url: str | None,
+    skill: str | None,
+    priority_rank: int,
+    queued_at: datetime,
+    now: datetime,
+) -> CallbackTask:
+    """A caller left the line with a message or a callback request: a task in the same place
+    (priority, first queue time), on the case when there is one, with a case-log entry."""
+    task = CallbackTask(
+        kind=kind, status="open", case_id=case_pk, district_id=district_pk, contact_id=contact_pk,
+        call_sid=sid, callback_e164=callback_e164, recording_url=recording_url, skill=skill,
+        priority_rank=priority_rank, queued_at=queued_at, created_at=now,
+    )
+    session.add(task)
+    if case_pk is not None:
+        detail = (
+            f"Voice message left from the queue: {recording_url}" if kind == "message"
+            else f"Callback requested from the queue to {mask(callback_e164)}"
+        )
+        session.add(CaseEvent(
+            case_id=case_pk, at=now, kind="task", direction="inbound", call_sid=sid,
+            contact_id=contact_pk, outcome=f"{kind}_requested", detail=detail,
+        ))
+    session.flush()
+    return task
+
+
+HANDLE_SAMPLE = 50
+HANDLE_WINDOW = timedelta(hours=8)
+HANDLE_MIN_SAMPLE = 5
+HANDLE_CACHE_SECONDS = 60
+
+
+def recent_handle_seconds(
+    session: Session, client: redis.Redis, skill: str | None, now: datetime, wrap_seconds: float
+) -> float:
+    """Average handle time (talk + wrap-up) of the last 50 connected calls of the last 8 hours for
+    this skill (all skills for a general call, or when the skill has fewer than 5 such calls);
+    DEFAULT_HANDLE_SECONDS with no history. Cached in Redis for a minute: it moves slowly."""
+    key = f"sl:aht:{skill or '*'}"
+    cached = client.get(key)
+    if cached is not None:
+        return float(cached)
+    talks = _recent_talks(session, skill, now)
+    if skill is not None and len(talks) < HANDLE_MIN_SAMPLE:
+        talks = _recent_talks(session, None, now)
+    value = (sum(talks) / len(talks) + wrap_seconds) if talks else DEFAULT_HANDLE_SECONDS
+    client.set(key, repr(float(value)), ex=HANDLE_CACHE_SECONDS)
+    return float(value)
+
+
+def _recent_talks(session: Session, skill: str | None, now: datetime) -> list[int]:
+    stmt = (
+        select(CallLog.talk_seconds)
+        .where(CallLog.outcome == "connected", CallLog.started_at >= now - HANDLE_WINDOW,
+               CallLog.started_at <= now)
+        .order_by(CallLog.started_at.desc())
+        .limit(HANDLE_SAMPLE)
+    )
+    if skill is not None:
+        stmt = stmt.where(CallLog.skill == skill)
+    return [int(t) for t in session.scalars(stmt)]

@@ -28,13 +28,15 @@ from auth.callers import Lockout, contact_by_contact_id, match_caller, verify_pi
 from casestore.models import Case, Contact, District
 from casestore.phones import caller_e164, mask
 from casestore.types import CaseStatus, Priority
-from ivr import actions
+from ivr import actions, staffing
 from ivr.prompts import digits_spoken, minutes_spoken, say
 from ivr.state import CallState, CallStore
 from routing.calendar import status_at
-from routing.holdqueue import HoldQueue, expected_wait_seconds
+from ivr.dispatch import Dispatcher, Offer, Offers, stale
+from routing.callqueue import CallQueue, Waiting, entry_for, expected_wait_seconds, position_in
 from routing.oncall import on_call_chain
-from routing.selection import AdvisorView, next_advisors
+from routing.presence import DEFAULT_WRAP_SECONDS, Presence
+from routing.selection import eligible
 from routing.tables import RoutingTables, TablesCache
 
 log = logging.getLogger("supportline.ivr")
@@ -48,6 +50,8 @@ REOPEN_WINDOW_DAYS = 60
 RING_SECONDS = 20
 WHISPER_SECONDS = 8
 HOLD_SECONDS = 30
+BUSY_STATES = {"on_call", "wrap_up"}  # will be free soon: worth waiting for (the case owner)
+SIGNED_IN_STATES = {"available", "on_call", "wrap_up"}  # staffing, for the expected wait
 MIN_CASE_NUMBER = 10000  # case numbers have at least five digits; menu keys are one digit
 
 
@@ -79,7 +83,19 @@ class CallEnv:
     overflow_number: str = ""
     hold_music_url: str = ""
     tables_cache: TablesCache | None = None
+    wrap_seconds: float = DEFAULT_WRAP_SECONDS
+    owner_wait_seconds: float = 60.0
+    presence: Presence | None = None  # type: ignore[assignment]  # built from `redis` when None
+    dispatcher: Dispatcher | None = None  # type: ignore[assignment]  # ditto, without REST
     _tables: RoutingTables | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.presence is None:
+            self.presence = Presence(self.redis, self.tz_name)
+        if self.dispatcher is None:
+            self.dispatcher = Dispatcher(
+                self.redis, self.presence, telephony=None, connect_url=lambda sid, offer: "/voice/connect",
+            )
 
     @property
     def tables(self) -> RoutingTables:
@@ -100,6 +116,18 @@ class CallEnv:
     @property
     def lockout(self) -> Lockout:
         return Lockout(self.redis)
+
+    @property
+    def queue(self) -> CallQueue:
+        return CallQueue(self.redis)
+
+    def dispatch(self) -> None:
+        """Let the dispatcher give any free advisor to the right waiting caller (never raises:
+        the caller in front of us must not pay for a problem with someone else's call)."""
+        try:
+            self.dispatcher.run(self.tables.advisors, self.now)
+        except Exception:
+            log.exception("dispatch failed")
 
 
 def _response() -> VoiceResponse:
@@ -350,7 +378,7 @@ def _case_entered(env: CallEnv, state: CallState, resp: VoiceResponse, number: i
     state.case_number = case.number
     state.skill = case.product_area.value
     state.visit("case")
-    actions.update_call_log(env.session, state.sid, case_id=case.id, path=list(state.path))
+    actions.update_call_log(env.session, state.sid, case_id=case.id, skill=state.skill, path=list(state.path))
     state.owner_pk = case.owner_id
     state.priority_rank = case.priority.rank
     if case.id not in state.logged_cases:
@@ -424,41 +452,74 @@ def _preferred_teams(state: CallState) -> tuple[str, ...]:
 
 
 def _route(env: CallEnv, state: CallState, resp: VoiceResponse, *extra: str) -> VoiceResponse:
-    """Dial the next target for this call: owner, then skilled advisors, then the hold queue."""
+    """Put the call through: the owner if free, else the best free advisor, else the line.
+
+    Taking an advisor is atomic (`Presence.reserve`), so two calls never hold the same person.
+    While others are waiting for the same advisors, a new caller joins the line behind them
+    instead of jumping it (the dispatcher serves the line in order, this caller included).
+    """
     for text in extra:
         _say(resp, text)
-    target = _next_target(env, state)
-    if target is None:
-        return _hold(env, state, resp)
-    HoldQueue(env.redis).leave(state.sid)
+    pk = _reserve(env, state)
+    if pk is None:
+        return _queue(env, state, resp)
+    return _dial_advisor(env, state, resp, pk)
+
+
+def _reserve(env: CallEnv, state: CallState) -> int | None:
+    presence = env.presence
+    if state.route == "owner":
+        owner = env.tables.advisor(state.owner_pk)  # active advisors only
+        if owner is not None and owner.target not in state.tried:
+            pk = presence.reserve([], skill=None, call_sid=state.sid, now=env.now, owner_pk=owner.pk)
+            if pk is not None:
+                return pk
+            # Busy with another call or wrapping up: wait for them a little, in the line.
+            state.owner_waits = presence.get(owner.pk, env.now).state in BUSY_STATES
+            if state.owner_waits:
+                return None
+        state.route = "advisor"
+    if state.round_attempts >= MAX_ADVISOR_ATTEMPTS:
+        return None
+    if _line_competes(env, state):
+        return None
+    pool = [a for a in env.tables.advisors if a.target not in state.tried]
+    return presence.reserve(
+        pool, skill=state.skill, preferred_teams=_preferred_teams(state), call_sid=state.sid, now=env.now,
+    )
+
+
+def _line_competes(env: CallEnv, state: CallState) -> bool:
+    """Is anyone already waiting for the advisors this call would take?"""
+    queue = env.queue
+    if queue.waiting() == 0:
+        return False
+    me = Waiting(sid=state.sid, rank=0, queued_at=0, skill=state.skill)
+    return any(e.sid != state.sid and e.competes_with(me) for e in queue.entries())
+
+
+def _dial_advisor(env: CallEnv, state: CallState, resp: VoiceResponse, pk: int) -> VoiceResponse:
+    """Ring the advisor reserved for this call, with the whisper-accept on their leg."""
+    env.queue.leave(state.sid)
+    advisor = env.tables.advisor(pk)
+    if advisor is None:  # removed from the roster while reserved: let them go, try again
+        env.presence.release(pk, state.sid, env.now, missed=False)
+        state.tried.append(f"advisor:{pk}")
+        return _route(env, state, resp)
+    state.route = "owner" if pk == state.owner_pk else "advisor"
     state.attempt += 1
     if state.route != "owner":
         state.round_attempts += 1
-    state.tried.append(target.target)
-    state.current_target = target.target
+    state.tried.append(advisor.target)
+    state.current_target = advisor.target
     state.visit(f"dial_{state.route}")
     _say(resp, say("connecting_owner") if state.route == "owner" else say("connecting_advisor"))
     dial = resp.dial(
         action=url("dial-result", state), method="POST", timeout=RING_SECONDS,
         answer_on_bridge=True, caller_id=None,
     )
-    _dial_endpoint(dial, target.reach, url("whisper", None, parent=state.sid, a=state.attempt))
+    _dial_endpoint(dial, advisor.reach, url("whisper", None, parent=state.sid, a=state.attempt, adv=pk))
     return resp
-
-
-def _next_target(env: CallEnv, state: CallState) -> AdvisorView | None:
-    if state.route == "owner":
-        owner = env.tables.advisor(state.owner_pk)  # active advisors only
-        if owner is not None and owner.target not in state.tried:
-            return owner
-        state.route = "advisor"
-    if state.round_attempts >= MAX_ADVISOR_ATTEMPTS:
-        return None
-    pool = next_advisors(
-        env.tables.advisors, skill=state.skill, exclude=state.tried,
-        preferred_teams=_preferred_teams(state),
-    )
-    return pool[0] if pool else None
 
 
 def _dial_endpoint(dial: Dial, reach: str, whisper_url: str) -> None:
@@ -470,36 +531,163 @@ def _dial_endpoint(dial: Dial, reach: str, whisper_url: str) -> None:
         dial.number(reach, url=whisper_url, method="POST")
 
 
-def _hold(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse:
-    """No one fitting is free: hold, tell position and expected wait, retry routing after a while."""
-    queue = HoldQueue(env.redis)
-    first_time = state.queued_at is None
-    if first_time:
+def _queue(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse:
+    """Nobody fitting is free: join the line (keeping any earlier place), let the dispatcher serve
+    the line in order, and if this caller's turn has not come, tell position and expected wait."""
+    if state.queued_at is None:
         state.queued_at = env.now.isoformat()
         actions.update_call_log(env.session, state.sid, queued_at=env.now)
+    queued_at = datetime.fromisoformat(state.queued_at)
     rank = state.priority_rank if state.priority_rank is not None else Priority.MEDIUM.rank
-    position = queue.join(state.sid, rank, datetime.fromisoformat(state.queued_at or env.now.isoformat()))
-    staffed = sum(1 for a in env.tables.advisors if state.skill is None or state.skill in a.skills)
+    env.queue.join(entry_for(
+        state.sid, priority_rank=rank, queued_at=queued_at, skill=state.skill,
+        teams=_preferred_teams(state), owner_pk=state.owner_pk,
+        owner_waits=state.owner_waits, owner_wait_seconds=env.owner_wait_seconds,
+    ))
+    offer = _my_offer(env, state)
+    if offer is not None:
+        return _dial_advisor(env, state, resp, offer.advisor_pk)
+    return _hold(env, state, resp)
+
+
+def _my_offer(env: CallEnv, state: CallState) -> Offer | None:
+    """An advisor reserved for this caller: one the dispatcher made for it earlier and whose
+    carrier redirect is not coming (no REST client, or it is overdue), or one made just now."""
+    offers = Offers(env.redis)
+    pending = offers.get(state.sid)
+    if pending is not None:
+        if env.dispatcher.telephony is not None and not stale(pending, env.now):
+            return None  # the redirect to /voice/connect is on its way
+        return _valid_offer(env, state, offers.take(state.sid, pending.token))
+    result = env.dispatcher.run(env.tables.advisors, env.now, own_sid=state.sid)
+    if result.own is None:
+        return None
+    return _valid_offer(env, state, offers.take(state.sid, result.own.token))
+
+
+def _valid_offer(env: CallEnv, state: CallState, offer: Offer | None) -> Offer | None:
+    if offer is None:
+        return None
+    held = env.presence.get(offer.advisor_pk, env.now)
+    if held.state != "on_call" or held.call_sid != state.sid:
+        return None
+    return offer
+
+
+def _hold(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse:
+    """One hold round: position (and expected wait), the way out (press 1), hold audio, then ask
+    again. Any key interrupts; a dispatcher redirect interrupts too."""
+    entries = env.queue.entries()
+    position = position_in(entries, state.sid) or 1
+    staffed = sum(
+        1 for p in env.presence.snapshot([a.pk for a in env.tables.advisors if eligible(a, state.skill)], env.now).values()
+        if p.state in SIGNED_IN_STATES
+    )
+    wait = expected_wait_seconds(
+        position, staffed, actions.recent_handle_seconds(env.session, env.redis, state.skill, env.now, env.wrap_seconds),
+    )
+    first_round = "queue" not in state.path
     state.visit("queue")
-    if first_time:
-        wait = expected_wait_seconds(position, staffed)
-        _say(resp, say("queue_position", position=position, wait=minutes_spoken(wait)))
+    gather = resp.gather(
+        input="dtmf", num_digits=1, timeout=1, action=url("queue-menu", state), method="POST",
+        action_on_empty_result=False,
+    )
+    if wait is None:
+        key = "queue_position_no_estimate" if first_round else "queue_still_waiting"
+        _say(gather, say(key, position=position))
     else:
-        _say(resp, say("queue_still_waiting", position=position))
+        key = "queue_position" if first_round else "queue_still_waiting_wait"
+        _say(gather, say(key, position=position, wait=minutes_spoken(wait)))
+    _say(gather, say("queue_options"))
     if env.hold_music_url:
-        resp.play(env.hold_music_url)
+        gather.play(env.hold_music_url)
     else:
-        resp.pause(length=HOLD_SECONDS)
-    # Each hold round tries the advisors afresh.
+        gather.pause(length=HOLD_SECONDS)
+    # The next round starts afresh: the owner (if still preferred) and advisors may be tried again.
     state.tried = []
     state.round_attempts = 0
-    state.route = "advisor"
     resp.redirect(url("queue", state), method="POST")
     return resp
 
 
 def queue_wait(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
-    return _route(env, state, _response())
+    """A hold round ended: this caller's turn if an advisor is reserved for them, else hold on."""
+    resp = _response()
+    if state.queued_at is None or env.queue.get(state.sid) is None:
+        return _route(env, state, resp)  # not in line (e.g. back from a missed advisor): route
+    offer = _my_offer(env, state)
+    if offer is not None:
+        return _dial_advisor(env, state, resp, offer.advisor_pk)
+    return _hold(env, state, resp)
+
+
+def connect(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
+    """The dispatcher redirected this waiting call here (REST): dial the advisor it reserved."""
+    resp = _response()
+    pk = inp.arg("adv")
+    offer = _valid_offer(env, state, Offers(env.redis).take(state.sid, inp.arg("o")))
+    if offer is None or str(offer.advisor_pk) != pk:
+        if state.queued_at is not None:
+            return _queue(env, state, resp)
+        return _route(env, state, resp)
+    return _dial_advisor(env, state, resp, offer.advisor_pk)
+
+
+def queue_menu(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
+    """Pressed a key while holding: 1 offers a message or a callback; the caller keeps their place
+    in line while choosing (and an advisor who comes free still takes the call)."""
+    digits = _keypad(inp.digits)
+    resp = _response()
+    if inp.arg("stage") != "choose":
+        if digits != "1":
+            return _queue(env, state, resp)
+        state.visit("queue_choices")
+        key = "queue_choices" if state.from_e164 else "queue_choices_no_callback"
+        return _gather(resp, state, "queue-menu", [say(key)], num_digits=1, timeout=6, stage="choose")
+    if digits == "1":
+        state.visit("queue_record")
+        _say(resp, say("queue_record"))
+        resp.record(action=url("queue-message", state), method="POST", max_length=120, timeout=5,
+                    finish_on_key="#", play_beep=True)
+        resp.redirect(url("queue-message", state, noinput=1), method="POST")
+        return resp
+    if digits == "2" and state.from_e164:
+        _leave_for_task(env, state, kind="callback", recording_url=None)
+        state.visit("callback_requested")
+        return _hangup(resp, say("queue_callback_saved", last4=digits_spoken(state.from_e164[-4:])))
+    _say(resp, say("queue_back"))
+    return _queue(env, state, resp)
+
+
+def queue_message(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
+    recording_url = inp.form.get("RecordingUrl", "")
+    resp = _response()
+    if not recording_url:
+        _say(resp, say("queue_no_message"))
+        return _queue(env, state, resp)
+    _leave_for_task(env, state, kind="message", recording_url=recording_url)
+    state.visit("message_recorded")
+    return _hangup(resp, say("queue_message_saved"))
+
+
+def _leave_for_task(env: CallEnv, state: CallState, *, kind: str, recording_url: str | None) -> None:
+    """Out of the line, into the task list at the same place (priority, first queue time)."""
+    env.queue.leave(state.sid)
+    late = Offers(env.redis).take(state.sid)
+    if late is not None:  # an advisor was reserved meanwhile: let them take the next caller
+        env.presence.release(late.advisor_pk, state.sid, env.now, missed=False)
+    queued_at = datetime.fromisoformat(state.queued_at) if state.queued_at else env.now
+    rank = state.priority_rank if state.priority_rank is not None else Priority.MEDIUM.rank
+    actions.add_callback_task(
+        env.session, kind=kind, sid=state.sid, case_pk=state.case_pk, district_pk=state.district_pk,
+        contact_pk=state.verified_pk, callback_e164=state.from_e164 if kind == "callback" else None,
+        recording_url=recording_url, skill=state.skill, priority_rank=rank, queued_at=queued_at, now=env.now,
+    )
+    outcome = "callback_requested" if kind == "callback" else "message_recorded"
+    actions.update_call_log(env.session, state.sid, outcome=outcome, recording_url=recording_url,
+                            path=list(state.path))
+    _finish_case_event(env, state, outcome=outcome, advisor_pk=None)
+    env.dispatch()
 
 
 def dial_result(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
@@ -507,6 +695,7 @@ def dial_result(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse
     dial_status = inp.form.get("DialCallStatus", "")
     accepted = _accepted(env, state.sid, state.attempt)
     target = state.current_target or ""
+    advisor_pk = _target_pk(target, "advisor")
     if accepted and dial_status in {"completed", "answered"}:
         talk = _int(inp.form.get("DialCallDuration"))
         waited = 0
@@ -514,20 +703,29 @@ def dial_result(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse
             waited = max(0, int((env.now - datetime.fromisoformat(state.queued_at)).total_seconds()) - talk)
         actions.update_call_log(
             env.session, state.sid, outcome="connected", talk_seconds=talk, wait_seconds=waited,
-            advisor_id=_target_pk(target, "advisor"), path=list(state.path),
+            advisor_id=advisor_pk, path=list(state.path),
         )
-        _finish_case_event(env, state, outcome="connected", advisor_pk=_target_pk(target, "advisor"))
+        _finish_case_event(env, state, outcome="connected", advisor_pk=advisor_pk)
+        if advisor_pk is not None:
+            env.presence.call_ended(advisor_pk, env.now, env.wrap_seconds, call_sid=state.sid)
+            env.dispatch()
         state.visit("done")
         return _hangup(_response(), say("call_ended"))
     state.visit(f"missed_{state.route}")
     log.info("dial not accepted call=%s target=%s status=%s", state.sid, target, dial_status or "none")
+    if advisor_pk is not None:
+        if env.presence.release(advisor_pk, state.sid, env.now, missed=True) == "away":
+            staffing.note_autopause(env.session, advisor_pk, env.now)
     resp = _response()
     if state.route == "oncall":
         return _outage_next(env, state, resp)
     prefix = say("owner_unavailable") if state.route == "owner" else say("advisor_unavailable")
     if state.route == "owner":
         state.route = "advisor"
-    return _route(env, state, resp, prefix)
+        state.owner_waits = False
+    result = _route(env, state, resp, prefix)
+    env.dispatch()  # the advisor who missed is free again (unless paused) for someone waiting
+    return result
 
 
 def _finish_case_event(env: CallEnv, state: CallState, *, outcome: str, advisor_pk: int | None) -> None:
@@ -565,17 +763,23 @@ def whisper(env: CallEnv, inp: CallInput, state: CallState | None) -> VoiceRespo
         text = say("whisper_general", district=parent_state.district_name)
     gather = resp.gather(
         input="dtmf", num_digits=1, timeout=WHISPER_SECONDS, method="POST",
-        action=url("whisper-accept", None, parent=parent, a=attempt),
+        action=url("whisper-accept", None, parent=parent, a=attempt, adv=inp.arg("adv") or None),
     )
     _say(gather, text)
     return _hangup(resp, say("whisper_declined"))
 
 
 def whisper_accept(env: CallEnv, inp: CallInput, state: CallState | None) -> VoiceResponse:
-    parent, attempt = inp.arg("parent"), inp.arg("a")
+    parent, attempt, adv = inp.arg("parent"), inp.arg("a"), inp.arg("adv")
     if _keypad(inp.digits) == "1" and parent and attempt.isdigit():
         env.redis.set(f"sl:accept:{parent}:{attempt}", inp.sid, ex=6 * 3600)
+        if adv.isdigit():
+            env.presence.accepted(int(adv), parent, env.now)
         return _response()  # an empty response bridges the two legs
+    if parent and adv.isdigit():
+        # Declined or not confirmed: free the advisor at once (a missed call toward the autopause).
+        if env.presence.release(int(adv), parent, env.now, missed=True) == "away":
+            staffing.note_autopause(env.session, int(adv), env.now)
     return _hangup(_response(), say("whisper_declined"))
 
 
@@ -665,8 +869,26 @@ def call_status(env: CallEnv, inp: CallInput, state: CallState | None) -> VoiceR
                 row.path = list(state.path)
                 if state.case_pk is not None:
                     _finish_case_event(env, state, outcome=row.outcome, advisor_pk=row.advisor_id)
-        HoldQueue(env.redis).leave(inp.sid)
+    if status in {"completed", "busy", "failed", "no-answer", "canceled"}:
+        _free_advisors_of(env, inp.sid, state)
     return _response()
+
+
+def _free_advisors_of(env: CallEnv, sid: str, state: CallState | None) -> None:
+    """The call is over: out of the line, any advisor it held freed (wrap-up after a talk, at
+    once if it never got past ringing), and the dispatcher told. Idempotent: each change checks
+    that the advisor still holds this call."""
+    env.queue.leave(sid)
+    held: set[int] = set()
+    offer = Offers(env.redis).take(sid)
+    if offer is not None:
+        held.add(offer.advisor_pk)
+    if state is not None and (pk := _target_pk(state.current_target or "", "advisor")) is not None:
+        held.add(pk)
+    for pk in held:
+        if env.presence.release(pk, sid, env.now, missed=False) is None:
+            env.presence.call_ended(pk, env.now, env.wrap_seconds, call_sid=sid)
+    env.dispatch()
 
 
 # --------------------------------------------------------------------------- dispatch
@@ -695,11 +917,15 @@ STATEFUL: dict[str, Step] = {
     "reopen": reopen_entered,
     "dial-result": dial_result,
     "queue": queue_wait,
+    "queue-menu": queue_menu,
+    "queue-message": queue_message,
+    "connect": connect,
     "recording": recording_done,
 }
 # Steps that may arrive without (or for another call's) state.
 STATELESS = {"whisper": whisper, "whisper-accept": whisper_accept, "status": call_status}
-VERIFIED_ONLY = {"menu", "closed", "reopen", "dial-result", "queue", "recording"}
+VERIFIED_ONLY = {"menu", "closed", "reopen", "dial-result", "queue", "queue-menu", "queue-message",
+                 "connect", "recording"}
 STEPS = set(STATEFUL) | set(STATELESS) | {"incoming"}
 
 

@@ -72,7 +72,38 @@ PROMPTS: dict[str, str] = {
         "All advisors are helping other callers. You are number {position} in line. "
         "The expected wait is about {wait}."
     ),
+    "queue_position_no_estimate": (
+        "All advisors are helping other callers. You are number {position} in line."
+    ),
     "queue_still_waiting": "Thank you for holding. You are number {position} in line.",
+    "queue_still_waiting_wait": (
+        "Thank you for holding. You are number {position} in line. The expected wait is about {wait}."
+    ),
+    "queue_options": (
+        "To leave a message or ask for a call back instead of waiting, press 1 at any time."
+    ),
+    "queue_choices": (
+        "To leave a voice message for an advisor, press 1. "
+        "To have an advisor call you back at the number you are calling from, press 2. "
+        "To keep your place in line, press star."
+    ),
+    "queue_choices_no_callback": (
+        "To leave a voice message for an advisor, press 1. To keep your place in line, press star."
+    ),
+    "queue_record": (
+        "Please leave your message after the tone, with your case number if you have one, "
+        "then press pound."
+    ),
+    "queue_message_saved": (
+        "Thank you. Your message has been saved, and an advisor will call you back in the order "
+        "you called. Goodbye."
+    ),
+    "queue_no_message": "We did not receive a message. You are still in line.",
+    "queue_callback_saved": (
+        "Thank you. An advisor will call you back at the number ending in {last4}, in the order "
+        "you called. Goodbye."
+    ),
+    "queue_back": "You are still in line.",
     "call_ended": "Thank you for calling. Goodbye.",
     # Whisper to the advisor or engineer who answers.
     "whisper_case": "Case {number_spoken} for {district}. Press 1 to accept.",
@@ -111,5 +142,7 @@ def digits_spoken(number: int | str) -> str:
 
 
 def minutes_spoken(seconds: float) -> str:
-    minutes = max(1, round(seconds / 60))
+    if seconds < 60:
+        return "less than a minute"
+    minutes = round(seconds / 60)
     return "1 minute" if minutes == 1 else f"{minutes} minutes"

@@ -39,6 +39,7 @@ class CallState:
     case_pk: int | None = None
     case_number: int | None = None
     owner_pk: int | None = None
+    owner_waits: bool = False  # the owner is busy: the line keeps this call for them a while
     priority_rank: int | None = None
     logged_cases: list[int] = field(default_factory=list)  # cases this call has a log entry on
     skill: str | None = None

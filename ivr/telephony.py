@@ -357,6 +357,7 @@ class RecordingTelephony:
         self.updates: list[CallUpdate] = []
         self.messages: list[SentSms] = []
         self.ended: set[str] = set()
+        self._inbound: set[str] = set()
         self._failures: list[TelephonyError] = []
         self._call_ids = itertools.count(1)
         self._sms_ids = itertools.count(1)
@@ -369,6 +370,16 @@ class RecordingTelephony:
     def end_call(self, call_sid: str) -> None:
         with self._lock:
             self.ended.add(call_sid)
+
+    def inbound(self, *call_sids: str) -> None:
+        """Calls that reached us (webhooks), which the carrier would let us update."""
+        with self._lock:
+            self._inbound.update(call_sids)
+
+    def redirects_for(self, call_sid: str) -> list[str]:
+        """URLs this call was redirected to, oldest first."""
+        with self._lock:
+            return [u.url for u in self.updates if u.call_sid == call_sid and u.url]
 
     def place_call(
         self,
@@ -399,7 +410,7 @@ class RecordingTelephony:
         _update_kwargs(url, twiml, status)
         with self._lock:
             self._check(None)
-            if call_sid not in {c.sid for c in self.calls}:
+            if call_sid not in self._inbound and call_sid not in {c.sid for c in self.calls}:
                 raise TelephonyError(f"call {call_sid} not found", code=NOT_FOUND, status=404)
             if call_sid in self.ended:
                 raise CallNotInProgress(

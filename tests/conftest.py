@@ -131,7 +131,7 @@ def settings_overrides(tmp_path) -> dict:
 
 
 @pytest.fixture
-def app(settings_overrides, engine, session_factory, redis_client, clock):
+def app(settings_overrides, engine, session_factory, redis_client, clock, telephony):
     from webhooks import create_app
 
     return create_app(
@@ -140,7 +140,16 @@ def app(settings_overrides, engine, session_factory, redis_client, clock):
         sessions=session_factory,
         redis_client=redis_client,
         clock=clock,
+        telephony=telephony,
     )
+
+
+@pytest.fixture
+def telephony():
+    """The outbound-call interface, recording every request (REST redirects of waiting callers)."""
+    from ivr.telephony import RecordingTelephony
+
+    return RecordingTelephony()
 
 
 @pytest.fixture
@@ -167,9 +176,15 @@ def sim(client, clock):
 
 
 @pytest.fixture
-def world(session):
+def world(session, redis_client, clock):
     """A small routing table built directly with the models: two districts (one hosted), contacts
-    with PINs, advisors covering the product areas, cases in several states, an on-call rotation."""
+    with PINs, advisors covering the product areas, cases in several states, an on-call rotation.
+    Every advisor is signed in (available) at the start."""
+    from routing.presence import Presence
     from tests.factories import build_world
 
-    return build_world(session, PIN_PEPPER)
+    w = build_world(session, PIN_PEPPER)
+    presence = Presence(redis_client, "America/Chicago")
+    for advisor in (w.priya, w.marcus, w.lena):
+        presence.set_state(advisor.id, "available", clock())
+    return w

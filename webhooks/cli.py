@@ -181,6 +181,7 @@ def demo_cmd(ctx: click.Context, host: str, port: int, no_serve: bool) -> None:
     settings = load_settings({"development": True})
     upgrade(make_engine(settings.database_url))
     summary = _load_file(settings, DEMO_FILE, actor="cli:demo")
+    _sign_in_everyone(settings)
     base = f"http://{host}:{port}"
     at = _next_open_morning(settings)
     click.echo(
@@ -207,6 +208,18 @@ def demo_cmd(ctx: click.Context, host: str, port: int, no_serve: bool) -> None:
         _serve(settings, host, port, workers=1)
 
 
+def _sign_in_everyone(settings: Settings) -> None:
+    """The demo desk is staffed: every active advisor's chosen presence is available (the server
+    restores live presence from it when it starts, since its Redis is in-process)."""
+    from sqlalchemy import update
+
+    from casestore.models import Advisor
+
+    sessions = make_session_factory(make_engine(settings.database_url))
+    with session_scope(sessions) as session:
+        session.execute(update(Advisor).where(Advisor.active.is_(True)).values(signed_in_state="available"))
+
+
 def _next_open_morning(settings: Settings) -> str:
     """A local '%Y-%m-%d 10:00' on the next day the desk is open, for the printed examples."""
     from datetime import datetime, time, timedelta
@@ -224,6 +237,16 @@ def _next_open_morning(settings: Settings) -> str:
         day += timedelta(days=1)
     return f"{day:%Y-%m-%d} 10:00"
 
+
+def _register_desk_commands() -> None:
+    from webhooks.desk_cli import dispatcher_cmd, presence_group, queue_cmd
+
+    main.add_command(presence_group)
+    main.add_command(dispatcher_cmd)
+    main.add_command(queue_cmd)
+
+
+_register_desk_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

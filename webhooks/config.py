@@ -42,6 +42,14 @@ class Settings:
     # Seconds a worker may reuse the routing tables (hours, holidays, advisors, rotations,
     # banners) before reloading them; an admin change reaches every worker within this time.
     routing_cache_seconds: float = 5.0
+    # After each call an advisor wraps up for this long, then is available again.
+    wrap_up_seconds: float = 60.0
+    # A caller whose case owner is busy waits this long for the owner, then takes anyone fitting.
+    owner_wait_seconds: float = 60.0
+    # Where the Twilio REST client sends requests ("" = api.twilio.com); for a test double only.
+    twilio_api_base: str = ""
+    # Bearer tokens accepted by the JSON API (/api/...), comma-separated; none set = API closed.
+    api_tokens: tuple[str, ...] = ()
     development: bool = False
     # Development only: the service's clock starts at this instant (ISO 8601 with offset) and
     # runs on from there, so a demo or benchmark can run "on a Tuesday morning" any day.
@@ -71,6 +79,10 @@ class Settings:
             found.append("Twilio signature validation is switched off")
         if self.clock_start:
             found.append("SUPPORTLINE_CLOCK_START is for development only")
+        if any(len(t) < 24 or t in _UNSAFE_VALUES for t in self.api_tokens):
+            found.append("SUPPORTLINE_API_TOKENS has a token shorter than 24 characters or a default value")
+        if self.wrap_up_seconds < 0 or self.owner_wait_seconds < 0:
+            found.append("WRAP_UP_SECONDS and OWNER_WAIT_SECONDS must not be negative")
         return found
 
 
@@ -96,6 +108,10 @@ _ENV: dict[str, tuple[str, Any]] = {
     "HOLD_MUSIC_URL": ("hold_music_url", str),
     "DEFAULT_REGION": ("default_region", str),
     "ROUTING_CACHE_SECONDS": ("routing_cache_seconds", float),
+    "WRAP_UP_SECONDS": ("wrap_up_seconds", float),
+    "OWNER_WAIT_SECONDS": ("owner_wait_seconds", float),
+    "TWILIO_API_BASE": ("twilio_api_base", lambda v: v.rstrip("/")),
+    "SUPPORTLINE_API_TOKENS": ("api_tokens", _split_tokens),
     "SUPPORTLINE_DEV": ("development", _truthy),
     "SUPPORTLINE_INSTANCE": ("instance_path", Path),
     "SUPPORTLINE_CLOCK_START": ("clock_start", str),
@@ -120,8 +136,9 @@ def load_settings(
         if key not in known:
             raise KeyError(f"unknown setting {key!r}")
         values[key] = value
-    if isinstance(values.get("twilio_auth_tokens"), str):
-        values["twilio_auth_tokens"] = _split_tokens(values["twilio_auth_tokens"])
+    for name in ("twilio_auth_tokens", "api_tokens"):
+        if isinstance(values.get(name), str):
+            values[name] = _split_tokens(values[name])
     settings = Settings(**values)
     if not settings.database_url:
         db_file = Path(settings.instance_path) / "supportline.sqlite3"

@@ -17,6 +17,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from casestore.db import make_engine, make_session_factory
+from ivr import staffing
+from ivr.dispatch import Dispatcher, Offer
+from ivr.telephony import Telephony, TwilioTelephony
+from routing.presence import Presence
 from routing.tables import TablesCache
 from webhooks.config import Settings
 
@@ -64,6 +68,9 @@ class Services:
     redis: redis.Redis
     clock: Clock
     tables: TablesCache
+    presence: Presence
+    telephony: Telephony | None
+    dispatcher: Dispatcher
 
     @classmethod
     def build(
@@ -74,19 +81,28 @@ class Services:
         sessions: sessionmaker[Session] | None = None,
         redis_client: redis.Redis | None = None,
         clock: Clock | None = None,
+        telephony: Telephony | None = None,
     ) -> "Services":
         engine = engine or make_engine(settings.database_url)
         sessions = sessions or make_session_factory(engine)
+        client = redis_client if redis_client is not None else make_redis(settings)
+        telephony = telephony if telephony is not None else make_telephony(settings)
+        presence = Presence(client, settings.support_timezone)
         return cls(
             settings=settings,
             engine=engine,
             sessions=sessions,
-            redis=redis_client if redis_client is not None else make_redis(settings),
+            redis=client,
             clock=clock or (
                 shifted_clock(datetime.fromisoformat(settings.clock_start))
                 if settings.clock_start else system_clock
             ),
             tables=TablesCache(settings.routing_cache_seconds, settings.support_timezone, sessions),
+            presence=presence,
+            telephony=telephony,
+            dispatcher=Dispatcher(
+                client, presence, telephony=telephony, connect_url=connect_url(settings.public_base_url),
+            ),
         )
 
     def warm(self, connections: int = 4) -> None:
@@ -95,6 +111,11 @@ class Services:
         try:
             with self.sessions() as session:
                 self.tables.get(session)
+                # Presence lost with a Redis restart (or an in-process Redis): back from the database.
+                restored = staffing.restore(session, self.presence, self.now())
+                session.commit()
+            if restored:
+                log.info("restored the presence of %d advisor(s) from the database", len(restored))
             held = [self.engine.connect() for _ in range(max(1, connections))]
             for conn in held:
                 conn.close()
@@ -107,6 +128,26 @@ class Services:
         if now.tzinfo is None:
             raise ValueError("the clock must return tz-aware datetimes")
         return now
+
+
+def make_telephony(settings: Settings) -> Telephony | None:
+    """The Twilio REST client, when an account SID and auth token are configured; else None (the
+    service still works: waiting callers pick up their advisor on their next hold round)."""
+    if not settings.twilio_account_sid or not settings.twilio_auth_token:
+        return None
+    return TwilioTelephony(
+        settings.twilio_account_sid, settings.twilio_auth_token, base_url=settings.twilio_api_base or None,
+    )
+
+
+def connect_url(public_base_url: str):
+    """Where a waiting call is redirected when an advisor is reserved for it."""
+    base = public_base_url.rstrip("/")
+
+    def build(sid: str, offer: Offer) -> str:
+        return f"{base}/voice/connect?adv={offer.advisor_pk}&o={offer.token}"
+
+    return build
 
 
 def current_services() -> Services:

@@ -1,8 +1,10 @@
 """`supportline call`: the call simulator against the configured database and routing tables.
 
 By default nothing the simulated call writes survives: the database work happens inside a
-transaction that is rolled back, and Redis state (lockouts, queue places) goes to a private
-in-process stand-in. `--commit` uses the real database and Redis instead.
+transaction that is rolled back, and Redis state (lockouts, queue places, presence) goes to a
+private in-process stand-in in which every active advisor is signed in and available, so the
+dry run shows where the routing tables send the call. No request reaches Twilio. `--commit` uses
+the real database and Redis (and live presence) instead.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import click
 from sqlalchemy.orm import sessionmaker
 
 from casestore.db import make_engine
+from ivr.telephony import RecordingTelephony
 from webhooks.app import create_app
 from webhooks.config import ConfigurationError, Settings
 from webhooks.simulator import DIAL_OUTCOMES, CallSimulator
@@ -62,12 +65,17 @@ def run_call(
             bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
         )
         extra["redis_client"] = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+    extra["telephony"] = RecordingTelephony()
     try:
         # No routing-table cache: a dry run's sessions share one connection with no other thread.
         app = create_app({"routing_cache_seconds": 0}, **extra)
     except ConfigurationError as exc:
         raise click.ClickException(f"{exc} (use `supportline --dev call ...` for a local try)") from None
     svc = app.extensions["supportline"]
+    if not commit:
+        with svc.sessions() as session:
+            for advisor in svc.tables.get(session).advisors:
+                svc.presence.set_state(advisor.pk, "available", start)
     sim = CallSimulator(
         app.test_client(),
         base_url=svc.settings.public_base_url or "http://localhost",

@@ -57,6 +57,7 @@ class CallSimulator:
         advance: Callable[[float], None] | None = None,
         hold_rounds: int = 3,
         talk_seconds: int = 180,
+        redirects: Callable[[str], str | None] | None = None,
     ) -> None:
         self.client = client
         self.base_url = base_url.rstrip("/")
@@ -65,6 +66,9 @@ class CallSimulator:
         self.advance = advance or (lambda seconds: None)
         self.hold_rounds = hold_rounds
         self.talk_seconds = talk_seconds
+        # The carrier's REST redirects of live calls (a waiting caller put through to an advisor):
+        # returns the URL a call was sent to since the last look, if any.
+        self.redirects = redirects or (lambda sid: None)
 
     # -- HTTP -------------------------------------------------------------------------------
 
@@ -93,10 +97,11 @@ class CallSimulator:
         record: str | None = "https://api.twilio.com/recordings/RE-demo",
     ) -> Transcript:
         """Place one call. `keys`: key groups for successive prompts ("" = no input; exhausted =
-        the caller hangs up at the next prompt). `dial`: outcomes for successive rings (default
+        the caller hangs up at the next prompt). While on hold the caller presses nothing unless
+        the next key group is "hold:<keys>". `dial`: outcomes for successive rings (default
         accept). `ask_keys`/`ask_dial` make it interactive."""
         sid = call_sid or "CA" + uuid.uuid4().hex
-        key_iter = iter(keys)
+        pending = list(keys)
         dial_iter = iter(dial)
         t = Transcript()
         base = {"CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": from_number,
@@ -115,19 +120,20 @@ class CallSimulator:
                 if tag == "Say":
                     self._hear(t, verb.text or "")
                 elif tag in ("Pause", "Play"):
-                    seconds = float(verb.get("length", "30")) if tag == "Pause" else 30.0
-                    self.advance(seconds)
-                    duration += int(seconds)
-                    music = f" of {(verb.text or '').strip()}" if tag == "Play" else " of silence"
-                    t.lines.append(f"   ({int(seconds)} s{music})")
+                    duration += self._wait(t, verb)
                 elif tag == "Gather":
+                    on_hold = "/voice/queue-menu" in (verb.get("action") or "") and "stage=" not in (verb.get("action") or "")
                     for inner in verb:
                         if inner.tag == "Say":
                             self._hear(t, inner.text or "")
+                        elif inner.tag in ("Pause", "Play") and not (on_hold and pending and pending[0].startswith("hold:")):
+                            duration += self._wait(t, inner)
                     if ask_keys is not None:
                         entry = ask_keys(t.heard)
+                    elif on_hold:
+                        entry = pending.pop(0)[len("hold:"):] if pending and pending[0].startswith("hold:") else ""
                     else:
-                        entry = next(key_iter, None)
+                        entry = pending.pop(0) if pending else None
                     if entry is None:
                         t.ended_by = "caller hung up"
                         break
@@ -157,7 +163,11 @@ class CallSimulator:
                     t.lines.append("caller: (says nothing)")
                 elif tag == "Redirect":
                     next_path = (verb.text or "").strip()
-                    if "/voice/queue" in next_path:
+                    redirected = self.redirects(sid)
+                    if redirected:
+                        t.lines.append("   (put through from the line)")
+                        next_path = redirected
+                    elif "/voice/queue?" in next_path:
                         holds += 1
                         if holds > self.hold_rounds:
                             t.ended_by = "caller hung up while holding"
@@ -226,6 +236,14 @@ class CallSimulator:
                           DialCallSid="CA" + uuid.uuid4().hex, DialCallDuration=str(talked))
             return (self._local(action) if action else None), params, talked
         return (self._local(action) if action else None), base, talked
+
+    def _wait(self, t: Transcript, verb) -> int:
+        """A Pause or Play: the clock moves on by its length (a Play counts as 30 s)."""
+        seconds = float(verb.get("length", "30")) if verb.tag == "Pause" else 30.0
+        self.advance(seconds)
+        music = f" of {(verb.text or '').strip()}" if verb.tag == "Play" else " of silence"
+        t.lines.append(f"   ({int(seconds)} s{music})")
+        return int(seconds)
 
     def _hear(self, t: Transcript, text: str) -> None:
         text = " ".join(text.split())

@@ -94,6 +94,10 @@ def webhook(step: str) -> Response:
                 overflow_number=svc.settings.overflow_number,
                 hold_music_url=svc.settings.hold_music_url,
                 tables_cache=svc.tables,
+                wrap_seconds=svc.settings.wrap_up_seconds,
+                owner_wait_seconds=svc.settings.owner_wait_seconds,
+                presence=svc.presence,
+                dispatcher=svc.dispatcher,
             )
             result = flow.handle(env, inp, state)
             session.commit()

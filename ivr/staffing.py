@@ -1,0 +1,109 @@
+"""Advisor presence as people change it, and bringing it back to the truth.
+
+Presence lives in Redis (`routing.presence`: shared by every worker, changed by calls on their
+own). What a person chooses (an advisor signing in or out, a supervisor setting someone away, the
+autopause after missed calls) is also written to the database (`Advisor.signed_in_state`,
+`away_reason`) and audited, so that:
+
+* `restore` puts every advisor whose Redis record is missing (Redis restarted or was flushed)
+  back in the state last chosen (available advisors idle from `now`); the app runs it at start;
+* `reconcile` does that, then `Presence.reconcile`: advisors no longer in the roster go offline,
+  nobody stays "on a call" for a call that has ended (its state is gone from Redis), and no
+  wrap-up outlasts the configured wrap-up time. The `supportline dispatcher` loop runs it every
+  30 s; `supportline presence reconcile` runs it once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import redis
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from casestore import audit
+from casestore.models import Advisor
+from ivr.state import CallStore
+from routing.presence import AUTOPAUSE_REASON, STATES, Presence, PresenceState
+
+CHOOSABLE = ("available", "away", "offline")
+
+
+class PresenceError(ValueError):
+    """A presence change that cannot be made (unknown advisor, state not choosable)."""
+
+
+def set_presence(
+    session: Session,
+    presence: Presence,
+    advisor_pk: int,
+    state: str,
+    now: datetime,
+    *,
+    actor: str,
+    reason: str | None = None,
+) -> bool:
+    """A person sets an advisor's presence: Redis now, the durable copy and the audit entry in the
+    caller's unit of work. True when the live state changed."""
+    if state not in CHOOSABLE:
+        raise PresenceError(f"state must be one of {', '.join(CHOOSABLE)} (not {state!r})")
+    advisor = session.get(Advisor, advisor_pk)
+    if advisor is None:
+        raise PresenceError(f"no advisor {advisor_pk}")
+    if state == "available" and not advisor.active:
+        raise PresenceError(f"advisor {advisor.name} is inactive and cannot take calls")
+    reason = (reason or "").strip()[:120] or None if state == "away" else None
+    before = {"presence": advisor.signed_in_state, "away_reason": advisor.away_reason}
+    advisor.signed_in_state = state
+    advisor.away_reason = reason
+    audit.record(
+        session, at=now, actor=actor, action="update", entity="advisor_presence", key=advisor.name,
+        before=before, after={"presence": state, "away_reason": reason},
+    )
+    session.flush()
+    return presence.set_state(advisor_pk, state, now, reason)
+
+
+def note_autopause(session: Session, advisor_pk: int, now: datetime) -> None:
+    """The advisor was set away for missed calls: keep that in the durable copy too."""
+    advisor = session.get(Advisor, advisor_pk)
+    if advisor is None:
+        return
+    before = {"presence": advisor.signed_in_state, "away_reason": advisor.away_reason}
+    advisor.signed_in_state = PresenceState.AWAY.value
+    advisor.away_reason = AUTOPAUSE_REASON
+    audit.record(
+        session, at=now, actor="ivr:autopause", action="update", entity="advisor_presence",
+        key=advisor.name, before=before, after={"presence": "away", "away_reason": AUTOPAUSE_REASON},
+    )
+
+
+def restore(session: Session, presence: Presence, now: datetime) -> dict[int, str]:
+    """Advisors with no live record get the state last chosen for them; returns {pk: state}."""
+    rows = session.execute(
+        select(Advisor.id, Advisor.signed_in_state, Advisor.away_reason).where(Advisor.active.is_(True))
+    ).all()
+    known = {int(pk) for pk in presence.redis.smembers(presence.registry_key)}
+    restored: dict[int, str] = {}
+    for pk, state, reason in rows:
+        if pk in known or state not in STATES or state == PresenceState.OFFLINE.value:
+            continue
+        if state in (PresenceState.ON_CALL.value, PresenceState.WRAP_UP.value):
+            state = PresenceState.AVAILABLE.value
+        presence.set_state(pk, state, now, reason)
+        restored[pk] = state
+    return restored
+
+
+def reconcile(
+    session: Session, presence: Presence, client: redis.Redis, now: datetime, wrap_seconds: float
+) -> dict[int, str]:
+    """`restore`, then converge live presence on the roster and on the calls still alive."""
+    changes = restore(session, presence, now)
+    roster = {pk: active for pk, active in session.execute(select(Advisor.id, Advisor.active)).all()}
+    views = presence.snapshot(roster, now)
+    held = {v.call_sid for v in views.values() if v.state == PresenceState.ON_CALL.value and v.call_sid}
+    calls = CallStore(client)
+    live = {sid for sid in held if client.exists(calls.key(sid))}
+    changes.update(presence.reconcile(roster, live, now, max_wrap_seconds=wrap_seconds))
+    return changes

@@ -1,0 +1,159 @@
+"""The waiting line: callers no fitting advisor could take yet, in Redis so every worker sees one line.
+
+What it owns. Who is waiting, in which order, for what (skill, preferred teams, the case owner),
+and the plain arithmetic of "where am I in the line and how long will it be". It does not take
+advisors (that is `routing.presence`) and does not talk to Twilio (that is `ivr.dispatch`).
+
+Order: priority first (critical before high before medium before low), then longest waiting.
+Everything an entry needs for matching lives in a hash beside the sorted set, so a dispatcher can
+read the whole line in one round trip.
+
+Owner preference: a caller whose case owner is busy (on a call or wrapping up) waits for the owner
+alone until `owner_until` (queue time + 60 s by default), then takes anyone fitting; the owner is
+still tried first whenever they are free.
+
+Expected wait (what the caller is told): `position x average handle time / advisors staffed`,
+where position counts only the callers ahead who compete for the same advisors (same skill, or a
+general call), staffed counts the eligible advisors signed in (available, on a call or wrapping
+up), and the average handle time is talk plus wrap-up over recent connected calls (see
+`ivr.actions.recent_handle_seconds`). With nobody staffed there is no honest estimate: None.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+import redis
+
+DEFAULT_HANDLE_SECONDS = 300.0
+OWNER_WAIT_SECONDS = 60
+_PRIORITY_WEIGHT = 1e11  # far above any epoch-seconds value, so priority dominates
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """One caller in the line. Times are epoch seconds."""
+
+    sid: str
+    rank: int  # Priority.rank: 0 critical ... 3 low
+    queued_at: float
+    skill: str | None = None  # None: a general call, anyone may take it
+    teams: tuple[str, ...] = ()  # preferred teams, in order
+    owner_pk: int | None = None
+    owner_until: float | None = None  # only the owner may take the call before this
+
+    @property
+    def score(self) -> float:
+        return queue_score(self.rank, self.queued_at)
+
+    def owner_only(self, now_ts: float) -> bool:
+        return self.owner_pk is not None and self.owner_until is not None and now_ts < self.owner_until
+
+    def competes_with(self, other: "Waiting") -> bool:
+        """Could the advisors who would take `other` take this call too (and the other way)?"""
+        return self.skill is None or other.skill is None or self.skill == other.skill
+
+    def encode(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def decode(cls, raw: str) -> "Waiting":
+        data = json.loads(raw)
+        data["teams"] = tuple(data.get("teams") or ())
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+def queue_score(priority_rank: int, queued_at: float) -> float:
+    return priority_rank * _PRIORITY_WEIGHT + queued_at
+
+
+def position_in(entries: list[Waiting], sid: str) -> int | None:
+    """1-based place of `sid` among the callers competing with it (None if not waiting)."""
+    me = next((e for e in entries if e.sid == sid), None)
+    if me is None:
+        return None
+    ahead = 0
+    for e in entries:
+        if e.sid == sid:
+            break
+        if e.competes_with(me):
+            ahead += 1
+    return ahead + 1
+
+
+def expected_wait_seconds(position: int, staffed: int, handle_seconds: float = DEFAULT_HANDLE_SECONDS) -> float | None:
+    """Seconds until the caller at `position` (1-based) is likely answered; None when nobody
+    who could take the call is signed in."""
+    if position <= 0:
+        return 0.0
+    if staffed <= 0:
+        return None
+    return math.ceil(position * handle_seconds / staffed)
+
+
+class CallQueue:
+    """The line in Redis: `{sl:queue}:line` (sorted set, score = priority then queue time) and
+    `{sl:queue}:meta` (hash sid -> entry JSON). One hash tag, so it works on Redis Cluster too."""
+
+    def __init__(self, client: redis.Redis, prefix: str = "sl") -> None:
+        self.redis = client
+        base = f"{{{prefix}:queue}}"
+        self.line_key = f"{base}:line"
+        self.meta_key = f"{base}:meta"
+
+    def join(self, entry: Waiting) -> None:
+        """Add the caller; a caller already in line keeps their place (and their entry)."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.zadd(self.line_key, {entry.sid: entry.score}, nx=True)
+        pipe.hsetnx(self.meta_key, entry.sid, entry.encode())
+        pipe.execute()
+
+    def leave(self, sid: str) -> bool:
+        """Take the caller out of the line; True when they were in it."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.zrem(self.line_key, sid)
+        pipe.hdel(self.meta_key, sid)
+        removed, _ = pipe.execute()
+        return bool(removed)
+
+    def entries(self) -> list[Waiting]:
+        """The whole line in order (two commands in one round trip)."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.zrange(self.line_key, 0, -1)
+        pipe.hgetall(self.meta_key)
+        sids, meta = pipe.execute()
+        out = []
+        for sid in sids:
+            raw = meta.get(sid)
+            if raw is not None:
+                out.append(Waiting.decode(raw))
+        return out
+
+    def get(self, sid: str) -> Waiting | None:
+        raw = self.redis.hget(self.meta_key, sid)
+        return Waiting.decode(raw) if raw is not None else None
+
+    def waiting(self) -> int:
+        return int(self.redis.zcard(self.line_key))
+
+
+def entry_for(
+    sid: str,
+    *,
+    priority_rank: int,
+    queued_at: datetime,
+    skill: str | None,
+    teams: tuple[str, ...],
+    owner_pk: int | None,
+    owner_waits: bool,
+    owner_wait_seconds: float = OWNER_WAIT_SECONDS,
+) -> Waiting:
+    """A line entry; `owner_waits` when the owner is busy but will be free (on a call, wrap-up)."""
+    ts = queued_at.timestamp()
+    return Waiting(
+        sid=sid, rank=priority_rank, queued_at=ts, skill=skill, teams=tuple(teams),
+        owner_pk=owner_pk, owner_until=(ts + owner_wait_seconds) if (owner_pk is not None and owner_waits) else None,
+    )

@@ -1,0 +1,139 @@
+"""`supportline presence ...` and `supportline dispatcher`: the desk's staff and its waiting line
+from the command line (the admin API and pages of #6 do the same through the same functions)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import click
+from sqlalchemy import select
+
+from casestore.db import session_scope
+from casestore.models import Advisor
+from ivr import staffing
+from ivr.metrics import queue_metrics
+from webhooks.app import create_app
+from webhooks.config import ConfigurationError
+
+
+def _services(ctx: click.Context):
+    try:
+        app = create_app({"development": True} if ctx.obj["settings"].development else None)
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
+    return app.extensions["supportline"]
+
+
+def _actor() -> str:
+    return f"cli:{os.environ.get('USER', 'unknown')}"
+
+
+@click.group("presence")
+def presence_group() -> None:
+    """See and set advisors' presence (available, away, offline)."""
+
+
+@presence_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def presence_list(ctx: click.Context, as_json: bool) -> None:
+    """Every active advisor's live presence."""
+    svc = _services(ctx)
+    now = svc.now()
+    with session_scope(svc.sessions) as session:
+        rows = session.execute(select(Advisor.id, Advisor.name).where(Advisor.active.is_(True)).order_by(Advisor.name)).all()
+    views = svc.presence.snapshot([pk for pk, _ in rows], now)
+    out = []
+    for pk, name in rows:
+        v = views[pk]
+        out.append({"advisor": pk, "name": name, "state": v.state, "calls_today": v.calls_today,
+                    "missed_in_a_row": v.missed_in_a_row, "away_reason": v.away_reason})
+    if as_json:
+        click.echo(json.dumps(out, indent=2))
+        return
+    for row in out:
+        why = f"  ({row['away_reason']})" if row["away_reason"] else ""
+        click.echo(f"{row['name']:<28} {row['state']:<10} calls today {row['calls_today']}{why}")
+
+
+@presence_group.command("set")
+@click.argument("state", type=click.Choice(staffing.CHOOSABLE))
+@click.argument("advisors", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="Every active advisor.")
+@click.option("--reason", default=None, help="Why (for away).")
+@click.pass_context
+def presence_set(ctx: click.Context, state: str, advisors: tuple[str, ...], all_: bool, reason: str | None) -> None:
+    """Set STATE for ADVISORS (names or ids), or --all. Audited."""
+    svc = _services(ctx)
+    now = svc.now()
+    with session_scope(svc.sessions) as session:
+        query = select(Advisor).where(Advisor.active.is_(True))
+        rows = list(session.scalars(query))
+        if not all_:
+            wanted = {a.lower() for a in advisors}
+            rows = [r for r in rows if r.name.lower() in wanted or str(r.id) in wanted]
+            missing = wanted - {r.name.lower() for r in rows} - {str(r.id) for r in rows}
+            if missing or not rows:
+                raise click.ClickException(f"no active advisor: {', '.join(sorted(missing)) or '(none given)'}")
+        for row in rows:
+            staffing.set_presence(session, svc.presence, row.id, state, now, actor=_actor(), reason=reason)
+    svc.dispatcher.run(_roster(svc), now)
+    click.echo(f"{len(rows)} advisor(s) {state}")
+
+
+@presence_group.command("reconcile")
+@click.pass_context
+def presence_reconcile(ctx: click.Context) -> None:
+    """Bring live presence back to the truth (after a Redis restart, lost callbacks)."""
+    svc = _services(ctx)
+    with session_scope(svc.sessions) as session:
+        changes = staffing.reconcile(session, svc.presence, svc.redis, svc.now(), svc.settings.wrap_up_seconds)
+    click.echo(f"{len(changes)} advisor(s) changed" + "".join(f"\n  {pk}: {st}" for pk, st in sorted(changes.items())))
+
+
+def _roster(svc):
+    with session_scope(svc.sessions) as session:
+        return svc.tables.get(session).advisors
+
+
+@click.command("dispatcher")
+@click.option("--interval", default=1.0, show_default=True, type=float, help="Seconds between passes.")
+@click.option("--once", is_flag=True, help="One pass, then exit.")
+@click.pass_context
+def dispatcher_cmd(ctx: click.Context, interval: float, once: bool) -> None:
+    """Serve the waiting line: every INTERVAL put waiting callers through to advisors who came free
+    (wrap-ups ending, advisors signing in), and every 30 s reconcile presence. Run one or more
+    anywhere (a Redis lock keeps one pass at a time)."""
+    svc = _services(ctx)
+    stop = {"now": False}
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+    last_reconcile = 0.0
+    while not stop["now"]:
+        started = time.monotonic()
+        try:
+            now = svc.now()
+            if started - last_reconcile >= 30:
+                with session_scope(svc.sessions) as session:
+                    staffing.reconcile(session, svc.presence, svc.redis, now, svc.settings.wrap_up_seconds)
+                last_reconcile = started
+            result = svc.dispatcher.run(_roster(svc), now)
+            if result.bridged:
+                click.echo(f"{now:%H:%M:%S} put through {len(result.bridged)} waiting call(s)")
+        except Exception as exc:  # keep serving: Redis or the database may be back next pass
+            click.echo(f"dispatcher pass failed: {exc}", err=True)
+        if once:
+            return
+        time.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+
+@click.command("queue")
+@click.pass_context
+def queue_cmd(ctx: click.Context) -> None:
+    """The waiting line and today's queue figures, as JSON (the same as GET /api/queue)."""
+    svc = _services(ctx)
+    with session_scope(svc.sessions) as session:
+        click.echo(json.dumps(queue_metrics(session, svc.redis, svc.presence, svc.tables.get(session).advisors,
+                                            svc.now(), svc.settings.support_timezone), indent=2))
