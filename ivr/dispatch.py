@@ -146,11 +146,11 @@ class Dispatcher:
         for entry in self.queue.entries():
             if not free:
                 return
-            if self.offers.get(entry.sid) is not None:
-                continue  # already being put through
             pool = [] if entry.owner_only(now_ts) else [a for a in roster if a.pk in free]
             if entry.owner_pk not in free and not any(eligible(a, entry.skill) for a in pool):
-                continue
+                continue  # nobody free fits this caller: the next one may still be served
+            if self.offers.get(entry.sid) is not None:
+                continue  # already being put through
             pk = self.presence.reserve(
                 pool, skill=entry.skill, preferred_teams=entry.teams, call_sid=entry.sid, now=now,
                 owner_pk=entry.owner_pk if entry.owner_pk in free else None,

@@ -36,7 +36,7 @@ from ivr.dispatch import Dispatcher, Offer, Offers, stale
 from routing.callqueue import CallQueue, Waiting, entry_for, expected_wait_seconds, position_in
 from routing.oncall import on_call_chain
 from routing.presence import DEFAULT_WRAP_SECONDS, Presence
-from routing.selection import eligible
+from routing.selection import eligible, preferred_teams
 from routing.tables import RoutingTables, TablesCache
 
 log = logging.getLogger("supportline.ivr")
@@ -441,14 +441,8 @@ def reopen_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceRespo
 # --------------------------------------------------------------------------- routing to people
 
 
-def _preferred_teams(state: CallState) -> tuple[str, ...]:
-    """The district's serving (partner) team first; state reporting cases to State Reporting."""
-    teams: list[str] = []
-    if state.district_team:
-        teams.append(state.district_team)
-    if state.skill == "state_reporting":
-        teams.append("State Reporting")
-    return tuple(teams)
+def _preferred_teams(env: CallEnv, state: CallState) -> tuple[str, ...]:
+    return preferred_teams(state.district_team, state.skill, env.tables.teams)
 
 
 def _route(env: CallEnv, state: CallState, resp: VoiceResponse, *extra: str) -> VoiceResponse:
@@ -485,7 +479,7 @@ def _reserve(env: CallEnv, state: CallState) -> int | None:
         return None
     pool = [a for a in env.tables.advisors if a.target not in state.tried]
     return presence.reserve(
-        pool, skill=state.skill, preferred_teams=_preferred_teams(state), call_sid=state.sid, now=env.now,
+        pool, skill=state.skill, preferred_teams=_preferred_teams(env, state), call_sid=state.sid, now=env.now,
     )
 
 
@@ -541,7 +535,7 @@ def _queue(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse
     rank = state.priority_rank if state.priority_rank is not None else Priority.MEDIUM.rank
     env.queue.join(entry_for(
         state.sid, priority_rank=rank, queued_at=queued_at, skill=state.skill,
-        teams=_preferred_teams(state), owner_pk=state.owner_pk,
+        teams=_preferred_teams(env, state), owner_pk=state.owner_pk,
         owner_waits=state.owner_waits, owner_wait_seconds=env.owner_wait_seconds,
     ))
     offer = _my_offer(env, state)

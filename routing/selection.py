@@ -1,7 +1,8 @@
-"""Who takes a call: the case owner first, then advisors whose skills cover the case's product area.
+"""Who may take a call: advisors whose skills cover the case's product area, and the order in which
+teams are tried.
 
-Plain data in (`AdvisorView`), an ordered list of targets out. Presence (who is free right now) is
-layered on top by the caller; this module only decides eligibility and order.
+Plain data in (`AdvisorView`, `TeamView`), decisions out. Presence (who is free right now, longest
+idle) is layered on top by `routing.presence`, which takes the advisor atomically.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from casestore.models import Advisor
+from casestore.models import Advisor, Team
 
 
 @dataclass(frozen=True)
@@ -55,19 +56,26 @@ def eligible(advisor: AdvisorView, skill: str | None) -> bool:
     return advisor.active and (skill is None or skill in advisor.skills)
 
 
-def next_advisors(
-    advisors: Iterable[AdvisorView],
-    *,
-    skill: str | None,
-    exclude: Iterable[str] = (),
-    preferred_teams: tuple[str, ...] = (),
-) -> list[AdvisorView]:
-    """Eligible advisors not yet tried on this call, preferred teams first, then in roster order."""
-    skip = set(exclude)
-    pool = [a for a in advisors if eligible(a, skill) and a.target not in skip]
+@dataclass(frozen=True)
+class TeamView:
+    name: str
+    kind: str  # campus | state_reporting | partner
+    route_order: int
 
-    def rank(a: AdvisorView) -> tuple[int, int]:
-        team_rank = preferred_teams.index(a.team) if a.team in preferred_teams else len(preferred_teams)
-        return team_rank, a.pk
 
-    return sorted(pool, key=rank)
+def preferred_teams(district_team: str | None, skill: str | None, teams: Iterable[TeamView]) -> tuple[str, ...]:
+    """The order in which teams are tried for a call (routing-table data, not code):
+    the partner or campus team serving the caller's district first; for a state-reporting case
+    the state-reporting teams next; then every other team by its `route_order`."""
+    ordered = sorted(teams, key=lambda t: (t.route_order, t.name))
+    out: list[str] = []
+    if district_team:
+        out.append(district_team)
+    if skill == "state_reporting":
+        out += [t.name for t in ordered if t.kind == "state_reporting" and t.name not in out]
+    out += [t.name for t in ordered if t.name not in out]
+    return tuple(out)
+
+
+def load_teams(session: Session) -> list[TeamView]:
+    return [TeamView(t.name, t.kind.value, t.route_order) for t in session.scalars(select(Team).order_by(Team.route_order, Team.name))]

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from casestore.models import Engineer, RoutingVersion, StatusBanner
 from routing.calendar import Calendar, load_calendar
 from routing.oncall import RotationSpec, load_rotations
-from routing.selection import AdvisorView, load_advisors
+from routing.selection import AdvisorView, TeamView, load_advisors, load_teams
 
 log = logging.getLogger("supportline.routing")
 
@@ -54,6 +54,7 @@ class RoutingTables:
     rotations: tuple[RotationSpec, ...]
     engineers: dict[str, EngineerView]  # active engineers by name
     banners: tuple[Banner, ...]
+    teams: tuple[TeamView, ...] = ()
 
     def banners_for(self, now: datetime, district_pk: int | None) -> list[str]:
         return [b.message for b in self.banners if b.shows(now, district_pk)]
@@ -79,6 +80,7 @@ def load_tables(session: Session, tz_name: str) -> RoutingTables:
         rotations=tuple(load_rotations(session)),
         engineers=engineers,
         banners=banners,
+        teams=tuple(load_teams(session)),
     )
 
 

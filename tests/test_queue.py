@@ -393,3 +393,35 @@ def test_queue_figures_from_the_call_log(api_client, sim, world, presence, clock
     assert data["by_skill"]["grade_book"]["answered"] == 1 and data["by_skill"]["general"]["abandoned"] == 1
     assert data["waiting"] == 0 and data["open_callback_tasks"] == 1
     assert data["advisors"]["offline"] == 3
+
+
+# --------------------------------------------------------------------------- teams
+
+
+def test_team_order_is_data():
+    from routing.selection import TeamView, preferred_teams
+
+    teams = [TeamView("State Reporting", "state_reporting", 20), TeamView("Campus Support", "campus", 10),
+             TeamView("North Star ESA", "partner", 30)]
+    assert preferred_teams("North Star ESA", "grade_book", teams) == ("North Star ESA", "Campus Support", "State Reporting")
+    assert preferred_teams(None, "state_reporting", teams) == ("State Reporting", "Campus Support", "North Star ESA")
+    assert preferred_teams("North Star ESA", "state_reporting", teams)[:2] == ("North Star ESA", "State Reporting")
+
+
+def test_a_partner_teams_advisors_take_their_districts_calls_first(sim, world, presence, clock, session):
+    from casestore.models import AdvisorSkill, Team
+    from casestore.types import ProductArea, TeamKind
+
+    partner = Team(name="North Star ESA", kind=TeamKind.PARTNER, route_order=30)
+    pat = Advisor(name="Pat Quinn", reach="+16125550109", team=partner)
+    pat.skill_rows = [AdvisorSkill(skill=ProductArea.GRADE_BOOK)]
+    world.hosted.team = partner
+    session.add_all([partner, pat])
+    session.commit()
+    _only(presence, clock, world, world.marcus)  # Marcus has been idle longest
+    clock.advance(minutes=10)
+    presence.set_state(pat.id, "available", clock())
+    t = sim.call(World.DANA_PHONE, keys=["4821#", "240117#"], dial=["accept"])
+    assert t.dialled == ["+16125550109"]
+    t = sim.call(World.OMAR_PHONE, keys=["1357#", "250001#"], dial=["accept"])
+    assert t.dialled == ["+16125550102"]  # another district: the longest idle, Marcus
