@@ -53,10 +53,12 @@ def call_log(session: Session, sid: str) -> CallLog | None:
 
 def update_call_log(session: Session, sid: str, *, only_if_in_progress: bool = False, **values) -> None:
     """One UPDATE by CallSid (no read first); `only_if_in_progress` keeps a final outcome."""
-    stmt = update(CallLog).where(CallLog.call_sid == sid).values(**values)
+    table = CallLog.__table__
+    stmt = update(table).where(table.c.call_sid == sid).values(**values)
     if only_if_in_progress:
-        stmt = stmt.where(CallLog.outcome == "in_progress")
-    session.execute(stmt.execution_options(synchronize_session=False))
+        stmt = stmt.where(table.c.outcome == "in_progress")
+    # A Core statement on the session's connection: no ORM bookkeeping on the hot path.
+    session.connection().execute(stmt)
 
 
 def log_case_event(
@@ -84,11 +86,11 @@ def finish_call_event(
     session: Session, case_pk: int, sid: str, *, outcome: str, advisor_pk: int | None
 ) -> None:
     """Set the outcome of this call's entry in the case's communication log (one UPDATE)."""
-    session.execute(
-        update(CaseEvent)
-        .where(CaseEvent.case_id == case_pk, CaseEvent.call_sid == sid, CaseEvent.kind == "call")
+    table = CaseEvent.__table__
+    session.connection().execute(
+        update(table)
+        .where(table.c.case_id == case_pk, table.c.call_sid == sid, table.c.kind == "call")
         .values(outcome=outcome, advisor_id=advisor_pk)
-        .execution_options(synchronize_session=False)
     )
 
 
