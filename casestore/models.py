@@ -391,6 +391,123 @@ class StatusBanner(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
+class EscalationPolicy(Base):
+    """How an outage incident pages people: ordered steps, repeated, then a manager.
+
+    Each step pages its targets (a rotation layer's on-call engineer, or named engineers), then
+    waits `delay_minutes` for an acknowledgement before the next step. After the last step the
+    whole policy runs again `repeats` more times; when that is exhausted without an
+    acknowledgement the incident is marked unacknowledged and `manager` is paged.
+    """
+
+    __tablename__ = "escalation_policies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    repeats: Mapped[int] = mapped_column(Integer, default=1)
+    manager_id: Mapped[Optional[int]] = mapped_column(ForeignKey("engineers.id", ondelete="SET NULL"))
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    manager: Mapped[Optional[Engineer]] = relationship()
+    steps: Mapped[list[EscalationStep]] = relationship(
+        back_populates="policy", cascade="all, delete-orphan", order_by="EscalationStep.position"
+    )
+
+
+class EscalationStep(Base):
+    __tablename__ = "escalation_steps"
+    __table_args__ = (UniqueConstraint("policy_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    policy_id: Mapped[int] = mapped_column(ForeignKey("escalation_policies.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    delay_minutes: Mapped[int] = mapped_column(Integer, default=5)
+    # Targets: the on-call engineer of these layers (comma-separated: "primary,secondary") ...
+    layers: Mapped[str] = mapped_column(String(64), default="")
+    policy: Mapped[EscalationPolicy] = relationship(back_populates="steps")
+    # ... and these engineers by name.
+    engineers: Mapped[list[Engineer]] = relationship(secondary="escalation_step_engineers")
+
+
+class EscalationStepEngineer(Base):
+    __tablename__ = "escalation_step_engineers"
+
+    step_id: Mapped[int] = mapped_column(ForeignKey("escalation_steps.id", ondelete="CASCADE"), primary_key=True)
+    engineer_id: Mapped[int] = mapped_column(ForeignKey("engineers.id", ondelete="CASCADE"), primary_key=True)
+
+
+class Incident(Base):
+    """An outage being handled: triggered -> acknowledged -> resolved (or unacknowledged when the
+    policy ran out). One per outage case; several districts may be linked to it."""
+
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), unique=True)
+    district_id: Mapped[int] = mapped_column(ForeignKey("districts.id", ondelete="RESTRICT"), index=True)
+    policy_id: Mapped[Optional[int]] = mapped_column(ForeignKey("escalation_policies.id", ondelete="SET NULL"))
+    state: Mapped[str] = mapped_column(String(16), default="triggered")  # triggered|acknowledged|resolved|unacknowledged
+    triggered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    acknowledged_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("engineers.id", ondelete="SET NULL"))
+    resolved_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    resolved_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("engineers.id", ondelete="SET NULL"))
+    recording_url: Mapped[Optional[str]] = mapped_column(String(500))  # the caller's message, if any
+
+    case: Mapped[Case] = relationship()
+    district: Mapped[District] = relationship()
+    policy: Mapped[Optional[EscalationPolicy]] = relationship()
+    acknowledged_by: Mapped[Optional[Engineer]] = relationship(foreign_keys=[acknowledged_by_id])
+    resolved_by: Mapped[Optional[Engineer]] = relationship(foreign_keys=[resolved_by_id])
+    linked_districts: Mapped[list[District]] = relationship(secondary="incident_districts")
+    events: Mapped[list[IncidentEvent]] = relationship(
+        back_populates="incident", cascade="all, delete-orphan", order_by="IncidentEvent.id"
+    )
+
+
+class IncidentDistrict(Base):
+    __tablename__ = "incident_districts"
+
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)
+    district_id: Mapped[int] = mapped_column(ForeignKey("districts.id", ondelete="CASCADE"), primary_key=True)
+
+
+class Page(Base):
+    """One page to one engineer: a voice call or an SMS, with its delivery status and result."""
+
+    __tablename__ = "pages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    engineer_id: Mapped[Optional[int]] = mapped_column(ForeignKey("engineers.id", ondelete="SET NULL"))
+    channel: Mapped[str] = mapped_column(String(8))  # voice | sms
+    round: Mapped[int] = mapped_column(Integer, default=0)  # repeat index
+    step: Mapped[int] = mapped_column(Integer, default=0)  # step index; -1 = the escalation manager
+    sid: Mapped[Optional[str]] = mapped_column(String(64), index=True)  # CallSid / MessageSid
+    status: Mapped[str] = mapped_column(String(24), default="queued")
+    answered_by: Mapped[Optional[str]] = mapped_column(String(24))  # human | machine_* | fax | unknown
+    result: Mapped[Optional[str]] = mapped_column(String(16))  # acknowledged | resolved
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    engineer: Mapped[Optional[Engineer]] = relationship()
+
+
+class IncidentEvent(Base):
+    """The incident's timeline: triggered, each page and its delivery, joins, acks, resolves."""
+
+    __tablename__ = "incident_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(32))
+    engineer_id: Mapped[Optional[int]] = mapped_column(ForeignKey("engineers.id", ondelete="SET NULL"))
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+    incident: Mapped[Incident] = relationship(back_populates="events")
+
+
 class AdminUser(Base):
     __tablename__ = "admin_users"
 
@@ -431,7 +548,7 @@ class RoutingVersion(Base):
 
 ROUTING_TABLES = (
     Team, Advisor, AdvisorSkill, BusinessHours, HolidayRule, Closure, Engineer, Rotation,
-    RotationMember, RotationOverride, StatusBanner,
+    RotationMember, RotationOverride, StatusBanner, EscalationPolicy, EscalationStep, EscalationStepEngineer,
 )
 
 

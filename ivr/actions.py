@@ -16,12 +16,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from casestore import audit
-from casestore.models import CallbackTask, CallLog, Case, CaseEvent, District
+from casestore.models import CallbackTask, CallLog, Case, CaseEvent, District, Incident
 from casestore.phones import mask
 from casestore.types import CaseStatus, Priority, ProductArea
+from ivr import incidents
 from routing.callqueue import DEFAULT_HANDLE_SECONDS
 
-OUTAGE_JOIN_WINDOW = timedelta(hours=2)
 _OUTAGE_LOCK_SPACE = 0x5350  # first key of pg_advisory_xact_lock(int, int): "outage per district"
 # An outage is not about one product area, but every case needs one: outages are filed under the
 # area every site uses first thing in the morning.
@@ -137,30 +137,24 @@ def open_or_join_outage(
     now: datetime,
     sid: str,
     contact_pk: int | None,
-) -> tuple[Case, bool]:
-    """The district's outage case opened in the last two hours, or a new critical one.
+) -> tuple[Case, Incident, bool]:
+    """The district's open outage incident (its own, or one it was linked to), or a new critical
+    outage case with a new incident. Returns (case, incident, created).
 
-    A Redis lock per district serialises concurrent option-8 callers across workers and machines;
-    it is held until this unit of work commits or rolls back, so the next caller sees the case.
-    Returns (case, created).
+    A lock per district (PostgreSQL advisory lock, else Redis) serialises concurrent option-8
+    callers across workers and machines; it is held until this unit of work commits or rolls
+    back, so the next caller sees the incident: two callers never open two incidents.
     """
     _serialise_outage(session, client, district.id)
-    existing = session.scalars(
-        select(Case)
-        .where(
-            Case.district_id == district.id,
-            Case.is_outage.is_(True),
-            Case.created_at >= now - OUTAGE_JOIN_WINDOW,
-            Case.status != CaseStatus.CLOSED,
-        )
-        .order_by(Case.created_at.desc())
-    ).first()
+    existing = incidents.open_incident_for_district(session, district.id)
     if existing is not None:
+        case = existing.case
         log_case_event(
-            session, existing, at=now, kind="call", call_sid=sid, contact_pk=contact_pk,
-            outcome="joined_outage", detail="Caller joined the open outage case (option 8).",
+            session, case, at=now, kind="call", call_sid=sid, contact_pk=contact_pk,
+            outcome="joined_outage", detail=f"Caller from {district.name} joined the open outage (option 8).",
         )
-        return existing, False
+        incidents.joined(session, existing, district, now, sid)
+        return case, existing, False
     case = Case(
         number=_next_case_number(session, client),
         district_id=district.id,
@@ -183,8 +177,9 @@ def open_or_join_outage(
         session, at=now, actor=f"ivr:{sid}", action="create", entity="case", key=case.number,
         after={"priority": "critical", "is_outage": True, "district": district.name},
     )
+    incident = incidents.trigger(session, case, district, now, policy_name=None, sid=sid)
     session.flush()
-    return case, True
+    return case, incident, True
 
 
 def _serialise_outage(session: Session, client: redis.Redis, district_pk: int) -> None:

@@ -21,14 +21,16 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import redis
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session, joinedload
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
 from auth.callers import Lockout, contact_by_contact_id, match_caller, verify_pin
-from casestore.models import Case, Contact, District
+from casestore.models import Case, Contact, District, Engineer, Incident
 from casestore.phones import caller_e164, mask
 from casestore.types import CaseStatus, Priority
-from ivr import actions, staffing
+from ivr import actions, incidents, paging, staffing
+from ivr.jobs import Jobs
 from ivr.prompts import digits_spoken, minutes_spoken, say
 from ivr.state import CallState, CallStore
 from routing.calendar import status_at
@@ -87,6 +89,7 @@ class CallEnv:
     owner_wait_seconds: float = 60.0
     presence: Presence | None = None  # type: ignore[assignment]  # built from `redis` when None
     dispatcher: Dispatcher | None = None  # type: ignore[assignment]  # ditto, without REST
+    jobs: Jobs | None = None  # background jobs (outage paging); None: no paging from this env
     _tables: RoutingTables | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -757,7 +760,8 @@ def whisper(env: CallEnv, inp: CallInput, state: CallState | None) -> VoiceRespo
         text = say("whisper_general", district=parent_state.district_name)
     gather = resp.gather(
         input="dtmf", num_digits=1, timeout=WHISPER_SECONDS, method="POST",
-        action=url("whisper-accept", None, parent=parent, a=attempt, adv=inp.arg("adv") or None),
+        action=url("whisper-accept", None, parent=parent, a=attempt, adv=inp.arg("adv") or None,
+                   eng=inp.arg("eng") or None),
     )
     _say(gather, text)
     return _hangup(resp, say("whisper_declined"))
@@ -769,12 +773,26 @@ def whisper_accept(env: CallEnv, inp: CallInput, state: CallState | None) -> Voi
         env.redis.set(f"sl:accept:{parent}:{attempt}", inp.sid, ex=6 * 3600)
         if adv.isdigit():
             env.presence.accepted(int(adv), parent, env.now)
+        if inp.arg("eng").isdigit():
+            _engineer_took_the_call(env, parent, int(inp.arg("eng")), inp.sid)
         return _response()  # an empty response bridges the two legs
     if parent and adv.isdigit():
         # Declined or not confirmed: free the advisor at once (a missed call toward the autopause).
         if env.presence.release(int(adv), parent, env.now, missed=True) == "away":
             staffing.note_autopause(env.session, int(adv), env.now)
     return _hangup(_response(), say("whisper_declined"))
+
+
+def _engineer_took_the_call(env: CallEnv, parent: str, engineer_pk: int, leg_sid: str) -> None:
+    """An engineer accepted the outage caller: that acknowledges the incident (a keypress)."""
+    parent_state = env.calls.load(parent)
+    if parent_state is None or parent_state.incident_pk is None:
+        return
+    incident = env.session.get(Incident, parent_state.incident_pk)
+    engineer = env.session.get(Engineer, engineer_pk)
+    if incident is not None and engineer is not None:
+        if incidents.acknowledge(env.session, incident, engineer, env.now, via="accepted the caller's outage call"):
+            paging.stop_ringing(env.session, env.dispatcher.telephony, incident, keep_sid=leg_sid)
 
 
 # --------------------------------------------------------------------------- option 8
@@ -785,10 +803,13 @@ def _outage(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
     district = env.session.get(District, state.district_pk)
     assert district is not None
     resp = _response()
-    case, created = actions.open_or_join_outage(
+    case, incident, created = actions.open_or_join_outage(
         env.session, env.redis, district=district, now=env.now, sid=state.sid,
         contact_pk=state.verified_pk,
     )
+    state.incident_pk = incident.id
+    if created:
+        _page_after_commit(env, incident.id)
     state.case_pk = case.id
     state.case_number = case.number
     state.route = "oncall"
@@ -798,6 +819,22 @@ def _outage(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
     key = "outage_opened" if created else "outage_joined"
     _say(resp, say(key, number_spoken=digits_spoken(case.number)))
     return _outage_next(env, state, resp)
+
+
+def _page_after_commit(env: CallEnv, incident_pk: int) -> None:
+    """Start paging once the incident is committed (the job reads it). If Redis refuses now, the
+    worker's sweep starts it later: an incident never goes unpaged."""
+    jobs = env.jobs
+    if jobs is None:
+        return
+
+    def start(_session) -> None:
+        try:
+            paging.start(jobs, incident_pk)
+        except Exception:
+            log.exception("could not start paging for incident %s; the worker's sweep will", incident_pk)
+
+    sa_event.listen(env.session, "after_commit", start, once=True)
 
 
 def _outage_next(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse:
@@ -812,7 +849,7 @@ def _outage_next(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceRe
         state.visit("dial_oncall")
         _say(resp, say("outage_connecting"))
         dial = resp.dial(action=url("dial-result", state), method="POST", timeout=RING_SECONDS, answer_on_bridge=True)
-        _dial_endpoint(dial, engineer.phone, url("whisper", None, parent=state.sid, a=state.attempt))
+        _dial_endpoint(dial, engineer.phone, url("whisper", None, parent=state.sid, a=state.attempt, eng=engineer.pk))
         return resp
     state.visit("outage_record")
     _say(resp, say("outage_record"))
@@ -828,6 +865,12 @@ def recording_done(env: CallEnv, inp: CallInput, state: CallState) -> VoiceRespo
     recording_url = inp.form.get("RecordingUrl", "")
     case = env.session.get(Case, state.case_pk) if state.case_pk else None
     state.visit("recorded" if recording_url else "no_recording")
+    if recording_url and state.incident_pk is not None:
+        incident = env.session.get(Incident, state.incident_pk)
+        if incident is not None:
+            incident.recording_url = recording_url
+            incidents.note(env.session, incident, env.now, "caller_message",
+                           f"The caller left a voice message: {recording_url}", call_sid=state.sid)
     if recording_url and case is not None:
         actions.log_case_event(
             env.session, case, at=env.now, kind="recording", call_sid=state.sid,

@@ -38,6 +38,7 @@ class CallState:
     tries: dict[str, int] = field(default_factory=dict)
     case_pk: int | None = None
     case_number: int | None = None
+    incident_pk: int | None = None  # the outage incident this call opened or joined
     owner_pk: int | None = None
     owner_waits: bool = False  # the owner is busy: the line keeps this call for them a while
     priority_rank: int | None = None

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from casestore.models import Engineer, RoutingVersion, StatusBanner
 from routing.calendar import Calendar, load_calendar
+from routing.escalation import PolicySpec, default_policy, load_policies
 from routing.oncall import RotationSpec, load_rotations
 from routing.selection import AdvisorView, TeamView, load_advisors, load_teams
 
@@ -45,6 +46,7 @@ class EngineerView:
     pk: int
     name: str
     phone: str
+    sms: bool = True
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,14 @@ class RoutingTables:
     engineers: dict[str, EngineerView]  # active engineers by name
     banners: tuple[Banner, ...]
     teams: tuple[TeamView, ...] = ()
+    policies: tuple[PolicySpec, ...] = ()
+
+    @property
+    def default_policy(self) -> PolicySpec:
+        return default_policy(self.policies)
+
+    def policy(self, name: str | None) -> PolicySpec:
+        return next((p for p in self.policies if p.name == name), self.default_policy)
 
     def banners_for(self, now: datetime, district_pk: int | None) -> list[str]:
         return [b.message for b in self.banners if b.shows(now, district_pk)]
@@ -65,7 +75,7 @@ class RoutingTables:
 
 def load_tables(session: Session, tz_name: str) -> RoutingTables:
     engineers = {
-        e.name: EngineerView(e.id, e.name, e.phone)
+        e.name: EngineerView(e.id, e.name, e.phone, e.sms)
         for e in session.scalars(select(Engineer).where(Engineer.active.is_(True)))
     }
     banners = tuple(
@@ -81,6 +91,7 @@ def load_tables(session: Session, tz_name: str) -> RoutingTables:
         engineers=engineers,
         banners=banners,
         teams=tuple(load_teams(session)),
+        policies=tuple(load_policies(session)),
     )
 
 

@@ -37,6 +37,9 @@ from casestore.models import (
     Contact,
     District,
     Engineer,
+    EscalationPolicy,
+    EscalationStep,
+    EscalationStepEngineer,
     HolidayRule,
     Rotation,
     Team,
@@ -127,6 +130,17 @@ rotations:
     members: [Sam Ortiz, Lee Chen]
     overrides:
       - {engineer: Lee Chen, starts_at: 2026-12-24T00:00:00-06:00, ends_at: 2026-12-26T00:00:00-06:00}
+escalation_policies:
+  - name: Hosted outage
+    default: true
+    repeats: 1
+    manager: Lee Chen
+    steps:
+      - {layers: [primary], delay_minutes: 5}
+      - layers: [secondary]
+        engineers: [Sam Ortiz]
+        delay_minutes: 10
+      - {layers: [secondary, primary]}
 """
 
 
@@ -240,6 +254,15 @@ def test_valid_document_loads_every_table(session):
         ("Lee Chen", datetime(2026, 12, 24, 6, tzinfo=timezone.utc))
     ]
 
+    policy = session.scalar(select(EscalationPolicy))
+    assert policy.name == "Hosted outage" and policy.is_default and policy.repeats == 1
+    assert policy.manager.name == "Lee Chen"
+    assert [(s.position, s.layers, [e.name for e in s.engineers], s.delay_minutes) for s in policy.steps] == [
+        (0, "primary", [], 5),
+        (1, "secondary", ["Sam Ortiz"], 10),
+        (2, "primary,secondary", [], 5),  # layers stored in the enumeration's order; delay default 5
+    ]
+
     # Audit: one create per row, never a PIN hash.
     entries = session.scalars(select(AuditEntry)).all()
     creates = [e for e in entries if e.action == "create"]
@@ -303,7 +326,7 @@ def test_export_is_sorted_and_typed(session):
     load(session, VALID)
     doc = export_document(session)
     assert list(doc) == ["version", "teams", "districts", "contacts", "advisors", "engineers", "cases",
-                         "hours", "holidays", "rotations"]
+                         "hours", "holidays", "rotations", "escalation_policies"]
     assert [d["name"] for d in doc["districts"]] == ["Lakeview Public Schools", "Riverside ISD"]
     assert [c["contact_id"] for c in doc["contacts"]] == ["5521", "104233"]
     assert [a["name"] for a in doc["advisors"]] == ["Ann Lee", "Priya Raman", "Tom Baker"]
@@ -311,6 +334,14 @@ def test_export_is_sorted_and_typed(session):
     assert doc["hours"]["tue"] == ["06:00-12:00", "13:00-18:00"] and "sun" not in doc["hours"]
     assert doc["holidays"]["observe"] == ["new_years_day", "thanksgiving", "christmas_day"]
     assert doc["rotations"][0]["handoff_time"] == "09:00"
+    assert doc["escalation_policies"] == [{
+        "name": "Hosted outage", "default": True, "repeats": 1, "manager": "Lee Chen",
+        "steps": [
+            {"layers": ["primary"], "engineers": [], "delay_minutes": 5},
+            {"layers": ["secondary"], "engineers": ["Sam Ortiz"], "delay_minutes": 10},
+            {"layers": ["primary", "secondary"], "engineers": [], "delay_minutes": 5},
+        ],
+    }]
     text = dump(doc)
     assert "created_at: 2026-11-02T15:14:00Z" in text and "date: 2026-12-31" in text
     as_json = json.loads(dump(doc, "json"))
@@ -429,6 +460,112 @@ rotations:
     assert case.priority is Priority.MEDIUM and case.status is CaseStatus.NEW
     secondary = session.scalar(select(Rotation).where(Rotation.name == "Hosting secondary"))
     assert secondary.handoff_time == time(18, 30) and secondary.timezone == "America/Chicago"
+
+
+def policy_steps(session, name: str) -> list[tuple]:
+    policy = session.scalar(select(EscalationPolicy).where(EscalationPolicy.name == name))
+    session.refresh(policy)
+    return [(s.position, s.layers, sorted(e.name for e in s.engineers), s.delay_minutes) for s in policy.steps]
+
+
+def test_escalation_policy_step_changes_replace_the_steps_and_are_audited(session):
+    load(session, VALID)
+    audit_before = audit_count(session)
+    fewer = replace_once(VALID, "      - {layers: [primary], delay_minutes: 5}\n", "")
+    fewer = replace_once(fewer, "        engineers: [Sam Ortiz]", "        engineers: [Lee Chen, Sam Ortiz]")
+    fewer = replace_once(fewer, "    manager: Lee Chen", "    manager: Sam Ortiz")
+
+    report = load(session, fewer)
+    assert report.counts["escalation_policies"] == {"created": 0, "updated": 1, "unchanged": 0}
+    assert report.changes == 1, str(report)
+    assert policy_steps(session, "Hosted outage") == [
+        (0, "secondary", ["Lee Chen", "Sam Ortiz"], 10),
+        (1, "primary,secondary", [], 5),
+    ]
+    assert session.scalar(select(func.count()).select_from(EscalationStep)) == 2  # the third step is gone
+    assert session.scalar(select(func.count()).select_from(EscalationStepEngineer)) == 2
+    entries = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()[audit_before:]
+    assert [(e.action, e.entity, e.entity_key) for e in entries] == [("update", "escalation_policy", "Hosted outage")]
+    assert entries[0].before == {
+        "manager": "Lee Chen",
+        "steps": [
+            {"layers": ["primary"], "engineers": [], "delay_minutes": 5},
+            {"layers": ["secondary"], "engineers": ["Sam Ortiz"], "delay_minutes": 10},
+            {"layers": ["primary", "secondary"], "engineers": [], "delay_minutes": 5},
+        ],
+    }
+    assert entries[0].after == {
+        "manager": "Sam Ortiz",
+        "steps": [
+            {"layers": ["secondary"], "engineers": ["Lee Chen", "Sam Ortiz"], "delay_minutes": 10},
+            {"layers": ["primary", "secondary"], "engineers": [], "delay_minutes": 5},
+        ],
+    }
+    assert load(session, fewer).changes == 0
+
+    # Back to the original three steps: a step is added again, and only the steps change.
+    report = load(session, VALID)
+    assert report.counts["escalation_policies"] == {"created": 0, "updated": 1, "unchanged": 0}
+    assert policy_steps(session, "Hosted outage") == [
+        (0, "primary", [], 5), (1, "secondary", ["Sam Ortiz"], 10), (2, "primary,secondary", [], 5),
+    ]
+    last = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+    assert (last.entity, last.action) == ("escalation_policy", "update") and set(last.after) == {"manager", "steps"}
+
+
+def test_only_one_default_policy_counting_the_database(session):
+    load(session, VALID)
+    nights = """escalation_policies:
+  - name: Nights
+    default: true
+    repeats: 0
+    steps:
+      - {engineers: [Lee Chen], delay_minutes: 240}
+"""
+    with pytest.raises(LoadError) as err:
+        load(session, nights)
+    [problem] = err.value.problems
+    assert (problem.path, problem.line) == ("escalation_policies[0].default", 3), str(problem)
+    assert "'Hosted outage' already is in the database" in problem.message
+    assert session.scalar(select(EscalationPolicy).where(EscalationPolicy.name == "Nights")) is None
+
+    # Listing the stored default with default: false moves the default; references may point at
+    # engineers already in the database.
+    moved = nights + "  - {name: Hosted outage, default: false, steps: [{layers: [primary]}]}\n"
+    report = load(session, moved)
+    assert report.counts["escalation_policies"] == {"created": 1, "updated": 1, "unchanged": 0}
+    defaults = session.scalars(select(EscalationPolicy.name).where(EscalationPolicy.is_default.is_(True))).all()
+    assert defaults == ["Nights"]
+    assert policy_steps(session, "Nights") == [(0, "", ["Lee Chen"], 240)]
+    nights_row = session.scalar(select(EscalationPolicy).where(EscalationPolicy.name == "Nights"))
+    assert nights_row.manager is None and nights_row.repeats == 0
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "json"])
+def test_escalation_policies_round_trip(session, fmt):
+    load(session, VALID)
+    load(session, """escalation_policies:
+  - name: Campus outage
+    repeats: 0
+    steps:
+      - {engineers: [Sam Ortiz, Lee Chen], delay_minutes: 1}
+      - {layers: [secondary]}
+""")
+    exported = export_document(session)
+    assert [p["name"] for p in exported["escalation_policies"]] == ["Campus outage", "Hosted outage"]
+    assert exported["escalation_policies"][0] == {
+        "name": "Campus outage", "default": False, "repeats": 0, "manager": None,
+        "steps": [
+            {"layers": [], "engineers": ["Lee Chen", "Sam Ortiz"], "delay_minutes": 1},
+            {"layers": ["secondary"], "engineers": [], "delay_minutes": 5},
+        ],
+    }
+    text = dump(exported, fmt)
+    audit_before, rows_before = audit_count(session), session_rows(session)
+    report = load(session, text, hash_pin=None)
+    assert report.counts["escalation_policies"] == {"created": 0, "updated": 0, "unchanged": 2}
+    assert audit_count(session) == audit_before and session_rows(session) == rows_before
+    assert export_document(session) == exported
 
 
 def test_json_input_is_accepted(session):
@@ -602,6 +739,42 @@ BAD = [
     ("bad-reach", 'reach: "client:tom"', 'reach: "tom@example.com"', "advisors[1].reach",
      "not a phone number, client:NAME or sip: URI", {}),
     ("bad-bool", "    hosted: true", "    hosted: maybe  # <-", "districts[0].hosted", "expected true or false", {}),
+    ("policy-step-unknown-engineer", "        engineers: [Sam Ortiz]", "        engineers: [Sam Ortiz, Priya Raman]  # <-",
+     "escalation_policies[0].steps[1].engineers[1]", "'Priya Raman' is not an engineer", {}),
+    ("policy-step-engineer-twice", "        engineers: [Sam Ortiz]", "        engineers: [Sam Ortiz, Sam Ortiz]  # <-",
+     "escalation_policies[0].steps[1].engineers[1]", "duplicate engineer 'Sam Ortiz'", {}),
+    ("policy-unknown-manager", "    manager: Lee Chen", "    manager: Lee Chan  # <-", "escalation_policies[0].manager",
+     "'Lee Chan' is not an engineer", {}),
+    ("policy-unknown-layer", "      - {layers: [primary], delay_minutes: 5}",
+     "      - {layers: [primary, tertiary], delay_minutes: 5}  # <-", "escalation_policies[0].steps[0].layers[1]",
+     "unknown rotation layer 'tertiary'; expected one of: primary, secondary", {}),
+    ("policy-layer-twice", "      - {layers: [primary], delay_minutes: 5}",
+     "      - {layers: [primary, primary], delay_minutes: 5}  # <-", "escalation_policies[0].steps[0].layers[1]",
+     "duplicate layer 'primary'", {}),
+    ("policy-two-defaults", "      - {layers: [secondary, primary]}",
+     "      - {layers: [secondary, primary]}\n  - name: Nights\n    default: true  # <-\n    steps: [{layers: [primary]}]",
+     "escalation_policies[1].default", "only one policy may be the default; 'Hosted outage' already is", {}),
+    ("policy-empty-steps", "      - {layers: [secondary, primary]}",
+     "      - {layers: [secondary, primary]}\n  - {name: Nights, steps: []}  # <-", "escalation_policies[1].steps",
+     "a policy needs at least one step", {}),
+    ("policy-no-steps", "      - {layers: [secondary, primary]}",
+     "      - {layers: [secondary, primary]}\n  - {name: Nights}  # <-", "escalation_policies[1].steps",
+     "a policy needs at least one step", {}),
+    ("policy-step-without-target", "      - {layers: [secondary, primary]}", "      - {layers: [], engineers: []}  # <-",
+     "escalation_policies[0].steps[2]", "at least one layer or engineer", {}),
+    ("policy-delay-zero", "        delay_minutes: 10", "        delay_minutes: 0  # <-",
+     "escalation_policies[0].steps[1].delay_minutes", "must be between 1 and 240", {}),
+    ("policy-delay-too-long", "        delay_minutes: 10", "        delay_minutes: 241  # <-",
+     "escalation_policies[0].steps[1].delay_minutes", "must be between 1 and 240", {}),
+    ("policy-delay-not-a-number", "        delay_minutes: 10", "        delay_minutes: 10m  # <-",
+     "escalation_policies[0].steps[1].delay_minutes", "expected a whole number", {}),
+    ("policy-repeats-too-many", "    repeats: 1", "    repeats: 6  # <-", "escalation_policies[0].repeats",
+     "must be between 0 and 5", {}),
+    ("policy-step-unknown-key", "        delay_minutes: 10", "        delay: 10  # <-",
+     "escalation_policies[0].steps[1].delay", "unknown key 'delay' (allowed: layers, engineers, delay_minutes)", {}),
+    ("duplicate-policy", "      - {layers: [secondary, primary]}",
+     "      - {layers: [secondary, primary]}\n  - {name: Hosted outage, steps: [{layers: [primary]}]}  # <-",
+     "escalation_policies[1].name", "duplicate policy name 'Hosted outage'", {}),
 ]
 
 
@@ -715,8 +888,10 @@ FIELDS = [
     ("cases", 0, "summary"), ("cases", 0, "contact"), ("cases", 1, "closed_at"), ("cases", 1, "status"),
     ("cases", 0, "reopen_count"), ("rotations", 0, "timezone"), ("rotations", 0, "handoff_time"),
     ("rotations", 0, "start_date"), ("rotations", 0, "members"), ("rotations", 0, "overrides"),
+    ("escalation_policies", 0, "name"), ("escalation_policies", 0, "default"), ("escalation_policies", 0, "repeats"),
+    ("escalation_policies", 0, "manager"), ("escalation_policies", 0, "steps"),
 ]
-SECTION_FIELDS = ["hours", "holidays", "teams", "cases", "version"]
+SECTION_FIELDS = ["hours", "holidays", "teams", "cases", "version", "escalation_policies"]
 
 _scalars = st.one_of(
     st.none(),
@@ -738,7 +913,7 @@ _scalars = st.one_of(
 junk = st.one_of(
     _scalars,
     st.lists(_scalars, max_size=3),
-    st.dictionaries(st.sampled_from(["engineer", "starts_at", "ends_at", "x"]) | st.text(max_size=5), _scalars,
+    st.dictionaries(st.sampled_from(["engineer", "starts_at", "ends_at", "layers", "engineers", "delay_minutes", "x"]) | st.text(max_size=5), _scalars,
                     max_size=3),
 )
 

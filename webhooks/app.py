@@ -61,9 +61,11 @@ def _warm_up(svc: Services) -> None:
 def _register_blueprints(app: Flask) -> None:
     from webhooks.api import bp as api_bp
     from webhooks.health import bp as health_bp
+    from webhooks.oncall import bp as oncall_bp
     from webhooks.voice import bp as voice_bp
 
     app.register_blueprint(api_bp)
+    app.register_blueprint(oncall_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(voice_bp)
 

@@ -149,7 +149,13 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
             return app
 
     def _warm_worker(worker) -> None:
-        worker.wsgi.extensions["supportline"].warm(connections=8 if workers == 1 else 4)
+        svc = worker.wsgi.extensions["supportline"]
+        svc.warm(connections=8 if workers == 1 else 4)
+        if settings.redis_embedded:
+            # Nothing outside this process can reach the embedded Redis: run jobs here.
+            from webhooks.worker import start_in_process
+
+            start_in_process(svc)
 
     _Gunicorn().run()
 
@@ -239,8 +245,9 @@ def _next_open_morning(settings: Settings) -> str:
 
 
 def _register_desk_commands() -> None:
-    from webhooks.desk_cli import dispatcher_cmd, presence_group, queue_cmd
+    from webhooks.desk_cli import dispatcher_cmd, presence_group, queue_cmd, worker_cmd
 
+    main.add_command(worker_cmd)
     main.add_command(presence_group)
     main.add_command(dispatcher_cmd)
     main.add_command(queue_cmd)

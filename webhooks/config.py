@@ -48,6 +48,8 @@ class Settings:
     owner_wait_seconds: float = 60.0
     # Where the Twilio REST client sends requests ("" = api.twilio.com); for a test double only.
     twilio_api_base: str = ""
+    # The number outage pages (calls and SMS) come from: your Twilio number, E.164.
+    twilio_caller_id: str = ""
     # Bearer tokens accepted by the JSON API (/api/...), comma-separated; none set = API closed.
     api_tokens: tuple[str, ...] = ()
     development: bool = False
@@ -111,6 +113,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "WRAP_UP_SECONDS": ("wrap_up_seconds", float),
     "OWNER_WAIT_SECONDS": ("owner_wait_seconds", float),
     "TWILIO_API_BASE": ("twilio_api_base", lambda v: v.rstrip("/")),
+    "TWILIO_CALLER_ID": ("twilio_caller_id", str),
     "SUPPORTLINE_API_TOKENS": ("api_tokens", _split_tokens),
     "SUPPORTLINE_DEV": ("development", _truthy),
     "SUPPORTLINE_INSTANCE": ("instance_path", Path),

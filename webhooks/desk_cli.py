@@ -137,3 +137,16 @@ def queue_cmd(ctx: click.Context) -> None:
     with session_scope(svc.sessions) as session:
         click.echo(json.dumps(queue_metrics(session, svc.redis, svc.presence, svc.tables.get(session).advisors,
                                             svc.now(), svc.settings.support_timezone), indent=2))
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Run the jobs due now, then exit.")
+@click.pass_context
+def worker_cmd(ctx: click.Context, burst: bool) -> None:
+    """Run background jobs (outage paging and its escalation timers) on RQ. Run one or more."""
+    from webhooks.worker import run_worker
+
+    svc = _services(ctx)
+    if svc.settings.redis_embedded:
+        raise click.ClickException("the worker needs a real Redis (REDIS_URL); the embedded one lives in the web process")
+    run_worker(svc, burst=burst)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from casestore.db import make_engine, make_session_factory
 from ivr import staffing
 from ivr.dispatch import Dispatcher, Offer
+from ivr.jobs import JobContext, Jobs
 from ivr.telephony import Telephony, TwilioTelephony
 from routing.presence import Presence
 from routing.tables import TablesCache
@@ -71,6 +72,7 @@ class Services:
     presence: Presence
     telephony: Telephony | None
     dispatcher: Dispatcher
+    jobs: Jobs
 
     @classmethod
     def build(
@@ -103,6 +105,7 @@ class Services:
             dispatcher=Dispatcher(
                 client, presence, telephony=telephony, connect_url=connect_url(settings.public_base_url),
             ),
+            jobs=Jobs(client),
         )
 
     def warm(self, connections: int = 4) -> None:
@@ -122,6 +125,14 @@ class Services:
             self.redis.ping()
         except Exception:
             log.exception("warm-up failed; the worker will serve and retry lazily")
+
+    def job_context(self) -> JobContext:
+        """What background jobs use in this process (`supportline worker`, tests)."""
+        return JobContext(
+            sessions=self.sessions, redis=self.redis, jobs=self.jobs, telephony=self.telephony,
+            clock=self.now, base_url=self.settings.public_base_url, caller_id=self.settings.twilio_caller_id,
+            tz_name=self.settings.support_timezone, tables=self.tables,
+        )
 
     def now(self) -> datetime:
         now = self.clock()

@@ -98,6 +98,7 @@ def webhook(step: str) -> Response:
                 owner_wait_seconds=svc.settings.owner_wait_seconds,
                 presence=svc.presence,
                 dispatcher=svc.dispatcher,
+                jobs=svc.jobs,
             )
             result = flow.handle(env, inp, state)
             session.commit()

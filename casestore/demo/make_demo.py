@@ -52,6 +52,7 @@ HOLIDAYS = [
     "christmas_eve",
     "christmas_day",
 ]
+LAYERS = ["primary", "secondary"]
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 CASE_COUNT = 220
@@ -164,6 +165,9 @@ ROTATION_START = date(2026, 1, 5)  # a Monday
 PRIMARY_MEMBERS = ["Sam Ortiz", "Lee Chen", "Maria Gomez"]
 SECONDARY_MEMBERS = ["Lee Chen", "Avery Johnson", "Sam Ortiz"]
 CHRISTMAS_OVERRIDE = (datetime(2026, 12, 24, tzinfo=CHICAGO), datetime(2026, 12, 26, tzinfo=CHICAGO))
+# The default escalation policy (option-8 outage incidents): (layers, delay in minutes) per step.
+ESCALATION_STEPS = [(["primary"], 5), (["secondary"], 5), (["primary", "secondary"], 10)]
+ESCALATION_REPEATS = 1
 
 CLOSURES = [(date(2026, 12, 31), "Year-end system maintenance")]
 
@@ -509,6 +513,21 @@ def build() -> dict:
         },
     ]
 
+    # -- escalation policy -----------------------------------------------------------------------
+    # Its manager is an engineer on neither rotation when there is one, else the last engineer.
+    on_rotation = set(PRIMARY_MEMBERS) | set(SECONDARY_MEMBERS)
+    off_rotation = [n for n, _raw, _sms in ENGINEERS if n not in on_rotation]
+    manager = off_rotation[0] if off_rotation else ENGINEERS[-1][0]
+    escalation_policies = [
+        {
+            "name": "Hosted outage",
+            "default": True,
+            "repeats": ESCALATION_REPEATS,
+            "manager": manager,
+            "steps": [{"layers": list(layers), "delay_minutes": delay} for layers, delay in ESCALATION_STEPS],
+        }
+    ]
+
     # -- cases -----------------------------------------------------------------------------------
     cases = build_cases(rng, contacts, advisors, district_by_name)
 
@@ -526,6 +545,7 @@ def build() -> dict:
             "closures": [{"date": day, "name": name} for day, name in CLOSURES],
         },
         "rotations": rotations,
+        "escalation_policies": escalation_policies,
     }
 
 
@@ -815,6 +835,18 @@ def check(doc: dict) -> None:
             assert o["engineer"] in engineers and o["starts_at"] < o["ends_at"]
     assert len({r["name"] for r in doc["rotations"]}) == len(doc["rotations"])
 
+    policies = doc["escalation_policies"]
+    assert len({p["name"] for p in policies}) == len(policies)
+    assert sum(p["default"] for p in policies) == 1
+    for p in policies:
+        assert 0 <= p["repeats"] <= 5 and (p["manager"] is None or p["manager"] in engineers)
+        assert p["steps"]
+        for step in p["steps"]:
+            assert step.get("layers") or step.get("engineers")
+            assert set(step.get("layers", [])) <= set(LAYERS)
+            assert all(e in engineers for e in step.get("engineers", []))
+            assert 1 <= step["delay_minutes"] <= 240
+
     cases = doc["cases"]
     assert len(cases) == CASE_COUNT
     numbers = [c["number"] for c in cases]
@@ -862,9 +894,10 @@ def check(doc: dict) -> None:
 
     assert set(doc["holidays"]["observe"]) == set(HOLIDAYS)
     try:  # keep in step with the model's enumerations when the package is importable
-        from casestore.types import HOLIDAY_RULES, CaseStatus, Priority, ProductArea
+        from casestore.types import HOLIDAY_RULES, CaseStatus, Priority, ProductArea, RotationLayer
     except ImportError:
         return
+    assert {layer.value for layer in RotationLayer} == set(LAYERS)
     assert set(HOLIDAY_RULES) == set(HOLIDAYS)
     assert {p.value for p in ProductArea} == set(PRODUCT_AREAS)
     assert {p.value for p in Priority} == set(PRIORITIES)
@@ -961,6 +994,9 @@ def render(doc: dict) -> str:
     out += ["", "rotations:"]
     for r in doc["rotations"]:
         out.extend(block(r, "  "))
+    out += ["", "escalation_policies:  # the default policy pages option-8 (hosted outage) incidents"]
+    for p in doc["escalation_policies"]:
+        out.extend(block(p, "  "))
     return "\n".join(out) + "\n"
 
 

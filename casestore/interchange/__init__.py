@@ -1,6 +1,6 @@
 """Routing-table import and export: one YAML (or JSON) document for teams, districts, contacts,
-advisors, engineers, cases, hours, holidays and on-call rotations. This package re-exports the
-public API; each concern lives in its own module.
+advisors, engineers, cases, hours, holidays, on-call rotations and escalation policies. This
+package re-exports the public API; each concern lives in its own module.
 
 Loading validates the *whole* document before writing anything:
 
@@ -9,7 +9,8 @@ Loading validates the *whole* document before writing anything:
 2. check the shape of every row with pydantic models (`rows`, built on the field types in
    `fields`), row by row, so every bad row is reported, not just the first;
 3. check across rows and against the database (`plan`): duplicates, unknown references, closed
-   cases without `closed_at`, overlapping hours, a PIN without a configured pepper, ...;
+   cases without `closed_at`, overlapping hours, a PIN without a configured pepper, a second
+   default escalation policy, ...;
 4. only when there is no problem at all, upsert everything by natural key inside a SAVEPOINT and
    `flush()` (`writer`, driven by `load`). The caller owns the transaction and commits (see
    `casestore.db.session_scope`).

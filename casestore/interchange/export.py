@@ -16,6 +16,7 @@ from casestore.interchange.writer import (
     contact_snap,
     district_snap,
     engineer_snap,
+    escalation_policy_snap,
     fmt_range,
     rotation_snap,
     team_snap,
@@ -28,6 +29,8 @@ from casestore.models import (
     Contact,
     District,
     Engineer,
+    EscalationPolicy,
+    EscalationStep,
     HolidayRule,
     Rotation,
     RotationMember,
@@ -80,6 +83,14 @@ def export_document(session: Session) -> dict[str, Any]:
         )
         .order_by(Rotation.name)
     ).all()
+    policies = session.scalars(
+        select(EscalationPolicy)
+        .options(
+            selectinload(EscalationPolicy.manager),
+            selectinload(EscalationPolicy.steps).selectinload(EscalationStep.engineers),
+        )
+        .order_by(EscalationPolicy.name)
+    ).all()
 
     def plain(snap: dict[str, Any]) -> dict[str, Any]:
         out = {}
@@ -116,4 +127,5 @@ def export_document(session: Session) -> dict[str, Any]:
             "closures": [{"date": c.day, "name": c.name} for c in closures],
         },
         "rotations": [plain(rotation_snap(r)) for r in rotations],
+        "escalation_policies": [plain(escalation_policy_snap(p)) for p in policies],
     }

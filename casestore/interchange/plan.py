@@ -32,12 +32,14 @@ from casestore.models import (
     Contact,
     District,
     Engineer,
+    EscalationPolicy,
+    EscalationStep,
     Rotation,
     RotationMember,
     RotationOverride,
     Team,
 )
-from casestore.types import CaseStatus, HandoffKind, ProductArea, Weekday
+from casestore.types import CaseStatus, HandoffKind, ProductArea, RotationLayer, Weekday
 
 _IN_CHUNK = 500  # bound parameters per IN (...) query (old SQLite builds allow 999)
 
@@ -60,6 +62,7 @@ class Plan:
     engineers: dict[str, Engineer] = field(default_factory=dict)
     cases: dict[int, Case] = field(default_factory=dict)
     rotations: dict[str, Rotation] = field(default_factory=dict)
+    escalation_policies: dict[str, EscalationPolicy] = field(default_factory=dict)
     closures: dict[date, Closure] = field(default_factory=dict)
 
 
@@ -152,6 +155,7 @@ def validate(
     no_duplicates("engineers", "name", "engineer name")
     no_duplicates("cases", "number", "case number")
     no_duplicates("rotations", "name", "rotation name")
+    no_duplicates("escalation_policies", "name", "policy name")
 
     # Existing rows (every name the file defines or refers to), for references and the upsert.
     file_teams = {r.name for _, r in rows_of("teams")}
@@ -186,6 +190,8 @@ def validate(
     file_engineers = {r.name for _, r in rows_of("engineers")}
     engineer_refs = {m for _, r in rows_of("rotations") for m in r.members}
     engineer_refs |= {o.engineer for _, r in rows_of("rotations") for o in r.overrides}
+    engineer_refs |= {r.manager for _, r in rows_of("escalation_policies") if r.manager}
+    engineer_refs |= {e for _, r in rows_of("escalation_policies") for s in r.steps for e in s.engineers}
     plan.engineers = {e.name: e for e in _fetch(session, Engineer, Engineer.name, file_engineers | engineer_refs)}
     plan.cases = {
         c.number: c
@@ -200,6 +206,14 @@ def validate(
             session, Rotation, Rotation.name, {r.name for _, r in rows_of("rotations")},
             selectinload(Rotation.members).selectinload(RotationMember.engineer),
             selectinload(Rotation.overrides).selectinload(RotationOverride.engineer),
+        )
+    }
+    plan.escalation_policies = {
+        p.name: p
+        for p in _fetch(
+            session, EscalationPolicy, EscalationPolicy.name, {r.name for _, r in rows_of("escalation_policies")},
+            selectinload(EscalationPolicy.manager),
+            selectinload(EscalationPolicy.steps).selectinload(EscalationStep.engineers),
         )
     }
     if plan.holidays is not None and plan.holidays.closures:
@@ -305,4 +319,49 @@ def validate(
                 problems.add(loc + ("overrides", o_index, "engineer"), f"{override.engineer!r} is not an engineer")
             if override.ends_at <= override.starts_at:
                 problems.add(loc + ("overrides", o_index, "ends_at"), "ends_at must be after starts_at")
+
+    # Escalation policies: at most one default (counting defaults already in the database on
+    # policies the file does not mention), known engineers, at least one step with a target.
+    defaults = [(index, row) for index, row in rows_of("escalation_policies") if row.default]
+    if defaults:
+        mentioned = {r.name for _, r in rows_of("escalation_policies")}
+        mentioned |= _raw_names(raws.get("escalation_policies", []), "name")
+        stored_defaults = session.scalars(
+            select(EscalationPolicy.name).where(EscalationPolicy.is_default.is_(True)).order_by(EscalationPolicy.name)
+        ).all()
+        first_index, first_row = defaults[0]
+        for name in stored_defaults:
+            if name not in mentioned:
+                problems.add(("escalation_policies", first_index, "default"),
+                             f"only one policy may be the default, and {name!r} already is in the database "
+                             f"(list it in this file with default: false to move the default)")
+                break
+        earlier = problems.where(("escalation_policies", first_index, "default"))
+        for index, row in defaults[1:]:
+            problems.add(("escalation_policies", index, "default"),
+                         f"only one policy may be the default; {first_row.name!r} already is, at {earlier}")
+    for index, row in rows_of("escalation_policies"):
+        loc = ("escalation_policies", index)
+        if row.manager and row.manager not in known_engineers:
+            problems.add(loc + ("manager",), f"{row.manager!r} is not an engineer")
+        if not row.steps:
+            problems.add(loc + ("steps",), "a policy needs at least one step")
+        for s_index, step in enumerate(row.steps):
+            step_loc = loc + ("steps", s_index)
+            if not step.layers and not step.engineers:
+                problems.add(step_loc, "a step needs at least one layer or engineer")
+            first_layer: dict[RotationLayer, int] = {}
+            for l_index, layer in enumerate(step.layers):
+                if layer in first_layer:
+                    problems.add(step_loc + ("layers", l_index), f"duplicate layer {layer.value!r}")
+                else:
+                    first_layer[layer] = l_index
+            first_engineer: dict[str, int] = {}
+            for e_index, name in enumerate(step.engineers):
+                if name not in known_engineers:
+                    problems.add(step_loc + ("engineers", e_index), f"{name!r} is not an engineer")
+                elif name in first_engineer:
+                    problems.add(step_loc + ("engineers", e_index), f"duplicate engineer {name!r}")
+                else:
+                    first_engineer[name] = e_index
     return plan

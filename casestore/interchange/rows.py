@@ -45,9 +45,11 @@ from casestore.types import CaseStatus, Priority, TeamKind
 FORMAT_VERSION = 1
 SECTIONS = (
     "version", "teams", "districts", "contacts", "advisors", "engineers", "cases", "hours",
-    "holidays", "rotations",
+    "holidays", "rotations", "escalation_policies",
 )
-LIST_SECTIONS = ("teams", "districts", "contacts", "advisors", "engineers", "cases", "rotations")
+LIST_SECTIONS = (
+    "teams", "districts", "contacts", "advisors", "engineers", "cases", "rotations", "escalation_policies",
+)
 
 
 class _Row(BaseModel):
@@ -148,6 +150,20 @@ class RotationRow(_Row):
     overrides: Annotated[list[OverrideRow], NULL_IS_EMPTY] = []
 
 
+class EscalationStepRow(_Row):
+    layers: Annotated[list[LayerT], NULL_IS_EMPTY] = []
+    engineers: Annotated[list[Name200], NULL_IS_EMPTY] = []
+    delay_minutes: Annotated[int, strict_int(1, 240)] = 5
+
+
+class EscalationPolicyRow(_Row):
+    name: Name120
+    default: Bool = False
+    repeats: Annotated[int, strict_int(0, 5)] = 1
+    manager: Optional[Name200] = None
+    steps: Annotated[list[EscalationStepRow], NULL_IS_EMPTY] = []
+
+
 ROW_MODELS: dict[str, type[_Row]] = {
     "teams": TeamRow,
     "districts": DistrictRow,
@@ -156,6 +172,7 @@ ROW_MODELS: dict[str, type[_Row]] = {
     "engineers": EngineerRow,
     "cases": CaseRow,
     "rotations": RotationRow,
+    "escalation_policies": EscalationPolicyRow,
 }
 
 

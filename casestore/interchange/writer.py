@@ -25,6 +25,7 @@ from casestore.interchange.rows import (
     ContactRow,
     DistrictRow,
     EngineerRow,
+    EscalationPolicyRow,
     HolidaysDoc,
     HoursDoc,
     RotationRow,
@@ -40,6 +41,8 @@ from casestore.models import (
     ContactPhone,
     District,
     Engineer,
+    EscalationPolicy,
+    EscalationStep,
     HolidayRule,
     Rotation,
     RotationMember,
@@ -130,6 +133,30 @@ def rotation_snap(r: Rotation) -> dict[str, Any]:
     }
 
 
+def _layer_order(layer: str) -> tuple[int, str]:
+    values = [m.value for m in RotationLayer]
+    return (values.index(layer), layer) if layer in values else (len(values), layer)
+
+
+def step_layers(text: str) -> list[str]:
+    """`EscalationStep.layers` ("primary,secondary") as the file's list, in the enumeration's order."""
+    return sorted({part.strip() for part in (text or "").split(",") if part.strip()}, key=_layer_order)
+
+
+def escalation_step_snap(s: EscalationStep) -> dict[str, Any]:
+    return {
+        "layers": step_layers(s.layers), "engineers": sorted(e.name for e in s.engineers),
+        "delay_minutes": s.delay_minutes,
+    }
+
+
+def escalation_policy_snap(p: EscalationPolicy) -> dict[str, Any]:
+    return {
+        "name": p.name, "default": bool(p.is_default), "repeats": p.repeats,
+        "manager": p.manager.name if p.manager else None,
+        "steps": [escalation_step_snap(s) for s in sorted(p.steps, key=lambda s: s.position)],
+    }
+
 
 # --------------------------------------------------------------------------------------------
 # Writing
@@ -193,6 +220,8 @@ class Writer:
             self.holidays(plan.holidays)
         for _, row in plan.rows.get("rotations", []):
             self.rotation(row)
+        for _, row in plan.rows.get("escalation_policies", []):
+            self.escalation_policy(row)
 
     def team(self, row: TeamRow) -> None:
         desired = {"name": row.name, "kind": row.kind, "route_order": row.route_order}
@@ -395,4 +424,45 @@ class Writer:
         self.plan.rotations[row.name] = self._upsert(
             "rotations", "rotation", row.name, self.plan.rotations.get(row.name), desired, rotation_snap,
             Rotation, apply,
+        )
+
+    def escalation_policy(self, row: EscalationPolicyRow) -> None:
+        # A step's layers and engineers are sets: kept in the enumeration's order and by name.
+        steps = [
+            {
+                "layers": sorted({layer.value for layer in step.layers}, key=_layer_order),
+                "engineers": sorted(set(step.engineers)),
+                "delay_minutes": step.delay_minutes,
+            }
+            for step in row.steps
+        ]
+        desired = {
+            "name": row.name, "default": row.default, "repeats": row.repeats, "manager": row.manager,
+            "steps": steps,
+        }
+        engineers = self.plan.engineers
+
+        def apply(p: EscalationPolicy) -> None:
+            p.name, p.is_default, p.repeats = row.name, row.default, row.repeats
+            p.manager = engineers[row.manager] if row.manager else None
+            current = sorted(p.steps, key=lambda s: s.position)
+            if [escalation_step_snap(s) for s in current] == steps:
+                return
+            # The steps become exactly the file's list. Rows are reused by position (as rotation
+            # members are) so no flush ever holds two steps at one (policy_id, position).
+            for position, wanted in enumerate(steps):
+                if position < len(current):
+                    target = current[position]
+                else:
+                    target = EscalationStep(position=position)
+                    p.steps.append(target)
+                target.layers = ",".join(wanted["layers"])
+                target.delay_minutes = wanted["delay_minutes"]
+                target.engineers = [engineers[name] for name in wanted["engineers"]]
+            for stale in current[len(steps):]:
+                p.steps.remove(stale)
+
+        self.plan.escalation_policies[row.name] = self._upsert(
+            "escalation_policies", "escalation_policy", row.name, self.plan.escalation_policies.get(row.name),
+            desired, escalation_policy_snap, EscalationPolicy, apply,
         )
