@@ -310,3 +310,32 @@ def test_pages_through_the_real_twilio_client(fake_twilio, sim, svc, world, poli
 def test_unsigned_page_and_sms_webhooks_are_refused(client):
     for path in ("/page/voice?page=1", "/page/key?page=1", "/page/status?page=1", "/sms/incoming"):
         assert client.post(path, data={"CallSid": "CA1"}).status_code == 403
+
+
+def test_admins_link_districts_and_set_the_banner_from_an_incident(settings_overrides, engine, session_factory,
+                                                                  redis_client, clock, telephony, sim, world, policy, session):
+    from webhooks import create_app
+
+    token = "api-token-0123456789abcdefghijkl"
+    api = create_app(dict(settings_overrides, api_tokens=(token,)), engine=engine, sessions=session_factory,
+                     redis_client=redis_client, clock=clock, telephony=telephony).test_client()
+    auth = {"Authorization": f"Bearer {token}"}
+    outage_call(sim)
+    incident = the_incident(session)
+    bad = api.post(f"/api/incidents/{incident.id}/districts", json={"district": "Nowhere"}, headers=auth)
+    assert bad.status_code == 400 and bad.get_json()["field"] == "district"
+    world.onprem.hosted = True
+    session.commit()
+    ok = api.post(f"/api/incidents/{incident.id}/districts", json={"district": "Prairie Ridge USD"}, headers=auth)
+    assert ok.get_json()["linked_districts"] == ["Prairie Ridge USD"]
+    banner = api.post(f"/api/incidents/{incident.id}/banner", json={"message": "We know the hosted sites are down.",
+                                                                    "expires_minutes": 60}, headers=auth)
+    assert banner.get_json()["districts"] == ["Lakeview Public Schools", "Prairie Ridge USD"]
+    # A caller of the linked district hears the banner and joins the same incident.
+    t = sim.call(World.OMAR_PHONE, keys=["1357#", "8"], dial=["no-answer", "no-answer"])
+    assert t.said("We know the hosted sites are down") and t.said("already being handled")
+    assert len(session.scalars(select(Incident)).all()) == 1
+    detail = api.get(f"/api/incidents/{incident.id}", headers=auth).get_json()
+    kinds = [e["kind"] for e in detail["timeline"]]
+    assert {"triggered", "district_linked", "banner_set", "caller_joined"} <= set(kinds)
+    assert api.get("/api/incidents", headers=auth).get_json()[0]["id"] == incident.id

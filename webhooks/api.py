@@ -8,17 +8,26 @@ index as the actor; input errors get a 400 naming the field.
   GET  /api/advisors/presence              every active advisor's live presence
   POST /api/advisors/<id>/presence         {"state": "available"|"away"|"offline", "reason": "..."}
   GET  /api/tasks?status=open              callback and message tasks, in queue order
+  GET  /api/incidents?state=open|all       outage incidents
+  GET  /api/incidents/<id>                 one incident with its timeline and pages
+  POST /api/incidents/<id>/districts       {"district": "<name>"}: link another district to it
+  POST /api/incidents/<id>/banner          {"message": "...", "expires_minutes": 120}: a status
+                                           banner for every district of the incident
 """
 
 from __future__ import annotations
 
 import hmac
+from datetime import timedelta
 
 from flask import Blueprint, abort, g, jsonify, request
 from sqlalchemy import select
+from sqlalchemy.orm import object_session
 
-from casestore.models import Advisor, CallbackTask
+from casestore.models import Advisor, CallbackTask, District, Incident, Page, StatusBanner
 from casestore.phones import mask
+from casestore import audit
+from ivr import incidents as incident_ops
 from ivr import staffing
 from ivr.metrics import queue_metrics
 from webhooks.services import current_services
@@ -118,6 +127,102 @@ def tasks():
              "created_at": t.created_at.isoformat()}
             for t in rows
         ])
+
+
+def _incident_json(incident: Incident, detail: bool = False) -> dict:
+    out = {
+        "id": incident.id, "state": incident.state, "case": incident.case.number,
+        "district": incident.district.name, "linked_districts": [d.name for d in incident.linked_districts],
+        "triggered_at": incident.triggered_at.isoformat(),
+        "acknowledged_at": incident.acknowledged_at.isoformat() if incident.acknowledged_at else None,
+        "acknowledged_by": incident.acknowledged_by.name if incident.acknowledged_by else None,
+        "resolved_at": incident.resolved_at.isoformat() if incident.resolved_at else None,
+        "resolved_by": incident.resolved_by.name if incident.resolved_by else None,
+    }
+    if detail:
+        out["timeline"] = [{"at": e.at.isoformat(), "kind": e.kind, "detail": e.detail} for e in incident.events]
+        with_pages = incident_pages(incident)
+        out["pages"] = [{"id": p.id, "engineer": p.engineer.name if p.engineer else None, "channel": p.channel,
+                         "round": p.round, "step": p.step, "status": p.status, "answered_by": p.answered_by,
+                         "result": p.result, "at": p.created_at.isoformat()} for p in with_pages]
+    return out
+
+
+def incident_pages(incident: Incident):
+    return object_session(incident).scalars(select(Page).where(Page.incident_id == incident.id).order_by(Page.id)).all()
+
+
+@bp.get("/incidents")
+def incident_list():
+    svc = current_services()
+    state = request.args.get("state", "open")
+    if state not in ("open", "all"):
+        return _bad("state", "must be open or all")
+    with svc.sessions() as session:
+        query = select(Incident).order_by(Incident.triggered_at.desc()).limit(200)
+        if state == "open":
+            query = query.where(Incident.state.in_(incident_ops.OPEN_STATES))
+        return jsonify([_incident_json(i) for i in session.scalars(query)])
+
+
+@bp.get("/incidents/<int:incident_id>")
+def incident_detail(incident_id: int):
+    svc = current_services()
+    with svc.sessions() as session:
+        incident = session.get(Incident, incident_id)
+        if incident is None:
+            abort(404)
+        return jsonify(_incident_json(incident, detail=True))
+
+
+@bp.post("/incidents/<int:incident_id>/districts")
+def incident_link(incident_id: int):
+    svc = current_services()
+    body = request.get_json(silent=True)
+    name = body.get("district") if isinstance(body, dict) else None
+    if not isinstance(name, str) or not name.strip():
+        return _bad("district", "the name of a district")
+    with svc.sessions() as session:
+        incident = session.get(Incident, incident_id)
+        if incident is None:
+            abort(404)
+        district = session.scalars(select(District).where(District.name == name.strip())).first()
+        if district is None:
+            return _bad("district", f"no district named {name.strip()!r}")
+        incident_ops.link_district(session, incident, district, svc.now(), g.api_actor)
+        session.commit()
+        return jsonify(_incident_json(incident))
+
+
+@bp.post("/incidents/<int:incident_id>/banner")
+def incident_banner(incident_id: int):
+    """The status notice callers of the incident's districts hear after verification."""
+    svc = current_services()
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return _bad("body", "a JSON object is required")
+    message = body.get("message")
+    if not isinstance(message, str) or not 3 <= len(message.strip()) <= 500:
+        return _bad("message", "3 to 500 characters")
+    minutes = body.get("expires_minutes", 120)
+    if not isinstance(minutes, int) or isinstance(minutes, bool) or not 1 <= minutes <= 7 * 24 * 60:
+        return _bad("expires_minutes", "a whole number of minutes from 1 to 10080")
+    now = svc.now()
+    with svc.sessions() as session:
+        incident = session.get(Incident, incident_id)
+        if incident is None:
+            abort(404)
+        districts = [incident.district, *incident.linked_districts]
+        for district in districts:
+            session.add(StatusBanner(district_id=district.id, message=message.strip(), starts_at=now,
+                                     expires_at=now + timedelta(minutes=minutes), active=True))
+            audit.record(session, at=now, actor=g.api_actor, action="create", entity="status_banner",
+                         key=district.name, after={"message": message.strip(), "incident": incident.id,
+                                                   "expires_minutes": minutes})
+        incident_ops.note(session, incident, now, "banner_set",
+                          f"Status banner set for {len(districts)} district(s) by {g.api_actor}.")
+        session.commit()
+    return jsonify(incident=incident_id, districts=[d.name for d in districts], expires_minutes=minutes)
 
 
 @bp.errorhandler(404)

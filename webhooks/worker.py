@@ -5,7 +5,7 @@ itself, so pooled database connections are never shared across a fork) and a tim
 every second, moves due scheduled jobs onto the queue using the service's clock, and every 30 s
 starts paging for any incident that missed its start (`ivr.paging.sweep`). Run any number, on any
 machine: jobs are idempotent. With the embedded Redis (development), the web process runs one in a
-thread instead, since nothing else can reach its Redis.
+thread instead (with the dispatcher's pass), since nothing else can reach its Redis.
 """
 
 from __future__ import annotations
@@ -56,7 +56,8 @@ def run_worker(svc, *, burst: bool = False, stop: threading.Event | None = None)
 
 
 def start_in_process(svc) -> threading.Thread:
-    """A worker in a daemon thread of this process (embedded Redis: development only)."""
+    """A worker in a daemon thread of this process (embedded Redis: development only). It also
+    serves the waiting line each second, as `supportline dispatcher` would."""
     stop = threading.Event()
     set_context(svc.job_context())
 
@@ -67,6 +68,9 @@ def start_in_process(svc) -> threading.Thread:
         while not stop.is_set():
             try:
                 worker.work(burst=True, with_scheduler=False, logging_level="WARNING")
+                with svc.sessions() as session:
+                    roster = svc.tables.get(session).advisors
+                svc.dispatcher.run(roster, svc.now())
             except Exception:
                 log.exception("in-process worker pass failed")
             stop.wait(TICK_SECONDS)
