@@ -7,7 +7,9 @@ the way `webhooks/simulator.py` does), and prints webhook p50/p90/p99 latency an
 it serves a bare Flask view returning a fixed TwiML (`bench/floor_app.py`) with the same gunicorn
 settings and drives the same number of requests, shaped the same way, at the same concurrency:
 the ratio service req/s / floor req/s is the figure to watch (target >= 0.6, p99 <= 50 ms at 16
-concurrent calls). See bench/README.md.
+concurrent calls). Last, the io floor (`bench/io_floor_app.py`), the same view plus a signature
+check, one Redis GET and one primary-key SELECT that commits, runs the same way: the ratio service
+req/s / io-floor req/s is informational. See bench/README.md.
 
     . .venv/bin/activate && python bench/calls.py [--calls 400] [--concurrency 16] [--json out.json]
 """
@@ -54,7 +56,7 @@ SECRETS_FILE = Path(tempfile.gettempdir()) / "supportline_bench" / "secrets.json
 TO_NUMBER = "+18005550100"
 ACCOUNT_SID = "AC" + "0" * 32
 MAX_REQUESTS_PER_CALL = 60
-HOLD_ROUNDS = 2
+HOLD_ROUNDS = 20  # hold rounds a caller sits through before hanging up
 TALK_SECONDS = 180
 
 if str(ROOT) not in sys.path:
@@ -85,6 +87,12 @@ def child_env(port: int, secret: dict[str, str]) -> dict[str, str]:
         PIN_PEPPER=secret["pin_pepper"],
         PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
         PYTHONUNBUFFERED="1",
+        # Advisors take the next call at once, and a busy case owner is not waited for: the bench
+        # measures webhooks, not wrap-up time or the owner's 60 s (its callers do not wait).
+        WRAP_UP_SECONDS="0",
+        OWNER_WAIT_SECONDS="0",
+        # Path (b) has owners miss calls on purpose; autopause would take them off the line for good.
+        AUTOPAUSE_MISSES="0",
     )
     if CLOCK_START:
         # Development mode only for its clock: the line runs "at" CLOCK_START (open hours by
@@ -157,6 +165,10 @@ def setup(env: dict[str, str]) -> None:
                 + _tail(out))
         raise BenchError(f"`supportline load {DEMO_FILE.name}` failed:\n" + _tail(out))
     print("  " + (res.stdout.strip().splitlines() or ["loaded"])[-1])
+    res = run_cli(["presence", "set", "available", "--all"], env)
+    if res.returncode != 0:
+        raise BenchError("`supportline presence set available --all` failed:\n" + _tail(res.stderr or res.stdout))
+    print("  " + res.stdout.strip())
 
 
 def _tail(text: str, lines: int = 15) -> str:
@@ -480,6 +492,8 @@ def drive_call(tx: Transport, plan: Plan, locked_out_text: str) -> CallResult:
         if step == "closed":
             result.line = "closed"
             return "8" if asked[step] == 1 else None
+        if step == "queue-menu":
+            return ""  # on hold: this caller waits for their turn
         return None  # reopen offers and the like: this caller hangs up
 
     for _ in range(MAX_REQUESTS_PER_CALL):
@@ -699,6 +713,11 @@ def run_phase(name: str, server: Server, jobs: list, concurrency: int,
     return phase
 
 
+def throughput_ratio(figures: dict[str, float | int], base: dict[str, float | int]) -> float:
+    """req/s of `figures` over req/s of `base` (0 when the base served nothing)."""
+    return figures["req_per_s"] / base["req_per_s"] if base["req_per_s"] else 0.0
+
+
 def print_table(phases: list[Phase]) -> None:
     head = f"{'phase':<9}{'requests':>9}{'errors':>8}{'req/s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}"
     print(head)
@@ -744,14 +763,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--calls", type=int, default=400, help="complete calls to drive (default 400)")
     p.add_argument("--concurrency", type=int, default=16, help="calls in flight (default 16)")
     p.add_argument("--port", type=int, default=5077,
-                   help="service port (default 5077); the floor uses PORT+1")
+                   help="service port (default 5077); the floor uses PORT+1, the io floor PORT+2")
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
     p.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker (default 8)")
     p.add_argument("--warmup", type=int, default=None,
                    help="unmeasured calls first (default: one per concurrent caller)")
     p.add_argument("--seed", type=int, default=1, help="seed for the call mix (default 1)")
     p.add_argument("--keep", action="store_true",
-                   help="leave the service's gunicorn running at the end (the floor is stopped)")
+                   help="leave the service's gunicorn running at the end (the floors are stopped)")
     p.add_argument("--skip-setup", action="store_true",
                    help="reuse the bench database and secrets of an earlier run")
     p.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the figures here")
@@ -844,32 +863,39 @@ def _run(args: argparse.Namespace, servers: list[Server]) -> int:
     if not args.keep:
         service.stop()  # one server at a time
 
-    # ---- floor: the same number of requests, in calls of the same lengths, same concurrency
-    floor = Server("floor", "floor_app:app", args.port + 1, args.workers, args.threads,
-                   dict(env, PUBLIC_BASE_URL=f"http://127.0.0.1:{args.port + 1}"), BENCH_DIR)
-    servers.append(floor)
-    floor.start()
-    floor.wait_ready("POST", "/voice/ready")
-    floor_public = f"http://127.0.0.1:{args.port + 1}"
-
-    def floor_tx(conn, samples, errors):
-        return Transport(conn, floor_public, secret["auth_token"], samples, errors)
-
+    # ---- floors: the same number of requests, in calls of the same lengths, same concurrency
     lengths = [r.requests for r in svc.results]
-    warm_lengths = lengths[: args.warmup] or [1]
-    run_phase("warmup", floor, warm_lengths, args.concurrency, floor_tx, drive_floor_call)
-    flo = run_phase("floor", floor, lengths, args.concurrency, floor_tx, drive_floor_call)
-    floor.stop()
+
+    def floor_phase(name: str, app: str, port: int, ready: tuple[str, str]) -> Phase:
+        public = f"http://127.0.0.1:{port}"
+        server = Server(name, app, port, args.workers, args.threads,
+                        dict(env, PUBLIC_BASE_URL=public), BENCH_DIR)
+        servers.append(server)
+        server.start()
+        server.wait_ready(*ready)
+
+        def floor_tx(conn, samples, errors):
+            return Transport(conn, public, secret["auth_token"], samples, errors)
+
+        warm_lengths = lengths[: args.warmup] or [1]
+        run_phase("warmup", server, warm_lengths, args.concurrency, floor_tx, drive_floor_call)
+        phase = run_phase(name, server, lengths, args.concurrency, floor_tx, drive_floor_call)
+        server.stop()  # one server at a time
+        return phase
+
+    flo = floor_phase("floor", "floor_app:app", args.port + 1, ("POST", "/voice/ready"))
+    iof = floor_phase("io-floor", "io_floor_app:app", args.port + 2, ("GET", "/healthz"))
 
     # ---- figures
     print()
-    print_table([flo, svc])
-    ff, sf = flo.figures(), svc.figures()
-    ratio = sf["req_per_s"] / ff["req_per_s"] if ff["req_per_s"] else 0.0
+    print_table([flo, iof, svc])
+    ff, iff, sf = flo.figures(), iof.figures(), svc.figures()
+    ratio, io_ratio = throughput_ratio(sf, ff), throughput_ratio(sf, iff)
     ratio_ok, p99_ok = ratio >= 0.6, sf["p99_ms"] <= 50.0
     print()
     print(f"ratio (service req/s / floor req/s): {ratio:.2f} (target >= 0.6)"
           f"{'' if ratio_ok else '  MISSED'}")
+    print(f"ratio (service req/s / io-floor req/s): {io_ratio:.2f} (informational, no target)")
     print(f"p99 at concurrency {args.concurrency}: {sf['p99_ms']:.1f} ms (target <= 50 ms)"
           f"{'' if p99_ok else '  MISSED'}")
 
@@ -889,7 +915,7 @@ def _run(args: argparse.Namespace, servers: list[Server]) -> int:
         outcomes = ", ".join(f"{o} {n}" for o, n in sorted(entry["outcomes"].items()))
         flag = f"  <- {entry['unexpected']} unexpected" if entry["unexpected"] else ""
         print(f"  {label}: {entry['calls']} calls ({outcomes}){flag}")
-    problems = Counter(svc.errors + flo.errors)
+    problems = Counter(svc.errors + flo.errors + iof.errors)
     if problems:
         print("errors:")
         for text, n in problems.most_common(8):
@@ -903,8 +929,9 @@ def _run(args: argparse.Namespace, servers: list[Server]) -> int:
                        "worker_class": "gthread", "warmup_calls": args.warmup, "seed": args.seed,
                        "database": "postgresql", "redis_db": 14, "cpus": os.cpu_count(),
                        "load_average_before": round(load1, 2)},
-            "phases": {"floor": ff, "service": sf},
+            "phases": {"floor": ff, "io_floor": iff, "service": sf},
             "ratio": round(ratio, 3),
+            "ratio_io_floor": round(io_ratio, 3),
             "targets": {"ratio_min": 0.6, "p99_ms_max": 50.0, "ratio_met": ratio_ok,
                         "p99_met": p99_ok},
             "service_steps": steps,

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Iterable
@@ -40,6 +41,7 @@ log = logging.getLogger("supportline.dispatch")
 OFFER_TTL_SECONDS = 120
 OFFER_STALE_SECONDS = 15
 LOCK_MS = 10_000
+LOCK_WAIT_SECONDS = 0.1
 
 _TAKE = """
 local v = redis.call('GET', KEYS[1])
@@ -125,17 +127,31 @@ class Dispatcher:
         self._unlock = client.register_script(_UNLOCK)
 
     def run(self, advisors: Iterable[AdvisorView], now: datetime, own_sid: str | None = None) -> DispatchResult:
+        """One pass over the line. With `own_sid` (a waiting caller's own webhook) it waits briefly
+        for a pass in progress; otherwise (someone else's webhook freed an advisor) it does not
+        wait: the pass in progress, or the next one, serves the line."""
         result = DispatchResult(bridged=[])
         if self.queue.waiting() == 0:
             return result
         token = secrets.token_hex(8)
-        if not self.redis.set(self.lock_key, token, nx=True, px=LOCK_MS):
-            return result  # another dispatcher is walking the line right now
+        if not self._lock(token, LOCK_WAIT_SECONDS if own_sid else 0.0):
+            return result  # another dispatcher is still walking the line: it serves this caller too
         try:
             self._walk(list(advisors), now, own_sid, result)
         finally:
             self._unlock(keys=[self.lock_key], args=[token])
         return result
+
+    def _lock(self, token: str, wait_seconds: float) -> bool:
+        """Take the dispatch lock, waiting up to `wait_seconds` for a pass in progress (passes
+        without carrier requests take a few milliseconds)."""
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            if self.redis.set(self.lock_key, token, nx=True, px=LOCK_MS):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
 
     def _walk(self, roster: list[AdvisorView], now: datetime, own_sid: str | None, result: DispatchResult) -> None:
         snap = self.presence.snapshot([a.pk for a in roster], now)

@@ -712,7 +712,7 @@ def dial_result(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse
     log.info("dial not accepted call=%s target=%s status=%s", state.sid, target, dial_status or "none")
     if advisor_pk is not None:
         if env.presence.release(advisor_pk, state.sid, env.now, missed=True) == "away":
-            staffing.note_autopause(env.session, advisor_pk, env.now)
+            staffing.note_autopause(env.session, advisor_pk, env.now, _autopause_reason(env))
     resp = _response()
     if state.route == "oncall":
         return _outage_next(env, state, resp)
@@ -779,8 +779,12 @@ def whisper_accept(env: CallEnv, inp: CallInput, state: CallState | None) -> Voi
     if parent and adv.isdigit():
         # Declined or not confirmed: free the advisor at once (a missed call toward the autopause).
         if env.presence.release(int(adv), parent, env.now, missed=True) == "away":
-            staffing.note_autopause(env.session, int(adv), env.now)
+            staffing.note_autopause(env.session, int(adv), env.now, _autopause_reason(env))
     return _hangup(_response(), say("whisper_declined"))
+
+
+def _autopause_reason(env: CallEnv) -> str:
+    return f"missed {env.presence.missed_limit} calls in a row"
 
 
 def _engineer_took_the_call(env: CallEnv, parent: str, engineer_pk: int, leg_sid: str) -> None:

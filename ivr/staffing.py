@@ -64,17 +64,17 @@ def set_presence(
     return presence.set_state(advisor_pk, state, now, reason)
 
 
-def note_autopause(session: Session, advisor_pk: int, now: datetime) -> None:
+def note_autopause(session: Session, advisor_pk: int, now: datetime, reason: str = AUTOPAUSE_REASON) -> None:
     """The advisor was set away for missed calls: keep that in the durable copy too."""
     advisor = session.get(Advisor, advisor_pk)
     if advisor is None:
         return
     before = {"presence": advisor.signed_in_state, "away_reason": advisor.away_reason}
     advisor.signed_in_state = PresenceState.AWAY.value
-    advisor.away_reason = AUTOPAUSE_REASON
+    advisor.away_reason = reason
     audit.record(
         session, at=now, actor="ivr:autopause", action="update", entity="advisor_presence",
-        key=advisor.name, before=before, after={"presence": "away", "away_reason": AUTOPAUSE_REASON},
+        key=advisor.name, before=before, after={"presence": "away", "away_reason": reason},
     )
 
 

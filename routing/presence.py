@@ -200,7 +200,8 @@ local f = redis.call('HMGET', KEYS[1], 'state', 'call_sid', 'accepted_sid', 'mis
 if f[1] ~= 'on_call' or f[2] ~= ARGV[2] or f[3] == ARGV[2] then return '' end
 local missed = tonumber(f[4] or '0') or 0
 if ARGV[3] == '1' then missed = missed + 1 end
-if missed >= tonumber(ARGV[4]) then
+local limit = tonumber(ARGV[4])
+if limit > 0 and missed >= limit then
   redis.call('HSET', KEYS[1], 'state', 'away', 'since', ARGV[1], 'away_reason', ARGV[5],
              'missed', tostring(missed), 'call_sid', '', 'accepted_sid', '')
   return 'away'
@@ -297,8 +298,11 @@ class Presence:
     """Advisor presence and reservation, in Redis. `tz` is the desk's zone: calls_today resets at
     local midnight there."""
 
-    def __init__(self, client: redis.Redis, tz: str | tzinfo = "America/Chicago", prefix: str = "sl") -> None:
+    def __init__(self, client: redis.Redis, tz: str | tzinfo = "America/Chicago", prefix: str = "sl",
+                 missed_limit: int = MISSED_LIMIT) -> None:
+        """`missed_limit`: missed calls in a row that set an advisor away (0: never)."""
         self.redis = client
+        self.missed_limit = max(0, int(missed_limit))
         self.tz = ZoneInfo(tz) if isinstance(tz, str) else tz
         self._base = f"{{{prefix}:presence}}"
         self.registry_key = f"{self._base}:advisors"
@@ -425,15 +429,16 @@ class Presence:
 
     def release(self, advisor_pk: int, call_sid: str, now: datetime, missed: bool) -> str | None:
         """A reservation not accepted (no answer, busy, whisper declined): back to available at
-        once, keeping idle_since. `missed` counts toward the autopause: at MISSED_LIMIT in a row
-        the advisor goes away with reason AUTOPAUSE_REASON. Returns the new state ("available" or
+        once, keeping idle_since. `missed` counts toward the autopause: at `missed_limit` in a row
+        the advisor goes away with reason "missed N calls in a row" (AUTOPAUSE_REASON for 2). Returns the new state ("available" or
         "away"), or None when `call_sid` is not the advisor's unaccepted reservation (a late or
         duplicate callback: nothing changes)."""
         now_ts = _ts(now)
         result = _text(
             self._release(
                 keys=[self.key(advisor_pk)],
-                args=[_arg(now_ts), call_sid, "1" if missed else "0", MISSED_LIMIT, AUTOPAUSE_REASON],
+                args=[_arg(now_ts), call_sid, "1" if missed else "0", self.missed_limit,
+                      f"missed {self.missed_limit} calls in a row"],
             )
         )
         return result or None

@@ -46,6 +46,8 @@ class Settings:
     wrap_up_seconds: float = 60.0
     # A caller whose case owner is busy waits this long for the owner, then takes anyone fitting.
     owner_wait_seconds: float = 60.0
+    # Missed calls in a row (no answer, busy, declined) that set an advisor away; 0 = never.
+    autopause_misses: int = 2
     # Where the Twilio REST client sends requests ("" = api.twilio.com); for a test double only.
     twilio_api_base: str = ""
     # The number outage pages (calls and SMS) come from: your Twilio number, E.164.
@@ -112,6 +114,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "ROUTING_CACHE_SECONDS": ("routing_cache_seconds", float),
     "WRAP_UP_SECONDS": ("wrap_up_seconds", float),
     "OWNER_WAIT_SECONDS": ("owner_wait_seconds", float),
+    "AUTOPAUSE_MISSES": ("autopause_misses", int),
     "TWILIO_API_BASE": ("twilio_api_base", lambda v: v.rstrip("/")),
     "TWILIO_CALLER_ID": ("twilio_caller_id", str),
     "SUPPORTLINE_API_TOKENS": ("api_tokens", _split_tokens),

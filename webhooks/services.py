@@ -89,7 +89,7 @@ class Services:
         sessions = sessions or make_session_factory(engine)
         client = redis_client if redis_client is not None else make_redis(settings)
         telephony = telephony if telephony is not None else make_telephony(settings)
-        presence = Presence(client, settings.support_timezone)
+        presence = Presence(client, settings.support_timezone, missed_limit=settings.autopause_misses)
         return cls(
             settings=settings,
             engine=engine,

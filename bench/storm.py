@@ -1,0 +1,1106 @@
+#!/usr/bin/env python
+"""Outage storm: 1,000 calls arriving within 60 s on 50 advisors, through the real waiting line.
+
+What it measures. Every caller is the demo contact (PIN, then 0: "next available advisor"), so
+nearly everyone lands in the one general line at once. The script runs the service as it runs in
+production: `gunicorn --workers 2` on PostgreSQL and Redis, the `supportline dispatcher` loop as
+its own process, and the carrier's REST API played by `tests/fake_twilio.py` (the service's
+`TwilioTelephony` points at it through TWILIO_API_BASE). Each call is one thread that behaves as
+Twilio and the caller would together: it posts signed webhooks and follows their TwiML; on a hold
+answer it waits (on an event, real time) for the hold round to end (the Pause, 30 s) and posts the
+Redirect, unless the dispatcher redirects the call first (REST update to /voice/connect), which it
+follows at once; once put through it accepts the whisper as the advisor, talks for `--talk`
+seconds (+/-50 %), then posts the Dial result and the status callback. A small share of callers
+give up after a while in line: some press 1 then 2 (callback request), some hang up.
+
+It prints:
+  * errors (target 0): non-200 answers, transport errors, the service's fault fallback TwiML, and
+    TwiML the caller did not expect at that point;
+  * double bookings (target 0): an advisor put through to a call while the bench still has them
+    talking on another (the bench frees an advisor before it posts the Dial result);
+  * webhook latency, p50/p90/p99/max overall and p50/p99/max by step;
+  * the wait distribution the line produced: per caller put through, seconds from joining the line
+    (the first hold answer) to being put through (the Dial answer); p50/p90/p99/max and a
+    histogram (answered without waiting, < 15 s, 15-30, 30-60, 60-120, > 120 s); how many callers
+    left with a callback request and how many hung up;
+  * the service's side: its call log for these calls (does it agree with the callers?), the line,
+    offers and advisors' presence once every call ended, and what the service and dispatcher
+    logged (faults, tracebacks, warnings).
+
+How to run (PostgreSQL at 127.0.0.1:5432, user postgres, trust auth; Redis at 127.0.0.1:6379):
+
+    . .venv/bin/activate
+    python bench/storm.py                        # 1000 calls in 60 s, 50 advisors: about 8 minutes
+    python bench/storm.py --calls 200 --arrival-seconds 20 --advisors 20 --talk 8   # a short one
+    python bench/storm.py --skip-setup --json /tmp/storm.json
+
+Setup (skipped with --skip-setup, except the advisors' sign-in): drops and recreates its own
+database `supportline_storm`, runs `supportline db upgrade` and loads casestore/demo/demo.yaml, then
+adds "Storm Advisor NNN" advisors (an interchange file) until `--advisors` are active, and signs
+exactly those in (`supportline presence set available ...`). It always flushes Redis db 13 (only).
+Secrets are random per setup and kept in $TMPDIR/supportline_storm/, with the logs of the service
+(service.log) and of the dispatcher (dispatcher.log). The service runs in development mode for
+its clock only (SUPPORTLINE_CLOCK_START: a Tuesday 10:00 in Chicago, open hours), as bench/calls.py
+does; its setup helpers, servers, signed transport and percentiles are reused from there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import math
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+from urllib.parse import parse_qs, urlsplit
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DIR = ROOT / "bench"
+for _path in (ROOT, BENCH_DIR):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+import calls as base  # noqa: E402  (bench/calls.py: setup, servers, signed transport, figures)
+from tests.fake_twilio import FakeTwilio, Posted  # noqa: E402
+
+DB_NAME = "supportline_storm"
+REDIS_DB = 13
+STORM_DIR = Path(tempfile.gettempdir()) / "supportline_storm"
+DEMO_CONTACT_ID = "104233"  # Dana Whitfield: her number and PIN are read from the demo file
+STORM_ADVISOR = "Storm Advisor {:03d}"
+STORM_TEAM = "Campus Support"
+
+HOLD_SECONDS = 30.0  # a hold round when the TwiML has no Pause to go by
+CALLBACK_PATIENCE = (60.0, 240.0)  # seconds in line before pressing 1, 2 (uniform)
+HANGUP_PATIENCE = (20.0, 180.0)  # seconds in line before hanging up (uniform)
+WAIT_BUCKETS = ((15.0, "< 15 s"), (30.0, "15-30 s"), (60.0, "30-60 s"), (120.0, "60-120 s"),
+                (math.inf, "> 120 s"))
+NO_WAIT = "answered without waiting"
+PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy",
+              "TWILIO_EDGE", "TWILIO_REGION")
+
+LINE_KEY = "{sl:queue}:line"
+OFFER_KEYS = "{sl:queue}:offer:*"
+PRESENCE_KEY = "{{sl:presence}}:advisor:{}"
+
+# What the caller's outcome should be in the service's call log.
+SERVICE_OUTCOME = {"connected": "connected", "callback": "callback_requested", "hung up": "abandoned"}
+
+BenchError = base.BenchError
+
+
+# =========================================================================== setup
+
+
+def use_storm_database() -> None:
+    """Point bench/calls.py's setup helpers at the storm's own database, Redis db and secrets."""
+    base.DB_NAME = DB_NAME
+    base.DATABASE_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{DB_NAME}"
+    base.REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
+    base.SECRETS_FILE = STORM_DIR / "secrets.json"
+
+
+def storm_env(port: int, secret: dict[str, str], fake_base: str, wrap_up: float) -> dict[str, str]:
+    """calls.py's environment (database, Redis, secrets, public URL, clock) plus the REST client
+    pointed at the fake carrier and a short wrap-up."""
+    env = base.child_env(port, secret)
+    for var in PROXY_VARS:  # the REST client must reach 127.0.0.1 directly
+        env.pop(var, None)
+    env.update(TWILIO_ACCOUNT_SID=base.ACCOUNT_SID, TWILIO_API_BASE=fake_base,
+               WRAP_UP_SECONDS=f"{wrap_up:g}")
+    return env
+
+
+@dataclass(frozen=True)
+class AdvisorRow:
+    pk: int
+    name: str
+    reach: str
+
+
+def active_advisors() -> list[AdvisorRow]:
+    from sqlalchemy import select
+
+    from casestore.db import make_engine
+    from casestore.models import Advisor
+
+    engine = make_engine(base.DATABASE_URL)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(select(Advisor.id, Advisor.name, Advisor.reach)
+                                .where(Advisor.active.is_(True)).order_by(Advisor.id)).all()
+    finally:
+        engine.dispose()
+    return [AdvisorRow(int(pk), name, reach) for pk, name, reach in rows]
+
+
+def load_storm_advisors(env: dict[str, str], count: int) -> None:
+    """"Storm Advisor 001".."NNN" through `supportline load` (upserts by name: idempotent)."""
+    doc = {"version": 1, "advisors": [
+        {"name": STORM_ADVISOR.format(i), "reach": f"+1612556{i:04d}", "team": STORM_TEAM,
+         "skills": ["grade_book"], "active": True}
+        for i in range(1, count + 1)]}
+    path = STORM_DIR / "advisors.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    res = base.run_cli(["load", str(path)], env)
+    if res.returncode != 0:
+        raise BenchError(f"`supportline load {path}` failed:\n" + base._tail(res.stderr + res.stdout))
+
+
+def staff_advisors(env: dict[str, str], wanted: int) -> dict[int, str]:
+    """At least `wanted` active advisors (the demo's, then storm advisors); the first `wanted` by
+    id signed in, any others signed out. Returns {pk: reach} of the advisors signed in."""
+    rows = active_advisors()
+    if len(rows) < wanted:
+        demo = sum(1 for r in rows if not r.name.startswith(STORM_ADVISOR.split("{")[0]))
+        load_storm_advisors(env, wanted - demo)
+        rows = active_advisors()
+    if len(rows) < wanted:
+        raise BenchError(f"only {len(rows)} active advisors after loading storm advisors")
+    on, off = rows[:wanted], rows[wanted:]
+    for state, group in (("available", on), ("offline", off)):
+        if group:
+            res = base.run_cli(["presence", "set", state, *(str(r.pk) for r in group)], env)
+            if res.returncode != 0:
+                raise BenchError(f"`supportline presence set {state}` failed:\n"
+                                 + base._tail(res.stderr + res.stdout))
+    return {r.pk: r.reach for r in on}
+
+
+def demo_caller() -> tuple[str, str]:
+    """(E.164 number, PIN) of the demo contact every storm caller is."""
+    from casestore.phones import caller_e164
+
+    doc = yaml.safe_load(base.DEMO_FILE.read_text(encoding="utf-8"))
+    contact = next((c for c in doc["contacts"] if str(c["contact_id"]) == DEMO_CONTACT_ID), None)
+    number = caller_e164(str(contact["phones"][0])) if contact and contact.get("phones") else None
+    if not number:
+        raise BenchError(f"{base.DEMO_FILE}: no contact {DEMO_CONTACT_ID} with a phone number")
+    return number, str(contact["pin"])
+
+
+# =========================================================================== processes
+
+
+class DispatcherProcess:
+    """`supportline dispatcher --interval S` as a child process, stopped with SIGTERM."""
+
+    def __init__(self, env: dict[str, str], interval: float, log: Path) -> None:
+        self.env, self.interval, self.log = env, interval, log
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        cmd = [str(base.VENV_BIN / "supportline"), "dispatcher", "--interval", f"{self.interval:g}"]
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(cmd, env=self.env, cwd=ROOT, stdout=log,
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         start_new_session=True)
+
+    def check(self) -> None:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise BenchError(f"the dispatcher exited with status {self.proc.returncode}:\n"
+                             + base._tail(self.log.read_text(errors="replace")))
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class ConnectionPool:
+    """Keep-alive connections (calls.py's KeepAlive) shared by every caller thread: a request
+    borrows an idle one or opens one, so there are as many connections as requests in flight,
+    not one per waiting caller. Quacks like KeepAlive for calls.py's Transport."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self._idle: list[base.KeepAlive] = []
+        self._all: list[base.KeepAlive] = []
+        self._lock = threading.Lock()
+
+    def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        with self._lock:
+            conn = self._idle.pop() if self._idle else None
+            if conn is None:
+                conn = base.KeepAlive(self.port)
+                self._all.append(conn)
+        try:
+            return conn.post(path, body, headers)
+        except BaseException:
+            conn.close()  # a timed-out http.client connection cannot be reused
+            raise
+        finally:
+            with self._lock:
+                self._idle.append(conn)
+
+    @property
+    def opened(self) -> int:
+        return len(self._all)
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+
+
+# =========================================================================== the callers
+
+
+@dataclass(frozen=True)
+class CallPlan:
+    index: int
+    arrive_at: float  # seconds after the storm starts
+    talk: float  # seconds talking once put through
+    leaves: str  # "" waits as long as it takes; "callback" presses 1 then 2; "hangup"
+    patience: float  # seconds in line before leaving (inf when leaves == "")
+
+
+def make_plans(calls: int, arrival_seconds: float, talk: float, callback_share: float,
+               hangup_share: float, seed: int) -> list[CallPlan]:
+    """Arrivals uniform over the window (a Poisson storm of that many calls), talk +/-50 %."""
+    rng = random.Random(seed)
+    arrivals = sorted(rng.uniform(0.0, arrival_seconds) for _ in range(calls))
+    plans = []
+    for i, at in enumerate(arrivals):
+        talk_s = talk * rng.uniform(0.5, 1.5)
+        roll = rng.random()
+        if roll < callback_share:
+            leaves, patience = "callback", rng.uniform(*CALLBACK_PATIENCE)
+        elif roll < callback_share + hangup_share:
+            leaves, patience = "hangup", rng.uniform(*HANGUP_PATIENCE)
+        else:
+            leaves, patience = "", math.inf
+        plans.append(CallPlan(i, at, talk_s, leaves, patience))
+    return plans
+
+
+@dataclass
+class CallRecord:
+    """What happened to one call. Times are seconds on the storm's clock."""
+
+    sid: str
+    plan: CallPlan
+    # connected | callback | hung up | error | unexpected | still waiting at the cap | interrupted
+    outcome: str = ""
+    arrived: float | None = None
+    joined: float | None = None  # the first hold answer: in the line
+    put_through: float | None = None  # the Dial answer of the call that was then bridged
+    left: float | None = None  # left the line (callback request or hang-up)
+    ended: float | None = None
+    hold_rounds: int = 0  # hold Redirects posted after a full round
+    redirects: int = 0  # dispatcher redirects followed
+    missed_dials: int = 0
+    requests: int = 0
+    errors: int = 0
+    note: str = ""
+
+    @property
+    def waited(self) -> float | None:
+        """Seconds from joining the line to being put through; 0 when never in line; None when
+        not put through."""
+        if self.put_through is None:
+            return None
+        return 0.0 if self.joined is None else max(0.0, self.put_through - self.joined)
+
+
+class Board:
+    """What the bench knows across calls: who holds which advisor (double bookings), how many
+    callers are in each phase (progress, queue peak), and carrier redirects routed to their call."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.t0 = time.monotonic()
+        self.callers: dict[str, Caller] = {}
+        self.holding: dict[int, str] = {}  # advisor pk -> the call the bench has them talking to
+        self.double_bookings: list[str] = []
+        self.phases: Counter[str] = Counter()
+        self.stray: Counter[str] = Counter()  # redirects not followed, by the caller's phase
+        self.peak_waiting, self.peak_at = 0, 0.0
+        self.stop = threading.Event()  # Ctrl-C or the deadline: every caller hangs up
+        self.finished = threading.Event()
+
+    def now(self) -> float:
+        return time.monotonic() - self.t0
+
+    def register(self, caller: Caller) -> None:
+        with self.lock:
+            self.callers[caller.sid] = caller
+
+    def move(self, old: str, new: str) -> None:
+        with self.lock:
+            if old:
+                self.phases[old] -= 1
+            self.phases[new] += 1
+            waiting = self.waiting_count()
+            if waiting > self.peak_waiting:
+                self.peak_waiting, self.peak_at = waiting, self.now()
+
+    def waiting_count(self) -> int:
+        return self.phases["waiting"] + self.phases["choosing"]
+
+    def take_advisor(self, pk: int, sid: str) -> None:
+        with self.lock:
+            other = self.holding.get(pk)
+            if other is not None and other != sid:
+                self.double_bookings.append(
+                    f"t={self.now():.1f}s advisor {pk} put through to {sid} while talking to {other}")
+            self.holding[pk] = sid
+
+    def free_advisor(self, pk: int, sid: str) -> None:
+        with self.lock:
+            if self.holding.get(pk) == sid:
+                del self.holding[pk]
+
+    def note_stray(self, label: str, n: int = 1) -> None:
+        if n:
+            with self.lock:
+                self.stray[label] += n
+
+    def hear_update(self, update: Posted) -> None:
+        """FakeTwilio's hook: a REST update of a call (on the fake's request thread)."""
+        with self.lock:
+            caller = self.callers.get(update.sid)
+        url = update.get("Url")
+        if caller is None or not url:
+            self.note_stray("not a storm call, or not a redirect")
+            return
+        caller.redirected(url)
+
+
+@dataclass
+class Storm:
+    """What every caller shares."""
+
+    board: Board
+    pool: ConnectionPool
+    public: str
+    token: str
+    fallback: str
+    fake: FakeTwilio
+    roster: dict[int, str]  # signed-in advisor pk -> reach
+    phone: str
+    pin: str
+    max_wait: float
+    samples: list = field(default_factory=list)  # calls.Sample, appended by every thread
+    errors: list[str] = field(default_factory=list)
+
+
+STRAY_LABEL = {"": "before the first webhook", "menus": "in the menus",
+               "talking": "while being put through or talking", "leaving": "while leaving (callback)",
+               "done": "after the caller hung up"}
+
+
+def step_of(url: str | None) -> str:
+    return urlsplit(url or "").path.rsplit("/", 1)[-1]
+
+
+def local(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def describe(root: ET.Element) -> str:
+    """A short picture of a TwiML answer for error messages: verbs and where they lead."""
+    out = []
+    for verb in root:
+        target = verb.get("action") or (verb.text or "").strip() if verb.tag in ("Gather", "Redirect") else ""
+        out.append(f"{verb.tag}({step_of(target)})" if target else verb.tag)
+    return " ".join(out) or "empty Response"
+
+
+def is_hold(root: ET.Element) -> bool:
+    gather = root.find("Gather")
+    return (gather is not None and step_of(gather.get("action")) == "queue-menu"
+            and root.find("Redirect") is not None)
+
+
+def reach_of(endpoint: ET.Element) -> str:
+    text = (endpoint.text or "").strip()
+    return f"client:{text}" if endpoint.tag == "Client" else text
+
+
+class Caller:
+    """One call, on its own thread: the caller, and Twilio around them. Only this thread posts
+    the call's webhooks, so they never overlap (as with Twilio); a redirect the carrier accepts
+    while the caller is waiting is followed as soon as the current request has its answer."""
+
+    FOLLOWS = frozenset({"waiting", "choosing"})  # phases in which a redirect takes the call
+
+    def __init__(self, plan: CallPlan, storm: Storm) -> None:
+        self.plan, self.storm, self.board = plan, storm, storm.board
+        self.sid = "CA" + uuid.uuid4().hex
+        self.record = CallRecord(self.sid, plan)
+        self.base = {"CallSid": self.sid, "AccountSid": base.ACCOUNT_SID, "From": storm.phone,
+                     "To": base.TO_NUMBER, "Direction": "inbound", "ApiVersion": "2010-04-01",
+                     "CallStatus": "in-progress"}
+        self.tx = base.Transport(storm.pool, storm.public, storm.token, storm.samples,
+                                 storm.errors, storm.fallback)
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.pending: list[str] = []
+        self.phase = ""
+        self.holding: int | None = None
+        self.legs = 0
+
+    # -- the carrier side ---------------------------------------------------------------------
+
+    def redirected(self, url: str) -> None:
+        """The carrier accepted a redirect of this call (the fake's thread)."""
+        with self.lock:
+            if self.phase in self.FOLLOWS:
+                self.pending.append(url)
+                self.wake.set()
+                return
+            phase = self.phase
+        self.board.note_stray(STRAY_LABEL.get(phase, phase))
+
+    def take_redirect(self) -> str | None:
+        """The latest pending redirect (it supersedes any earlier one), or None."""
+        with self.lock:
+            urls, self.pending = self.pending, []
+            self.wake.clear()
+        self.board.note_stray("superseded by a later redirect", max(0, len(urls) - 1))
+        return local(urls[-1]) if urls else None
+
+    def drop_redirects(self, label: str) -> None:
+        with self.lock:
+            n, self.pending = len(self.pending), []
+            self.wake.clear()
+        self.board.note_stray(label, n)
+
+    def set_phase(self, phase: str) -> None:
+        with self.lock:
+            old, self.phase = self.phase, phase
+        self.board.move(old, phase)
+
+    # -- the call -----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        self.record.arrived = self.board.now()
+        self.set_phase("menus")
+        self.storm.fake.inbound(self.sid)
+        try:
+            self.follow(self.arrive())
+        except Exception as exc:  # a bench bug must show, not end the thread silently
+            self.record.outcome = "error"
+            self.storm.errors.append(f"bench: {type(exc).__name__}: {exc}")
+        finally:
+            self.hang_up()
+
+    def post(self, path: str, params: dict[str, str]) -> ET.Element | None:
+        self.record.requests += 1
+        root = self.tx.post(local(path), params)
+        if root is None:
+            self.record.errors += 1
+        return root
+
+    def unexpected(self, root: ET.Element | None, why: str) -> None:
+        self.record.outcome = "unexpected"
+        self.record.errors += 1
+        self.storm.errors.append(f"{why}: got {describe(root) if root is not None else 'nothing'}")
+        return None
+
+    def arrive(self) -> ET.Element | None:
+        root = self.post("/voice/incoming", dict(self.base, CallStatus="ringing"))
+        root = self.key_in(root, "pin", self.storm.pin)
+        return self.key_in(root, "menu", "0")  # 0: the next available advisor
+
+    def key_in(self, root: ET.Element | None, step: str, digits: str) -> ET.Element | None:
+        if root is None:
+            return None
+        gather = root.find("Gather")
+        action = gather.get("action") if gather is not None else None
+        if step_of(action) != step:
+            return self.unexpected(root, f"expected the {step} prompt")
+        return self.post(action, dict(self.base, Digits=digits))
+
+    def follow(self, root: ET.Element | None) -> None:
+        while root is not None:
+            if root.find("Dial") is not None:
+                root = self.put_through(root)
+            elif is_hold(root):
+                root = self.hold(root)
+            elif root.find("Hangup") is not None:
+                if not self.record.outcome:
+                    self.unexpected(root, "the line hung up")
+                return
+            else:
+                self.unexpected(root, "expected a Dial, a hold or a Hangup")
+                return
+        if not self.record.outcome:
+            self.record.outcome = "error"
+
+    def put_through(self, root: ET.Element) -> ET.Element | None:
+        """The Dial: the advisor's leg hears the whisper and presses 1, they talk, then the Dial
+        result (the advisor is freed on the bench's side first)."""
+        dialled_at = self.board.now()
+        self.set_phase("talking")
+        self.drop_redirects("while being put through")
+        dial = root.find("Dial")
+        endpoint = dial[0] if len(dial) else None
+        whisper = endpoint.get("url") if endpoint is not None else None
+        if whisper is None:
+            return self.unexpected(root, "a Dial that is not to an advisor")
+        pk = int(parse_qs(urlsplit(whisper).query).get("adv", ["0"])[0])
+        reach = reach_of(endpoint)
+        if self.storm.roster.get(pk) != reach:
+            self.storm.errors.append(f"dialled advisor {pk} at {reach}, not a signed-in advisor "
+                                     f"(roster: {self.storm.roster.get(pk)})")
+            self.record.errors += 1
+        self.board.take_advisor(pk, self.sid)
+        self.holding = pk
+        self.legs += 1
+        leg_sid = f"{self.sid}-leg{self.legs}"
+        leg = {"CallSid": leg_sid, "ParentCallSid": self.sid, "AccountSid": base.ACCOUNT_SID,
+               "From": base.TO_NUMBER, "To": reach, "CallStatus": "in-progress",
+               "Direction": "outbound-api", "ApiVersion": "2010-04-01"}
+        heard = self.post(whisper, leg)
+        gather = heard.find("Gather") if heard is not None else None
+        bridged = False
+        if gather is not None:
+            accepted = self.post(gather.get("action") or "", dict(leg, Digits="1"))
+            bridged = accepted is not None and accepted.find("Hangup") is None
+        talked = 0
+        if bridged:
+            if self.record.put_through is None:
+                self.record.put_through = dialled_at
+            talked = round(self.plan.talk)
+            self.board.stop.wait(self.plan.talk)  # talking (cut short by Ctrl-C)
+        else:
+            self.record.missed_dials += 1
+        self.board.free_advisor(pk, self.sid)  # before the line can give them to anyone else
+        self.holding = None
+        self.drop_redirects("while talking")
+        result = self.post(dial.get("action") or "", dict(
+            self.base, DialCallStatus="completed" if bridged else "no-answer",
+            DialCallSid=leg_sid, DialCallDuration=str(talked)))
+        if bridged and result is not None and result.find("Hangup") is not None:
+            self.record.outcome = "connected"
+        return result
+
+    def hold(self, root: ET.Element) -> ET.Element | None:
+        """In line: wait for the round to end (then post the Redirect) or for the dispatcher's
+        redirect (post it at once); leave when patience or the bench's cap runs out."""
+        now = self.board.now()
+        if self.record.joined is None:
+            self.record.joined = now
+        self.set_phase("waiting")
+        gather, redirect = root.find("Gather"), root.find("Redirect")
+        pause = sum(float(p.get("length", "1")) for p in gather.iter("Pause")) or HOLD_SECONDS
+        round_ends = now + pause
+        give_up_at = self.record.joined + self.plan.patience
+        cap_at = self.record.joined + self.storm.max_wait
+        while True:
+            url = self.take_redirect()
+            if url is not None:
+                self.record.redirects += 1
+                return self.post(url, self.base)
+            now = self.board.now()
+            if self.board.stop.is_set():
+                self.record.outcome = "interrupted"
+                return None
+            if now >= cap_at:
+                self.record.outcome = "still waiting at the cap"
+                return None
+            if now >= give_up_at:
+                return self.give_up(gather)
+            if now >= round_ends:
+                self.record.hold_rounds += 1
+                return self.post((redirect.text or "").strip(), self.base)
+            self.wake.wait(min(round_ends, give_up_at, cap_at) - now)
+
+    def give_up(self, gather: ET.Element) -> ET.Element | None:
+        self.record.left = self.board.now()
+        if self.plan.leaves == "hangup":
+            self.record.outcome = "hung up"
+            return None
+        self.set_phase("choosing")
+        menu = self.post(gather.get("action") or "", dict(self.base, Digits="1"))
+        url = self.take_redirect()
+        if url is not None:  # an advisor came free while the choices were read out
+            self.record.redirects += 1
+            self.record.left, self.record.note = None, "put through while choosing"
+            return self.post(url, self.base)
+        if menu is None:
+            return None
+        choose = menu.find("Gather")
+        if choose is None or step_of(choose.get("action")) != "queue-menu":
+            return self.unexpected(menu, "expected the message/callback choice")
+        self.set_phase("leaving")
+        answer = self.post(choose.get("action") or "", dict(self.base, Digits="2"))
+        if answer is not None and answer.find("Hangup") is not None:
+            self.record.outcome = "callback"
+        return answer
+
+    def hang_up(self) -> None:
+        """The call ends: the carrier refuses redirects from now on, then the status callback."""
+        self.set_phase("done")
+        if self.holding is not None:
+            self.board.free_advisor(self.holding, self.sid)
+        self.storm.fake.end_call(self.sid)
+        self.drop_redirects("after the caller hung up")
+        self.record.ended = self.board.now()
+        duration = int(self.record.ended - (self.record.arrived or 0.0))
+        self.post("/voice/status", dict(self.base, CallStatus="completed", CallDuration=str(duration)))
+
+
+# =========================================================================== running the storm
+
+
+def run_storm(storm: Storm, plans: list[CallPlan], deadline: float) -> list[CallRecord]:
+    """Start each caller at its arrival time; wait for all (hang up whoever is left at the
+    deadline)."""
+    board = storm.board
+    threads: list[threading.Thread] = []
+    callers: list[Caller] = []
+    try:
+        for plan in plans:
+            if board.stop.wait(max(0.0, plan.arrive_at - board.now())):
+                break
+            caller = Caller(plan, storm)
+            board.register(caller)
+            thread = threading.Thread(target=caller.run, name=f"call-{plan.index}", daemon=True)
+            thread.start()
+            callers.append(caller)
+            threads.append(thread)
+        for thread in threads:
+            thread.join(max(0.0, deadline - board.now()))
+    finally:
+        if any(t.is_alive() for t in threads):  # deadline or Ctrl-C: everyone hangs up
+            board.stop.set()
+            for caller in callers:
+                caller.wake.set()
+            for thread in threads:
+                thread.join(timeout=40)
+        board.finished.set()
+    return [c.record for c in callers]
+
+
+def progress(storm: Storm, every: float, total: int) -> None:
+    board = storm.board
+    while not board.finished.wait(every):
+        with board.lock:
+            p = dict(board.phases)
+            arrived = len(board.callers)
+        print(f"  t={board.now():5.0f}s  arrived {arrived:>5}/{total}  in menus {p.get('menus', 0):>4}"
+              f"  waiting {p.get('waiting', 0) + p.get('choosing', 0):>4}  talking {p.get('talking', 0):>3}"
+              f"  done {p.get('done', 0):>5}  redirects {len(storm.fake.updates):>5}"
+              f"  errors {len(storm.errors)}", flush=True)
+
+
+# =========================================================================== figures
+
+
+def wait_figures(records: list[CallRecord]) -> dict[str, object]:
+    waits = sorted(r.waited for r in records if r.waited is not None)
+    histogram = Counter()
+    for r in records:
+        if r.waited is None:
+            continue
+        if r.joined is None:
+            histogram[NO_WAIT] += 1
+        else:
+            histogram[next(label for edge, label in WAIT_BUCKETS if r.waited < edge)] += 1
+    return {
+        "put_through": len(waits),
+        "p50_s": base.pct(waits, 50), "p90_s": base.pct(waits, 90), "p99_s": base.pct(waits, 99),
+        "max_s": round(waits[-1], 2) if waits else 0.0,
+        "histogram": {label: histogram[label] for label in [NO_WAIT] + [l for _, l in WAIT_BUCKETS]},
+    }
+
+
+def left_figures(records: list[CallRecord]) -> dict[str, dict[str, float | int]]:
+    out = {}
+    for outcome in ("callback", "hung up"):
+        waited = sorted(r.left - r.joined for r in records
+                        if r.outcome == outcome and r.left is not None and r.joined is not None)
+        out[outcome] = {"calls": sum(r.outcome == outcome for r in records),
+                        "p50_s_in_line": base.pct(waited, 50), "max_s_in_line": round(waited[-1], 1) if waited else 0.0}
+    return out
+
+
+def service_side(records: list[CallRecord], roster: dict[int, str]) -> dict[str, object]:
+    """The service's own view once every call ended: call log, callback tasks, line, presence."""
+    import redis
+    from sqlalchemy import select
+
+    from casestore.db import make_engine
+    from casestore.models import CallbackTask, CallLog
+
+    sids = [r.sid for r in records]
+    engine = make_engine(base.DATABASE_URL)
+    try:
+        with engine.connect() as conn:
+            logs = {sid: (outcome, wait) for sid, outcome, wait in conn.execute(
+                select(CallLog.call_sid, CallLog.outcome, CallLog.wait_seconds)
+                .where(CallLog.call_sid.in_(sids))).all()}
+            tasks = set(conn.execute(select(CallbackTask.call_sid)
+                                     .where(CallbackTask.call_sid.in_(sids))).scalars())
+    finally:
+        engine.dispose()
+    mismatches = []
+    for r in records:
+        want = SERVICE_OUTCOME.get(r.outcome)
+        got = logs.get(r.sid, ("(no call log row)", 0))[0]
+        if want is not None and got != want:
+            mismatches.append(f"{r.sid}: caller {r.outcome}, call log {got}")
+    served_waits = sorted(float(w) for sid, (o, w) in logs.items() if o == "connected")
+
+    client = redis.Redis.from_url(base.REDIS_URL, decode_responses=True)
+    states: Counter[str] = Counter()
+    on_call = []
+    for pk in roster:
+        state, sid = client.hmget(PRESENCE_KEY.format(pk), "state", "call_sid")
+        states[state or "offline"] += 1
+        if state == "on_call":
+            on_call.append(f"advisor {pk} on_call for {sid}")
+    result = {
+        "call_log_outcomes": dict(Counter(o for o, _ in logs.values())),
+        "call_log_rows": len(logs),
+        "callback_tasks": len(tasks),
+        "outcome_mismatches": len(mismatches),
+        "mismatch_examples": mismatches[:5],
+        "service_wait_s": {"p50": base.pct(served_waits, 50), "p90": base.pct(served_waits, 90),
+                           "max": served_waits[-1] if served_waits else 0},
+        "line_waiting_after": int(client.zcard(LINE_KEY)),
+        "offers_left": sum(1 for _ in client.scan_iter(match=OFFER_KEYS, count=500)),
+        "presence_after": dict(states),
+        "advisors_stuck_on_call": on_call,
+    }
+    client.close()
+    return result
+
+
+_SID = re.compile(r"CA[0-9a-f]{32}(-leg\d+)?")
+_NUMBER = re.compile(r"\b\d+(\.\d+)?\b")
+_GUNICORN_PREFIX = re.compile(r"^\[[^\]]+\] \[\d+\] ")
+_PUT_THROUGH = re.compile(r"put through (\d+) waiting call")  # the dispatcher loop's echo
+
+
+def scan_log(path: Path) -> dict[str, object]:
+    """Tracebacks (by their last line) and other lines (numbers and sids blanked), counted."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return {"log": str(path), "missing": True}
+    exceptions: Counter[str] = Counter()
+    messages: Counter[str] = Counter()
+    example: dict[str, str] = {}
+    passes = put_through = 0
+    i = 0
+    while i < len(lines):
+        if lines[i].startswith("Traceback"):
+            start = i
+            i += 1
+            while i < len(lines) and (lines[i].startswith((" ", "Traceback", "During handling",
+                                                          "The above exception")) or not lines[i]):
+                i += 1
+            last = _SID.sub("CA…", lines[i]) if i < len(lines) else "(truncated)"
+            exceptions[last] += 1
+            example.setdefault(last, "\n".join(lines[max(0, start - 1):i + 1]))
+            i += 1
+            continue
+        match = _PUT_THROUGH.search(lines[i])
+        if match:
+            passes, put_through = passes + 1, put_through + int(match.group(1))
+            i += 1
+            continue
+        text = _NUMBER.sub("N", _SID.sub("CA…", _GUNICORN_PREFIX.sub("", lines[i]))).strip()
+        if text:
+            messages[text] += 1
+        i += 1
+    return {"log": str(path), "tracebacks": dict(exceptions.most_common()),
+            "traceback_examples": example, "lines": dict(messages.most_common(12)),
+            "passes_putting_calls_through": passes, "calls_put_through": put_through}
+
+
+# =========================================================================== output
+
+
+def print_figures(report: dict[str, object], args: argparse.Namespace) -> None:
+    o, w, left, svc = report["outcomes"], report["wait"], report["left"], report["service"]
+    print()
+    print("outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(o.items(), key=lambda kv: -kv[1])))
+    print(f"errors: {report['errors']} (target 0)")
+    print(f"double bookings: {len(report['double_bookings'])} (target 0)")
+    for line in report["double_bookings"][:5]:
+        print(f"  {line}")
+    print()
+    print(f"wait in line (joining the line -> put through), {w['put_through']} callers put through:")
+    print(f"  p50 {w['p50_s']:.1f} s   p90 {w['p90_s']:.1f} s   p99 {w['p99_s']:.1f} s   max {w['max_s']:.1f} s")
+    for label, n in w["histogram"].items():
+        share = 100.0 * n / w["put_through"] if w["put_through"] else 0.0
+        print(f"  {label:<26}{n:>6}  {share:5.1f}%")
+    q = report["queue"]
+    print(f"  line peak: {q['peak_waiting']} waiting at t={q['peak_at_s']:.0f} s; dispatcher redirects "
+          f"followed {q['redirects_followed']}, hold rounds posted {q['hold_rounds']}, "
+          f"dials not bridged {q['missed_dials']}")
+    print(f"left the line: {left['callback']['calls']} with a callback request "
+          f"(after p50 {left['callback']['p50_s_in_line']:.0f} s in line), "
+          f"{left['hung up']['calls']} hung up (after p50 {left['hung up']['p50_s_in_line']:.0f} s); "
+          f"planned shares {args.callback_share:.0%} / {args.hangup_share:.0%}")
+    if report["stray_redirects"]:
+        print("redirects not followed: " + ", ".join(f"{n} {k}" for k, n in report["stray_redirects"].items()))
+    print()
+    print("webhook latency (whole storm):")
+    base.print_table([report["_phase"]])
+    print("by step:")
+    print(f"  {'step':<15}{'requests':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>10}")
+    for step, v in report["latency_by_step"].items():
+        print(f"  {step:<15}{v['requests']:>9}{v['p50_ms']:>9.1f}{v['p99_ms']:>9.1f}{v['max_ms']:>10.1f}")
+    lat = report["latency"]
+    if lat["server_cpu_ms_per_req"] is not None:
+        print(f"CPU ms per request, server / client: {lat['server_cpu_ms_per_req']:.2f} / "
+              f"{lat['client_cpu_ms_per_req']:.2f}; host CPU busy {100 * (lat['host_cpu_busy'] or 0):.0f}%")
+    print()
+    print(f"service side: call log rows {svc['call_log_rows']}: "
+          + ", ".join(f"{k} {v}" for k, v in sorted(svc["call_log_outcomes"].items()))
+          + f"; callback tasks {svc['callback_tasks']}; outcome mismatches {svc['outcome_mismatches']}")
+    for line in svc["mismatch_examples"]:
+        print(f"  {line}")
+    print(f"  service's wait_seconds of connected calls: p50 {svc['service_wait_s']['p50']:.0f} s, "
+          f"p90 {svc['service_wait_s']['p90']:.0f} s, max {svc['service_wait_s']['max']:.0f} s")
+    print(f"  after the storm: {svc['line_waiting_after']} in line, {svc['offers_left']} offers left; "
+          "advisors' stored presence: " + ", ".join(f"{k} {v}" for k, v in sorted(svc["presence_after"].items()))
+          + " (a wrap-up that ended is written down lazily)")
+    print(f"  carrier REST: {report['carrier']['requests']} requests, {report['carrier']['redirects']} "
+          f"redirects accepted, {report['carrier']['refused']} refused (call ended or unknown)")
+    for line in svc["advisors_stuck_on_call"][:5]:
+        print(f"  stuck: {line}")
+    for name, scan in report["logs"].items():
+        tb = scan.get("tracebacks", {})
+        print(f"{name} log {scan['log']}: {sum(tb.values())} tracebacks"
+              + (", ".join([""] + [f"{n}x {k}" for k, n in tb.items()]) if tb else ""))
+        if scan.get("passes_putting_calls_through"):
+            print(f"  {scan['passes_putting_calls_through']} dispatcher passes put "
+                  f"{scan['calls_put_through']} waiting calls through")
+        for text, n in list(scan.get("lines", {}).items())[:8]:
+            print(f"  {n}x {text[:160]}")
+    problems = Counter(report["_error_list"])
+    if problems:
+        print("errors:")
+        for text, n in problems.most_common(10):
+            print(f"  {n}x {text[:200]}")
+
+
+def targets(report: dict[str, object]) -> list[str]:
+    missed = []
+    if report["errors"]:
+        missed.append(f"{report['errors']} errors")
+    if report["double_bookings"]:
+        missed.append(f"{len(report['double_bookings'])} double bookings")
+    stuck = report["outcomes"].get("still waiting at the cap", 0) + report["outcomes"].get("interrupted", 0)
+    if stuck:
+        missed.append(f"{stuck} callers never put through nor left")
+    svc = report["service"]
+    if svc["line_waiting_after"] or svc["advisors_stuck_on_call"]:
+        missed.append("line or advisors not clear after the storm")
+    return missed
+
+
+# =========================================================================== main
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--calls", type=int, default=1000, help="calls in the storm (default 1000)")
+    p.add_argument("--advisors", type=int, default=50, help="advisors signed in (default 50)")
+    p.add_argument("--arrival-seconds", type=float, default=60.0,
+                   help="the calls arrive within this many seconds (default 60)")
+    p.add_argument("--talk", type=float, default=20.0,
+                   help="mean talk seconds per call, +/-50%% (default 20: a long line forms and "
+                        "drains in about 8 minutes with the defaults)")
+    p.add_argument("--wrap-up", type=float, default=2.0, help="advisors' wrap-up seconds (default 2)")
+    p.add_argument("--callback-share", type=float, default=0.05,
+                   help="share of callers who ask for a callback after 60-240 s in line (default 0.05)")
+    p.add_argument("--hangup-share", type=float, default=0.05,
+                   help="share of callers who hang up after 20-180 s in line (default 0.05)")
+    p.add_argument("--max-wait", type=float, default=900.0,
+                   help="a caller still in line after this many seconds hangs up and counts as "
+                        "stuck (default 900)")
+    p.add_argument("--seed", type=int, default=1, help="seed for arrivals, talk and patience (default 1)")
+    p.add_argument("--port", type=int, default=5087, help="service port (default 5087)")
+    p.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
+    p.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker (default 8)")
+    p.add_argument("--dispatch-interval", type=float, default=0.5,
+                   help="seconds between dispatcher passes (default 0.5)")
+    p.add_argument("--progress", type=float, default=15.0,
+                   help="seconds between progress lines (default 15; 0: none)")
+    p.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the figures here")
+    p.add_argument("--skip-setup", action="store_true",
+                   help="reuse the storm database and secrets of an earlier run")
+    p.add_argument("--strict", action="store_true",
+                   help="exit 3 when a target is missed (errors, double bookings, stuck callers)")
+    args = p.parse_args(argv)
+    if args.calls < 1 or args.advisors < 1 or args.arrival_seconds < 0 or args.talk < 0:
+        p.error("--calls and --advisors must be at least 1; --arrival-seconds and --talk not negative")
+    if not 0 <= args.callback_share + args.hangup_share <= 1:
+        p.error("--callback-share + --hangup-share must be between 0 and 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)
+    signal.signal(signal.SIGTERM, base._interrupt)  # SIGTERM behaves like Ctrl-C
+    use_storm_database()
+    STORM_DIR.mkdir(parents=True, exist_ok=True)
+    threading.stack_size(512 * 1024)  # up to --calls caller threads
+    cleanup: list[Callable[[], None]] = []  # stops what was started, last first
+    try:
+        return _run(args, cleanup)
+    except BenchError as exc:
+        print(f"storm: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("storm: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        for stop in reversed(cleanup):
+            stop()
+
+
+def _run(args: argparse.Namespace, cleanup: list[Callable[[], None]]) -> int:
+    from ivr.prompts import say
+
+    secret = base.saved_secrets() if args.skip_setup else base.new_secrets()
+    # One token signs the webhooks and authenticates the service's REST requests, as with Twilio.
+    fake = FakeTwilio(base.ACCOUNT_SID, secret["auth_token"]).start()
+    cleanup.append(fake.stop)
+    env = storm_env(args.port, secret, fake.base_url, args.wrap_up)
+    base.flush_redis()
+    if not args.skip_setup:
+        base.setup(env)
+    roster = staff_advisors(env, args.advisors)
+    phone, pin = demo_caller()
+    print(f"advisors: {len(roster)} signed in; callers: demo contact {DEMO_CONTACT_ID} "
+          f"({phone}), PIN, then 0 (next available advisor)")
+
+    service = base.Server("service", "webhooks:create_app()", args.port, args.workers, args.threads,
+                          env, ROOT)
+    service.log = STORM_DIR / "service.log"
+    dispatcher = DispatcherProcess(env, args.dispatch_interval, STORM_DIR / "dispatcher.log")
+    cleanup += [service.stop, dispatcher.stop]
+    service.start()
+    dispatcher.start()  # at once, so that their development clocks start together
+    service.wait_ready("GET", "/healthz")
+    status, body = base.http_request(args.port, "GET", "/readyz")
+    if status != 200:
+        raise BenchError(f"service not ready: {body.decode(errors='replace').strip()}")
+    dispatcher.check()
+
+    plans = make_plans(args.calls, args.arrival_seconds, args.talk, args.callback_share,
+                       args.hangup_share, args.seed)
+    board = Board()
+    pool = ConnectionPool(args.port)
+    cleanup.append(pool.close)
+    storm = Storm(board, pool, env["PUBLIC_BASE_URL"], secret["auth_token"], say("fault_apology"),
+                  fake, roster, phone, pin, args.max_wait)
+    fake.on_update(board.hear_update)
+    load1 = os.getloadavg()[0]
+    print(f"storm: {args.calls} calls within {args.arrival_seconds:g} s, {len(roster)} advisors, talk "
+          f"{args.talk:g} s +/-50%, wrap-up {args.wrap_up:g} s; leave the line: "
+          f"{args.callback_share:.0%} callback, {args.hangup_share:.0%} hang up")
+    print(f"service: gunicorn {args.workers} workers x {args.threads} threads on {service.url}, "
+          f"dispatcher every {args.dispatch_interval:g} s, fake Twilio REST on {fake.base_url}; "
+          f"host: {os.cpu_count()} CPUs, load average {load1:.2f}")
+
+    deadline = args.arrival_seconds + args.max_wait + 3 * args.talk + 120.0
+    pids = [p.pid for p in (service.proc, dispatcher.proc) if p is not None]
+    cpu0, host0, own0 = _server_cpu(pids), base.host_cpu_ticks(), time.process_time()
+    if args.progress > 0:
+        threading.Thread(target=progress, args=(storm, args.progress, args.calls), daemon=True).start()
+    records = run_storm(storm, plans, deadline)
+    wall = board.now()
+    cpu1, host1 = _server_cpu(pids), base.host_cpu_ticks()
+    print(f"storm over after {wall:.0f} s; {pool.opened} keep-alive connections were opened")
+    dispatcher.check()
+
+    phase = base.Phase("storm", samples=list(storm.samples), results=list(records), wall=wall,
+                       errors=list(storm.errors))
+    phase.client_cpu = time.process_time() - own0
+    if cpu0 is not None and cpu1 is not None:
+        phase.server_cpu = cpu1 - cpu0
+    if host0 and host1 and host1[1] > host0[1]:
+        phase.host_busy = (host1[0] - host0[0]) / (host1[1] - host0[1])
+    service_view = service_side(records, roster)
+    service.stop()
+    dispatcher.stop()
+    updates = fake.updates
+    carrier = {"requests": fake.requests, "redirects": sum(1 for u in updates if u.get("Url")),
+               "refused": fake.requests - len(updates) - len(fake.calls) - len(fake.messages)}
+    report = build_report(args, records, board, phase, service_view,
+                          {"service": scan_log(service.log), "dispatcher": scan_log(dispatcher.log)},
+                          carrier)
+    print_figures(report, args)
+    missed = targets(report)
+    print()
+    print("targets: " + ("all met" if not missed else "MISSED: " + "; ".join(missed)))
+    if args.json:
+        write_json(args.json, report)
+        print(f"figures written to {args.json}")
+    return 3 if args.strict and missed else 0
+
+
+def _server_cpu(pids: list[int]) -> float | None:
+    values = [base.tree_cpu_seconds(pid) for pid in pids]
+    return None if any(v is None for v in values) else sum(values)
+
+
+def build_report(args: argparse.Namespace, records: list[CallRecord], board: Board,
+                 phase: base.Phase, service_view: dict[str, object],
+                 logs: dict[str, dict[str, object]], carrier: dict[str, int]) -> dict[str, object]:
+    return {
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "cpus": os.cpu_count(),
+        "outcomes": dict(Counter(r.outcome or "?" for r in records)),
+        "errors": len(phase.errors),
+        "double_bookings": list(board.double_bookings),
+        "wait": wait_figures(records),
+        "left": left_figures(records),
+        "queue": {"peak_waiting": board.peak_waiting, "peak_at_s": round(board.peak_at, 1),
+                  "redirects_followed": sum(r.redirects for r in records),
+                  "hold_rounds": sum(r.hold_rounds for r in records),
+                  "missed_dials": sum(r.missed_dials for r in records),
+                  "put_through_while_choosing": sum(r.note == "put through while choosing" for r in records)},
+        "stray_redirects": dict(board.stray),
+        "carrier": carrier,
+        "latency": phase.figures(),
+        "latency_by_step": base.step_figures(phase),
+        "service": service_view,
+        "logs": logs,
+        "_phase": phase,
+        "_error_list": list(phase.errors),
+    }
+
+
+def write_json(path: Path, report: dict[str, object]) -> None:
+    data = {k: v for k, v in report.items() if not k.startswith("_")}
+    data["error_messages"] = dict(Counter(report["_error_list"]).most_common(20))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
