@@ -188,3 +188,20 @@ def world(session, redis_client, clock):
     for advisor in (w.priya, w.marcus, w.lena):
         presence.set_state(advisor.id, "available", clock())
     return w
+
+
+@pytest.fixture
+def api_auth(session):
+    """Make an account with an API token; returns its Authorization header. `api_auth("viewer")`."""
+    from auth.admins import new_api_token
+    from casestore.models import AdminUser
+    from casestore.types import AdminRole
+
+    def make(role: str = "admin", username: str | None = None) -> dict[str, str]:
+        user = AdminUser(username=username or f"{role}-user", password_hash="!", role=AdminRole(role), active=True)
+        token = new_api_token(user)
+        session.add(user)
+        session.commit()
+        return {"Authorization": f"Bearer {token}"}
+
+    return make

@@ -312,14 +312,9 @@ def test_unsigned_page_and_sms_webhooks_are_refused(client):
         assert client.post(path, data={"CallSid": "CA1"}).status_code == 403
 
 
-def test_admins_link_districts_and_set_the_banner_from_an_incident(settings_overrides, engine, session_factory,
-                                                                  redis_client, clock, telephony, sim, world, policy, session):
-    from webhooks import create_app
-
-    token = "api-token-0123456789abcdefghijkl"
-    api = create_app(dict(settings_overrides, api_tokens=(token,)), engine=engine, sessions=session_factory,
-                     redis_client=redis_client, clock=clock, telephony=telephony).test_client()
-    auth = {"Authorization": f"Bearer {token}"}
+def test_admins_link_districts_and_set_the_banner_from_an_incident(client, api_auth, sim, world, policy, session):
+    api = client
+    auth = api_auth("supervisor")
     outage_call(sim)
     incident = the_incident(session)
     bad = api.post(f"/api/incidents/{incident.id}/districts", json={"district": "Nowhere"}, headers=auth)

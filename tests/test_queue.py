@@ -17,7 +17,6 @@ from routing.presence import AUTOPAUSE_REASON, Presence
 from tests.conftest import AUTH_TOKEN, BASE_URL
 from tests.factories import World
 
-API_TOKEN = "api-token-0123456789abcdefghijkl"
 
 
 # --------------------------------------------------------------------------- plain queue logic
@@ -353,34 +352,34 @@ def test_reconcile_restores_presence_after_redis_loses_it(session, redis_client,
 
 
 @pytest.fixture
-def api_client(settings_overrides, engine, session_factory, redis_client, clock, telephony):
-    from webhooks import create_app
-
-    app = create_app(dict(settings_overrides, api_tokens=(API_TOKEN,)), engine=engine, sessions=session_factory,
-                     redis_client=redis_client, clock=clock, telephony=telephony)
-    return app.test_client()
+def api_client(client):
+    return client
 
 
-def test_api_needs_a_token(api_client):
+def test_api_needs_a_token_and_a_role(api_client, api_auth, world):
     assert api_client.get("/api/queue").status_code == 401
-    assert api_client.get("/api/queue", headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert api_client.get("/api/queue", headers={"Authorization": "Bearer slt_nope"}).status_code == 401
+    viewer = api_auth("viewer")
+    assert api_client.get("/api/queue", headers=viewer).status_code == 200
+    denied = api_client.post(f"/api/advisors/{world.lena.id}/presence", json={"state": "away"}, headers=viewer)
+    assert denied.status_code == 403 and denied.get_json()["error"] == "forbidden"
 
 
-def test_api_sets_presence_with_field_errors_and_an_audit_entry(api_client, world, session):
-    auth = {"Authorization": f"Bearer {API_TOKEN}"}
+def test_api_sets_presence_with_field_errors_and_an_audit_entry(api_client, api_auth, world, session):
+    auth = api_auth("supervisor")
     bad = api_client.post(f"/api/advisors/{world.lena.id}/presence", json={"state": "on_call"}, headers=auth)
     assert bad.status_code == 400 and bad.get_json()["field"] == "state"
     assert api_client.post("/api/advisors/999999/presence", json={"state": "away"}, headers=auth).status_code == 404
     ok = api_client.post(f"/api/advisors/{world.lena.id}/presence", json={"state": "away", "reason": "training"}, headers=auth)
     assert ok.status_code == 200 and ok.get_json() == {"advisor": world.lena.id, "state": "away", "away_reason": "training"}
     entry = session.scalars(select(AuditEntry).where(AuditEntry.entity == "advisor_presence")).one()
-    assert entry.actor == "api:token1" and entry.after["presence"] == "away"
+    assert entry.actor == "api:supervisor-user" and entry.after["presence"] == "away"
     listed = {r["name"]: r["state"] for r in api_client.get("/api/advisors/presence", headers=auth).get_json()}
     assert listed["Lena Ortiz"] == "away" and listed["Marcus Bell"] == "available"
 
 
-def test_queue_figures_from_the_call_log(api_client, sim, world, presence, clock):
-    auth = {"Authorization": f"Bearer {API_TOKEN}"}
+def test_queue_figures_from_the_call_log(api_client, api_auth, sim, world, presence, clock):
+    auth = api_auth("viewer")
     sim.call(World.DANA_PHONE, keys=["4821#", "240117#"], dial=["accept"])  # answered at once
     _only(presence, clock, world)
     sim.hold_rounds = 1

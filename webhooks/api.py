@@ -1,8 +1,8 @@
 """The JSON API for supervisors and the live board: `/api/...`, bearer-token protected.
 
-Until the admin accounts of the admin console land, the API accepts the shared tokens listed in
-SUPPORTLINE_API_TOKENS (none listed: every request gets 401). Writes are audited with the token's
-index as the actor; input errors get a 400 naming the field.
+Every request carries a per-user token (`supportline admin token USER`, or the console): no token
+or a wrong one gets 401, a role that may not do the thing gets 403. Writes are audited with the
+user as the actor; input errors get a 400 naming the field.
 
   GET  /api/queue                          the line now and today's figures (`ivr.metrics`)
   GET  /api/advisors/presence              every active advisor's live presence
@@ -17,7 +17,6 @@ index as the actor; input errors get a 400 naming the field.
 
 from __future__ import annotations
 
-import hmac
 from datetime import timedelta
 
 from flask import Blueprint, abort, g, jsonify, request
@@ -26,6 +25,7 @@ from sqlalchemy.orm import object_session
 
 from casestore.models import Advisor, CallbackTask, District, Incident, Page, StatusBanner
 from casestore.phones import mask
+from auth.admins import allowed, user_for_token
 from casestore import audit
 from ivr import incidents as incident_ops
 from ivr import staffing
@@ -37,17 +37,28 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 
 @bp.before_request
 def check_token():
+    """A per-user token (`supportline admin token USER`): `Authorization: Bearer slt_...`."""
     svc = current_services()
     header = request.headers.get("Authorization", "")
     given = header[len("Bearer "):].strip() if header.startswith("Bearer ") else ""
-    for i, token in enumerate(svc.settings.api_tokens):
-        if given and hmac.compare_digest(given.encode(), token.encode()):
-            g.api_actor = f"api:token{i + 1}"
+    with svc.sessions() as session:
+        user = user_for_token(session, given)
+        if user is not None:
+            g.api_actor = f"api:{user.username}"
+            g.api_role = user.role.value
             return None
-    resp = jsonify(error="unauthorized", detail="send Authorization: Bearer <token>")
+    resp = jsonify(error="unauthorized", detail="send Authorization: Bearer <your API token>")
     resp.status_code = 401
     resp.headers["WWW-Authenticate"] = 'Bearer realm="supportline"'
     return resp
+
+
+def permit(permission: str):
+    """403 unless the token's role allows `permission`."""
+    if not allowed(g.api_role, permission):
+        resp = jsonify(error="forbidden", detail=f"your role ({g.api_role}) may not do this ({permission})")
+        resp.status_code = 403
+        abort(resp)
 
 
 def _bad(field: str, detail: str):
@@ -83,6 +94,7 @@ def presence_list():
 
 @bp.post("/advisors/<int:advisor_id>/presence")
 def presence_set(advisor_id: int):
+    permit("presence")
     svc = current_services()
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
@@ -177,6 +189,7 @@ def incident_detail(incident_id: int):
 
 @bp.post("/incidents/<int:incident_id>/districts")
 def incident_link(incident_id: int):
+    permit("incidents")
     svc = current_services()
     body = request.get_json(silent=True)
     name = body.get("district") if isinstance(body, dict) else None
@@ -197,6 +210,7 @@ def incident_link(incident_id: int):
 @bp.post("/incidents/<int:incident_id>/banner")
 def incident_banner(incident_id: int):
     """The status notice callers of the incident's districts hear after verification."""
+    permit("banners")
     svc = current_services()
     body = request.get_json(silent=True)
     if not isinstance(body, dict):

@@ -68,6 +68,9 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(oncall_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(voice_bp)
+    from webhooks import admin
+
+    admin.init_app(app)
 
 
 __all__ = ["create_app", "Settings", "ConfigurationError"]

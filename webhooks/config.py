@@ -52,8 +52,6 @@ class Settings:
     twilio_api_base: str = ""
     # The number outage pages (calls and SMS) come from: your Twilio number, E.164.
     twilio_caller_id: str = ""
-    # Bearer tokens accepted by the JSON API (/api/...), comma-separated; none set = API closed.
-    api_tokens: tuple[str, ...] = ()
     development: bool = False
     # Development only: the service's clock starts at this instant (ISO 8601 with offset) and
     # runs on from there, so a demo or benchmark can run "on a Tuesday morning" any day.
@@ -83,8 +81,6 @@ class Settings:
             found.append("Twilio signature validation is switched off")
         if self.clock_start:
             found.append("SUPPORTLINE_CLOCK_START is for development only")
-        if any(len(t) < 24 or t in _UNSAFE_VALUES for t in self.api_tokens):
-            found.append("SUPPORTLINE_API_TOKENS has a token shorter than 24 characters or a default value")
         if self.wrap_up_seconds < 0 or self.owner_wait_seconds < 0:
             found.append("WRAP_UP_SECONDS and OWNER_WAIT_SECONDS must not be negative")
         return found
@@ -117,7 +113,6 @@ _ENV: dict[str, tuple[str, Any]] = {
     "AUTOPAUSE_MISSES": ("autopause_misses", int),
     "TWILIO_API_BASE": ("twilio_api_base", lambda v: v.rstrip("/")),
     "TWILIO_CALLER_ID": ("twilio_caller_id", str),
-    "SUPPORTLINE_API_TOKENS": ("api_tokens", _split_tokens),
     "SUPPORTLINE_DEV": ("development", _truthy),
     "SUPPORTLINE_INSTANCE": ("instance_path", Path),
     "SUPPORTLINE_CLOCK_START": ("clock_start", str),
@@ -142,9 +137,8 @@ def load_settings(
         if key not in known:
             raise KeyError(f"unknown setting {key!r}")
         values[key] = value
-    for name in ("twilio_auth_tokens", "api_tokens"):
-        if isinstance(values.get(name), str):
-            values[name] = _split_tokens(values[name])
+    if isinstance(values.get("twilio_auth_tokens"), str):
+        values["twilio_auth_tokens"] = _split_tokens(values["twilio_auth_tokens"])
     settings = Settings(**values)
     if not settings.database_url:
         db_file = Path(settings.instance_path) / "supportline.sqlite3"

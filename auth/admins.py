@@ -1,0 +1,126 @@
+"""Admin accounts: passwords under a slow KDF, per-user API tokens, roles, login throttling.
+
+* Passwords: scrypt through werkzeug (`generate_password_hash(method="scrypt")`: N=2^15, r=8, p=1,
+  salted), never stored or logged in clear. `verify_password` is constant-time.
+* API tokens: 32 random bytes shown once; only their SHA-256 is stored (a token carries enough
+  entropy that a slow hash adds nothing), so a lookup is one indexed query.
+* Roles: admin (edits everything), supervisor (presence, banners, incidents; reads everything),
+  viewer (reads). `allowed(role, permission)` is the one place that says who may do what.
+* Login throttling in Redis: 5 failed logins for one username or from one address within 15
+  minutes lock that username or address for 15 minutes (sliding window, shared by every worker).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime
+
+import redis
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from casestore.models import AdminUser
+from casestore.types import AdminRole
+
+MIN_PASSWORD_LENGTH = 12
+LOGIN_WINDOW_SECONDS = 15 * 60
+LOGIN_MAX_FAILURES = 5
+LOGIN_LOCK_SECONDS = 15 * 60
+# A hash to check against when the username does not exist, so timing does not tell.
+_DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt")
+
+# What each role may do. Reading is open to every role.
+PERMISSIONS: dict[str, frozenset[str]] = {
+    AdminRole.VIEWER.value: frozenset({"read"}),
+    AdminRole.SUPERVISOR.value: frozenset({"read", "presence", "banners", "incidents", "test_call"}),
+    AdminRole.ADMIN.value: frozenset({"read", "presence", "banners", "incidents", "test_call", "edit", "users"}),
+}
+
+
+class PasswordTooWeak(ValueError):
+    pass
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise PasswordTooWeak(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    return generate_password_hash(password, method="scrypt")
+
+
+def verify_password(stored_hash: str | None, password: str) -> bool:
+    return check_password_hash(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_api_token(user: AdminUser) -> str:
+    """A fresh token for `user` (replacing any earlier one); returns it: it is shown only once."""
+    token = "slt_" + secrets.token_urlsafe(32)
+    user.api_token_hash = token_digest(token)
+    return token
+
+
+def user_for_token(session: Session, token: str) -> AdminUser | None:
+    if not token or not token.startswith("slt_"):
+        return None
+    user = session.scalars(select(AdminUser).where(AdminUser.api_token_hash == token_digest(token))).first()
+    if user is None or not user.active or not hmac.compare_digest(user.api_token_hash or "", token_digest(token)):
+        return None
+    return user
+
+
+def authenticate(session: Session, username: str, password: str) -> AdminUser | None:
+    user = session.scalars(select(AdminUser).where(AdminUser.username == username.strip().lower())).first()
+    ok = verify_password(user.password_hash if user else None, password)
+    if not ok or user is None or not user.active:
+        return None
+    return user
+
+
+def allowed(role: AdminRole | str | None, permission: str) -> bool:
+    value = role.value if isinstance(role, AdminRole) else (role or "")
+    return permission in PERMISSIONS.get(value, frozenset())
+
+
+class LoginThrottle:
+    """Failed-login counters and locks in Redis, per username and per client address."""
+
+    def __init__(self, client: redis.Redis, prefix: str = "sl:login") -> None:
+        self.redis = client
+        self.prefix = prefix
+
+    def _keys(self, subject: str) -> tuple[str, str]:
+        digest = hashlib.sha256(subject.encode()).hexdigest()[:24]  # no usernames or IPs in key names
+        return f"{self.prefix}:fail:{digest}", f"{self.prefix}:lock:{digest}"
+
+    def locked(self, now: datetime, *subjects: str) -> bool:
+        keys = [self._keys(s)[1] for s in subjects if s]
+        if not keys:
+            return False
+        ts = now.timestamp()
+        return any(v is not None and float(v) > ts for v in self.redis.mget(keys))
+
+    def failure(self, now: datetime, *subjects: str) -> bool:
+        """Count a failed login for each subject; True when one of them is now locked."""
+        ts = now.timestamp()
+        locked = False
+        for subject in filter(None, subjects):
+            fail_key, lock_key = self._keys(subject)
+            pipe = self.redis.pipeline(transaction=True)
+            pipe.zremrangebyscore(fail_key, "-inf", ts - LOGIN_WINDOW_SECONDS)
+            pipe.zadd(fail_key, {f"{ts:.6f}:{secrets.token_hex(4)}": ts})
+            pipe.zcard(fail_key)
+            pipe.expire(fail_key, LOGIN_WINDOW_SECONDS + 60)
+            if pipe.execute()[2] >= LOGIN_MAX_FAILURES:
+                self.redis.set(lock_key, f"{ts + LOGIN_LOCK_SECONDS:.3f}", ex=LOGIN_LOCK_SECONDS + 60)
+                locked = True
+        return locked
+
+    def success(self, *subjects: str) -> None:
+        for subject in filter(None, subjects):
+            self.redis.delete(self._keys(subject)[0])

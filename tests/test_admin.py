@@ -1,0 +1,153 @@
+"""The admin console: sign-in, throttling, roles, CSRF, the live board and the advisors pages."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from auth.admins import hash_password
+from casestore.models import Advisor, AdminUser, AuditEntry
+from casestore.types import AdminRole
+from routing.presence import Presence
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def accounts(session):
+    digest = hash_password(PASSWORD)
+    for role in AdminRole:
+        session.add(AdminUser(username=role.value, password_hash=digest, role=role, active=True))
+    session.commit()
+
+
+class Browser:
+    """The test client over https (the session cookie is Secure), keeping the CSRF token."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+
+    def get(self, path: str, **kw):
+        return self.client.get(path, base_url="https://localhost", **kw)
+
+    def post(self, path: str, data: dict | None = None, csrf: bool = True, **kw):
+        data = dict(data or {})
+        if csrf:
+            page = self.get("/admin/login" if path.startswith("/admin/login") else "/admin/advisors")
+            found = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page.get_data(as_text=True)) or \
+                re.search(r'id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)"', page.get_data(as_text=True))
+            if found:
+                data["csrf_token"] = found.group(1)
+        # Browsers send the Referer; Flask-WTF checks it on https (same-origin posts only).
+        return self.client.post(path, data=data, base_url="https://localhost",
+                                headers={"Referer": "https://localhost/admin/"}, **kw)
+
+    def login(self, username: str, password: str = PASSWORD):
+        page = self.get("/admin/login").get_data(as_text=True)
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        return self.client.post("/admin/login", base_url="https://localhost", headers={"Referer": "https://localhost/admin/login"},
+                                data={"username": username, "password": password, "csrf_token": token})
+
+
+@pytest.fixture
+def browser(client, accounts, world):
+    return Browser(client)
+
+
+def test_pages_need_a_sign_in(browser):
+    res = browser.get("/admin/")
+    assert res.status_code == 302 and "/admin/login" in res.headers["Location"]
+    assert browser.get("/admin/board.json").status_code == 302
+
+
+def test_sign_in_and_the_live_board(browser):
+    assert browser.login("viewer", "wrong password!").status_code == 401
+    res = browser.login("viewer")
+    assert res.status_code == 302 and res.headers["Location"].endswith("/admin/")
+    page = browser.get("/admin/").get_data(as_text=True)
+    assert "Live board" in page and "Marcus Bell" in page and "Sam Ortiz" in page
+    data = browser.get("/admin/board.json").get_json()
+    assert {a["name"] for a in data["advisors"]} >= {"Priya Raman", "Marcus Bell", "Lena Ortiz"}
+    assert data["on_call"][0] == {"layer": "primary", "engineer": "Sam Ortiz", "until": data["on_call"][0]["until"]}
+    assert data["queue"]["waiting"] == 0
+
+
+def test_the_session_cookie_is_secure_and_http_only(browser):
+    res = browser.login("viewer")
+    (cookie,) = [c for c in res.headers.getlist("Set-Cookie") if c.startswith("session=")]
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_failed_sign_ins_are_throttled(browser):
+    for _ in range(5):
+        assert browser.login("admin", "not the password").status_code == 401
+    assert browser.login("admin").status_code == 429  # even the right password, for 15 minutes
+
+
+def test_a_redirect_after_sign_in_stays_on_the_console(browser):
+    page = browser.get("/admin/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    res = browser.client.post("/admin/login?next=//evil.example/x", base_url="https://localhost",
+                              headers={"Referer": "https://localhost/admin/login"}, data={"username": "viewer", "password": PASSWORD, "csrf_token": token})
+    assert res.headers["Location"].endswith("/admin/")
+
+
+def test_forms_need_the_csrf_token(browser, world):
+    browser.login("supervisor")
+    res = browser.post(f"/admin/advisors/{world.lena.id}/presence", {"state": "away"}, csrf=False)
+    assert res.status_code == 400
+
+
+def test_a_viewer_reads_but_cannot_write(browser, world):
+    browser.login("viewer")
+    assert browser.get("/admin/advisors").status_code == 200
+    assert browser.post(f"/admin/advisors/{world.lena.id}/presence", {"state": "away"}).status_code == 403
+    assert browser.get(f"/admin/advisors/{world.lena.id}/edit").status_code == 403
+
+
+def test_a_supervisor_sets_presence_but_cannot_edit_advisors(browser, world, redis_client, clock, session):
+    browser.login("supervisor")
+    res = browser.post(f"/admin/advisors/{world.lena.id}/presence", {"state": "away", "reason": "training"})
+    assert res.status_code == 302
+    view = Presence(redis_client).get(world.lena.id, clock())
+    assert view.state == "away" and view.away_reason == "training"
+    entry = session.scalars(select(AuditEntry).where(AuditEntry.entity == "advisor_presence")).one()
+    assert entry.actor == "admin:supervisor"
+    assert browser.post(f"/admin/advisors/{world.lena.id}/edit", {"name": "Lena Ortiz"}).status_code == 403
+
+
+def test_an_admin_edits_skills_and_the_change_is_audited(browser, world, session):
+    browser.login("admin")
+    form = {"name": "Marcus Bell", "reach": "+16125550102", "team": "Campus Support", "active": "1",
+            "skill_grade_book": "1", "skill_attendance": "1"}
+    res = browser.post(f"/admin/advisors/{world.marcus.id}/edit", form)
+    assert res.status_code == 302
+    session.expire_all()
+    marcus = session.get(Advisor, world.marcus.id)
+    assert {s.value for s in marcus.skills} == {"grade_book", "attendance"}
+    entry = session.scalars(select(AuditEntry).where(AuditEntry.entity == "advisor", AuditEntry.entity_key == "Marcus Bell")).one()
+    assert entry.actor == "admin:admin" and sorted(entry.after["skills"]) == ["attendance", "grade_book"]
+
+
+def test_bad_input_is_shown_and_nothing_is_written(browser, world, session):
+    browser.login("admin")
+    res = browser.post(f"/admin/advisors/{world.marcus.id}/edit",
+                       {"name": "Marcus Bell", "reach": "not a number", "skill_grade_book": "1", "active": "1"})
+    assert res.status_code == 400 and "reach:" in res.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Advisor, world.marcus.id).reach == "+16125550102"
+
+
+def test_an_admin_renames_and_adds_advisors(browser, world, session):
+    browser.login("admin")
+    res = browser.post(f"/admin/advisors/{world.lena.id}/edit",
+                       {"name": "Lena Ortiz-Park", "reach": "client:lena", "skill_attendance": "1", "active": "1"})
+    assert res.status_code == 302
+    res = browser.post("/admin/advisors/new", {"name": "Noor Haddad", "reach": "+16125550111", "skill_scheduling": "1",
+                                               "active": "1"})
+    assert res.status_code == 302
+    session.expire_all()
+    names = set(session.scalars(select(Advisor.name)))
+    assert {"Lena Ortiz-Park", "Noor Haddad"} <= names and "Lena Ortiz" not in names

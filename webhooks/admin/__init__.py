@@ -1,0 +1,121 @@
+"""The admin console: server-rendered pages under `/admin` for admins, supervisors and viewers.
+
+This package is the HTTP edge of administration, like `webhooks.voice` is for calls: login and
+roles (`auth.admins`), CSRF protection on every form (Flask-WTF), and pages that read through the
+case store and write through the same validated, audited path as the load file
+(`casestore.interchange.load_document`), so a page can never store what a load file could not.
+
+Every module in this package registers its views on `bp` and is imported by `init_app`, so a new
+page is a new module. Shared helpers live here: `require(permission)`, `actor()`, `write()`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from functools import wraps
+from typing import Any, Callable
+
+from flask import Blueprint, Flask, abort, flash, request
+from flask_login import LoginManager, current_user, login_required
+from flask_wtf.csrf import CSRFProtect
+
+from auth.admins import allowed
+from casestore.interchange import LoadError, load_document
+from casestore.models import AdminUser
+from webhooks.services import current_services
+
+bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="../templates", static_folder="../static",
+               static_url_path="/static")
+csrf = CSRFProtect()
+login_manager = LoginManager()
+login_manager.login_view = "admin.login"
+login_manager.login_message = "Please sign in."
+login_manager.session_protection = "strong"
+
+
+@login_manager.user_loader
+def _load_user(user_id: str):
+    svc = current_services()
+    with svc.sessions() as session:
+        user = session.get(AdminUser, int(user_id)) if user_id.isdigit() else None
+        if user is None or not user.active:
+            return None
+        session.expunge(user)
+        return SessionUser(user)
+
+
+class SessionUser:
+    """The signed-in account, detached from any database session."""
+
+    def __init__(self, row: AdminUser) -> None:
+        self.id = row.id
+        self.username = row.username
+        self.role = row.role.value
+        self.is_active = row.active
+        self.is_authenticated = True
+        self.is_anonymous = False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    def can(self, permission: str) -> bool:
+        return allowed(self.role, permission)
+
+
+def require(permission: str) -> Callable:
+    """Signed in, and the role allows `permission` (403 otherwise)."""
+
+    def deco(view: Callable) -> Callable:
+        @wraps(view)
+        @login_required
+        def wrapped(*args: Any, **kwargs: Any):
+            if not current_user.can(permission):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return deco
+
+
+def actor() -> str:
+    return f"admin:{current_user.username}"
+
+
+def write(session, doc: dict, *, hash_pin=None) -> list[str] | None:
+    """Validate and write `doc` (load-file format) as the signed-in user; None when it worked,
+    else the problems, each as "field: reason" (nothing was written)."""
+    svc = current_services()
+    try:
+        load_document(session, {"version": 1, **doc}, source="admin", hash_pin=hash_pin,
+                      region=svc.settings.default_region, actor=actor(), now=svc.now())
+    except LoadError as exc:
+        return [f"{p.path.split('.', 1)[-1] if '.' in p.path else p.path}: {p.message}" for p in exc.problems]
+    return None
+
+
+def flash_problems(problems: list[str]) -> None:
+    for problem in problems:
+        flash(problem, "error")
+
+
+def init_app(app: Flask) -> None:
+    """Register the console: login manager, CSRF (on every form; Twilio and token-API routes are
+    exempt: they prove themselves by signature or bearer token), and every page module."""
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    for name in ("voice", "oncall", "api", "health"):
+        if name in app.blueprints:
+            csrf.exempt(app.blueprints[name])
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+    app.register_blueprint(bp)
+
+    @app.context_processor
+    def _roles():
+        return {"can": (lambda p: current_user.is_authenticated and current_user.can(p))}
+
+
+def wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json"

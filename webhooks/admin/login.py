@@ -1,0 +1,65 @@
+"""Sign in and out. Failed logins are throttled per username and per address (`auth.admins`)."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from auth.admins import LoginThrottle, authenticate
+from webhooks.admin import SessionUser, bp
+from webhooks.services import current_services
+
+log = logging.getLogger("supportline.admin")
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Username", validators=[DataRequired(), Length(max=80)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/admin") and "//" not in target and "\\" not in target:
+        return target
+    return url_for("admin.board")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("admin.board"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        svc = current_services()
+        now = svc.now()
+        username = form.username.data.strip().lower()
+        address = request.remote_addr or ""
+        throttle = LoginThrottle(svc.redis)
+        if throttle.locked(now, f"user:{username}", f"addr:{address}"):
+            flash("Too many failed sign-ins. Try again in 15 minutes.", "error")
+            return render_template("admin/login.html", form=form), 429
+        with svc.sessions() as session:
+            user = authenticate(session, username, form.password.data)
+            if user is not None:
+                session.expunge(user)
+        if user is None:
+            throttle.failure(now, f"user:{username}", f"addr:{address}")
+            log.warning("failed admin sign-in")
+            flash("Wrong username or password.", "error")
+            return render_template("admin/login.html", form=form), 401
+        throttle.success(f"user:{username}")
+        login_user(SessionUser(user))
+        return redirect(_safe_next(request.args.get("next")))
+    return render_template("admin/login.html", form=form)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    flash("Signed out.", "info")
+    return redirect(url_for("admin.login"))
