@@ -99,17 +99,16 @@ def key_pressed(session: Session, telephony: Telephony | None, page_id: int, dig
         return str(resp)
     key = (digits or "").strip()[:1]
     number = digits_spoken(incident.id)
+    via = "keypress on the page call"
     if key == "4":
-        if incidents.acknowledge(session, incident, engineer, now, via="keypress on the page call"):
+        if _apply(session, telephony, incident, engineer, "acknowledged", now, via, call_sid):
             page.result = "acknowledged"
-            paging.stop_ringing(session, telephony, incident, keep_sid=call_sid)
             _say(resp, f"Incident {number} acknowledged. Thank you, {engineer.name.split()[0]}.")
         else:
             _say(resp, _already(incident, number))
     elif key == "6":
-        if incidents.resolve(session, incident, engineer, now, via="keypress on the page call"):
+        if _apply(session, telephony, incident, engineer, "resolved", now, via, call_sid):
             page.result = "resolved"
-            paging.stop_ringing(session, telephony, incident, keep_sid=call_sid)
             _say(resp, f"Incident {number} resolved. Thank you.")
         else:
             _say(resp, f"Incident {number} was already resolved.")
@@ -145,16 +144,20 @@ def sms_reply(session: Session, telephony: Telephony | None, from_raw: str, body
     incident = session.get(Incident, int(match["id"]))
     if incident is None:
         return f"There is no incident {match['id']}."
-    verb = match["verb"].lower()
-    if verb in ("4", "ack", "acknowledge"):
-        if incidents.acknowledge(session, incident, engineer, now, via="SMS reply"):
-            paging.stop_ringing(session, telephony, incident, keep_sid=None)
+    if match["verb"].lower() in ("4", "ack", "acknowledge"):
+        if _apply(session, telephony, incident, engineer, "acknowledged", now, "SMS reply", None):
             return f"Incident {incident.id} ({incident.district.name}) acknowledged by you. Reply 6 {incident.id} when resolved."
-        if incident.state == "resolved":
-            return f"Incident {incident.id} was already resolved."
-        who = incident.acknowledged_by.name if incident.acknowledged_by else "another engineer"
-        return f"Incident {incident.id} was already acknowledged by {who}."
-    if incidents.resolve(session, incident, engineer, now, via="SMS reply"):
-        paging.stop_ringing(session, telephony, incident, keep_sid=None)
+        return _already(incident, str(incident.id))
+    if _apply(session, telephony, incident, engineer, "resolved", now, "SMS reply", None):
         return f"Incident {incident.id} ({incident.district.name}) resolved. Thank you."
     return f"Incident {incident.id} was already resolved."
+
+
+def _apply(session: Session, telephony: Telephony | None, incident: Incident, engineer: Engineer, action: str,
+           now: datetime, via: str, keep_sid: str | None) -> bool:
+    """Acknowledge or resolve; when that changed the incident, hang up the pages still ringing."""
+    change = incidents.acknowledge if action == "acknowledged" else incidents.resolve
+    if not change(session, incident, engineer, now, via=via):
+        return False
+    paging.stop_ringing(session, telephony, incident, keep_sid=keep_sid)
+    return True
