@@ -4,8 +4,8 @@
   salted), never stored or logged in clear. `verify_password` is constant-time.
 * API tokens: 32 random bytes shown once; only their SHA-256 is stored (a token carries enough
   entropy that a slow hash adds nothing), so a lookup is one indexed query.
-* Roles: admin (edits everything), supervisor (presence, banners, incidents; reads everything),
-  viewer (reads). `allowed(role, permission)` is the one place that says who may do what.
+* Roles: admin (edits everything), supervisor (presence, banners, incidents, test calls, contacts'
+  full phone numbers; reads everything), viewer (reads, with phone numbers masked). `allowed(role, permission)` is the one place that says who may do what.
 * Login throttling in Redis: 5 failed logins for one username or from one address within 15
   minutes lock that username or address for 15 minutes (sliding window, shared by every worker).
 """
@@ -35,8 +35,8 @@ _DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt")
 # What each role may do. Reading is open to every role.
 PERMISSIONS: dict[str, frozenset[str]] = {
     AdminRole.VIEWER.value: frozenset({"read"}),
-    AdminRole.SUPERVISOR.value: frozenset({"read", "presence", "banners", "incidents", "test_call"}),
-    AdminRole.ADMIN.value: frozenset({"read", "presence", "banners", "incidents", "test_call", "edit", "users"}),
+    AdminRole.SUPERVISOR.value: frozenset({"read", "presence", "banners", "incidents", "test_call", "phones"}),
+    AdminRole.ADMIN.value: frozenset({"read", "presence", "banners", "incidents", "test_call", "phones", "edit", "users"}),
 }
 
 

@@ -243,6 +243,11 @@ assert set(_RESOLUTION_ORDER) == ALL_RULES
 
 
 @lru_cache(maxsize=64)
+def holiday_date(key: str, year: int) -> date:
+    """The actual (unshifted) date of holiday rule `key` in `year`, before weekend or collision shifts."""
+    return _nominal_dates(year)[key]
+
+
 def _nominal_dates(year: int) -> Mapping[str, date]:
     """Rule key -> the holiday's actual (unshifted) date in `year`."""
     us = holidays.US(years=year, observed=False, language="en_US")

@@ -107,3 +107,15 @@ def test_an_admin_renames_and_adds_advisors(browser, world, session):
     session.expire_all()
     names = set(session.scalars(select(Advisor.name)))
     assert {"Lena Ortiz-Park", "Noor Haddad"} <= names and "Lena Ortiz" not in names
+
+
+def test_a_new_advisor_cannot_take_an_existing_name_and_a_rename_is_checked(browser, world, session):
+    browser.login("admin")
+    res = browser.post("/admin/advisors/new", {"name": "Marcus Bell", "reach": "+16125550111", "active": "1"})
+    assert res.status_code == 400 and "already exists" in res.get_data(as_text=True)
+    res = browser.post(f"/admin/advisors/{world.lena.id}/edit",
+                       {"name": "L" * 300, "reach": "client:lena", "skill_attendance": "1", "active": "1"})
+    assert res.status_code == 400
+    session.expire_all()
+    assert session.get(Advisor, world.lena.id).name == "Lena Ortiz"
+    assert session.get(Advisor, world.marcus.id).reach == "+16125550102"

@@ -7,16 +7,19 @@ change first, since the load format keys advisors by name.
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 
 from casestore import audit
 from casestore.models import Advisor, Team
+from casestore.interchange.fields import Name200
 from casestore.types import ProductArea
 from ivr import staffing
 from webhooks.admin import actor, bp, flash_problems, require, write
 from webhooks.services import current_services
 
 SKILLS = [p.value for p in ProductArea]
+_NAME = TypeAdapter(Name200)
 
 
 @bp.get("/advisors")
@@ -73,7 +76,7 @@ def advisor_edit(advisor_id: int | None = None):
         teams = [t.name for t in session.scalars(select(Team).order_by(Team.route_order, Team.name))]
         if request.method == "POST":
             row = _form_row(request.form)
-            problems = _rename(session, advisor, row["name"]) if advisor else None
+            problems = _rename(session, advisor, row["name"]) if advisor else _new_name(session, row["name"])
             problems = problems or write(session, {"advisors": [row]})
             if problems:
                 session.rollback()
@@ -89,9 +92,20 @@ def advisor_edit(advisor_id: int | None = None):
         return render_template("admin/advisor_form.html", advisor=advisor, row=row, teams=teams, skills=SKILLS)
 
 
+def _new_name(session, name: str) -> list[str] | None:
+    # The writer upserts by name: a "new" advisor with a taken name would edit that advisor.
+    if session.scalars(select(Advisor.id).where(Advisor.name == name)).first() is not None:
+        return [f"name: an advisor called {name!r} already exists"]
+    return None
+
+
 def _rename(session, advisor: Advisor, new_name: str) -> list[str] | None:
     if not new_name or new_name == advisor.name:
         return None
+    try:
+        _NAME.validate_python(new_name)
+    except ValidationError:
+        return None  # not renamed to; the writer reports the bad name with the form's other problems
     if session.scalars(select(Advisor).where(Advisor.name == new_name)).first() is not None:
         return [f"name: another advisor is already called {new_name!r}"]
     svc = current_services()
