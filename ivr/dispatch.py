@@ -43,13 +43,20 @@ OFFER_STALE_SECONDS = 15
 LOCK_MS = 10_000
 LOCK_WAIT_SECONDS = 0.1
 
+# Taking an offer leaves a "taken" marker for a while: a dispatcher pass that read the line before
+# the caller left it must not offer them a second advisor while they are being put through.
 _TAKE = """
 local v = redis.call('GET', KEYS[1])
-if v and (ARGV[1] == '' or string.find(v, ':' .. ARGV[1] .. ':', 1, true)) then
-  redis.call('DEL', KEYS[1])
+if v and string.sub(v, 1, 6) ~= 'taken:' and (ARGV[1] == '' or string.find(v, ':' .. ARGV[1] .. ':', 1, true)) then
+  redis.call('SET', KEYS[1], 'taken:' .. v, 'EX', tonumber(ARGV[2]))
   return v
 end
 return false
+"""
+_CLEAR_TAKEN = """
+local v = redis.call('GET', KEYS[1])
+if v and string.sub(v, 1, 6) == 'taken:' then return redis.call('DEL', KEYS[1]) end
+return 0
 """
 _UNLOCK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -70,7 +77,7 @@ class Offer:
 
     @classmethod
     def decode(cls, raw: str | None) -> "Offer | None":
-        if not raw:
+        if not raw or str(raw).startswith("taken:"):
             return None
         pk, token, made = str(raw).split(":", 2)
         return cls(int(pk), token, float(made))
@@ -81,6 +88,7 @@ class Offers:
         self.redis = client
         self.base = f"{{{prefix}:queue}}:offer"
         self._take = client.register_script(_TAKE)
+        self._clear_taken = client.register_script(_CLEAR_TAKEN)
 
     def key(self, sid: str) -> str:
         return f"{self.base}:{sid}"
@@ -94,8 +102,17 @@ class Offers:
         return Offer.decode(self.redis.get(self.key(sid)))
 
     def take(self, sid: str, token: str = "") -> Offer | None:
-        """Consume the caller's offer (only the one with `token`, when given)."""
-        return Offer.decode(self._take(keys=[self.key(sid)], args=[token]))
+        """Consume the caller's offer (only the one with `token`, when given); a marker stays for
+        OFFER_TTL_SECONDS so that the caller is not offered another advisor meanwhile."""
+        return Offer.decode(self._take(keys=[self.key(sid)], args=[token, OFFER_TTL_SECONDS]))
+
+    def pending(self, sid: str) -> bool:
+        """An offer, or one taken moments ago: the caller is being put through."""
+        return bool(self.redis.exists(self.key(sid)))
+
+    def clear_taken(self, sid: str) -> None:
+        """The caller is back in line (the advisor missed the call): they may be offered again."""
+        self._clear_taken(keys=[self.key(sid)], args=[])
 
     def drop(self, sid: str) -> None:
         self.redis.delete(self.key(sid))
@@ -162,14 +179,16 @@ class Dispatcher:
         for entry in self.queue.entries():
             if not free:
                 return
-            pool = [] if entry.owner_only(now_ts) else [a for a in roster if a.pk in free]
-            if entry.owner_pk not in free and not any(eligible(a, entry.skill) for a in pool):
+            usable = free - entry.excluded(now_ts)
+            pool = [] if entry.owner_only(now_ts) else [a for a in roster if a.pk in usable]
+            owner = entry.owner_pk if entry.owner_pk in usable else None
+            if owner is None and not any(eligible(a, entry.skill) for a in pool):
                 continue  # nobody free fits this caller: the next one may still be served
-            if self.offers.get(entry.sid) is not None:
+            if self.offers.pending(entry.sid):
                 continue  # already being put through
             pk = self.presence.reserve(
                 pool, skill=entry.skill, preferred_teams=entry.teams, call_sid=entry.sid, now=now,
-                owner_pk=entry.owner_pk if entry.owner_pk in free else None,
+                owner_pk=owner,
             )
             if pk is None:
                 continue

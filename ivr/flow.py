@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable, Mapping
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -35,7 +35,7 @@ from ivr.prompts import digits_spoken, minutes_spoken, say
 from ivr.state import CallState, CallStore
 from routing.calendar import status_at
 from ivr.dispatch import Dispatcher, Offer, Offers, stale
-from routing.callqueue import CallQueue, Waiting, entry_for, expected_wait_seconds, position_in
+from routing.callqueue import CallQueue, entry_for, expected_wait_seconds
 from routing.oncall import on_call_chain
 from routing.presence import DEFAULT_WRAP_SECONDS, Presence
 from routing.selection import eligible, preferred_teams
@@ -488,11 +488,7 @@ def _reserve(env: CallEnv, state: CallState) -> int | None:
 
 def _line_competes(env: CallEnv, state: CallState) -> bool:
     """Is anyone already waiting for the advisors this call would take?"""
-    queue = env.queue
-    if queue.waiting() == 0:
-        return False
-    me = Waiting(sid=state.sid, rank=0, queued_at=0, skill=state.skill)
-    return any(e.sid != state.sid and e.competes_with(me) for e in queue.entries())
+    return env.queue.others_waiting_for(state.sid, state.skill)
 
 
 def _dial_advisor(env: CallEnv, state: CallState, resp: VoiceResponse, pk: int) -> VoiceResponse:
@@ -536,10 +532,13 @@ def _queue(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse
         actions.update_call_log(env.session, state.sid, queued_at=env.now)
     queued_at = datetime.fromisoformat(state.queued_at)
     rank = state.priority_rank if state.priority_rank is not None else Priority.MEDIUM.rank
+    Offers(env.redis).clear_taken(state.sid)
     env.queue.join(entry_for(
         state.sid, priority_rank=rank, queued_at=queued_at, skill=state.skill,
         teams=_preferred_teams(env, state), owner_pk=state.owner_pk,
         owner_waits=state.owner_waits, owner_wait_seconds=env.owner_wait_seconds,
+        exclude=tuple(pk for t in state.tried if (pk := _target_pk(t, "advisor")) is not None),
+        exclude_until=env.now + timedelta(seconds=HOLD_SECONDS),
     ))
     offer = _my_offer(env, state)
     if offer is not None:
@@ -574,8 +573,8 @@ def _valid_offer(env: CallEnv, state: CallState, offer: Offer | None) -> Offer |
 def _hold(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse:
     """One hold round: position (and expected wait), the way out (press 1), hold audio, then ask
     again. Any key interrupts; a dispatcher redirect interrupts too."""
-    entries = env.queue.entries()
-    position = position_in(entries, state.sid) or 1
+    entry = env.queue.get(state.sid)
+    position = env.queue.position(entry) if entry is not None else 1
     staffed = sum(
         1 for p in env.presence.snapshot([a.pk for a in env.tables.advisors if eligible(a, state.skill)], env.now).values()
         if p.state in SIGNED_IN_STATES

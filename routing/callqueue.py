@@ -28,6 +28,9 @@ from datetime import datetime
 
 import redis
 
+from casestore.types import ProductArea
+
+SKILLS = tuple(p.value for p in ProductArea)
 DEFAULT_HANDLE_SECONDS = 300.0
 OWNER_WAIT_SECONDS = 60
 _PRIORITY_WEIGHT = 1e11  # far above any epoch-seconds value, so priority dominates
@@ -44,6 +47,13 @@ class Waiting:
     teams: tuple[str, ...] = ()  # preferred teams, in order
     owner_pk: int | None = None
     owner_until: float | None = None  # only the owner may take the call before this
+    exclude: tuple[int, ...] = ()  # advisors who just missed this call ...
+    exclude_until: float | None = None  # ... are not offered it again before this
+
+    def excluded(self, now_ts: float) -> frozenset[int]:
+        if not self.exclude or self.exclude_until is None or now_ts >= self.exclude_until:
+            return frozenset()
+        return frozenset(self.exclude)
 
     @property
     def score(self) -> float:
@@ -63,6 +73,7 @@ class Waiting:
     def decode(cls, raw: str) -> "Waiting":
         data = json.loads(raw)
         data["teams"] = tuple(data.get("teams") or ())
+        data["exclude"] = tuple(data.get("exclude") or ())
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
@@ -94,30 +105,64 @@ def expected_wait_seconds(position: int, staffed: int, handle_seconds: float = D
     return math.ceil(position * handle_seconds / staffed)
 
 
+GENERAL = "general"  # the index of general calls (no skill): they compete with everyone
+
+
 class CallQueue:
-    """The line in Redis: `{sl:queue}:line` (sorted set, score = priority then queue time) and
-    `{sl:queue}:meta` (hash sid -> entry JSON). One hash tag, so it works on Redis Cluster too."""
+    """The line in Redis: `{sl:queue}:line` (sorted set, score = priority then queue time),
+    `{sl:queue}:meta` (hash sid -> entry JSON), and one sorted set per skill (general calls in
+    their own) so that a caller's place and "is anyone ahead for the same advisors" cost O(log n),
+    however long the line. One hash tag, so it works on Redis Cluster too."""
 
     def __init__(self, client: redis.Redis, prefix: str = "sl") -> None:
         self.redis = client
         base = f"{{{prefix}:queue}}"
         self.line_key = f"{base}:line"
         self.meta_key = f"{base}:meta"
+        self._skill_base = f"{base}:by-skill"
+
+    def skill_key(self, skill: str | None) -> str:
+        return f"{self._skill_base}:{skill or GENERAL}"
 
     def join(self, entry: Waiting) -> None:
-        """Add the caller; a caller already in line keeps their place (and their entry)."""
+        """Add the caller, or update what they wait for; a caller already in line keeps their place."""
         pipe = self.redis.pipeline(transaction=True)
         pipe.zadd(self.line_key, {entry.sid: entry.score}, nx=True)
-        pipe.hsetnx(self.meta_key, entry.sid, entry.encode())
+        pipe.zadd(self.skill_key(entry.skill), {entry.sid: entry.score}, nx=True)
+        pipe.hset(self.meta_key, entry.sid, entry.encode())
         pipe.execute()
 
     def leave(self, sid: str) -> bool:
         """Take the caller out of the line; True when they were in it."""
         pipe = self.redis.pipeline(transaction=True)
         pipe.zrem(self.line_key, sid)
+        for skill in (*SKILLS, None):
+            pipe.zrem(self.skill_key(skill), sid)
         pipe.hdel(self.meta_key, sid)
-        removed, _ = pipe.execute()
-        return bool(removed)
+        return bool(pipe.execute()[0])
+
+    def position(self, entry: Waiting) -> int:
+        """1-based place among the callers competing with `entry` (same skill, or general calls;
+        a general call competes with everyone)."""
+        pipe = self.redis.pipeline(transaction=False)
+        if entry.skill is None:
+            pipe.zcount(self.line_key, "-inf", entry.score)
+        else:
+            pipe.zcount(self.skill_key(entry.skill), "-inf", entry.score)
+            pipe.zcount(self.skill_key(None), "-inf", entry.score)
+        return max(1, sum(int(n) for n in pipe.execute()))
+
+    def others_waiting_for(self, sid: str, skill: str | None) -> bool:
+        """Is anyone else in line for the advisors a call with `skill` would take?"""
+        pipe = self.redis.pipeline(transaction=False)
+        if skill is None:
+            pipe.zcard(self.line_key)
+        else:
+            pipe.zcard(self.skill_key(skill))
+            pipe.zcard(self.skill_key(None))
+        pipe.zscore(self.line_key, sid)
+        *counts, mine = pipe.execute()
+        return sum(int(n) for n in counts) - (1 if mine is not None else 0) > 0
 
     def entries(self) -> list[Waiting]:
         """The whole line in order (two commands in one round trip)."""
@@ -150,10 +195,14 @@ def entry_for(
     owner_pk: int | None,
     owner_waits: bool,
     owner_wait_seconds: float = OWNER_WAIT_SECONDS,
+    exclude: tuple[int, ...] = (),
+    exclude_until: datetime | None = None,
 ) -> Waiting:
-    """A line entry; `owner_waits` when the owner is busy but will be free (on a call, wrap-up)."""
+    """A line entry; `owner_waits` when the owner is busy but will be free (on a call, wrap-up);
+    `exclude` advisors who just missed the call, until `exclude_until`."""
     ts = queued_at.timestamp()
     return Waiting(
         sid=sid, rank=priority_rank, queued_at=ts, skill=skill, teams=tuple(teams),
         owner_pk=owner_pk, owner_until=(ts + owner_wait_seconds) if (owner_pk is not None and owner_waits) else None,
+        exclude=tuple(exclude), exclude_until=exclude_until.timestamp() if exclude and exclude_until else None,
     )

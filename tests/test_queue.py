@@ -424,3 +424,38 @@ def test_a_partner_teams_advisors_take_their_districts_calls_first(sim, world, p
     assert t.dialled == ["+16125550109"]
     t = sim.call(World.OMAR_PHONE, keys=["1357#", "250001#"], dial=["accept"])
     assert t.dialled == ["+16125550102"]  # another district: the longest idle, Marcus
+
+
+def test_a_caller_being_put_through_is_not_offered_a_second_advisor(sim, world, presence, clock, telephony):
+    """A dispatcher pass that read the line just before the caller left it must not redirect them
+    again (the storm bench found this race)."""
+    from routing.callqueue import CallQueue, Waiting
+
+    _only(presence, clock, world)
+    a = Leg(sim, telephony, World.DANA_PHONE)
+    root = a.post(a.action(a.verified_menu("4821")), Digits="0")
+    presence.set_state(world.lena.id, "available", clock())
+    assert _pass_dispatcher(sim) == 1
+    (update,) = telephony.updates
+    connected = a.post(update.url)
+    assert _dialled(connected) == "lena"
+    # The stale view: A still in line, and another advisor comes free.
+    queue = CallQueue(sim.client.application.extensions["supportline"].redis)
+    queue.join(Waiting(a.sid, rank=2, queued_at=clock().timestamp() - 60))
+    presence.set_state(world.marcus.id, "available", clock())
+    assert _pass_dispatcher(sim) == 0 and len(telephony.updates) == 1
+    assert presence.get(world.marcus.id, clock()).state == "available"
+
+
+def test_a_caller_back_in_line_after_a_miss_can_be_offered_again(sim, world, presence, clock, telephony):
+    _only(presence, clock, world)
+    a = Leg(sim, telephony, World.DANA_PHONE)
+    a.post(a.action(a.verified_menu("4821")), Digits="0")
+    presence.set_state(world.lena.id, "available", clock())
+    assert _pass_dispatcher(sim) == 1
+    connected = a.post(telephony.updates[0].url)
+    back = a.answer(connected, press="2", status="completed")  # Lena declines: back in line
+    assert _dialled(back) is None and back.find("Redirect") is not None
+    presence.set_state(world.marcus.id, "available", clock())
+    assert _pass_dispatcher(sim) == 1
+    assert telephony.updates[-1].call_sid == a.sid and f"adv={world.marcus.id}" in telephony.updates[-1].url
