@@ -22,7 +22,11 @@ It prints:
   * the wait distribution the line produced: per caller put through, seconds from joining the line
     (the first hold answer) to being put through (the Dial answer); p50/p90/p99/max and a
     histogram (answered without waiting, < 15 s, 15-30, 30-60, 60-120, > 120 s); how many callers
-    left with a callback request and how many hung up;
+    left with a callback request and how many hung up; whether the line was first come, first
+    served; the expected wait the first hold prompt announced against the wait that followed;
+  * redirects the carrier accepted for a caller who was not waiting (being put through, talking,
+    gone): not followed, counted, and shown with what the advisor they name was doing;
+  * latency by the length of the line when the request was sent (hold webhooks read the line);
   * the service's side: its call log for these calls (does it agree with the callers?), the line,
     offers and advisors' presence once every call ended, and what the service and dispatcher
     logged (faults, tracebacks, warnings).
@@ -47,7 +51,7 @@ does; its setup helpers, servers, signed transport and percentiles are reused fr
 from __future__ import annotations
 
 import argparse
-import http.client
+import bisect
 import json
 import math
 import os
@@ -63,10 +67,12 @@ import uuid
 import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 from urllib.parse import parse_qs, urlsplit
 
+import redis
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,6 +94,7 @@ STORM_TEAM = "Campus Support"
 HOLD_SECONDS = 30.0  # a hold round when the TwiML has no Pause to go by
 CALLBACK_PATIENCE = (60.0, 240.0)  # seconds in line before pressing 1, 2 (uniform)
 HANGUP_PATIENCE = (20.0, 180.0)  # seconds in line before hanging up (uniform)
+CHOOSE_SECONDS = 4.0  # listening to "1 for a message, 2 for a call back" before pressing 2
 WAIT_BUCKETS = ((15.0, "< 15 s"), (30.0, "15-30 s"), (60.0, "30-60 s"), (120.0, "60-120 s"),
                 (math.inf, "> 120 s"))
 NO_WAIT = "answered without waiting"
@@ -313,6 +320,10 @@ class CallRecord:
     requests: int = 0
     errors: int = 0
     note: str = ""
+    announced_position: int | None = None  # what the first hold prompt said
+    announced_wait: float | None = None  # seconds ("less than a minute": 30); None: no estimate
+    dials: list[str] = field(default_factory=list)  # "t=..s adv=N via <step>" per Dial answer
+    strays: list[str] = field(default_factory=list)  # redirects not followed, with the evidence
 
     @property
     def waited(self) -> float | None:
@@ -330,6 +341,7 @@ class Board:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.t0 = time.monotonic()
+        self.wall0 = time.time()  # the storm clock's zero on the wall clock
         self.callers: dict[str, Caller] = {}
         self.holding: dict[int, str] = {}  # advisor pk -> the call the bench has them talking to
         self.double_bookings: list[str] = []
@@ -401,8 +413,10 @@ class Storm:
     phone: str
     pin: str
     max_wait: float
+    redis: object  # a client on the service's Redis db: evidence for stray redirects
     samples: list = field(default_factory=list)  # calls.Sample, appended by every thread
     errors: list[str] = field(default_factory=list)
+    timeline: list[tuple[str, float, int]] = field(default_factory=list)  # step, ms, line length
 
 
 STRAY_LABEL = {"": "before the first webhook", "menus": "in the menus",
@@ -434,6 +448,20 @@ def is_hold(root: ET.Element) -> bool:
             and root.find("Redirect") is not None)
 
 
+_POSITION = re.compile(r"You are number (\d+) in line")
+_EXPECTED = re.compile(r"expected wait is about (less than a minute|(\d+) minutes?)")
+
+
+def announcement(gather: ET.Element) -> tuple[int | None, float | None]:
+    """(position, expected wait in seconds) as the hold prompt says them."""
+    text = " ".join(say.text or "" for say in gather.iter("Say"))
+    position, expected = _POSITION.search(text), _EXPECTED.search(text)
+    wait = None
+    if expected:
+        wait = 30.0 if expected.group(2) is None else 60.0 * int(expected.group(2))
+    return (int(position.group(1)) if position else None), wait
+
+
 def reach_of(endpoint: ET.Element) -> str:
     text = (endpoint.text or "").strip()
     return f"client:{text}" if endpoint.tag == "Client" else text
@@ -461,6 +489,7 @@ class Caller:
         self.phase = ""
         self.holding: int | None = None
         self.legs = 0
+        self.last_step = ""
 
     # -- the carrier side ---------------------------------------------------------------------
 
@@ -472,21 +501,33 @@ class Caller:
                 self.wake.set()
                 return
             phase = self.phase
-        self.board.note_stray(STRAY_LABEL.get(phase, phase))
+        self.stray(STRAY_LABEL.get(phase, phase), url)
+
+    def stray(self, label: str, url: str) -> None:
+        """A redirect the call does not follow: counted, and kept with what the advisor it
+        names is doing (in the service's presence) at this moment."""
+        adv = parse_qs(urlsplit(url).query).get("adv", ["?"])[0]
+        state, sid = self.storm.redis.hmget(PRESENCE_KEY.format(adv), "state", "call_sid")
+        holds = "this call" if sid == self.sid else (sid or "-")
+        self.record.strays.append(f"t={self.board.now():.2f}s redirect to advisor {adv} {label} "
+                                  f"(advisor {adv}: {state} for {holds})")
+        self.board.note_stray(label)
 
     def take_redirect(self) -> str | None:
         """The latest pending redirect (it supersedes any earlier one), or None."""
         with self.lock:
             urls, self.pending = self.pending, []
             self.wake.clear()
-        self.board.note_stray("superseded by a later redirect", max(0, len(urls) - 1))
+        for url in urls[:-1]:
+            self.stray("superseded by a later redirect", url)
         return local(urls[-1]) if urls else None
 
     def drop_redirects(self, label: str) -> None:
         with self.lock:
-            n, self.pending = len(self.pending), []
+            urls, self.pending = self.pending, []
             self.wake.clear()
-        self.board.note_stray(label, n)
+        for url in urls:
+            self.stray(label, url)
 
     def set_phase(self, phase: str) -> None:
         with self.lock:
@@ -509,7 +550,11 @@ class Caller:
 
     def post(self, path: str, params: dict[str, str]) -> ET.Element | None:
         self.record.requests += 1
+        self.last_step = step_of(path)
+        line = self.board.waiting_count()
+        started = time.perf_counter()
         root = self.tx.post(local(path), params)
+        self.storm.timeline.append((step_of(path), (time.perf_counter() - started) * 1000.0, line))
         if root is None:
             self.record.errors += 1
         return root
@@ -567,6 +612,7 @@ class Caller:
             self.storm.errors.append(f"dialled advisor {pk} at {reach}, not a signed-in advisor "
                                      f"(roster: {self.storm.roster.get(pk)})")
             self.record.errors += 1
+        self.record.dials.append(f"t={dialled_at:.2f}s advisor {pk} via {self.last_step}")
         self.board.take_advisor(pk, self.sid)
         self.holding = pk
         self.legs += 1
@@ -602,10 +648,11 @@ class Caller:
         """In line: wait for the round to end (then post the Redirect) or for the dispatcher's
         redirect (post it at once); leave when patience or the bench's cap runs out."""
         now = self.board.now()
+        gather, redirect = root.find("Gather"), root.find("Redirect")
         if self.record.joined is None:
             self.record.joined = now
+            self.record.announced_position, self.record.announced_wait = announcement(gather)
         self.set_phase("waiting")
-        gather, redirect = root.find("Gather"), root.find("Redirect")
         pause = sum(float(p.get("length", "1")) for p in gather.iter("Pause")) or HOLD_SECONDS
         round_ends = now + pause
         give_up_at = self.record.joined + self.plan.patience
@@ -636,6 +683,8 @@ class Caller:
             return None
         self.set_phase("choosing")
         menu = self.post(gather.get("action") or "", dict(self.base, Digits="1"))
+        if menu is not None and not self.board.stop.is_set():
+            self.wake.wait(CHOOSE_SECONDS)  # the choices are read out; a redirect cuts them short
         url = self.take_redirect()
         if url is not None:  # an advisor came free while the choices were read out
             self.record.redirects += 1
@@ -729,6 +778,63 @@ def wait_figures(records: list[CallRecord]) -> dict[str, object]:
     }
 
 
+LINE_BUCKETS = ((100, "< 100"), (400, "100-399"), (700, "400-699"), (math.inf, ">= 700"))
+
+
+def line_latency(timeline: list[tuple[str, float, int]]) -> dict[str, dict[str, object]]:
+    """Webhook latency by how many callers were in line when the request was sent, for every
+    request and for the steps that read the line (queue, menu)."""
+    out: dict[str, dict[str, object]] = {}
+    for edge, label in LINE_BUCKETS:
+        lower = max([0] + [e for e, _ in LINE_BUCKETS if e < edge])
+        rows = [(step, ms) for step, ms, line in timeline if lower <= line < edge]
+        entry: dict[str, object] = {}
+        for name, keep in (("all", None), ("queue", "queue"), ("menu", "menu")):
+            ms = sorted(m for step, m in rows if keep is None or step == keep)
+            entry[name] = {"requests": len(ms), "p50_ms": base.pct(ms, 50), "p99_ms": base.pct(ms, 99)}
+        out[label] = entry
+    return out
+
+
+def announcement_figures(records: list[CallRecord]) -> dict[str, object]:
+    """The expected wait the first hold prompt announced, against the wait that followed."""
+    pairs = [(r.announced_wait, r.waited, r.joined) for r in records
+             if r.announced_wait is not None and r.joined is not None and r.waited is not None]
+    ratios = sorted(a / max(w, 1.0) for a, w, _ in pairs)
+    first = sorted(a / max(w, 1.0) for a, w, j in pairs if j < 60.0)
+    later = sorted(a / max(w, 1.0) for a, w, j in pairs if j >= 60.0)  # history by then
+    return {
+        "with_estimate": len(pairs),
+        "without_estimate": sum(r.joined is not None and r.announced_wait is None for r in records),
+        "ratio_p50": base.pct(ratios, 50), "ratio_p90": base.pct(ratios, 90),
+        "ratio_max": round(ratios[-1], 2) if ratios else 0.0,
+        "within_half": sum(0.5 <= x <= 1.5 for x in ratios),
+        "over_2x": sum(x > 2.0 for x in ratios),
+        "ratio_p50_joined_first_60s": base.pct(first, 50) if first else None,
+        "ratio_p50_joined_later": base.pct(later, 50) if later else None,
+        "max_announced_s": max((a for a, _, _ in pairs), default=0.0),
+    }
+
+
+def order_figures(records: list[CallRecord], slack: float = 1.0) -> dict[str, object]:
+    """First come, first served? Callers put through after someone who joined the line more than
+    `slack` seconds after them (closer joins may be stamped in either order by the two workers)."""
+    queued = sorted((r for r in records if r.joined is not None and r.put_through is not None),
+                    key=lambda r: r.joined)
+    joins = [r.joined for r in queued]
+    later_min = [math.inf] * (len(queued) + 1)  # earliest put-through among queued[i:]
+    for i in range(len(queued) - 1, -1, -1):
+        later_min[i] = min(later_min[i + 1], queued[i].put_through)
+    overtaken, worst = 0, 0.0
+    for r in queued:
+        lag = r.put_through - later_min[bisect.bisect_right(joins, r.joined + slack)]
+        if lag > 0:
+            overtaken += 1
+            worst = max(worst, lag)
+    return {"queued_and_put_through": len(queued), "overtaken": overtaken,
+            "worst_lag_s": round(worst, 1), "slack_s": slack}
+
+
 def left_figures(records: list[CallRecord]) -> dict[str, dict[str, float | int]]:
     out = {}
     for outcome in ("callback", "hung up"):
@@ -739,25 +845,32 @@ def left_figures(records: list[CallRecord]) -> dict[str, dict[str, float | int]]
     return out
 
 
-def service_side(records: list[CallRecord], roster: dict[int, str]) -> dict[str, object]:
+def service_side(records: list[CallRecord], roster: dict[int, str], wall0: float) -> dict[str, object]:
     """The service's own view once every call ended: call log, callback tasks, line, presence."""
-    import redis
     from sqlalchemy import select
 
     from casestore.db import make_engine
     from casestore.models import CallbackTask, CallLog
+    from routing.presence import Presence
 
     sids = [r.sid for r in records]
+    arrived = {r.sid: wall0 + r.arrived for r in records if r.arrived is not None}
     engine = make_engine(base.DATABASE_URL)
     try:
         with engine.connect() as conn:
-            logs = {sid: (outcome, wait) for sid, outcome, wait in conn.execute(
-                select(CallLog.call_sid, CallLog.outcome, CallLog.wait_seconds)
-                .where(CallLog.call_sid.in_(sids))).all()}
+            rows = conn.execute(
+                select(CallLog.call_sid, CallLog.outcome, CallLog.wait_seconds, CallLog.started_at)
+                .where(CallLog.call_sid.in_(sids))).all()
             tasks = set(conn.execute(select(CallbackTask.call_sid)
                                      .where(CallbackTask.call_sid.in_(sids))).scalars())
     finally:
         engine.dispose()
+    logs = {sid: (outcome, wait) for sid, outcome, wait, _ in rows}
+    # The service runs on a shifted development clock: its offset from the wall clock, from when
+    # each call's log row says it started and when the bench sent /voice/incoming.
+    offsets = sorted(started.timestamp() - arrived[sid] for sid, _, _, started in rows
+                     if started is not None and sid in arrived)
+    offset = offsets[len(offsets) // 2] if offsets else 0.0
     mismatches = []
     for r in records:
         want = SERVICE_OUTCOME.get(r.outcome)
@@ -767,13 +880,10 @@ def service_side(records: list[CallRecord], roster: dict[int, str]) -> dict[str,
     served_waits = sorted(float(w) for sid, (o, w) in logs.items() if o == "connected")
 
     client = redis.Redis.from_url(base.REDIS_URL, decode_responses=True)
-    states: Counter[str] = Counter()
-    on_call = []
-    for pk in roster:
-        state, sid = client.hmget(PRESENCE_KEY.format(pk), "state", "call_sid")
-        states[state or "offline"] += 1
-        if state == "on_call":
-            on_call.append(f"advisor {pk} on_call for {sid}")
+    service_now = datetime.fromtimestamp(time.time() + offset, timezone.utc)
+    views = Presence(client).snapshot(list(roster), service_now)
+    states = Counter(v.state for v in views.values())
+    on_call = [f"advisor {pk} on_call for {v.call_sid}" for pk, v in views.items() if v.state == "on_call"]
     result = {
         "call_log_outcomes": dict(Counter(o for o, _ in logs.values())),
         "call_log_rows": len(logs),
@@ -785,6 +895,7 @@ def service_side(records: list[CallRecord], roster: dict[int, str]) -> dict[str,
         "line_waiting_after": int(client.zcard(LINE_KEY)),
         "offers_left": sum(1 for _ in client.scan_iter(match=OFFER_KEYS, count=500)),
         "presence_after": dict(states),
+        "service_clock_offset_s": round(offset, 3),
         "advisors_stuck_on_call": on_call,
     }
     client.close()
@@ -855,12 +966,26 @@ def print_figures(report: dict[str, object], args: argparse.Namespace) -> None:
     print(f"  line peak: {q['peak_waiting']} waiting at t={q['peak_at_s']:.0f} s; dispatcher redirects "
           f"followed {q['redirects_followed']}, hold rounds posted {q['hold_rounds']}, "
           f"dials not bridged {q['missed_dials']}")
+    o2 = report["order"]
+    print(f"  first come, first served: {o2['overtaken']} of {o2['queued_and_put_through']} callers "
+          f"were put through after someone who joined the line more than {o2['slack_s']:g} s "
+          f"after them (worst by {o2['worst_lag_s']:.1f} s)")
+    a = report["announced"]
+    if a["with_estimate"]:
+        print(f"  expected wait announced on joining / actual wait: p50 {a['ratio_p50']:.2f}x, "
+              f"p90 {a['ratio_p90']:.2f}x, max {a['ratio_max']:.1f}x; within +/-50% "
+              f"{a['within_half']} of {a['with_estimate']}, over 2x {a['over_2x']}; p50 for callers "
+              f"who joined in the first 60 s {_ratio(a['ratio_p50_joined_first_60s'])}, later "
+              f"{_ratio(a['ratio_p50_joined_later'])}; longest announced {a['max_announced_s'] / 60:.0f} min")
     print(f"left the line: {left['callback']['calls']} with a callback request "
           f"(after p50 {left['callback']['p50_s_in_line']:.0f} s in line), "
           f"{left['hung up']['calls']} hung up (after p50 {left['hung up']['p50_s_in_line']:.0f} s); "
           f"planned shares {args.callback_share:.0%} / {args.hangup_share:.0%}")
     if report["stray_redirects"]:
         print("redirects not followed: " + ", ".join(f"{n} {k}" for k, n in report["stray_redirects"].items()))
+        for call in [c for c in report["calls"] if c["strays"]][:5]:
+            print(f"  {call['sid']}: dialled {'; '.join(call['dials'])}; {'; '.join(call['strays'])}; "
+                  f"hung up at t={call['ended']:.2f}s")
     print()
     print("webhook latency (whole storm):")
     base.print_table([report["_phase"]])
@@ -868,6 +993,13 @@ def print_figures(report: dict[str, object], args: argparse.Namespace) -> None:
     print(f"  {'step':<15}{'requests':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>10}")
     for step, v in report["latency_by_step"].items():
         print(f"  {step:<15}{v['requests']:>9}{v['p50_ms']:>9.1f}{v['p99_ms']:>9.1f}{v['max_ms']:>10.1f}")
+    print("by line length (callers waiting when the request was sent):")
+    print(f"  {'line':<9}{'requests':>9}{'p50 ms':>8}{'p99 ms':>8}   {'queue p50/p99':>15}   {'menu p50/p99':>14}")
+    for label, e in report["latency_by_line"].items():
+        if e["all"]["requests"]:
+            print(f"  {label:<9}{e['all']['requests']:>9}{e['all']['p50_ms']:>8.1f}{e['all']['p99_ms']:>8.1f}"
+                  f"   {e['queue']['p50_ms']:>7.1f}/{e['queue']['p99_ms']:<7.1f}"
+                  f"   {e['menu']['p50_ms']:>6.1f}/{e['menu']['p99_ms']:<7.1f}")
     lat = report["latency"]
     if lat["server_cpu_ms_per_req"] is not None:
         print(f"CPU ms per request, server / client: {lat['server_cpu_ms_per_req']:.2f} / "
@@ -881,8 +1013,7 @@ def print_figures(report: dict[str, object], args: argparse.Namespace) -> None:
     print(f"  service's wait_seconds of connected calls: p50 {svc['service_wait_s']['p50']:.0f} s, "
           f"p90 {svc['service_wait_s']['p90']:.0f} s, max {svc['service_wait_s']['max']:.0f} s")
     print(f"  after the storm: {svc['line_waiting_after']} in line, {svc['offers_left']} offers left; "
-          "advisors' stored presence: " + ", ".join(f"{k} {v}" for k, v in sorted(svc["presence_after"].items()))
-          + " (a wrap-up that ended is written down lazily)")
+          "advisors " + ", ".join(f"{k} {v}" for k, v in sorted(svc["presence_after"].items())))
     print(f"  carrier REST: {report['carrier']['requests']} requests, {report['carrier']['redirects']} "
           f"redirects accepted, {report['carrier']['refused']} refused (call ended or unknown)")
     for line in svc["advisors_stuck_on_call"][:5]:
@@ -901,6 +1032,10 @@ def print_figures(report: dict[str, object], args: argparse.Namespace) -> None:
         print("errors:")
         for text, n in problems.most_common(10):
             print(f"  {n}x {text[:200]}")
+
+
+def _ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}x"
 
 
 def targets(report: dict[str, object]) -> list[str]:
@@ -1015,8 +1150,10 @@ def _run(args: argparse.Namespace, cleanup: list[Callable[[], None]]) -> int:
     board = Board()
     pool = ConnectionPool(args.port)
     cleanup.append(pool.close)
+    client = redis.Redis.from_url(base.REDIS_URL, decode_responses=True)
+    cleanup.append(client.close)
     storm = Storm(board, pool, env["PUBLIC_BASE_URL"], secret["auth_token"], say("fault_apology"),
-                  fake, roster, phone, pin, args.max_wait)
+                  fake, roster, phone, pin, args.max_wait, client)
     fake.on_update(board.hear_update)
     load1 = os.getloadavg()[0]
     print(f"storm: {args.calls} calls within {args.arrival_seconds:g} s, {len(roster)} advisors, talk "
@@ -1044,13 +1181,13 @@ def _run(args: argparse.Namespace, cleanup: list[Callable[[], None]]) -> int:
         phase.server_cpu = cpu1 - cpu0
     if host0 and host1 and host1[1] > host0[1]:
         phase.host_busy = (host1[0] - host0[0]) / (host1[1] - host0[1])
-    service_view = service_side(records, roster)
+    service_view = service_side(records, roster, board.wall0)
     service.stop()
     dispatcher.stop()
     updates = fake.updates
     carrier = {"requests": fake.requests, "redirects": sum(1 for u in updates if u.get("Url")),
                "refused": fake.requests - len(updates) - len(fake.calls) - len(fake.messages)}
-    report = build_report(args, records, board, phase, service_view,
+    report = build_report(args, records, board, storm, phase, service_view,
                           {"service": scan_log(service.log), "dispatcher": scan_log(dispatcher.log)},
                           carrier)
     print_figures(report, args)
@@ -1068,7 +1205,7 @@ def _server_cpu(pids: list[int]) -> float | None:
     return None if any(v is None for v in values) else sum(values)
 
 
-def build_report(args: argparse.Namespace, records: list[CallRecord], board: Board,
+def build_report(args: argparse.Namespace, records: list[CallRecord], board: Board, storm: Storm,
                  phase: base.Phase, service_view: dict[str, object],
                  logs: dict[str, dict[str, object]], carrier: dict[str, int]) -> dict[str, object]:
     return {
@@ -1084,15 +1221,26 @@ def build_report(args: argparse.Namespace, records: list[CallRecord], board: Boa
                   "hold_rounds": sum(r.hold_rounds for r in records),
                   "missed_dials": sum(r.missed_dials for r in records),
                   "put_through_while_choosing": sum(r.note == "put through while choosing" for r in records)},
+        "order": order_figures(records),
+        "announced": announcement_figures(records),
+        "latency_by_line": line_latency(storm.timeline),
         "stray_redirects": dict(board.stray),
         "carrier": carrier,
         "latency": phase.figures(),
         "latency_by_step": base.step_figures(phase),
         "service": service_view,
         "logs": logs,
+        "calls": [call_row(r) for r in records],
         "_phase": phase,
         "_error_list": list(phase.errors),
     }
+
+
+def call_row(r: CallRecord) -> dict[str, object]:
+    row = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in vars(r).items() if k != "plan"}
+    row.update(arrive_at=round(r.plan.arrive_at, 3), talk=round(r.plan.talk, 1), leaves=r.plan.leaves,
+               patience=None if math.isinf(r.plan.patience) else round(r.plan.patience, 1))
+    return row
 
 
 def write_json(path: Path, report: dict[str, object]) -> None:

@@ -7,7 +7,10 @@
 It checks HTTP basic auth (401, code 20003), validates numbers (400, code 21211 / 21212), knows
 which calls exist (404, code 20404) and which have ended (400, code 21220), and answers errors
 with Twilio's JSON error body. Tests script failures with `fail_next(...)` / `stall_next()` and
-inspect `calls`, `updates`, `messages` (snapshots, thread-safe). Use the `fake_twilio` fixture:
+inspect `calls`, `updates`, `messages` (snapshots, thread-safe). Calls that reached the service by
+webhook exist too once registered with `inbound(sid)`; `on_update(hook)` hears of every accepted
+call update at once (a load driver follows each redirect the way Twilio would). Use the
+`fake_twilio` fixture:
 
     def test_x(fake_twilio):
         tel = TwilioTelephony(fake_twilio.account_sid, fake_twilio.auth_token,
@@ -24,7 +27,7 @@ import threading
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Mapping
+from typing import Callable, Mapping
 from urllib.parse import parse_qsl
 
 import pytest
@@ -67,6 +70,7 @@ class _Call:
     from_: str
     status: str = "queued"
     history: list[str] = field(default_factory=list)
+    direction: str = "outbound-api"
 
 
 class _ApiError(Exception):
@@ -90,6 +94,7 @@ class FakeTwilio:
         self._stalls = 0
         self._release = threading.Event()
         self._ids = itertools.count(1)
+        self._update_hooks: list[Callable[[Posted], None]] = []
         self.requests = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -143,6 +148,18 @@ class FakeTwilio:
         with self._lock:
             self._live[call_sid].status = "completed"
 
+    def inbound(self, *call_sids: str) -> None:
+        """Calls that reached the service by webhook: live (in progress), so they may be updated."""
+        with self._lock:
+            for sid in call_sids:
+                self._live.setdefault(sid, _Call(sid, "", "", "in-progress", direction="inbound"))
+
+    def on_update(self, hook: Callable[[Posted], None]) -> None:
+        """Call `hook(update)` for every accepted call update (redirect or hang-up), on the request's
+        thread, after it is recorded and before it is answered. The hook must be quick and not raise."""
+        with self._lock:
+            self._update_hooks.append(hook)
+
     def call_status(self, call_sid: str) -> str:
         with self._lock:
             return self._live[call_sid].status
@@ -194,9 +211,13 @@ class FakeTwilio:
             with self._lock:
                 if match["calls"]:
                     return 201, self._create_call(form)
-                if match["call_sid"]:
-                    return 200, self._update_call(match["call_sid"], form)
-                return 201, self._create_message(form)
+                if not match["call_sid"]:
+                    return 201, self._create_message(form)
+                body = self._update_call(match["call_sid"], form)
+                update, hooks = self._updates[-1], list(self._update_hooks)
+            for hook in hooks:
+                hook(update)
+            return 200, body
         except _ApiError as exc:
             return exc.status, _error_body(exc.status, exc.code, exc.message)
 
@@ -285,7 +306,7 @@ class FakeTwilio:
             "to": call.to,
             "from": call.from_,
             "status": call.status,
-            "direction": "outbound-api",
+            "direction": call.direction,
             "api_version": "2010-04-01",
             "date_created": now,
             "date_updated": now,

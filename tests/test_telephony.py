@@ -104,6 +104,25 @@ def test_update_call_hangs_up_and_then_the_call_is_over(telephony, fake_twilio, 
         telephony.update_call(live_call, url=ANSWER_URL)
 
 
+def test_inbound_calls_can_be_redirected_and_hooks_hear_each_update(telephony, fake_twilio):  # noqa: F811
+    inbound = "CA" + "1" * 32
+    with pytest.raises(TelephonyError) as info:  # not registered: unknown to the carrier
+        telephony.update_call(inbound, url=ANSWER_URL)
+    assert info.value.code == 20404
+    heard = []
+    fake_twilio.on_update(heard.append)
+    fake_twilio.inbound(inbound)
+    assert fake_twilio.call_status(inbound) == "in-progress"
+    telephony.update_call(inbound, url="https://ivr.example.test/voice/connect?adv=3&o=ab")
+    assert [(u.sid, dict(u.form)) for u in heard] == [
+        (inbound, {"Url": "https://ivr.example.test/voice/connect?adv=3&o=ab"})
+    ]
+    fake_twilio.end_call(inbound)
+    with pytest.raises(CallNotInProgress):
+        telephony.update_call(inbound, url=ANSWER_URL)
+    assert len(heard) == 1  # refused updates are not heard
+
+
 def test_update_call_rejects_meaningless_arguments_before_any_request(telephony, fake_twilio, live_call):  # noqa: F811
     with pytest.raises(ValueError):
         telephony.update_call(live_call)
