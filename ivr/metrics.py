@@ -54,8 +54,8 @@ def queue_metrics(
     for v in views.values():
         by_state[v.state] = by_state.get(v.state, 0) + 1
     midnight = datetime.combine(now.astimezone(ZoneInfo(tz_name)).date(), time(0), tzinfo=ZoneInfo(tz_name))
-    per_skill = _today(session, midnight, now)
-    total = _sum(per_skill.values())
+    per_skill = figures_by_skill(session, midnight, now)
+    total = combine(per_skill.values())
     open_tasks = session.scalar(select(func.count()).select_from(CallbackTask).where(CallbackTask.status == "open"))
     return {
         "now": now.isoformat(),
@@ -68,12 +68,12 @@ def queue_metrics(
             for a in roster if views[a.pk].state == PresenceState.AWAY.value
         ],
         "open_callback_tasks": int(open_tasks or 0),
-        "today": _figures(total),
-        "by_skill": {skill: _figures(raw) for skill, raw in sorted(per_skill.items())},
+        "today": figures(total),
+        "by_skill": {skill: figures(raw) for skill, raw in sorted(per_skill.items())},
     }
 
 
-def _today(session: Session, since: datetime, now: datetime) -> dict[str, dict[str, float]]:
+def figures_by_skill(session: Session, since: datetime, now: datetime) -> dict[str, dict[str, float]]:
     routed = or_(CallLog.queued_at.is_not(None), CallLog.outcome == "connected")
     is_task = CallLog.outcome.in_(TASK_OUTCOMES)
     answered = CallLog.outcome == "connected"
@@ -102,7 +102,7 @@ def _today(session: Session, since: datetime, now: datetime) -> dict[str, dict[s
     return out
 
 
-def _sum(rows: Iterable[dict[str, float]]) -> dict[str, float]:
+def combine(rows: Iterable[dict[str, float]]) -> dict[str, float]:
     total: dict[str, float] = {}
     for row in rows:
         for k, v in row.items():
@@ -110,7 +110,7 @@ def _sum(rows: Iterable[dict[str, float]]) -> dict[str, float]:
     return total
 
 
-def _figures(raw: dict[str, float]) -> dict:
+def figures(raw: dict[str, float]) -> dict:
     answered, abandoned, queued = raw.get("answered", 0), raw.get("abandoned", 0), raw.get("queued", 0)
     settled = answered + abandoned
     return {

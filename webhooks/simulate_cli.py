@@ -9,6 +9,7 @@ the real database and Redis (and live presence) instead.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -55,33 +56,16 @@ def run_call(
     clock = SimClock(start)
     engine = make_engine(settings.database_url)
     connection = None
-    extra: dict = {"clock": clock, "engine": engine}
-    if not commit:
-        import fakeredis
-
-        connection = engine.connect()
-        connection.begin()
-        extra["sessions"] = sessionmaker(
-            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-        )
-        extra["redis_client"] = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
-    extra["telephony"] = RecordingTelephony()
     try:
-        # No routing-table cache: a dry run's sessions share one connection with no other thread.
-        app = create_app({"routing_cache_seconds": 0}, **extra)
+        if commit:
+            app = create_app({"routing_cache_seconds": 0}, clock=clock, engine=engine, telephony=RecordingTelephony())
+        else:
+            connection = engine.connect()
+            connection.begin()
+            app = _dry_run_app({"routing_cache_seconds": 0}, connection, engine, clock, start)
     except ConfigurationError as exc:
         raise click.ClickException(f"{exc} (use `supportline --dev call ...` for a local try)") from None
-    svc = app.extensions["supportline"]
-    if not commit:
-        with svc.sessions() as session:
-            for advisor in svc.tables.get(session).advisors:
-                svc.presence.set_state(advisor.pk, "available", start)
-    sim = CallSimulator(
-        app.test_client(),
-        base_url=svc.settings.public_base_url or "http://localhost",
-        auth_token=svc.settings.twilio_auth_token,
-        advance=lambda seconds: clock.advance(seconds=seconds),
-    )
+    sim = _simulator(app, clock)
     local = start.astimezone(ZoneInfo(settings.support_timezone))
     click.echo(f"call from {from_number} at {local:%A %Y-%m-%d %H:%M %Z}"
                + ("" if commit else " (dry run: nothing is kept)"))
@@ -116,3 +100,53 @@ def run_call(
     else:
         click.echo(transcript.text)
     click.echo(f"put through to: {transcript.connected_to or 'nobody'}")
+
+
+def dry_run_on(
+    settings: Settings, connection, *, engine=None, from_number: str, start: datetime,
+    keys: list[str], dial: list[str],
+):
+    """One simulated call as `supportline call` runs it without --commit, for callers that own the
+    transaction (the admin console's test-call page).
+
+    `connection` must already be inside a transaction that the caller rolls back afterwards: every
+    database write of the call happens in savepoints on it. Redis is a private in-process stand-in
+    in which every active advisor is available at `start`; no request reaches Twilio. Returns the
+    simulator's Transcript; the clock starts at `start` and moves on as the caller holds or talks.
+    """
+    clock = SimClock(start)
+    config = {f.name: getattr(settings, f.name) for f in fields(Settings)}
+    config["routing_cache_seconds"] = 0
+    app = _dry_run_app(config, connection, engine if engine is not None else connection.engine, clock, start)
+    return _simulator(app, clock).call(from_number, keys=list(keys), dial=list(dial))
+
+
+def _dry_run_app(config, connection, engine, clock: SimClock, start: datetime):
+    """The app on `connection` (inside a transaction the caller rolls back: writes go to
+    savepoints), a private in-process Redis in which every active advisor is available at
+    `start`, no routing-table cache (the call must read its own connection) and no Twilio."""
+    import fakeredis
+
+    app = create_app(
+        config,
+        clock=clock,
+        engine=engine,
+        sessions=sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False),
+        redis_client=fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True),
+        telephony=RecordingTelephony(),
+    )
+    svc = app.extensions["supportline"]
+    with svc.sessions() as session:
+        for advisor in svc.tables.get(session).advisors:
+            svc.presence.set_state(advisor.pk, "available", start)
+    return app
+
+
+def _simulator(app, clock: SimClock) -> CallSimulator:
+    svc = app.extensions["supportline"]
+    return CallSimulator(
+        app.test_client(),
+        base_url=svc.settings.public_base_url or "http://localhost",
+        auth_token=svc.settings.twilio_auth_token,
+        advance=lambda seconds: clock.advance(seconds=seconds),
+    )
