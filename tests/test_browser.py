@@ -91,3 +91,32 @@ def test_sign_in_and_edit_an_advisors_skills(page, world, session):
     assert "attendance" in row.inner_text()
     session.expire_all()
     assert {s.value for s in session.get(Advisor, world.marcus.id).skills} == {"grade_book", "attendance"}
+
+
+def test_add_a_closure_and_see_it_in_the_12_month_preview(page, clock):
+    sign_in(page)
+    page.click("nav >> text=Hours & holidays")
+    page.fill("form.closure-form input[name=date]", "2027-02-12")
+    page.fill("form.closure-form input[name=name]", "the staff training day")
+    page.click("form.closure-form button[type=submit]")
+    page.wait_for_load_state()
+    assert "the staff training day" in page.inner_text("#closures")
+    preview = page.locator("tr", has_text="2027-02-12")
+    assert "the staff training day" in preview.first.inner_text()
+
+
+def test_run_a_test_call_from_the_keypad(page):
+    sign_in(page)
+    page.click("nav >> text=Test call")
+    page.fill("input[name=from]", "+16125550134")
+    page.fill("input[name=at]", "2026-11-17T09:00")
+    for key in "4821#":
+        page.click(f"#keypad button[data-key='{key}']")
+    page.click("#keypad button[data-action=next]")
+    for key in "240117#":
+        page.click(f"#keypad button[data-key='{key}']")
+    assert page.input_value("#keys") == "4821#,240117#"
+    page.click("button:has-text('Place test call')")
+    page.wait_for_selector("#result :text('Connecting you to your case owner')")
+    result = page.inner_text("#result")
+    assert "Case 2 4 0 1 1 7" in result and "6125550101" in result.replace(" ", "").replace("-", "")
