@@ -13,6 +13,8 @@ user as the actor; input errors get a 400 naming the field.
   POST /api/incidents/<id>/districts       {"district": "<name>"}: link another district to it
   POST /api/incidents/<id>/banner          {"message": "...", "expires_minutes": 120}: a status
                                            banner for every district of the incident
+  GET|PUT|DELETE /api/<section>[/<key>]    the routing tables (webhooks.api_tables)
+  GET  /api/openapi.json                   the OpenAPI 3.1 document (no token)
 """
 
 from __future__ import annotations
@@ -33,6 +35,14 @@ from ivr.metrics import queue_metrics
 from webhooks.services import current_services
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+MAX_ID = 2**31 - 1  # ids are INTEGER columns
+
+
+@bp.url_value_preprocessor
+def ids_in_range(_endpoint, values):
+    """An <int:...> id past the INTEGER range is no row, and must not reach the database."""
+    if values and any(isinstance(v, int) and v > MAX_ID for v in values.values()):
+        abort(404)
 
 
 @bp.before_request
@@ -244,3 +254,6 @@ def not_found(_exc):
     resp = jsonify(error="not_found")
     resp.status_code = 404
     return resp
+
+
+from webhooks import api_tables  # noqa: E402,F401  (the routing tables and /api/openapi.json; registers on bp)
