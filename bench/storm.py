@@ -893,7 +893,9 @@ def service_side(records: list[CallRecord], roster: dict[int, str], wall0: float
         "service_wait_s": {"p50": base.pct(served_waits, 50), "p90": base.pct(served_waits, 90),
                            "max": served_waits[-1] if served_waits else 0},
         "line_waiting_after": int(client.zcard(LINE_KEY)),
-        "offers_left": sum(1 for _ in client.scan_iter(match=OFFER_KEYS, count=500)),
+        # Offers not taken (a "taken:" marker is a consumed offer kept briefly against stale passes).
+        "offers_left": sum(1 for key in client.scan_iter(match=OFFER_KEYS, count=500)
+                           if not str(client.get(key) or "").startswith("taken:")),
         "presence_after": dict(states),
         "service_clock_offset_s": round(offset, 3),
         "advisors_stuck_on_call": on_call,
