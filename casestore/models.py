@@ -111,6 +111,9 @@ class Contact(Base):
     pin_hash: Mapped[Optional[str]] = mapped_column(String(128))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Satisfaction surveys: at most one every 30 days; an opt-out (STOP, or 9 on the phone) is for good.
+    survey_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_survey_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
 
     district: Mapped[District] = relationship(back_populates="contacts")
     phones: Mapped[list[ContactPhone]] = relationship(
@@ -278,6 +281,46 @@ class CallbackTask(Base):
     advisor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("advisors.id", ondelete="SET NULL"))
 
     case: Mapped[Optional[Case]] = relationship()
+
+
+class FollowUp(Base):
+    """One step of the 3 x 10 follow-up of a case pending customer verification: a call and/or SMS
+    to the case's contact on a business day (`attempt` 1..3), or the automatic close (`attempt` 0)
+    on the tenth business day."""
+
+    __tablename__ = "follow_ups"
+    __table_args__ = (UniqueConstraint("case_id", "round", "attempt"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    round: Mapped[int] = mapped_column(Integer, default=1)  # each time the case enters pending verification
+    attempt: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")  # scheduled|sent|done|skipped|cancelled
+    call_sid: Mapped[Optional[str]] = mapped_column(String(64), index=True)
+    sms_sid: Mapped[Optional[str]] = mapped_column(String(64))
+    result: Mapped[Optional[str]] = mapped_column(String(24))  # resolved|advisor|keep_open|closed_no_answer
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Survey(Base):
+    """A satisfaction survey sent when a case closed: five ratings from 1 to 5."""
+
+    __tablename__ = "surveys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(8))  # sms | voice
+    sid: Mapped[Optional[str]] = mapped_column(String(64))
+    product_area: Mapped[Optional[str]] = mapped_column(String(32))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    answered_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    courtesy: Mapped[Optional[int]] = mapped_column(Integer)
+    knowledge: Mapped[Optional[int]] = mapped_column(Integer)
+    timeliness: Mapped[Optional[int]] = mapped_column(Integer)
+    quality: Mapped[Optional[int]] = mapped_column(Integer)
+    overall: Mapped[Optional[int]] = mapped_column(Integer)
 
 
 class BusinessHours(Base):

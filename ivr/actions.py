@@ -94,6 +94,14 @@ def finish_call_event(
     )
 
 
+def mark_responded(session: Session, case_pk: int, now: datetime) -> None:
+    """The first answered call on a case marks it responded (one UPDATE; later calls change nothing)."""
+    table = Case.__table__
+    session.connection().execute(
+        update(table).where(table.c.id == case_pk, table.c.responded_at.is_(None)).values(responded_at=now)
+    )
+
+
 def case_for_district(session: Session, number: int, district_pk: int) -> Case | None:
     """The case with this number, only if it belongs to the caller's district."""
     case = session.scalars(select(Case).where(Case.number == number)).first()

@@ -26,10 +26,10 @@ from sqlalchemy.orm import Session, joinedload
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
 from auth.callers import Lockout, contact_by_contact_id, match_caller, verify_pin
-from casestore.models import Case, Contact, District, Engineer, Incident
+from casestore.models import Case, Contact, District, Engineer, FollowUp, Incident
 from casestore.phones import caller_e164, mask
 from casestore.types import CaseStatus, Priority
-from ivr import actions, incidents, paging, staffing
+from ivr import actions, incidents, lifecycle, paging, staffing
 from ivr.jobs import Jobs
 from ivr.prompts import digits_spoken, minutes_spoken, say
 from ivr.state import CallState, CallStore
@@ -283,6 +283,8 @@ def _verified(env: CallEnv, state: CallState, contact: Contact, resp: VoiceRespo
     _say(resp, say("verified", name=contact.name.split()[0]))
     for banner in _banners(env, district_pk=district.id):
         _say(resp, banner)
+    if state.followup_pk is not None:
+        return _followup_menu(env, state, resp)
     return _main_menu(env, state, resp)
 
 
@@ -702,6 +704,8 @@ def dial_result(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse
             advisor_id=advisor_pk, path=list(state.path),
         )
         _finish_case_event(env, state, outcome="connected", advisor_pk=advisor_pk)
+        if state.case_pk is not None:
+            actions.mark_responded(env.session, state.case_pk, env.now)
         if advisor_pk is not None:
             env.presence.call_ended(advisor_pk, env.now, env.wrap_seconds, call_sid=state.sid)
             env.dispatch()
@@ -812,6 +816,7 @@ def _outage(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
     )
     state.incident_pk = incident.id
     if created:
+        lifecycle.set_response_due(case, env.tables.calendar)
         _page_after_commit(env, incident.id)
     state.case_pk = case.id
     state.case_number = case.number
@@ -889,6 +894,81 @@ def recording_done(env: CallEnv, inp: CallInput, state: CallState) -> VoiceRespo
     return _hangup(_response(), say(key))
 
 
+# --------------------------------------------------------------------------- follow-up calls (3 x 10)
+
+
+def followup_answered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
+    """Our outbound follow-up call was answered: verify the contact (PIN) before saying anything
+    about the case; a voicemail greeting gets a notice with nothing private in it."""
+    resp = _response()
+    actions.ensure_call_log(env.session, inp.sid, state.from_e164, inp.form.get("To", ""), env.now)
+    row = env.session.get(FollowUp, int(inp.arg("fu"))) if inp.arg("fu").isdigit() else None
+    case = env.session.get(Case, row.case_id) if row is not None else None
+    answered_by = inp.form.get("AnsweredBy", "")
+    if row is None or case is None or case.status != CaseStatus.PENDING_VERIFICATION or case.contact_id is None:
+        state.visit("followup_stale")
+        return _hangup(resp, say("followup_stale"))
+    if answered_by.startswith("machine") or answered_by == "fax":
+        row.result = row.result or "voicemail"
+        state.visit("followup_voicemail")
+        return _hangup(resp, say("followup_voicemail"))
+    state.followup_pk = row.id
+    state.candidate_pk = case.contact_id
+    state.visit("followup")
+    _say(resp, say("followup_greeting"))
+    return _ask_pin(state, resp)
+
+
+def _followup_menu(env: CallEnv, state: CallState, resp: VoiceResponse, *extra: str) -> VoiceResponse:
+    row = env.session.get(FollowUp, state.followup_pk)
+    case = env.session.get(Case, row.case_id) if row is not None else None
+    if case is None or case.status != CaseStatus.PENDING_VERIFICATION:
+        return _hangup(resp, say("followup_stale"))
+    state.visit("followup_menu")
+    text = say("followup_menu", number_spoken=digits_spoken(case.number), district=case.district.name)
+    return _gather(resp, state, "followup-choice", [*extra, text], num_digits=1, timeout=7)
+
+
+def followup_choice(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
+    """1: resolved (the case closes); 2: an advisor now (routed like an inbound call with the case);
+    3: keep it open. The remaining follow-ups stop in every case."""
+    resp = _response()
+    digits = _keypad(inp.digits)
+    row = env.session.get(FollowUp, state.followup_pk) if state.followup_pk else None
+    case = env.session.get(Case, row.case_id) if row is not None else None
+    if case is None or case.status != CaseStatus.PENDING_VERIFICATION:
+        return _hangup(resp, say("followup_stale"))
+    who = f"contact:{case.contact.contact_id}" if case.contact else "contact"
+    if digits == "1":
+        row.result = "resolved"
+        lifecycle.close_case(env.session, env.jobs, case, env.now, actor=who,
+                             detail="Confirmed resolved by the contact on a follow-up call.")
+        state.visit("followup_resolved")
+        return _hangup(resp, say("followup_closed", number_spoken=digits_spoken(case.number)))
+    if digits == "3":
+        row.result = "keep_open"
+        lifecycle.keep_open(env.session, case, env.now, actor=who,
+                            detail="The contact asked to keep the case open on a follow-up call.")
+        state.visit("followup_keep_open")
+        return _hangup(resp, say("followup_kept_open", number_spoken=digits_spoken(case.number)))
+    if digits == "2":
+        row.result = "advisor"
+        lifecycle.keep_open(env.session, case, env.now, actor=who,
+                            detail="The contact asked for an advisor on a follow-up call.")
+        state.followup_pk = None
+        state.case_pk, state.case_number = case.id, case.number
+        state.skill = case.product_area.value
+        state.owner_pk, state.priority_rank = case.owner_id, case.priority.rank
+        state.route = "owner" if case.owner_id else "advisor"
+        actions.update_call_log(env.session, state.sid, case_id=case.id, skill=state.skill, path=list(state.path))
+        if not status_at(env.now, env.tables.calendar).open:
+            return _hangup(resp, say("closed_hours"), say("followup_advisor_later"))
+        return _route(env, state, resp)
+    if _no_input_again(env, state, "followup"):
+        return _hangup(resp, say("followup_no_choice"))
+    return _followup_menu(env, state, resp, say("not_recognized") if digits else say("no_input"))
+
+
 # --------------------------------------------------------------------------- status callback
 
 
@@ -961,12 +1041,13 @@ STATEFUL: dict[str, Step] = {
     "queue-message": queue_message,
     "connect": connect,
     "recording": recording_done,
+    "followup-choice": followup_choice,
 }
 # Steps that may arrive without (or for another call's) state.
 STATELESS = {"whisper": whisper, "whisper-accept": whisper_accept, "status": call_status}
 VERIFIED_ONLY = {"menu", "closed", "reopen", "dial-result", "queue", "queue-menu", "queue-message",
-                 "connect", "recording"}
-STEPS = set(STATEFUL) | set(STATELESS) | {"incoming"}
+                 "connect", "recording", "followup-choice"}
+STEPS = set(STATEFUL) | set(STATELESS) | {"incoming", "followup"}
 
 
 @dataclass
@@ -986,6 +1067,10 @@ def handle(env: CallEnv, inp: CallInput, state: CallState | None) -> StepResult:
     if inp.step == "incoming":
         state = _fresh_state(env, inp, state)
         resp = incoming(env, inp, state)
+    elif inp.step == "followup":
+        # Our outbound call: the contact is the called party ("To"), not the caller.
+        state = _fresh_state(env, CallInput(step=inp.step, sid=inp.sid, from_raw=inp.form.get("To", "")), state)
+        resp = followup_answered(env, inp, state)
     elif inp.step in STATELESS:
         resp = STATELESS[inp.step](env, inp, state)
     else:

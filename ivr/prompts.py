@@ -123,6 +123,21 @@ PROMPTS: dict[str, str] = {
     ),
     "outage_recorded": "Thank you. Your message is on the outage case, and an engineer will call you back.",
     "outage_no_recording": "We did not receive a message. The outage case is open and an engineer will call you back.",
+    # Follow-up calls (3 x 10): nothing about the case before the PIN.
+    "followup_greeting": "Hello, this is Campus Support, calling about one of your support cases.",
+    "followup_voicemail": (
+        "Hello, this is Campus Support, calling about one of your support cases. Please reply to our "
+        "text message or call the support line. Goodbye."
+    ),
+    "followup_stale": "This call is about a case that no longer needs your confirmation. Thank you. Goodbye.",
+    "followup_menu": (
+        "Case {number_spoken} for {district} was resolved and is awaiting your confirmation. "
+        "If it is resolved, press 1. To speak with an advisor now, press 2. To keep the case open, press 3."
+    ),
+    "followup_closed": "Thank you. Case {number_spoken} is now closed. Goodbye.",
+    "followup_kept_open": "Case {number_spoken} stays open, and your advisor will be in touch. Goodbye.",
+    "followup_advisor_later": "Your case stays open, and an advisor will call you back. Goodbye.",
+    "followup_no_choice": "We did not receive a choice. We will try again later. Goodbye.",
     # Faults.
     "fault_apology": "We are sorry, we are having trouble with our phone system.",
     "fault_transfer": "Please hold while we transfer you.",

@@ -39,6 +39,7 @@ class CallState:
     case_pk: int | None = None
     case_number: int | None = None
     incident_pk: int | None = None  # the outage incident this call opened or joined
+    followup_pk: int | None = None  # our outbound follow-up call (3 x 10) this call answers
     owner_pk: int | None = None
     owner_waits: bool = False  # the owner is busy: the line keeps this call for them a while
     priority_rank: int | None = None

@@ -210,7 +210,7 @@ def test_sms_from_a_stranger_changes_nothing(sim, svc, world, policy, session):
     outage_call(sim)
     incident = the_incident(session)
     reply = sim.post("/sms/incoming", {"From": "+15555550100", "Body": f"4 {incident.id}", "MessageSid": "SM1"})
-    assert "not an on-call engineer" in reply and the_incident(session).state == "triggered"
+    assert "only takes replies to Campus Support messages" in reply and the_incident(session).state == "triggered"
 
 
 def test_voicemail_does_not_acknowledge(sim, svc, world, policy, clock, telephony, session):

@@ -13,6 +13,8 @@ user as the actor; input errors get a 400 naming the field.
   POST /api/incidents/<id>/districts       {"district": "<name>"}: link another district to it
   POST /api/incidents/<id>/banner          {"message": "...", "expires_minutes": 120}: a status
                                            banner for every district of the incident
+  POST /api/cases/<number>/status          {"status": "pending_verification" | "available_in_release" |
+                                           "in_progress" | "closed", "release_name": "..."}
   GET|PUT|DELETE /api/<section>[/<key>]    the routing tables (webhooks.api_tables)
   GET  /api/openapi.json                   the OpenAPI 3.1 document (no token)
 """
@@ -25,11 +27,12 @@ from flask import Blueprint, abort, g, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import object_session
 
-from casestore.models import Advisor, CallbackTask, District, Incident, Page, StatusBanner
+from casestore.models import Advisor, CallbackTask, Case, District, Incident, Page, StatusBanner
 from casestore.phones import mask
 from auth.admins import allowed, user_for_token
 from casestore import audit
 from ivr import incidents as incident_ops
+from ivr import lifecycle
 from ivr import staffing
 from ivr.metrics import queue_metrics
 from webhooks.services import current_services
@@ -254,6 +257,44 @@ def not_found(_exc):
     resp = jsonify(error="not_found")
     resp.status_code = 404
     return resp
+
+
+
+
+@bp.post("/cases/<int:number>/status")
+def case_status(number: int):
+    """An advisor's decision on a case: {"status": "pending_verification"} (resolved: starts the
+    3 x 10 follow-up), "available_in_release" (with "release_name"), "in_progress", or "closed"."""
+    permit("edit")
+    svc = current_services()
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return _bad("body", "a JSON object is required")
+    status = body.get("status")
+    allowed_states = ("pending_verification", "available_in_release", "in_progress", "closed")
+    if status not in allowed_states:
+        return _bad("status", f"must be one of {', '.join(allowed_states)}")
+    release = body.get("release_name")
+    if status == "available_in_release" and (not isinstance(release, str) or not 1 <= len(release.strip()) <= 120):
+        return _bad("release_name", "the release's name (1 to 120 characters) is required for available_in_release")
+    now = svc.now()
+    with svc.sessions() as session:
+        case = session.scalars(select(Case).where(Case.number == number)).first()
+        if case is None:
+            abort(404)
+        cal = svc.tables.get(session).calendar
+        actor = g.api_actor
+        if status == "pending_verification":
+            lifecycle.mark_pending_verification(session, svc.jobs, case, now, cal, actor=actor)
+        elif status == "closed":
+            lifecycle.close_case(session, svc.jobs, case, now, actor=actor, detail=f"Closed by {actor}.")
+        elif status == "in_progress":
+            lifecycle.keep_open(session, case, now, actor=actor, detail=f"Set in progress by {actor}.")
+        else:
+            lifecycle.set_available_in_release(session, case, release.strip(), now, actor=actor)
+        session.commit()
+        return jsonify(case=case.number, status=case.status.value, release_name=case.release_name,
+                       response_due_at=case.response_due_at.isoformat() if case.response_due_at else None)
 
 
 from webhooks import api_tables  # noqa: E402,F401  (the routing tables and /api/openapi.json; registers on bp)

@@ -246,9 +246,10 @@ def _next_open_morning(settings: Settings) -> str:
 
 def _register_desk_commands() -> None:
     from webhooks.admin_cli import admin_group
-    from webhooks.desk_cli import dispatcher_cmd, presence_group, queue_cmd, worker_cmd
+    from webhooks.desk_cli import dispatcher_cmd, presence_group, queue_cmd, report_cmd, worker_cmd
 
     main.add_command(admin_group)
+    main.add_command(report_cmd)
     main.add_command(worker_cmd)
     main.add_command(presence_group)
     main.add_command(dispatcher_cmd)

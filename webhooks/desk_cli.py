@@ -150,3 +150,44 @@ def worker_cmd(ctx: click.Context, burst: bool) -> None:
     if svc.settings.redis_embedded:
         raise click.ClickException("the worker needs a real Redis (REDIS_URL); the embedded one lives in the web process")
     run_worker(svc, burst=burst)
+
+
+@click.command("report")
+@click.argument("kind", type=click.Choice(["responses", "queue", "surveys"]))
+@click.option("--since", "since", default=None, help="First local date (YYYY-MM-DD); default 30 days ago.")
+@click.option("--until", "until", default=None, help="Last local date (YYYY-MM-DD), included; default today.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write the CSV here.")
+@click.pass_context
+def report_cmd(ctx: click.Context, kind: str, since: str | None, until: str | None, output: str | None) -> None:
+    """Service reports as CSV: response targets by priority, the queue by day, surveys by area."""
+    from datetime import date, datetime, time, timedelta
+    from zoneinfo import ZoneInfo
+
+    from ivr import reports
+
+    svc = _services(ctx)
+    tz = ZoneInfo(svc.settings.support_timezone)
+    now = svc.now()
+    try:
+        last = date.fromisoformat(until) if until else now.astimezone(tz).date()
+        first = date.fromisoformat(since) if since else last - timedelta(days=29)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if first > last:
+        raise click.BadParameter("--since is after --until")
+    start = datetime.combine(first, time(0), tzinfo=tz)
+    end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=tz)
+    with session_scope(svc.sessions) as session:
+        if kind == "responses":
+            rows = reports.responses(session, start, end, now, svc.tables.get(session).calendar)
+        elif kind == "queue":
+            rows = reports.queue_by_day(session, first, last, svc.settings.support_timezone)
+        else:
+            rows = reports.surveys(session, start, end)
+    text = reports.to_csv(rows)
+    if output:
+        with open(output, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        click.echo(f"{len(rows)} row(s) written to {output}")
+    else:
+        click.echo(text, nl=False)

@@ -1,5 +1,5 @@
-"""Twilio webhooks for outage pages and SMS: `/page/voice`, `/page/key`, `/page/status`,
-`/sms/incoming`.
+"""Twilio webhooks for outage pages and SMS: `/page/voice`, `/page/key`, `/page/status`, and
+`/sms/incoming` (engineers' page replies, contacts' follow-up and survey replies: `ivr.sms`).
 
 Signed like every Twilio request (403 otherwise). The page call's TwiML and the SMS replies come
 from `ivr.pagecalls`; this module only parses and serves. A fault answers safe TwiML: a page call
@@ -17,7 +17,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
 from casestore.phones import mask
-from ivr import pagecalls, paging
+from ivr import pagecalls, paging, sms
 from webhooks.services import current_services
 from webhooks.signature import signature_valid
 
@@ -103,8 +103,8 @@ def sms_incoming():
     reply = MessagingResponse()
     try:
         with svc.sessions() as session:
-            text = pagecalls.sms_reply(session, svc.telephony, request.form.get("From", ""),
-                                       request.form.get("Body", ""), svc.now(), svc.settings.default_region)
+            text = sms.reply(session, svc.telephony, svc.jobs, request.form.get("From", ""),
+                             request.form.get("Body", ""), svc.now(), svc.settings.default_region)
             session.commit()
         reply.message(text)
     except Exception:

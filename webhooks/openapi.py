@@ -464,6 +464,21 @@ def _existing_paths() -> dict[str, Any]:
                             "message": {"type": "string", "minLength": 3, "maxLength": 500},
                             "expires_minutes": {"type": "integer", "minimum": 1, "maximum": 10080, "default": 120}}})),
         },
+        "/api/cases/{number}/status": {
+            "parameters": [{"name": "number", "in": "path", "required": True,
+                            "schema": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}}],
+            "post": _op("case_status", "cases",
+                        "Set a case's status: pending_verification starts the 3 x 10 follow-up (admin)",
+                        {"200": _ok("The case", {"type": "object", "properties": {
+                            "case": {"type": "integer"}, "status": {"type": "string"},
+                            "release_name": {"type": ["string", "null"]},
+                            "response_due_at": {"type": ["string", "null"], "format": "date-time"}}})},
+                        errors=("BadField", "NotFound"), writes=True,
+                        requestBody=_body({"type": "object", "required": ["status"], "properties": {
+                            "status": {"type": "string", "enum": ["pending_verification", "available_in_release",
+                                                                  "in_progress", "closed"]},
+                            "release_name": {"type": "string", "minLength": 1, "maxLength": 120}}})),
+        },
         "/api/openapi.json": {"get": {
             "operationId": "openapi", "tags": ["meta"], "summary": "This document (no token needed)",
             "security": [], "responses": {"200": _ok("The OpenAPI document", {"type": "object"})},

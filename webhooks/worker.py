@@ -3,7 +3,8 @@
 One process runs an RQ `SimpleWorker` on the `supportline` queue (jobs run in the worker process
 itself, so pooled database connections are never shared across a fork) and a timer thread that,
 every second, moves due scheduled jobs onto the queue using the service's clock, and every 30 s
-starts paging for any incident that missed its start (`ivr.paging.sweep`). Run any number, on any
+starts paging for any incident that missed its start (`ivr.paging.sweep`), runs follow-ups whose
+timer was lost (`ivr.lifecycle.sweep`) and gives cases without one a response-due time. Run any number, on any
 machine: jobs are idempotent. With the embedded Redis (development), the web process runs one in a
 thread instead (with the dispatcher's pass), since nothing else can reach its Redis.
 """
@@ -15,7 +16,7 @@ import threading
 
 from rq import SimpleWorker
 
-from ivr import paging
+from ivr import lifecycle, paging
 from ivr.jobs import set_context
 
 log = logging.getLogger("supportline.worker")
@@ -32,6 +33,10 @@ def _timers(svc, stop: threading.Event) -> None:
             svc.jobs.release_due(svc.now())
             if ticks % int(SWEEP_SECONDS / TICK_SECONDS) == 0:
                 paging.sweep(ctx)
+                lifecycle.sweep(ctx)
+                with svc.sessions() as session:
+                    lifecycle.fill_response_due(session, svc.tables.get(session).calendar)
+                    session.commit()
         except Exception:
             log.exception("timer pass failed (will retry)")
         ticks += 1

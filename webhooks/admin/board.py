@@ -1,12 +1,16 @@
-"""The live board: advisors and their presence, the waiting line, who is on call, open incidents and
-today's service level against the 15-second goal. The page polls `/admin/board.json` every 5 s."""
+"""The live board: advisors and their presence, the waiting line, who is on call, open incidents,
+today's service level against the 15-second goal, and the last 30 days (charts, response targets
+by priority, satisfaction by area). The page polls `/admin/board.json` every 5 s."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from flask import jsonify, render_template
 from sqlalchemy import select
 
 from casestore.models import Incident
+from ivr import reports
 from ivr.incidents import OPEN_STATES
 from ivr.metrics import queue_metrics
 from routing.oncall import on_call
@@ -40,8 +44,12 @@ def board_data() -> dict:
             for i in session.scalars(select(Incident).where(Incident.state.in_(OPEN_STATES))
                                      .order_by(Incident.triggered_at.desc()))
         ]
+        month_ago = now - timedelta(days=30)
+        response_rows = reports.responses(session, month_ago, now, now, tables.calendar)
+        survey_rows = reports.surveys(session, month_ago, now)
     return {"now": now.isoformat(), "queue": metrics, "advisors": advisors, "on_call": on_call_now,
-            "incidents": incidents, "service_goal_seconds": SERVICE_GOAL_SECONDS}
+            "incidents": incidents, "service_goal_seconds": SERVICE_GOAL_SECONDS,
+            "responses": response_rows, "surveys": survey_rows}
 
 
 @bp.get("/")

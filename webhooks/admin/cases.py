@@ -1,0 +1,50 @@
+"""An advisor's decisions on a case from the console: resolved (pending verification: starts the
+3 x 10 follow-up), available in a release, back in progress, or closed (`ivr.lifecycle`)."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, request, url_for
+from sqlalchemy import select
+
+from casestore.models import Case
+from ivr import lifecycle
+from webhooks.admin import actor, bp, require
+from webhooks.services import current_services
+
+CHOICES = ("pending_verification", "available_in_release", "in_progress", "closed")
+
+
+@bp.post("/cases/<int:number>/status")
+@require("edit")
+def case_set_status(number: int):
+    svc = current_services()
+    status = request.form.get("status", "")
+    release = (request.form.get("release_name") or "").strip()
+    if status not in CHOICES:
+        flash(f"status must be one of {', '.join(CHOICES)}", "error")
+        return redirect(url_for("admin.case_detail", number=number))
+    if status == "available_in_release" and not 1 <= len(release) <= 120:
+        flash("release_name: the release's name (1 to 120 characters) is required", "error")
+        return redirect(url_for("admin.case_detail", number=number))
+    now = svc.now()
+    with svc.sessions() as session:
+        case = session.scalars(select(Case).where(Case.number == number)).first()
+        if case is None:
+            abort(404)
+        who = actor()
+        if status == "pending_verification":
+            rows = lifecycle.mark_pending_verification(session, svc.jobs, case, now,
+                                                       svc.tables.get(session).calendar, actor=who)
+            message = f"Pending verification; {len(rows) - 1} follow-ups scheduled."
+        elif status == "closed":
+            lifecycle.close_case(session, svc.jobs, case, now, actor=who, detail=f"Closed by {who}.")
+            message = "Closed."
+        elif status == "in_progress":
+            lifecycle.keep_open(session, case, now, actor=who, detail=f"Set in progress by {who}.")
+            message = "In progress."
+        else:
+            lifecycle.set_available_in_release(session, case, release, now, actor=who)
+            message = f"Available in release {release}."
+        session.commit()
+    flash(message, "success")
+    return redirect(url_for("admin.case_detail", number=number))
