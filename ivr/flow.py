@@ -386,6 +386,8 @@ def _case_entered(env: CallEnv, state: CallState, resp: VoiceResponse, number: i
     actions.update_call_log(env.session, state.sid, case_id=case.id, skill=state.skill, path=list(state.path))
     state.owner_pk = case.owner_id
     state.priority_rank = case.priority.rank
+    state.response_due = (case.response_due_at.isoformat()
+                          if case.response_due_at is not None and case.responded_at is None else None)
     if case.id not in state.logged_cases:
         state.logged_cases.append(case.id)
         actions.log_case_event(
@@ -541,6 +543,7 @@ def _queue(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse
         owner_waits=state.owner_waits, owner_wait_seconds=env.owner_wait_seconds,
         exclude=tuple(pk for t in state.tried if (pk := _target_pk(t, "advisor")) is not None),
         exclude_until=env.now + timedelta(seconds=HOLD_SECONDS),
+        due_at=datetime.fromisoformat(state.response_due) if state.response_due else None,
     ))
     offer = _my_offer(env, state)
     if offer is not None:

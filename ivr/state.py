@@ -43,6 +43,7 @@ class CallState:
     owner_pk: int | None = None
     owner_waits: bool = False  # the owner is busy: the line keeps this call for them a while
     priority_rank: int | None = None
+    response_due: str | None = None  # ISO instant the case's response is due, while unanswered
     logged_cases: list[int] = field(default_factory=list)  # cases this call has a log entry on
     skill: str | None = None
     route: str = ""  # owner, advisor, general, oncall

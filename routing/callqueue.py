@@ -4,7 +4,9 @@ What it owns. Who is waiting, in which order, for what (skill, preferred teams, 
 and the plain arithmetic of "where am I in the line and how long will it be". It does not take
 advisors (that is `routing.presence`) and does not talk to Twilio (that is `ivr.dispatch`).
 
-Order: priority first (critical before high before medium before low), then longest waiting.
+Order: priority first (critical before high before medium before low), then the earlier of the
+time the caller joined and the time their case's response is due (so an overdue case goes ahead
+of callers of the same priority), then who came first.
 Everything an entry needs for matching lives in a hash beside the sorted set, so a dispatcher can
 read the whole line in one round trip.
 
@@ -49,6 +51,7 @@ class Waiting:
     owner_until: float | None = None  # only the owner may take the call before this
     exclude: tuple[int, ...] = ()  # advisors who just missed this call ...
     exclude_until: float | None = None  # ... are not offered it again before this
+    due_at: float | None = None  # the case's response is due then (not yet responded to)
 
     def excluded(self, now_ts: float) -> frozenset[int]:
         if not self.exclude or self.exclude_until is None or now_ts >= self.exclude_until:
@@ -57,7 +60,10 @@ class Waiting:
 
     @property
     def score(self) -> float:
-        return queue_score(self.rank, self.queued_at)
+        """Priority first; within a priority, by the earlier of the time the caller joined and the
+        time their case's response is due (an overdue case goes ahead), then by who came first."""
+        order_at = self.queued_at if self.due_at is None else min(self.queued_at, self.due_at)
+        return queue_score(self.rank, order_at)
 
     def owner_only(self, now_ts: float) -> bool:
         return self.owner_pk is not None and self.owner_until is not None and now_ts < self.owner_until
@@ -197,6 +203,7 @@ def entry_for(
     owner_wait_seconds: float = OWNER_WAIT_SECONDS,
     exclude: tuple[int, ...] = (),
     exclude_until: datetime | None = None,
+    due_at: datetime | None = None,
 ) -> Waiting:
     """A line entry; `owner_waits` when the owner is busy but will be free (on a call, wrap-up);
     `exclude` advisors who just missed the call, until `exclude_until`."""
@@ -205,4 +212,5 @@ def entry_for(
         sid=sid, rank=priority_rank, queued_at=ts, skill=skill, teams=tuple(teams),
         owner_pk=owner_pk, owner_until=(ts + owner_wait_seconds) if (owner_pk is not None and owner_waits) else None,
         exclude=tuple(exclude), exclude_until=exclude_until.timestamp() if exclude and exclude_until else None,
+        due_at=due_at.timestamp() if due_at is not None else None,
     )

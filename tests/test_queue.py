@@ -37,6 +37,16 @@ def test_line_order_is_priority_then_longest_waiting(redis_client):
     assert q.waiting() == 3
 
 
+def test_within_a_priority_an_overdue_case_goes_ahead(redis_client):
+    q = CallQueue(redis_client)
+    t0 = 1_800_000_000.0
+    q.join(Waiting("first-in", rank=1, queued_at=t0))
+    q.join(Waiting("overdue", rank=1, queued_at=t0 + 30, due_at=t0 - 600))  # response overdue 10 min
+    q.join(Waiting("due-later", rank=1, queued_at=t0 + 10, due_at=t0 + 7200))
+    q.join(Waiting("critical", rank=0, queued_at=t0 + 60))
+    assert [e.sid for e in q.entries()] == ["critical", "overdue", "first-in", "due-later"]
+
+
 def test_position_counts_only_callers_competing_for_the_same_advisors():
     entries = [
         Waiting("a", 0, 1.0, skill="attendance"),
