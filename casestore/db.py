@@ -53,6 +53,11 @@ def make_engine(url: str, **kwargs) -> Engine:
     # a busy worker never opens and closes overflow connections per request.
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
+    # A database that stopped answering fails a request within seconds, not minutes: connecting
+    # gives up after 2 s (libpq's minimum) and a checkout from a full pool after 2 s.
+    kwargs.setdefault("pool_timeout", 2)
+    if url.startswith("postgresql"):
+        kwargs.setdefault("connect_args", {"connect_timeout": 2})
     return create_engine(url, **kwargs)
 
 

@@ -323,6 +323,29 @@ class Survey(Base):
     overall: Mapped[Optional[int]] = mapped_column(Integer)
 
 
+class CallStateRow(Base):
+    """Degraded mode only (Redis unreachable): a call's state, or a marker such as an accepted
+    whisper, kept in the database instead, so calls are still verified and routed."""
+
+    __tablename__ = "call_states"
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    data: Mapped[Any] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class AuthFailure(Base):
+    """Degraded mode only (Redis unreachable): one failed PIN attempt for a subject (a keyed hash of
+    the number or contact ID), so lockouts still count instead of failing open."""
+
+    __tablename__ = "auth_failures"
+    __table_args__ = (Index("ix_auth_failures_subject_at", "subject", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class BusinessHours(Base):
     """Weekly opening hours as data, local wall-clock time in the support time zone."""
 

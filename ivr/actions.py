@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from casestore import audit
 from casestore.models import CallbackTask, CallLog, Case, CaseEvent, District, Incident
 from casestore.phones import mask
+from casestore.redisguard import BREAKER, ERRORS
 from casestore.types import CaseStatus, Priority, ProductArea
 from ivr import incidents
 from routing.callqueue import DEFAULT_HANDLE_SECONDS
@@ -129,12 +130,19 @@ def reopen_case(session: Session, case: Case, *, now: datetime, sid: str, contac
 
 
 def _next_case_number(session: Session, client: redis.Redis) -> int:
-    """Allocate a case number: a Redis counter (atomic across workers), seeded from the database."""
+    """Allocate a case number: a Redis counter (atomic across workers), seeded from the database.
+    While Redis is unreachable: the highest number in the database plus one (the outage lock
+    serialises option-8 callers; the unique number column catches anything else)."""
     key = "sl:seq:case_number"
-    if not client.exists(key):
-        highest = session.scalar(select(func.max(Case.number)))
-        client.set(key, max(int(highest or 0), 99999), nx=True)
-    return int(client.incr(key))
+    if BREAKER.usable():
+        try:
+            if not client.exists(key):
+                highest = session.scalar(select(func.max(Case.number)))
+                client.set(key, max(int(highest or 0), 99999), nx=True)
+            return int(client.incr(key))
+        except ERRORS as exc:
+            BREAKER.failed(exc)
+    return max(int(session.scalar(select(func.max(Case.number))) or 0), 99999) + 1
 
 
 def open_or_join_outage(
@@ -197,9 +205,15 @@ def _serialise_outage(session: Session, client: redis.Redis, district_pk: int) -
     if session.get_bind().dialect.name == "postgresql":
         session.execute(select(func.pg_advisory_xact_lock(_OUTAGE_LOCK_SPACE, district_pk)))
         return
+    if not BREAKER.usable():
+        return  # SQLite without Redis: SQLite itself lets one writer at a time through
     lock = client.lock(f"sl:lock:outage:{district_pk}", timeout=15, sleep=0.01, blocking_timeout=5)
-    if not lock.acquire():
-        raise TimeoutError("could not take the outage lock")
+    try:
+        if not lock.acquire():
+            raise TimeoutError("could not take the outage lock")
+    except ERRORS as exc:
+        BREAKER.failed(exc)
+        return
 
     def release(*_args) -> None:
         try:

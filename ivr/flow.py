@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -28,11 +28,12 @@ from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 from auth.callers import Lockout, contact_by_contact_id, match_caller, verify_pin
 from casestore.models import Case, Contact, District, Engineer, FollowUp, Incident
 from casestore.phones import caller_e164, mask
+from casestore.redisguard import BREAKER, ERRORS
 from casestore.types import CaseStatus, Priority
 from ivr import actions, incidents, lifecycle, paging, staffing
 from ivr.jobs import Jobs
 from ivr.prompts import digits_spoken, minutes_spoken, say
-from ivr.state import CallState, CallStore
+from ivr.state import CallState, CallStore, mark, marked
 from routing.calendar import status_at
 from ivr.dispatch import Dispatcher, Offer, Offers, stale
 from routing.callqueue import CallQueue, entry_for, expected_wait_seconds
@@ -114,11 +115,11 @@ class CallEnv:
 
     @property
     def calls(self) -> CallStore:
-        return CallStore(self.redis)
+        return CallStore(self.redis, session=self.session)
 
     @property
     def lockout(self) -> Lockout:
-        return Lockout(self.redis)
+        return Lockout(self.redis, session=self.session)
 
     @property
     def queue(self) -> CallQueue:
@@ -127,8 +128,12 @@ class CallEnv:
     def dispatch(self) -> None:
         """Let the dispatcher give any free advisor to the right waiting caller (never raises:
         the caller in front of us must not pay for a problem with someone else's call)."""
+        if not BREAKER.usable():
+            return
         try:
             self.dispatcher.run(self.tables.advisors, self.now)
+        except ERRORS as exc:
+            BREAKER.failed(exc)
         except Exception:
             log.exception("dispatch failed")
 
@@ -461,10 +466,56 @@ def _route(env: CallEnv, state: CallState, resp: VoiceResponse, *extra: str) -> 
     """
     for text in extra:
         _say(resp, text)
-    pk = _reserve(env, state)
+    if not BREAKER.usable():
+        return _hunt(env, state, resp)
+    try:
+        pk = _reserve(env, state)
+    except ERRORS as exc:
+        BREAKER.failed(exc)
+        return _hunt(env, state, resp)
     if pk is None:
         return _queue(env, state, resp)
     return _dial_advisor(env, state, resp, pk)
+
+
+def _hunt(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse:
+    """Degraded mode (Redis unreachable: no presence, no reservation, no line): ring the owner,
+    then skilled advisors in team order, each once; then take a message for an advisor."""
+    state.visit("degraded_route")
+    if state.route == "owner":
+        owner = env.tables.advisor(state.owner_pk)
+        if owner is not None and owner.target not in state.tried:
+            return _dial_advisor(env, state, resp, owner.pk)
+        state.route = "advisor"
+    teams = _preferred_teams(env, state)
+    pool = [a for a in env.tables.advisors if eligible(a, state.skill) and a.target not in state.tried]
+    pool.sort(key=lambda a: (teams.index(a.team) if a.team in teams else len(teams), a.pk))
+    if pool and state.round_attempts < MAX_ADVISOR_ATTEMPTS + 1:
+        return _dial_advisor(env, state, resp, pool[0].pk)
+    state.visit("queue_record")
+    _say(resp, say("degraded_busy"))
+    _say(resp, say("queue_record"))
+    if state.queued_at is None:
+        state.queued_at = env.now.isoformat()
+    resp.record(action=url("queue-message", state), method="POST", max_length=120, timeout=5,
+                finish_on_key="#", play_beep=True)
+    resp.redirect(url("queue-message", state, noinput=1), method="POST")
+    return resp
+
+
+def _quiet(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """A shared-state side effect that must not fail the call while Redis is unreachable (presence
+    converges later: `reconcile` runs every 30 s once Redis is back)."""
+    if not BREAKER.usable():
+        return None
+    try:
+        result = fn(*args, **kwargs)
+        BREAKER.succeeded()
+        return result
+    except ERRORS as exc:
+        BREAKER.failed(exc)
+        log.warning("skipped %s: Redis unreachable", getattr(fn, "__name__", "a Redis update"))
+        return None
 
 
 def _reserve(env: CallEnv, state: CallState) -> int | None:
@@ -497,10 +548,10 @@ def _line_competes(env: CallEnv, state: CallState) -> bool:
 
 def _dial_advisor(env: CallEnv, state: CallState, resp: VoiceResponse, pk: int) -> VoiceResponse:
     """Ring the advisor reserved for this call, with the whisper-accept on their leg."""
-    env.queue.leave(state.sid)
+    _quiet(env.queue.leave, state.sid)
     advisor = env.tables.advisor(pk)
     if advisor is None:  # removed from the roster while reserved: let them go, try again
-        env.presence.release(pk, state.sid, env.now, missed=False)
+        _quiet(env.presence.release, pk, state.sid, env.now, missed=False)
         state.tried.append(f"advisor:{pk}")
         return _route(env, state, resp)
     state.route = "owner" if pk == state.owner_pk else "advisor"
@@ -614,8 +665,8 @@ def _hold(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse:
 def queue_wait(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
     """A hold round ended: this caller's turn if an advisor is reserved for them, else hold on."""
     resp = _response()
-    if state.queued_at is None or env.queue.get(state.sid) is None:
-        return _route(env, state, resp)  # not in line (e.g. back from a missed advisor): route
+    if not BREAKER.usable() or _quiet(env.queue.get, state.sid) is None:
+        return _route(env, state, resp)  # not in line (back from a missed advisor; Redis lost): route
     offer = _my_offer(env, state)
     if offer is not None:
         return _dial_advisor(env, state, resp, offer.advisor_pk)
@@ -673,10 +724,10 @@ def queue_message(env: CallEnv, inp: CallInput, state: CallState) -> VoiceRespon
 
 def _leave_for_task(env: CallEnv, state: CallState, *, kind: str, recording_url: str | None) -> None:
     """Out of the line, into the task list at the same place (priority, first queue time)."""
-    env.queue.leave(state.sid)
-    late = Offers(env.redis).take(state.sid)
+    _quiet(env.queue.leave, state.sid)
+    late = _quiet(Offers(env.redis).take, state.sid)
     if late is not None:  # an advisor was reserved meanwhile: let them take the next caller
-        env.presence.release(late.advisor_pk, state.sid, env.now, missed=False)
+        _quiet(env.presence.release, late.advisor_pk, state.sid, env.now, missed=False)
     queued_at = datetime.fromisoformat(state.queued_at) if state.queued_at else env.now
     rank = state.priority_rank if state.priority_rank is not None else Priority.MEDIUM.rank
     actions.add_callback_task(
@@ -710,14 +761,14 @@ def dial_result(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse
         if state.case_pk is not None:
             actions.mark_responded(env.session, state.case_pk, env.now)
         if advisor_pk is not None:
-            env.presence.call_ended(advisor_pk, env.now, env.wrap_seconds, call_sid=state.sid)
+            _quiet(env.presence.call_ended, advisor_pk, env.now, env.wrap_seconds, call_sid=state.sid)
             env.dispatch()
         state.visit("done")
         return _hangup(_response(), say("call_ended"))
     state.visit(f"missed_{state.route}")
     log.info("dial not accepted call=%s target=%s status=%s", state.sid, target, dial_status or "none")
     if advisor_pk is not None:
-        if env.presence.release(advisor_pk, state.sid, env.now, missed=True) == "away":
+        if _quiet(env.presence.release, advisor_pk, state.sid, env.now, missed=True) == "away":
             staffing.note_autopause(env.session, advisor_pk, env.now, _autopause_reason(env))
     resp = _response()
     if state.route == "oncall":
@@ -737,7 +788,7 @@ def _finish_case_event(env: CallEnv, state: CallState, *, outcome: str, advisor_
 
 
 def _accepted(env: CallEnv, sid: str, attempt: int) -> bool:
-    return env.redis.get(f"sl:accept:{sid}:{attempt}") is not None
+    return marked(env.session, env.redis, f"sl:accept:{sid}:{attempt}")
 
 
 def _target_pk(target: str, kind: str) -> int | None:
@@ -776,15 +827,15 @@ def whisper(env: CallEnv, inp: CallInput, state: CallState | None) -> VoiceRespo
 def whisper_accept(env: CallEnv, inp: CallInput, state: CallState | None) -> VoiceResponse:
     parent, attempt, adv = inp.arg("parent"), inp.arg("a"), inp.arg("adv")
     if _keypad(inp.digits) == "1" and parent and attempt.isdigit():
-        env.redis.set(f"sl:accept:{parent}:{attempt}", inp.sid, ex=6 * 3600)
+        mark(env.session, env.redis, f"sl:accept:{parent}:{attempt}", inp.sid, 6 * 3600, env.now)
         if adv.isdigit():
-            env.presence.accepted(int(adv), parent, env.now)
+            _quiet(env.presence.accepted, int(adv), parent, env.now)
         if inp.arg("eng").isdigit():
             _engineer_took_the_call(env, parent, int(inp.arg("eng")), inp.sid)
         return _response()  # an empty response bridges the two legs
     if parent and adv.isdigit():
         # Declined or not confirmed: free the advisor at once (a missed call toward the autopause).
-        if env.presence.release(int(adv), parent, env.now, missed=True) == "away":
+        if _quiet(env.presence.release, int(adv), parent, env.now, missed=True) == "away":
             staffing.note_autopause(env.session, int(adv), env.now, _autopause_reason(env))
     return _hangup(_response(), say("whisper_declined"))
 
@@ -993,7 +1044,7 @@ def call_status(env: CallEnv, inp: CallInput, state: CallState | None) -> VoiceR
                 if state.case_pk is not None:
                     _finish_case_event(env, state, outcome=row.outcome, advisor_pk=row.advisor_id)
     if status in {"completed", "busy", "failed", "no-answer", "canceled"}:
-        _free_advisors_of(env, inp.sid, state)
+        _quiet(_free_advisors_of, env, inp.sid, state)
     return _response()
 
 

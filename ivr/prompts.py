@@ -104,6 +104,7 @@ PROMPTS: dict[str, str] = {
         "you called. Goodbye."
     ),
     "queue_back": "You are still in line.",
+    "degraded_busy": "We could not reach an advisor right now.",
     "call_ended": "Thank you for calling. Goodbye.",
     # Whisper to the advisor or engineer who answers.
     "whisper_case": "Case {number_spoken} for {district}. Press 1 to accept.",

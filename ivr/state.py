@@ -10,9 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 import redis
+from sqlalchemy.orm import Session
+
+from casestore.models import CallStateRow
+from casestore.redisguard import BREAKER, ERRORS
 
 CALL_TTL_SECONDS = 6 * 3600
 RESPONSE_TTL_SECONDS = 3600
@@ -70,11 +75,18 @@ class CallState:
 
 
 class CallStore:
-    """Call state and replayable answers in Redis, read and written in one round trip each."""
+    """Call state and replayable answers in Redis, read and written in one round trip each.
 
-    def __init__(self, client: redis.Redis, prefix: str = "sl") -> None:
+    While Redis is unreachable (`casestore.redisguard.BREAKER`), state goes to the database
+    (`CallStateRow`, with `session`) instead, so a call in progress carries on; answers are not
+    kept for replay then (a Twilio retry runs the step again). When Redis returns, a call whose
+    state is only in the database is found there on its next request.
+    """
+
+    def __init__(self, client: redis.Redis, prefix: str = "sl", session: Session | None = None) -> None:
         self.redis = client
         self.prefix = prefix
+        self.session = session
 
     def key(self, sid: str) -> str:
         return f"{self.prefix}:call:{sid}"
@@ -83,31 +95,105 @@ class CallStore:
         return f"{self.prefix}:resp:{sid}:{hashlib.sha1(url.encode()).hexdigest()}"
 
     @staticmethod
-    def _decode(raw: str | None) -> CallState | None:
+    def _decode(raw: str | dict | None) -> CallState | None:
         if raw is None:
             return None
-        data: dict[str, Any] = json.loads(raw)
+        data: dict[str, Any] = json.loads(raw) if isinstance(raw, str) else raw
         known = CallState.__dataclass_fields__
         return CallState(**{k: v for k, v in data.items() if k in known})
 
     def load(self, sid: str) -> CallState | None:
-        return self._decode(self.redis.get(self.key(sid)))
+        if BREAKER.usable():
+            try:
+                state = self._decode(self.redis.get(self.key(sid)))
+                BREAKER.succeeded()
+                if state is not None:
+                    return state
+            except ERRORS as exc:
+                BREAKER.failed(exc)
+        return self._db_load(sid)
 
-    def begin(self, sid: str, url: str) -> tuple[str | None, CallState | None]:
+    def begin(self, sid: str, url: str, *, may_exist: bool = True) -> tuple[str | None, CallState | None]:
         """The answer already given to this (CallSid, URL), if any, and the call's state.
 
         URLs carry the response counter `n`, so a genuine second entry has a new URL, while a
         Twilio retry of the same request gets the same answer and runs no side effect twice.
+        `may_exist=False` (a call's first request) skips the database look-up on a Redis miss.
         """
-        answer, raw = self.redis.mget(self.answer_key(sid, url), self.key(sid))
-        return answer, self._decode(raw)
+        if BREAKER.usable():
+            try:
+                answer, raw = self.redis.mget(self.answer_key(sid, url), self.key(sid))
+                BREAKER.succeeded()
+                if raw is not None or not may_exist:
+                    return answer, self._decode(raw)
+                return answer, self._db_load(sid)
+            except ERRORS as exc:
+                BREAKER.failed(exc)
+        return None, self._db_load(sid) if may_exist else None
 
-    def finish(self, sid: str, url: str, twiml: str, state: CallState | None, forget: bool) -> None:
-        pipe = self.redis.pipeline(transaction=False)
-        if forget:
-            pipe.delete(self.key(sid))
+    def finish(self, sid: str, url: str, twiml: str, state: CallState | None, forget: bool,
+               now: datetime | None = None) -> None:
+        if BREAKER.usable():
+            try:
+                pipe = self.redis.pipeline(transaction=False)
+                if forget:
+                    pipe.delete(self.key(sid))
+                else:
+                    pipe.set(self.answer_key(sid, url), twiml, ex=RESPONSE_TTL_SECONDS)
+                    if state is not None:
+                        pipe.set(self.key(sid), json.dumps(asdict(state)), ex=CALL_TTL_SECONDS)
+                pipe.execute()
+                BREAKER.succeeded()
+                return
+            except ERRORS as exc:
+                BREAKER.failed(exc)
+        self._db_save(sid, None if forget else state, now or datetime.now(timezone.utc))
+
+    # -- the database stand-in ---------------------------------------------------------------
+
+    def _db_load(self, sid: str) -> CallState | None:
+        if self.session is None:
+            return None
+        row = self.session.get(CallStateRow, f"call:{sid}")
+        return self._decode(row.data) if row is not None else None
+
+    def _db_save(self, sid: str, state: CallState | None, now: datetime) -> None:
+        if self.session is None:
+            raise RuntimeError("Redis is unreachable and no database session was given for the call state")
+        key = f"call:{sid}"
+        row = self.session.get(CallStateRow, key)
+        if state is None:
+            if row is not None:
+                self.session.delete(row)
+        elif row is None:
+            self.session.add(CallStateRow(key=key, data=asdict(state), updated_at=now))
         else:
-            pipe.set(self.answer_key(sid, url), twiml, ex=RESPONSE_TTL_SECONDS)
-            if state is not None:
-                pipe.set(self.key(sid), json.dumps(asdict(state)), ex=CALL_TTL_SECONDS)
-        pipe.execute()
+            row.data, row.updated_at = asdict(state), now
+        self.session.commit()
+
+
+def mark(session: Session | None, client: redis.Redis, key: str, value: str, ttl: int, now: datetime) -> None:
+    """A short-lived marker (an accepted whisper): Redis, or the database stand-in."""
+    if BREAKER.usable():
+        try:
+            client.set(key, value, ex=ttl)
+            BREAKER.succeeded()
+            return
+        except ERRORS as exc:
+            BREAKER.failed(exc)
+    if session is None:
+        raise RuntimeError("Redis is unreachable and no database session was given")
+    if session.get(CallStateRow, key) is None:
+        session.add(CallStateRow(key=key, data={"value": value}, updated_at=now))
+
+
+def marked(session: Session | None, client: redis.Redis, key: str) -> bool:
+    if BREAKER.usable():
+        try:
+            found = client.get(key) is not None
+            BREAKER.succeeded()
+            if found:
+                return True
+        except ERRORS as exc:
+            BREAKER.failed(exc)
+    return session is not None and session.get(CallStateRow, key) is not None

@@ -108,6 +108,19 @@ def redis_client():
         yield fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
 
 
+@pytest.fixture(autouse=True)
+def redis_breaker():
+    """Each test starts with Redis and the database considered reachable (the breakers are
+    process-wide)."""
+    from casestore.redisguard import BREAKER, DB_BREAKER
+
+    BREAKER.reset()
+    DB_BREAKER.reset()
+    yield BREAKER
+    BREAKER.reset()
+    DB_BREAKER.reset()
+
+
 @pytest.fixture
 def clock():
     # A Tuesday morning in Chicago (CST, UTC-6), well inside support hours.

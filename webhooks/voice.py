@@ -12,11 +12,14 @@ from __future__ import annotations
 import logging
 import time
 
+import redis
 from flask import Blueprint, Response, abort, g, request
+from sqlalchemy.exc import DBAPIError
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
 from casestore.phones import mask
+from casestore.redisguard import DB_BREAKER
 from ivr import flow
 from ivr.prompts import say
 from ivr.state import CallStore
@@ -77,13 +80,18 @@ def webhook(step: str) -> Response:
 
     outcome = "ok"
     url = request.full_path.rstrip("?")
+    if not DB_BREAKER.usable():
+        # The database failed moments ago: answer the fallback at once rather than wait again.
+        outcome = "fault"
+        return twiml(fallback_twiml(svc.settings.overflow_number, step))
     try:
-        store = CallStore(svc.redis)
-        answered, state = store.begin(sid, url)
-        if answered is not None and step != "status":
-            outcome = "replayed"
-            return twiml(answered)
         with svc.sessions() as session:
+            # Redis first; while it is unreachable the call state lives in the database.
+            store = CallStore(svc.redis, session=session)
+            answered, state = store.begin(sid, url, may_exist=step in flow.STATEFUL or step == "status")
+            if answered is not None and step != "status":
+                outcome = "replayed"
+                return twiml(answered)
             env = flow.CallEnv(
                 session=session,
                 redis=svc.redis,
@@ -102,10 +110,12 @@ def webhook(step: str) -> Response:
             )
             result = flow.handle(env, inp, state)
             session.commit()
-        store.finish(sid, url, result.twiml, result.state, result.forget)
+            store.finish(sid, url, result.twiml, result.state, result.forget, now=env.now)
         return twiml(result.twiml)
-    except Exception:
+    except Exception as exc:
         outcome = "fault"
+        if isinstance(exc, (DBAPIError, OSError)) and not isinstance(exc, redis.RedisError):
+            DB_BREAKER.failed(exc)
         log.exception("webhook fault step=%s call=%s from=%s", step, sid, mask(inp.from_raw))
         return twiml(fallback_twiml(svc.settings.overflow_number, step))
     finally:

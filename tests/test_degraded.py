@@ -1,0 +1,115 @@
+"""Degraded modes: Redis unreachable (calls still verified and routed from the database, lockouts
+counted in the database, recovery when it returns) and the database unreachable (every webhook
+answers the fallback TwiML, quickly)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import redis as redis_lib
+from sqlalchemy import select
+
+from casestore.models import AuthFailure, CallLog
+from tests.conftest import AUTH_TOKEN, BASE_URL
+from tests.factories import World
+
+
+@pytest.fixture
+def dead_redis():
+    """A Redis client for a port nobody listens on: every command fails at once."""
+    return redis_lib.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, decode_responses=True)
+
+
+@pytest.fixture
+def degraded(settings_overrides, engine, session_factory, dead_redis, clock, telephony):
+    from webhooks import create_app
+    from webhooks.simulator import CallSimulator, advance_clock
+
+    app = create_app(settings_overrides, engine=engine, sessions=session_factory, redis_client=dead_redis,
+                     clock=clock, telephony=telephony)
+    return CallSimulator(app.test_client(), base_url=BASE_URL, auth_token=AUTH_TOKEN, advance=advance_clock(clock))
+
+
+def test_with_redis_down_a_caller_is_verified_and_put_through_to_the_owner(degraded, world, session):
+    t = degraded.call(World.DANA_PHONE, keys=["4821#", "240117#"], dial=["accept"])
+    assert t.said("Thank you, Dana") and t.said("Connecting you to your case owner")
+    assert t.connected_to == "+16125550101"
+    row = session.scalars(select(CallLog)).one()
+    assert row.outcome == "connected" and row.advisor_id == world.priya.id
+
+
+def test_with_redis_down_the_next_advisor_then_a_message(degraded, world, session):
+    t = degraded.call(World.DANA_PHONE, keys=["4821#", "240117#"], dial=["no-answer", "busy", "no-answer"])
+    assert t.dialled[:2] == ["+16125550101", "+16125550102"]  # owner, then the other grade book advisor
+    assert t.said("leave your message")
+    from casestore.models import CallbackTask
+
+    assert session.scalars(select(CallbackTask)).one().kind == "message"
+
+
+def test_with_redis_down_lockouts_are_counted_in_the_database(degraded, world, session):
+    t = degraded.call(World.DANA_PHONE, keys=["1111#", "2222#", "3333#"])
+    assert t.said("entry has been paused")
+    assert len(session.scalars(select(AuthFailure)).all()) >= 3
+    assert all(World.DANA_PHONE not in f.subject for f in session.scalars(select(AuthFailure)))
+    again = degraded.call(World.DANA_PHONE, keys=["4821#"])
+    assert again.said("entry has been paused") and not again.said("Thank you, Dana")
+
+
+def test_the_breaker_skips_redis_after_a_failure_and_tries_again_after_the_cooldown(redis_breaker):
+    now = [100.0]
+    redis_breaker.clock = lambda: now[0]
+    try:
+        assert redis_breaker.usable()
+        redis_breaker.failed(ConnectionError("down"))
+        assert not redis_breaker.usable()
+        now[0] += redis_breaker.cooldown
+        assert redis_breaker.usable()
+        redis_breaker.succeeded()
+        assert redis_breaker.usable()
+    finally:
+        redis_breaker.clock = time.monotonic
+
+
+def test_a_call_carries_on_when_redis_comes_back_mid_call(settings_overrides, engine, session_factory, dead_redis,
+                                                          redis_client, clock, telephony, world, redis_breaker):
+    """State written to the database while Redis was down is found once it is back."""
+    from webhooks import create_app
+    from webhooks.simulator import CallSimulator
+
+    down = create_app(settings_overrides, engine=engine, sessions=session_factory, redis_client=dead_redis,
+                      clock=clock, telephony=telephony)
+    up = create_app(settings_overrides, engine=engine, sessions=session_factory, redis_client=redis_client,
+                    clock=clock, telephony=telephony)
+    sim_down = CallSimulator(down.test_client(), base_url=BASE_URL, auth_token=AUTH_TOKEN)
+    sim_up = CallSimulator(up.test_client(), base_url=BASE_URL, auth_token=AUTH_TOKEN)
+    import xml.etree.ElementTree as ET
+
+    base = {"CallSid": "CAmid", "From": World.DANA_PHONE, "To": "+18005550100", "CallStatus": "in-progress"}
+    root = ET.fromstring(sim_down.post("/voice/incoming", base))
+    action = root.find("Gather").get("action")
+    redis_breaker.reset()  # Redis is back
+    root = ET.fromstring(sim_up.post(action, dict(base, Digits="4821")))
+    assert "Thank you, Dana" in " ".join(s.text or "" for s in root.iter("Say"))
+
+
+def test_with_the_database_down_every_webhook_answers_the_fallback_within_a_second(settings_overrides, redis_client,
+                                                                                    clock, telephony, world):
+    from webhooks import create_app
+    from webhooks.simulator import CallSimulator
+
+    app = create_app(dict(settings_overrides, database_url="postgresql+psycopg://nobody@127.0.0.1:1/none"),
+                     redis_client=redis_client, clock=clock, telephony=telephony)
+    sim = CallSimulator(app.test_client(), base_url=BASE_URL, auth_token=AUTH_TOKEN)
+    for path in ("/voice/incoming", "/voice/pin?n=1", "/voice/menu?n=2", "/voice/status"):
+        started = time.perf_counter()
+        body = sim.post(path, {"CallSid": "CAdown", "From": World.DANA_PHONE, "Digits": "4821",
+                               "CallStatus": "completed"})
+        assert time.perf_counter() - started < 1.0
+        assert "<Response" in body
+    body = sim.post("/voice/incoming", {"CallSid": "CAdown2", "From": World.DANA_PHONE})
+    assert "+16125550100" in body and "trouble with our phone system" in body
+    from casestore.redisguard import DB_BREAKER
+
+    assert not DB_BREAKER.usable()  # later requests do not even try for a few seconds
