@@ -18,7 +18,11 @@ from tests.factories import World
 @pytest.fixture
 def dead_redis():
     """A Redis client for a port nobody listens on: every command fails at once."""
-    return redis_lib.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, decode_responses=True)
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    return redis_lib.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, decode_responses=True,
+                           retry=Retry(NoBackoff(), 0))
 
 
 @pytest.fixture
@@ -113,3 +117,29 @@ def test_with_the_database_down_every_webhook_answers_the_fallback_within_a_seco
     from casestore.redisguard import DB_BREAKER
 
     assert not DB_BREAKER.usable()  # later requests do not even try for a few seconds
+
+
+def test_call_log_records_are_spooled_while_the_database_is_down_and_replayed_after(
+        settings_overrides, engine, session_factory, redis_client, clock, telephony, world, session, tmp_path):
+    """Write-behind: the fallback keeps the call's trace (in Redis, or a local file when Redis is
+    down too); the worker writes it into the call log once the database is back."""
+    from ivr import spool
+    from webhooks import create_app
+    from webhooks.simulator import CallSimulator
+    from webhooks.voice import spool_path
+
+    broken = create_app(dict(settings_overrides, database_url="postgresql+psycopg://nobody@127.0.0.1:1/none"),
+                        redis_client=redis_client, clock=clock, telephony=telephony)
+    sim = CallSimulator(broken.test_client(), base_url=BASE_URL, auth_token=AUTH_TOKEN)
+    sim.post("/voice/incoming", {"CallSid": "CAspool1", "From": World.DANA_PHONE})
+    assert redis_client.llen(spool.SPOOL_KEY) == 1
+    path = tmp_path / "spool.jsonl"
+    spool.spool(None, path, sid="CAspool2", from_masked="***0134", at=clock(), step="incoming")  # Redis down too
+    assert World.DANA_PHONE not in redis_client.lindex(spool.SPOOL_KEY, 0)
+    assert spool.replay(session, redis_client, path) == 2
+    rows = {r.call_sid: r for r in session.scalars(select(CallLog))}
+    assert rows["CAspool1"].outcome == "fallback" and rows["CAspool1"].from_masked.endswith("0134")
+    assert rows["CAspool2"].outcome == "fallback"
+    assert redis_client.llen(spool.SPOOL_KEY) == 0 and not path.exists()
+    assert spool.replay(session, redis_client, path) == 0  # exactly once
+    assert spool_path(broken.extensions["supportline"]).name == "call_log.jsonl"

@@ -12,6 +12,8 @@ from datetime import datetime, timezone
 from typing import Callable
 
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 from flask import current_app
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -55,9 +57,11 @@ def make_redis(settings: Settings) -> redis.Redis:
 
         server = _EMBEDDED_SERVERS.setdefault(str(settings.instance_path), fakeredis.FakeServer())
         return fakeredis.FakeRedis(server=server, decode_responses=True)
+    # Fail fast: one quick retry, then the caller's degraded mode takes over (casestore.redisguard)
+    # instead of redis-py's default retries with backoff of seconds on every command.
     return redis.Redis.from_url(
-        settings.redis_url, decode_responses=True, socket_timeout=2.0, socket_connect_timeout=2.0,
-        health_check_interval=30,
+        settings.redis_url, decode_responses=True, socket_timeout=2.0, socket_connect_timeout=1.0,
+        health_check_interval=30, retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), 1),
     )
 
 

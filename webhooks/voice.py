@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from casestore.phones import mask
 from casestore.redisguard import DB_BREAKER
-from ivr import flow
+from ivr import flow, spool
 from ivr.prompts import say
 from ivr.state import CallStore
 from webhooks.services import current_services
@@ -68,9 +68,12 @@ def webhook(step: str) -> Response:
         form={k: v[:2048] for k, v in form.items()},
     )
     if step == "fallback":
-        # Twilio's Fallback URL: used when the primary handler failed. Touches no database or Redis.
+        # Twilio's Fallback URL: used when the primary handler failed. Touches no database or Redis
+        # (settings, the request and the local hosted-contacts file only: webhooks/fallback.py).
+        from webhooks.fallback import fallback_response
+
         log.warning("fallback webhook call=%s from=%s", sid, mask(inp.from_raw))
-        return twiml(fallback_twiml(svc.settings.overflow_number))
+        return twiml(fallback_response(svc.settings, request.form, request.args))
     if step not in flow.STEPS or not sid:
         # Not a call we can follow: say nothing private and end politely.
         resp = VoiceResponse()
@@ -83,6 +86,7 @@ def webhook(step: str) -> Response:
     if not DB_BREAKER.usable():
         # The database failed moments ago: answer the fallback at once rather than wait again.
         outcome = "fault"
+        _spool(svc, sid, inp.from_raw, step)
         return twiml(fallback_twiml(svc.settings.overflow_number, step))
     try:
         with svc.sessions() as session:
@@ -116,6 +120,7 @@ def webhook(step: str) -> Response:
         outcome = "fault"
         if isinstance(exc, (DBAPIError, OSError)) and not isinstance(exc, redis.RedisError):
             DB_BREAKER.failed(exc)
+            _spool(svc, sid, inp.from_raw, step)
         log.exception("webhook fault step=%s call=%s from=%s", step, sid, mask(inp.from_raw))
         return twiml(fallback_twiml(svc.settings.overflow_number, step))
     finally:
@@ -125,18 +130,29 @@ def webhook(step: str) -> Response:
         )
 
 
+def _spool(svc, sid: str, from_raw: str, step: str) -> None:
+    """Keep the call's trace for the call log while the database is down (`ivr.spool`)."""
+    if step in ("status", "whisper", "whisper-accept"):
+        return
+    spool.spool(svc.redis, spool_path(svc), sid=sid, from_masked=mask(from_raw), at=svc.now(), step=step)
+
+
+def spool_path(svc):
+    return svc.settings.instance_path / "spool" / "call_log.jsonl"
+
+
 def fallback_twiml(overflow_number: str, step: str = "") -> str:
-    """Said when the service itself is in trouble: apologise, then a person or a way out."""
-    resp = VoiceResponse()
-    if step in {"status", "whisper-accept"}:
-        return str(resp)
-    if step == "whisper":
-        resp.hangup()
-        return str(resp)
-    resp.say(say("fault_apology"), voice=flow.VOICE)
-    if overflow_number:
-        resp.say(say("fault_transfer"), voice=flow.VOICE)
-        resp.dial(overflow_number, timeout=30)
-    resp.say(say("fault_call_back"), voice=flow.VOICE)
-    resp.hangup()
-    return str(resp)
+    """Said when the service itself is in trouble: apologise, then a person or a way out (and, for
+    a hosted district's contact, the on-call outage line on 8). See webhooks/fallback.py."""
+    from flask import has_request_context
+
+    from webhooks.fallback import fault_twiml
+
+    settings = from_raw = None
+    if has_request_context():
+        try:
+            settings = current_services().settings
+            from_raw = request.form.get("From")
+        except Exception:  # a body that cannot be parsed: the plain apology
+            settings = from_raw = None
+    return fault_twiml(overflow_number, step, settings=settings, from_raw=from_raw)

@@ -4,43 +4,107 @@ One process runs an RQ `SimpleWorker` on the `supportline` queue (jobs run in th
 itself, so pooled database connections are never shared across a fork) and a timer thread that,
 every second, moves due scheduled jobs onto the queue using the service's clock, and every 30 s
 starts paging for any incident that missed its start (`ivr.paging.sweep`), runs follow-ups whose
-timer was lost (`ivr.lifecycle.sweep`) and gives cases without one a response-due time. Run any number, on any
+timer was lost (`ivr.lifecycle.sweep`), gives cases without one a response-due time, and writes
+call-log records spooled while the database was down (`ivr.spool.replay`). Run any number, on any
 machine: jobs are idempotent. With the embedded Redis (development), the web process runs one in a
 thread instead (with the dispatcher's pass), since nothing else can reach its Redis.
+
+The timer thread also leaves a **heartbeat** every 10 s: this worker's name (host:pid) and the
+time in the sorted set `sl:workers:seen`, whose TTL is 30 s, so `GET /readyz` can tell whether any
+worker has been seen in the last 30 s (one Redis round trip), and a stopped worker removes itself.
+Every 5 minutes (and at start) it rewrites the fallback URL's hosted-contacts file from the
+database (`webhooks.fallback.refresh`), on the machine it runs on.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
+import time
 
 from rq import SimpleWorker
 
-from ivr import lifecycle, paging
+from ivr import lifecycle, paging, spool
 from ivr.jobs import set_context
+from webhooks import fallback
+from webhooks.voice import spool_path
 
 log = logging.getLogger("supportline.worker")
 
 TICK_SECONDS = 1.0
 SWEEP_SECONDS = 30.0
+HEARTBEAT_KEY = "sl:workers:seen"
+HEARTBEAT_SECONDS = 10.0
+HEARTBEAT_TTL_SECONDS = 30
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def beat(client, name: str, now: float | None = None) -> None:
+    """This worker is alive at `now` (wall clock, seconds): one Redis round trip. Entries older
+    than the TTL are pruned, and the key itself expires when no worker beats for the TTL."""
+    now = time.time() if now is None else now
+    pipe = client.pipeline(transaction=False)
+    pipe.zadd(HEARTBEAT_KEY, {name: now})
+    pipe.zremrangebyscore(HEARTBEAT_KEY, "-inf", now - HEARTBEAT_TTL_SECONDS)
+    pipe.expire(HEARTBEAT_KEY, HEARTBEAT_TTL_SECONDS)
+    pipe.execute()
+
+
+def forget(client, name: str) -> None:
+    """A worker that stops cleanly leaves no heartbeat behind."""
+    client.zrem(HEARTBEAT_KEY, name)
+
+
+def _heartbeat(svc, name: str) -> None:
+    try:
+        beat(svc.redis, name)
+    except Exception as exc:  # Redis away: /readyz will say no worker was seen, which is true enough
+        log.warning("heartbeat not written: %s", exc)
+
+
+def _refresh_fallback(svc) -> None:
+    try:
+        fallback.refresh(svc.sessions, svc.settings)
+    except Exception:
+        log.exception("fallback contacts file not refreshed (the old one stays)")
 
 
 def _timers(svc, stop: threading.Event) -> None:
     ticks = 0
     ctx = svc.job_context()
+    name = worker_name()
+    next_beat = next_refresh = time.monotonic()
     while not stop.is_set():
+        started = time.monotonic()
+        if started >= next_beat:
+            next_beat = started + HEARTBEAT_SECONDS
+            _heartbeat(svc, name)
         try:
             svc.jobs.release_due(svc.now())
             if ticks % int(SWEEP_SECONDS / TICK_SECONDS) == 0:
                 paging.sweep(ctx)
                 lifecycle.sweep(ctx)
                 with svc.sessions() as session:
+                    spool.replay(session, svc.redis, spool_path(svc))
+                with svc.sessions() as session:
                     lifecycle.fill_response_due(session, svc.tables.get(session).calendar)
                     session.commit()
         except Exception:
             log.exception("timer pass failed (will retry)")
+        if started >= next_refresh:
+            next_refresh = started + fallback.REFRESH_SECONDS
+            _refresh_fallback(svc)
         ticks += 1
         stop.wait(TICK_SECONDS)
+    try:
+        forget(svc.redis, name)
+    except Exception:
+        pass
 
 
 def run_worker(svc, *, burst: bool = False, stop: threading.Event | None = None) -> None:
@@ -58,6 +122,7 @@ def run_worker(svc, *, burst: bool = False, stop: threading.Event | None = None)
         worker.work(with_scheduler=False, logging_level="INFO")
     finally:
         stop.set()
+        timer.join(timeout=5)  # lets the timer thread remove this worker's heartbeat
 
 
 def start_in_process(svc) -> threading.Thread:
