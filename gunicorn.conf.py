@@ -3,9 +3,16 @@
 Every value can be overridden on the command line or through the environment variables named
 below. Each worker warms up (routing tables, database and Redis connections) before it takes
 its first call, so the first caller after a deploy or restart waits no longer than the rest.
+
+Metrics: with `PROMETHEUS_MULTIPROC_DIR` set (a directory only this service uses), every worker
+writes its counters there and `/metrics` adds them up; the master empties it when it starts and
+marks a worker dead when it exits. Logs: gunicorn's own lines (master, access) use the service's
+format (`LOG_FORMAT`), and each access line ends with the request id.
 """
 
 import os
+
+from webhooks.logs import gunicorn_logger_class
 
 bind = os.environ.get("SUPPORTLINE_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
@@ -17,7 +24,20 @@ graceful_timeout = 20
 keepalive = 5
 accesslog = os.environ.get("SUPPORTLINE_ACCESS_LOG", "-")
 # Never log query strings beyond the path: they hold no secrets, but keep the line short.
-access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms %({x-request-id}o)s'
+logger_class = gunicorn_logger_class()
+
+
+def on_starting(server):
+    from webhooks.metrics import clear_multiproc_dir
+
+    clear_multiproc_dir()
+
+
+def child_exit(server, worker):
+    from webhooks.metrics import child_exit as mark_dead
+
+    mark_dead(server, worker)
 
 
 def post_worker_init(worker):

@@ -14,11 +14,17 @@ RQ stores pickled payloads, so it needs a Redis connection that does not decode 
 `binary_twin` makes one that talks to the same server and database as the service's client.
 A job finds the database, Redis, telephony and clock through `context()`, which the worker (or a
 test) installs with `set_context`.
+
+Request ids: a job enqueued or scheduled while `REQUEST_ID` is set (the web layer sets it for each
+request; the worker sets it from `job.meta` while running a job) carries it in
+`job.meta["request_id"]`, so its log lines, and those of the jobs it schedules in turn, can be
+matched with the webhook that started it.
 """
 
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
@@ -31,6 +37,14 @@ from sqlalchemy.orm import Session, sessionmaker
 log = logging.getLogger("supportline.jobs")
 
 QUEUE_NAME = "supportline"
+
+# The request (or the job) being served in this thread; None outside both.
+REQUEST_ID: ContextVar[str | None] = ContextVar("supportline_request_id", default=None)
+
+
+def _meta() -> dict[str, str] | None:
+    rid = REQUEST_ID.get()
+    return {"request_id": rid} if rid else None
 
 
 def binary_twin(client: redis.Redis) -> redis.Redis:
@@ -54,12 +68,13 @@ class Jobs:
         self.queue = Queue(QUEUE_NAME, connection=self.connection)
 
     def enqueue(self, func: Callable, *args: Any, job_id: str | None = None) -> Job:
-        return self.queue.enqueue(func, *args, job_id=job_id, result_ttl=3600, failure_ttl=7 * 86400)
+        return self.queue.enqueue(func, *args, job_id=job_id, result_ttl=3600, failure_ttl=7 * 86400, meta=_meta())
 
     def schedule(self, at: datetime, func: Callable, *args: Any, job_id: str | None = None) -> Job:
         if at.tzinfo is None:
             raise ValueError("schedule() needs a tz-aware instant")
-        return self.queue.enqueue_at(at, func, *args, job_id=job_id, result_ttl=3600, failure_ttl=7 * 86400)
+        return self.queue.enqueue_at(at, func, *args, job_id=job_id, result_ttl=3600, failure_ttl=7 * 86400,
+                                     meta=_meta())
 
     def release_due(self, now: datetime) -> int:
         """Move every scheduled job due at `now` (service clock) onto the queue."""

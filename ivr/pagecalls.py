@@ -146,11 +146,21 @@ def sms_reply(session: Session, telephony: Telephony | None, from_raw: str, body
         return f"There is no incident {match['id']}."
     if match["verb"].lower() in ("4", "ack", "acknowledge"):
         if _apply(session, telephony, incident, engineer, "acknowledged", now, "SMS reply", None):
+            _mark_sms_page(session, incident, engineer, "acknowledged")
             return f"Incident {incident.id} ({incident.district.name}) acknowledged by you. Reply 6 {incident.id} when resolved."
         return _already(incident, str(incident.id))
     if _apply(session, telephony, incident, engineer, "resolved", now, "SMS reply", None):
+        _mark_sms_page(session, incident, engineer, "resolved")
         return f"Incident {incident.id} ({incident.district.name}) resolved. Thank you."
     return f"Incident {incident.id} was already resolved."
+
+
+def _mark_sms_page(session: Session, incident: Incident, engineer: Engineer, result: str) -> None:
+    """The engineer's latest SMS page for the incident gets the result of their reply."""
+    page = session.scalars(select(Page).where(Page.incident_id == incident.id, Page.engineer_id == engineer.id,
+                                              Page.channel == "sms").order_by(Page.id.desc())).first()
+    if page is not None:
+        page.result = result
 
 
 def _apply(session: Session, telephony: Telephony | None, incident: Incident, engineer: Engineer, action: str,

@@ -25,6 +25,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, **services: Any) ->
     if problems:
         raise ConfigurationError("refusing to start: " + "; ".join(problems))
 
+    from webhooks import logs
+
+    logs.configure(settings.development)
     app = Flask(__name__, instance_path=str(settings.instance_path.resolve()))
     app.config.update(
         SECRET_KEY=settings.secret_key,
@@ -34,6 +37,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, **services: Any) ->
         MAX_CONTENT_LENGTH=256 * 1024,
     )
     app.extensions["supportline"] = Services.build(settings, **services)
+    logs.init_app(app)  # first: every later hook and view runs with the request id set
     _register_blueprints(app)
     _warm_up(app.extensions["supportline"])
     return app
@@ -59,6 +63,7 @@ def _warm_up(svc: Services) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from webhooks import metrics
     from webhooks.api import bp as api_bp
     from webhooks.health import bp as health_bp
     from webhooks.oncall import bp as oncall_bp
@@ -68,6 +73,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(oncall_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(voice_bp)
+    metrics.init_app(app)  # GET /metrics, and the latency, counters and log line of every webhook
     from webhooks import admin
 
     admin.init_app(app)

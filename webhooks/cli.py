@@ -120,6 +120,7 @@ def serve_cmd(ctx: click.Context, host: str, port: int, workers: int) -> None:
 
 
 def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    from webhooks import logs, metrics
     from webhooks.app import create_app
 
     try:
@@ -141,6 +142,11 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
             self.cfg.set("threads", 8 if workers == 1 else 4)
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("accesslog", "-")
+            # As gunicorn.conf.py: JSON access lines with the request id, and multiprocess metrics.
+            self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms %({x-request-id}o)s')
+            self.cfg.set("logger_class", logs.gunicorn_logger_class())
+            self.cfg.set("on_starting", lambda server: metrics.clear_multiproc_dir())
+            self.cfg.set("child_exit", metrics.child_exit)
             # Same warm-up as gunicorn.conf.py, in each worker after the fork: database and Redis
             # connections opened in the master would be shared by every forked worker.
             self.cfg.set("post_worker_init", _warm_worker)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, abort, request
+from flask import Blueprint, Response, abort, g, request
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -63,6 +63,7 @@ def page_voice():
         return _xml(body)
     except Exception:
         log.exception("page call fault page=%s", page_id)
+        g.webhook_outcome = "fault"  # for the webhook line and counters (webhooks.metrics)
         return _voice_fault()
 
 
@@ -78,6 +79,7 @@ def page_key():
         return _xml(body)
     except Exception:
         log.exception("page key fault page=%s", page_id)
+        g.webhook_outcome = "fault"  # for the webhook line and counters (webhooks.metrics)
         return _voice_fault()
 
 
@@ -94,6 +96,7 @@ def page_status():
                 session.commit()
     except Exception:
         log.exception("page status fault page=%s", page_id)
+        g.webhook_outcome = "fault"  # for the webhook line and counters (webhooks.metrics)
     return _xml(str(VoiceResponse()))
 
 
@@ -109,4 +112,5 @@ def sms_incoming():
         reply.message(text)
     except Exception:
         log.exception("sms fault from=%s", mask(request.form.get("From", "")))
+        g.webhook_outcome = "fault"  # for the webhook line and counters (webhooks.metrics)
     return _xml(str(reply))

@@ -10,6 +10,7 @@ the real database and Redis (and live presence) instead.
 from __future__ import annotations
 
 from dataclasses import fields
+import logging
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -56,6 +57,8 @@ def run_call(
     clock = SimClock(start)
     engine = make_engine(settings.database_url)
     connection = None
+    # The transcript is the output: the per-webhook log lines would only interleave with it.
+    logging.getLogger("supportline").setLevel(max(logging.WARNING, logging.getLogger("supportline").level))
     try:
         if commit:
             app = create_app({"routing_cache_seconds": 0}, clock=clock, engine=engine, telephony=RecordingTelephony())

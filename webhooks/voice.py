@@ -10,7 +10,6 @@ fault (database, Redis, a bug) is logged and answered with the apology-and-overf
 from __future__ import annotations
 
 import logging
-import time
 
 import redis
 from flask import Blueprint, Response, abort, g, request
@@ -23,6 +22,7 @@ from casestore.redisguard import DB_BREAKER
 from ivr import flow, spool
 from ivr.prompts import say
 from ivr.state import CallStore
+from webhooks import metrics
 from webhooks.services import current_services
 from webhooks.signature import signature_valid
 
@@ -56,9 +56,9 @@ def http_error(exc: HTTPException):
 @bp.route("/<step>", methods=["POST"])
 def webhook(step: str) -> Response:
     svc = current_services()
-    started = time.perf_counter()
     form = request.form
     sid = (form.get("CallSid") or "").strip()[:64]
+    metrics.note_webhook(sid)  # latency, counters and the log line: webhooks.metrics, after the response
     inp = flow.CallInput(
         step=step,
         sid=sid,
@@ -86,6 +86,7 @@ def webhook(step: str) -> Response:
     if not DB_BREAKER.usable():
         # The database failed moments ago: answer the fallback at once rather than wait again.
         outcome = "fault"
+        metrics.note_webhook(sid, outcome)
         _spool(svc, sid, inp.from_raw, step)
         return twiml(fallback_twiml(svc.settings.overflow_number, step))
     try:
@@ -96,6 +97,8 @@ def webhook(step: str) -> Response:
             if answered is not None and step != "status":
                 outcome = "replayed"
                 return twiml(answered)
+            before = metrics.CallMark.of(state)
+            closing = step == "status" and metrics.call_open(session, sid)
             env = flow.CallEnv(
                 session=session,
                 redis=svc.redis,
@@ -115,6 +118,8 @@ def webhook(step: str) -> Response:
             result = flow.handle(env, inp, state)
             session.commit()
             store.finish(sid, url, result.twiml, result.state, result.forget, now=env.now)
+            ended = metrics.ended_outcome(session, sid) if closing else None
+        metrics.observe_call(before, result.state, ended)
         return twiml(result.twiml)
     except Exception as exc:
         outcome = "fault"
@@ -124,10 +129,7 @@ def webhook(step: str) -> Response:
         log.exception("webhook fault step=%s call=%s from=%s", step, sid, mask(inp.from_raw))
         return twiml(fallback_twiml(svc.settings.overflow_number, step))
     finally:
-        log.info(
-            "webhook step=%s call=%s outcome=%s ms=%.1f",
-            step, sid, outcome, (time.perf_counter() - started) * 1000,
-        )
+        metrics.note_webhook(sid, outcome)
 
 
 def _spool(svc, sid: str, from_raw: str, step: str) -> None:

@@ -14,6 +14,10 @@ time in the sorted set `sl:workers:seen`, whose TTL is 30 s, so `GET /readyz` ca
 worker has been seen in the last 30 s (one Redis round trip), and a stopped worker removes itself.
 Every 5 minutes (and at start) it rewrites the fallback URL's hosted-contacts file from the
 database (`webhooks.fallback.refresh`), on the machine it runs on.
+
+While a job runs, the request id it was enqueued under (`job.meta["request_id"]`) is the current
+one (`ivr.jobs.REQUEST_ID`): every log line the job writes carries it, and so do the jobs it
+schedules. Each job ends with one `event="job"` log line (job id, function, outcome, ms).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import time
 from rq import SimpleWorker
 
 from ivr import lifecycle, paging, spool
-from ivr.jobs import set_context
+from ivr.jobs import REQUEST_ID, set_context
 from webhooks import fallback
 from webhooks.voice import spool_path
 
@@ -74,6 +78,29 @@ def _refresh_fallback(svc) -> None:
         log.exception("fallback contacts file not refreshed (the old one stays)")
 
 
+class Worker(SimpleWorker):
+    """RQ's in-process worker, running each job under the request id that enqueued it."""
+
+    def execute_job(self, job, queue):
+        meta = job.meta or {}
+        rid = meta.get("request_id") if isinstance(meta, dict) else None
+        token = REQUEST_ID.set(rid if isinstance(rid, str) else None)
+        started = time.perf_counter()
+        try:
+            return super().execute_job(job, queue)
+        finally:
+            try:
+                status = job.get_status(refresh=False)
+                outcome = getattr(status, "value", status) or "unknown"
+            except Exception:
+                outcome = "unknown"
+            ms = (time.perf_counter() - started) * 1000
+            log.info("job %s %s outcome=%s ms=%.1f", job.id, job.func_name, outcome, ms,
+                     extra={"event": "job", "job_id": job.id, "job": job.func_name, "outcome": outcome,
+                            "ms": round(ms, 1)})
+            REQUEST_ID.reset(token)
+
+
 def _timers(svc, stop: threading.Event) -> None:
     ticks = 0
     ctx = svc.job_context()
@@ -113,11 +140,11 @@ def run_worker(svc, *, burst: bool = False, stop: threading.Event | None = None)
     stop = stop or threading.Event()
     if burst:
         svc.jobs.release_due(svc.now())
-        SimpleWorker([svc.jobs.queue], connection=svc.jobs.connection).work(burst=True, with_scheduler=False)
+        Worker([svc.jobs.queue], connection=svc.jobs.connection).work(burst=True, with_scheduler=False)
         return
     timer = threading.Thread(target=_timers, args=(svc, stop), name="job-timers", daemon=True)
     timer.start()
-    worker = SimpleWorker([svc.jobs.queue], connection=svc.jobs.connection)
+    worker = Worker([svc.jobs.queue], connection=svc.jobs.connection)
     try:
         worker.work(with_scheduler=False, logging_level="INFO")
     finally:
@@ -134,7 +161,7 @@ def start_in_process(svc) -> threading.Thread:
     def loop() -> None:
         timer = threading.Thread(target=_timers, args=(svc, stop), name="job-timers", daemon=True)
         timer.start()
-        worker = SimpleWorker([svc.jobs.queue], connection=svc.jobs.connection)
+        worker = Worker([svc.jobs.queue], connection=svc.jobs.connection)
         while not stop.is_set():
             try:
                 worker.work(burst=True, with_scheduler=False, logging_level="WARNING")
