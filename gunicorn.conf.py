@@ -45,3 +45,7 @@ def post_worker_init(worker):
     services = getattr(app, "extensions", {}).get("supportline") if app is not None else None
     if services is not None:
         services.warm(connections=threads)
+        # The fallback URL's hosted-contacts file, once at start, in the background (webhooks/fallback.py).
+        from webhooks.fallback import refresh_in_background
+
+        refresh_in_background(services)

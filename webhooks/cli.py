@@ -157,6 +157,9 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
     def _warm_worker(worker) -> None:
         svc = worker.wsgi.extensions["supportline"]
         svc.warm(connections=8 if workers == 1 else 4)
+        from webhooks.fallback import refresh_in_background
+
+        refresh_in_background(svc)  # the fallback URL's hosted-contacts file, once at start
         if settings.redis_embedded:
             # Nothing outside this process can reach the embedded Redis: run jobs here.
             from webhooks.worker import start_in_process

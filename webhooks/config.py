@@ -37,6 +37,11 @@ class Settings:
     pin_pepper: str = ""
     support_timezone: str = "America/Chicago"
     overflow_number: str = ""
+    # Twilio's fallback URL offers hosted districts' contacts "press 8" for this on-call line (E.164)
+    # while the service is failing; "" = no offer.
+    fallback_outage_line: str = ""
+    # The local file of hosted contacts' numbers (keyed hashes) that offer reads; "" = instance/fallback_contacts.json.
+    fallback_contacts_file: str = ""
     hold_music_url: str = ""
     default_region: str = "US"
     # Seconds a worker may reuse the routing tables (hours, holidays, advisors, rotations,
@@ -81,6 +86,13 @@ class Settings:
             found.append("Twilio signature validation is switched off")
         if self.clock_start:
             found.append("SUPPORTLINE_CLOCK_START is for development only")
+        if self.fallback_outage_line:
+            from casestore.phones import InvalidPhoneNumber, to_e164
+
+            try:
+                to_e164(self.fallback_outage_line, self.default_region)
+            except InvalidPhoneNumber:
+                found.append("FALLBACK_OUTAGE_LINE is not a valid phone number")
         if self.wrap_up_seconds < 0 or self.owner_wait_seconds < 0:
             found.append("WRAP_UP_SECONDS and OWNER_WAIT_SECONDS must not be negative")
         return found
@@ -105,6 +117,8 @@ _ENV: dict[str, tuple[str, Any]] = {
     "PIN_PEPPER": ("pin_pepper", str),
     "SUPPORT_TIMEZONE": ("support_timezone", str),
     "OVERFLOW_NUMBER": ("overflow_number", str),
+    "FALLBACK_OUTAGE_LINE": ("fallback_outage_line", str),
+    "FALLBACK_CONTACTS_FILE": ("fallback_contacts_file", str),
     "HOLD_MUSIC_URL": ("hold_music_url", str),
     "DEFAULT_REGION": ("default_region", str),
     "ROUTING_CACHE_SECONDS": ("routing_cache_seconds", float),
