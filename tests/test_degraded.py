@@ -143,3 +143,89 @@ def test_call_log_records_are_spooled_while_the_database_is_down_and_replayed_af
     assert redis_client.llen(spool.SPOOL_KEY) == 0 and not path.exists()
     assert spool.replay(session, redis_client, path) == 0  # exactly once
     assert spool_path(broken.extensions["supportline"]).name == "call_log.jsonl"
+
+
+REDIS_SERVER = __import__("shutil").which("redis-server")
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A redis-server of this test's own on a free port, which the test may kill and restart."""
+    import socket
+    import subprocess
+
+    if not REDIS_SERVER:
+        pytest.skip("needs redis-server")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    class Server:
+        proc: subprocess.Popen | None = None
+
+        def start(self) -> None:
+            self.proc = subprocess.Popen([REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                          "--appendonly", "no", "--dir", str(tmp_path)],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            client = redis_lib.Redis(port=port)
+            for _ in range(200):
+                try:
+                    client.ping()
+                    return
+                except redis_lib.ConnectionError:
+                    time.sleep(0.02)  # waiting for a real server process to listen, not for the clock
+            raise RuntimeError("redis-server did not start")
+
+        def kill(self) -> None:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+
+    server = Server()
+    server.start()
+    server.port = port
+    yield server
+    if server.proc and server.proc.poll() is None:
+        server.kill()
+
+
+def test_a_real_redis_killed_mid_call_and_restarted(private_redis, settings_overrides, engine, session_factory,
+                                                    clock, telephony, world, session, redis_breaker):
+    """Kill the real Redis between two steps of a call: the call is still verified and put through
+    (degraded mode); restart it: the next call uses Redis again."""
+    import xml.etree.ElementTree as ET
+
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    from ivr import staffing
+    from routing.presence import Presence
+    from webhooks import create_app
+    from webhooks.simulator import CallSimulator
+
+    client = redis_lib.Redis(port=private_redis.port, decode_responses=True, socket_connect_timeout=0.5,
+                             retry=Retry(NoBackoff(), 0))
+    staffing.set_presence(session, Presence(client), world.priya.id, "available", clock(), actor="test")
+    session.commit()
+    app = create_app(settings_overrides, engine=engine, sessions=session_factory, redis_client=client,
+                     clock=clock, telephony=telephony)
+    sim = CallSimulator(app.test_client(), base_url=BASE_URL, auth_token=AUTH_TOKEN)
+    base = {"CallSid": "CAkill", "From": World.DANA_PHONE, "To": "+18005550100", "CallStatus": "in-progress"}
+    root = ET.fromstring(sim.post("/voice/incoming", base))
+    assert client.exists("sl:call:CAkill")  # the state is in Redis
+    private_redis.kill()
+    # The call's state went with Redis: the caller is sent back to the greeting (nothing private is
+    # said, nobody is dropped), verifies again (counted in the database), and is put through.
+    root = ET.fromstring(sim.post(root.find("Gather").get("action"), dict(base, Digits="4821")))
+    assert root.find("Redirect").text == "/voice/incoming"
+    root = ET.fromstring(sim.post("/voice/incoming", base))
+    root = ET.fromstring(sim.post(root.find("Gather").get("action"), dict(base, Digits="4821")))
+    assert "Thank you, Dana" in " ".join(s.text or "" for s in root.iter("Say"))
+    root = ET.fromstring(sim.post(root.find("Gather").get("action"), dict(base, Digits="240117")))
+    assert (list(root.find("Dial"))[0].text or "").strip() == "+16125550101"
+    private_redis.start()  # empty: presence, the line and call states are gone
+    redis_breaker.reset()  # the cooldown has passed
+    # What the dispatcher does every 30 s: presence comes back from the database.
+    assert world.priya.id in staffing.reconcile(session, Presence(client), client, clock(), 60)
+    session.commit()
+    t = sim.call(World.DANA_PHONE, keys=["4821#", "240117#"], dial=["accept"])
+    assert t.connected_to == "+16125550101"
