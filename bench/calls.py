@@ -187,6 +187,7 @@ class Server:
         self.workers, self.threads, self.env, self.chdir = workers, threads, env, chdir
         self.proc: subprocess.Popen | None = None
         self.log = Path(tempfile.gettempdir()) / "supportline_bench" / f"{name}-{port}.log"
+        self.extra_args: list[str] = []  # more gunicorn options (storm.py: a control socket each)
 
     @property
     def url(self) -> str:
@@ -201,7 +202,7 @@ class Server:
                "--workers", str(self.workers),
                "--worker-class", "gthread", "--threads", str(self.threads),
                "--bind", f"127.0.0.1:{self.port}", "--chdir", str(self.chdir),
-               "--log-level", "warning", self.app]
+               "--log-level", "warning", *self.extra_args, self.app]
         env = dict(self.env, SUPPORTLINE_ACCESS_LOG="/dev/null")  # no access log in a benchmark
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -411,6 +412,10 @@ class Transport:
         self.errors = errors  # likewise
         self.failed = 0  # this transport's (this thread's) failed requests
         self.fallback_text = fallback_text
+        # What went wrong with the last request: None (nothing), "transport" (no HTTP answer),
+        # "http" (not 200), "twiml" (not TwiML) or "fallback" (the service's fault apology).
+        self.last_kind: str | None = None
+        self.last_ms = 0.0  # the last request's latency, as in its Sample
 
     def post(self, path: str, params: dict[str, str]) -> ET.Element | None:
         signature = self.validator.compute_signature(self.public_base + path, params)
@@ -423,24 +428,26 @@ class Transport:
             status, body = self.conn.post(path, body, headers)
         except (OSError, http.client.HTTPException) as exc:
             status, body = 0, f"{type(exc).__name__}: {exc}".encode()
-        ms = (time.perf_counter() - started) * 1000.0
+        ms = self.last_ms = (time.perf_counter() - started) * 1000.0
         if THINK_SECONDS > 0:
             # A caller listens to the prompt and presses keys before the next webhook arrives.
             time.sleep(random.uniform(0.5, 1.5) * THINK_SECONDS)
         root = None
-        problem = None
+        problem = kind = None
         if status != 200:
             problem = f"{step}: HTTP {status or 'failed'} {body[:120]!r}"
+            kind = "http" if status else "transport"
         else:
             try:
                 root = ET.fromstring(body)
                 if root.tag != "Response":
-                    problem, root = f"{step}: not TwiML ({root.tag})", None
+                    problem, root, kind = f"{step}: not TwiML ({root.tag})", None, "twiml"
             except ET.ParseError:
-                problem = f"{step}: unparseable TwiML {body[:120]!r}"
+                problem, kind = f"{step}: unparseable TwiML {body[:120]!r}", "twiml"
         if root is not None and self.fallback_text and any(
                 (v.text or "") == self.fallback_text for v in root.iter("Say")):
-            problem, root = f"{step}: the service answered with its fault fallback", None
+            problem, root, kind = f"{step}: the service answered with its fault fallback", None, "fallback"
+        self.last_kind = kind
         self.samples.append(Sample(step, ms, problem is None))
         if problem:
             self.failed += 1

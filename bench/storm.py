@@ -31,19 +31,40 @@ It prints:
     offers and advisors' presence once every call ended, and what the service and dispatcher
     logged (faults, tracebacks, warnings).
 
+Operations (issue #8):
+  * `--processes N` runs N gunicorn services on ports PORT..PORT+N-1 against the same database and
+    Redis, behind one PUBLIC_BASE_URL (http://127.0.0.1:PORT, "the load balancer"): the client sends
+    each request, carrier redirects included, to the next process in turn (round-robin).
+  * `--restart-redis-at S` runs the storm on a private `redis-server` (a free port, no persistence;
+    never the shared 6379; `--private-redis` does that without a restart), and S seconds into the
+    storm kills it (SIGKILL) and starts it again, empty, `--redis-downtime` seconds later. The
+    services, the dispatcher and a `supportline worker` (always started: it replays the call-log
+    records spooled while the database was down) all use it.
+  * It then also prints: errors split into hard errors (non-200, transport), fallback TwiML and
+    unexpected TwiML, and the faults the service logged by step; call-log rows lost (calls placed
+    with no row once the worker had time to replay the spool; target 0); callers sent back to the
+    greeting (their state was lost) and callers dropped (the call ended on an error); double
+    bookings before, during and after the outage; p99 webhook latency overall and in the window
+    around the restart. An advisor the bench has talking answers a second Dial busy, as a phone
+    on a call does (the Dial still counts as a double booking). A caller sent back to the greeting
+    goes through it again (PIN, 0), unless their conversation was over: then they hang up.
+
 How to run (PostgreSQL at 127.0.0.1:5432, user postgres, trust auth; Redis at 127.0.0.1:6379):
 
     . .venv/bin/activate
     python bench/storm.py                        # 1000 calls in 60 s, 50 advisors: about 8 minutes
     python bench/storm.py --calls 200 --arrival-seconds 20 --advisors 20 --talk 8   # a short one
     python bench/storm.py --skip-setup --json /tmp/storm.json
+    python bench/storm.py --processes 2 --restart-redis-at 30   # two services, Redis killed at 30 s
 
 Setup (skipped with --skip-setup, except the advisors' sign-in): drops and recreates its own
 database `supportline_storm`, runs `supportline db upgrade` and loads casestore/demo/demo.yaml, then
 adds "Storm Advisor NNN" advisors (an interchange file) until `--advisors` are active, and signs
 exactly those in (`supportline presence set available ...`). It always flushes Redis db 13 (only).
 Secrets are random per setup and kept in $TMPDIR/supportline_storm/, with the logs of the service
-(service.log) and of the dispatcher (dispatcher.log). The service runs in development mode for
+(service.log; service-1.log, service-2.log ... with --processes), the dispatcher (dispatcher.log),
+the worker (worker.log) and the private redis-server (redis.log); the services' instance folder
+(the call-log spool file) is $TMPDIR/supportline_storm/instance. The service runs in development mode for
 its clock only (SUPPORTLINE_CLOCK_START: a Tuesday 10:00 in Chicago, open hours), as bench/calls.py
 does; its setup helpers, servers, signed transport and percentiles are reused from there.
 """
@@ -52,12 +73,15 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import itertools
 import json
 import math
 import os
 import random
 import re
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -101,12 +125,23 @@ NO_WAIT = "answered without waiting"
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy",
               "TWILIO_EDGE", "TWILIO_REGION")
 
+MAX_RESTARTS = 3  # times a caller goes back through the greeting; the next time they hang up
+DROPPED = ("error", "unexpected", "greeting loop")  # outcomes of calls that ended on a failure
+AFTER_TALKING = "sent back to the greeting after talking"  # a CallRecord note: the caller hung up
+RESTART_WINDOW = (5.0, 15.0)  # the latency window: from 5 s before the kill to 15 s after Redis is back
+BREAKER_COOLDOWN = 5.0  # casestore.redisguard.COOLDOWN_SECONDS: degraded mode outlasts the outage this long
+SPOOL_KEY = "sl:spool:call_log"  # ivr.spool.SPOOL_KEY
+_FAULT = re.compile(r"webhook fault step=([\w-]+)")
+_REPLAYED = re.compile(r"replayed (\d+) call-log record")
+
 LINE_KEY = "{sl:queue}:line"
 OFFER_KEYS = "{sl:queue}:offer:*"
 PRESENCE_KEY = "{{sl:presence}}:advisor:{}"
+PRESENCE_REGISTRY = "{sl:presence}:advisors"  # advisors with a presence record (routing.presence)
 
 # What the caller's outcome should be in the service's call log.
-SERVICE_OUTCOME = {"connected": "connected", "callback": "callback_requested", "hung up": "abandoned"}
+SERVICE_OUTCOME = {"connected": "connected", "callback": "callback_requested", "hung up": "abandoned",
+                   "message": "message_recorded"}
 
 BenchError = base.BenchError
 
@@ -114,22 +149,24 @@ BenchError = base.BenchError
 # =========================================================================== setup
 
 
-def use_storm_database() -> None:
+def use_storm_database(redis_port: int = 6379) -> None:
     """Point bench/calls.py's setup helpers at the storm's own database, Redis db and secrets."""
     base.DB_NAME = DB_NAME
     base.DATABASE_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{DB_NAME}"
-    base.REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
+    base.REDIS_URL = f"redis://127.0.0.1:{redis_port}/{REDIS_DB}"
     base.SECRETS_FILE = STORM_DIR / "secrets.json"
 
 
 def storm_env(port: int, secret: dict[str, str], fake_base: str, wrap_up: float) -> dict[str, str]:
     """calls.py's environment (database, Redis, secrets, public URL, clock) plus the REST client
-    pointed at the fake carrier and a short wrap-up."""
+    pointed at the fake carrier, a short wrap-up and the storm's own instance folder (where the
+    call-log spool file goes). `port` makes PUBLIC_BASE_URL: with --processes, every process gets
+    the first one's, as they would all sit behind one load balancer."""
     env = base.child_env(port, secret)
     for var in PROXY_VARS:  # the REST client must reach 127.0.0.1 directly
         env.pop(var, None)
     env.update(TWILIO_ACCOUNT_SID=base.ACCOUNT_SID, TWILIO_API_BASE=fake_base,
-               WRAP_UP_SECONDS=f"{wrap_up:g}")
+               WRAP_UP_SECONDS=f"{wrap_up:g}", SUPPORTLINE_INSTANCE=str(STORM_DIR / "instance"))
     return env
 
 
@@ -204,23 +241,26 @@ def demo_caller() -> tuple[str, str]:
 # =========================================================================== processes
 
 
-class DispatcherProcess:
-    """`supportline dispatcher --interval S` as a child process, stopped with SIGTERM."""
+class CliProcess:
+    """A `supportline ...` command as a child process (its own session), stopped with SIGTERM."""
 
-    def __init__(self, env: dict[str, str], interval: float, log: Path) -> None:
-        self.env, self.interval, self.log = env, interval, log
+    def __init__(self, name: str, args: list[str], env: dict[str, str], log: Path) -> None:
+        self.name, self.args, self.env, self.log = name, args, env, log
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        cmd = [str(base.VENV_BIN / "supportline"), "dispatcher", "--interval", f"{self.interval:g}"]
+        cmd = [str(base.VENV_BIN / "supportline"), *self.args]
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(cmd, env=self.env, cwd=ROOT, stdout=log,
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                          start_new_session=True)
 
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
     def check(self) -> None:
         if self.proc is not None and self.proc.poll() is not None:
-            raise BenchError(f"the dispatcher exited with status {self.proc.returncode}:\n"
+            raise BenchError(f"the {self.name} exited with status {self.proc.returncode}:\n"
                              + base._tail(self.log.read_text(errors="replace")))
 
     def stop(self) -> None:
@@ -234,22 +274,152 @@ class DispatcherProcess:
             self.proc.wait()
 
 
+class DispatcherProcess(CliProcess):
+    """`supportline dispatcher --interval S`: serves the line, reconciles presence every 30 s."""
+
+    def __init__(self, env: dict[str, str], interval: float, log: Path) -> None:
+        super().__init__("dispatcher", ["dispatcher", "--interval", f"{interval:g}"], env, log)
+
+
+class WorkerProcess(CliProcess):
+    """`supportline worker`: RQ jobs, and every 30 s the sweeps, among them the replay of the
+    call-log records spooled while the database was down (webhooks/worker.py)."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        super().__init__("worker", ["worker"], env, log)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RedisServer:
+    """A private `redis-server` on a free port of 127.0.0.1, without persistence, so that a
+    restart starts empty (as a crashed Redis without AOF/RDB does). Never the shared 6379."""
+
+    def __init__(self, log: Path) -> None:
+        exe = shutil.which("redis-server")
+        if exe is None:
+            raise BenchError("redis-server not found on PATH (needed by --restart-redis-at / --private-redis)")
+        self.exe, self.log, self.port = exe, log, free_port()
+        self.proc: subprocess.Popen | None = None
+        self.pids: list[int] = []
+
+    def url(self, db: int) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def start(self, timeout: float = 15.0) -> None:
+        workdir = self.log.parent / "redis-data"
+        workdir.mkdir(parents=True, exist_ok=True)
+        cmd = [self.exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+               "--appendonly", "no", "--dir", str(workdir), "--daemonize", "no"]
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True)
+        self.pids.append(self.proc.pid)
+        client = redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=0.5)
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                if self.proc.poll() is not None:
+                    raise BenchError(f"redis-server exited with status {self.proc.returncode}:\n"
+                                     + base._tail(self.log.read_text(errors="replace")))
+                try:
+                    if client.ping():
+                        return
+                except redis.RedisError:
+                    pass
+                if time.monotonic() >= deadline:
+                    raise BenchError(f"redis-server not answering on port {self.port} (log: {self.log})")
+                time.sleep(0.02)
+        finally:
+            client.close()
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no save; clients see their connections reset."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@dataclass
+class Outage:
+    """The Redis restart: planned at `at` seconds into the storm; what happened, on the storm clock."""
+
+    at: float
+    downtime: float
+    port: int
+    killed: float | None = None
+    back: float | None = None  # the new, empty server answered PING
+    presence_back: float | None = None  # every signed-in advisor has a presence record again
+
+
+def restart_redis(server: RedisServer, outage: Outage, board: Board, advisors: int) -> None:
+    """At `outage.at`: SIGKILL the private Redis, wait `outage.downtime`, start it again (empty);
+    then watch for the service to restore the advisors' presence (no record reads as offline)."""
+    if board.finished.wait(max(0.0, outage.at - board.now())):
+        return  # the storm ended first
+    server.kill()
+    outage.killed = board.now()
+    print(f"  t={outage.killed:5.1f}s  redis-server on port {server.port} killed (SIGKILL)", flush=True)
+    time.sleep(outage.downtime)
+    try:
+        server.start()
+    except BenchError as exc:
+        print(f"  redis-server did not come back: {exc}", flush=True)
+        return
+    outage.back = board.now()
+    print(f"  t={outage.back:5.1f}s  redis-server back, empty, on port {server.port}", flush=True)
+    client = redis.Redis(host="127.0.0.1", port=server.port, db=REDIS_DB, socket_timeout=2.0)
+    try:
+        while not board.finished.wait(0.25):
+            try:
+                if client.scard(PRESENCE_REGISTRY) >= advisors:
+                    outage.presence_back = board.now()
+                    print(f"  t={outage.presence_back:5.1f}s  presence restored: {advisors} advisors have a "
+                          f"record again", flush=True)
+                    return
+            except redis.RedisError:
+                pass
+    finally:
+        client.close()
+
+
 class ConnectionPool:
     """Keep-alive connections (calls.py's KeepAlive) shared by every caller thread: a request
     borrows an idle one or opens one, so there are as many connections as requests in flight,
-    not one per waiting caller. Quacks like KeepAlive for calls.py's Transport."""
+    not one per waiting caller. Quacks like KeepAlive for calls.py's Transport. With several
+    ports (--processes), each request goes to the next port in turn, as a round-robin load
+    balancer in front of the processes would send it."""
 
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self._idle: list[base.KeepAlive] = []
+    def __init__(self, ports: int | list[int]) -> None:
+        self.ports = [ports] if isinstance(ports, int) else list(ports)
+        self._idle: dict[int, list[base.KeepAlive]] = {port: [] for port in self.ports}
         self._all: list[base.KeepAlive] = []
+        self._turn = itertools.count()
+        self.sent: Counter[int] = Counter()  # requests per port
         self._lock = threading.Lock()
 
     def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
         with self._lock:
-            conn = self._idle.pop() if self._idle else None
+            port = self.ports[next(self._turn) % len(self.ports)]
+            self.sent[port] += 1
+            idle = self._idle[port]
+            conn = idle.pop() if idle else None
             if conn is None:
-                conn = base.KeepAlive(self.port)
+                conn = base.KeepAlive(port)
                 self._all.append(conn)
         try:
             return conn.post(path, body, headers)
@@ -258,7 +428,7 @@ class ConnectionPool:
             raise
         finally:
             with self._lock:
-                self._idle.append(conn)
+                self._idle[port].append(conn)
 
     @property
     def opened(self) -> int:
@@ -307,7 +477,8 @@ class CallRecord:
 
     sid: str
     plan: CallPlan
-    # connected | callback | hung up | error | unexpected | still waiting at the cap | interrupted
+    # connected | callback | hung up | message | error | unexpected | greeting loop |
+    # still waiting at the cap | interrupted
     outcome: str = ""
     arrived: float | None = None
     joined: float | None = None  # the first hold answer: in the line
@@ -320,6 +491,10 @@ class CallRecord:
     requests: int = 0
     errors: int = 0
     note: str = ""
+    cut_off: str = ""  # why an "error" call ended: fallback, http, transport, twiml, bench
+    restarts: int = 0  # times the service sent the call back to the greeting (its state was lost)
+    restarted_at: list[float] = field(default_factory=list)
+    busy_dials: int = 0  # Dials to an advisor the bench had talking: answered busy
     announced_position: int | None = None  # what the first hold prompt said
     announced_wait: float | None = None  # seconds ("less than a minute": 30); None: no estimate
     dials: list[str] = field(default_factory=list)  # "t=..s adv=N via <step>" per Dial answer
@@ -345,6 +520,7 @@ class Board:
         self.callers: dict[str, Caller] = {}
         self.holding: dict[int, str] = {}  # advisor pk -> the call the bench has them talking to
         self.double_bookings: list[str] = []
+        self.double_booking_at: list[float] = []
         self.phases: Counter[str] = Counter()
         self.stray: Counter[str] = Counter()  # redirects not followed, by the caller's phase
         self.peak_waiting, self.peak_at = 0, 0.0
@@ -370,13 +546,19 @@ class Board:
     def waiting_count(self) -> int:
         return self.phases["waiting"] + self.phases["choosing"]
 
-    def take_advisor(self, pk: int, sid: str) -> None:
+    def take_advisor(self, pk: int, sid: str) -> bool:
+        """The advisor takes this call; False (a double booking) when the bench has them on
+        another call, which they keep."""
         with self.lock:
             other = self.holding.get(pk)
             if other is not None and other != sid:
+                at = self.now()
                 self.double_bookings.append(
-                    f"t={self.now():.1f}s advisor {pk} put through to {sid} while talking to {other}")
+                    f"t={at:.1f}s advisor {pk} put through to {sid} while talking to {other}")
+                self.double_booking_at.append(at)
+                return False
             self.holding[pk] = sid
+            return True
 
     def free_advisor(self, pk: int, sid: str) -> None:
         with self.lock:
@@ -416,7 +598,11 @@ class Storm:
     redis: object  # a client on the service's Redis db: evidence for stray redirects
     samples: list = field(default_factory=list)  # calls.Sample, appended by every thread
     errors: list[str] = field(default_factory=list)
-    timeline: list[tuple[str, float, int]] = field(default_factory=list)  # step, ms, line length
+    # What each error was: transport, http, twiml, fallback (calls.Transport), unexpected, roster,
+    # bench; one entry per entry of `errors`.
+    error_kinds: list[str] = field(default_factory=list)
+    # step, ms, line length, sent at (storm clock), what went wrong (None: nothing)
+    timeline: list[tuple[str, float, int, float, str | None]] = field(default_factory=list)
 
 
 STRAY_LABEL = {"": "before the first webhook", "menus": "in the menus",
@@ -440,6 +626,16 @@ def describe(root: ET.Element) -> str:
         target = verb.get("action") or (verb.text or "").strip() if verb.tag in ("Gather", "Redirect") else ""
         out.append(f"{verb.tag}({step_of(target)})" if target else verb.tag)
     return " ".join(out) or "empty Response"
+
+
+def restart_target(root: ET.Element) -> str | None:
+    """The greeting's URL when the answer does nothing but send the call back to it (the service
+    found no state for the call: lost with Redis), else None."""
+    if root.find("Gather") is not None or root.find("Dial") is not None:
+        return None
+    redirect = root.find("Redirect")
+    target = (redirect.text or "").strip() if redirect is not None else ""
+    return target if step_of(target) == "incoming" else None
 
 
 def is_hold(root: ET.Element) -> bool:
@@ -507,7 +703,10 @@ class Caller:
         """A redirect the call does not follow: counted, and kept with what the advisor it
         names is doing (in the service's presence) at this moment."""
         adv = parse_qs(urlsplit(url).query).get("adv", ["?"])[0]
-        state, sid = self.storm.redis.hmget(PRESENCE_KEY.format(adv), "state", "call_sid")
+        try:
+            state, sid = self.storm.redis.hmget(PRESENCE_KEY.format(adv), "state", "call_sid")
+        except redis.RedisError:
+            state, sid = "unknown (Redis unreachable)", None
         holds = "this call" if sid == self.sid else (sid or "-")
         self.record.strays.append(f"t={self.board.now():.2f}s redirect to advisor {adv} {label} "
                                   f"(advisor {adv}: {state} for {holds})")
@@ -543,8 +742,8 @@ class Caller:
         try:
             self.follow(self.arrive())
         except Exception as exc:  # a bench bug must show, not end the thread silently
-            self.record.outcome = "error"
-            self.storm.errors.append(f"bench: {type(exc).__name__}: {exc}")
+            self.record.outcome, self.record.cut_off = "error", "bench"
+            self.problem("bench", f"bench: {type(exc).__name__}: {exc}")
         finally:
             self.hang_up()
 
@@ -552,17 +751,23 @@ class Caller:
         self.record.requests += 1
         self.last_step = step_of(path)
         line = self.board.waiting_count()
-        started = time.perf_counter()
-        root = self.tx.post(local(path), params)
-        self.storm.timeline.append((step_of(path), (time.perf_counter() - started) * 1000.0, line))
+        sent = self.board.now()
+        root = self.tx.post(local(path), params)  # appends its own problem to storm.errors
+        kind = self.tx.last_kind
+        self.storm.timeline.append((step_of(path), self.tx.last_ms, line, sent, kind))
         if root is None:
             self.record.errors += 1
+            self.storm.error_kinds.append(kind or "?")
         return root
+
+    def problem(self, kind: str, text: str) -> None:
+        self.storm.error_kinds.append(kind)
+        self.storm.errors.append(text)
 
     def unexpected(self, root: ET.Element | None, why: str) -> None:
         self.record.outcome = "unexpected"
         self.record.errors += 1
-        self.storm.errors.append(f"{why}: got {describe(root) if root is not None else 'nothing'}")
+        self.problem("unexpected", f"{why}: got {describe(root) if root is not None else 'nothing'}")
         return None
 
     def arrive(self) -> ET.Element | None:
@@ -571,8 +776,8 @@ class Caller:
         return self.key_in(root, "menu", "0")  # 0: the next available advisor
 
     def key_in(self, root: ET.Element | None, step: str, digits: str) -> ET.Element | None:
-        if root is None:
-            return None
+        if root is None or restart_target(root) is not None:
+            return root  # nothing, or back to the greeting (follow() goes there)
         gather = root.find("Gather")
         action = gather.get("action") if gather is not None else None
         if step_of(action) != step:
@@ -585,6 +790,10 @@ class Caller:
                 root = self.put_through(root)
             elif is_hold(root):
                 root = self.hold(root)
+            elif (target := restart_target(root)) is not None:
+                root = self.restart(target)
+            elif root.find("Record") is not None:
+                root = self.leave_message(root)
             elif root.find("Hangup") is not None:
                 if not self.record.outcome:
                     self.unexpected(root, "the line hung up")
@@ -593,7 +802,39 @@ class Caller:
                 self.unexpected(root, "expected a Dial, a hold or a Hangup")
                 return
         if not self.record.outcome:
-            self.record.outcome = "error"
+            # Dropped: the last answer was an error (non-200, no answer, fallback TwiML).
+            self.record.outcome, self.record.cut_off = "error", self.tx.last_kind or "?"
+
+    def restart(self, target: str) -> ET.Element | None:
+        """The service found no state for the call (lost with Redis) and sent it back to the
+        greeting: Twilio follows the Redirect, and the caller goes through it again (PIN, 0)."""
+        self.record.restarts += 1
+        self.record.restarted_at.append(round(self.board.now(), 2))
+        if self.record.restarts > MAX_RESTARTS:  # the caller gives up
+            self.record.outcome, self.record.cut_off = "greeting loop", "greeting loop"
+            self.record.errors += 1
+            self.problem("greeting loop", f"sent back to the greeting more than {MAX_RESTARTS} times")
+            return None
+        self.set_phase("menus")
+        self.drop_redirects("while sent back to the greeting")
+        root = self.post(target, self.base)
+        root = self.key_in(root, "pin", self.storm.pin)
+        return self.key_in(root, "menu", "0")
+
+    def leave_message(self, root: ET.Element) -> ET.Element | None:
+        """No advisor could be reached and the service offers to record a message (degraded
+        mode: advisors rung in order, no line): the caller leaves one."""
+        record = root.find("Record")
+        if self.record.joined is not None and self.record.left is None:
+            self.record.left = self.board.now()
+        self.set_phase("leaving")
+        self.drop_redirects("while leaving a message")
+        answer = self.post(record.get("action") or "", dict(
+            self.base, RecordingUrl="https://api.twilio.com/recordings/RE-storm",
+            RecordingDuration="15", RecordingSid="RE" + uuid.uuid4().hex))
+        if answer is not None and answer.find("Hangup") is not None and answer.find("Dial") is None:
+            self.record.outcome = "message"
+        return answer
 
     def put_through(self, root: ET.Element) -> ET.Element | None:
         """The Dial: the advisor's leg hears the whisper and presses 1, they talk, then the Dial
@@ -609,14 +850,21 @@ class Caller:
         pk = int(parse_qs(urlsplit(whisper).query).get("adv", ["0"])[0])
         reach = reach_of(endpoint)
         if self.storm.roster.get(pk) != reach:
-            self.storm.errors.append(f"dialled advisor {pk} at {reach}, not a signed-in advisor "
-                                     f"(roster: {self.storm.roster.get(pk)})")
+            self.problem("roster", f"dialled advisor {pk} at {reach}, not a signed-in advisor "
+                                   f"(roster: {self.storm.roster.get(pk)})")
             self.record.errors += 1
         self.record.dials.append(f"t={dialled_at:.2f}s advisor {pk} via {self.last_step}")
-        self.board.take_advisor(pk, self.sid)
-        self.holding = pk
         self.legs += 1
         leg_sid = f"{self.sid}-leg{self.legs}"
+        if not self.board.take_advisor(pk, self.sid):
+            # A double booking: the advisor is talking to another caller, so their phone answers
+            # busy (no whisper), as a real one would; the service tries someone else.
+            self.record.missed_dials += 1
+            self.record.busy_dials += 1
+            self.drop_redirects("while being put through")
+            return self.post(dial.get("action") or "", dict(
+                self.base, DialCallStatus="busy", DialCallSid=leg_sid, DialCallDuration="0"))
+        self.holding = pk
         leg = {"CallSid": leg_sid, "ParentCallSid": self.sid, "AccountSid": base.ACCOUNT_SID,
                "From": base.TO_NUMBER, "To": reach, "CallStatus": "in-progress",
                "Direction": "outbound-api", "ApiVersion": "2010-04-01"}
@@ -642,6 +890,13 @@ class Caller:
             DialCallSid=leg_sid, DialCallDuration=str(talked)))
         if bridged and result is not None and result.find("Hangup") is not None:
             self.record.outcome = "connected"
+        elif bridged and result is not None and restart_target(result) is not None:
+            # The conversation is over and the service sends the caller back to the greeting
+            # (their state was lost meanwhile): they got what they called for, so they hang up.
+            self.record.restarts += 1
+            self.record.restarted_at.append(round(self.board.now(), 2))
+            self.record.outcome, self.record.note = "connected", AFTER_TALKING
+            return None
         return result
 
     def hold(self, root: ET.Element) -> ET.Element | None:
@@ -781,13 +1036,13 @@ def wait_figures(records: list[CallRecord]) -> dict[str, object]:
 LINE_BUCKETS = ((100, "< 100"), (400, "100-399"), (700, "400-699"), (math.inf, ">= 700"))
 
 
-def line_latency(timeline: list[tuple[str, float, int]]) -> dict[str, dict[str, object]]:
+def line_latency(timeline: list[tuple]) -> dict[str, dict[str, object]]:
     """Webhook latency by how many callers were in line when the request was sent, for every
     request and for the steps that read the line (queue, menu)."""
     out: dict[str, dict[str, object]] = {}
     for edge, label in LINE_BUCKETS:
         lower = max([0] + [e for e, _ in LINE_BUCKETS if e < edge])
-        rows = [(step, ms) for step, ms, line in timeline if lower <= line < edge]
+        rows = [(step, ms) for step, ms, line, *_ in timeline if lower <= line < edge]
         entry: dict[str, object] = {}
         for name, keep in (("all", None), ("queue", "queue"), ("menu", "menu")):
             ms = sorted(m for step, m in rows if keep is None or step == keep)
@@ -837,7 +1092,7 @@ def order_figures(records: list[CallRecord], slack: float = 1.0) -> dict[str, ob
 
 def left_figures(records: list[CallRecord]) -> dict[str, dict[str, float | int]]:
     out = {}
-    for outcome in ("callback", "hung up"):
+    for outcome in ("callback", "hung up", "message"):
         waited = sorted(r.left - r.joined for r in records
                         if r.outcome == outcome and r.left is not None and r.joined is not None)
         out[outcome] = {"calls": sum(r.outcome == outcome for r in records),
@@ -877,6 +1132,8 @@ def service_side(records: list[CallRecord], roster: dict[int, str], wall0: float
         got = logs.get(r.sid, ("(no call log row)", 0))[0]
         if want is not None and got != want:
             mismatches.append(f"{r.sid}: caller {r.outcome}, call log {got}")
+    # Calls the bench placed (it posted /voice/incoming) that left no row at all.
+    lost = [r for r in records if r.requests and r.sid not in logs]
     served_waits = sorted(float(w) for sid, (o, w) in logs.items() if o == "connected")
 
     client = redis.Redis.from_url(base.REDIS_URL, decode_responses=True)
@@ -887,6 +1144,10 @@ def service_side(records: list[CallRecord], roster: dict[int, str], wall0: float
     result = {
         "call_log_outcomes": dict(Counter(o for o, _ in logs.values())),
         "call_log_rows": len(logs),
+        "lost_call_log_rows": len(lost),
+        "lost_examples": [f"{r.sid}: caller {r.outcome or '?'}"
+                          + (f" ({r.cut_off})" if r.cut_off else "")
+                          + f", arrived t={r.arrived or 0:.1f}s, {r.requests} requests" for r in lost[:5]],
         "callback_tasks": len(tasks),
         "outcome_mismatches": len(mismatches),
         "mismatch_examples": mismatches[:5],
@@ -907,6 +1168,9 @@ def service_side(records: list[CallRecord], roster: dict[int, str], wall0: float
 _SID = re.compile(r"CA[0-9a-f]{32}(-leg\d+)?")
 _NUMBER = re.compile(r"\b\d+(\.\d+)?\b")
 _GUNICORN_PREFIX = re.compile(r"^\[[^\]]+\] \[\d+\] ")
+# webhooks/logs.py's text lines: time, level, logger, [request id], message.
+_TEXT_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[,.]\d+ (?P<level>[A-Z]+)\s+(?P<logger>\S+) (?:\[[^\]]*\] )?")
+_QUIET_LEVELS = {"DEBUG", "INFO"}  # every webhook is logged at INFO: not counted among the lines
 _PUT_THROUGH = re.compile(r"put through (\d+) waiting call")  # the dispatcher loop's echo
 
 
@@ -918,16 +1182,30 @@ def scan_log(path: Path) -> dict[str, object]:
         return {"log": str(path), "missing": True}
     exceptions: Counter[str] = Counter()
     messages: Counter[str] = Counter()
+    faults: Counter[str] = Counter()  # "webhook fault step=X": answered with the fallback TwiML
     example: dict[str, str] = {}
-    passes = put_through = 0
+    passes = put_through = replayed = 0
     i = 0
     while i < len(lines):
+        fault = _FAULT.search(lines[i])
+        if fault:
+            faults[fault.group(1)] += 1
+        done = _REPLAYED.search(lines[i])
+        if done:
+            replayed += int(done.group(1))
         if lines[i].startswith("Traceback"):
             start = i
             i += 1
-            while i < len(lines) and (lines[i].startswith((" ", "Traceback", "During handling",
-                                                          "The above exception")) or not lines[i]):
-                i += 1
+            while True:  # to the exception line; a chained one ("During handling ...") goes on
+                while i < len(lines) and (lines[i].startswith((" ", "Traceback")) or not lines[i]):
+                    i += 1
+                j = i + 1
+                while j < len(lines) and not lines[j]:
+                    j += 1
+                if j < len(lines) and lines[j].startswith(("During handling", "The above exception")):
+                    i = j + 1
+                    continue
+                break
             last = _SID.sub("CA…", lines[i]) if i < len(lines) else "(truncated)"
             exceptions[last] += 1
             example.setdefault(last, "\n".join(lines[max(0, start - 1):i + 1]))
@@ -938,13 +1216,176 @@ def scan_log(path: Path) -> dict[str, object]:
             passes, put_through = passes + 1, put_through + int(match.group(1))
             i += 1
             continue
-        text = _NUMBER.sub("N", _SID.sub("CA…", _GUNICORN_PREFIX.sub("", lines[i]))).strip()
+        line, level = lines[i], ""
+        if line.startswith("{"):  # LOG_FORMAT=json
+            try:
+                doc = json.loads(line)
+                level, line = str(doc.get("level", "")), f"{doc.get('logger', '')}: {doc.get('message', '')}"
+            except ValueError:
+                pass
+        else:
+            prefix = _TEXT_PREFIX.match(line)
+            if prefix:
+                level, line = prefix["level"], f"{prefix['logger']}: {line[prefix.end():]}"
+        if level in _QUIET_LEVELS:
+            i += 1
+            continue
+        text = _NUMBER.sub("N", _SID.sub("CA…", _GUNICORN_PREFIX.sub("", line))).strip()
         if text:
-            messages[text] += 1
+            messages[f"{level} {text}" if level else text] += 1
         i += 1
     return {"log": str(path), "tracebacks": dict(exceptions.most_common()),
             "traceback_examples": example, "lines": dict(messages.most_common(12)),
-            "passes_putting_calls_through": passes, "calls_put_through": put_through}
+            "passes_putting_calls_through": passes, "calls_put_through": put_through,
+            "faults_by_step": dict(faults.most_common()), "replayed_records": replayed}
+
+
+def latency_window(timeline: list[tuple], start: float, end: float) -> dict[str, object]:
+    """Webhook latency of the requests sent in [start, end) on the storm clock."""
+    rows = [(ms, kind) for _, ms, _, sent, kind in timeline if start <= sent < end]
+    ms = sorted(m for m, _ in rows)
+    return {"from_s": round(start, 1), "to_s": None if math.isinf(end) else round(end, 1),
+            "requests": len(ms), "errors": sum(1 for _, kind in rows if kind),
+            "p50_ms": base.pct(ms, 50), "p99_ms": base.pct(ms, 99),
+            "max_ms": round(ms[-1], 2) if ms else 0.0}
+
+
+def ops_figures(records: list[CallRecord], board: Board, storm: Storm, outage: Outage | None,
+                pool: ConnectionPool, logs: dict[str, dict[str, object]],
+                processes: dict[str, object]) -> dict[str, object]:
+    """What the operations options add: errors by kind, callers sent back to the greeting or
+    dropped, double bookings and latency around the Redis restart, requests per process."""
+    kinds = Counter(storm.error_kinds)
+    faults: Counter[str] = Counter()
+    for name, scan in logs.items():
+        if name.startswith("service"):
+            faults.update(scan.get("faults_by_step", {}))
+    restarted = [r for r in records if r.restarts]
+    dropped = [r for r in records if r.outcome in DROPPED]
+    out: dict[str, object] = {
+        "processes": processes,
+        "errors": {
+            "hard": kinds["http"] + kinds["transport"] + kinds["twiml"],
+            "non_200": kinds["http"], "transport": kinds["transport"], "not_twiml": kinds["twiml"],
+            "fallback_twiml": kinds["fallback"], "unexpected_twiml": kinds["unexpected"],
+            "greeting_loop": kinds["greeting loop"],
+            "roster": kinds["roster"], "bench": kinds["bench"],
+            "service_faults_by_step": dict(faults.most_common()),
+        },
+        "sent_back_to_greeting": {
+            "callers": len(restarted), "times": sum(r.restarts for r in restarted),
+            "first_s": min((t for r in restarted for t in r.restarted_at), default=None),
+            "last_s": max((t for r in restarted for t in r.restarted_at), default=None),
+            "outcomes": dict(Counter(r.outcome for r in restarted).most_common()),
+            "after_talking": sum(r.note == AFTER_TALKING for r in restarted),
+        },
+        "dropped": {"callers": len(dropped),
+                    "by_cause": dict(Counter("unexpected TwiML" if r.outcome == "unexpected"
+                                             else (r.cut_off or "?") for r in dropped).most_common())},
+        "messages_left": sum(r.outcome == "message" for r in records),
+        "busy_dials": sum(r.busy_dials for r in records),
+        "latency_overall": latency_window(storm.timeline, -math.inf, math.inf),
+        "redis_restart": None,
+    }
+    if outage is not None:
+        dialled = sorted(float(m.group(1)) for r in records for d in r.dials
+                         if (m := re.match(r"t=([\d.]+)s", d)))
+        restart: dict[str, object] = {"planned_at_s": outage.at, "downtime_s": outage.downtime,
+                                      "port": outage.port, "killed_at_s": outage.killed,
+                                      "back_at_s": outage.back, "presence_back_at_s": outage.presence_back,
+                                      # degraded mode (ringing in order) lasts until the breakers close
+                                      "first_dial_after_degraded_s": next(
+                                          (t for t in dialled if outage.back is not None
+                                           and t >= outage.back + BREAKER_COOLDOWN), None)}
+        if outage.killed is not None:
+            back = outage.back if outage.back is not None else board.now()
+            degraded_until = back + BREAKER_COOLDOWN
+            times = board.double_booking_at
+            restart["double_bookings"] = {
+                "before": sum(t < outage.killed for t in times),
+                "during": sum(outage.killed <= t < degraded_until for t in times),
+                "after": sum(t >= degraded_until for t in times),
+                "during_window_s": [round(outage.killed, 1), round(degraded_until, 1)],
+            }
+            tl = storm.timeline
+            restart["latency"] = {
+                "window": latency_window(tl, outage.killed - RESTART_WINDOW[0], back + RESTART_WINDOW[1]),
+                "before_kill": latency_window(tl, -math.inf, outage.killed),
+                "redis_down": latency_window(tl, outage.killed, back),
+                "first_30s_after": latency_window(tl, back, back + 30.0),
+                "later": latency_window(tl, back + 30.0, math.inf),
+            }
+        out["redis_restart"] = restart
+    return out
+
+
+def print_ops(report: dict[str, object]) -> None:
+    ops, svc = report["ops"], report["service"]
+    pr = ops["processes"]
+    print()
+    print("operations:")
+    print(f"  processes: {len(pr['ports'])} gunicorn service(s) on port(s) "
+          f"{', '.join(map(str, pr['ports']))} behind PUBLIC_BASE_URL {pr['public_base_url']}, "
+          f"round-robin; requests per process " + " / ".join(str(pr["requests"].get(str(p), 0))
+                                                              for p in pr["ports"]))
+    print(f"  Redis: {pr['redis']}")
+    e = ops["errors"]
+    print(f"  errors by kind: hard {e['hard']} (non-200 {e['non_200']}, transport {e['transport']}, "
+          f"not TwiML {e['not_twiml']}); fallback TwiML {e['fallback_twiml']}; unexpected TwiML "
+          f"{e['unexpected_twiml']}; sent back to the greeting more than {MAX_RESTARTS} times "
+          f"{e['greeting_loop']}; other {e['roster'] + e['bench']}")
+    faults = e["service_faults_by_step"]
+    print("  faults the services logged (each answered with the fallback; on status and whisper legs "
+          "the caller hears nothing of it): "
+          + (", ".join(f"{step} {n}" for step, n in faults.items()) if faults else "none"))
+    sb, dr = ops["sent_back_to_greeting"], ops["dropped"]
+    when = (f" between t={sb['first_s']:.1f} s and t={sb['last_s']:.1f} s" if sb["callers"] else "")
+    print(f"  callers sent back to the greeting (state lost): {sb['callers']} ({sb['times']} times){when}"
+          + (", then " + ", ".join(f"{k} {v}" for k, v in sb["outcomes"].items()) if sb["callers"] else ""))
+    if sb["after_talking"]:
+        print(f"    {sb['after_talking']} of them after their conversation had ended (the Dial result "
+              f"found no state); they hung up")
+    print(f"  callers dropped (the call ended on an error): {dr['callers']}"
+          + (": " + ", ".join(f"{k} {v}" for k, v in dr["by_cause"].items()) if dr["callers"] else ""))
+    print(f"  messages left instead of reaching an advisor: {ops['messages_left']}; Dials answered busy "
+          f"(advisor already talking): {ops['busy_dials']}")
+    lat = ops["latency_overall"]
+    print(f"  webhook latency p99 overall: {lat['p99_ms']:.1f} ms over {lat['requests']} requests "
+          f"(max {lat['max_ms']:.1f} ms)")
+    rr = ops["redis_restart"]
+    if rr is not None:
+        if rr["killed_at_s"] is None:
+            print(f"  Redis restart planned at t={rr['planned_at_s']:g} s: not reached (the storm ended first)")
+        else:
+            back = f"t={rr['back_at_s']:.1f} s" if rr["back_at_s"] is not None else "never"
+            print(f"  Redis restart: SIGKILL at t={rr['killed_at_s']:.1f} s, back (empty) at {back}; "
+                  f"presence of every advisor restored at {_at(rr['presence_back_at_s'])}; first Dial "
+                  f"to an advisor once degraded mode was over (Redis back + {BREAKER_COOLDOWN:g} s "
+                  f"breaker) at {_at(rr['first_dial_after_degraded_s'])}")
+            db = rr["double_bookings"]
+            lo, hi = db["during_window_s"]
+            print(f"  double bookings: before the kill {db['before']}, during the outage (Redis down or "
+                  f"breakers open, t={lo:.1f}-{hi:.1f} s) {db['during']}, after {db['after']}")
+            names = {"window": f"around the restart ({RESTART_WINDOW[0]:g} s before the kill to "
+                               f"{RESTART_WINDOW[1]:g} s after Redis was back)",
+                     "before_kill": "before the kill", "redis_down": "while Redis was down",
+                     "first_30s_after": "first 30 s after it was back", "later": "later"}
+            for key, label in names.items():
+                w = rr["latency"][key]
+                span = f"t={w['from_s']:.1f}-" + (f"{w['to_s']:.1f}" if w["to_s"] is not None else "end")
+                if math.isinf(w["from_s"]):
+                    span = "t<" + f"{w['to_s']:.1f}"
+                print(f"    p99 {label} [{span} s]: {w['p99_ms']:.1f} ms (p50 {w['p50_ms']:.1f}, max "
+                      f"{w['max_ms']:.1f}) over {w['requests']} requests, {w['errors']} errors")
+    print(f"  lost call-log rows: {svc['lost_call_log_rows']} (target 0) of {len(report['calls'])} calls placed")
+    for line in svc["lost_examples"]:
+        print(f"    {line}")
+    sp = pr["spool"]
+    print(f"  spool after the storm: {sp['left_in_redis']} record(s) in Redis, {sp['left_in_files']} in "
+          f"files (waited {sp['waited_s']:.0f} s for the worker); the worker replayed "
+          f"{report['logs'].get('worker', {}).get('replayed_records', 0)} record(s)")
+    for name, state in pr["helpers"].items():
+        print(f"  {name}: {state}")
 
 
 # =========================================================================== output
@@ -1024,6 +1465,8 @@ def print_figures(report: dict[str, object], args: argparse.Namespace) -> None:
         tb = scan.get("tracebacks", {})
         print(f"{name} log {scan['log']}: {sum(tb.values())} tracebacks"
               + (", ".join([""] + [f"{n}x {k}" for k, n in tb.items()]) if tb else ""))
+        if scan.get("missing"):
+            print("  (no log)")
         if scan.get("passes_putting_calls_through"):
             print(f"  {scan['passes_putting_calls_through']} dispatcher passes put "
                   f"{scan['calls_put_through']} waiting calls through")
@@ -1034,6 +1477,10 @@ def print_figures(report: dict[str, object], args: argparse.Namespace) -> None:
         print("errors:")
         for text, n in problems.most_common(10):
             print(f"  {n}x {text[:200]}")
+
+
+def _at(t: float | None) -> str:
+    return "never" if t is None else f"t={t:.1f} s"
 
 
 def _ratio(value: float | None) -> str:
@@ -1052,6 +1499,11 @@ def targets(report: dict[str, object]) -> list[str]:
     svc = report["service"]
     if svc["line_waiting_after"] or svc["advisors_stuck_on_call"]:
         missed.append("line or advisors not clear after the storm")
+    if svc["lost_call_log_rows"]:
+        missed.append(f"{svc['lost_call_log_rows']} call-log rows lost")
+    exited = [n for n, state in report["ops"]["processes"]["helpers"].items() if not state.startswith("running")]
+    if exited:
+        missed.append(f"{', '.join(exited)} exited during the storm")
     return missed
 
 
@@ -1077,7 +1529,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="a caller still in line after this many seconds hangs up and counts as "
                         "stuck (default 900)")
     p.add_argument("--seed", type=int, default=1, help="seed for arrivals, talk and patience (default 1)")
-    p.add_argument("--port", type=int, default=5087, help="service port (default 5087)")
+    p.add_argument("--port", type=int, default=5087,
+                   help="service port (default 5087); with --processes N, PORT..PORT+N-1")
+    p.add_argument("--processes", type=int, default=1,
+                   help="gunicorn services (each --workers x --threads) on one database and Redis, "
+                        "behind one PUBLIC_BASE_URL; requests go to them round-robin (default 1)")
+    p.add_argument("--restart-redis-at", type=float, default=None, metavar="SECONDS",
+                   help="run on a private redis-server, SIGKILL it SECONDS into the storm and start "
+                        "it again, empty, --redis-downtime seconds later (default: no restart)")
+    p.add_argument("--redis-downtime", type=float, default=3.0,
+                   help="seconds Redis stays down with --restart-redis-at (default 3)")
+    p.add_argument("--private-redis", action="store_true",
+                   help="run on a private redis-server on a free port (implied by --restart-redis-at)")
+    p.add_argument("--replay-wait", type=float, default=75.0,
+                   help="after the storm, seconds to wait at most for the worker to replay spooled "
+                        "call-log records (default 75: two of its 30 s sweeps)")
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
     p.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker (default 8)")
     p.add_argument("--dispatch-interval", type=float, default=0.5,
@@ -1094,6 +1560,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error("--calls and --advisors must be at least 1; --arrival-seconds and --talk not negative")
     if not 0 <= args.callback_share + args.hangup_share <= 1:
         p.error("--callback-share + --hangup-share must be between 0 and 1")
+    if args.processes < 1 or (args.restart_redis_at is not None and args.restart_redis_at < 0) \
+            or args.redis_downtime < 0:
+        p.error("--processes must be at least 1; --restart-redis-at and --redis-downtime not negative")
     return args
 
 
@@ -1121,11 +1590,19 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace, cleanup: list[Callable[[], None]]) -> int:
     from ivr.prompts import say
 
+    redis_server: RedisServer | None = None
+    if args.private_redis or args.restart_redis_at is not None:
+        redis_server = RedisServer(STORM_DIR / "redis.log")
+        redis_server.log.write_bytes(b"")
+        cleanup.append(redis_server.stop)  # stopped last
+        redis_server.start()
+        use_storm_database(redis_server.port)
     secret = base.saved_secrets() if args.skip_setup else base.new_secrets()
     # One token signs the webhooks and authenticates the service's REST requests, as with Twilio.
     fake = FakeTwilio(base.ACCOUNT_SID, secret["auth_token"]).start()
     cleanup.append(fake.stop)
     env = storm_env(args.port, secret, fake.base_url, args.wrap_up)
+    shutil.rmtree(STORM_DIR / "instance" / "spool", ignore_errors=True)  # no records of earlier runs
     base.flush_redis()
     if not args.skip_setup:
         base.setup(env)
@@ -1134,25 +1611,37 @@ def _run(args: argparse.Namespace, cleanup: list[Callable[[], None]]) -> int:
     print(f"advisors: {len(roster)} signed in; callers: demo contact {DEMO_CONTACT_ID} "
           f"({phone}), PIN, then 0 (next available advisor)")
 
-    service = base.Server("service", "webhooks:create_app()", args.port, args.workers, args.threads,
-                          env, ROOT)
-    service.log = STORM_DIR / "service.log"
+    # N processes behind one PUBLIC_BASE_URL (the first port's): env is the same for all of them.
+    ports = [args.port + i for i in range(args.processes)]
+    services = []
+    for i, port in enumerate(ports):
+        server = base.Server("service", "webhooks:create_app()", port, args.workers, args.threads, env, ROOT)
+        server.log = STORM_DIR / ("service.log" if args.processes == 1 else f"service-{i + 1}.log")
+        if _has_control_socket():  # gunicorn >= 24: one per master, not the shared ~/.gunicorn one
+            server.extra_args = ["--control-socket", str(STORM_DIR / f"gunicorn-{port}.ctl")]
+        services.append(server)
     dispatcher = DispatcherProcess(env, args.dispatch_interval, STORM_DIR / "dispatcher.log")
-    cleanup += [service.stop, dispatcher.stop]
-    service.start()
+    worker = WorkerProcess(env, STORM_DIR / "worker.log")
+    cleanup += [server.stop for server in services] + [dispatcher.stop, worker.stop]
+    for server in services:
+        server.start()
     dispatcher.start()  # at once, so that their development clocks start together
-    service.wait_ready("GET", "/healthz")
-    status, body = base.http_request(args.port, "GET", "/readyz")
-    if status != 200:
-        raise BenchError(f"service not ready: {body.decode(errors='replace').strip()}")
+    worker.start()
+    for server in services:
+        server.wait_ready("GET", "/healthz")
+        status, body = base.http_request(server.port, "GET", "/readyz")
+        if status != 200:
+            raise BenchError(f"service on port {server.port} not ready: {body.decode(errors='replace').strip()}")
     dispatcher.check()
+    worker.check()
 
     plans = make_plans(args.calls, args.arrival_seconds, args.talk, args.callback_share,
                        args.hangup_share, args.seed)
     board = Board()
-    pool = ConnectionPool(args.port)
+    pool = ConnectionPool(ports)
     cleanup.append(pool.close)
-    client = redis.Redis.from_url(base.REDIS_URL, decode_responses=True)
+    client = redis.Redis.from_url(base.REDIS_URL, decode_responses=True, socket_timeout=2.0,
+                                  socket_connect_timeout=1.0)
     cleanup.append(client.close)
     storm = Storm(board, pool, env["PUBLIC_BASE_URL"], secret["auth_token"], say("fault_apology"),
                   fake, roster, phone, pin, args.max_wait, client)
@@ -1161,20 +1650,33 @@ def _run(args: argparse.Namespace, cleanup: list[Callable[[], None]]) -> int:
     print(f"storm: {args.calls} calls within {args.arrival_seconds:g} s, {len(roster)} advisors, talk "
           f"{args.talk:g} s +/-50%, wrap-up {args.wrap_up:g} s; leave the line: "
           f"{args.callback_share:.0%} callback, {args.hangup_share:.0%} hang up")
-    print(f"service: gunicorn {args.workers} workers x {args.threads} threads on {service.url}, "
-          f"dispatcher every {args.dispatch_interval:g} s, fake Twilio REST on {fake.base_url}; "
-          f"host: {os.cpu_count()} CPUs, load average {load1:.2f}")
+    print(f"service: {args.processes} x gunicorn {args.workers} workers x {args.threads} threads on "
+          f"{', '.join(s.url for s in services)} (PUBLIC_BASE_URL {env['PUBLIC_BASE_URL']}, "
+          f"round-robin), dispatcher every {args.dispatch_interval:g} s, a worker, fake Twilio REST "
+          f"on {fake.base_url}; host: {os.cpu_count()} CPUs, load average {load1:.2f}")
+    redis_line = (f"private redis-server on port {redis_server.port} (no persistence, log "
+                  f"{redis_server.log}), db {REDIS_DB}"
+                  if redis_server else f"shared Redis at 127.0.0.1:6379, db {REDIS_DB}")
+    outage = None
+    if args.restart_redis_at is not None:
+        outage = Outage(args.restart_redis_at, args.redis_downtime, redis_server.port)
+        redis_line += (f"; SIGKILL at t={args.restart_redis_at:g} s, started again (empty) "
+                       f"{args.redis_downtime:g} s later")
+    print(f"redis: {redis_line}")
 
     deadline = args.arrival_seconds + args.max_wait + 3 * args.talk + 120.0
-    pids = [p.pid for p in (service.proc, dispatcher.proc) if p is not None]
+    helpers = [dispatcher, worker]
+    pids = [p.proc.pid for p in (*services, *helpers) if p.proc is not None]
     cpu0, host0, own0 = _server_cpu(pids), base.host_cpu_ticks(), time.process_time()
     if args.progress > 0:
         threading.Thread(target=progress, args=(storm, args.progress, args.calls), daemon=True).start()
+    if outage is not None:
+        threading.Thread(target=restart_redis, args=(redis_server, outage, board, len(roster)),
+                         name="redis-restart", daemon=True).start()
     records = run_storm(storm, plans, deadline)
     wall = board.now()
     cpu1, host1 = _server_cpu(pids), base.host_cpu_ticks()
     print(f"storm over after {wall:.0f} s; {pool.opened} keep-alive connections were opened")
-    dispatcher.check()
 
     phase = base.Phase("storm", samples=list(storm.samples), results=list(records), wall=wall,
                        errors=list(storm.errors))
@@ -1183,16 +1685,27 @@ def _run(args: argparse.Namespace, cleanup: list[Callable[[], None]]) -> int:
         phase.server_cpu = cpu1 - cpu0
     if host0 and host1 and host1[1] > host0[1]:
         phase.host_busy = (host1[0] - host0[0]) / (host1[1] - host0[1])
+    spool = wait_for_replay(worker, args.replay_wait)
     service_view = service_side(records, roster, board.wall0)
-    service.stop()
-    dispatcher.stop()
+    states = {h.name: ("running" if h.alive() else f"EXITED with status {h.proc.returncode} "
+                       f"(log {h.log})") for h in helpers}
+    for server in services:
+        server.stop()
+    for helper in helpers:
+        helper.stop()
     updates = fake.updates
     carrier = {"requests": fake.requests, "redirects": sum(1 for u in updates if u.get("Url")),
                "refused": fake.requests - len(updates) - len(fake.calls) - len(fake.messages)}
-    report = build_report(args, records, board, storm, phase, service_view,
-                          {"service": scan_log(service.log), "dispatcher": scan_log(dispatcher.log)},
-                          carrier)
+    logs = {(f"service {i + 1}" if len(services) > 1 else "service"): scan_log(server.log)
+            for i, server in enumerate(services)}
+    logs.update(dispatcher=scan_log(dispatcher.log), worker=scan_log(worker.log))
+    processes = {"ports": ports, "public_base_url": env["PUBLIC_BASE_URL"], "redis": redis_line,
+                 "requests": {str(port): pool.sent[port] for port in ports}, "spool": spool,
+                 "helpers": states}
+    ops = ops_figures(records, board, storm, outage, pool, logs, processes)
+    report = build_report(args, records, board, storm, phase, service_view, logs, carrier, ops)
     print_figures(report, args)
+    print_ops(report)
     missed = targets(report)
     print()
     print("targets: " + ("all met" if not missed else "MISSED: " + "; ".join(missed)))
@@ -1202,6 +1715,47 @@ def _run(args: argparse.Namespace, cleanup: list[Callable[[], None]]) -> int:
     return 3 if args.strict and missed else 0
 
 
+def _has_control_socket() -> bool:
+    """Does this gunicorn have a control server (and so `--control-socket`)? By default every
+    master on the host binds the same ~/.gunicorn/gunicorn.ctl, and all but the first fail."""
+    try:
+        res = subprocess.run([str(base.VENV_BIN / "gunicorn"), "--help"], capture_output=True,
+                             text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return "--control-socket" in res.stdout
+
+
+def spool_left() -> tuple[int, int]:
+    """Call-log records spooled and not yet replayed: (in the Redis list, in spool files)."""
+    try:
+        client = redis.Redis.from_url(base.REDIS_URL, socket_timeout=2.0, socket_connect_timeout=1.0)
+        try:
+            in_redis = int(client.llen(SPOOL_KEY))
+        finally:
+            client.close()
+    except redis.RedisError:
+        in_redis = -1
+    in_files = 0
+    for path in (STORM_DIR / "instance" / "spool").glob("*.jsonl*"):
+        try:
+            in_files += sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+        except OSError:
+            pass
+    return in_redis, in_files
+
+
+def wait_for_replay(worker: WorkerProcess, limit: float) -> dict[str, object]:
+    """Give the worker time (up to `limit` seconds) to replay what was spooled: it does every 30 s."""
+    started = time.monotonic()
+    while True:
+        in_redis, in_files = spool_left()
+        waited = time.monotonic() - started
+        if (in_redis == 0 and in_files == 0) or waited >= limit or not worker.alive():
+            return {"waited_s": round(waited, 1), "left_in_redis": in_redis, "left_in_files": in_files}
+        time.sleep(1.0)
+
+
 def _server_cpu(pids: list[int]) -> float | None:
     values = [base.tree_cpu_seconds(pid) for pid in pids]
     return None if any(v is None for v in values) else sum(values)
@@ -1209,8 +1763,10 @@ def _server_cpu(pids: list[int]) -> float | None:
 
 def build_report(args: argparse.Namespace, records: list[CallRecord], board: Board, storm: Storm,
                  phase: base.Phase, service_view: dict[str, object],
-                 logs: dict[str, dict[str, object]], carrier: dict[str, int]) -> dict[str, object]:
+                 logs: dict[str, dict[str, object]], carrier: dict[str, int],
+                 ops: dict[str, object]) -> dict[str, object]:
     return {
+        "ops": ops,
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "cpus": os.cpu_count(),
         "outcomes": dict(Counter(r.outcome or "?" for r in records)),

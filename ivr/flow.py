@@ -14,6 +14,7 @@ Steps and the URLs Twilio is sent to (every action URL carries `n`, the response
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping
@@ -1133,7 +1134,9 @@ def handle(env: CallEnv, inp: CallInput, state: CallState | None) -> StepResult:
             # Unknown step, expired or never-seen call, or a verified-only step reached unverified:
             # start over from the greeting (which says nothing private).
             resp = _response()
-            resp.redirect("/voice/incoming", method="POST")
+            # A fresh URL each time: a second trip back to the greeting must not be taken for a
+            # Twilio retry of the first and answered from the replay cache (that loops).
+            resp.redirect(f"/voice/incoming?restart={uuid.uuid4().hex[:12]}", method="POST")
             return StepResult(str(resp))
         resp = step(env, inp, state)
     if state is None or inp.step in {"whisper", "whisper-accept"}:

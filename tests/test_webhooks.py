@@ -79,7 +79,7 @@ def test_unknown_step_and_missing_callsid_get_twiml(client, world):
 
 def test_state_step_for_unknown_call_restarts_at_greeting(client, world):
     root = assert_twiml(signed_post(client, "/voice/menu?n=5", dict(CALL, Digits="240117")))
-    assert root.find("Redirect").text == "/voice/incoming"
+    assert root.find("Redirect").text.startswith("/voice/incoming?restart=")
     assert "Lakeview" not in ET.tostring(root, encoding="unicode")
 
 
@@ -198,3 +198,10 @@ def test_fallback_url_needs_neither_database_nor_redis(app, client, monkeypatch)
     root = assert_twiml(signed_post(client, "/voice/fallback", CALL))
     assert root.find("Dial").text == "+16125550100"
     assert client.post("/voice/fallback", data=CALL).status_code == 403
+
+
+def test_a_second_trip_back_to_the_greeting_is_not_a_replay(client, world):
+    """Each restart URL is new, so the greeting is answered afresh, not from the replay cache."""
+    first = assert_twiml(signed_post(client, "/voice/menu?n=5", dict(CALL, CallSid="CAlost", Digits="0")))
+    second = assert_twiml(signed_post(client, "/voice/menu?n=6", dict(CALL, CallSid="CAlost", Digits="0")))
+    assert first.find("Redirect").text != second.find("Redirect").text
