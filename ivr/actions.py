@@ -95,6 +95,14 @@ def finish_call_event(
     )
 
 
+def set_queued_at(session: Session, sid: str, now: datetime) -> None:
+    """The first time the call joined the line (a call restarted after a Redis loss keeps it)."""
+    table = CallLog.__table__
+    session.connection().execute(
+        update(table).where(table.c.call_sid == sid, table.c.queued_at.is_(None)).values(queued_at=now)
+    )
+
+
 def mark_responded(session: Session, case_pk: int, now: datetime) -> None:
     """The first answered call on a case marks it responded (one UPDATE; later calls change nothing)."""
     table = Case.__table__

@@ -13,6 +13,7 @@ Steps and the URLs Twilio is sent to (every action URL carries `n`, the response
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -492,7 +493,11 @@ def _hunt(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse:
     pool = [a for a in env.tables.advisors if eligible(a, state.skill) and a.target not in state.tried]
     pool.sort(key=lambda a: (teams.index(a.team) if a.team in teams else len(teams), a.pk))
     if pool and state.round_attempts < MAX_ADVISOR_ATTEMPTS + 1:
-        return _dial_advisor(env, state, resp, pool[0].pk)
+        # No presence to pick the longest idle: spread the calls over the team's advisors instead
+        # of ringing the same first few for everyone.
+        first_team = [a for a in pool if a.team == pool[0].team]
+        pick = first_team[int(hashlib.sha1(state.sid.encode()).hexdigest(), 16) % len(first_team)]
+        return _dial_advisor(env, state, resp, pick.pk)
     state.visit("queue_record")
     _say(resp, say("degraded_busy"))
     _say(resp, say("queue_record"))
@@ -585,7 +590,7 @@ def _queue(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse
     the line in order, and if this caller's turn has not come, tell position and expected wait."""
     if state.queued_at is None:
         state.queued_at = env.now.isoformat()
-        actions.update_call_log(env.session, state.sid, queued_at=env.now)
+        actions.set_queued_at(env.session, state.sid, env.now)
     queued_at = datetime.fromisoformat(state.queued_at)
     rank = state.priority_rank if state.priority_rank is not None else Priority.MEDIUM.rank
     Offers(env.redis).clear_taken(state.sid)
@@ -1112,6 +1117,7 @@ class StepResult:
     twiml: str
     state: CallState | None = None  # save this state
     forget: bool = False  # the call is over: drop its state
+    cache: bool = True  # keep the answer for a retry of the same request
 
 
 def handle(env: CallEnv, inp: CallInput, state: CallState | None) -> StepResult:
@@ -1133,11 +1139,15 @@ def handle(env: CallEnv, inp: CallInput, state: CallState | None) -> StepResult:
         if step is None or state is None or (inp.step in VERIFIED_ONLY and not state.verified):
             # Unknown step, expired or never-seen call, or a verified-only step reached unverified:
             # start over from the greeting (which says nothing private).
+            if inp.step == "dial-result" and state is None:
+                return StepResult(_conversation_over(env, inp))
             resp = _response()
-            # A fresh URL each time: a second trip back to the greeting must not be taken for a
-            # Twilio retry of the first and answered from the replay cache (that loops).
-            resp.redirect(f"/voice/incoming?restart={uuid.uuid4().hex[:12]}", method="POST")
-            return StepResult(str(resp))
+            # A fresh URL, and the new state's counter starts past this request's `n`, so no
+            # later URL of the restarted call meets an answer cached for the lost one; and this
+            # redirect itself is not cached (a later request with the same URL must run again).
+            n = _int(inp.arg("n")) + 1
+            resp.redirect(f"/voice/incoming?restart={uuid.uuid4().hex[:12]}&n={n}", method="POST")
+            return StepResult(str(resp), cache=False)
         resp = step(env, inp, state)
     if state is None or inp.step in {"whisper", "whisper-accept"}:
         return StepResult(str(resp))
@@ -1145,6 +1155,16 @@ def handle(env: CallEnv, inp: CallInput, state: CallState | None) -> StepResult:
         return StepResult(str(resp), forget=True)
     state.seq += 1
     return StepResult(str(resp), state=state)
+
+
+def _conversation_over(env: CallEnv, inp: CallInput) -> str:
+    """A Dial result for a call whose state is gone (Redis lost it mid-conversation): the call is
+    over, not starting again; log what Twilio tells us and hang up."""
+    talk = _int(inp.form.get("DialCallDuration"))
+    if inp.form.get("DialCallStatus") in {"completed", "answered"} and talk > 0:
+        actions.update_call_log(env.session, inp.sid, only_if_in_progress=True, outcome="connected",
+                                talk_seconds=talk)
+    return str(_hangup(_response(), say("call_ended")))
 
 
 def _fresh_state(env: CallEnv, inp: CallInput, old: CallState | None) -> CallState:
@@ -1155,6 +1175,8 @@ def _fresh_state(env: CallEnv, inp: CallInput, old: CallState | None) -> CallSta
         from_e164=caller_e164(inp.from_raw, env.region),
         started_at=env.now.isoformat(),
     )
+    if old is None and inp.arg("n").isdigit():
+        state.seq = int(inp.arg("n"))  # a restarted call: its URLs never reuse the lost call's
     if old is not None:
         state.from_e164 = old.from_e164
         state.started_at = old.started_at

@@ -132,14 +132,15 @@ class CallStore:
         return None, self._db_load(sid) if may_exist else None
 
     def finish(self, sid: str, url: str, twiml: str, state: CallState | None, forget: bool,
-               now: datetime | None = None) -> None:
+               now: datetime | None = None, cache: bool = True) -> None:
         if BREAKER.usable():
             try:
                 pipe = self.redis.pipeline(transaction=False)
                 if forget:
                     pipe.delete(self.key(sid))
                 else:
-                    pipe.set(self.answer_key(sid, url), twiml, ex=RESPONSE_TTL_SECONDS)
+                    if cache:
+                        pipe.set(self.answer_key(sid, url), twiml, ex=RESPONSE_TTL_SECONDS)
                     if state is not None:
                         pipe.set(self.key(sid), json.dumps(asdict(state)), ex=CALL_TTL_SECONDS)
                 pipe.execute()

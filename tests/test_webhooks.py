@@ -205,3 +205,21 @@ def test_a_second_trip_back_to_the_greeting_is_not_a_replay(client, world):
     first = assert_twiml(signed_post(client, "/voice/menu?n=5", dict(CALL, CallSid="CAlost", Digits="0")))
     second = assert_twiml(signed_post(client, "/voice/menu?n=6", dict(CALL, CallSid="CAlost", Digits="0")))
     assert first.find("Redirect").text != second.find("Redirect").text
+
+
+def test_a_restarted_call_never_meets_an_answer_cached_for_the_lost_one(client, world):
+    """Redis lost the call's state: the restart redirect is not cached, and the new state's
+    counter starts past the request's n, so the restarted call's URLs are all new."""
+    lost = assert_twiml(signed_post(client, "/voice/queue?n=3", dict(CALL, CallSid="CAwiped")))
+    restart = lost.find("Redirect").text
+    assert restart.startswith("/voice/incoming?restart=") and restart.endswith("&n=4")
+    greeting = assert_twiml(signed_post(client, restart, dict(CALL, CallSid="CAwiped")))
+    assert greeting.find("Gather").get("action").endswith("n=4")
+    again = assert_twiml(signed_post(client, "/voice/queue?n=3", dict(CALL, CallSid="CAother")))
+    assert again.find("Redirect").text != restart
+
+
+def test_a_dial_result_for_a_lost_call_hangs_up(client, world):
+    root = assert_twiml(signed_post(client, "/voice/dial-result?n=7",
+                                    dict(CALL, CallSid="CAgone", DialCallStatus="completed", DialCallDuration="95")))
+    assert root.find("Hangup") is not None and root.find("Redirect") is None

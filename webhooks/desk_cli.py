@@ -124,6 +124,7 @@ def dispatcher_cmd(ctx: click.Context, interval: float, once: bool) -> None:
                 click.echo(f"{now:%H:%M:%S} put through {len(result.bridged)} waiting call(s)")
         except Exception as exc:  # keep serving: Redis or the database may be back next pass
             click.echo(f"dispatcher pass failed: {exc}", err=True)
+            last_reconcile = 0.0  # reconcile (restore presence) on the first pass that works again
         if once:
             return
         time.sleep(max(0.0, interval - (time.monotonic() - started)))

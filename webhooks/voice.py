@@ -117,7 +117,7 @@ def webhook(step: str) -> Response:
             )
             result = flow.handle(env, inp, state)
             session.commit()
-            store.finish(sid, url, result.twiml, result.state, result.forget, now=env.now)
+            store.finish(sid, url, result.twiml, result.state, result.forget, now=env.now, cache=result.cache)
             ended = metrics.ended_outcome(session, sid) if closing else None
         metrics.observe_call(before, result.state, ended)
         return twiml(result.twiml)
