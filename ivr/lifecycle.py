@@ -151,6 +151,26 @@ def close_case(session: Session, jobs: Jobs | None, case: Case, now: datetime, *
     surveys.after_close(session, jobs, case, now)
 
 
+STATUS_CHOICES = ("pending_verification", "available_in_release", "in_progress", "closed")
+
+
+def set_status(session: Session, jobs: Jobs | None, case: Case, status: str, now: datetime, cal: Calendar, *,
+               actor: str, release: str = "") -> str:
+    """An advisor's decision on a case (API or console); returns what happened, in words.
+    `status` is one of STATUS_CHOICES (the caller validates it, and the release name)."""
+    if status == "pending_verification":
+        rows = mark_pending_verification(session, jobs, case, now, cal, actor=actor)
+        return f"Pending verification; {len(rows) - 1} follow-ups scheduled."
+    if status == "closed":
+        close_case(session, jobs, case, now, actor=actor, detail=f"Closed by {actor}.")
+        return "Closed."
+    if status == "in_progress":
+        keep_open(session, case, now, actor=actor, detail=f"Set in progress by {actor}.")
+        return "In progress."
+    set_available_in_release(session, case, release, now, actor=actor)
+    return f"Available in release {release}."
+
+
 # --------------------------------------------------------------------------- the job
 
 

@@ -107,3 +107,17 @@ def reconcile(
     live = {sid for sid in held if client.exists(calls.key(sid))}
     changes.update(presence.reconcile(roster, live, now, max_wrap_seconds=wrap_seconds))
     return changes
+
+
+def presence_rows(session: Session, presence: Presence, now: datetime) -> list[dict]:
+    """Every active advisor's live presence, by name (the API, the CLI and the console list it)."""
+    rows = session.execute(
+        select(Advisor.id, Advisor.name).where(Advisor.active.is_(True)).order_by(Advisor.name)
+    ).all()
+    views = presence.snapshot([pk for pk, _ in rows], now)
+    return [
+        {"advisor": pk, "name": name, "state": views[pk].state, "calls_today": views[pk].calls_today,
+         "missed_in_a_row": views[pk].missed_in_a_row, "away_reason": views[pk].away_reason}
+        for pk, name in rows
+    ]
+

@@ -92,17 +92,8 @@ def queue():
 @bp.get("/advisors/presence")
 def presence_list():
     svc = current_services()
-    now = svc.now()
     with svc.sessions() as session:
-        rows = session.execute(
-            select(Advisor.id, Advisor.name).where(Advisor.active.is_(True)).order_by(Advisor.name)
-        ).all()
-    views = svc.presence.snapshot([pk for pk, _ in rows], now)
-    return jsonify([
-        {"advisor": pk, "name": name, "state": views[pk].state, "calls_today": views[pk].calls_today,
-         "missed_in_a_row": views[pk].missed_in_a_row, "away_reason": views[pk].away_reason}
-        for pk, name in rows
-    ])
+        return jsonify(staffing.presence_rows(session, svc.presence, svc.now()))
 
 
 @bp.post("/advisors/<int:advisor_id>/presence")
@@ -271,9 +262,8 @@ def case_status(number: int):
     if not isinstance(body, dict):
         return _bad("body", "a JSON object is required")
     status = body.get("status")
-    allowed_states = ("pending_verification", "available_in_release", "in_progress", "closed")
-    if status not in allowed_states:
-        return _bad("status", f"must be one of {', '.join(allowed_states)}")
+    if status not in lifecycle.STATUS_CHOICES:
+        return _bad("status", f"must be one of {', '.join(lifecycle.STATUS_CHOICES)}")
     release = body.get("release_name")
     if status == "available_in_release" and (not isinstance(release, str) or not 1 <= len(release.strip()) <= 120):
         return _bad("release_name", "the release's name (1 to 120 characters) is required for available_in_release")
@@ -282,16 +272,8 @@ def case_status(number: int):
         case = session.scalars(select(Case).where(Case.number == number)).first()
         if case is None:
             abort(404)
-        cal = svc.tables.get(session).calendar
-        actor = g.api_actor
-        if status == "pending_verification":
-            lifecycle.mark_pending_verification(session, svc.jobs, case, now, cal, actor=actor)
-        elif status == "closed":
-            lifecycle.close_case(session, svc.jobs, case, now, actor=actor, detail=f"Closed by {actor}.")
-        elif status == "in_progress":
-            lifecycle.keep_open(session, case, now, actor=actor, detail=f"Set in progress by {actor}.")
-        else:
-            lifecycle.set_available_in_release(session, case, release.strip(), now, actor=actor)
+        lifecycle.set_status(session, svc.jobs, case, status, now, svc.tables.get(session).calendar,
+                             actor=g.api_actor, release=(release or "").strip())
         session.commit()
         return jsonify(case=case.number, status=case.status.value, release_name=case.release_name,
                        response_due_at=case.response_due_at.isoformat() if case.response_due_at else None)

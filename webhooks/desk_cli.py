@@ -42,15 +42,8 @@ def presence_group() -> None:
 def presence_list(ctx: click.Context, as_json: bool) -> None:
     """Every active advisor's live presence."""
     svc = _services(ctx)
-    now = svc.now()
     with session_scope(svc.sessions) as session:
-        rows = session.execute(select(Advisor.id, Advisor.name).where(Advisor.active.is_(True)).order_by(Advisor.name)).all()
-    views = svc.presence.snapshot([pk for pk, _ in rows], now)
-    out = []
-    for pk, name in rows:
-        v = views[pk]
-        out.append({"advisor": pk, "name": name, "state": v.state, "calls_today": v.calls_today,
-                    "missed_in_a_row": v.missed_in_a_row, "away_reason": v.away_reason})
+        out = staffing.presence_rows(session, svc.presence, svc.now())
     if as_json:
         click.echo(json.dumps(out, indent=2))
         return

@@ -11,7 +11,7 @@ from ivr import lifecycle
 from webhooks.admin import actor, bp, require
 from webhooks.services import current_services
 
-CHOICES = ("pending_verification", "available_in_release", "in_progress", "closed")
+CHOICES = lifecycle.STATUS_CHOICES
 
 
 @bp.post("/cases/<int:number>/status")
@@ -31,20 +31,8 @@ def case_set_status(number: int):
         case = session.scalars(select(Case).where(Case.number == number)).first()
         if case is None:
             abort(404)
-        who = actor()
-        if status == "pending_verification":
-            rows = lifecycle.mark_pending_verification(session, svc.jobs, case, now,
-                                                       svc.tables.get(session).calendar, actor=who)
-            message = f"Pending verification; {len(rows) - 1} follow-ups scheduled."
-        elif status == "closed":
-            lifecycle.close_case(session, svc.jobs, case, now, actor=who, detail=f"Closed by {who}.")
-            message = "Closed."
-        elif status == "in_progress":
-            lifecycle.keep_open(session, case, now, actor=who, detail=f"Set in progress by {who}.")
-            message = "In progress."
-        else:
-            lifecycle.set_available_in_release(session, case, release, now, actor=who)
-            message = f"Available in release {release}."
+        message = lifecycle.set_status(session, svc.jobs, case, status, now, svc.tables.get(session).calendar,
+                                       actor=actor(), release=release)
         session.commit()
     flash(message, "success")
     return redirect(url_for("admin.case_detail", number=number))
