@@ -334,6 +334,21 @@ class CallStateRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
+class AdvisorHold(Base):
+    """The database's copy of who an advisor is ringing or talking with: one row per advisor,
+    claimed when a call is put through to them and given a `free_at` when that call ends (the end
+    of wrap-up after a talk). Redis presence decides in normal operation; this row lets degraded
+    mode (Redis unreachable) reserve advisors without double-booking, and lets presence rebuilt
+    after a Redis loss keep advisors who are still talking busy."""
+
+    __tablename__ = "advisor_holds"
+
+    advisor_id: Mapped[int] = mapped_column(ForeignKey("advisors.id", ondelete="CASCADE"), primary_key=True)
+    call_sid: Mapped[str] = mapped_column(String(64), index=True)
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+    free_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)  # None: ringing or talking
+
+
 class AuthFailure(Base):
     """Degraded mode only (Redis unreachable): one failed PIN attempt for a subject (a keyed hash of
     the number or contact ID), so lockouts still count instead of failing open."""

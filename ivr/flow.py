@@ -22,7 +22,6 @@ from typing import Any, Callable, Mapping
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-import redis
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session, joinedload
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
@@ -32,7 +31,7 @@ from casestore.models import Case, Contact, District, Engineer, FollowUp, Incide
 from casestore.phones import caller_e164, mask
 from casestore.redisguard import BREAKER, ERRORS
 from casestore.types import CaseStatus, Priority
-from ivr import actions, incidents, lifecycle, paging, staffing
+from ivr import actions, holds, incidents, lifecycle, paging, staffing
 from ivr.jobs import Jobs
 from ivr.prompts import digits_spoken, minutes_spoken, say
 from ivr.state import CallState, CallStore, mark, marked
@@ -481,23 +480,31 @@ def _route(env: CallEnv, state: CallState, resp: VoiceResponse, *extra: str) -> 
 
 
 def _hunt(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse:
-    """Degraded mode (Redis unreachable: no presence, no reservation, no line): ring the owner,
-    then skilled advisors in team order, each once; then take a message for an advisor."""
+    """Degraded mode (Redis unreachable: no presence, no line): ring the owner, then skilled
+    advisors in team order, each once, reserving each in the database (`ivr.holds`) so two calls
+    never get the same advisor; then take a message for an advisor."""
     state.visit("degraded_route")
+    candidates: list[int] = []
     if state.route == "owner":
         owner = env.tables.advisor(state.owner_pk)
         if owner is not None and owner.target not in state.tried:
-            return _dial_advisor(env, state, resp, owner.pk)
+            candidates.append(owner.pk)
         state.route = "advisor"
-    teams = _preferred_teams(env, state)
-    pool = [a for a in env.tables.advisors if eligible(a, state.skill) and a.target not in state.tried]
-    pool.sort(key=lambda a: (teams.index(a.team) if a.team in teams else len(teams), a.pk))
-    if pool and state.round_attempts < MAX_ADVISOR_ATTEMPTS + 1:
-        # No presence to pick the longest idle: spread the calls over the team's advisors instead
-        # of ringing the same first few for everyone.
-        first_team = [a for a in pool if a.team == pool[0].team]
-        pick = first_team[int(hashlib.sha1(state.sid.encode()).hexdigest(), 16) % len(first_team)]
-        return _dial_advisor(env, state, resp, pick.pk)
+    if state.round_attempts < MAX_ADVISOR_ATTEMPTS + 1:
+        teams = _preferred_teams(env, state)
+        pool = [a for a in env.tables.advisors if eligible(a, state.skill) and a.target not in state.tried]
+        pool.sort(key=lambda a: (teams.index(a.team) if a.team in teams else len(teams), a.pk))
+        if pool:
+            # No presence to pick the longest idle: start each call at its own place in the team
+            # so that concurrent calls do not all race for the same first advisor.
+            first_team = [a for a in pool if a.team == pool[0].team]
+            start = int(hashlib.sha1(state.sid.encode()).hexdigest(), 16) % len(first_team)
+            ordered = first_team[start:] + first_team[:start] + pool[len(first_team):]
+            candidates += [a.pk for a in ordered if a.pk not in candidates]
+    busy = holds.busy(env.session, env.now, candidates)
+    for pk in candidates:
+        if pk not in busy and holds.claim(env.session, pk, state.sid, env.now):
+            return _dial_advisor(env, state, resp, pk, claimed=True)
     state.visit("queue_record")
     _say(resp, say("degraded_busy"))
     _say(resp, say("queue_record"))
@@ -552,13 +559,26 @@ def _line_competes(env: CallEnv, state: CallState) -> bool:
     return env.queue.others_waiting_for(state.sid, state.skill)
 
 
-def _dial_advisor(env: CallEnv, state: CallState, resp: VoiceResponse, pk: int) -> VoiceResponse:
-    """Ring the advisor reserved for this call, with the whisper-accept on their leg."""
+def _dial_advisor(
+    env: CallEnv, state: CallState, resp: VoiceResponse, pk: int, *, claimed: bool = False
+) -> VoiceResponse:
+    """Ring the advisor reserved for this call, with the whisper-accept on their leg. The Redis
+    reservation is confirmed by a hold in the database (`claimed`: taken already, in degraded mode)."""
     _quiet(env.queue.leave, state.sid)
     advisor = env.tables.advisor(pk)
     if advisor is None:  # removed from the roster while reserved: let them go, try again
         _quiet(env.presence.release, pk, state.sid, env.now, missed=False)
         state.tried.append(f"advisor:{pk}")
+        return _route(env, state, resp)
+    if not claimed and not holds.claim(env.session, pk, state.sid, env.now):
+        # Busy with a call put through while Redis was unreachable, which presence does not know
+        # of: presence follows the database, and this call tries someone else.
+        other = holds.busy(env.session, env.now, [pk]).get(pk)
+        if other is not None:
+            _quiet(_adopt_hold, env, other, replacing=state.sid)
+        log.warning("advisor %s reserved for call=%s is held for call=%s in the database",
+                    pk, state.sid, other.call_sid if other is not None else "?")
+        state.tried.append(advisor.target)
         return _route(env, state, resp)
     state.route = "owner" if pk == state.owner_pk else "advisor"
     state.attempt += 1
@@ -574,6 +594,13 @@ def _dial_advisor(env: CallEnv, state: CallState, resp: VoiceResponse, pk: int) 
     )
     _dial_endpoint(dial, advisor.reach, url("whisper", None, parent=state.sid, a=state.attempt, adv=pk))
     return resp
+
+
+def _adopt_hold(env: CallEnv, hold, *, replacing: str | None) -> bool:
+    if hold.free_at is None:
+        return env.presence.adopt(hold.advisor_id, since=hold.since, call_sid=hold.call_sid, replacing=replacing)
+    return env.presence.adopt(hold.advisor_id, since=env.now, call_sid=None, wrap_until=hold.free_at,
+                              replacing=replacing)
 
 
 def _dial_endpoint(dial: Dial, reach: str, whisper_url: str) -> None:
@@ -767,6 +794,7 @@ def dial_result(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse
         if state.case_pk is not None:
             actions.mark_responded(env.session, state.case_pk, env.now)
         if advisor_pk is not None:
+            holds.end(env.session, advisor_pk, state.sid, env.now + timedelta(seconds=env.wrap_seconds))
             _quiet(env.presence.call_ended, advisor_pk, env.now, env.wrap_seconds, call_sid=state.sid)
             env.dispatch()
         state.visit("done")
@@ -774,6 +802,7 @@ def dial_result(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse
     state.visit(f"missed_{state.route}")
     log.info("dial not accepted call=%s target=%s status=%s", state.sid, target, dial_status or "none")
     if advisor_pk is not None:
+        holds.end(env.session, advisor_pk, state.sid, env.now)
         if _quiet(env.presence.release, advisor_pk, state.sid, env.now, missed=True) == "away":
             staffing.note_autopause(env.session, advisor_pk, env.now, _autopause_reason(env))
     resp = _response()
@@ -841,6 +870,7 @@ def whisper_accept(env: CallEnv, inp: CallInput, state: CallState | None) -> Voi
         return _response()  # an empty response bridges the two legs
     if parent and adv.isdigit():
         # Declined or not confirmed: free the advisor at once (a missed call toward the autopause).
+        holds.end(env.session, int(adv), parent, env.now)
         if _quiet(env.presence.release, int(adv), parent, env.now, missed=True) == "away":
             staffing.note_autopause(env.session, int(adv), env.now, _autopause_reason(env))
     return _hangup(_response(), say("whisper_declined"))
@@ -1050,6 +1080,7 @@ def call_status(env: CallEnv, inp: CallInput, state: CallState | None) -> VoiceR
                 if state.case_pk is not None:
                     _finish_case_event(env, state, outcome=row.outcome, advisor_pk=row.advisor_id)
     if status in {"completed", "busy", "failed", "no-answer", "canceled"}:
+        holds.end_call(env.session, inp.sid, env.now)
         _quiet(_free_advisors_of, env, inp.sid, state)
     return _response()
 
@@ -1161,9 +1192,14 @@ def _conversation_over(env: CallEnv, inp: CallInput) -> str:
     """A Dial result for a call whose state is gone (Redis lost it mid-conversation): the call is
     over, not starting again; log what Twilio tells us and hang up."""
     talk = _int(inp.form.get("DialCallDuration"))
-    if inp.form.get("DialCallStatus") in {"completed", "answered"} and talk > 0:
+    talked = inp.form.get("DialCallStatus") in {"completed", "answered"} and talk > 0
+    if talked:
         actions.update_call_log(env.session, inp.sid, only_if_in_progress=True, outcome="connected",
                                 talk_seconds=talk)
+    wrap = env.wrap_seconds if talked else 0
+    for pk in holds.held_by(env.session, inp.sid):  # the advisor it had: wrap-up, then free
+        holds.end(env.session, pk, inp.sid, env.now + timedelta(seconds=wrap))
+        _quiet(env.presence.call_ended, pk, env.now, wrap, call_sid=inp.sid)
     return str(_hangup(_response(), say("call_ended")))
 
 

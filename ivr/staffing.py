@@ -6,7 +6,8 @@ autopause after missed calls) is also written to the database (`Advisor.signed_i
 `away_reason`) and audited, so that:
 
 * `restore` puts every advisor whose Redis record is missing (Redis restarted or was flushed)
-  back in the state last chosen (available advisors idle from `now`); the app runs it at start;
+  back in the state last chosen (available advisors idle from `now`, unless `ivr.holds` says
+  they are still on a call or wrapping up); the app runs it at start;
 * `reconcile` does that, then `Presence.reconcile`: advisors no longer in the roster go offline,
   nobody stays "on a call" for a call that has ended (its state is gone from Redis), and no
   wrap-up outlasts the configured wrap-up time. The `supportline dispatcher` loop runs it every
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from casestore import audit
 from casestore.models import Advisor
+from ivr import holds
 from ivr.state import CallStore
 from routing.presence import AUTOPAUSE_REASON, STATES, Presence, PresenceState
 
@@ -79,17 +81,31 @@ def note_autopause(session: Session, advisor_pk: int, now: datetime, reason: str
 
 
 def restore(session: Session, presence: Presence, now: datetime) -> dict[int, str]:
-    """Advisors with no live record get the state last chosen for them; returns {pk: state}."""
+    """Advisors with no live record get the state last chosen for them; returns {pk: state}.
+    A signed-in advisor still ringing or talking with a call the database knows of (`ivr.holds`:
+    put through before the loss, or while Redis was down) comes back on that call, or in wrap-up
+    until its end, not free for the next caller."""
     rows = session.execute(
         select(Advisor.id, Advisor.signed_in_state, Advisor.away_reason).where(Advisor.active.is_(True))
     ).all()
     known = {int(pk) for pk in presence.redis.smembers(presence.registry_key)}
+    missing = [
+        (pk, state, reason) for pk, state, reason in rows
+        if pk not in known and state in STATES and state != PresenceState.OFFLINE.value
+    ]
+    busy = holds.busy(session, now, [pk for pk, _, _ in missing]) if missing else {}
     restored: dict[int, str] = {}
-    for pk, state, reason in rows:
-        if pk in known or state not in STATES or state == PresenceState.OFFLINE.value:
-            continue
+    for pk, state, reason in missing:
         if state in (PresenceState.ON_CALL.value, PresenceState.WRAP_UP.value):
             state = PresenceState.AVAILABLE.value
+        hold = busy.get(pk)
+        if state == PresenceState.AVAILABLE.value and hold is not None:
+            if hold.free_at is None:
+                if presence.adopt(pk, since=hold.since, call_sid=hold.call_sid):
+                    restored[pk] = PresenceState.ON_CALL.value
+            elif presence.adopt(pk, since=now, call_sid=None, wrap_until=hold.free_at):
+                restored[pk] = PresenceState.WRAP_UP.value
+            continue
         presence.set_state(pk, state, now, reason)
         restored[pk] = state
     return restored
@@ -104,7 +120,10 @@ def reconcile(
     views = presence.snapshot(roster, now)
     held = {v.call_sid for v in views.values() if v.state == PresenceState.ON_CALL.value and v.call_sid}
     calls = CallStore(client)
-    live = {sid for sid in held if client.exists(calls.key(sid))}
+    # A call is alive while Redis has its state, or while the database holds an advisor for it
+    # (its state may have been lost with Redis while the advisor still talks).
+    open_holds = {h.call_sid for h in holds.busy(session, now).values() if h.free_at is None}
+    live = {sid for sid in held if sid in open_holds or client.exists(calls.key(sid))}
     changes.update(presence.reconcile(roster, live, now, max_wrap_seconds=wrap_seconds))
     return changes
 

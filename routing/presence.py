@@ -232,6 +232,26 @@ redis.call('HSET', KEYS[1], 'state', 'wrap_up', 'since', ARGV[1], 'wrap_until', 
 return 1
 """
 
+# KEYS: advisor hash, registry. ARGV: expected sid ('' = only when there is no record), since,
+# call_sid ('' = wrap-up), wrap_until, pk. Returns 1 when the record was written.
+_ADOPT = """
+if ARGV[1] == '' then
+  if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+else
+  local f = redis.call('HMGET', KEYS[1], 'state', 'call_sid', 'accepted_sid')
+  if f[1] ~= 'on_call' or f[2] ~= ARGV[1] or f[3] == ARGV[1] then return 0 end
+end
+redis.call('SADD', KEYS[2], ARGV[5])
+if ARGV[3] ~= '' then
+  redis.call('HSET', KEYS[1], 'state', 'on_call', 'since', ARGV[2], 'call_sid', ARGV[3],
+             'accepted_sid', '', 'wrap_until', '', 'away_reason', '')
+else
+  redis.call('HSET', KEYS[1], 'state', 'wrap_up', 'since', ARGV[2], 'wrap_until', ARGV[4],
+             'idle_since', ARGV[4], 'call_sid', '', 'accepted_sid', '', 'away_reason', '')
+end
+return 1
+"""
+
 # KEYS: advisor hash. ARGV: now, active ('1'/'0'), max_wrap_seconds, check_sid ('1'/'0'), dead sid.
 # Returns the advisor's state at `now` after a change, or '' when nothing changed.
 _RECONCILE = _PRELUDE + """
@@ -312,6 +332,7 @@ class Presence:
         self._accepted = client.register_script(_ACCEPTED)
         self._call_ended = client.register_script(_CALL_ENDED)
         self._reconcile = client.register_script(_RECONCILE)
+        self._adopt = client.register_script(_ADOPT)
 
     def key(self, advisor_pk: int) -> str:
         return f"{self._base}:advisor:{int(advisor_pk)}"
@@ -467,6 +488,30 @@ class Presence:
             self._call_ended(
                 keys=[self.key(advisor_pk)],
                 args=[_arg(now_ts), _arg(now_ts + wrap_seconds), call_sid or ""],
+            )
+        )
+
+    def adopt(
+        self,
+        advisor_pk: int,
+        *,
+        since: datetime,
+        call_sid: str | None,
+        wrap_until: datetime | None = None,
+        replacing: str | None = None,
+    ) -> bool:
+        """Make presence follow a hold the database knows of (`ivr.holds`): on a call with
+        `call_sid` since `since`, or (no `call_sid`) in wrap-up until `wrap_until`. Written only
+        where the record is missing (rebuilding after a Redis loss) or, with `replacing`, where the
+        advisor holds that unaccepted reservation (Redis reserved someone the database says is
+        busy with another call). True when written."""
+        if not call_sid and wrap_until is None:
+            raise ValueError("adopt() needs a call_sid or a wrap_until")
+        return bool(
+            self._adopt(
+                keys=[self.key(advisor_pk), self.registry_key],
+                args=[replacing or "", _arg(_ts(since)), call_sid or "",
+                      _arg(_ts(wrap_until)) if wrap_until is not None else "", int(advisor_pk)],
             )
         )
 
