@@ -26,6 +26,13 @@ accesslog = os.environ.get("SUPPORTLINE_ACCESS_LOG", "-")
 # Never log query strings beyond the path: they hold no secrets, but keep the line short.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms %({x-request-id}o)s'
 logger_class = gunicorn_logger_class()
+# gunicorn 24+ opens a control socket, by default ~/.gunicorn/gunicorn.ctl: one per user, so a
+# second master on the host (a second instance, a blue/green deploy) would clash with the first.
+# Give each master its own, in the instance folder, named after its bind. Older gunicorns ignore it.
+control_socket = os.environ.get("SUPPORTLINE_CONTROL_SOCKET") or os.path.join(
+    os.environ.get("SUPPORTLINE_INSTANCE", os.path.join(os.getcwd(), "instance")),
+    "gunicorn-" + "".join(ch if ch.isalnum() else "_" for ch in bind) + ".ctl",
+)
 
 
 def on_starting(server):
@@ -49,3 +56,7 @@ def post_worker_init(worker):
         from webhooks.fallback import refresh_in_background
 
         refresh_in_background(services)
+        # Call-log records this host spooled while the database was down, before a restart.
+        from webhooks.voice import replay_spool_in_background
+
+        replay_spool_in_background(services)

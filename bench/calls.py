@@ -65,6 +65,7 @@ if str(ROOT) not in sys.path:
 
 THINK_SECONDS = 0.0  # --think: pause between a call's webhooks (0: back to back, a stress test)
 CLOCK_START = "2026-11-24T10:00:00-06:00"  # a Tuesday morning in Chicago; --at now: real clock
+CLOCK_ANCHOR = repr(time.time())  # the real instant the services' clocks read CLOCK_START
 
 
 class BenchError(RuntimeError):
@@ -97,7 +98,9 @@ def child_env(port: int, secret: dict[str, str]) -> dict[str, str]:
     if CLOCK_START:
         # Development mode only for its clock: the line runs "at" CLOCK_START (open hours by
         # default), so every run takes the same call paths whatever the day. Secrets stay real.
-        env.update(SUPPORTLINE_DEV="1", SUPPORTLINE_CLOCK_START=CLOCK_START)
+        # One anchor for every process of the run (services, their workers, the dispatcher, the
+        # worker): each reads the same instant, wherever and whenever it started.
+        env.update(SUPPORTLINE_DEV="1", SUPPORTLINE_CLOCK_START=CLOCK_START, SUPPORTLINE_CLOCK_ANCHOR=CLOCK_ANCHOR)
     return env
 
 

@@ -130,7 +130,6 @@ DROPPED = ("error", "unexpected", "greeting loop")  # outcomes of calls that end
 AFTER_TALKING = "sent back to the greeting after talking"  # a CallRecord note: the caller hung up
 RESTART_WINDOW = (5.0, 15.0)  # the latency window: from 5 s before the kill to 15 s after Redis is back
 BREAKER_COOLDOWN = 5.0  # casestore.redisguard.COOLDOWN_SECONDS: degraded mode outlasts the outage this long
-SPOOL_KEY = "sl:spool:call_log"  # ivr.spool.SPOOL_KEY
 _FAULT = re.compile(r"webhook fault step=([\w-]+)")
 _REPLAYED = re.compile(r"replayed (\d+) call-log record")
 
@@ -1381,9 +1380,10 @@ def print_ops(report: dict[str, object]) -> None:
     for line in svc["lost_examples"]:
         print(f"    {line}")
     sp = pr["spool"]
-    print(f"  spool after the storm: {sp['left_in_redis']} record(s) in Redis, {sp['left_in_files']} in "
-          f"files (waited {sp['waited_s']:.0f} s for the worker); the worker replayed "
-          f"{report['logs'].get('worker', {}).get('replayed_records', 0)} record(s)")
+    by_worker = report["logs"].get("worker", {}).get("replayed_records", 0)
+    by_services = sum(v.get("replayed_records", 0) for k, v in report["logs"].items() if k.startswith("service"))
+    print(f"  spool after the storm: {sp['left_in_files']} record(s) in the spool files (waited "
+          f"{sp['waited_s']:.0f} s); replayed by the worker {by_worker}, by the services {by_services}")
     for name, state in pr["helpers"].items():
         print(f"  {name}: {state}")
 
@@ -1726,33 +1726,26 @@ def _has_control_socket() -> bool:
     return "--control-socket" in res.stdout
 
 
-def spool_left() -> tuple[int, int]:
-    """Call-log records spooled and not yet replayed: (in the Redis list, in spool files)."""
-    try:
-        client = redis.Redis.from_url(base.REDIS_URL, socket_timeout=2.0, socket_connect_timeout=1.0)
-        try:
-            in_redis = int(client.llen(SPOOL_KEY))
-        finally:
-            client.close()
-    except redis.RedisError:
-        in_redis = -1
+def spool_left() -> int:
+    """Call-log records spooled (in the instance's spool files) and not yet replayed."""
     in_files = 0
     for path in (STORM_DIR / "instance" / "spool").glob("*.jsonl*"):
         try:
             in_files += sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
         except OSError:
             pass
-    return in_redis, in_files
+    return in_files
 
 
 def wait_for_replay(worker: WorkerProcess, limit: float) -> dict[str, object]:
-    """Give the worker time (up to `limit` seconds) to replay what was spooled: it does every 30 s."""
+    """Give the worker time (up to `limit` seconds) to replay what was spooled: it does every 30 s
+    (and each service replays its own records once the database answers it again)."""
     started = time.monotonic()
     while True:
-        in_redis, in_files = spool_left()
+        in_files = spool_left()
         waited = time.monotonic() - started
-        if (in_redis == 0 and in_files == 0) or waited >= limit or not worker.alive():
-            return {"waited_s": round(waited, 1), "left_in_redis": in_redis, "left_in_files": in_files}
+        if in_files == 0 or waited >= limit or not worker.alive():
+            return {"waited_s": round(waited, 1), "left_in_files": in_files}
         time.sleep(1.0)
 
 

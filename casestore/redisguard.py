@@ -5,7 +5,10 @@ cannot be reached, the service keeps answering calls from the database instead (
 `ivr.state.CallStore` and `auth.callers.Lockout` have database stand-ins, routing falls back to
 ringing the roster in order). After a Redis error the breaker opens for `COOLDOWN_SECONDS`, so
 requests go straight to the stand-ins instead of each waiting for a connection error; after the
-cooldown the next request tries Redis again, and a success closes the breaker.
+cooldown the next request tries Redis again, and a success closes the breaker. A request that
+cannot do without Redis (a call's state is in neither store) may `probe` it before the cooldown
+ends: when a Redis restart is over, processes whose breakers are still open would otherwise miss
+what the others already wrote there.
 
 `DB_BREAKER` does the same for the database: while it is open, a webhook answers the fallback TwiML
 at once instead of waiting for a connection timeout (PostgreSQL connections time out after 2 s), so
@@ -24,6 +27,7 @@ import redis
 log = logging.getLogger("supportline.redis")
 
 COOLDOWN_SECONDS = 5.0
+PROBE_SECONDS = 0.5
 ERRORS: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
 
 
@@ -34,6 +38,7 @@ class Breaker:
         self.cooldown = cooldown
         self.clock = clock
         self._open_until = 0.0
+        self._next_probe = 0.0
         self._lock = threading.Lock()
 
     def usable(self) -> bool:
@@ -52,9 +57,30 @@ class Breaker:
                     log.warning("%s reachable again: leaving degraded mode", self.name)
                 self._open_until = 0.0
 
+    def probe(self, ping: Callable[[], object]) -> bool:
+        """While open, try the service now anyway (at most once per PROBE_SECONDS in this process),
+        for a request that would otherwise go wrong without it; True when it is usable (answered:
+        the breaker closes early). Other processes may already be back on it and have written what
+        this request needs there."""
+        if self.usable():
+            return True
+        with self._lock:
+            now = self.clock()
+            if now < self._next_probe:
+                return False
+            self._next_probe = now + PROBE_SECONDS
+        try:
+            ping()
+        except ERRORS as exc:
+            self.failed(exc)
+            return False
+        self.succeeded()
+        return True
+
     def reset(self) -> None:
         with self._lock:
             self._open_until = 0.0
+            self._next_probe = 0.0
 
 
 BREAKER = Breaker("Redis")

@@ -111,7 +111,10 @@ class CallStore:
                     return state
             except ERRORS as exc:
                 BREAKER.failed(exc)
-        return self._db_load(sid)
+        state = self._db_load(sid)
+        if state is None and not BREAKER.usable() and BREAKER.probe(self.redis.ping):
+            return self.load(sid)  # Redis is back (see `begin`)
+        return state
 
     def begin(self, sid: str, url: str, *, may_exist: bool = True) -> tuple[str | None, CallState | None]:
         """The answer already given to this (CallSid, URL), if any, and the call's state.
@@ -129,7 +132,14 @@ class CallStore:
                 return answer, self._db_load(sid)
             except ERRORS as exc:
                 BREAKER.failed(exc)
-        return None, self._db_load(sid) if may_exist else None
+        if not may_exist:
+            return None, None
+        state = self._db_load(sid)
+        if state is None and BREAKER.probe(self.redis.ping):
+            # Redis is back and this process had not noticed: the state may be there (another
+            # process wrote it), so look again rather than send the caller back to the greeting.
+            return self.begin(sid, url, may_exist=True)
+        return None, state
 
     def finish(self, sid: str, url: str, twiml: str, state: CallState | None, forget: bool,
                now: datetime | None = None, cache: bool = True) -> None:

@@ -120,9 +120,9 @@ def test_with_the_database_down_every_webhook_answers_the_fallback_within_a_seco
 
 
 def test_call_log_records_are_spooled_while_the_database_is_down_and_replayed_after(
-        settings_overrides, engine, session_factory, redis_client, clock, telephony, world, session, tmp_path):
-    """Write-behind: the fallback keeps the call's trace (in Redis, or a local file when Redis is
-    down too); the worker writes it into the call log once the database is back."""
+        settings_overrides, engine, session_factory, redis_client, clock, telephony, world, session):
+    """Write-behind: the fallback keeps the call's trace in a local file (not in Redis, which may
+    lose it); the call log gets it exactly once when the database is back."""
     from ivr import spool
     from webhooks import create_app
     from webhooks.simulator import CallSimulator
@@ -130,19 +130,20 @@ def test_call_log_records_are_spooled_while_the_database_is_down_and_replayed_af
 
     broken = create_app(dict(settings_overrides, database_url="postgresql+psycopg://nobody@127.0.0.1:1/none"),
                         redis_client=redis_client, clock=clock, telephony=telephony)
+    svc = broken.extensions["supportline"]
     sim = CallSimulator(broken.test_client(), base_url=BASE_URL, auth_token=AUTH_TOKEN)
     sim.post("/voice/incoming", {"CallSid": "CAspool1", "From": World.DANA_PHONE})
-    assert redis_client.llen(spool.SPOOL_KEY) == 1
-    path = tmp_path / "spool.jsonl"
-    spool.spool(None, path, sid="CAspool2", from_masked="***0134", at=clock(), step="incoming")  # Redis down too
-    assert World.DANA_PHONE not in redis_client.lindex(spool.SPOOL_KEY, 0)
-    assert spool.replay(session, redis_client, path) == 2
+    sim.post("/voice/incoming", {"CallSid": "CAspool2", "From": World.DANA_PHONE})
+    path = spool_path(svc)
+    assert path.name == "call_log.jsonl" and spool.pending(path) == 2 and svc.spooled.is_set()
+    assert World.DANA_PHONE not in path.read_text() and "0134" in path.read_text()
+    redis_client.flushall()  # Redis restarting meanwhile loses nothing
+    assert spool.replay(session, path) == 2
     rows = {r.call_sid: r for r in session.scalars(select(CallLog))}
     assert rows["CAspool1"].outcome == "fallback" and rows["CAspool1"].from_masked.endswith("0134")
     assert rows["CAspool2"].outcome == "fallback"
-    assert redis_client.llen(spool.SPOOL_KEY) == 0 and not path.exists()
-    assert spool.replay(session, redis_client, path) == 0  # exactly once
-    assert spool_path(broken.extensions["supportline"]).name == "call_log.jsonl"
+    assert spool.pending(path) == 0
+    assert spool.replay(session, path) == 0  # exactly once
 
 
 REDIS_SERVER = __import__("shutil").which("redis-server")
@@ -224,8 +225,50 @@ def test_a_real_redis_killed_mid_call_and_restarted(private_redis, settings_over
     assert (list(root.find("Dial"))[0].text or "").strip() == "+16125550101"
     private_redis.start()  # empty: presence, the line and call states are gone
     redis_breaker.reset()  # the cooldown has passed
-    # What the dispatcher does every 30 s: presence comes back from the database.
-    assert world.priya.id in staffing.reconcile(session, Presence(client), client, clock(), 60)
+    # What the dispatcher does every 30 s: presence comes back from the database, and Priya, whom
+    # the database holds for CAkill (put through while Redis was down), is on that call, not free.
+    assert staffing.reconcile(session, Presence(client), client, clock(), 60)[world.priya.id] == "on_call"
     session.commit()
+    assert Presence(client).get(world.priya.id, clock()).call_sid == "CAkill"
+    busy = sim.call(World.DANA_PHONE, keys=["4821#", "240117#"], dial=["accept"], call_sid="CAwhilebusy")
+    assert busy.connected_to is None
+    # CAkill ends: Priya is free again for the next call.
+    sim.post("/voice/status", dict(base, CallStatus="completed", CallDuration="60"))
     t = sim.call(World.DANA_PHONE, keys=["4821#", "240117#"], dial=["accept"])
     assert t.connected_to == "+16125550101"
+
+
+def test_a_process_still_in_its_cooldown_finds_a_call_another_process_wrote_to_redis(
+        redis_client, session, redis_breaker):
+    """After a Redis restart, one process is back on Redis while another's breaker is still open:
+    the second finds no state in the database, probes Redis, finds it there, and carries on
+    instead of sending the caller back to the greeting."""
+    from ivr.state import CallState, CallStore
+
+    now = [100.0]
+    redis_breaker.clock = lambda: now[0]
+    try:
+        store = CallStore(redis_client, session=session)
+        store.finish("CAback", "/voice/pin?n=1", "<Response/>", CallState(sid="CAback", seq=1), False)
+        redis_breaker.failed(ConnectionError("was down"))  # this process has not noticed it is back
+        answer, state = store.begin("CAback", "/voice/menu?n=2")
+        assert state is not None and state.seq == 1 and redis_breaker.usable()
+        # While Redis is really down, probes are spaced out: one every PROBE_SECONDS at most.
+        dead = CallStore(__import__("redis").Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2),
+                         session=session)
+        pings = []
+
+        def ping():
+            pings.append(now[0])
+            raise redis_lib.ConnectionError("refused")
+
+        dead.redis.ping = ping
+        now[0] += 0.5  # the first probe was just now
+        redis_breaker.failed(ConnectionError("down"))
+        assert dead.begin("CAnone", "/voice/menu?n=2") == (None, None)
+        assert not redis_breaker.usable()
+        assert dead.load("CAnone") is None and len(pings) == 1  # no second probe within PROBE_SECONDS
+        now[0] += 0.5
+        assert dead.load("CAnone") is None and len(pings) == 2
+    finally:
+        redis_breaker.clock = __import__("time").monotonic

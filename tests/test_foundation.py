@@ -87,6 +87,19 @@ def test_clock_start_is_development_only(tmp_path, settings_overrides):
     assert abs((now - datetime(2026, 11, 24, 16, 0, tzinfo=timezone.utc)).total_seconds()) < 60
 
 
+def test_processes_given_one_clock_anchor_share_one_clock():
+    """Two processes started 90 s apart with the same SUPPORTLINE_CLOCK_ANCHOR read the same instant."""
+    import time as real_time
+
+    from webhooks.services import shifted_clock
+
+    start = datetime(2026, 11, 24, 16, tzinfo=timezone.utc)
+    anchor = real_time.time() - 90  # the run began 90 s ago
+    now = shifted_clock(start, anchor)()
+    assert 89 < (now - start).total_seconds() < 120  # 90 s on, not "now is the start"
+    assert load_settings(environ={"SUPPORTLINE_CLOCK_ANCHOR": "1764000000.5"}).clock_anchor == 1764000000.5
+
+
 def test_routing_tables_cache_refreshes_in_the_background(engine, session_factory, session):
     """A cached snapshot is served at once; refresh() picks up an admin change."""
     from datetime import date

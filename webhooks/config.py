@@ -61,6 +61,9 @@ class Settings:
     # Development only: the service's clock starts at this instant (ISO 8601 with offset) and
     # runs on from there, so a demo or benchmark can run "on a Tuesday morning" any day.
     clock_start: str = ""
+    # ... read at this real instant (Unix seconds) rather than at the process's start, so that
+    # several processes (gunicorn workers, the dispatcher, the worker) share one clock.
+    clock_anchor: float | None = None
     validate_signatures: bool = True
     instance_path: Path = field(default_factory=default_instance_path)
 
@@ -130,6 +133,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "SUPPORTLINE_DEV": ("development", _truthy),
     "SUPPORTLINE_INSTANCE": ("instance_path", Path),
     "SUPPORTLINE_CLOCK_START": ("clock_start", str),
+    "SUPPORTLINE_CLOCK_ANCHOR": ("clock_anchor", float),
 }
 
 

@@ -7,7 +7,8 @@ Tests and the call simulator pass their own clock, engine or Redis in through `c
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable
 
@@ -35,11 +36,12 @@ def system_clock() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def shifted_clock(start: datetime) -> Clock:
-    """A clock that reads `start` now and runs on at real speed (development mode only)."""
+def shifted_clock(start: datetime, anchor: float | None = None) -> Clock:
+    """A clock that reads `start` now (or at the real instant `anchor`, Unix seconds: every
+    process given the same anchor shares one clock) and runs on at real speed (development only)."""
     if start.tzinfo is None:
         raise ValueError("SUPPORTLINE_CLOCK_START needs a UTC offset, e.g. 2026-11-24T10:00:00-06:00")
-    offset = start - system_clock()
+    offset = start - (system_clock() if anchor is None else datetime.fromtimestamp(anchor, timezone.utc))
     return lambda: system_clock() + offset
 
 
@@ -77,6 +79,9 @@ class Services:
     telephony: Telephony | None
     dispatcher: Dispatcher
     jobs: Jobs
+    # This process spooled call-log records the database has not had yet (webhooks/voice.py).
+    spooled: threading.Event = field(default_factory=threading.Event)
+    replaying: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def build(
@@ -100,7 +105,7 @@ class Services:
             sessions=sessions,
             redis=client,
             clock=clock or (
-                shifted_clock(datetime.fromisoformat(settings.clock_start))
+                shifted_clock(datetime.fromisoformat(settings.clock_start), settings.clock_anchor)
                 if settings.clock_start else system_clock
             ),
             tables=TablesCache(settings.routing_cache_seconds, settings.support_timezone, sessions),

@@ -10,6 +10,7 @@ fault (database, Redis, a bug) is logged and answered with the apology-and-overf
 from __future__ import annotations
 
 import logging
+import threading
 
 import redis
 from flask import Blueprint, Response, abort, g, request
@@ -120,6 +121,8 @@ def webhook(step: str) -> Response:
             store.finish(sid, url, result.twiml, result.state, result.forget, now=env.now, cache=result.cache)
             ended = metrics.ended_outcome(session, sid) if closing else None
         metrics.observe_call(before, result.state, ended)
+        if svc.spooled.is_set():  # the database is back: what this process spooled goes in now
+            replay_spool_in_background(svc)
         return twiml(result.twiml)
     except Exception as exc:
         outcome = "fault"
@@ -136,11 +139,35 @@ def _spool(svc, sid: str, from_raw: str, step: str) -> None:
     """Keep the call's trace for the call log while the database is down (`ivr.spool`)."""
     if step in ("status", "whisper", "whisper-accept"):
         return
-    spool.spool(svc.redis, spool_path(svc), sid=sid, from_masked=mask(from_raw), at=svc.now(), step=step)
+    if spool.spool(spool_path(svc), sid=sid, from_masked=mask(from_raw), at=svc.now(), step=step):
+        svc.spooled.set()
 
 
 def spool_path(svc):
     return svc.settings.instance_path / "spool" / "call_log.jsonl"
+
+
+def replay_spool_in_background(svc) -> threading.Thread | None:
+    """Replay this host's spool in a daemon thread (one at a time per process): after this process
+    spooled and the database answers again, and when a web process starts. None if one is running
+    or there is nothing to replay."""
+    if not (svc.spooled.is_set() or spool_path(svc).parent.exists()) or not svc.replaying.acquire(blocking=False):
+        return None
+    svc.spooled.clear()  # records spooled from here on set it again
+
+    def run() -> None:
+        try:
+            with svc.sessions() as session:
+                spool.replay(session, spool_path(svc))
+        except Exception:
+            svc.spooled.set()
+            log.exception("could not replay the call-log spool (will retry)")
+        finally:
+            svc.replaying.release()
+
+    thread = threading.Thread(target=run, name="spool-replay", daemon=True)
+    thread.start()
+    return thread
 
 
 def fallback_twiml(overflow_number: str, step: str = "") -> str:

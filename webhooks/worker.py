@@ -117,7 +117,7 @@ def _timers(svc, stop: threading.Event) -> None:
                 paging.sweep(ctx)
                 lifecycle.sweep(ctx)
                 with svc.sessions() as session:
-                    spool.replay(session, svc.redis, spool_path(svc))
+                    spool.replay(session, spool_path(svc))
                 with svc.sessions() as session:
                     lifecycle.fill_response_due(session, svc.tables.get(session).calendar)
                     session.commit()

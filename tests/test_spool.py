@@ -1,0 +1,135 @@
+"""The call-log spool (`ivr.spool`): records written while the database is down reach the call log
+exactly once, whatever writers and replayers do at the same time."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import threading
+from datetime import datetime, timezone
+
+from sqlalchemy import func, select
+
+from casestore.models import CallLog
+from ivr import spool
+from tests.conftest import AUTH_TOKEN, BASE_URL
+from tests.factories import World
+
+AT = datetime(2026, 11, 24, 16, tzinfo=timezone.utc)
+
+
+def _write(path, sid: str) -> bool:
+    return spool.spool(path, sid=sid, from_masked="***0134", at=AT, step="incoming")
+
+
+def _writer_process(path: str, prefix: str, count: int) -> None:
+    from pathlib import Path
+
+    for i in range(count):
+        assert _write(Path(path), f"{prefix}{i}")
+
+
+def test_records_written_by_several_processes_while_a_replayer_runs_are_each_replayed_once(tmp_path, session):
+    """Two processes append while this one replays over and over: every record lands once, none
+    is lost in a file renamed away between a writer's open and its write."""
+    path = tmp_path / "spool" / "call_log.jsonl"
+    ctx = multiprocessing.get_context("fork")
+    writers = [ctx.Process(target=_writer_process, args=(str(path), f"CAp{w}-", 150)) for w in range(2)]
+    for p in writers:
+        p.start()
+    replayed = 0
+    while any(p.is_alive() for p in writers):
+        replayed += spool.replay(session, path)
+    for p in writers:
+        p.join(timeout=30)
+        assert p.exitcode == 0
+    replayed += spool.replay(session, path)
+    assert replayed == 300
+    assert session.scalar(select(func.count()).select_from(CallLog)) == 300
+    assert spool.pending(path) == 0 and not list(path.parent.iterdir())
+
+
+def test_replaying_a_record_twice_changes_nothing(tmp_path, session):
+    path = tmp_path / "call_log.jsonl"
+    session.add(CallLog(call_sid="CAlive", started_at=AT, outcome="connected", path=["menu"]))
+    session.flush()
+    _write(path, "CAlive")  # a later webhook of a call that was logged before the outage
+    _write(path, "CAnew")
+    _write(path, "CAnew")
+    assert spool.replay(session, path) == 3
+    rows = {r.call_sid: r for r in session.scalars(select(CallLog))}
+    assert rows["CAlive"].outcome == "connected" and rows["CAlive"].path == ["menu"]
+    assert rows["CAnew"].outcome == "fallback" and rows["CAnew"].path == ["incoming"]
+
+
+def test_a_file_taken_by_a_replayer_that_died_is_taken_again_later(tmp_path, session):
+    path = tmp_path / "call_log.jsonl"
+    _write(path, "CAorphan")
+    taken = path.with_name(f"{path.name}.dead{spool.TAKEN_SUFFIX}")
+    os.rename(path, taken)  # as a replayer does before it died
+    now = taken.stat().st_mtime
+    assert spool.replay(session, path, now=now + 1) == 0  # may still be at work: left alone
+    assert spool.pending(path) == 1
+    assert spool.replay(session, path, now=now + spool.ORPHAN_SECONDS) == 1
+    assert session.scalars(select(CallLog.call_sid)).all() == ["CAorphan"]
+
+
+def test_a_torn_line_is_skipped_and_the_rest_is_kept(tmp_path, session):
+    path = tmp_path / "call_log.jsonl"
+    _write(path, "CAok")
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"sid": "CAtorn"})[:10])  # the disk filled up mid-write
+    assert spool.replay(session, path) == 2
+    assert session.scalars(select(CallLog.call_sid)).all() == ["CAok"]
+
+
+def test_an_unwritable_spool_is_logged_not_raised(tmp_path, caplog):
+    blocker = tmp_path / "spool"
+    blocker.write_text("a file where the folder should be")
+    assert not _write(blocker / "call_log.jsonl", "CAx")
+    assert "could not spool" in caplog.text
+
+
+def test_concurrent_threads_of_one_process_write_whole_lines(tmp_path):
+    path = tmp_path / "call_log.jsonl"
+    threads = [threading.Thread(target=lambda i=i: [_write(path, f"CAt{i}-{j}") for j in range(50)])
+               for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 200 and all(json.loads(line)["outcome"] == "fallback" for line in lines)
+
+
+def test_a_web_process_replays_its_own_spool_once_the_database_answers(
+        settings_overrides, engine, session_factory, redis_client, clock, telephony, world, session):
+    """No worker on this host: the web process that spooled replays its records itself, on its
+    first webhook after the database is back."""
+    from webhooks import create_app
+    from webhooks.simulator import CallSimulator
+    from webhooks.voice import spool_path
+
+    app = create_app(settings_overrides, engine=engine, sessions=session_factory, redis_client=redis_client,
+                     clock=clock, telephony=telephony)
+    svc = app.extensions["supportline"]
+    path = spool_path(svc)
+    _write(path, "CAduring")  # what the fallback wrote while the database was down
+    svc.spooled.set()
+    started = []
+    original = svc.sessions
+
+    def recording_sessions():  # see the replay's thread run, then join it
+        started.append(threading.current_thread().name)
+        return original()
+
+    svc.sessions = recording_sessions
+    sim = CallSimulator(app.test_client(), base_url=BASE_URL, auth_token=AUTH_TOKEN)
+    sim.post("/voice/incoming", {"CallSid": "CAafter", "From": World.DANA_PHONE})
+    for thread in threading.enumerate():
+        if thread.name == "spool-replay":
+            thread.join(timeout=10)
+    assert "spool-replay" in started
+    assert spool.pending(path) == 0 and not svc.spooled.is_set()
+    assert session.scalars(select(CallLog.outcome).where(CallLog.call_sid == "CAduring")).one() == "fallback"
