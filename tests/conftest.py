@@ -108,6 +108,16 @@ def redis_client():
         yield fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
 
 
+@pytest.fixture
+def dead_redis():
+    """A Redis client for a port nobody listens on: every command fails at once (degraded mode)."""
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    return redis_lib.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, decode_responses=True,
+                           retry=Retry(NoBackoff(), 0))
+
+
 @pytest.fixture(autouse=True)
 def redis_breaker():
     """Each test starts with Redis and the database considered reachable (the breakers are

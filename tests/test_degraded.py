@@ -16,16 +16,6 @@ from tests.factories import World
 
 
 @pytest.fixture
-def dead_redis():
-    """A Redis client for a port nobody listens on: every command fails at once."""
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
-    return redis_lib.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, decode_responses=True,
-                           retry=Retry(NoBackoff(), 0))
-
-
-@pytest.fixture
 def degraded(settings_overrides, engine, session_factory, dead_redis, clock, telephony):
     from webhooks import create_app
     from webhooks.simulator import CallSimulator, advance_clock

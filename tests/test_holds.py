@@ -153,18 +153,12 @@ def test_adopt_only_writes_a_missing_record_or_replaces_the_expected_reservation
 
 
 @pytest.fixture
-def degraded_sim(settings_overrides, engine, session_factory, clock, telephony):
+def degraded_sim(settings_overrides, engine, session_factory, clock, telephony, dead_redis):
     """The app with a Redis nobody listens on: every call is routed in degraded mode."""
-    import redis as redis_lib
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
     from webhooks import create_app
     from webhooks.simulator import CallSimulator
 
-    dead = redis_lib.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, decode_responses=True,
-                           retry=Retry(NoBackoff(), 0))
-    app = create_app(settings_overrides, engine=engine, sessions=session_factory, redis_client=dead,
+    app = create_app(settings_overrides, engine=engine, sessions=session_factory, redis_client=dead_redis,
                      clock=clock, telephony=telephony)
     return CallSimulator(app.test_client(), base_url=BASE_URL, auth_token=AUTH_TOKEN)
 
