@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casestore import audit
-from casestore.models import Advisor
+from casestore.models import Advisor, CallLog
 from ivr import holds
 from ivr.state import CallStore
 from routing.presence import AUTOPAUSE_REASON, STATES, Presence, PresenceState
@@ -121,9 +121,14 @@ def reconcile(
     held = {v.call_sid for v in views.values() if v.state == PresenceState.ON_CALL.value and v.call_sid}
     calls = CallStore(client)
     # A call is alive while Redis has its state, or while the database holds an advisor for it
-    # (its state may have been lost with Redis while the advisor still talks).
+    # (its state may have been lost with Redis while the advisor still talks), unless its call-log
+    # row says it has ended (its final status came while Redis was unreachable, so the state left
+    # in Redis is stale and nobody freed the advisor there).
     open_holds = {h.call_sid for h in holds.busy(session, now).values() if h.free_at is None}
-    live = {sid for sid in held if sid in open_holds or client.exists(calls.key(sid))}
+    ended = set(session.scalars(
+        select(CallLog.call_sid).where(CallLog.call_sid.in_(held), CallLog.ended_at.is_not(None))
+    )) if held else set()
+    live = {sid for sid in held if sid not in ended and (sid in open_holds or client.exists(calls.key(sid)))}
     changes.update(presence.reconcile(roster, live, now, max_wrap_seconds=wrap_seconds))
     return changes
 

@@ -204,3 +204,18 @@ def test_a_redis_reservation_is_not_put_through_to_an_advisor_the_database_holds
     t = sim.call(World.DANA_PHONE, keys=["4821#", "240117#"], dial=["accept"])
     assert t.connected_to == "+16125550102"  # Marcus, not Priya
     assert "+16125550101" not in t.dialled
+
+
+def test_reconcile_frees_an_advisor_whose_call_ended_while_redis_was_unreachable(session, world, redis_client, clock):
+    """Redis was only unreachable (its data survived): the call's final status went to the
+    database, so Redis still holds the advisor on a call, with the call's state left behind.
+    The call-log row says the call is over: reconcile frees the advisor."""
+    from ivr.state import CallState, CallStore
+
+    now = clock()
+    presence = Presence(redis_client)
+    assert presence.reserve([], skill=None, call_sid="CAgone", now=now, owner_pk=world.priya.id) == world.priya.id
+    CallStore(redis_client).finish("CAgone", "/voice/menu?n=3", "<Response/>", CallState(sid="CAgone"), False)
+    session.add(CallLog(call_sid="CAgone", started_at=now, ended_at=now, outcome="connected"))
+    session.flush()
+    assert staffing.reconcile(session, presence, redis_client, now, 60)[world.priya.id] == "available"
