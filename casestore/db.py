@@ -15,6 +15,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -59,6 +60,25 @@ def make_engine(url: str, **kwargs) -> Engine:
     if url.startswith("postgresql"):
         kwargs.setdefault("connect_args", {"connect_timeout": 2})
     return create_engine(url, **kwargs)
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Does this error mean the database cannot be reached (so every request would fail the same
+    way), rather than that this one transaction failed (a deadlock, a serialization failure, a
+    constraint, SQLite's "database is locked")? Only the first kind should open the breaker that
+    answers every webhook with the fallback (`casestore.redisguard.DB_BREAKER`)."""
+    if isinstance(exc, OSError):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True  # the connection died under the request: server gone or restarting
+    orig = exc.orig
+    # Drivers raise their base OperationalError for connection failures; transaction failures
+    # are subclasses (psycopg's DeadlockDetected, SerializationFailure, LockNotAvailable...).
+    if isinstance(exc, OperationalError) and type(orig).__name__ == "OperationalError":
+        return "database is locked" not in str(orig)
+    return isinstance(exc, InterfaceError)
 
 
 def make_session_factory(bind) -> sessionmaker[Session]:

@@ -47,24 +47,48 @@ def _over(table, now: datetime):
 
 def claim(session: Session, advisor_pk: int, sid: str, now: datetime) -> bool:
     """Take the advisor for call `sid`: True when this call now holds them (a new hold, one that
-    was over, or already this call's). One statement; concurrent claims on one advisor are
-    serialised by the row, so exactly one of them wins."""
+    was over, or already this call's). Concurrent claims on one advisor are serialised by the
+    row, so exactly one of them wins.
+
+    On PostgreSQL a claim never waits: an advisor whose row another transaction has locked (being
+    claimed or released right now) counts as busy (`FOR UPDATE SKIP LOCKED`). A webhook releases
+    its own call's advisor and then claims the next one in one transaction; if claims waited, two
+    such webhooks could each wait for the other's row (a deadlock)."""
+    pk = int(advisor_pk)
     dialect = session.get_bind().dialect.name
-    values = dict(advisor_id=int(advisor_pk), call_sid=sid, since=now, free_at=None)
-    if dialect in ("postgresql", "sqlite"):
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        stmt = insert(_TABLE).values(**values)
+    conn = session.connection()
+    if dialect == "postgresql":
+        free_row = (
+            select(_TABLE.c.advisor_id).where(_TABLE.c.advisor_id == pk).with_for_update(skip_locked=True)
+        )
+        taken = conn.execute(
+            update(_TABLE)
+            .where(_TABLE.c.advisor_id.in_(free_row), or_(_over(_TABLE, now), _TABLE.c.call_sid == sid))
+            .values(call_sid=sid, since=now, free_at=None)
+            .returning(_TABLE.c.advisor_id)
+        ).first()
+        if taken is not None:
+            return True
+        if conn.execute(select(_TABLE.c.advisor_id).where(_TABLE.c.advisor_id == pk)).first() is not None:
+            return False  # held by another call, or locked by another transaction right now
+        # The advisor's first hold ever: only a concurrent first claim can make this one wait.
+        inserted = pg_insert(_TABLE).values(advisor_id=pk, call_sid=sid, since=now, free_at=None)
+        return conn.execute(
+            inserted.on_conflict_do_nothing(index_elements=["advisor_id"]).returning(_TABLE.c.advisor_id)
+        ).first() is not None
+    if dialect == "sqlite":  # one writer at a time: a plain compare-and-set upsert
+        stmt = sqlite_insert(_TABLE).values(advisor_id=pk, call_sid=sid, since=now, free_at=None)
         stmt = stmt.on_conflict_do_update(
             index_elements=["advisor_id"],
             set_={"call_sid": stmt.excluded.call_sid, "since": stmt.excluded.since, "free_at": None},
             where=or_(_over(_TABLE, now), _TABLE.c.call_sid == sid),
         )
         # RETURNING, not rowcount: a skipped upsert returns no row on every driver.
-        return session.connection().execute(stmt.returning(_TABLE.c.advisor_id)).first() is not None
+        return conn.execute(stmt.returning(_TABLE.c.advisor_id)).first() is not None
     # Other databases: compare-and-set by hand (the primary key still stops two inserts).
-    row = session.get(AdvisorHold, int(advisor_pk), with_for_update=True)
+    row = session.get(AdvisorHold, pk, with_for_update=True)
     if row is None:
-        session.add(AdvisorHold(**values))
+        session.add(AdvisorHold(advisor_id=pk, call_sid=sid, since=now, free_at=None))
         session.flush()
         return True
     if row.call_sid != sid and not _is_over(row, now):

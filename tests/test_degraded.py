@@ -262,3 +262,59 @@ def test_a_process_still_in_its_cooldown_finds_a_call_another_process_wrote_to_r
         assert dead.load("CAnone") is None and len(pings) == 2
     finally:
         redis_breaker.clock = __import__("time").monotonic
+
+
+def test_only_an_unreachable_database_opens_the_breaker():
+    import sqlite3
+
+    import psycopg
+    from psycopg import errors as pg_errors
+    from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+    from casestore.db import unreachable
+
+    assert unreachable(OperationalError("SELECT 1", {}, psycopg.OperationalError("connection refused")))
+    assert unreachable(OSError("no route to host"))
+    assert unreachable(DBAPIError("SELECT 1", {}, psycopg.DatabaseError("gone"), connection_invalidated=True))
+    assert unreachable(OperationalError("SELECT 1", {}, sqlite3.OperationalError("unable to open database file")))
+    assert not unreachable(OperationalError("UPDATE", {}, pg_errors.DeadlockDetected("deadlock detected")))
+    assert not unreachable(OperationalError("UPDATE", {}, pg_errors.SerializationFailure("could not serialize")))
+    assert not unreachable(OperationalError("UPDATE", {}, sqlite3.OperationalError("database is locked")))
+    assert not unreachable(IntegrityError("INSERT", {}, psycopg.IntegrityError("duplicate key")))
+    assert not unreachable(ValueError("a bug"))
+
+
+def test_one_transactions_deadlock_answers_that_request_only(app, sim, world, monkeypatch, redis_breaker):
+    """A deadlock (or serialization failure) fails one request with the fallback; it does not open
+    the database breaker, so the next caller is answered normally at once."""
+    from psycopg import errors as pg_errors
+    from sqlalchemy.exc import OperationalError
+
+    from casestore.redisguard import DB_BREAKER
+    from ivr import flow
+
+    real = flow.handle
+    calls = []
+
+    def deadlocked_once(env, inp, state):
+        if not calls:
+            calls.append(inp.sid)
+            raise OperationalError("UPDATE", {}, pg_errors.DeadlockDetected("deadlock detected"))
+        return real(env, inp, state)
+
+    monkeypatch.setattr(flow, "handle", deadlocked_once)
+    body = sim.post("/voice/incoming", {"CallSid": "CAdeadlock", "From": World.DANA_PHONE})
+    assert "trouble with our phone system" in body
+    assert DB_BREAKER.usable()
+    # The failed request's trace was spooled; replay it here rather than in the background thread
+    # the next request would start (this test's sessions share one connection).
+    from ivr import spool
+    from webhooks.voice import spool_path
+
+    svc = app.extensions["supportline"]
+    assert svc.spooled.is_set()
+    svc.spooled.clear()
+    with svc.sessions() as s:
+        assert spool.replay(s, spool_path(svc)) == 1
+    t = sim.call(World.DANA_PHONE, keys=["4821#", "240117#"], dial=["accept"])
+    assert t.said("Thank you, Dana") and t.connected_to == "+16125550101"

@@ -4,17 +4,18 @@ rebuilt from after a Redis loss. Runs on SQLite and, in CI's second pass, on Pos
 from __future__ import annotations
 
 import threading
+import time
 import xml.etree.ElementTree as ET
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from casestore.models import Advisor, AdvisorHold, CallLog
 from ivr import holds, staffing
 from routing.presence import Presence
-from tests.conftest import AUTH_TOKEN, BASE_URL
+from tests.conftest import AUTH_TOKEN, BASE_URL, TEST_DATABASE_URL
 from tests.factories import World
 
 
@@ -104,6 +105,45 @@ def test_concurrent_claims_on_one_advisor_have_exactly_one_winner(engine):
         with Session(engine) as s:
             s.execute(delete(AdvisorHold).where(AdvisorHold.advisor_id == pk))
             s.execute(delete(Advisor).where(Advisor.id == pk))
+            s.commit()
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL.startswith("postgresql"), reason="PostgreSQL row locks (CI's second pass)")
+def test_a_claim_never_waits_for_a_row_another_transaction_has_locked(engine):
+    """Two webhooks at once, each releasing its own call's advisor and then claiming the other's
+    (a missed ring, then the next advisor): with claims that waited for row locks this is a
+    deadlock that PostgreSQL breaks only after a second. A locked row counts as busy instead."""
+    from datetime import datetime, timezone
+
+    now = datetime(2026, 11, 24, 16, tzinfo=timezone.utc)
+    with Session(engine) as s:
+        a, b = Advisor(name="Lock A", reach="+16125550191"), Advisor(name="Lock B", reach="+16125550192")
+        s.add_all([a, b])
+        s.commit()
+        pa, pb = a.id, b.id
+    s1, s2 = Session(engine), Session(engine)
+    try:
+        for s in (s1, s2):
+            s.execute(text("SET lock_timeout = '2s'"))  # a regression fails here instead of hanging
+        assert holds.claim(s1, pa, "CA1", now) and holds.claim(s2, pb, "CA2", now)
+        s1.commit()
+        s2.commit()
+        holds.end(s1, pa, "CA1", now)  # each releases its own advisor (row locked until commit)...
+        holds.end(s2, pb, "CA2", now)
+        started = time.perf_counter()
+        assert not holds.claim(s1, pb, "CA1", now)  # ...and tries the other's: busy, at once
+        assert not holds.claim(s2, pa, "CA2", now)
+        assert time.perf_counter() - started < 0.5
+        s1.commit()
+        s2.commit()
+        assert holds.claim(s1, pb, "CA1", now)  # once committed, free to take
+        s1.commit()
+    finally:
+        s1.close()
+        s2.close()
+        with Session(engine) as s:
+            s.execute(delete(AdvisorHold).where(AdvisorHold.advisor_id.in_([pa, pb])))
+            s.execute(delete(Advisor).where(Advisor.id.in_([pa, pb])))
             s.commit()
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
+from casestore.db import unreachable as database_unreachable
 from casestore.phones import mask
 from casestore.redisguard import DB_BREAKER
 from ivr import flow, spool
@@ -127,7 +128,8 @@ def webhook(step: str) -> Response:
     except Exception as exc:
         outcome = "fault"
         if isinstance(exc, (DBAPIError, OSError)) and not isinstance(exc, redis.RedisError):
-            DB_BREAKER.failed(exc)
+            if database_unreachable(exc):  # not for one transaction's deadlock or conflict
+                DB_BREAKER.failed(exc)
             _spool(svc, sid, inp.from_raw, step)
         log.exception("webhook fault step=%s call=%s from=%s", step, sid, mask(inp.from_raw))
         return twiml(fallback_twiml(svc.settings.overflow_number, step))
