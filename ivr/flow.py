@@ -503,7 +503,7 @@ def _hunt(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse:
             candidates += [a.pk for a in ordered if a.pk not in candidates]
     busy = holds.busy(env.session, env.now, candidates)
     for pk in candidates:
-        if pk not in busy and holds.claim(env.session, pk, state.sid, env.now):
+        if pk not in busy and holds.claim(env.session, pk, state.sid, env.now) == holds.TAKEN:
             return _dial_advisor(env, state, resp, pk, claimed=True)
     state.visit("queue_record")
     _say(resp, say("degraded_busy"))
@@ -570,14 +570,18 @@ def _dial_advisor(
         _quiet(env.presence.release, pk, state.sid, env.now, missed=False)
         state.tried.append(f"advisor:{pk}")
         return _route(env, state, resp)
-    if not claimed and not holds.claim(env.session, pk, state.sid, env.now):
-        # Busy with a call put through while Redis was unreachable, which presence does not know
-        # of: presence follows the database, and this call tries someone else.
-        other = holds.busy(env.session, env.now, [pk]).get(pk)
+    claim = holds.TAKEN if claimed else holds.claim(env.session, pk, state.sid, env.now)
+    if claim != holds.TAKEN:
+        other = holds.busy(env.session, env.now, [pk]).get(pk) if claim == holds.HELD else None
         if other is not None:
+            # Busy with a call put through while Redis was unreachable, which presence does not
+            # know of: presence follows the database, and this call tries someone else.
             _quiet(_adopt_hold, env, other, replacing=state.sid)
-        log.warning("advisor %s reserved for call=%s is held for call=%s in the database",
-                    pk, state.sid, other.call_sid if other is not None else "?")
+            log.warning("advisor %s reserved for call=%s is held for call=%s in the database",
+                        pk, state.sid, other.call_sid)
+        else:
+            # Their hold is being released this instant: leave them free for the next caller.
+            _quiet(env.presence.release, pk, state.sid, env.now, missed=False)
         state.tried.append(advisor.target)
         return _route(env, state, resp)
     state.route = "owner" if pk == state.owner_pk else "advisor"

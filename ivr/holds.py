@@ -36,6 +36,11 @@ STALE_AFTER = timedelta(hours=4)
 
 _TABLE = AdvisorHold.__table__
 
+# What `claim` found.
+TAKEN = "taken"  # this call holds the advisor now
+HELD = "held"  # another call holds them (committed): they are busy
+LOCKED = "locked"  # another transaction is changing their hold right now (PostgreSQL only)
+
 
 def _over(table, now: datetime):
     """SQL: the hold in `table` (the row, or the conflicting row of an upsert) no longer holds."""
@@ -45,37 +50,43 @@ def _over(table, now: datetime):
     )
 
 
-def claim(session: Session, advisor_pk: int, sid: str, now: datetime) -> bool:
-    """Take the advisor for call `sid`: True when this call now holds them (a new hold, one that
-    was over, or already this call's). Concurrent claims on one advisor are serialised by the
-    row, so exactly one of them wins.
+def claim(session: Session, advisor_pk: int, sid: str, now: datetime) -> str:
+    """Take the advisor for call `sid`: TAKEN when this call now holds them (a new hold, one that
+    was over, or already this call's), HELD when another call does, LOCKED when another
+    transaction is changing their hold at this moment. Concurrent claims on one advisor are
+    serialised by the row, so exactly one of them wins.
 
     On PostgreSQL a claim never waits: an advisor whose row another transaction has locked (being
-    claimed or released right now) counts as busy (`FOR UPDATE SKIP LOCKED`). A webhook releases
-    its own call's advisor and then claims the next one in one transaction; if claims waited, two
-    such webhooks could each wait for the other's row (a deadlock)."""
+    claimed or released right now) is LOCKED (`FOR UPDATE SKIP LOCKED`). A webhook releases its
+    own call's advisor and then claims the next one in one transaction; if claims waited, two
+    such webhooks could each wait for the other's row (a deadlock). Every release changes the
+    hold before it frees the advisor in Redis, so a Redis reservation that meets LOCKED has seen
+    the release: the hold is not a reason to mark the advisor busy there."""
     pk = int(advisor_pk)
     dialect = session.get_bind().dialect.name
     conn = session.connection()
     if dialect == "postgresql":
-        free_row = (
-            select(_TABLE.c.advisor_id).where(_TABLE.c.advisor_id == pk).with_for_update(skip_locked=True)
-        )
-        taken = conn.execute(
-            update(_TABLE)
-            .where(_TABLE.c.advisor_id.in_(free_row), or_(_over(_TABLE, now), _TABLE.c.call_sid == sid))
-            .values(call_sid=sid, since=now, free_at=None)
-            .returning(_TABLE.c.advisor_id)
+        row = conn.execute(
+            select(_TABLE.c.call_sid, _TABLE.c.free_at, _TABLE.c.since)
+            .where(_TABLE.c.advisor_id == pk)
+            .with_for_update(skip_locked=True)
         ).first()
-        if taken is not None:
-            return True
+        if row is not None:  # locked by us now: nobody can change it before we decide
+            over = (row.free_at is not None and row.free_at <= now) or row.since < now - STALE_AFTER
+            if not over and row.call_sid != sid:
+                return HELD
+            conn.execute(
+                update(_TABLE).where(_TABLE.c.advisor_id == pk).values(call_sid=sid, since=now, free_at=None)
+            )
+            return TAKEN
         if conn.execute(select(_TABLE.c.advisor_id).where(_TABLE.c.advisor_id == pk)).first() is not None:
-            return False  # held by another call, or locked by another transaction right now
+            return LOCKED  # it exists, so the locking read skipped it
         # The advisor's first hold ever: only a concurrent first claim can make this one wait.
         inserted = pg_insert(_TABLE).values(advisor_id=pk, call_sid=sid, since=now, free_at=None)
-        return conn.execute(
+        won = conn.execute(
             inserted.on_conflict_do_nothing(index_elements=["advisor_id"]).returning(_TABLE.c.advisor_id)
-        ).first() is not None
+        ).first()
+        return TAKEN if won is not None else HELD
     if dialect == "sqlite":  # one writer at a time: a plain compare-and-set upsert
         stmt = sqlite_insert(_TABLE).values(advisor_id=pk, call_sid=sid, since=now, free_at=None)
         stmt = stmt.on_conflict_do_update(
@@ -84,17 +95,17 @@ def claim(session: Session, advisor_pk: int, sid: str, now: datetime) -> bool:
             where=or_(_over(_TABLE, now), _TABLE.c.call_sid == sid),
         )
         # RETURNING, not rowcount: a skipped upsert returns no row on every driver.
-        return conn.execute(stmt.returning(_TABLE.c.advisor_id)).first() is not None
+        return TAKEN if conn.execute(stmt.returning(_TABLE.c.advisor_id)).first() is not None else HELD
     # Other databases: compare-and-set by hand (the primary key still stops two inserts).
     row = session.get(AdvisorHold, pk, with_for_update=True)
     if row is None:
         session.add(AdvisorHold(advisor_id=pk, call_sid=sid, since=now, free_at=None))
         session.flush()
-        return True
+        return TAKEN
     if row.call_sid != sid and not _is_over(row, now):
-        return False
+        return HELD
     row.call_sid, row.since, row.free_at = sid, now, None
-    return True
+    return TAKEN
 
 
 def _is_over(row: AdvisorHold, now: datetime) -> bool:

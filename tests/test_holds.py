@@ -22,18 +22,18 @@ from tests.factories import World
 def test_a_claim_holds_the_advisor_for_one_call_until_it_ends(session, world, clock):
     now = clock()
     pk = world.priya.id
-    assert holds.claim(session, pk, "CA1", now)
-    assert not holds.claim(session, pk, "CA2", now)
-    assert holds.claim(session, pk, "CA1", now)  # the same call again (a retried webhook)
+    assert holds.claim(session, pk, "CA1", now) == holds.TAKEN
+    assert holds.claim(session, pk, "CA2", now) == holds.HELD
+    assert holds.claim(session, pk, "CA1", now) == holds.TAKEN  # the same call again (a retried webhook)
     assert set(holds.busy(session, now)) == {pk}
     assert holds.held_by(session, "CA1") == [pk]
     # The talk ends with a minute of wrap-up: still busy until then, free after.
     holds.end(session, pk, "CA1", now + timedelta(seconds=60))
     assert holds.held_by(session, "CA1") == []
-    assert not holds.claim(session, pk, "CA2", now + timedelta(seconds=59))
+    assert holds.claim(session, pk, "CA2", now + timedelta(seconds=59)) == holds.HELD
     assert pk in holds.busy(session, now + timedelta(seconds=59))
     assert pk not in holds.busy(session, now + timedelta(seconds=60))
-    assert holds.claim(session, pk, "CA2", now + timedelta(seconds=60))
+    assert holds.claim(session, pk, "CA2", now + timedelta(seconds=60)) == holds.TAKEN
     assert session.get(AdvisorHold, pk).call_sid == "CA2"
 
 
@@ -41,14 +41,14 @@ def test_end_only_touches_the_calls_own_hold(session, world, clock):
     now = clock()
     holds.claim(session, world.priya.id, "CA1", now)
     holds.end(session, world.priya.id, "CA-other", now)  # a late callback of an earlier call
-    assert not holds.claim(session, world.priya.id, "CA2", now)
+    assert holds.claim(session, world.priya.id, "CA2", now) == holds.HELD
 
 
 def test_a_missed_ring_frees_at_once_and_the_final_status_frees_what_is_left(session, world, clock):
     now = clock()
     holds.claim(session, world.priya.id, "CA1", now)
     holds.end(session, world.priya.id, "CA1", now)
-    assert holds.claim(session, world.priya.id, "CA2", now)
+    assert holds.claim(session, world.priya.id, "CA2", now) == holds.TAKEN
     holds.claim(session, world.marcus.id, "CA2", now)
     holds.end_call(session, "CA2", now)  # the caller hung up: whatever CA2 held is free
     assert holds.busy(session, now) == {}
@@ -63,7 +63,7 @@ def test_a_hold_whose_call_has_ended_or_that_nobody_closed_does_not_keep_anyone(
     assert set(holds.busy(session, now)) == {world.marcus.id}
     later = now + holds.STALE_AFTER + timedelta(seconds=1)
     assert holds.busy(session, later) == {}
-    assert holds.claim(session, world.marcus.id, "CAnext", later)
+    assert holds.claim(session, world.marcus.id, "CAnext", later) == holds.TAKEN
 
 
 def test_concurrent_claims_on_one_advisor_have_exactly_one_winner(engine):
@@ -85,7 +85,7 @@ def test_concurrent_claims_on_one_advisor_have_exactly_one_winner(engine):
         try:
             with Session(engine) as s:
                 barrier.wait(timeout=10)
-                if holds.claim(s, pk, f"CArace{i}", now):
+                if holds.claim(s, pk, f"CArace{i}", now) == holds.TAKEN:
                     wins.append(f"CArace{i}")
                 s.commit()
         except BaseException as exc:  # noqa: BLE001 - reported below
@@ -125,18 +125,19 @@ def test_a_claim_never_waits_for_a_row_another_transaction_has_locked(engine):
     try:
         for s in (s1, s2):
             s.execute(text("SET lock_timeout = '2s'"))  # a regression fails here instead of hanging
-        assert holds.claim(s1, pa, "CA1", now) and holds.claim(s2, pb, "CA2", now)
+        assert holds.claim(s1, pa, "CA1", now) == holds.claim(s2, pb, "CA2", now) == holds.TAKEN
         s1.commit()
         s2.commit()
         holds.end(s1, pa, "CA1", now)  # each releases its own advisor (row locked until commit)...
         holds.end(s2, pb, "CA2", now)
         started = time.perf_counter()
-        assert not holds.claim(s1, pb, "CA1", now)  # ...and tries the other's: busy, at once
-        assert not holds.claim(s2, pa, "CA2", now)
+        # ...and tries the other's: being released right now (not held by a call), at once.
+        assert holds.claim(s1, pb, "CA1", now) == holds.LOCKED
+        assert holds.claim(s2, pa, "CA2", now) == holds.LOCKED
         assert time.perf_counter() - started < 0.5
         s1.commit()
         s2.commit()
-        assert holds.claim(s1, pb, "CA1", now)  # once committed, free to take
+        assert holds.claim(s1, pb, "CA1", now) == holds.TAKEN  # once committed, free to take
         s1.commit()
     finally:
         s1.close()
