@@ -5,8 +5,8 @@ Redis presence (`routing.presence`) decides who takes a call; it is fast but it 
 given a `free_at` when that call ends (after wrap-up when they talked). It serves two purposes:
 
 * **degraded mode** (Redis unreachable): `claim` is the reservation. A compare-and-set on the
-  advisor's row (an upsert that only replaces a hold that is over) lets one call at a time have an
-  advisor, across every worker and machine, with nothing but the database;
+  advisor's row (it only replaces a hold that is over) lets one call at a time have an advisor,
+  across every worker and machine, with nothing but the database;
 * **after a Redis loss**: presence rebuilt from the database (`ivr.staffing.restore`) keeps an
   advisor with an open hold on that call (or in wrap-up until `free_at`) instead of offering a
   person who is still talking to the next caller.
@@ -72,8 +72,7 @@ def claim(session: Session, advisor_pk: int, sid: str, now: datetime) -> str:
             .with_for_update(skip_locked=True)
         ).first()
         if row is not None:  # locked by us now: nobody can change it before we decide
-            over = (row.free_at is not None and row.free_at <= now) or row.since < now - STALE_AFTER
-            if not over and row.call_sid != sid:
+            if not _is_over(row, now) and row.call_sid != sid:
                 return HELD
             conn.execute(
                 update(_TABLE).where(_TABLE.c.advisor_id == pk).values(call_sid=sid, since=now, free_at=None)
@@ -108,7 +107,8 @@ def claim(session: Session, advisor_pk: int, sid: str, now: datetime) -> str:
     return TAKEN
 
 
-def _is_over(row: AdvisorHold, now: datetime) -> bool:
+def _is_over(row, now: datetime) -> bool:
+    """Python: the hold `row` (a model or a selected row) no longer holds (see `_over`)."""
     return (row.free_at is not None and row.free_at <= now) or row.since < now - STALE_AFTER
 
 
