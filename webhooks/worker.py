@@ -29,6 +29,7 @@ import threading
 import time
 
 from rq import SimpleWorker
+from rq.timeouts import TimerDeathPenalty
 
 from ivr import lifecycle, paging, spool
 from ivr.jobs import REQUEST_ID, set_context
@@ -101,6 +102,18 @@ class Worker(SimpleWorker):
             REQUEST_ID.reset(token)
 
 
+class ThreadWorker(Worker):
+    """The same, run from a thread that is not the main one (the in-process worker of
+    development mode). Only the main thread may handle signals, and the web server there owns
+    SIGINT and SIGTERM: no handlers of its own, and job timeouts by a timer thread instead of
+    SIGALRM."""
+
+    death_penalty_class = TimerDeathPenalty
+
+    def _install_signal_handlers(self) -> None:
+        pass
+
+
 def _timers(svc, stop: threading.Event) -> None:
     ticks = 0
     ctx = svc.job_context()
@@ -152,16 +165,16 @@ def run_worker(svc, *, burst: bool = False, stop: threading.Event | None = None)
         timer.join(timeout=5)  # lets the timer thread remove this worker's heartbeat
 
 
-def start_in_process(svc) -> threading.Thread:
+def start_in_process(svc, stop: threading.Event | None = None) -> threading.Thread:
     """A worker in a daemon thread of this process (embedded Redis: development only). It also
-    serves the waiting line each second, as `supportline dispatcher` would."""
-    stop = threading.Event()
+    serves the waiting line each second, as `supportline dispatcher` would. Set `stop` to end it."""
+    stop = stop or threading.Event()
     set_context(svc.job_context())
 
     def loop() -> None:
         timer = threading.Thread(target=_timers, args=(svc, stop), name="job-timers", daemon=True)
         timer.start()
-        worker = Worker([svc.jobs.queue], connection=svc.jobs.connection)
+        worker = ThreadWorker([svc.jobs.queue], connection=svc.jobs.connection)
         while not stop.is_set():
             try:
                 worker.work(burst=True, with_scheduler=False, logging_level="WARNING")
