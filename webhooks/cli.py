@@ -150,6 +150,8 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
             # Same warm-up as gunicorn.conf.py, in each worker after the fork: database and Redis
             # connections opened in the master would be shared by every forked worker.
             self.cfg.set("post_worker_init", _warm_worker)
+            if "control_socket" in self.cfg.settings:  # gunicorn 24+: its own, not ~/.gunicorn's
+                self.cfg.set("control_socket", str(Path(settings.instance_path) / f"gunicorn-{port}.ctl"))
 
         def load(self):
             return app
@@ -160,6 +162,9 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
         from webhooks.fallback import refresh_in_background
 
         refresh_in_background(svc)  # the fallback URL's hosted-contacts file, once at start
+        from webhooks.voice import replay_spool_in_background
+
+        replay_spool_in_background(svc)  # call-log records spooled before a restart
         if settings.redis_embedded:
             # Nothing outside this process can reach the embedded Redis: run jobs here.
             from webhooks.worker import start_in_process
