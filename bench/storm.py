@@ -263,14 +263,7 @@ class CliProcess:
                              + base._tail(self.log.read_text(errors="replace")))
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        base.terminate(self.proc)
 
 
 class DispatcherProcess(CliProcess):
@@ -343,14 +336,7 @@ class RedisServer:
             self.proc.wait()
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        base.terminate(self.proc)
 
 
 @dataclass
@@ -1728,13 +1714,9 @@ def _has_control_socket() -> bool:
 
 def spool_left() -> int:
     """Call-log records spooled (in the instance's spool files) and not yet replayed."""
-    in_files = 0
-    for path in (STORM_DIR / "instance" / "spool").glob("*.jsonl*"):
-        try:
-            in_files += sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
-        except OSError:
-            pass
-    return in_files
+    from ivr import spool
+
+    return spool.pending(STORM_DIR / "instance" / "spool" / "call_log.jsonl")  # webhooks.voice.spool_path
 
 
 def wait_for_replay(worker: WorkerProcess, limit: float) -> dict[str, object]:

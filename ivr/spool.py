@@ -78,10 +78,14 @@ def pending(path: Path) -> int:
     count = 0
     for f in _spool_files(path):
         try:
-            count += sum(1 for line in f.read_text(encoding="utf-8").splitlines() if line.strip())
+            count += len(_lines(f.read_text(encoding="utf-8")))
         except FileNotFoundError:
             pass
     return count
+
+
+def _lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
 
 
 def _spool_files(path: Path) -> list[Path]:
@@ -96,7 +100,7 @@ def replay(session: Session, path: Path, *, now: float | None = None) -> int:
     for taken in _take(path, time.time() if now is None else now):
         with open(taken, "r", encoding="utf-8") as fh:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)  # writers that opened it before the rename are done
-            lines = [line for line in fh.read().splitlines() if line.strip()]
+            lines = _lines(fh.read())
         for line in lines:
             try:
                 rec = json.loads(line)
