@@ -51,12 +51,6 @@ def post_worker_init(worker):
     app = worker.wsgi
     services = getattr(app, "extensions", {}).get("supportline") if app is not None else None
     if services is not None:
-        services.warm(connections=threads)
-        # The fallback URL's hosted-contacts file, once at start, in the background (webhooks/fallback.py).
-        from webhooks.fallback import refresh_in_background
+        from webhooks.app import worker_started
 
-        refresh_in_background(services)
-        # Call-log records this host spooled while the database was down, before a restart.
-        from webhooks.voice import replay_spool_in_background
-
-        replay_spool_in_background(services)
+        worker_started(services, connections=threads)

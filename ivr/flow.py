@@ -576,7 +576,7 @@ def _dial_advisor(
         if other is not None:
             # Busy with a call put through while Redis was unreachable, which presence does not
             # know of: presence follows the database, and this call tries someone else.
-            _quiet(_adopt_hold, env, other, replacing=state.sid)
+            _quiet(staffing.adopt_hold, env.presence, other, env.now, replacing=state.sid)
             log.warning("advisor %s reserved for call=%s is held for call=%s in the database",
                         pk, state.sid, other.call_sid)
         else:
@@ -598,13 +598,6 @@ def _dial_advisor(
     )
     _dial_endpoint(dial, advisor.reach, url("whisper", None, parent=state.sid, a=state.attempt, adv=pk))
     return resp
-
-
-def _adopt_hold(env: CallEnv, hold, *, replacing: str | None) -> bool:
-    if hold.free_at is None:
-        return env.presence.adopt(hold.advisor_id, since=hold.since, call_sid=hold.call_sid, replacing=replacing)
-    return env.presence.adopt(hold.advisor_id, since=env.now, call_sid=None, wrap_until=hold.free_at,
-                              replacing=replacing)
 
 
 def _dial_endpoint(dial: Dial, reach: str, whisper_url: str) -> None:

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casestore import audit
-from casestore.models import Advisor, CallLog
+from casestore.models import Advisor, AdvisorHold, CallLog
 from ivr import holds
 from ivr.state import CallStore
 from routing.presence import AUTOPAUSE_REASON, STATES, Presence, PresenceState
@@ -100,15 +100,20 @@ def restore(session: Session, presence: Presence, now: datetime) -> dict[int, st
             state = PresenceState.AVAILABLE.value
         hold = busy.get(pk)
         if state == PresenceState.AVAILABLE.value and hold is not None:
-            if hold.free_at is None:
-                if presence.adopt(pk, since=hold.since, call_sid=hold.call_sid):
-                    restored[pk] = PresenceState.ON_CALL.value
-            elif presence.adopt(pk, since=now, call_sid=None, wrap_until=hold.free_at):
-                restored[pk] = PresenceState.WRAP_UP.value
+            if adopt_hold(presence, hold, now):
+                restored[pk] = PresenceState.ON_CALL.value if hold.free_at is None else PresenceState.WRAP_UP.value
             continue
         presence.set_state(pk, state, now, reason)
         restored[pk] = state
     return restored
+
+
+def adopt_hold(presence: Presence, hold: AdvisorHold, now: datetime, *, replacing: str | None = None) -> bool:
+    """Presence follows the database's hold (`ivr.holds`): on that call while it is open, else in
+    wrap-up until its `free_at`. See `Presence.adopt` for when it is written; True when it was."""
+    if hold.free_at is None:
+        return presence.adopt(hold.advisor_id, since=hold.since, call_sid=hold.call_sid, replacing=replacing)
+    return presence.adopt(hold.advisor_id, since=now, call_sid=None, wrap_until=hold.free_at, replacing=replacing)
 
 
 def reconcile(

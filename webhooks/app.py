@@ -62,6 +62,19 @@ def _warm_up(svc: Services) -> None:
     RequestValidator("warm-up").compute_signature("https://example.invalid/voice/incoming", {"CallSid": "CA"})
 
 
+def worker_started(svc: Services, connections: int) -> None:
+    """In each web worker process, once forked (gunicorn's post_worker_init, from gunicorn.conf.py
+    and from `supportline serve`/`demo`): warm up its connections and routing tables, and start in
+    the background the fallback URL's hosted-contacts file and the replay of call-log records this
+    host spooled before a restart."""
+    from webhooks.fallback import refresh_in_background
+    from webhooks.voice import replay_spool_in_background
+
+    svc.warm(connections=connections)
+    refresh_in_background(svc)
+    replay_spool_in_background(svc)
+
+
 def _register_blueprints(app: Flask) -> None:
     from webhooks import metrics
     from webhooks.api import bp as api_bp

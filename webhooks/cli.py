@@ -157,14 +157,10 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
             return app
 
     def _warm_worker(worker) -> None:
+        from webhooks.app import worker_started
+
         svc = worker.wsgi.extensions["supportline"]
-        svc.warm(connections=8 if workers == 1 else 4)
-        from webhooks.fallback import refresh_in_background
-
-        refresh_in_background(svc)  # the fallback URL's hosted-contacts file, once at start
-        from webhooks.voice import replay_spool_in_background
-
-        replay_spool_in_background(svc)  # call-log records spooled before a restart
+        worker_started(svc, connections=8 if workers == 1 else 4)
         if settings.redis_embedded:
             # Nothing outside this process can reach the embedded Redis: run jobs here.
             from webhooks.worker import start_in_process
