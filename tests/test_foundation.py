@@ -116,3 +116,13 @@ def test_routing_tables_cache_refreshes_in_the_background(engine, session_factor
     assert cache.refresh() is True  # the write bumped the routing version
     assert date(2026, 12, 30) in cache.get(session).calendar.closures
     assert cache.refresh() is False  # nothing changed since: one query, no reload
+
+
+def test_refuses_to_start_without_public_base_url_outside_development(tmp_path, settings_overrides):
+    """Without it the signature would be checked against the request's own Host header."""
+    with pytest.raises(ConfigurationError, match="PUBLIC_BASE_URL") as err:
+        create_app(dict(settings_overrides, public_base_url=""))
+    assert "\n" not in str(err.value)
+    with pytest.raises(ConfigurationError, match="PUBLIC_BASE_URL"):
+        create_app(dict(settings_overrides, public_base_url="ivr.example.com"))  # no scheme: not an address
+    assert create_app({"development": True, "instance_path": tmp_path}).extensions["supportline"]

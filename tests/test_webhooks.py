@@ -223,3 +223,33 @@ def test_a_dial_result_for_a_lost_call_hangs_up(client, world):
     root = assert_twiml(signed_post(client, "/voice/dial-result?n=7",
                                     dict(CALL, CallSid="CAgone", DialCallStatus="completed", DialCallDuration="95")))
     assert root.find("Hangup") is not None and root.find("Redirect") is None
+
+
+def test_a_request_signed_for_another_deployment_is_403_whatever_its_host(client, world, session):
+    """Signed for https://other.example/voice/incoming and sent with that Host: the app checks
+    only its configured PUBLIC_BASE_URL."""
+    sig = RequestValidator(AUTH_TOKEN).compute_signature("https://other.example/voice/incoming", CALL)
+    res = client.post("/voice/incoming", data=CALL, base_url="https://other.example",
+                      headers={"X-Twilio-Signature": sig})
+    assert res.status_code == 403
+    assert session.scalars(select(CallLog)).first() is None
+
+
+def test_without_public_base_url_only_development_checks_the_request_url(settings_overrides):
+    """Outside development mode, no configured URL means no signature is valid (the request's own
+    Host header is never trusted); development mode may use the request URL."""
+    from flask import Flask
+
+    from webhooks.config import load_settings
+    from webhooks.signature import signature_valid
+
+    sig = RequestValidator(AUTH_TOKEN).compute_signature("https://other.example/voice/incoming", CALL)
+    production = load_settings(dict(settings_overrides, public_base_url=""), environ={})
+    development = load_settings(dict(settings_overrides, public_base_url="", development=True), environ={})
+    with Flask(__name__).test_request_context("/voice/incoming", method="POST", data=CALL,
+                                              base_url="https://other.example",
+                                              headers={"X-Twilio-Signature": sig}):
+        from flask import request
+
+        assert not signature_valid(request, production)
+        assert signature_valid(request, development)

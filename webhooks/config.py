@@ -87,6 +87,9 @@ class Settings:
             found.append("PIN_PEPPER is missing, a default value, or shorter than 16 characters")
         if not self.validate_signatures:
             found.append("Twilio signature validation is switched off")
+        if not self.public_base_url.startswith(("https://", "http://")):
+            found.append("PUBLIC_BASE_URL (the http(s):// address Twilio calls) is missing: "
+                         "signatures would be checked against the request's own Host header")
         if self.clock_start:
             found.append("SUPPORTLINE_CLOCK_START is for development only")
         if self.fallback_outage_line:
