@@ -30,6 +30,7 @@ from sqlalchemy.orm import object_session
 from casestore.models import Advisor, CallbackTask, Case, District, Incident, Page, StatusBanner
 from casestore.phones import mask
 from auth.admins import allowed, user_for_token
+from auth.disclosure import phone_for
 from casestore import audit
 from ivr import incidents as incident_ops
 from ivr import lifecycle
@@ -138,7 +139,7 @@ def tasks():
         return jsonify([
             {"id": t.id, "kind": t.kind, "case": t.case.number if t.case else None, "district": t.district_id,
              "contact": t.contact_id, "callback_to": mask(t.callback_e164) if t.callback_e164 else None,
-             "callback_e164": t.callback_e164, "recording_url": t.recording_url, "skill": t.skill,
+             "callback_e164": phone_for(g.api_role, t.callback_e164), "recording_url": t.recording_url, "skill": t.skill,
              "priority_rank": t.priority_rank, "queued_at": t.queued_at.isoformat(),
              "created_at": t.created_at.isoformat()}
             for t in rows

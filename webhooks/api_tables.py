@@ -59,6 +59,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from auth.disclosure import phone_for
 from auth.pins import hash_pin
 from casestore import audit
 from casestore.interchange import LoadError, load_document
@@ -119,6 +120,7 @@ class Table:
     key: str  # the row's natural-key field, also the URL parameter
     snap: Callable[[Any], dict[str, Any]]  # the stored row in load-file shape (what export writes)
     options: tuple[Any, ...] = ()  # loader options for `snap`
+    phones: tuple[str, ...] = ()  # the fields holding phone numbers (a text or a list of them)
 
     @property
     def column(self) -> Any:
@@ -142,10 +144,10 @@ TABLES: dict[str, Table] = {
         Table("districts", "District", District, DistrictRow, "name", district_snap,
               (selectinload(District.team),)),
         Table("contacts", "Contact", Contact, ContactRow, "contact_id", contact_snap,
-              (selectinload(Contact.phones), selectinload(Contact.district))),
+              (selectinload(Contact.phones), selectinload(Contact.district)), phones=("phones",)),
         Table("advisors", "Advisor", Advisor, AdvisorRow, "name", advisor_snap,
-              (selectinload(Advisor.team), selectinload(Advisor.skill_rows))),
-        Table("engineers", "Engineer", Engineer, EngineerRow, "name", engineer_snap),
+              (selectinload(Advisor.team), selectinload(Advisor.skill_rows)), phones=("reach",)),
+        Table("engineers", "Engineer", Engineer, EngineerRow, "name", engineer_snap, phones=("phone",)),
         Table("rotations", "Rotation", Rotation, RotationRow, "name", rotation_snap,
               (selectinload(Rotation.members).selectinload(RotationMember.engineer),
                selectinload(Rotation.overrides).selectinload(RotationOverride.engineer))),
@@ -226,7 +228,12 @@ def plain(value: Any) -> Any:
 
 
 def _item(table: Table, obj: Any) -> dict[str, Any]:
-    return {"id": obj.id, **plain(table.snap(obj))}
+    """The row as the token's role may see it (phone numbers masked without `phones`)."""
+    item = {"id": obj.id, **plain(table.snap(obj))}
+    for name in table.phones:
+        value = item.get(name)
+        item[name] = [phone_for(g.api_role, v) for v in value] if isinstance(value, list) else phone_for(g.api_role, value)
+    return item
 
 
 def _norm_key(value: Any) -> str | None:

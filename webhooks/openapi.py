@@ -74,7 +74,9 @@ def _validator_schema(fn: Callable[..., Any], mode: JsonSchemaMode) -> JsonSchem
                 "description": "4 to 8 digits; stored hashed, never returned; left out: the PIN stays"}
     if fn is fields._phone:
         if out:
-            return {"type": "string", "pattern": r"^\+[1-9][0-9]{6,14}$", "description": "E.164"}
+            return {"type": "string", "pattern": r"^(\+[1-9][0-9]{6,14}|\*\*\*[0-9]{4})$",
+                    "description": "E.164; masked to its last four digits (***0134) for a role without "
+                                   "the phones permission (viewers)"}
         return {"type": "string", "minLength": 1, "examples": ["+16125550134", "(612) 555-0134"],
                 "description": "a phone number in any common notation (national numbers in the "
                                "configured default region); stored as E.164"}
@@ -82,7 +84,8 @@ def _validator_schema(fn: Callable[..., Any], mode: JsonSchemaMode) -> JsonSchem
         return {"type": "string", "minLength": 1, "maxLength": 255,
                 "examples": ["+16125550101", "client:lena", "sip:lena@pbx.example.com"],
                 "description": "how to ring the advisor: a phone number (stored as E.164), "
-                               "client:NAME (Twilio Client) or a sip:/sips: URI"}
+                               "client:NAME (Twilio Client) or a sip:/sips: URI; one holding a phone "
+                               "number is masked (***0101) for a role without the phones permission"}
     if fn is fields._email:
         return {"type": "string", "format": "email", "maxLength": 254}
     if fn is fields._state:
@@ -397,7 +400,9 @@ def _existing_paths() -> dict[str, Any]:
     task = {"type": "object", "properties": {
         "id": {"type": "integer"}, "kind": {"type": "string", "enum": ["callback", "message"]},
         "case": {"type": ["integer", "null"]}, "district": {"type": ["integer", "null"]},
-        "contact": {"type": ["integer", "null"]}, "callback_to": nullable_str, "callback_e164": nullable_str,
+        "contact": {"type": ["integer", "null"]}, "callback_to": nullable_str,
+        "callback_e164": {"type": ["string", "null"],
+                          "description": "in full for a role with the phones permission, else masked (***0134)"},
         "recording_url": nullable_str, "skill": nullable_str, "priority_rank": {"type": "integer"},
         "queued_at": {"type": "string", "format": "date-time"},
         "created_at": {"type": "string", "format": "date-time"}}}

@@ -6,7 +6,7 @@ case store and write through the same validated, audited path as the load file
 (`casestore.interchange.load_document`), so a page can never store what a load file could not.
 
 Every module in this package registers its views on `bp` and is imported by `init_app`, so a new
-page is a new module. Shared helpers live here: `require(permission)`, `actor()`, `write()`.
+page is a new module. Shared helpers live here: `require(permission)`, `actor()`, `write()`, `shown_phone()`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from flask_login import LoginManager, current_user, login_required
 from flask_wtf.csrf import CSRFProtect
 
 from auth.admins import allowed
+from auth.disclosure import phone_for
 from casestore.interchange import LoadError, load_document
 from casestore.models import AdminUser
 from webhooks.services import current_services
@@ -79,6 +80,11 @@ def require(permission: str) -> Callable:
     return deco
 
 
+def shown_phone(value: str | None) -> str | None:
+    """A phone number as the signed-in user may see it (`auth.disclosure`); `phone(...)` in templates."""
+    return phone_for(current_user.role if current_user.is_authenticated else None, value)
+
+
 def actor() -> str:
     return f"admin:{current_user.username}"
 
@@ -114,7 +120,7 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _roles():
-        return {"can": (lambda p: current_user.is_authenticated and current_user.can(p))}
+        return {"can": (lambda p: current_user.is_authenticated and current_user.can(p)), "phone": shown_phone}
 
 
 def wants_json() -> bool:

@@ -29,9 +29,8 @@ from casestore import audit
 from casestore.interchange.fields import ContactIdT, Name200
 from casestore.interchange.writer import contact_snap, district_snap
 from casestore.models import Case, Contact, District, Team
-from casestore.phones import mask
 from casestore.types import CaseStatus, Priority
-from webhooks.admin import actor, bp, require, write
+from webhooks.admin import actor, bp, require, shown_phone, write
 from webhooks.services import current_services
 
 MAX_PHONES = 10
@@ -39,14 +38,6 @@ PIN_LENGTH = 6  # generated PINs: 4-6 digits asked for, six is the strongest of 
 
 _NAME = TypeAdapter(Name200)
 _CONTACT_ID = TypeAdapter(ContactIdT)
-
-
-def _sees_phones() -> bool:
-    return current_user.can("phones")
-
-
-def _show_phone(e164: str) -> str:
-    return e164 if _sees_phones() else mask(e164)
 
 
 def _valid(adapter: TypeAdapter, value: str) -> bool:
@@ -110,9 +101,9 @@ def district(district_id: int):
             select(Contact).options(selectinload(Contact.phones)).where(Contact.district_id == d.id)
             .order_by(Contact.active.desc(), Contact.name, Contact.contact_id)
         ).all()
-        items = [{"row": c, "phones": [_show_phone(p.e164) for p in c.phones]} for c in contacts]
+        items = [{"row": c, "phones": [shown_phone(p.e164) for p in c.phones]} for c in contacts]
         return render_template("admin/district.html", district=d, contacts=items,
-                               cases=_open_cases(session, d), phones_masked=not _sees_phones())
+                               cases=_open_cases(session, d), phones_masked=not current_user.can("phones"))
 
 
 # ------------------------------------------------------------------------------------ districts
