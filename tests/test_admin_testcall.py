@@ -7,12 +7,12 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from casestore.models import AuditEntry, CallbackTask, CallLog, Case, CaseEvent, Incident, Page
+from casestore.models import AuditEntry, CallbackTask, CallLog, Case, CaseEvent, Contact, Incident, Page
 from routing.presence import Presence
-from tests.adminkit import accounts, browser  # noqa: F401  (fixtures)
+from tests.adminkit import Browser, accounts, browser  # noqa: F401  (fixtures)
 from tests.factories import World
 
-DANA = {"from": World.DANA_PHONE, "keys": "4821#,240117#", "dial": "accept", "at": ""}
+DANA = {"from": World.DANA_PHONE, "keys": "240117#", "dial": "accept", "at": ""}  # the PIN is simulated
 
 
 def _counts(session) -> dict:
@@ -21,9 +21,15 @@ def _counts(session) -> dict:
             for model in (CallLog, CaseEvent, CallbackTask, AuditEntry, Case, Incident, Page)}
 
 
+def _one_more_audit_entry(before: dict) -> dict:
+    """What `_counts` reads after one test call: the call left nothing but its audit entry."""
+    return dict(before, AuditEntry=before["AuditEntry"] + 1)
+
+
 def _redis_state(client) -> dict:
+    """Everything in Redis but the test-call rate limit's counters."""
     state = {}
-    for key in sorted(client.keys("*")):
+    for key in sorted(k for k in client.keys("*") if not k.startswith("sl:limit:")):
         kind = client.type(key)
         state[key] = (kind, client.hgetall(key) if kind == "hash" else client.get(key) if kind == "string"
                       else client.zrange(key, 0, -1, withscores=True) if kind == "zset"
@@ -73,7 +79,7 @@ def test_dana_reaches_her_case_owner_and_nothing_is_kept(browser, world, session
     assert "call from ***0134 at Tuesday 2026-11-17 09:00 CST" in result and World.DANA_PHONE not in result
     assert "Nothing was kept" in result
 
-    assert _counts(session) == before
+    assert _counts(session) == _one_more_audit_entry(before)
     assert _redis_state(redis_client) == redis_before
     case_after = session.get(Case, world.open_case.id)
     assert (case_after.status, case_after.updated_at) == (status_before, updated_before)
@@ -87,7 +93,7 @@ def test_fetch_with_the_csrf_header_answers_json(browser, world, session):
     before = _counts(session)
     res = browser.client.post(
         "/admin/test-call", base_url="https://localhost",
-        data={"from": "(612) 555-0134", "keys": "4821#,240117#", "dial": ["no-answer", "accept"], "at": ""},
+        data={"from": "(612) 555-0134", "keys": "240117#", "dial": ["no-answer", "accept"], "at": ""},
         headers={"X-CSRFToken": token, "Accept": "application/json", "Referer": "https://localhost/admin/test-call"},
     )
     assert res.status_code == 200, res.get_data(as_text=True)
@@ -99,7 +105,7 @@ def test_fetch_with_the_csrf_header_answers_json(browser, world, session):
     assert kinds[0] == "say" and "press" in kinds and "ring" in kinds and "connect" in kinds and kinds[-1] == "end"
     assert {"kind": "say", "text": "Connecting you to your case owner."} in data["steps"]
     assert World.DANA_PHONE not in res.get_data(as_text=True)
-    assert _counts(session) == before
+    assert _counts(session) == _one_more_audit_entry(before)
 
 
 def test_a_post_without_the_csrf_token_is_refused(browser, world, session):
@@ -111,7 +117,7 @@ def test_a_post_without_the_csrf_token_is_refused(browser, world, session):
 
 def test_the_call_runs_at_the_chosen_local_time(browser, world):
     browser.login("supervisor")
-    res = browser.post("/admin/test-call", {"from": World.OMAR_PHONE, "keys": "1357#", "at": "2026-11-26T10:00"})
+    res = browser.post("/admin/test-call", {"from": World.OMAR_PHONE, "keys": "", "at": "2026-11-26T10:00"})
     assert res.status_code == 200
     page = res.get_data(as_text=True)
     assert "Thursday 2026-11-26 10:00 CST" in page
@@ -141,10 +147,10 @@ def test_a_caller_who_holds_and_leaves_a_message_leaves_nothing(browser, world, 
     browser.login("admin")
     browser.get("/admin/test-call")
     before, redis_before = _counts(session), _redis_state(redis_client)
-    res = browser.post("/admin/test-call", {"from": World.DANA_PHONE, "keys": "4821#,240117#,hold:1,1",
+    res = browser.post("/admin/test-call", {"from": World.DANA_PHONE, "keys": "240117#,hold:1,1",
                                             "dial": ["busy"] * 12})
     assert res.status_code == 200, res.get_data(as_text=True)
-    assert _counts(session) == before
+    assert _counts(session) == _one_more_audit_entry(before)
     assert _redis_state(redis_client) == redis_before
 
 
@@ -152,9 +158,114 @@ def test_an_outage_report_pages_nobody_and_leaves_nothing(browser, world, sessio
     browser.login("admin")
     browser.get("/admin/test-call")
     before, redis_before = _counts(session), _redis_state(redis_client)
-    res = browser.post("/admin/test-call", {"from": World.DANA_PHONE, "keys": "4821#,8", "dial": "accept"})
+    res = browser.post("/admin/test-call", {"from": World.DANA_PHONE, "keys": "8", "dial": "accept"})
     page = res.get_data(as_text=True)
     assert res.status_code == 200 and "We have opened outage case" in page and "on call engineer" in page
-    assert _counts(session) == before  # no outage case, incident or page survives
+    assert _counts(session) == _one_more_audit_entry(before)  # no outage case, incident or page survives
     assert _redis_state(redis_client) == redis_before  # no paging job queued
     assert (telephony.calls, telephony.updates, telephony.messages) == ([], [], [])  # the live carrier: untouched
+
+
+# --------------------------------------------------------------------------------------------
+# Not a PIN oracle: the page simulates the PIN; every call is audited; the page is rate-limited
+# --------------------------------------------------------------------------------------------
+
+
+def _json_call(browser, data: dict):
+    return browser.client.post(
+        "/admin/test-call", base_url="https://localhost", data={**data, "csrf_token": _csrf_meta(browser)},
+        headers={"Accept": "application/json", "Referer": "https://localhost/admin/test-call"},
+    )
+
+
+def _test_call_entries(session) -> list[AuditEntry]:
+    session.expire_all()
+    return list(session.scalars(select(AuditEntry).where(AuditEntry.action == "test_call").order_by(AuditEntry.id)))
+
+
+@pytest.mark.parametrize("caller, before_guess", [
+    (World.DANA_PHONE, ""),  # caller ID finds Dana: the line asks her PIN at once
+    ("+16125550999", "104233#,"),  # an unknown number: her contact ID, then the PIN
+])
+def test_guesses_at_the_real_pin_cannot_be_told_apart(browser, world, session, caller, before_guess):
+    """The attack: a supervisor tries PINs (4821 is Dana's). Before: the right guess reached the
+    menu ("Thank you, Dana") and the wrong ones heard "That did not match". Now the PIN prompt is
+    answered by the simulator with a one-time PIN, so every guess hears the same call."""
+    browser.login("supervisor")
+    real_hash = session.get(Contact, world.dana.id).pin_hash
+    heard = {}
+    for guess in ("4820#", "4821#", "4822#", "1357#"):
+        res = _json_call(browser, {"from": caller, "keys": f"{before_guess}{guess}", "at": ""})
+        assert res.status_code == 200, res.get_data(as_text=True)
+        data = res.get_json()
+        heard[guess] = data["heard"]
+        presses = [s["text"] for s in data["steps"] if s["kind"] == "press"]
+        assert "(a simulated PIN)" in presses
+    assert len({tuple(h) for h in heard.values()}) == 1, heard  # the right PIN is not told apart
+    assert "Thank you, Dana." in heard["4821#"] and "That did not match our records." not in heard["4820#"]
+    session.expire_all()
+    assert session.get(Contact, world.dana.id).pin_hash == real_hash  # the one-time PIN was rolled back
+
+
+def test_a_wrong_pin_can_still_be_simulated(browser, world):
+    browser.login("supervisor")
+    res = _json_call(browser, {"from": World.DANA_PHONE, "keys": "", "pin": "wrong", "at": ""})
+    assert res.status_code == 200, res.get_data(as_text=True)
+    data = res.get_json()
+    assert "That did not match our records." in data["heard"] and "Thank you, Dana." not in data["heard"]
+    assert "(a simulated wrong PIN)" in [s["text"] for s in data["steps"] if s["kind"] == "press"]
+    assert data["ended_by"] == "hung up by the line"  # three wrong PINs: locked out (in the dry run only)
+
+
+def test_every_test_call_is_audited_without_numbers_or_pin_like_keys(browser, world, session):
+    browser.login("supervisor")
+    res = browser.post("/admin/test-call", {"from": "(612) 555-0134", "keys": "240117#,4821#,1,hold:1",
+                                            "dial": "no-answer", "at": "2026-11-17T09:30"})
+    assert res.status_code == 200
+    [entry] = _test_call_entries(session)
+    assert (entry.actor, entry.entity, entry.entity_key) == ("admin:supervisor", "call", "***0134")
+    assert entry.at == browser.client.application.extensions["supportline"].now()
+    assert entry.after["from"] == "***0134" and entry.after["at"] == "2026-11-17T09:30"
+    assert entry.after["keys"] == ["<6 digits>#", "<4 digits>#", "1", "hold:1"]
+    assert entry.after["pin"] == "simulated" and entry.after["dial"] == ["no-answer"]
+    assert entry.after["outcome"] and entry.after["connected_to"] == "***0102"
+    text = repr((entry.before, entry.after, entry.entity_key))
+    assert "4821" not in text and "240117" not in text and "555" not in text
+    log = browser.get("/admin/audit").get_data(as_text=True)  # the audit log page lists it
+    assert "test_call" in log and "admin:supervisor" in log and "***0134" in log and "4821" not in log
+
+
+def test_the_page_is_rate_limited_per_user(browser, world, session, clock):
+    browser.login("supervisor")
+    quick = {"from": "anonymous", "keys": "", "at": ""}  # hangs up at the first prompt
+    for _ in range(20):
+        assert _json_call(browser, quick).status_code == 200
+    res = _json_call(browser, quick)
+    assert res.status_code == 429
+    assert res.get_json()["problems"] == ["too many test calls: at most 20 in 10 minutes; try again later"]
+    page = browser.post("/admin/test-call", quick)
+    assert page.status_code == 429 and "too many test calls" in page.get_data(as_text=True)
+    assert len(_test_call_entries(session)) == 20  # refused calls are not placed
+    other = Browser(browser.client.application.test_client())
+    other.login("admin")
+    assert _json_call(other, quick).status_code == 200  # another user has their own allowance
+    clock.advance(minutes=10, seconds=1)
+    assert _json_call(browser, quick).status_code == 200  # the window has moved on
+
+
+def test_with_redis_down_the_page_refuses_test_calls(browser, settings_overrides, engine, session_factory,
+                                                      dead_redis, clock, telephony, session):
+    """Fail closed: without the rate limit's counter no test call is placed (503). (Signed in
+    while Redis was up: the same session cookie on a worker whose Redis is unreachable.)"""
+    from webhooks import create_app
+
+    browser.login("supervisor")
+    app = create_app(settings_overrides, engine=engine, sessions=session_factory, redis_client=dead_redis,
+                     clock=clock, telephony=telephony)
+    down = Browser(app.test_client())
+    cookie = browser.client.get_cookie("session", domain="localhost")
+    down.client.set_cookie("session", cookie.value, domain="localhost")
+    res = _json_call(down, {"from": World.DANA_PHONE, "keys": "", "at": ""})
+    assert res.status_code == 503
+    assert "Redis" in res.get_json()["problems"][0]
+    assert _test_call_entries(session) == []

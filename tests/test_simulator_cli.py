@@ -29,10 +29,11 @@ def test_call_command_dry_run(tmp_path, monkeypatch):
     result = CliRunner().invoke(
         main,
         ["--dev", "call", "--from", "(612) 555-0134", "--at", "2026-11-24 10:00",
-         "--keys", "4821#,240117#", "--dial", "no-answer,accept"],
+         "--keys", "240117#", "--dial", "no-answer,accept"],
     )
     assert result.exit_code == 0, result.output
-    assert "Tuesday 2026-11-24 10:00 CST" in result.output
+    assert "Tuesday 2026-11-24 10:00 CST" in result.output and "the PIN is simulated" in result.output
+    assert "caller presses: (a simulated PIN)" in result.output and "Thank you, Dana" in result.output
     assert "ringing +16125550101: no-answer" in result.output
     assert "put through to: +16125550102" in result.output
     with engine.connect() as conn:
@@ -42,7 +43,7 @@ def test_call_command_dry_run(tmp_path, monkeypatch):
 def test_call_command_on_a_holiday(tmp_path, monkeypatch):
     _db(tmp_path, monkeypatch)
     result = CliRunner().invoke(
-        main, ["--dev", "call", "--from", "+16515550111", "--at", "2026-11-26 10:00", "--keys", "1357#"]
+        main, ["--dev", "call", "--from", "+16515550111", "--at", "2026-11-26 10:00"]
     )
     assert result.exit_code == 0, result.output
     assert "closed today for Thanksgiving" in result.output
@@ -64,8 +65,27 @@ def test_interactive_call(tmp_path, monkeypatch):
     _db(tmp_path, monkeypatch)
     result = CliRunner().invoke(
         main, ["--dev", "call", "--from", "+16515550111", "--at", "2026-11-24 10:00", "-i"],
-        input="1357#\n0\naccept\n",
+        input="0\naccept\n",  # the PIN prompt is answered by the dry run
     )
     assert result.exit_code == 0, result.output
     assert "Thank you, Omar" in result.output
     assert "put through to: +16125550101" in result.output
+
+
+def test_a_dry_run_never_checks_the_pin_typed(tmp_path, monkeypatch):
+    """Omar's PIN is 1357: in a dry run, typing it or any other guess makes the same call (the
+    key groups start after the simulated PIN); --wrong-pin tries the failure path."""
+    _db(tmp_path, monkeypatch)
+    outputs = set()
+    for guess in ("1357#", "1358#"):
+        result = CliRunner().invoke(main, ["--dev", "call", "--from", "+16515550111", "--at", "2026-11-24 10:00",
+                                           "--keys", guess])
+        assert result.exit_code == 0, result.output
+        outputs.add(result.output.replace(guess, "GUESS"))
+    assert len(outputs) == 1 and "Thank you, Omar" in outputs.pop()
+    wrong = CliRunner().invoke(main, ["--dev", "call", "--from", "+16515550111", "--at", "2026-11-24 10:00",
+                                      "--wrong-pin"])
+    assert wrong.exit_code == 0, wrong.output
+    assert "That did not match our records" in wrong.output and "Thank you, Omar" not in wrong.output
+    refused = CliRunner().invoke(main, ["--dev", "call", "--from", "+16515550111", "--wrong-pin", "--commit"])
+    assert refused.exit_code == 2 and "--wrong-pin is for a dry run" in refused.output

@@ -176,14 +176,18 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
 @click.option("--keys", default="", help="Key groups for successive prompts, comma-separated ('' = no input).")
 @click.option("--dial", default="", help="Outcomes for successive rings: accept, decline, no-answer, busy, failed.")
 @click.option("-i", "--interactive", is_flag=True, help="Ask for keys and ring outcomes as the call goes.")
-@click.option("--commit", is_flag=True, help="Keep what the call wrote (default: roll everything back).")
+@click.option("--commit", is_flag=True, help="Keep what the call wrote, and check the PIN typed for real "
+              "(default: roll everything back; the PIN prompt is answered with a simulated PIN).")
+@click.option("--wrong-pin", is_flag=True, help="Dry run: answer the PIN prompt with a wrong PIN.")
 @click.pass_context
-def call_cmd(ctx, from_number, at, keys, dial, interactive, commit) -> None:
+def call_cmd(ctx, from_number, at, keys, dial, interactive, commit, wrong_pin) -> None:
     """Simulate a call through the real app: signed webhooks, every action URL followed."""
     from webhooks.simulate_cli import run_call
 
+    if commit and wrong_pin:
+        raise click.UsageError("--wrong-pin is for a dry run; with --commit type the PIN in --keys")
     run_call(_settings(ctx), from_number=from_number, at=at, keys=keys, dial=dial,
-             interactive=interactive, commit=commit)
+             interactive=interactive, commit=commit, wrong_pin=wrong_pin)
 
 
 @main.command("demo")

@@ -5,23 +5,37 @@ transaction that is rolled back, and Redis state (lockouts, queue places, presen
 private in-process stand-in in which every active advisor is signed in and available, so the
 dry run shows where the routing tables send the call. No request reaches Twilio. `--commit` uses
 the real database and Redis (and live presence) instead.
+
+A dry run never checks a real PIN: its lockout counters are private, so it would be a PIN oracle.
+The caller is simulated as verified: at each PIN prompt `SimulatedPin` gives the contact the line
+is verifying (by caller ID, or the contact ID typed) a one-time PIN inside the rolled-back
+transaction and types it; the key groups given serve the other prompts only. `wrong_pin` types a
+PIN guaranteed wrong instead, to try the failure path. With `--commit` the call is real: the PIN
+typed is checked against the real lockout, like any caller's.
 """
 
 from __future__ import annotations
 
 from dataclasses import fields
 import logging
+import secrets
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import click
 from sqlalchemy.orm import sessionmaker
 
+from auth.callers import contact_by_contact_id, match_caller
+from auth.pins import hash_pin
 from casestore.db import make_engine
+from casestore.models import Contact
+from casestore.phones import caller_e164
 from ivr.telephony import RecordingTelephony
 from webhooks.app import create_app
 from webhooks.config import ConfigurationError, Settings
-from webhooks.simulator import DIAL_OUTCOMES, CallSimulator
+from webhooks.simulator import DIAL_OUTCOMES, CallSimulator, SimulatedEntry
+
+PIN_DIGITS = 6
 
 
 class SimClock:
@@ -37,6 +51,40 @@ class SimClock:
         self.now += timedelta(**delta)
 
 
+class SimulatedPin:
+    """Answers a dry run's PIN prompts: sets the contact being verified a one-time PIN (its
+    pin_hash, inside the transaction the dry run rolls back) and types it, or with `wrong`
+    types another PIN than the one it set. A real PIN is never checked."""
+
+    def __init__(self, app, from_number: str, *, wrong: bool = False) -> None:
+        svc = app.extensions["supportline"]
+        self.sessions = svc.sessions
+        self.pepper = svc.settings.pin_pepper
+        self.from_e164 = caller_e164(from_number, svc.settings.default_region)
+        self.wrong = wrong
+
+    def __call__(self, contact_id: str | None) -> SimulatedEntry:
+        pin = _one_time_pin()
+        stored = pin if not self.wrong else _one_time_pin(unlike=pin)
+        with self.sessions() as session:
+            if contact_id is not None:
+                contact = contact_by_contact_id(session, contact_id)
+            else:
+                match = match_caller(session, self.from_e164)
+                contact = session.get(Contact, match.contact_pk) if match.contact_pk is not None else None
+            if contact is not None:
+                contact.pin_hash = hash_pin(self.pepper, contact.contact_id, stored)
+                session.commit()  # releases a savepoint: the dry run's transaction is rolled back
+        return SimulatedEntry(digits=pin, shown="(a simulated wrong PIN)" if self.wrong else "(a simulated PIN)")
+
+
+def _one_time_pin(unlike: str | None = None) -> str:
+    while True:
+        pin = f"{secrets.randbelow(10 ** PIN_DIGITS):0{PIN_DIGITS}d}"
+        if pin != unlike:
+            return pin
+
+
 def parse_at(at: str | None, tz_name: str) -> datetime:
     if not at:
         return datetime.now(timezone.utc)
@@ -48,7 +96,7 @@ def parse_at(at: str | None, tz_name: str) -> datetime:
 
 def run_call(
     settings: Settings, *, from_number: str, at: str | None, keys: str, dial: str,
-    interactive: bool, commit: bool,
+    interactive: bool, commit: bool, wrong_pin: bool = False,
 ) -> None:
     try:
         start = parse_at(at, settings.support_timezone)
@@ -71,7 +119,7 @@ def run_call(
     sim = _simulator(app, clock)
     local = start.astimezone(ZoneInfo(settings.support_timezone))
     click.echo(f"call from {from_number} at {local:%A %Y-%m-%d %H:%M %Z}"
-               + ("" if commit else " (dry run: nothing is kept)"))
+               + ("" if commit else " (dry run: nothing is kept; the PIN is simulated)"))
     shown = [0]  # how many heard lines the interactive prompts have printed
 
     def prompt_keys(heard: list[str]) -> str | None:
@@ -91,6 +139,7 @@ def run_call(
             dial=[d.strip() for d in dial.split(",") if d.strip()],
             ask_keys=prompt_keys if interactive else None,
             ask_dial=prompt_dial if interactive else None,
+            pin=None if commit else SimulatedPin(app, from_number, wrong=wrong_pin),
         )
     finally:
         if connection is not None:
@@ -107,7 +156,7 @@ def run_call(
 
 def dry_run_on(
     settings: Settings, connection, *, engine=None, from_number: str, start: datetime,
-    keys: list[str], dial: list[str],
+    keys: list[str], dial: list[str], wrong_pin: bool = False,
 ):
     """One simulated call as `supportline call` runs it without --commit, for callers that own the
     transaction (the admin console's test-call page).
@@ -116,12 +165,14 @@ def dry_run_on(
     database write of the call happens in savepoints on it. Redis is a private in-process stand-in
     in which every active advisor is available at `start`; no request reaches Twilio. Returns the
     simulator's Transcript; the clock starts at `start` and moves on as the caller holds or talks.
+    The PIN is simulated (`SimulatedPin`): `keys` start after it.
     """
     clock = SimClock(start)
     config = {f.name: getattr(settings, f.name) for f in fields(Settings)}
     config["routing_cache_seconds"] = 0
     app = _dry_run_app(config, connection, engine if engine is not None else connection.engine, clock, start)
-    return _simulator(app, clock).call(from_number, keys=list(keys), dial=list(dial))
+    return _simulator(app, clock).call(from_number, keys=list(keys), dial=list(dial),
+                                       pin=SimulatedPin(app, from_number, wrong=wrong_pin))
 
 
 def _dry_run_app(config, connection, engine, clock: SimClock, start: datetime):

@@ -7,6 +7,10 @@ caller hears and where the call is put through. Tests use it too, so it is the e
 
 Dial outcomes, one per ring: `accept` (answers and presses 1), `decline` (answers, presses 2),
 `no-answer`, `busy`, `failed`.
+
+A dry run (`webhooks.simulate_cli`) passes `pin`: the line's PIN prompts are then answered by it
+(with a one-time PIN it set itself), never with a key group of the script or the person at the
+keyboard, so a simulated call cannot check a real PIN.
 """
 
 from __future__ import annotations
@@ -22,6 +26,15 @@ from twilio.request_validator import RequestValidator
 
 DIAL_OUTCOMES = ("accept", "decline", "no-answer", "busy", "failed")
 MAX_REQUESTS = 400
+PIN_STEP, CONTACT_ID_STEP = "/voice/pin", "/voice/contact-id"  # the Gather actions of those prompts
+
+
+@dataclass(frozen=True)
+class SimulatedEntry:
+    """Keys the simulator presses for the caller: `digits` as sent, `shown` in the transcript."""
+
+    digits: str
+    shown: str
 
 
 @dataclass
@@ -95,11 +108,14 @@ class CallSimulator:
         ask_dial: Callable[[str], str] | None = None,
         call_sid: str | None = None,
         record: str | None = "https://api.twilio.com/recordings/RE-demo",
+        pin: Callable[[str | None], SimulatedEntry] | None = None,
     ) -> Transcript:
         """Place one call. `keys`: key groups for successive prompts ("" = no input; exhausted =
         the caller hangs up at the next prompt). While on hold the caller presses nothing unless
         the next key group is "hold:<keys>". `dial`: outcomes for successive rings (default
-        accept). `ask_keys`/`ask_dial` make it interactive."""
+        accept). `ask_keys`/`ask_dial` make it interactive. `pin`, when given, answers every PIN
+        prompt instead (called with the contact ID typed at the last contact-ID prompt, or None);
+        `keys` and `ask_keys` then serve only the other prompts."""
         sid = call_sid or "CA" + uuid.uuid4().hex
         pending = list(keys)
         dial_iter = iter(dial)
@@ -111,6 +127,7 @@ class CallSimulator:
         holds = 0
         child = itertools.count(1)
         duration = 0
+        typed_contact_id: str | None = None
         for _ in range(MAX_REQUESTS):
             doc = self.post(path, params, t)
             params = dict(base, CallStatus="in-progress")
@@ -128,6 +145,13 @@ class CallSimulator:
                             self._hear(t, inner.text or "")
                         elif inner.tag in ("Pause", "Play") and not (on_hold and pending and pending[0].startswith("hold:")):
                             duration += self._wait(t, inner)
+                    step = urlsplit(verb.get("action") or "").path
+                    if pin is not None and step == PIN_STEP:
+                        answer = pin(typed_contact_id)
+                        t.lines.append(f"caller presses: {answer.shown}")
+                        params = dict(params, Digits=answer.digits)
+                        next_path = verb.get("action")
+                        break
                     if ask_keys is not None:
                         entry = ask_keys(t.heard)
                     elif on_hold:
@@ -142,6 +166,8 @@ class CallSimulator:
                         continue  # falls through to the next verb, as Twilio does
                     t.lines.append(f"caller presses: {entry}")
                     digits = entry[:-1] if entry.endswith(verb.get("finishOnKey", "#")) else entry
+                    if step == CONTACT_ID_STEP:
+                        typed_contact_id = digits
                     params = dict(params, Digits=digits)
                     next_path = verb.get("action")
                     break
@@ -269,4 +295,4 @@ def advance_clock(clock) -> Callable[[float], None]:
     return _advance
 
 
-__all__ = ["CallSimulator", "Transcript", "advance_clock", "DIAL_OUTCOMES"]
+__all__ = ["CallSimulator", "SimulatedEntry", "Transcript", "advance_clock", "DIAL_OUTCOMES"]

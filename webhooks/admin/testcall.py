@@ -3,13 +3,21 @@
 It is `supportline call` without `--commit` (see `webhooks.simulate_cli.dry_run_on`): the call runs
 through the real app and routing tables, every database write happens inside a transaction that
 is rolled back before the page answers, Redis is a private in-process stand-in in which every
-active advisor is available, and no request reaches Twilio. Nothing is kept: no call-log row, no
-case event, no callback task, no audit entry, no presence change.
+active advisor is available, and no request reaches Twilio. Nothing the call writes is kept: no
+call-log row, no case event, no callback task, no presence change.
 
-POST `/admin/test-call` with `from`, `keys` (key groups, comma-separated: "4821#,240117#"; an
-empty group is "no input" at that prompt; "hold:KEYS" presses KEYS while on hold), `at` (local
-date and time, default now) and `dial` (one outcome per ring, repeated field). Answers JSON when
-asked for it (the page's script), else the page with the transcript.
+It is no PIN oracle: the caller is simulated as verified (the line's PIN prompt is answered with a
+one-time PIN, `webhooks.simulate_cli.SimulatedPin`), so no key group typed here is ever checked
+against a real PIN; `pin=wrong` answers it with a wrong PIN instead. Every call placed is audited
+(who, when, the masked number, the key groups with every run of 4+ digits reduced to its length,
+the outcome), and each user may place `LIMIT` calls per `WINDOW_SECONDS` (then 429); the counter
+is in Redis, and with Redis unreachable the page places no call (503: fail closed).
+
+POST `/admin/test-call` with `from`, `keys` (key groups for the prompts after verification,
+comma-separated: "240117#,1"; an empty group is "no input" at that prompt; "hold:KEYS" presses
+KEYS while on hold), `pin` (`verified`, the default, or `wrong`), `at` (local date and time,
+default now) and `dial` (one outcome per ring, repeated field). Answers JSON when asked for it
+(the page's script), else the page with the transcript.
 """
 
 from __future__ import annotations
@@ -21,8 +29,11 @@ from zoneinfo import ZoneInfo
 
 from flask import jsonify, render_template, request
 
+from casestore import audit
 from casestore.phones import mask
-from webhooks.admin import bp, require, wants_json
+from casestore.redisguard import ERRORS
+from webhooks.admin import actor, bp, require, wants_json
+from webhooks.admin.limits import RateLimit
 from webhooks.admin.logs import mask_text
 from webhooks.services import current_services
 from webhooks.simulate_cli import dry_run_on, parse_at
@@ -32,7 +43,10 @@ log = logging.getLogger("supportline")
 
 MAX_GROUPS = 40
 MAX_RINGS = 40
+LIMIT, WINDOW_SECONDS = 20, 10 * 60
+PIN_CHOICES = ("verified", "wrong")
 _GROUP = re.compile(r"^(hold:)?[0-9*#]{0,40}$")
+_LONG_DIGITS = re.compile(r"[0-9]{4,}")
 
 
 def _parse(form) -> tuple[dict, list[str]]:
@@ -58,8 +72,11 @@ def _parse(form) -> tuple[dict, list[str]]:
         problems.append(f"dial: {unknown[0]!r} is not one of {', '.join(DIAL_OUTCOMES)}")
     if len(dial) > MAX_RINGS:
         problems.append(f"dial: at most {MAX_RINGS} rings")
+    pin = form.get("pin", "").strip() or "verified"
+    if pin not in PIN_CHOICES:
+        problems.append(f"pin: {pin!r} is not one of {', '.join(PIN_CHOICES)}")
     at = form.get("at", "").strip()
-    return {"from": from_number, "keys": keys, "dial": dial, "at": at}, problems
+    return {"from": from_number, "keys": keys, "dial": dial, "pin": pin, "at": at}, problems
 
 
 def _steps(transcript: Transcript) -> list[dict]:
@@ -109,7 +126,7 @@ def run_test_call(call: dict, start: datetime) -> dict:
         try:
             transcript = dry_run_on(
                 svc.settings, connection, engine=svc.engine, from_number=call["from"], start=start,
-                keys=call["keys"], dial=call["dial"],
+                keys=call["keys"], dial=call["dial"], wrong_pin=call["pin"] == "wrong",
             )
         finally:
             outer.rollback()
@@ -126,15 +143,53 @@ def run_test_call(call: dict, start: datetime) -> dict:
     }
 
 
+def _audit_keys(keys: list[str]) -> list[str]:
+    """The key groups as the audit log keeps them: a run of 4+ digits (a PIN, a case number, a
+    contact ID) becomes its length."""
+    return [_LONG_DIGITS.sub(lambda m: f"<{len(m.group())} digits>", k) for k in keys]
+
+
+def _record(call: dict, start: datetime, result: dict | None, problems: list[str]) -> None:
+    """One audit entry for a test call placed (committed: the call itself was rolled back)."""
+    svc = current_services()
+    tz = ZoneInfo(svc.settings.support_timezone)
+    outcome = {"outcome": result["ended_by"], "connected_to": mask(result["connected_to"]) if result["connected_to"] else None} \
+        if result is not None else {"outcome": "failed", "problems": [mask_text(p) for p in problems]}
+    with svc.sessions() as session:
+        audit.record(session, at=svc.now(), actor=actor(), action="test_call", entity="call",
+                     key=mask(call["from"]),
+                     after={"from": mask(call["from"]), "at": _local_input(start, tz), "keys": _audit_keys(call["keys"]),
+                            "pin": "simulated" if call["pin"] == "verified" else "simulated wrong",
+                            "dial": call["dial"], **outcome})
+        session.commit()
+
+
+def _allowed() -> tuple[bool, str, int]:
+    """Whether the signed-in user may place another test call now, else the problem and status."""
+    svc = current_services()
+    limit = RateLimit(svc.redis, "test-call", LIMIT, WINDOW_SECONDS)
+    try:
+        if limit.take(actor(), svc.now()):
+            return True, "", 200
+    except ERRORS:
+        log.warning("test call refused: Redis is unreachable (the rate limit fails closed)")
+        return False, "test calls need Redis (their rate limit) and it is unreachable; try again later", 503
+    return False, f"too many test calls: at most {LIMIT} in {WINDOW_SECONDS // 60} minutes; try again later", 429
+
+
+def _page(form: dict, result: dict | None = None, problems: list[str] | None = None) -> str:
+    return render_template("admin/testcall.html", form=form, result=result, problems=problems or [],
+                           outcomes=DIAL_OUTCOMES, tz_name=current_services().settings.support_timezone,
+                           limit=LIMIT, window_minutes=WINDOW_SECONDS // 60)
+
+
 @bp.route("/test-call", methods=["GET", "POST"])
 @require("test_call")
 def test_call():
     svc = current_services()
     tz = ZoneInfo(svc.settings.support_timezone)
     if request.method == "GET":
-        form = {"from": "", "keys": [], "dial": [], "at": _local_input(svc.now(), tz)}
-        return render_template("admin/testcall.html", form=form, result=None, problems=[],
-                               outcomes=DIAL_OUTCOMES, tz_name=svc.settings.support_timezone)
+        return _page({"from": "", "keys": [], "dial": [], "pin": "verified", "at": _local_input(svc.now(), tz)})
     call, problems = _parse(request.form)
     result = None
     start = svc.now()
@@ -145,14 +200,18 @@ def test_call():
             problems.append(f"at: cannot read {call['at']!r}; use e.g. 2026-11-24T10:00")
     status = 400 if problems else 200
     if not problems:
+        ok, problem, status = _allowed()
+        if not ok:
+            problems.append(problem)
+    if not problems:
         try:
             result = run_test_call(call, start)
         except Exception as exc:  # the simulated call broke: say why, keep the console up
             log.exception("test call failed")
             problems.append(f"the simulated call failed: {exc.__class__.__name__}: {mask_text(str(exc))[:200]}")
             status = 500
+        _record(call, start, result, problems)
     if wants_json():
         return jsonify({"problems": problems} if problems else result), status
     call["at"] = call["at"] or _local_input(svc.now(), tz)
-    return render_template("admin/testcall.html", form=call, result=result, problems=problems,
-                           outcomes=DIAL_OUTCOMES, tz_name=svc.settings.support_timezone), status
+    return _page(call, result, problems), status
