@@ -174,6 +174,7 @@ def _allowed() -> tuple[bool, str, int]:
     except ERRORS:
         log.warning("test call refused: Redis is unreachable (the rate limit fails closed)")
         return False, "test calls need Redis (their rate limit) and it is unreachable; try again later", 503
+    log.warning("test call refused: %s is over the limit of %d in %d s", actor(), LIMIT, WINDOW_SECONDS)
     return False, f"too many test calls: at most {LIMIT} in {WINDOW_SECONDS // 60} minutes; try again later", 429
 
 
