@@ -1,0 +1,43 @@
+"""What every part of the storm bench shares: where bench/calls.py and the fake carrier come from,
+and the names of the storm's own database, Redis db, folder and the service's Redis keys it reads.
+
+This is the one place that edits sys.path: bench/calls.py is imported as the module `calls` (as
+`base`: its setup helpers, servers, signed transport and percentiles) and the fake Twilio REST
+server from tests/fake_twilio.py. Every other module of the package imports them from here.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+BENCH_DIR = ROOT / "bench"
+for _path in (ROOT, BENCH_DIR):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+import calls as base  # noqa: E402  (bench/calls.py: setup, servers, signed transport, figures)
+from tests.fake_twilio import FakeTwilio, Posted  # noqa: E402
+
+__all__ = ["ROOT", "base", "FakeTwilio", "Posted", "BenchError", "DB_NAME", "REDIS_DB", "STORM_DIR",
+           "DEMO_CONTACT_ID", "MAX_RESTARTS", "AFTER_TALKING", "LINE_KEY", "OFFER_KEYS",
+           "PRESENCE_KEY", "PRESENCE_REGISTRY"]
+
+
+DB_NAME = "supportline_storm"
+REDIS_DB = 13
+STORM_DIR = Path(tempfile.gettempdir()) / "supportline_storm"
+DEMO_CONTACT_ID = "104233"  # Dana Whitfield: her number and PIN are read from the demo file
+
+MAX_RESTARTS = 3  # times a caller goes back through the greeting; the next time they hang up
+AFTER_TALKING = "sent back to the greeting after talking"  # a CallRecord note: the caller hung up
+
+# The service's Redis keys the bench reads.
+LINE_KEY = "{sl:queue}:line"
+OFFER_KEYS = "{sl:queue}:offer:*"
+PRESENCE_KEY = "{{sl:presence}}:advisor:{}"
+PRESENCE_REGISTRY = "{sl:presence}:advisors"  # advisors with a presence record (routing.presence)
+
+BenchError = base.BenchError
