@@ -611,7 +611,18 @@ def _dial_endpoint(dial: Dial, reach: str, whisper_url: str) -> None:
 
 def _queue(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse:
     """Nobody fitting is free: join the line (keeping any earlier place), let the dispatcher serve
-    the line in order, and if this caller's turn has not come, tell position and expected wait."""
+    the line in order, and if this caller's turn has not come, tell position and expected wait.
+    The line lives in Redis: while it is unreachable, the degraded hunt (`_hunt`) instead."""
+    if not BREAKER.usable():
+        return _hunt(env, state, resp)
+    try:
+        return _join_line(env, state, resp)
+    except ERRORS as exc:
+        BREAKER.failed(exc)
+        return _hunt(env, state, resp)
+
+
+def _join_line(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse:
     if state.queued_at is None:
         state.queued_at = env.now.isoformat()
         actions.set_queued_at(env.session, state.sid, env.now)
@@ -737,13 +748,22 @@ def queue_menu(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
         _leave_for_task(env, state, kind="callback", recording_url=None)
         state.visit("callback_requested")
         return _hangup(resp, say("queue_callback_saved", last4=digits_spoken(state.from_e164[-4:])))
-    _say(resp, say("queue_back"))
+    if BREAKER.usable():  # else there is no line to be back in (`_queue` hunts instead)
+        _say(resp, say("queue_back"))
     return _queue(env, state, resp)
 
 
 def queue_message(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
+    """The caller's message from the line (or the degraded hunt). Silence at the beep goes back to
+    the line; while Redis is unreachable there is no line, so a callback task is kept instead."""
     recording_url = inp.form.get("RecordingUrl", "")
     resp = _response()
+    if not recording_url and not BREAKER.usable():
+        _leave_for_task(env, state, kind="callback", recording_url=None)
+        state.visit("callback_requested")
+        if state.from_e164:
+            return _hangup(resp, say("queue_callback_saved", last4=digits_spoken(state.from_e164[-4:])))
+        return _hangup(resp, say("degraded_callback_saved"))
     if not recording_url:
         _say(resp, say("queue_no_message"))
         return _queue(env, state, resp)
