@@ -24,7 +24,7 @@ from casestore.redisguard import DB_BREAKER
 from ivr import flow, spool
 from ivr.prompts import say
 from ivr.state import CallStore
-from webhooks import metrics
+from webhooks import metrics, twilio_params
 from webhooks.services import current_services
 from webhooks.signature import signature_valid
 
@@ -58,16 +58,16 @@ def http_error(exc: HTTPException):
 @bp.route("/<step>", methods=["POST"])
 def webhook(step: str) -> Response:
     svc = current_services()
-    form = request.form
-    sid = (form.get("CallSid") or "").strip()[:64]
+    form = twilio_params.form()  # NULs stripped, lengths bounded, durations clamped: ordinary input
+    sid = form.get("CallSid", "")
     metrics.note_webhook(sid)  # latency, counters and the log line: webhooks.metrics, after the response
     inp = flow.CallInput(
         step=step,
         sid=sid,
-        from_raw=(form.get("From") or "")[:64],
+        from_raw=form.get("From", ""),
         digits=form.get("Digits"),
-        query={k: v[:64] for k, v in request.args.items()},
-        form={k: v[:2048] for k, v in form.items()},
+        query=twilio_params.query(),
+        form=form,
     )
     if step == "fallback":
         # Twilio's Fallback URL: used when the primary handler failed. Touches no database or Redis
@@ -75,7 +75,7 @@ def webhook(step: str) -> Response:
         from webhooks.fallback import fallback_response
 
         log.warning("fallback webhook call=%s from=%s", sid, mask(inp.from_raw))
-        return twiml(fallback_response(svc.settings, request.form, request.args))
+        return twiml(fallback_response(svc.settings, form, inp.query))
     if step not in flow.STEPS or not sid:
         # Not a call we can follow: say nothing private and end politely.
         resp = VoiceResponse()
@@ -183,7 +183,7 @@ def fallback_twiml(overflow_number: str, step: str = "") -> str:
     if has_request_context():
         try:
             settings = current_services().settings
-            from_raw = request.form.get("From")
+            from_raw = twilio_params.form().get("From")
         except Exception:  # a body that cannot be parsed: the plain apology
             settings = from_raw = None
     return fault_twiml(overflow_number, step, settings=settings, from_raw=from_raw)
