@@ -181,6 +181,7 @@ def test_the_end_of_calls_heard_during_an_outage_closes_their_rows_and_frees_the
     from routing.presence import Presence
     from webhooks import create_app
     from webhooks.simulator import CallSimulator
+    from webhooks.desk_cli import reconcile_options
     from webhooks.voice import replay_spool_in_background
 
     engine = make_engine(private_postgres.url)
@@ -216,7 +217,8 @@ def test_the_end_of_calls_heard_during_an_outage_closes_their_rows_and_frees_the
     if thread is not None:
         thread.join(timeout=20)
     with Session(engine) as s:  # the dispatcher's reconcile pass
-        staffing.reconcile(s, svc.presence, redis_client, clock(), svc.settings.wrap_up_seconds)
+        staffing.reconcile(s, svc.presence, redis_client, clock(), svc.settings.wrap_up_seconds,
+                           **reconcile_options(svc))
         s.commit()
     clock.advance(seconds=svc.settings.wrap_up_seconds)  # the wrap-up after the talk
     with Session(engine) as s:
