@@ -856,6 +856,13 @@ def replay_end(env: CallEnv, inp: CallInput, state: CallState | None) -> StepRes
         call_status(env, inp, state)
         return StepResult("", forget=True)
     if state is None:
+        # Its final status came first (live, once the database was back: it closed the row as
+        # hung up or abandoned and dropped the state): the talk this Dial result reports is what
+        # happened on the call.
+        talk = _int(inp.form.get("DialCallDuration"))
+        if inp.form.get("DialCallStatus") in {"completed", "answered"} and talk > 0:
+            actions.update_call_log(env.session, inp.sid, only_if_outcome_in=("in_progress", "hung_up", "abandoned"),
+                                    outcome="connected", talk_seconds=talk)
         _conversation_over(env, inp)
         return StepResult("")
     advisor_pk = _target_pk(state.current_target or "", "advisor")

@@ -171,3 +171,43 @@ def test_the_dead_letter_count_is_in_metrics(client, app, session):
     assert spool.replay(session, path) == 2
     body = client.get("/metrics").get_data(as_text=True)
     assert "supportline_spool_dead_letters 1.0" in body and "supportline_spool_pending 0.0" in body
+
+
+def test_a_dial_result_replayed_after_the_live_final_status_still_records_the_talk(
+        app, sim, world, session, clock, monkeypatch):
+    """The Dial result was spooled during the outage; the database came back before the caller's
+    final status, which closed the row as hung up. Replaying the Dial result afterwards records
+    the talk: the outcome is connected, not hung up."""
+    from psycopg import OperationalError as PgOperationalError
+    from sqlalchemy.exc import OperationalError
+
+    from casestore.redisguard import DB_BREAKER
+    from ivr import flow
+    from routing.presence import Presence
+    from tests.test_db_outage import _put_through
+    from webhooks.voice import replay_spool
+
+    svc = app.extensions["supportline"]
+    action, base = _put_through(sim, "CAorder", ["4821", "240117"])
+    real = flow.handle
+
+    def database_gone(env, inp, state):
+        if inp.step == "dial-result":
+            raise OperationalError("UPDATE", {}, PgOperationalError("connection refused"))
+        return real(env, inp, state)
+
+    monkeypatch.setattr(flow, "handle", database_gone)
+    assert "trouble with our phone system" in sim.post(action, dict(base, DialCallStatus="completed",
+                                                                     DialCallDuration="180"))
+    monkeypatch.setattr(flow, "handle", real)
+    DB_BREAKER.reset()
+    svc.spooled.clear()  # (replayed below, not in the background: this test's sessions share one connection)
+    sim.post("/voice/status", dict(base, CallStatus="completed", CallDuration="200"))
+    row = session.scalars(select(CallLog).where(CallLog.call_sid == "CAorder")).one()
+    assert row.outcome == "hung_up" and row.ended_at is not None
+    with svc.sessions() as s:
+        assert replay_spool(svc, s) == 1
+    session.expire_all()
+    row = session.scalars(select(CallLog).where(CallLog.call_sid == "CAorder")).one()
+    assert (row.outcome, row.talk_seconds, row.duration_seconds) == ("connected", 180, 200)
+    assert Presence(svc.redis).get(world.priya.id, clock()).state != "on_call"
