@@ -181,8 +181,9 @@ def test_the_end_of_calls_heard_during_an_outage_closes_their_rows_and_frees_the
     from routing.presence import Presence
     from webhooks import create_app
     from webhooks.simulator import CallSimulator
+    from ivr import spool
     from webhooks.desk_cli import reconcile_options
-    from webhooks.voice import replay_spool_in_background
+    from webhooks.voice import replay_spool_in_background, spool_path
 
     engine = make_engine(private_postgres.url)
     upgrade(engine)
@@ -208,6 +209,8 @@ def test_the_end_of_calls_heard_during_an_outage_closes_their_rows_and_frees_the
         assert "trouble with our phone system" in body
         sim.post("/voice/status", dict(base, CallStatus="completed", CallDuration="200"))
     ended_at = clock()
+    spooled = spool_path(svc).read_text()
+    assert spool.pending(spool_path(svc)) == 6 and World.DANA_PHONE not in spooled and "0134" in spooled
 
     private_postgres.start()
     redis_breaker.reset()

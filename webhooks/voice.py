@@ -144,15 +144,19 @@ def call_env(svc, session, now) -> flow.CallEnv:
 
 
 # The steps that end a call (or a ring): spooled with their parameters during a database outage
-# and applied on replay, so the call-log row is closed and the advisor freed.
+# and applied on replay, so the call-log row is closed and the advisor freed. Only the fields
+# those steps read are kept: no phone number reaches the disk unmasked.
 END_STEPS = ("dial-result", "status")
+END_FIELDS = ("CallStatus", "CallDuration", "DialCallStatus", "DialCallDuration", "DialCallSid")
 
 
 def _spool(svc, inp: flow.CallInput) -> None:
     """Keep the call's trace, and its end, for when the database is back (`ivr.spool`)."""
     if inp.step in ("whisper", "whisper-accept"):
         return  # the advisor's leg: the caller's own dial-result and status carry its end
-    event = {"form": dict(inp.form), "query": dict(inp.query)} if inp.step in END_STEPS else None
+    event = None
+    if inp.step in END_STEPS:
+        event = {"form": {k: inp.form[k] for k in END_FIELDS if k in inp.form}, "query": dict(inp.query)}
     if spool.spool(spool_path(svc), sid=inp.sid, from_masked=mask(inp.from_raw), at=svc.now(), step=inp.step,
                    event=event):
         svc.spooled.set()
@@ -171,8 +175,6 @@ def apply_spooled_event(svc) -> spool.ApplyEvent:
         event = rec["event"]
         inp = flow.CallInput(step=rec["step"], sid=rec["sid"], form=dict(event.get("form") or {}),
                              query=dict(event.get("query") or {}))
-        inp.from_raw = inp.form.get("From", "")
-        inp.digits = inp.form.get("Digits")
         store = CallStore(svc.redis, session=session)
         result = flow.replay_end(call_env(svc, session, at), inp, store.load(inp.sid))
         session.flush()
