@@ -52,12 +52,16 @@ def call_log(session: Session, sid: str) -> CallLog | None:
     return session.scalars(select(CallLog).where(CallLog.call_sid == sid)).first()
 
 
-def update_call_log(session: Session, sid: str, *, only_if_in_progress: bool = False, **values) -> None:
-    """One UPDATE by CallSid (no read first); `only_if_in_progress` keeps a final outcome."""
+def update_call_log(session: Session, sid: str, *, only_if_in_progress: bool = False,
+                    only_if_outcome_in: tuple[str, ...] | None = None, **values) -> None:
+    """One UPDATE by CallSid (no read first); `only_if_in_progress` keeps a final outcome,
+    `only_if_outcome_in` all but those."""
     table = CallLog.__table__
     stmt = update(table).where(table.c.call_sid == sid).values(**values)
     if only_if_in_progress:
-        stmt = stmt.where(table.c.outcome == "in_progress")
+        only_if_outcome_in = ("in_progress",)
+    if only_if_outcome_in is not None:
+        stmt = stmt.where(table.c.outcome.in_(only_if_outcome_in))
     # A Core statement on the session's connection: no ORM bookkeeping on the hot path.
     session.connection().execute(stmt)
 

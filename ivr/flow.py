@@ -611,7 +611,18 @@ def _dial_endpoint(dial: Dial, reach: str, whisper_url: str) -> None:
 
 def _queue(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse:
     """Nobody fitting is free: join the line (keeping any earlier place), let the dispatcher serve
-    the line in order, and if this caller's turn has not come, tell position and expected wait."""
+    the line in order, and if this caller's turn has not come, tell position and expected wait.
+    The line lives in Redis: while it is unreachable, the degraded hunt (`_hunt`) instead."""
+    if not BREAKER.usable():
+        return _hunt(env, state, resp)
+    try:
+        return _join_line(env, state, resp)
+    except ERRORS as exc:
+        BREAKER.failed(exc)
+        return _hunt(env, state, resp)
+
+
+def _join_line(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse:
     if state.queued_at is None:
         state.queued_at = env.now.isoformat()
         actions.set_queued_at(env.session, state.sid, env.now)
@@ -737,13 +748,22 @@ def queue_menu(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
         _leave_for_task(env, state, kind="callback", recording_url=None)
         state.visit("callback_requested")
         return _hangup(resp, say("queue_callback_saved", last4=digits_spoken(state.from_e164[-4:])))
-    _say(resp, say("queue_back"))
+    if BREAKER.usable():  # else there is no line to be back in (`_queue` hunts instead)
+        _say(resp, say("queue_back"))
     return _queue(env, state, resp)
 
 
 def queue_message(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
+    """The caller's message from the line (or the degraded hunt). Silence at the beep goes back to
+    the line; while Redis is unreachable there is no line, so a callback task is kept instead."""
     recording_url = inp.form.get("RecordingUrl", "")
     resp = _response()
+    if not recording_url and not BREAKER.usable():
+        _leave_for_task(env, state, kind="callback", recording_url=None)
+        state.visit("callback_requested")
+        if state.from_e164:
+            return _hangup(resp, say("queue_callback_saved", last4=digits_spoken(state.from_e164[-4:])))
+        return _hangup(resp, say("degraded_callback_saved"))
     if not recording_url:
         _say(resp, say("queue_no_message"))
         return _queue(env, state, resp)
@@ -779,29 +799,9 @@ def dial_result(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse
     target = state.current_target or ""
     advisor_pk = _target_pk(target, "advisor")
     if accepted and dial_status in {"completed", "answered"}:
-        talk = _int(inp.form.get("DialCallDuration"))
-        waited = 0
-        if state.queued_at is not None:
-            waited = max(0, int((env.now - datetime.fromisoformat(state.queued_at)).total_seconds()) - talk)
-        actions.update_call_log(
-            env.session, state.sid, outcome="connected", talk_seconds=talk, wait_seconds=waited,
-            advisor_id=advisor_pk, path=list(state.path),
-        )
-        _finish_case_event(env, state, outcome="connected", advisor_pk=advisor_pk)
-        if state.case_pk is not None:
-            actions.mark_responded(env.session, state.case_pk, env.now)
-        if advisor_pk is not None:
-            holds.end(env.session, advisor_pk, state.sid, env.now + timedelta(seconds=env.wrap_seconds))
-            _quiet(env.presence.call_ended, advisor_pk, env.now, env.wrap_seconds, call_sid=state.sid)
-            env.dispatch()
-        state.visit("done")
+        _talk_ended(env, inp, state, advisor_pk)
         return _hangup(_response(), say("call_ended"))
-    state.visit(f"missed_{state.route}")
-    log.info("dial not accepted call=%s target=%s status=%s", state.sid, target, dial_status or "none")
-    if advisor_pk is not None:
-        holds.end(env.session, advisor_pk, state.sid, env.now)
-        if _quiet(env.presence.release, advisor_pk, state.sid, env.now, missed=True) == "away":
-            staffing.note_autopause(env.session, advisor_pk, env.now, _autopause_reason(env))
+    _ring_missed(env, state, advisor_pk, dial_status)
     resp = _response()
     if state.route == "oncall":
         return _outage_next(env, state, resp)
@@ -812,6 +812,68 @@ def dial_result(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse
     result = _route(env, state, resp, prefix)
     env.dispatch()  # the advisor who missed is free again (unless paused) for someone waiting
     return result
+
+
+def _talk_ended(env: CallEnv, inp: CallInput, state: CallState, advisor_pk: int | None) -> None:
+    """The caller talked with the person dialled: the call log says connected, the advisor wraps
+    up (presence and hold), and the line is served."""
+    talk = _int(inp.form.get("DialCallDuration"))
+    waited = 0
+    if state.queued_at is not None:
+        waited = max(0, int((env.now - datetime.fromisoformat(state.queued_at)).total_seconds()) - talk)
+    actions.update_call_log(
+        env.session, state.sid, outcome="connected", talk_seconds=talk, wait_seconds=waited,
+        advisor_id=advisor_pk, path=list(state.path),
+    )
+    _finish_case_event(env, state, outcome="connected", advisor_pk=advisor_pk)
+    if state.case_pk is not None:
+        actions.mark_responded(env.session, state.case_pk, env.now)
+    if advisor_pk is not None:
+        holds.end(env.session, advisor_pk, state.sid, env.now + timedelta(seconds=env.wrap_seconds))
+        _quiet(env.presence.call_ended, advisor_pk, env.now, env.wrap_seconds, call_sid=state.sid)
+        env.dispatch()
+    state.visit("done")
+
+
+def _ring_missed(env: CallEnv, state: CallState, advisor_pk: int | None, dial_status: str) -> None:
+    """The person dialled did not take the call: they are free again at once (a miss toward the
+    autopause)."""
+    state.visit(f"missed_{state.route}")
+    log.info("dial not accepted call=%s target=%s status=%s", state.sid, state.current_target or "",
+             dial_status or "none")
+    if advisor_pk is not None:
+        holds.end(env.session, advisor_pk, state.sid, env.now)
+        if _quiet(env.presence.release, advisor_pk, state.sid, env.now, missed=True) == "away":
+            staffing.note_autopause(env.session, advisor_pk, env.now, _autopause_reason(env))
+
+
+def replay_end(env: CallEnv, inp: CallInput, state: CallState | None) -> StepResult:
+    """A call's end heard while the database was down (`ivr.spool`), applied once it is back, at
+    the time it arrived (`env.now`): the same operations as the live `dial-result` and `status`
+    steps, but nothing is routed or said (the caller got the fallback then; the call is over).
+    A Dial that was not taken leaves the call log's outcome "fallback" (the caller heard it)."""
+    if inp.step == "status":
+        call_status(env, inp, state)
+        return StepResult("", forget=True)
+    if state is None:
+        # Its final status came first (live, once the database was back: it closed the row as
+        # hung up or abandoned and dropped the state): the talk this Dial result reports is what
+        # happened on the call.
+        talk = _int(inp.form.get("DialCallDuration"))
+        if inp.form.get("DialCallStatus") in {"completed", "answered"} and talk > 0:
+            actions.update_call_log(env.session, inp.sid, only_if_outcome_in=("in_progress", "hung_up", "abandoned"),
+                                    outcome="connected", talk_seconds=talk)
+        _conversation_over(env, inp)
+        return StepResult("")
+    advisor_pk = _target_pk(state.current_target or "", "advisor")
+    dial_status = inp.form.get("DialCallStatus", "")
+    if _accepted(env, state.sid, state.attempt) and dial_status in {"completed", "answered"}:
+        _talk_ended(env, inp, state, advisor_pk)
+    else:
+        _ring_missed(env, state, advisor_pk, dial_status)
+        actions.update_call_log(env.session, state.sid, only_if_in_progress=True, outcome="fallback",
+                                path=list(state.path))
+    return StepResult("", state=state)
 
 
 def _finish_case_event(env: CallEnv, state: CallState, *, outcome: str, advisor_pk: int | None) -> None:

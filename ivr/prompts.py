@@ -105,6 +105,10 @@ PROMPTS: dict[str, str] = {
     ),
     "queue_back": "You are still in line.",
     "degraded_busy": "We could not reach an advisor right now.",
+    "degraded_callback_saved": (
+        "Thank you. An advisor will call you back at the number we have on file, in the order "
+        "you called. Goodbye."
+    ),
     "call_ended": "Thank you for calling. Goodbye.",
     # Whisper to the advisor or engineer who answers.
     "whisper_case": "Case {number_spoken} for {district}. Press 1 to accept.",

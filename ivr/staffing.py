@@ -9,14 +9,18 @@ autopause after missed calls) is also written to the database (`Advisor.signed_i
   back in the state last chosen (available advisors idle from `now`, unless `ivr.holds` says
   they are still on a call or wrapping up); the app runs it at start;
 * `reconcile` does that, then `Presence.reconcile`: advisors no longer in the roster go offline,
-  nobody stays "on a call" for a call that has ended (its state is gone from Redis), and no
-  wrap-up outlasts the configured wrap-up time. The `supportline dispatcher` loop runs it every
-  30 s; `supportline presence reconcile` runs it once.
+  nobody stays "on a call" for a call that has ended, and no wrap-up outlasts the configured
+  wrap-up time. A call has ended when its state is gone from Redis, when its call-log row is
+  closed, when the carrier says it is over (`Telephony.call_status`: its end callbacks were lost,
+  e.g. during a database outage), or when the advisor has been held on it with no webhook for
+  longer than the longest plausible talk; its hold in the database ends too. The `supportline
+  dispatcher` loop runs it every 30 s; `supportline presence reconcile` runs it once.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from datetime import datetime, timedelta
 
 import redis
 from sqlalchemy import select
@@ -26,9 +30,14 @@ from casestore import audit
 from casestore.models import Advisor, AdvisorHold, CallLog
 from ivr import holds
 from ivr.state import CallStore
+from ivr.telephony import Telephony, TelephonyError
 from routing.presence import AUTOPAUSE_REASON, STATES, Presence, PresenceState
 
+log = logging.getLogger("supportline.staffing")
+
 CHOOSABLE = ("available", "away", "offline")
+FINAL_CALL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+MAX_STATUS_LOOKUPS = 50  # carrier look-ups per pass (one REST request each)
 
 
 class PresenceError(ValueError):
@@ -117,7 +126,8 @@ def adopt_hold(presence: Presence, hold: AdvisorHold, now: datetime, *, replacin
 
 
 def reconcile(
-    session: Session, presence: Presence, client: redis.Redis, now: datetime, wrap_seconds: float
+    session: Session, presence: Presence, client: redis.Redis, now: datetime, wrap_seconds: float,
+    *, telephony: Telephony | None = None, longest_call: timedelta = holds.STALE_AFTER,
 ) -> dict[int, str]:
     """`restore`, then converge live presence on the roster and on the calls still alive."""
     changes = restore(session, presence, now)
@@ -134,8 +144,32 @@ def reconcile(
         select(CallLog.call_sid).where(CallLog.call_sid.in_(held), CallLog.ended_at.is_not(None))
     )) if held else set()
     live = {sid for sid in held if sid not in ended and (sid in open_holds or client.exists(calls.key(sid)))}
+    over = _calls_over(views.values(), live, now, telephony, longest_call)
+    for sid in over:
+        holds.end_call(session, sid, now)
+    live -= over
     changes.update(presence.reconcile(roster, live, now, max_wrap_seconds=wrap_seconds))
     return changes
+
+
+def _calls_over(views, live: set[str], now: datetime, telephony: Telephony | None,
+                longest_call: timedelta) -> set[str]:
+    """Calls that look alive but are over: held with no webhook for longer than `longest_call`
+    (presence's `since` is the last change a webhook made), or over by the carrier's word."""
+    limit = now.timestamp() - longest_call.total_seconds()
+    over = {v.call_sid for v in views
+            if v.call_sid in live and v.state == PresenceState.ON_CALL.value and (v.since or 0) < limit}
+    if telephony is not None:
+        for sid in sorted(live - over)[:MAX_STATUS_LOOKUPS]:
+            try:
+                status = telephony.call_status(sid)
+            except TelephonyError:
+                continue  # the carrier cannot say now: the next pass asks again
+            if status in FINAL_CALL_STATUSES:
+                over.add(sid)
+    if over:
+        log.warning("reconcile: %d call(s) over without their end heard; freeing their advisors", len(over))
+    return over
 
 
 def presence_rows(session: Session, presence: Presence, now: datetime) -> list[dict]:

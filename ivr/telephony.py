@@ -151,6 +151,11 @@ class Telephony(Protocol):
         """Send a text message. Returns the MessageSid."""
         ...
 
+    def call_status(self, call_sid: str) -> str | None:
+        """The call's status as the carrier knows it now (queued, ringing, in-progress, completed,
+        busy, failed, no-answer, canceled); None for a call it does not know."""
+        ...
+
 
 def _scrub(text: str) -> str:
     """`text` with anything that looks like a phone number masked."""
@@ -266,6 +271,15 @@ class TwilioTelephony:
         message = self._do("send SMS", to, lambda: self._account.messages.create(**kwargs))
         log.info("sent SMS %s to %s", message.sid, mask(to))
         return message.sid
+
+    def call_status(self, call_sid: str) -> str | None:
+        try:
+            call = self._do("fetch call", None, lambda: self._account.calls(call_sid).fetch())
+        except TelephonyError as exc:
+            if exc.code == NOT_FOUND or exc.status == 404:
+                return None
+            raise
+        return str(call.status) if call.status is not None else None
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -430,6 +444,15 @@ class RecordingTelephony:
             sid = f"SM{next(self._sms_ids):032d}"
             self.messages.append(SentSms(sid, to, from_, body, status_callback))
             return sid
+
+    def call_status(self, call_sid: str) -> str | None:
+        with self._lock:
+            self._check(None)
+            if call_sid in self.ended:
+                return "completed"
+            if call_sid in self._inbound or call_sid in {c.sid for c in self.calls}:
+                return "in-progress"
+            return None
 
     def _check(self, to: str | None) -> None:
         if self._failures:

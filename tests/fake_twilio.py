@@ -2,6 +2,7 @@
 
     POST /2010-04-01/Accounts/{AccountSid}/Calls.json            place a call     -> 201 "CA…"
     POST /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json  redirect/hang up -> 200
+    GET  /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json  fetch a call     -> 200 (its status)
     POST /2010-04-01/Accounts/{AccountSid}/Messages.json         send an SMS      -> 201 "SM…"
 
 It checks HTTP basic auth (401, code 20003), validates numbers (400, code 21211 / 21212), knows
@@ -204,11 +205,16 @@ class FakeTwilio:
             match = _PATH.match(path)
             if not match:
                 raise _ApiError(404, 20404, f"The requested resource {path} was not found")
-            if method != "POST":
+            if method not in ("POST", "GET") or (method == "GET" and not match["call_sid"]):
                 raise _ApiError(405, 20004, "Method not allowed")
             if not self._authorised(auth) or match["account"] != self.account_sid:
                 raise _ApiError(401, 20003, "Authenticate")
             with self._lock:
+                if method == "GET":  # fetch a call: its status now
+                    call = self._live.get(match["call_sid"])
+                    if call is None:
+                        raise _ApiError(404, 20404, f"The requested resource {path} was not found")
+                    return 200, self._call_resource(call)
                 if match["calls"]:
                     return 201, self._create_call(form)
                 if not match["call_sid"]:

@@ -152,3 +152,88 @@ def test_the_database_killed_mid_call_and_restarted(private_postgres, settings_o
         rows = {r.call_sid: r.outcome for r in s.scalars(select(CallLog))}
     assert rows == {"CAbefore": "fallback", "CAduring": "fallback", "CAduring2": "fallback", "CAafter": "connected"}
     engine.dispose()
+
+
+def _put_through(sim, sid: str, keys: list[str]) -> tuple[str, dict]:
+    """A call verified and put through to an advisor who accepts (the whisper's 1); the Dial's
+    action URL and the call's parameters, for the Dial result still to come."""
+    base = {"CallSid": sid, "From": World.DANA_PHONE, "To": "+18005550100", "CallStatus": "in-progress"}
+    root = ET.fromstring(sim.post("/voice/incoming", base))
+    for digits in keys:
+        root = ET.fromstring(sim.post(root.find("Gather").get("action"), dict(base, Digits=digits)))
+    dial = root.find("Dial")
+    assert dial is not None, ET.tostring(root)
+    leg = {"CallSid": f"{sid}-leg", "ParentCallSid": sid, "From": base["To"], "To": list(dial)[0].text,
+           "CallStatus": "in-progress"}
+    whisper = ET.fromstring(sim.post(list(dial)[0].get("url"), leg))
+    assert ET.fromstring(sim.post(whisper.find("Gather").get("action"), dict(leg, Digits="1"))).find("Hangup") is None
+    return dial.get("action"), base
+
+
+def test_the_end_of_calls_heard_during_an_outage_closes_their_rows_and_frees_their_advisors(
+        private_postgres, settings_overrides, redis_client, clock, telephony, tmp_path, redis_breaker):
+    """Issue #13 item 5: three callers talking with three advisors when the database stops; their
+    Dial results and final statuses arrive during the outage. Once it is back, one replay of the
+    spool and one reconcile pass: every row closed with the right outcome, every advisor free."""
+    from casestore.models import Advisor
+    from casestore.redisguard import DB_BREAKER
+    from ivr import staffing
+    from routing.presence import Presence
+    from webhooks import create_app
+    from webhooks.simulator import CallSimulator
+    from ivr import spool
+    from webhooks.desk_cli import reconcile_options
+    from webhooks.voice import replay_spool_in_background, spool_path
+
+    engine = make_engine(private_postgres.url)
+    upgrade(engine)
+    with Session(engine) as s:
+        build_world(s, PIN_PEPPER)
+        s.commit()
+        advisors = list(s.scalars(select(Advisor.id)))
+    app = create_app(dict(settings_overrides, database_url=private_postgres.url, instance_path=tmp_path / "inst"),
+                     engine=engine, sessions=make_session_factory(engine), redis_client=redis_client,
+                     clock=clock, telephony=telephony)
+    svc = app.extensions["supportline"]
+    for pk in advisors:
+        Presence(redis_client).set_state(pk, "available", clock())
+    sim = CallSimulator(app.test_client(), base_url=BASE_URL, auth_token=AUTH_TOKEN)
+    calls = [("CAtalk1", ["4821", "240117"]), ("CAtalk2", ["4821", "0"]), ("CAtalk3", ["4821", "0"])]
+    dials = {sid: _put_through(sim, sid, keys) for sid, keys in calls}
+    assert {Presence(redis_client).get(pk, clock()).state for pk in advisors} == {"on_call"}
+
+    clock.advance(seconds=180)
+    private_postgres.crash()
+    for sid, (action, base) in dials.items():
+        body = sim.post(action, dict(base, DialCallStatus="completed", DialCallDuration="180"))
+        assert "trouble with our phone system" in body
+        sim.post("/voice/status", dict(base, CallStatus="completed", CallDuration="200"))
+    ended_at = clock()
+    spooled = spool_path(svc).read_text()
+    assert spool.pending(spool_path(svc)) == 6 and World.DANA_PHONE not in spooled and "0134" in spooled
+
+    private_postgres.start()
+    redis_breaker.reset()
+    DB_BREAKER.reset()
+    clock.advance(seconds=30)
+    thread = replay_spool_in_background(svc)  # what the worker's timer, or the next webhook, does
+    if thread is not None:
+        thread.join(timeout=20)
+    with Session(engine) as s:  # the dispatcher's reconcile pass
+        staffing.reconcile(s, svc.presence, redis_client, clock(), svc.settings.wrap_up_seconds,
+                           **reconcile_options(svc))
+        s.commit()
+    clock.advance(seconds=svc.settings.wrap_up_seconds)  # the wrap-up after the talk
+    with Session(engine) as s:
+        rows = {r.call_sid: r for r in s.scalars(select(CallLog))}
+    open_rows = [sid for sid in dials if rows[sid].ended_at is None]
+    stranded = [pk for pk in advisors if Presence(redis_client).get(pk, clock()).state == "on_call"]
+    print(f"after the outage: {len(open_rows)} of {len(dials)} rows open, {len(stranded)} of {len(advisors)} "
+          f"advisors stranded")
+    assert open_rows == [] and stranded == []
+    for sid in dials:
+        row = rows[sid]
+        assert (row.outcome, row.talk_seconds, row.duration_seconds, row.status) == ("connected", 180, 200, "completed")
+        assert row.ended_at == ended_at and row.advisor_id in advisors
+    assert {Presence(redis_client).get(pk, clock()).state for pk in advisors} == {"available"}
+    engine.dispose()

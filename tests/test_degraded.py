@@ -10,7 +10,7 @@ import pytest
 import redis as redis_lib
 from sqlalchemy import select
 
-from casestore.models import AuthFailure, CallLog
+from casestore.models import AuthFailure, CallbackTask, CallLog
 from tests.conftest import AUTH_TOKEN, BASE_URL
 from tests.factories import World
 
@@ -318,3 +318,62 @@ def test_one_transactions_deadlock_answers_that_request_only(app, sim, world, mo
         assert spool.replay(s, spool_path(svc)) == 1
     t = sim.call(World.DANA_PHONE, keys=["4821#", "240117#"], dial=["accept"])
     assert t.said("Thank you, Dana") and t.connected_to == "+16125550101"
+
+
+# -- the queue-message step with Redis down (issue #13, item 8) ---------------------------------
+
+
+def _record_prompt(sim, keys):
+    """Drive a call with Redis down up to the degraded 'leave your message' prompt; the Record's
+    action URL and the call's parameters."""
+    import xml.etree.ElementTree as ET
+
+    base = {"CallSid": "CAnoredis", "From": World.DANA_PHONE, "To": "+18005550100", "CallStatus": "in-progress"}
+    root = ET.fromstring(sim.post("/voice/incoming", base))
+    for digits in keys:
+        root = ET.fromstring(sim.post(root.find("Gather").get("action"), dict(base, Digits=digits)))
+    while root.find("Dial") is not None:  # nobody answers
+        root = ET.fromstring(sim.post(root.find("Dial").get("action"), dict(base, DialCallStatus="no-answer")))
+    assert root.find("Record") is not None, ET.tostring(root)
+    return root.find("Record").get("action"), base
+
+
+def _said(body: str) -> str:
+    import xml.etree.ElementTree as ET
+
+    return " ".join(s.text or "" for s in ET.fromstring(body).iter("Say"))
+
+
+def test_with_redis_down_silence_at_the_beep_leaves_a_callback_task_not_the_apology(degraded, world, session):
+    """Press 0, three no-answers, then nothing said at the beep: there is no line to go back to,
+    so the caller gets a callback (a task in the database) and is told so."""
+    t = degraded.call(World.DANA_PHONE, keys=["4821#", "0"], dial=["no-answer"] * 3, record=None)
+    assert t.said("leave your message")
+    assert not t.said("trouble with our phone system")
+    assert t.said("call you back at the number ending in 0 1 3 4")
+    task = session.scalars(select(CallbackTask)).one()
+    assert task.kind == "callback" and task.callback_e164 == World.DANA_PHONE
+    assert session.scalars(select(CallLog.outcome)).one() == "callback_requested"
+
+
+def test_with_redis_down_a_message_at_the_beep_is_saved(degraded, world, session):
+    t = degraded.call(World.DANA_PHONE, keys=["4821#", "0"], dial=["no-answer"] * 3)
+    assert t.said("Your message has been saved") and not t.said("trouble with our phone system")
+    task = session.scalars(select(CallbackTask)).one()
+    assert task.kind == "message" and task.recording_url.startswith("https://api.twilio.com/recordings/")
+
+
+@pytest.mark.parametrize("digits, said, kind", [
+    ("2", "call you back at the number ending in 0 1 3 4", "callback"),  # a callback instead of waiting
+    ("*", "leave your message", None),  # back to the line: there is none, so the degraded message prompt
+])
+def test_with_redis_down_the_queue_choices_work_in_degraded_mode(degraded, world, session, digits, said, kind):
+    """A hold prompt's choices answered while Redis is unreachable (the caller pressed 1 on hold
+    just as it went away): a callback is recorded in the database, and 'keep my place' gives the
+    degraded path instead of the line."""
+    action, base = _record_prompt(degraded, ["4821", "0"])
+    n = action.split("n=")[1].split("&")[0]
+    body = degraded.post(f"/voice/queue-menu?n={n}&stage=choose", dict(base, Digits=digits))
+    assert "trouble with our phone system" not in _said(body) and said in _said(body)
+    kinds = session.scalars(select(CallbackTask.kind)).all()
+    assert kinds == ([kind] if kind else [])

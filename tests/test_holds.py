@@ -260,3 +260,48 @@ def test_reconcile_frees_an_advisor_whose_call_ended_while_redis_was_unreachable
     session.add(CallLog(call_sid="CAgone", started_at=now, ended_at=now, outcome="connected"))
     session.flush()
     assert staffing.reconcile(session, presence, redis_client, now, 60)[world.priya.id] == "available"
+
+
+def _held_on(session, redis_client, world, sid: str, now):
+    """Priya reserved for `sid` and its hold claimed, the call's state in Redis: a call put
+    through whose end (Dial result, final status) was never heard."""
+    from ivr.state import CallState, CallStore
+
+    presence = Presence(redis_client)
+    assert presence.reserve([], skill=None, call_sid=sid, now=now, owner_pk=world.priya.id) == world.priya.id
+    assert holds.claim(session, world.priya.id, sid, now) == holds.TAKEN
+    CallStore(redis_client).finish(sid, "/voice/menu?n=3", "<Response/>", CallState(sid=sid), False)
+    session.flush()
+    return presence
+
+
+def test_reconcile_frees_an_advisor_whose_call_twilio_says_is_over(session, world, redis_client, clock):
+    """Issue #13 item 5: the call's end callbacks were lost (a database outage); the carrier
+    says the call is completed: one reconcile pass frees the advisor and ends the hold."""
+    from ivr.telephony import RecordingTelephony
+
+    now = clock()
+    presence = _held_on(session, redis_client, world, "CAlost", now)
+    twilio = RecordingTelephony()
+    twilio.inbound("CAlost")
+    staffing.reconcile(session, presence, redis_client, now, 60, telephony=twilio)
+    assert presence.get(world.priya.id, now).state == "on_call"  # still talking, says the carrier
+    twilio.end_call("CAlost")
+    assert staffing.reconcile(session, presence, redis_client, now, 60, telephony=twilio)[world.priya.id] == "available"
+    assert holds.held_by(session, "CAlost") == [] and holds.busy(session, now) == {}
+
+
+def test_reconcile_frees_an_advisor_held_longer_than_the_longest_call_without_a_webhook(
+        session, world, redis_client, clock):
+    """No carrier to ask (or it cannot say): an advisor held on one call for longer than the
+    longest plausible talk, with no webhook since, is freed."""
+    now = clock()
+    presence = _held_on(session, redis_client, world, "CAforever", now)
+    longest = timedelta(hours=4)
+    later = now + longest - timedelta(minutes=1)
+    staffing.reconcile(session, presence, redis_client, later, 60, longest_call=longest)
+    assert presence.get(world.priya.id, later).state == "on_call"
+    later = now + longest + timedelta(minutes=1)
+    assert staffing.reconcile(session, presence, redis_client, later, 60,
+                              longest_call=longest)[world.priya.id] == "available"
+    assert holds.held_by(session, "CAforever") == []

@@ -133,3 +133,81 @@ def test_a_web_process_replays_its_own_spool_once_the_database_answers(
     assert "spool-replay" in started
     assert spool.pending(path) == 0 and not svc.spooled.is_set()
     assert session.scalars(select(CallLog.outcome).where(CallLog.call_sid == "CAduring")).one() == "fallback"
+
+
+def test_one_bad_record_is_dead_lettered_and_never_blocks_the_others(tmp_path, session, engine):
+    """Issue #13 item 6: a record the database refuses among ten good ones. Before, replay failed
+    all-or-nothing forever (0 of 10 written); now each record is applied on its own, the bad one
+    goes to the dead-letter file with the reason, and the ten are written."""
+    path = tmp_path / "spool" / "call_log.jsonl"
+    for i in range(5):
+        _write(path, f"CAgood{i}")
+    bad = [{"sid": None, "from": "***0134", "at": AT.isoformat(), "step": "incoming", "outcome": "fallback"}]
+    if engine.dialect.name == "postgresql":  # NUL in text: DataError there (SQLite stores it)
+        bad.append(dict(bad[0], sid="\x00"))
+    with open(path, "a", encoding="utf-8") as fh:  # written directly: the edge cleaning would strip it
+        for rec in bad:
+            fh.write(json.dumps(rec) + "\n")
+    for i in range(5, 10):
+        _write(path, f"CAgood{i}")
+    assert spool.replay(session, path) == 10 + len(bad)
+    written = set(session.scalars(select(CallLog.call_sid)))
+    assert written == {f"CAgood{i}" for i in range(10)}
+    assert spool.pending(path) == 0 and spool.dead_letters(path) == len(bad)
+    letters = [json.loads(line) for line in spool.dead_letter_path(path).read_text().splitlines()]
+    assert [letter["record"] for letter in letters] == bad
+    assert all(letter["reason"].startswith(("IntegrityError", "DataError")) for letter in letters)
+    assert spool.replay(session, path) == 0  # nothing is retried every pass
+
+
+def test_the_dead_letter_count_is_in_metrics(client, app, session):
+    from webhooks.voice import spool_path
+
+    path = spool_path(app.extensions["supportline"])
+    _write(path, "CAfine")
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"sid": "CAbad", "from": "", "at": "not a time", "step": "incoming",
+                             "outcome": "fallback"}) + "\n")
+    assert spool.replay(session, path) == 2
+    body = client.get("/metrics").get_data(as_text=True)
+    assert "supportline_spool_dead_letters 1.0" in body and "supportline_spool_pending 0.0" in body
+
+
+def test_a_dial_result_replayed_after_the_live_final_status_still_records_the_talk(
+        app, sim, world, session, clock, monkeypatch):
+    """The Dial result was spooled during the outage; the database came back before the caller's
+    final status, which closed the row as hung up. Replaying the Dial result afterwards records
+    the talk: the outcome is connected, not hung up."""
+    from psycopg import OperationalError as PgOperationalError
+    from sqlalchemy.exc import OperationalError
+
+    from casestore.redisguard import DB_BREAKER
+    from ivr import flow
+    from routing.presence import Presence
+    from tests.test_db_outage import _put_through
+    from webhooks.voice import replay_spool
+
+    svc = app.extensions["supportline"]
+    action, base = _put_through(sim, "CAorder", ["4821", "240117"])
+    real = flow.handle
+
+    def database_gone(env, inp, state):
+        if inp.step == "dial-result":
+            raise OperationalError("UPDATE", {}, PgOperationalError("connection refused"))
+        return real(env, inp, state)
+
+    monkeypatch.setattr(flow, "handle", database_gone)
+    assert "trouble with our phone system" in sim.post(action, dict(base, DialCallStatus="completed",
+                                                                     DialCallDuration="180"))
+    monkeypatch.setattr(flow, "handle", real)
+    DB_BREAKER.reset()
+    svc.spooled.clear()  # (replayed below, not in the background: this test's sessions share one connection)
+    sim.post("/voice/status", dict(base, CallStatus="completed", CallDuration="200"))
+    row = session.scalars(select(CallLog).where(CallLog.call_sid == "CAorder")).one()
+    assert row.outcome == "hung_up" and row.ended_at is not None
+    with svc.sessions() as s:
+        assert replay_spool(svc, s) == 1
+    session.expire_all()
+    row = session.scalars(select(CallLog).where(CallLog.call_sid == "CAorder")).one()
+    assert (row.outcome, row.talk_seconds, row.duration_seconds) == ("connected", 180, 200)
+    assert Presence(svc.redis).get(world.priya.id, clock()).state != "on_call"

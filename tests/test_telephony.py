@@ -133,6 +133,19 @@ def test_update_call_rejects_meaningless_arguments_before_any_request(telephony,
     assert fake_twilio.updates == []
 
 
+def test_call_status_fetches_the_call_from_the_carrier(telephony, fake_twilio, live_call):  # noqa: F811
+    """Reconcile asks the carrier whether a call an advisor is held on is over."""
+    assert telephony.call_status(live_call) == "queued"
+    fake_twilio.end_call(live_call)
+    assert telephony.call_status(live_call) == "completed"
+    assert telephony.call_status("CA" + "9" * 32) is None  # a call the carrier does not know
+    stand_in = RecordingTelephony()
+    stand_in.inbound("CAin")
+    assert (stand_in.call_status("CAin"), stand_in.call_status("CAunknown")) == ("in-progress", None)
+    stand_in.end_call("CAin")
+    assert stand_in.call_status("CAin") == "completed"
+
+
 def test_send_sms(telephony, fake_twilio):  # noqa: F811
     sid = telephony.send_sms(CUSTOMER, SUPPORT_LINE, "Case 10234 has been updated.",
                              status_callback=STATUS_URL)

@@ -53,6 +53,9 @@ class Settings:
     owner_wait_seconds: float = 60.0
     # Missed calls in a row (no answer, busy, declined) that set an advisor away; 0 = never.
     autopause_misses: int = 2
+    # The longest plausible talk: an advisor held on a call with no webhook for longer is freed by
+    # the dispatcher's reconcile (the call's end was lost).
+    longest_call_seconds: float = 4 * 3600.0
     # Where the Twilio REST client sends requests ("" = api.twilio.com); for a test double only.
     twilio_api_base: str = ""
     # The number outage pages (calls and SMS) come from: your Twilio number, E.164.
@@ -101,6 +104,8 @@ class Settings:
                 found.append("FALLBACK_OUTAGE_LINE is not a valid phone number")
         if self.wrap_up_seconds < 0 or self.owner_wait_seconds < 0:
             found.append("WRAP_UP_SECONDS and OWNER_WAIT_SECONDS must not be negative")
+        if self.longest_call_seconds <= 0:
+            found.append("LONGEST_CALL_SECONDS must be positive")
         return found
 
 
@@ -131,6 +136,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "WRAP_UP_SECONDS": ("wrap_up_seconds", float),
     "OWNER_WAIT_SECONDS": ("owner_wait_seconds", float),
     "AUTOPAUSE_MISSES": ("autopause_misses", int),
+    "LONGEST_CALL_SECONDS": ("longest_call_seconds", float),
     "TWILIO_API_BASE": ("twilio_api_base", lambda v: v.rstrip("/")),
     "TWILIO_CALLER_ID": ("twilio_caller_id", str),
     "SUPPORTLINE_DEV": ("development", _truthy),

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import time
+from datetime import timedelta
 
 import click
 from sqlalchemy import select
@@ -83,8 +84,15 @@ def presence_reconcile(ctx: click.Context) -> None:
     """Bring live presence back to the truth (after a Redis restart, lost callbacks)."""
     svc = _services(ctx)
     with session_scope(svc.sessions) as session:
-        changes = staffing.reconcile(session, svc.presence, svc.redis, svc.now(), svc.settings.wrap_up_seconds)
+        changes = staffing.reconcile(session, svc.presence, svc.redis, svc.now(), svc.settings.wrap_up_seconds,
+                                     **reconcile_options(svc))
     click.echo(f"{len(changes)} advisor(s) changed" + "".join(f"\n  {pk}: {st}" for pk, st in sorted(changes.items())))
+
+
+def reconcile_options(svc) -> dict:
+    """What reconcile needs beyond presence: the carrier (is a held call over?) and how long a
+    call may plausibly last."""
+    return {"telephony": svc.telephony, "longest_call": timedelta(seconds=svc.settings.longest_call_seconds)}
 
 
 def _roster(svc):
@@ -110,7 +118,8 @@ def dispatcher_cmd(ctx: click.Context, interval: float, once: bool) -> None:
             now = svc.now()
             if started - last_reconcile >= 30:
                 with session_scope(svc.sessions) as session:
-                    staffing.reconcile(session, svc.presence, svc.redis, now, svc.settings.wrap_up_seconds)
+                    staffing.reconcile(session, svc.presence, svc.redis, now, svc.settings.wrap_up_seconds,
+                                       **reconcile_options(svc))
                 last_reconcile = started
             result = svc.dispatcher.run(_roster(svc), now)
             if result.bridged:

@@ -36,9 +36,13 @@ Two kinds of figures:
     supportline_jobs_timer_lag_seconds                    how overdue the earliest timer is on the
                                                           service clock (a worker releases them)
     supportline_jobs_failed                               jobs in RQ's failed registry
+    supportline_spool_pending                             call-log records spooled on this host while
+                                                          the database was down, not yet replayed
+    supportline_spool_dead_letters                        spooled records that could not be written,
+                                                          kept in the dead-letter file (`ivr.spool`)
     supportline_scrape_error{source}                      1 when a source (queue, presence, pages,
-                                                          jobs) could not be read: its gauges are left
-                                                          out, the rest of the page is served
+                                                          jobs, spool) could not be read: its gauges
+                                                          are left out, the rest of the page is served
     supportline_scrape_duration_seconds                   time spent reading them
 
 Where the call figures come from. The voice webhook counts them from what it already holds,
@@ -258,7 +262,7 @@ class LiveCollector:
     are left out; once Redis refuses a connection the other Redis sources are not tried again
     in the same scrape (each try could wait for the socket timeout)."""
 
-    SOURCES = (("queue", True), ("presence", True), ("pages", False), ("jobs", True))
+    SOURCES = (("queue", True), ("presence", True), ("pages", False), ("jobs", True), ("spool", False))
 
     def __init__(self, svc) -> None:
         self.svc = svc
@@ -294,6 +298,20 @@ class LiveCollector:
             "supportline_scrape_duration_seconds", "Time spent reading the scrape-time gauges.",
             value=time.perf_counter() - started,
         )
+
+    def _spool(self, now: datetime) -> list[GaugeMetricFamily]:
+        from ivr import spool
+        from webhooks.voice import spool_path  # webhooks.voice imports this module
+
+        path = spool_path(self.svc)
+        return [
+            GaugeMetricFamily("supportline_spool_pending",
+                              "Call-log records spooled on this host while the database was down, not yet replayed.",
+                              value=spool.pending(path)),
+            GaugeMetricFamily("supportline_spool_dead_letters",
+                              "Spooled records that could not be written, kept in the dead-letter file on this host.",
+                              value=spool.dead_letters(path)),
+        ]
 
     def _midnight(self, now: datetime) -> datetime:
         tz = ZoneInfo(self.svc.settings.support_timezone)

@@ -1,7 +1,8 @@
 """Twilio webhooks for outage pages and SMS: `/page/voice`, `/page/key`, `/page/status`, and
 `/sms/incoming` (engineers' page replies, contacts' follow-up and survey replies: `ivr.sms`).
 
-Signed like every Twilio request (403 otherwise). The page call's TwiML and the SMS replies come
+Signed like every Twilio request (403 otherwise); parameters are read cleaned
+(`webhooks.twilio_params`). The page call's TwiML and the SMS replies come
 from `ivr.pagecalls`; this module only parses and serves. A fault answers safe TwiML: a page call
 hears that the system has a problem and to call the support line; an SMS gets no reply text.
 
@@ -18,6 +19,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from casestore.phones import mask
 from ivr import pagecalls, paging, sms
+from webhooks import twilio_params
 from webhooks.services import current_services
 from webhooks.signature import signature_valid
 
@@ -38,7 +40,7 @@ def check_signature():
 
 
 def _page_id() -> int | None:
-    raw = request.args.get("page", "")
+    raw = twilio_params.query().get("page", "")
     return int(raw) if raw.isdigit() else None
 
 
@@ -54,10 +56,10 @@ def _voice_fault() -> Response:
 def page_voice():
     svc = current_services()
     page_id = _page_id()
-    repeat = request.args.get("repeat", "0")
+    repeat = twilio_params.query().get("repeat", "0")
     try:
         with svc.sessions() as session:
-            body = pagecalls.answered(session, page_id or 0, request.form.get("AnsweredBy", ""),
+            body = pagecalls.answered(session, page_id or 0, twilio_params.form().get("AnsweredBy", ""),
                                       svc.settings.support_timezone, int(repeat) if repeat.isdigit() else 0)
             session.commit()
         return _xml(body)
@@ -73,8 +75,8 @@ def page_key():
     page_id = _page_id()
     try:
         with svc.sessions() as session:
-            body = pagecalls.key_pressed(session, svc.telephony, page_id or 0, request.form.get("Digits", ""),
-                                         request.form.get("CallSid", ""), svc.now(), svc.settings.support_timezone)
+            body = pagecalls.key_pressed(session, svc.telephony, page_id or 0, twilio_params.form().get("Digits", ""),
+                                         twilio_params.form().get("CallSid", ""), svc.now(), svc.settings.support_timezone)
             session.commit()
         return _xml(body)
     except Exception:
@@ -88,11 +90,11 @@ def page_status():
     """Delivery status of a page call (CallStatus, AnsweredBy) or page SMS (MessageStatus)."""
     svc = current_services()
     page_id = _page_id()
-    status = request.form.get("CallStatus") or request.form.get("MessageStatus") or ""
+    status = twilio_params.form().get("CallStatus") or twilio_params.form().get("MessageStatus") or ""
     try:
         if page_id is not None:
             with svc.sessions() as session:
-                paging.record_status(session, page_id, status, request.form.get("AnsweredBy"), svc.now())
+                paging.record_status(session, page_id, status, twilio_params.form().get("AnsweredBy"), svc.now())
                 session.commit()
     except Exception:
         log.exception("page status fault page=%s", page_id)
@@ -106,11 +108,11 @@ def sms_incoming():
     reply = MessagingResponse()
     try:
         with svc.sessions() as session:
-            text = sms.reply(session, svc.telephony, svc.jobs, request.form.get("From", ""),
-                             request.form.get("Body", ""), svc.now(), svc.settings.default_region)
+            text = sms.reply(session, svc.telephony, svc.jobs, twilio_params.form().get("From", ""),
+                             twilio_params.form().get("Body", ""), svc.now(), svc.settings.default_region)
             session.commit()
         reply.message(text)
     except Exception:
-        log.exception("sms fault from=%s", mask(request.form.get("From", "")))
+        log.exception("sms fault from=%s", mask(twilio_params.form().get("From", "")))
         g.webhook_outcome = "fault"  # for the webhook line and counters (webhooks.metrics)
     return _xml(str(reply))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import datetime
 
 import redis
 from flask import Blueprint, Response, abort, g, request
@@ -24,7 +25,7 @@ from casestore.redisguard import DB_BREAKER
 from ivr import flow, spool
 from ivr.prompts import say
 from ivr.state import CallStore
-from webhooks import metrics
+from webhooks import metrics, twilio_params
 from webhooks.services import current_services
 from webhooks.signature import signature_valid
 
@@ -58,16 +59,16 @@ def http_error(exc: HTTPException):
 @bp.route("/<step>", methods=["POST"])
 def webhook(step: str) -> Response:
     svc = current_services()
-    form = request.form
-    sid = (form.get("CallSid") or "").strip()[:64]
+    form = twilio_params.form()  # NULs stripped, lengths bounded, durations clamped: ordinary input
+    sid = form.get("CallSid", "")
     metrics.note_webhook(sid)  # latency, counters and the log line: webhooks.metrics, after the response
     inp = flow.CallInput(
         step=step,
         sid=sid,
-        from_raw=(form.get("From") or "")[:64],
+        from_raw=form.get("From", ""),
         digits=form.get("Digits"),
-        query={k: v[:64] for k, v in request.args.items()},
-        form={k: v[:2048] for k, v in form.items()},
+        query=twilio_params.query(),
+        form=form,
     )
     if step == "fallback":
         # Twilio's Fallback URL: used when the primary handler failed. Touches no database or Redis
@@ -75,7 +76,7 @@ def webhook(step: str) -> Response:
         from webhooks.fallback import fallback_response
 
         log.warning("fallback webhook call=%s from=%s", sid, mask(inp.from_raw))
-        return twiml(fallback_response(svc.settings, request.form, request.args))
+        return twiml(fallback_response(svc.settings, form, inp.query))
     if step not in flow.STEPS or not sid:
         # Not a call we can follow: say nothing private and end politely.
         resp = VoiceResponse()
@@ -89,7 +90,7 @@ def webhook(step: str) -> Response:
         # The database failed moments ago: answer the fallback at once rather than wait again.
         outcome = "fault"
         metrics.note_webhook(sid, outcome)
-        _spool(svc, sid, inp.from_raw, step)
+        _spool(svc, inp)
         return twiml(fallback_twiml(svc.settings.overflow_number, step))
     try:
         with svc.sessions() as session:
@@ -101,22 +102,7 @@ def webhook(step: str) -> Response:
                 return twiml(answered)
             before = metrics.CallMark.of(state)
             closing = step == "status" and metrics.call_open(session, sid)
-            env = flow.CallEnv(
-                session=session,
-                redis=svc.redis,
-                now=svc.now(),
-                pin_pepper=svc.settings.pin_pepper,
-                tz_name=svc.settings.support_timezone,
-                region=svc.settings.default_region,
-                overflow_number=svc.settings.overflow_number,
-                hold_music_url=svc.settings.hold_music_url,
-                tables_cache=svc.tables,
-                wrap_seconds=svc.settings.wrap_up_seconds,
-                owner_wait_seconds=svc.settings.owner_wait_seconds,
-                presence=svc.presence,
-                dispatcher=svc.dispatcher,
-                jobs=svc.jobs,
-            )
+            env = call_env(svc, session, svc.now())
             result = flow.handle(env, inp, state)
             session.commit()
             store.finish(sid, url, result.twiml, result.state, result.forget, now=env.now, cache=result.cache)
@@ -130,23 +116,78 @@ def webhook(step: str) -> Response:
         if isinstance(exc, (DBAPIError, OSError)) and not isinstance(exc, redis.RedisError):
             if database_unreachable(exc):  # not for one transaction's deadlock or conflict
                 DB_BREAKER.failed(exc)
-            _spool(svc, sid, inp.from_raw, step)
+            _spool(svc, inp)
         log.exception("webhook fault step=%s call=%s from=%s", step, sid, mask(inp.from_raw))
         return twiml(fallback_twiml(svc.settings.overflow_number, step))
     finally:
         metrics.note_webhook(sid, outcome)
 
 
-def _spool(svc, sid: str, from_raw: str, step: str) -> None:
-    """Keep the call's trace for the call log while the database is down (`ivr.spool`)."""
-    if step in ("status", "whisper", "whisper-accept"):
-        return
-    if spool.spool(spool_path(svc), sid=sid, from_masked=mask(from_raw), at=svc.now(), step=step):
+def call_env(svc, session, now) -> flow.CallEnv:
+    """What a step may use besides its input, for one request (or one replayed event)."""
+    return flow.CallEnv(
+        session=session,
+        redis=svc.redis,
+        now=now,
+        pin_pepper=svc.settings.pin_pepper,
+        tz_name=svc.settings.support_timezone,
+        region=svc.settings.default_region,
+        overflow_number=svc.settings.overflow_number,
+        hold_music_url=svc.settings.hold_music_url,
+        tables_cache=svc.tables,
+        wrap_seconds=svc.settings.wrap_up_seconds,
+        owner_wait_seconds=svc.settings.owner_wait_seconds,
+        presence=svc.presence,
+        dispatcher=svc.dispatcher,
+        jobs=svc.jobs,
+    )
+
+
+# The steps that end a call (or a ring): spooled with their parameters during a database outage
+# and applied on replay, so the call-log row is closed and the advisor freed. Only the fields
+# those steps read are kept: no phone number reaches the disk unmasked.
+END_STEPS = ("dial-result", "status")
+END_FIELDS = ("CallStatus", "CallDuration", "DialCallStatus", "DialCallDuration", "DialCallSid")
+
+
+def _spool(svc, inp: flow.CallInput) -> None:
+    """Keep the call's trace, and its end, for when the database is back (`ivr.spool`)."""
+    if inp.step in ("whisper", "whisper-accept"):
+        return  # the advisor's leg: the caller's own dial-result and status carry its end
+    event = None
+    if inp.step in END_STEPS:
+        event = {"form": {k: inp.form[k] for k in END_FIELDS if k in inp.form}, "query": dict(inp.query)}
+    if spool.spool(spool_path(svc), sid=inp.sid, from_masked=mask(inp.from_raw), at=svc.now(), step=inp.step,
+                   event=event):
         svc.spooled.set()
 
 
 def spool_path(svc):
     return svc.settings.instance_path / "spool" / "call_log.jsonl"
+
+
+def apply_spooled_event(svc) -> spool.ApplyEvent:
+    """How a spooled call end is applied: the flow's `replay_end` on the call's state, at the time
+    the event arrived, through the same operations as the live step."""
+
+    def apply(session, rec: dict) -> None:
+        at = datetime.fromisoformat(rec["at"])
+        event = rec["event"]
+        inp = flow.CallInput(step=rec["step"], sid=rec["sid"], form=dict(event.get("form") or {}),
+                             query=dict(event.get("query") or {}))
+        store = CallStore(svc.redis, session=session)
+        result = flow.replay_end(call_env(svc, session, at), inp, store.load(inp.sid))
+        session.flush()
+        if result.state is not None or result.forget:
+            store.finish(inp.sid, f"spool:{inp.step}:{rec['at']}", result.twiml, result.state, result.forget,
+                         now=at, cache=False)
+
+    return apply
+
+
+def replay_spool(svc, session) -> int:
+    """Replay this host's spool now (the worker's timer and the background thread below)."""
+    return spool.replay(session, spool_path(svc), apply_event=apply_spooled_event(svc))
 
 
 def replay_spool_in_background(svc) -> threading.Thread | None:
@@ -160,7 +201,7 @@ def replay_spool_in_background(svc) -> threading.Thread | None:
     def run() -> None:
         try:
             with svc.sessions() as session:
-                spool.replay(session, spool_path(svc))
+                replay_spool(svc, session)
         except Exception:
             svc.spooled.set()
             log.exception("could not replay the call-log spool (will retry)")
@@ -183,7 +224,7 @@ def fallback_twiml(overflow_number: str, step: str = "") -> str:
     if has_request_context():
         try:
             settings = current_services().settings
-            from_raw = request.form.get("From")
+            from_raw = twilio_params.form().get("From")
         except Exception:  # a body that cannot be parsed: the plain apology
             settings = from_raw = None
     return fault_twiml(overflow_number, step, settings=settings, from_raw=from_raw)

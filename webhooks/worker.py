@@ -31,10 +31,10 @@ import time
 from rq import SimpleWorker
 from rq.timeouts import TimerDeathPenalty
 
-from ivr import lifecycle, paging, spool
+from ivr import lifecycle, paging
 from ivr.jobs import REQUEST_ID, set_context
 from webhooks import fallback
-from webhooks.voice import spool_path
+from webhooks.voice import replay_spool
 
 log = logging.getLogger("supportline.worker")
 
@@ -130,7 +130,7 @@ def _timers(svc, stop: threading.Event) -> None:
                 paging.sweep(ctx)
                 lifecycle.sweep(ctx)
                 with svc.sessions() as session:
-                    spool.replay(session, spool_path(svc))
+                    replay_spool(svc, session)
                 with svc.sessions() as session:
                     lifecycle.fill_response_due(session, svc.tables.get(session).calendar)
                     session.commit()
