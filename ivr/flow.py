@@ -708,7 +708,11 @@ def queue_wait(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
     resp = _response()
     if not BREAKER.usable() or _quiet(env.queue.get, state.sid) is None:
         return _route(env, state, resp)  # not in line (back from a missed advisor; Redis lost): route
-    offer = _my_offer(env, state)
+    try:
+        offer = _my_offer(env, state)
+    except ERRORS as exc:  # Redis went away since the read above: the degraded hunt
+        BREAKER.failed(exc)
+        return _route(env, state, resp)
     if offer is not None:
         return _dial_advisor(env, state, resp, offer.advisor_pk)
     return _hold(env, state, resp)
@@ -718,7 +722,11 @@ def connect(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
     """The dispatcher redirected this waiting call here (REST): dial the advisor it reserved."""
     resp = _response()
     pk = inp.arg("adv")
-    offer = _valid_offer(env, state, Offers(env.redis).take(state.sid, inp.arg("o")))
+    try:
+        offer = _valid_offer(env, state, Offers(env.redis).take(state.sid, inp.arg("o")))
+    except ERRORS as exc:  # Redis went away after the dispatcher's redirect: the degraded hunt
+        BREAKER.failed(exc)
+        return _route(env, state, resp)
     if offer is None or str(offer.advisor_pk) != pk:
         if state.queued_at is not None:
             return _queue(env, state, resp)

@@ -377,3 +377,31 @@ def test_with_redis_down_the_queue_choices_work_in_degraded_mode(degraded, world
     assert "trouble with our phone system" not in _said(body) and said in _said(body)
     kinds = session.scalars(select(CallbackTask.kind)).all()
     assert kinds == ([kind] if kind else [])
+
+
+def test_redis_lost_between_two_reads_of_a_hold_round_hunts_instead_of_the_apology(
+        sim, world, session, redis_client, clock, monkeypatch, redis_breaker):
+    """Redis goes away after the hold round read the caller's place in line but before it read the
+    caller's offer (seen in the storm bench's Redis kill): the caller is put through by the
+    degraded hunt, never the apology."""
+    from ivr import flow
+    from routing.presence import Presence
+
+    presence = Presence(redis_client, "America/Chicago")
+    for a in (world.priya, world.marcus, world.lena):
+        presence.set_state(a.id, "offline", clock())
+
+    reads = []
+    get = flow.Offers.get
+
+    def lost_after_joining(self, sid):
+        reads.append(sid)
+        if len(reads) > 1:  # the first read is the caller's joining the line; then Redis is gone
+            raise redis_lib.ConnectionError("Redis went away")
+        return get(self, sid)
+
+    monkeypatch.setattr(flow.Offers, "get", lost_after_joining)
+    t = sim.call(World.DANA_PHONE, keys=["4821#", "0"], dial=["accept"])
+    assert t.said("You are number 1 in line")
+    assert len(reads) == 2 and not t.said("trouble with our phone system")
+    assert t.connected_to is not None
