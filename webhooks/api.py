@@ -35,10 +35,10 @@ from ivr import incidents as incident_ops
 from ivr import lifecycle
 from ivr import staffing
 from ivr.metrics import queue_metrics
+from webhooks.cleaning import MAX_ID
 from webhooks.services import current_services
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-MAX_ID = 2**31 - 1  # ids are INTEGER columns
 
 
 @bp.url_value_preprocessor

@@ -25,7 +25,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, **services: Any) ->
     if problems:
         raise ConfigurationError("refusing to start: " + "; ".join(problems))
 
-    from webhooks import logs
+    from webhooks import cleaning, logs
 
     logs.configure(settings.development)
     app = Flask(__name__, instance_path=str(settings.instance_path.resolve()))
@@ -38,6 +38,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, **services: Any) ->
     )
     app.extensions["supportline"] = Services.build(settings, **services)
     logs.init_app(app)  # first: every later hook and view runs with the request id set
+    cleaning.install(app)  # console and API query and form values, before any view reads them
     _register_blueprints(app)
     _warm_up(app.extensions["supportline"])
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
@@ -22,8 +23,13 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
 
 
-def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/admin") and "//" not in target and "\\" not in target:
+_LOCAL_NEXT = re.compile(r"/admin(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?(\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?")
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after signing in: `target` when it is a plain path on the console (printable
+    ASCII URL characters only: no CR/LF, no scheme or host, no `//`, `\\` or `..`), else the board."""
+    if target and _LOCAL_NEXT.fullmatch(target) and "//" not in target and ".." not in target:
         return target
     return url_for("admin.board")
 
@@ -53,7 +59,7 @@ def login():
             return render_template("admin/login.html", form=form), 401
         throttle.success(f"user:{username}")
         login_user(SessionUser(user))
-        return redirect(_safe_next(request.args.get("next")))
+        return redirect(safe_next(request.args.get("next")))
     return render_template("admin/login.html", form=form)
 
 
