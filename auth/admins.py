@@ -6,6 +6,9 @@
   entropy that a slow hash adds nothing), so a lookup is one indexed query.
 * Roles: admin (edits everything), supervisor (presence, banners, incidents, test calls, contacts'
   full phone numbers; reads everything), viewer (reads, with phone numbers masked). `allowed(role, permission)` is the one place that says who may do what.
+* Console sessions: the session names the account by id and `session_version`; signing out and a
+  password change bump the version, so a session cookie saved before then is refused (on every
+  device: signing out signs that account out everywhere).
 * Login throttling in Redis: 5 failed logins for one username or from one address within 15
   minutes lock that username or address for 15 minutes (sliding window, shared by every worker).
 """
@@ -124,3 +127,30 @@ class LoginThrottle:
     def success(self, *subjects: str) -> None:
         for subject in filter(None, subjects):
             self.redis.delete(self._keys(subject)[0])
+
+
+def set_password(user: AdminUser, password: str) -> None:
+    """A new password (PasswordTooWeak when too short); every console session of `user` ends."""
+    user.password_hash = hash_password(password)
+    end_sessions(user)
+
+
+def end_sessions(user: AdminUser) -> None:
+    """Every console session issued to `user` so far stops working (sign-out, password change)."""
+    user.session_version = (user.session_version or 0) + 1
+
+
+def session_id(user: AdminUser) -> str:
+    """What a console session stores to name its account: the id and the session version."""
+    return f"{user.id}:{user.session_version or 0}"
+
+
+def user_for_session(session: Session, sid: str) -> AdminUser | None:
+    """The active account a console session names, unless its session version is stale."""
+    user_id, _, version = sid.partition(":")
+    if not (user_id.isascii() and user_id.isdigit() and version.isascii() and version.isdigit()):
+        return None
+    user = session.get(AdminUser, int(user_id))
+    if user is None or not user.active or (user.session_version or 0) != int(version):
+        return None
+    return user

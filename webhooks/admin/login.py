@@ -11,7 +11,8 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from auth.admins import LoginThrottle, authenticate
+from auth.admins import LoginThrottle, authenticate, end_sessions
+from casestore.models import AdminUser
 from webhooks.admin import SessionUser, bp
 from webhooks.services import current_services
 
@@ -66,6 +67,13 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
+    """Sign out, and end every other session of this account too (a copied cookie included)."""
+    svc = current_services()
+    with svc.sessions() as session:
+        user = session.get(AdminUser, current_user.id)
+        if user is not None:
+            end_sessions(user)
+            session.commit()
     logout_user()
     flash("Signed out.", "info")
     return redirect(url_for("admin.login"))
