@@ -1,4 +1,4 @@
-"""Admin accounts: passwords under a slow KDF, per-user API tokens, roles, login throttling.
+"""Admin accounts: passwords under a slow KDF, per-user API tokens, roles, console sessions.
 
 * Passwords: scrypt through werkzeug (`generate_password_hash(method="scrypt")`: N=2^15, r=8, p=1,
   salted), never stored or logged in clear. `verify_password` is constant-time.
@@ -9,8 +9,7 @@
 * Console sessions: the session names the account by id and `session_version`; signing out and a
   password change bump the version, so a session cookie saved before then is refused (on every
   device: signing out signs that account out everywhere).
-* Login throttling in Redis: 5 failed logins for one username or from one address within 15
-  minutes lock that username or address for 15 minutes (sliding window, shared by every worker).
+* Sign-in throttling: `auth.signin_throttle`.
 """
 
 from __future__ import annotations
@@ -18,9 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import datetime
 
-import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -29,9 +26,6 @@ from casestore.models import AdminUser
 from casestore.types import AdminRole
 
 MIN_PASSWORD_LENGTH = 12
-LOGIN_WINDOW_SECONDS = 15 * 60
-LOGIN_MAX_FAILURES = 5
-LOGIN_LOCK_SECONDS = 15 * 60
 # A hash to check against when the username does not exist, so timing does not tell.
 _DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt")
 
@@ -88,45 +82,6 @@ def authenticate(session: Session, username: str, password: str) -> AdminUser | 
 def allowed(role: AdminRole | str | None, permission: str) -> bool:
     value = role.value if isinstance(role, AdminRole) else (role or "")
     return permission in PERMISSIONS.get(value, frozenset())
-
-
-class LoginThrottle:
-    """Failed-login counters and locks in Redis, per username and per client address."""
-
-    def __init__(self, client: redis.Redis, prefix: str = "sl:login") -> None:
-        self.redis = client
-        self.prefix = prefix
-
-    def _keys(self, subject: str) -> tuple[str, str]:
-        digest = hashlib.sha256(subject.encode()).hexdigest()[:24]  # no usernames or IPs in key names
-        return f"{self.prefix}:fail:{digest}", f"{self.prefix}:lock:{digest}"
-
-    def locked(self, now: datetime, *subjects: str) -> bool:
-        keys = [self._keys(s)[1] for s in subjects if s]
-        if not keys:
-            return False
-        ts = now.timestamp()
-        return any(v is not None and float(v) > ts for v in self.redis.mget(keys))
-
-    def failure(self, now: datetime, *subjects: str) -> bool:
-        """Count a failed login for each subject; True when one of them is now locked."""
-        ts = now.timestamp()
-        locked = False
-        for subject in filter(None, subjects):
-            fail_key, lock_key = self._keys(subject)
-            pipe = self.redis.pipeline(transaction=True)
-            pipe.zremrangebyscore(fail_key, "-inf", ts - LOGIN_WINDOW_SECONDS)
-            pipe.zadd(fail_key, {f"{ts:.6f}:{secrets.token_hex(4)}": ts})
-            pipe.zcard(fail_key)
-            pipe.expire(fail_key, LOGIN_WINDOW_SECONDS + 60)
-            if pipe.execute()[2] >= LOGIN_MAX_FAILURES:
-                self.redis.set(lock_key, f"{ts + LOGIN_LOCK_SECONDS:.3f}", ex=LOGIN_LOCK_SECONDS + 60)
-                locked = True
-        return locked
-
-    def success(self, *subjects: str) -> None:
-        for subject in filter(None, subjects):
-            self.redis.delete(self._keys(subject)[0])
 
 
 def set_password(user: AdminUser, password: str) -> None:

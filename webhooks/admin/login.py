@@ -1,4 +1,4 @@
-"""Sign in and out. Failed logins are throttled per username and per address (`auth.admins`)."""
+"""Sign in and out. Sign-in attempts are throttled per account and client address (`auth.signin_throttle`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from auth.admins import LoginThrottle, authenticate, end_sessions
+from auth.admins import authenticate, end_sessions
+from auth.signin_throttle import SigninThrottle
 from casestore.models import AdminUser
 from webhooks.admin import SessionUser, bp
 from webhooks.services import current_services
@@ -42,24 +43,23 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         svc = current_services()
-        now = svc.now()
         username = form.username.data.strip().lower()
-        address = request.remote_addr or ""
-        throttle = LoginThrottle(svc.redis)
-        if throttle.locked(now, f"user:{username}", f"addr:{address}"):
-            flash("Too many failed sign-ins. Try again in 15 minutes.", "error")
-            return render_template("admin/login.html", form=form), 429
+        throttle = SigninThrottle(svc.redis)
         with svc.sessions() as session:
+            attempt = throttle.begin(session, svc.now(), username, request.remote_addr or "")
+            session.commit()  # counted before the password is checked, for parallel attempts too
+            if not attempt.allowed:
+                flash("Too many failed sign-ins. Try again in 15 minutes.", "error")
+                return render_template("admin/login.html", form=form), 429
             user = authenticate(session, username, form.password.data)
-            if user is not None:
-                session.expunge(user)
-        if user is None:
-            throttle.failure(now, f"user:{username}", f"addr:{address}")
-            log.warning("failed admin sign-in")
-            flash("Wrong username or password.", "error")
-            return render_template("admin/login.html", form=form), 401
-        throttle.success(f"user:{username}")
-        login_user(SessionUser(user))
+            if user is None:
+                log.warning("failed admin sign-in")
+                flash("Wrong username or password.", "error")
+                return render_template("admin/login.html", form=form), 401
+            throttle.succeeded(session, attempt)
+            session.commit()
+            signed_in = SessionUser(user)
+        login_user(signed_in)
         return redirect(safe_next(request.args.get("next")))
     return render_template("admin/login.html", form=form)
 
