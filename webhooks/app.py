@@ -26,7 +26,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, **services: Any) ->
     if problems:
         raise ConfigurationError("refusing to start: " + "; ".join(problems))
 
-    from webhooks import cleaning, logs
+    from webhooks import cleaning, logs, security_headers
 
     logs.configure(settings.development)
     app = Flask(__name__, instance_path=str(settings.instance_path.resolve()))
@@ -40,6 +40,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, **services: Any) ->
     app.extensions["supportline"] = Services.build(settings, **services)
     logs.init_app(app)  # first: every later hook and view runs with the request id set
     cleaning.install(app)  # console and API query and form values, before any view reads them
+    security_headers.init_app(app)
     _register_blueprints(app)
     if settings.trusted_proxies:
         # The client's address and scheme from the last TRUSTED_PROXIES hops of X-Forwarded-*.
