@@ -16,16 +16,20 @@ import pkgutil
 from functools import wraps
 from typing import Any, Callable
 
+import redis
 from flask import Blueprint, Flask, abort, flash, request
 from flask_login import LoginManager, current_user, login_required
 from flask_wtf.csrf import CSRFProtect
 
 from auth.admins import allowed, session_id, user_for_session
 from casestore.interchange import LoadError, load_document
+from webhooks import live
 from webhooks.services import current_services
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="../templates", static_folder="../static",
                static_url_path="/static")
+bp.register_error_handler(live.LiveUnavailable, live.unavailable_page)
+bp.register_error_handler(redis.RedisError, live.unavailable_page)  # a 503 page saying so, never a 500
 csrf = CSRFProtect()
 login_manager = LoginManager()
 login_manager.login_view = "admin.login"
@@ -116,7 +120,7 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _roles():
-        return {"can": (lambda p: current_user.is_authenticated and current_user.can(p))}
+        return {"can": (lambda p: current_user.is_authenticated and current_user.can(p)), "live_note": live.UNAVAILABLE}
 
 
 def wants_json() -> bool:
