@@ -106,3 +106,17 @@ def test_a_bad_next_redirects_inside_the_console(browser, target, lands):
 def test_a_local_next_is_kept(browser):
     res = _login_with_next(browser, "/admin/calls?outcome=answered&page=2")
     assert res.status_code == 302 and res.headers["Location"].endswith("/admin/calls?outcome=answered&page=2")
+
+
+def test_nul_in_api_json_bodies_is_ordinary_input(client, api_auth, world):
+    headers = api_auth("admin")
+    res = client.post(f"/api/advisors/{world.lena.id}/presence", headers=headers,
+                      json={"state": "away", "reason": "lunch\x00"})   # a 500 on PostgreSQL before
+    assert res.status_code == 200 and res.get_json()["away_reason"] == "lunch"
+    res = client.post("/api/cases/240117/status", headers=headers,
+                      json={"status": "available_in_release", "release_name": "2027.1\x00"})
+    assert res.status_code == 200 and res.get_json()["release_name"] == "2027.1"
+    for path, body in [("/api/districts/x", {"name": "x", "state": "M\x00N"}), ("/api/teams/t\x00", {"name": "t\x00"}),
+                       ("/api/incidents/1/districts", {"district": "d\x00"})]:
+        method = client.post if "incidents" in path else client.put
+        assert method(path, headers=headers, json=body).status_code < 500, path

@@ -38,7 +38,7 @@ from ivr import lifecycle
 from ivr import staffing
 from ivr.metrics import queue_metrics
 from webhooks import live
-from webhooks.cleaning import MAX_ID
+from webhooks.cleaning import MAX_ID, json_strings
 from webhooks.services import current_services
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -108,7 +108,7 @@ def presence_list():
 def presence_set(advisor_id: int):
     permit("presence")
     svc = current_services()
-    body = request.get_json(silent=True)
+    body = json_strings(request.get_json(silent=True))
     if not isinstance(body, dict):
         return _bad("body", "a JSON object is required")
     state = body.get("state")
@@ -204,7 +204,7 @@ def incident_detail(incident_id: int):
 def incident_link(incident_id: int):
     permit("incidents")
     svc = current_services()
-    body = request.get_json(silent=True)
+    body = json_strings(request.get_json(silent=True))
     name = body.get("district") if isinstance(body, dict) else None
     if not isinstance(name, str) or not name.strip():
         return _bad("district", "the name of a district")
@@ -225,7 +225,7 @@ def incident_banner(incident_id: int):
     """The status notice callers of the incident's districts hear after verification."""
     permit("banners")
     svc = current_services()
-    body = request.get_json(silent=True)
+    body = json_strings(request.get_json(silent=True))
     if not isinstance(body, dict):
         return _bad("body", "a JSON object is required")
     message = body.get("message")
@@ -267,7 +267,7 @@ def case_status(number: int):
     3 x 10 follow-up), "available_in_release" (with "release_name"), "in_progress", or "closed"."""
     permit("edit")
     svc = current_services()
-    body = request.get_json(silent=True)
+    body = json_strings(request.get_json(silent=True))
     if not isinstance(body, dict):
         return _bad("body", "a JSON object is required")
     status = body.get("status")

@@ -5,8 +5,9 @@ value is cleaned once (`install`): NUL and the other control characters are drop
 PostgreSQL refuse the query; CR/LF break a redirect), tab and line breaks survive only in form
 values (a banner message may have them), and each value is cut to a bounded length. Views then
 parse numbers with `whole_number`, which takes ASCII digits only (`"²".isdigit()` is true, yet
-`int("²")` raises) and nothing past the INTEGER columns' range. Twilio's parameters are cleaned
-by the voice webhooks themselves; JSON bodies are validated field by field by the API.
+`int("²")` raises) and nothing past the INTEGER columns' range. The API's JSON bodies go through
+`json_strings` (webhooks.api) and the load file's validation (webhooks.api_tables). Twilio's
+parameters are cleaned by the voice webhooks themselves.
 """
 
 from __future__ import annotations
@@ -32,6 +33,17 @@ def clean_query_value(value: str) -> str:
 
 def clean_form_value(value: str) -> str:
     return _FORM_JUNK.sub("", value)[:FORM_VALUE_LIMIT]
+
+
+def json_strings(value):
+    """A parsed JSON body with every string in it (keys too) cleaned like a form value."""
+    if isinstance(value, str):
+        return clean_form_value(value)
+    if isinstance(value, list):
+        return [json_strings(v) for v in value]
+    if isinstance(value, dict):
+        return {clean_form_value(str(k)): json_strings(v) for k, v in value.items()}
+    return value
 
 
 def whole_number(raw: str | None, maximum: int = MAX_ID) -> int | None:
