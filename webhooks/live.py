@@ -5,14 +5,14 @@ the console and the API do while Redis cannot be reached (`casestore.redisguard.
 `optional(fn)` gives None instead, for a page that renders its database parts anyway and says that
 live figures are unavailable (`UNAVAILABLE`). A view that cannot do without Redis lets the error
 through: the console's and the API's error handlers (`unavailable_page`, `unavailable_json`)
-answer 503 with that sentence (JSON for the API and for `.json` console routes), never a 500.
+answer 503 with that sentence (JSON for the API and for the console's JSON routes), never a 500.
 """
 
 from __future__ import annotations
 
 from typing import Callable, TypeVar
 
-from flask import jsonify, render_template, request
+from flask import jsonify, render_template
 
 from casestore.redisguard import BREAKER, COOLDOWN_SECONDS, ERRORS
 
@@ -57,7 +57,5 @@ def unavailable_json(exc: Exception):
 
 
 def unavailable_page(exc: Exception):
-    if request.path.endswith(".json") or request.accept_mimetypes.best == "application/json":
-        return unavailable_json(exc)
     _note_failure(exc)
     return render_template("admin/unavailable.html", note=UNAVAILABLE), 503, {"Retry-After": str(int(COOLDOWN_SECONDS))}

@@ -23,13 +23,12 @@ from flask_wtf.csrf import CSRFProtect
 
 from auth.admins import allowed, session_id, user_for_session
 from casestore.interchange import LoadError, load_document
+from casestore.models import AdminUser
 from webhooks import live
 from webhooks.services import current_services
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="../templates", static_folder="../static",
                static_url_path="/static")
-bp.register_error_handler(live.LiveUnavailable, live.unavailable_page)
-bp.register_error_handler(redis.RedisError, live.unavailable_page)  # a 503 page saying so, never a 500
 csrf = CSRFProtect()
 login_manager = LoginManager()
 login_manager.login_view = "admin.login"
@@ -125,3 +124,12 @@ def init_app(app: Flask) -> None:
 
 def wants_json() -> bool:
     return request.accept_mimetypes.best == "application/json"
+
+
+@bp.errorhandler(live.LiveUnavailable)
+@bp.errorhandler(redis.RedisError)
+def _live_unavailable(exc: Exception):
+    """Redis unreachable where a page needs it: a 503 saying live figures are unavailable, never a 500."""
+    if request.path.endswith(".json") or wants_json():
+        return live.unavailable_json(exc)
+    return live.unavailable_page(exc)
