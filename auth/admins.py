@@ -1,4 +1,4 @@
-"""Admin accounts: passwords under a slow KDF, per-user API tokens, roles, login throttling.
+"""Admin accounts: passwords under a slow KDF, per-user API tokens, roles, console sessions.
 
 * Passwords: scrypt through werkzeug (`generate_password_hash(method="scrypt")`: N=2^15, r=8, p=1,
   salted), never stored or logged in clear. `verify_password` is constant-time.
@@ -6,8 +6,10 @@
   entropy that a slow hash adds nothing), so a lookup is one indexed query.
 * Roles: admin (edits everything), supervisor (presence, banners, incidents, test calls, contacts'
   full phone numbers; reads everything), viewer (reads, with phone numbers masked). `allowed(role, permission)` is the one place that says who may do what.
-* Login throttling in Redis: 5 failed logins for one username or from one address within 15
-  minutes lock that username or address for 15 minutes (sliding window, shared by every worker).
+* Console sessions: the session names the account by id and `session_version`; signing out and a
+  password change bump the version, so a session cookie saved before then is refused (on every
+  device: signing out signs that account out everywhere).
+* Sign-in throttling: `auth.signin_throttle`.
 """
 
 from __future__ import annotations
@@ -15,9 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import datetime
 
-import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -26,9 +26,6 @@ from casestore.models import AdminUser
 from casestore.types import AdminRole
 
 MIN_PASSWORD_LENGTH = 12
-LOGIN_WINDOW_SECONDS = 15 * 60
-LOGIN_MAX_FAILURES = 5
-LOGIN_LOCK_SECONDS = 15 * 60
 # A hash to check against when the username does not exist, so timing does not tell.
 _DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt")
 
@@ -87,40 +84,28 @@ def allowed(role: AdminRole | str | None, permission: str) -> bool:
     return permission in PERMISSIONS.get(value, frozenset())
 
 
-class LoginThrottle:
-    """Failed-login counters and locks in Redis, per username and per client address."""
+def set_password(user: AdminUser, password: str) -> None:
+    """A new password (PasswordTooWeak when too short); every console session of `user` ends."""
+    user.password_hash = hash_password(password)
+    end_sessions(user)
 
-    def __init__(self, client: redis.Redis, prefix: str = "sl:login") -> None:
-        self.redis = client
-        self.prefix = prefix
 
-    def _keys(self, subject: str) -> tuple[str, str]:
-        digest = hashlib.sha256(subject.encode()).hexdigest()[:24]  # no usernames or IPs in key names
-        return f"{self.prefix}:fail:{digest}", f"{self.prefix}:lock:{digest}"
+def end_sessions(user: AdminUser) -> None:
+    """Every console session issued to `user` so far stops working (sign-out, password change)."""
+    user.session_version = (user.session_version or 0) + 1
 
-    def locked(self, now: datetime, *subjects: str) -> bool:
-        keys = [self._keys(s)[1] for s in subjects if s]
-        if not keys:
-            return False
-        ts = now.timestamp()
-        return any(v is not None and float(v) > ts for v in self.redis.mget(keys))
 
-    def failure(self, now: datetime, *subjects: str) -> bool:
-        """Count a failed login for each subject; True when one of them is now locked."""
-        ts = now.timestamp()
-        locked = False
-        for subject in filter(None, subjects):
-            fail_key, lock_key = self._keys(subject)
-            pipe = self.redis.pipeline(transaction=True)
-            pipe.zremrangebyscore(fail_key, "-inf", ts - LOGIN_WINDOW_SECONDS)
-            pipe.zadd(fail_key, {f"{ts:.6f}:{secrets.token_hex(4)}": ts})
-            pipe.zcard(fail_key)
-            pipe.expire(fail_key, LOGIN_WINDOW_SECONDS + 60)
-            if pipe.execute()[2] >= LOGIN_MAX_FAILURES:
-                self.redis.set(lock_key, f"{ts + LOGIN_LOCK_SECONDS:.3f}", ex=LOGIN_LOCK_SECONDS + 60)
-                locked = True
-        return locked
+def session_id(user: AdminUser) -> str:
+    """What a console session stores to name its account: the id and the session version."""
+    return f"{user.id}:{user.session_version or 0}"
 
-    def success(self, *subjects: str) -> None:
-        for subject in filter(None, subjects):
-            self.redis.delete(self._keys(subject)[0])
+
+def user_for_session(session: Session, sid: str) -> AdminUser | None:
+    """The active account a console session names, unless its session version is stale."""
+    user_id, _, version = sid.partition(":")
+    if not (user_id.isascii() and user_id.isdigit() and version.isascii() and version.isdigit()):
+        return None
+    user = session.get(AdminUser, int(user_id))
+    if user is None or not user.active or (user.session_version or 0) != int(version):
+        return None
+    return user

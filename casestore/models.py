@@ -599,6 +599,9 @@ class AdminUser(Base):
     api_token_hash: Mapped[Optional[str]] = mapped_column(String(128), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Part of every console session's id: bumped on sign-out and on a password change, so every
+    # session cookie issued before then stops working (`auth.admins.end_sessions`).
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class AuditEntry(Base):

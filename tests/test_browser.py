@@ -117,3 +117,29 @@ def test_run_a_test_call_from_the_keypad(page):
     page.wait_for_selector("#result :text('Connecting you to your case owner')")
     result = page.inner_text("#result")
     assert "Case 2 4 0 1 1 7" in result and "6125550101" in result.replace(" ", "").replace("-", "")
+
+
+def test_the_pages_run_under_the_content_security_policy(page, tmp_path):
+    """No page asks for anything the CSP blocks (inline script or style, another origin): the
+    browser reports every violation on its console. SUPPORTLINE_SCREENSHOTS=DIR keeps a picture
+    of each page there, to look at."""
+    messages: list[str] = []
+    page.on("console", lambda msg: messages.append(f"{msg.type}: {msg.text} ({page.url} {msg.location.get('url')})"))
+    page.on("pageerror", lambda exc: messages.append(f"pageerror: {exc}"))
+    sign_in(page)
+    shots = os.environ.get("SUPPORTLINE_SCREENSHOTS")
+    for path in ("/admin/", "/admin/advisors", "/admin/test-call", "/admin/charts", "/admin/calendar",
+                 "/admin/districts", "/admin/oncall", "/admin/banners", "/admin/calls", "/admin/audit"):
+        response = page.goto(path)
+        page.wait_for_load_state("networkidle")
+        assert "script-src 'self'" in response.headers["content-security-policy"], path
+        if shots:
+            name = path.strip("/").replace("/", "_").replace("admin_", "").replace("admin", "board") or "board"
+            page.screenshot(path=os.path.join(shots, f"{name}.png"), full_page=True)
+    page.goto("/admin/test-call")
+    page.fill("input[name=from]", "+16125550134")
+    page.click("#keypad button[data-key='4']")
+    page.click("button:has-text('Place test call')")
+    page.wait_for_selector("#result p, #result li, #problems p")
+    violations = [m for m in messages if "Content Security Policy" in m or m.startswith(("error", "pageerror"))]
+    assert violations == [], "\n".join(violations)

@@ -9,7 +9,7 @@ import os
 import click
 from sqlalchemy import select
 
-from auth.admins import PasswordTooWeak, hash_password, new_api_token
+from auth.admins import PasswordTooWeak, new_api_token, set_password
 from casestore import audit
 from casestore.db import make_engine, make_session_factory, session_scope
 from casestore.models import AdminUser
@@ -38,21 +38,21 @@ def admin_group() -> None:
 def admin_create(ctx: click.Context, username: str, role: str, password: str) -> None:
     """Create an account (or reset its password and role)."""
     username = username.strip().lower()
-    try:
-        digest = hash_password(password)
-    except PasswordTooWeak as exc:
-        raise click.ClickException(str(exc)) from None
     now = system_clock()
-    with session_scope(_sessions(ctx)) as session:
-        user = session.scalars(select(AdminUser).where(AdminUser.username == username)).first()
-        before = {"role": user.role.value, "active": user.active} if user else None
-        if user is None:
-            user = AdminUser(username=username, password_hash=digest, role=AdminRole(role), active=True, created_at=now)
+    try:
+        with session_scope(_sessions(ctx)) as session:
+            user = session.scalars(select(AdminUser).where(AdminUser.username == username)).first()
+            before = {"role": user.role.value, "active": user.active} if user else None
+            if user is None:
+                user = AdminUser(username=username, role=AdminRole(role), active=True, created_at=now)
+            user.role, user.active = AdminRole(role), True
+            set_password(user, password)  # ends every console session the account had
             session.add(user)
-        else:
-            user.password_hash, user.role, user.active = digest, AdminRole(role), True
-        audit.record(session, at=now, actor=_actor(), action="update" if before else "create", entity="admin_user",
-                     key=username, before=before, after={"role": role, "active": True, "password": "(set)"})
+            audit.record(session, at=now, actor=_actor(), action="update" if before else "create",
+                         entity="admin_user", key=username, before=before,
+                         after={"role": role, "active": True, "password": "(set)"})
+    except PasswordTooWeak as exc:  # nothing was written
+        raise click.ClickException(str(exc)) from None
     click.echo(f"{username}: {role}")
 
 

@@ -4,7 +4,8 @@ Every request carries a per-user token (`supportline admin token USER`, or the c
 or a wrong one gets 401, a role that may not do the thing gets 403. Writes are audited with the
 user as the actor; input errors get a 400 naming the field.
 
-  GET  /api/queue                          the line now and today's figures (`ivr.metrics`)
+  GET  /api/queue                          the line now and today's figures (`ivr.metrics`); like
+                                           the presence routes, 503 JSON while Redis is unreachable
   GET  /api/advisors/presence              every active advisor's live presence
   POST /api/advisors/<id>/presence         {"state": "available"|"away"|"offline", "reason": "..."}
   GET  /api/tasks?status=open              callback and message tasks, in queue order
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import redis
 from flask import Blueprint, abort, g, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import object_session
@@ -36,10 +38,11 @@ from ivr import incidents as incident_ops
 from ivr import lifecycle
 from ivr import staffing
 from ivr.metrics import queue_metrics
+from webhooks import live
+from webhooks.cleaning import MAX_ID, json_strings
 from webhooks.services import current_services
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-MAX_ID = 2**31 - 1  # ids are INTEGER columns
 
 
 @bp.url_value_preprocessor
@@ -81,27 +84,32 @@ def _bad(field: str, detail: str):
     return resp
 
 
+# Live figures need Redis: while it is unreachable these answer 503 JSON (`webhooks.live`).
+bp.register_error_handler(live.LiveUnavailable, live.unavailable_json)
+bp.register_error_handler(redis.RedisError, live.unavailable_json)
+
+
 @bp.get("/queue")
 def queue():
     svc = current_services()
     with svc.sessions() as session:
         tables = svc.tables.get(session)
-        return jsonify(queue_metrics(session, svc.redis, svc.presence, tables.advisors, svc.now(),
-                                     svc.settings.support_timezone))
+        return jsonify(live.read(lambda: queue_metrics(session, svc.redis, svc.presence, tables.advisors,
+                                                       svc.now(), svc.settings.support_timezone)))
 
 
 @bp.get("/advisors/presence")
 def presence_list():
     svc = current_services()
     with svc.sessions() as session:
-        return jsonify(staffing.presence_rows(session, svc.presence, svc.now()))
+        return jsonify(live.read(lambda: staffing.presence_rows(session, svc.presence, svc.now())))
 
 
 @bp.post("/advisors/<int:advisor_id>/presence")
 def presence_set(advisor_id: int):
     permit("presence")
     svc = current_services()
-    body = request.get_json(silent=True)
+    body = json_strings(request.get_json(silent=True))
     if not isinstance(body, dict):
         return _bad("body", "a JSON object is required")
     state = body.get("state")
@@ -115,7 +123,8 @@ def presence_set(advisor_id: int):
         if session.get(Advisor, advisor_id) is None:
             abort(404)
         try:
-            staffing.set_presence(session, svc.presence, advisor_id, state, now, actor=g.api_actor, reason=reason)
+            live.read(lambda: staffing.set_presence(session, svc.presence, advisor_id, state, now,
+                                                    actor=g.api_actor, reason=reason))
         except staffing.PresenceError as exc:
             return _bad("state", str(exc))
         session.commit()
@@ -196,7 +205,7 @@ def incident_detail(incident_id: int):
 def incident_link(incident_id: int):
     permit("incidents")
     svc = current_services()
-    body = request.get_json(silent=True)
+    body = json_strings(request.get_json(silent=True))
     name = body.get("district") if isinstance(body, dict) else None
     if not isinstance(name, str) or not name.strip():
         return _bad("district", "the name of a district")
@@ -217,7 +226,7 @@ def incident_banner(incident_id: int):
     """The status notice callers of the incident's districts hear after verification."""
     permit("banners")
     svc = current_services()
-    body = request.get_json(silent=True)
+    body = json_strings(request.get_json(silent=True))
     if not isinstance(body, dict):
         return _bad("body", "a JSON object is required")
     message = body.get("message")
@@ -259,7 +268,7 @@ def case_status(number: int):
     3 x 10 follow-up), "available_in_release" (with "release_name"), "in_progress", or "closed"."""
     permit("edit")
     svc = current_services()
-    body = request.get_json(silent=True)
+    body = json_strings(request.get_json(silent=True))
     if not isinstance(body, dict):
         return _bad("body", "a JSON object is required")
     status = body.get("status")

@@ -6,6 +6,7 @@ import logging
 from typing import Any, Mapping
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webhooks.config import ConfigurationError, Settings, load_settings
 from webhooks.services import Services
@@ -25,7 +26,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, **services: Any) ->
     if problems:
         raise ConfigurationError("refusing to start: " + "; ".join(problems))
 
-    from webhooks import logs
+    from webhooks import cleaning, logs, security_headers
 
     logs.configure(settings.development)
     app = Flask(__name__, instance_path=str(settings.instance_path.resolve()))
@@ -38,7 +39,12 @@ def create_app(test_config: Mapping[str, Any] | None = None, **services: Any) ->
     )
     app.extensions["supportline"] = Services.build(settings, **services)
     logs.init_app(app)  # first: every later hook and view runs with the request id set
+    cleaning.install(app)  # console and API query and form values, before any view reads them
+    security_headers.init_app(app)
     _register_blueprints(app)
+    if settings.trusted_proxies:
+        # The client's address and scheme from the last TRUSTED_PROXIES hops of X-Forwarded-*.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
     _warm_up(app.extensions["supportline"])
     return app
 

@@ -68,6 +68,10 @@ class Settings:
     # several processes (gunicorn workers, the dispatcher, the worker) share one clock.
     clock_anchor: float | None = None
     validate_signatures: bool = True
+    # Reverse proxies in front of the service that append the client to X-Forwarded-For (and set
+    # X-Forwarded-Proto): the client address (sign-in throttling) and https (HSTS) are taken
+    # from that many hops. 0 = no proxy: the socket's peer, and the headers are ignored.
+    trusted_proxies: int = 0
     instance_path: Path = field(default_factory=default_instance_path)
 
     @property
@@ -102,6 +106,8 @@ class Settings:
                 to_e164(self.fallback_outage_line, self.default_region)
             except InvalidPhoneNumber:
                 found.append("FALLBACK_OUTAGE_LINE is not a valid phone number")
+        if self.trusted_proxies < 0:
+            found.append("TRUSTED_PROXIES must not be negative")
         if self.wrap_up_seconds < 0 or self.owner_wait_seconds < 0:
             found.append("WRAP_UP_SECONDS and OWNER_WAIT_SECONDS must not be negative")
         if self.longest_call_seconds <= 0:
@@ -139,6 +145,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "LONGEST_CALL_SECONDS": ("longest_call_seconds", float),
     "TWILIO_API_BASE": ("twilio_api_base", lambda v: v.rstrip("/")),
     "TWILIO_CALLER_ID": ("twilio_caller_id", str),
+    "TRUSTED_PROXIES": ("trusted_proxies", int),
     "SUPPORTLINE_DEV": ("development", _truthy),
     "SUPPORTLINE_INSTANCE": ("instance_path", Path),
     "SUPPORTLINE_CLOCK_START": ("clock_start", str),

@@ -16,14 +16,16 @@ import pkgutil
 from functools import wraps
 from typing import Any, Callable
 
+import redis
 from flask import Blueprint, Flask, abort, flash, request
 from flask_login import LoginManager, current_user, login_required
 from flask_wtf.csrf import CSRFProtect
 
-from auth.admins import allowed
+from auth.admins import allowed, session_id, user_for_session
 from auth.disclosure import phone_for
 from casestore.interchange import LoadError, load_document
 from casestore.models import AdminUser
+from webhooks import live
 from webhooks.services import current_services
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="../templates", static_folder="../static",
@@ -36,11 +38,13 @@ login_manager.session_protection = "strong"
 
 
 @login_manager.user_loader
-def _load_user(user_id: str):
+def _load_user(sid: str):
+    """The session's account, or None (signed out) when it is gone, inactive, or its session
+    version has moved on since (signed out elsewhere, password changed)."""
     svc = current_services()
     with svc.sessions() as session:
-        user = session.get(AdminUser, int(user_id)) if user_id.isdigit() else None
-        if user is None or not user.active:
+        user = user_for_session(session, sid)
+        if user is None:
             return None
         session.expunge(user)
         return SessionUser(user)
@@ -51,6 +55,7 @@ class SessionUser:
 
     def __init__(self, row: AdminUser) -> None:
         self.id = row.id
+        self.sid = session_id(row)
         self.username = row.username
         self.role = row.role.value
         self.is_active = row.active
@@ -58,7 +63,7 @@ class SessionUser:
         self.is_anonymous = False
 
     def get_id(self) -> str:
-        return str(self.id)
+        return self.sid
 
     def can(self, permission: str) -> bool:
         return allowed(self.role, permission)
@@ -120,8 +125,18 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _roles():
-        return {"can": (lambda p: current_user.is_authenticated and current_user.can(p)), "phone": shown_phone}
+        return {"can": (lambda p: current_user.is_authenticated and current_user.can(p)), "phone": shown_phone,
+                "live_note": live.UNAVAILABLE}
 
 
 def wants_json() -> bool:
     return request.accept_mimetypes.best == "application/json"
+
+
+@bp.errorhandler(live.LiveUnavailable)
+@bp.errorhandler(redis.RedisError)
+def _live_unavailable(exc: Exception):
+    """Redis unreachable where a page needs it: a 503 saying live figures are unavailable, never a 500."""
+    if request.path.endswith(".json") or wants_json():
+        return live.unavailable_json(exc)
+    return live.unavailable_page(exc)

@@ -15,6 +15,7 @@ from casestore.models import Advisor, Team
 from casestore.interchange.fields import Name200
 from casestore.types import ProductArea
 from ivr import staffing
+from webhooks import live
 from webhooks.admin import actor, bp, flash_problems, require, write
 from webhooks.services import current_services
 
@@ -29,10 +30,10 @@ def advisors():
     now = svc.now()
     with svc.sessions() as session:
         rows = list(session.scalars(select(Advisor).order_by(Advisor.active.desc(), Advisor.name)))
-        views = svc.presence.snapshot([a.id for a in rows], now)
+        views = live.optional(lambda: svc.presence.snapshot([a.id for a in rows], now))
         items = [{"row": a, "skills": sorted(s.value for s in a.skills), "team": a.team.name if a.team else "",
-                  "presence": views[a.id]} for a in rows]
-        return render_template("admin/advisors.html", items=items)
+                  "presence": views[a.id] if views else None} for a in rows]
+        return render_template("admin/advisors.html", items=items, live=views is not None)
 
 
 @bp.post("/advisors/<int:advisor_id>/presence")
@@ -43,13 +44,14 @@ def advisor_presence(advisor_id: int):
     reason = request.form.get("reason") or None
     with svc.sessions() as session:
         try:
-            staffing.set_presence(session, svc.presence, advisor_id, state, svc.now(), actor=actor(), reason=reason)
+            live.read(lambda: staffing.set_presence(session, svc.presence, advisor_id, state, svc.now(),
+                                                    actor=actor(), reason=reason))
         except staffing.PresenceError as exc:
             flash(str(exc), "error")
             return redirect(url_for("admin.advisors"))
         session.commit()
         roster = svc.tables.get(session).advisors
-    svc.dispatcher.run(roster, svc.now())
+    live.optional(lambda: svc.dispatcher.run(roster, svc.now()))  # else the dispatcher's next pass
     flash(f"Presence set to {state}.", "success")
     return redirect(url_for("admin.advisors"))
 

@@ -98,10 +98,9 @@ def chart_svg(key: str, rows: list[dict]) -> Markup:
     summary = f"{title} by day, {_day(first)} to {_day(last)}" if rows else title
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" data-chart="{key}" viewBox="0 0 {WIDTH} {HEIGHT}" '
-        f'width="100%" role="img" aria-label="{escape(summary)}" '
-        f'style="max-width:{WIDTH}px;height:auto;font:11px system-ui,sans-serif">',
+        f'width="100%" role="img" aria-label="{escape(summary)}" font-size="11" font-family="system-ui,sans-serif">',
         f"<title>{escape(summary)}</title>",
-        f'<text x="{LEFT}" y="16" fill="{INK}" style="font-weight:600;font-size:13px">{escape(title)}</text>',
+        f'<text x="{LEFT}" y="16" fill="{INK}" font-weight="600" font-size="13">{escape(title)}</text>',
     ]
     for tick in (0.0, y_max / 2, y_max):
         ty = y(tick)

@@ -1,8 +1,9 @@
-"""Sign in and out. Failed logins are throttled per username and per address (`auth.admins`)."""
+"""Sign in and out. Sign-in attempts are throttled per account and client address (`auth.signin_throttle`)."""
 
 from __future__ import annotations
 
 import logging
+import re
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
@@ -10,7 +11,9 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from auth.admins import LoginThrottle, authenticate
+from auth.admins import authenticate, end_sessions
+from auth.signin_throttle import SigninThrottle
+from casestore.models import AdminUser
 from webhooks.admin import SessionUser, bp
 from webhooks.services import current_services
 
@@ -22,8 +25,13 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
 
 
-def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/admin") and "//" not in target and "\\" not in target:
+_LOCAL_NEXT = re.compile(r"/admin(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?(\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?")
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after signing in: `target` when it is a plain path on the console (printable
+    ASCII URL characters only: no CR/LF, no scheme or host, no `//`, `\\` or `..`), else the board."""
+    if target and _LOCAL_NEXT.fullmatch(target) and "//" not in target and ".." not in target:
         return target
     return url_for("admin.board")
 
@@ -35,31 +43,37 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         svc = current_services()
-        now = svc.now()
         username = form.username.data.strip().lower()
-        address = request.remote_addr or ""
-        throttle = LoginThrottle(svc.redis)
-        if throttle.locked(now, f"user:{username}", f"addr:{address}"):
-            flash("Too many failed sign-ins. Try again in 15 minutes.", "error")
-            return render_template("admin/login.html", form=form), 429
+        throttle = SigninThrottle(svc.redis)
         with svc.sessions() as session:
+            attempt = throttle.begin(session, svc.now(), username, request.remote_addr or "")
+            session.commit()  # counted before the password is checked, for parallel attempts too
+            if not attempt.allowed:
+                flash("Too many failed sign-ins. Try again in 15 minutes.", "error")
+                return render_template("admin/login.html", form=form), 429
             user = authenticate(session, username, form.password.data)
-            if user is not None:
-                session.expunge(user)
-        if user is None:
-            throttle.failure(now, f"user:{username}", f"addr:{address}")
-            log.warning("failed admin sign-in")
-            flash("Wrong username or password.", "error")
-            return render_template("admin/login.html", form=form), 401
-        throttle.success(f"user:{username}")
-        login_user(SessionUser(user))
-        return redirect(_safe_next(request.args.get("next")))
+            if user is None:
+                log.warning("failed admin sign-in")
+                flash("Wrong username or password.", "error")
+                return render_template("admin/login.html", form=form), 401
+            throttle.succeeded(session, attempt)
+            session.commit()
+            signed_in = SessionUser(user)
+        login_user(signed_in)
+        return redirect(safe_next(request.args.get("next")))
     return render_template("admin/login.html", form=form)
 
 
 @bp.post("/logout")
 @login_required
 def logout():
+    """Sign out, and end every other session of this account too (a copied cookie included)."""
+    svc = current_services()
+    with svc.sessions() as session:
+        user = session.get(AdminUser, current_user.id)
+        if user is not None:
+            end_sessions(user)
+            session.commit()
     logout_user()
     flash("Signed out.", "info")
     return redirect(url_for("admin.login"))

@@ -29,6 +29,7 @@ from casestore.models import (
 from casestore.phones import mask
 from casestore.types import ProductArea
 from webhooks.admin import bp, require
+from webhooks.cleaning import whole_number
 from webhooks.services import current_services
 
 PER_PAGE = 50
@@ -94,11 +95,7 @@ def paginate(session: Session, stmt: Select, per_page: int = PER_PAGE) -> tuple[
     comes from `?page=` and is clamped to the pages there are."""
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     pages = max(1, math.ceil(total / per_page))
-    try:
-        page = int(request.args.get("page", "1"))
-    except ValueError:
-        page = 1
-    page = min(max(1, page), pages)
+    page = min(max(1, whole_number(request.args.get("page")) or 1), pages)
     rows = list(session.execute(stmt.limit(per_page).offset((page - 1) * per_page)))
     return rows, Pager(page=page, pages=pages, total=total, per_page=per_page)
 
@@ -151,14 +148,14 @@ def calls():
         stmt = stmt.where(CallLog.outcome == outcome)
     district = args.get("district", "").strip()
     if district:
-        if district.isdigit():
-            stmt = stmt.where(CallLog.district_id == int(district))
+        if whole_number(district) is not None:
+            stmt = stmt.where(CallLog.district_id == whole_number(district))
         else:
             problems.append("district: unknown district")
     case_number = args.get("case", "").strip()
     if case_number:
-        if case_number.isdigit():
-            stmt = stmt.where(Case.number == int(case_number))
+        if whole_number(case_number) is not None:
+            stmt = stmt.where(Case.number == whole_number(case_number))
         else:
             problems.append("case: a case number is digits only")
     skill = args.get("skill", "").strip()

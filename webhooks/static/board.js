@@ -12,9 +12,16 @@
   }
   function pct(x) { return x === null || x === undefined ? "–" : Math.round(x * 100) + "%"; }
   function refresh() {
+    var note = document.getElementById("live-note");
     fetch("board.json", { headers: { "Accept": "application/json" }, credentials: "same-origin" })
-      .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
+      .then(function (r) {
+        if (r.status === 503) { note.hidden = false; }  // Redis is unreachable: live figures are not
+        if (!r.ok) { throw new Error(r.status); }
+        return r.json();
+      })
       .then(function (d) {
+        if (!document.getElementById("waiting")) { window.location.reload(); return; }  // back: full page
+        note.hidden = true;
         var t = d.queue.today;
         document.getElementById("asof").textContent = d.now.slice(0, 19).replace("T", " ") + " UTC";
         document.getElementById("waiting").textContent = d.queue.waiting;
