@@ -1,10 +1,24 @@
 """Caller verification: who may be calling from a number, PIN checks, and the lockout counters.
 
-Failures are counted per caller number and per entered contact ID in Redis sorted sets (a sliding
-15-minute window on the injected clock); three within the window lock that number or ID for 15
-minutes. While Redis is unreachable (`casestore.redisguard`), failures are counted in the database
-instead (`AuthFailure`, subjects stored as hashes): a lock then lasts until the third-latest
-failure leaves the 15-minute window. Without either counter no PIN attempt is accepted: lockouts
+Failures are counted per caller number and per entered contact ID (the subjects) in a sliding
+15-minute window on the injected clock; three within the window lock that number or ID for 15
+minutes. "May this caller try, and record the try" is one atomic step (`Lockout.begin`): the try
+is reserved against every subject at once, counting failures and tries still in flight, so
+however many calls guess in parallel, across workers and machines, at most three tries per
+subject are ever evaluated. A wrong PIN turns the try into a failure (`failed`); a right one
+withdraws it and forgets the failures (`succeeded`).
+
+Line-wide, failures of all callers are counted in a sliding 10-minute window too: at
+`ceiling` failures the line is over its ceiling ("strict") until a whole window passes below it;
+meanwhile every subject gets one try per window instead of three and the flow gives each caller one
+try per call after a pause. Crossing it logs one warning (per window) and the flow counts it.
+
+In Redis: sorted sets of failures and of tries in flight per subject, a lock key per subject, and
+the line's failures and strict-until key, each step one Lua script. While Redis is unreachable
+(`casestore.redisguard`), the database stands in (`AuthFailure`, subjects stored as hashes): the
+try is a row inserted first and counted after, under a per-subject transaction lock on PostgreSQL
+(SQLite lets one writer in at a time), so the same bound holds; a lock then lasts until the
+third-latest failure leaves the window. Without either store no PIN attempt is accepted: lockouts
 fail closed. Counts taken in one store are not seen by the other once Redis returns.
 """
 
@@ -15,6 +29,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Iterable
 
 import redis
 from sqlalchemy import delete, func, select
@@ -30,6 +45,9 @@ log = logging.getLogger("supportline.auth")
 MAX_FAILURES = 3
 WINDOW_SECONDS = 15 * 60
 LOCK_SECONDS = 15 * 60
+TRY_SECONDS = 60  # a try in flight holds its place this long at most (a webhook answers within 15 s)
+LINE_WINDOW_SECONDS = 10 * 60
+DEFAULT_LINE_CEILING = 30  # line-wide wrong PINs per LINE_WINDOW_SECONDS (Settings.pin_failure_ceiling)
 
 
 @dataclass(frozen=True)
@@ -80,18 +98,101 @@ def verify_pin(pepper: str, contact: Contact | None, pin: str) -> bool:
     return check_pin(pepper, contact.contact_id, pin, contact.pin_hash)
 
 
-class Lockout:
-    """Failure counters and locks in Redis, keyed by caller number and by contact ID."""
+@dataclass(frozen=True)
+class Attempt:
+    """A PIN try reserved against its subjects; settle it with `Lockout.failed` or `succeeded`."""
 
-    def __init__(self, client: redis.Redis, prefix: str = "sl", session: Session | None = None) -> None:
+    token: str
+    subjects: tuple[tuple[str, str], ...]
+    at: datetime
+    limit: int  # failures a subject may have in the window: MAX_FAILURES, or 1 while the line is strict
+    in_redis: bool
+    rows: tuple[int, ...] = ()  # the database stand-in's AuthFailure rows of this try
+
+    @property
+    def strict(self) -> bool:
+        return self.limit < MAX_FAILURES
+
+
+@dataclass(frozen=True)
+class Failure:
+    locked: bool  # this failure locked the number or contact ID
+    line_crossed: bool  # ... and took the line over its ceiling (once per window)
+
+
+# KEYS: line failures, line strict-until, then (failures, tries, lock) per subject.
+# ARGV: now, window, limit, token, try seconds. Returns {granted, strict}.
+_BEGIN = """
+local ts, window, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local strict = 0
+local until_ = redis.call('GET', KEYS[2])
+if until_ and tonumber(until_) > ts then limit = 1; strict = 1 end
+for i = 3, #KEYS, 3 do
+  local lock = redis.call('GET', KEYS[i + 2])
+  if lock and tonumber(lock) > ts then return {0, strict} end
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ts - window)
+  redis.call('ZREMRANGEBYSCORE', KEYS[i + 1], '-inf', ts - tonumber(ARGV[5]))
+  if redis.call('ZCARD', KEYS[i]) + redis.call('ZCARD', KEYS[i + 1]) >= limit then return {0, strict} end
+end
+for i = 3, #KEYS, 3 do
+  redis.call('ZADD', KEYS[i + 1], ts, ARGV[4])
+  redis.call('EXPIRE', KEYS[i + 1], tonumber(ARGV[5]) + 60)
+end
+return {1, strict}
+"""
+
+# Same KEYS. ARGV: now, window, limit, token, lock seconds, ceiling (0: none), line window.
+# Returns {locked, line crossed}.
+_FAILED = """
+local ts, window, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local lock_s, ceiling, line_window = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local locked, crossed = 0, 0
+for i = 3, #KEYS, 3 do
+  redis.call('ZREM', KEYS[i + 1], ARGV[4])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ts - window)
+  redis.call('ZADD', KEYS[i], ts, ARGV[4])
+  redis.call('EXPIRE', KEYS[i], window + 60)
+  if redis.call('ZCARD', KEYS[i]) >= limit then
+    redis.call('SET', KEYS[i + 2], string.format('%.3f', ts + lock_s), 'EX', lock_s + 60)
+    locked = 1
+  end
+end
+if ceiling > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ts - line_window)
+  redis.call('ZADD', KEYS[1], ts, ARGV[4])
+  redis.call('EXPIRE', KEYS[1], line_window + 60)
+  if redis.call('ZCARD', KEYS[1]) >= ceiling then
+    local until_ = redis.call('GET', KEYS[2])
+    if not (until_ and tonumber(until_) > ts) then crossed = 1 end
+    redis.call('SET', KEYS[2], string.format('%.3f', ts + line_window), 'EX', line_window + 60)
+  end
+end
+return {locked, crossed}
+"""
+
+
+class Lockout:
+    """Failure counters and locks in Redis, keyed by caller number and by contact ID, and the
+    line-wide failure ceiling (`ceiling` failures per LINE_WINDOW_SECONDS; 0 = no ceiling)."""
+
+    def __init__(self, client: redis.Redis, prefix: str = "sl", session: Session | None = None,
+                 ceiling: int = DEFAULT_LINE_CEILING) -> None:
         """`session`: the database stand-in used while Redis is unreachable (without one, PIN
         attempts are refused then: a lockout never fails open)."""
         self.redis = client
         self.prefix = prefix
         self.session = session
+        self.ceiling = max(0, int(ceiling))
 
     def _keys(self, kind: str, value: str) -> tuple[str, str]:
         return f"{self.prefix}:fail:{kind}:{value}", f"{self.prefix}:lock:{kind}:{value}"
+
+    def _script_keys(self, subjects: Iterable[tuple[str, str]]) -> list[str]:
+        keys = [f"{self.prefix}:fail:line", f"{self.prefix}:strict:line"]
+        for kind, value in subjects:
+            fail_key, lock_key = self._keys(kind, value)
+            keys += [fail_key, f"{self.prefix}:try:{kind}:{value}", lock_key]
+        return keys
 
     @staticmethod
     def _subjects(number: str | None, contact_id: str | None) -> list[tuple[str, str]]:
@@ -103,6 +204,7 @@ class Lockout:
         return subjects
 
     def locked(self, now: datetime, number: str | None = None, contact_id: str | None = None) -> bool:
+        """A quick look (to turn a locked caller away early); `begin` is what decides."""
         subjects = self._subjects(number, contact_id)
         if not subjects:
             return False
@@ -117,57 +219,89 @@ class Lockout:
                 BREAKER.failed(exc)
         return self._db_locked(now, subjects)
 
-    def record_failure(
-        self, now: datetime, number: str | None = None, contact_id: str | None = None
-    ) -> bool:
-        """Count one failed attempt; True when this failure locked the number or contact ID."""
+    def begin(self, now: datetime, number: str | None = None, contact_id: str | None = None) -> Attempt | None:
+        """Reserve one PIN try against the number and the contact ID, in one atomic step; None
+        when either is locked or has used up its tries (failures plus tries in flight)."""
+        subjects = tuple(self._subjects(number, contact_id))
         if BREAKER.usable():
             try:
-                result = self._redis_record_failure(now, number, contact_id)
+                token = f"{now.timestamp():.6f}:{uuid.uuid4().hex}"
+                granted, strict = self.redis.eval(
+                    _BEGIN, 2 + 3 * len(subjects), *self._script_keys(subjects),
+                    f"{now.timestamp():.6f}", WINDOW_SECONDS, MAX_FAILURES, token, TRY_SECONDS,
+                )
                 BREAKER.succeeded()
-                return result
+                if not granted:
+                    return None
+                return Attempt(token, subjects, now, 1 if strict else MAX_FAILURES, in_redis=True)
             except ERRORS as exc:
                 BREAKER.failed(exc)
-        return self._db_record_failure(now, self._subjects(number, contact_id))
+        return self._db_begin(now, subjects)
 
-    def _redis_record_failure(
-        self, now: datetime, number: str | None = None, contact_id: str | None = None
-    ) -> bool:
-        ts = now.timestamp()
-        locked = False
-        for kind, value in self._subjects(number, contact_id):
-            fail_key, lock_key = self._keys(kind, value)
-            pipe = self.redis.pipeline(transaction=True)
-            pipe.zremrangebyscore(fail_key, "-inf", ts - WINDOW_SECONDS)
-            pipe.zadd(fail_key, {f"{ts:.6f}:{uuid.uuid4().hex}": ts})
-            pipe.zcard(fail_key)
-            pipe.expire(fail_key, WINDOW_SECONDS + 60)
-            count = pipe.execute()[2]
-            if count >= MAX_FAILURES:
-                self.redis.set(lock_key, f"{ts + LOCK_SECONDS:.3f}", ex=LOCK_SECONDS + 60)
-                locked = True
-        if locked:
-            log.warning(
-                "lockout: number=%s contact_id=%s", mask(number), "set" if contact_id else "none"
-            )
-        else:
-            log.info("verification failure: number=%s", mask(number))
-        return locked
-
-    def clear(self, number: str | None = None, contact_id: str | None = None) -> None:
-        """Forget failures after a successful verification (locks stay until they expire)."""
-        subjects = self._subjects(number, contact_id)
-        if not subjects:
-            return
-        if BREAKER.usable():
+    def failed(self, attempt: Attempt) -> Failure:
+        """The PIN was wrong: the try stays as a failure (and locks its subject at the limit)."""
+        result = None
+        if attempt.in_redis and BREAKER.usable():
             try:
-                self.redis.delete(*[self._keys(kind, value)[0] for kind, value in subjects])
+                locked, crossed = self.redis.eval(
+                    _FAILED, 2 + 3 * len(attempt.subjects), *self._script_keys(attempt.subjects),
+                    f"{attempt.at.timestamp():.6f}", WINDOW_SECONDS, attempt.limit, attempt.token,
+                    LOCK_SECONDS, self.ceiling, LINE_WINDOW_SECONDS,
+                )
+                BREAKER.succeeded()
+                result = Failure(bool(locked), bool(crossed))
+            except ERRORS as exc:
+                BREAKER.failed(exc)
+        if result is None:
+            result = self._db_failed(attempt)
+        if result.line_crossed:
+            log.warning("PIN failures over the line-wide ceiling: %d in %d minutes; every caller gets one try",
+                        self.ceiling, LINE_WINDOW_SECONDS // 60)
+        subjects = dict(attempt.subjects)
+        if result.locked:
+            log.warning("lockout: number=%s contact_id=%s", mask(subjects.get("num")),
+                        "set" if "cid" in subjects else "none")
+        else:
+            log.info("verification failure: number=%s", mask(subjects.get("num")))
+        return result
+
+    def succeeded(self, attempt: Attempt) -> None:
+        """The PIN was right: withdraw the try and forget the failures (locks stay until they expire)."""
+        if not attempt.subjects:
+            return
+        if attempt.in_redis and BREAKER.usable():
+            try:
+                pipe = self.redis.pipeline(transaction=True)
+                for kind, value in attempt.subjects:
+                    pipe.zrem(f"{self.prefix}:try:{kind}:{value}", attempt.token)
+                pipe.delete(*[self._keys(kind, value)[0] for kind, value in attempt.subjects])
+                pipe.execute()
                 BREAKER.succeeded()
                 return
             except ERRORS as exc:
                 BREAKER.failed(exc)
         if self.session is not None:
-            self.session.execute(delete(AuthFailure).where(AuthFailure.subject.in_([_digest(s) for s in subjects])))
+            digests = [_digest(s) for s in attempt.subjects]
+            self.session.execute(delete(AuthFailure).where(AuthFailure.subject.in_(digests)))
+
+    def line_strict(self, now: datetime) -> bool:
+        """Is the line over its failure ceiling (every caller gets one try, after a pause)?"""
+        if not self.ceiling:
+            return False
+        if BREAKER.usable():
+            try:
+                until = self.redis.get(f"{self.prefix}:strict:line")
+                BREAKER.succeeded()
+                return until is not None and float(until) > now.timestamp()
+            except ERRORS as exc:
+                BREAKER.failed(exc)
+        if self.session is None:
+            return True
+        return self._db_line_count(now) >= self.ceiling
+
+    def line_failures(self, now: datetime) -> int:
+        """Wrong PINs of all callers in the last LINE_WINDOW_SECONDS (Redis; for the metrics)."""
+        return int(self.redis.zcount(f"{self.prefix}:fail:line", now.timestamp() - LINE_WINDOW_SECONDS, "+inf"))
 
     # -- the database stand-in (Redis unreachable): counting still works, so lockouts fail closed --
 
@@ -176,7 +310,7 @@ class Lockout:
             raise RuntimeError("Redis is unreachable and no database session was given: refusing PIN attempts")
         return self.session
 
-    def _db_counts(self, now: datetime, subjects: list[tuple[str, str]]) -> list[int]:
+    def _db_counts(self, now: datetime, subjects: Iterable[tuple[str, str]]) -> list[int]:
         session = self._need_session()
         since = now - timedelta(seconds=WINDOW_SECONDS)
         return [
@@ -188,15 +322,52 @@ class Lockout:
     def _db_locked(self, now: datetime, subjects: list[tuple[str, str]]) -> bool:
         return any(n >= MAX_FAILURES for n in self._db_counts(now, subjects))
 
-    def _db_record_failure(self, now: datetime, subjects: list[tuple[str, str]]) -> bool:
+    def _db_line_count(self, now: datetime) -> int:
+        since = now - timedelta(seconds=LINE_WINDOW_SECONDS)
+        return int(self._need_session().scalar(
+            select(func.count()).select_from(AuthFailure)
+            .where(AuthFailure.subject == _digest(_LINE), AuthFailure.at > since)) or 0)
+
+    def _db_begin(self, now: datetime, subjects: tuple[tuple[str, str], ...]) -> Attempt | None:
+        """Insert the try first, then count: under a per-subject lock held to the end of the
+        unit of work on PostgreSQL; SQLite lets one writer at a time through."""
         session = self._need_session()
-        for subj in subjects:
-            session.add(AuthFailure(subject=_digest(subj), at=now))
+        if session.get_bind().dialect.name == "postgresql":
+            for key in sorted({_lock_key(s) for s in subjects}):  # one order: no deadlock
+                session.execute(select(func.pg_advisory_xact_lock(_LOCK_SPACE, key)))
+        rows = [AuthFailure(subject=_digest(s), at=now) for s in subjects]
+        session.add_all(rows)
         session.flush()
-        locked = self._db_locked(now, subjects)
+        limit = 1 if self.ceiling and self._db_line_count(now) >= self.ceiling else MAX_FAILURES
+        if any(n > limit for n in self._db_counts(now, subjects)):
+            for row in rows:
+                session.delete(row)
+            session.flush()
+            return None
+        return Attempt(uuid.uuid4().hex, subjects, now, limit, in_redis=False, rows=tuple(r.id for r in rows))
+
+    def _db_failed(self, attempt: Attempt) -> Failure:
+        session = self._need_session()
+        if not attempt.rows:  # reserved in Redis, which went away before the answer
+            session.add_all([AuthFailure(subject=_digest(s), at=attempt.at) for s in attempt.subjects])
+        crossed = False
+        if self.ceiling:
+            session.add(AuthFailure(subject=_digest(_LINE), at=attempt.at))
+            session.flush()
+            crossed = self._db_line_count(attempt.at) == self.ceiling
+        session.flush()
+        locked = any(n >= attempt.limit for n in self._db_counts(attempt.at, attempt.subjects))
         if locked:
             log.warning("lockout (degraded mode, counted in the database)")
-        return locked
+        return Failure(locked, crossed)
+
+
+_LINE = ("line", "all")
+_LOCK_SPACE = 0x5350494E  # first key of pg_advisory_xact_lock(int, int): "PIN tries per subject"
+
+
+def _lock_key(subject: tuple[str, str]) -> int:
+    return int(_digest(subject)[:8], 16) - 2**31
 
 
 def _digest(subject: tuple[str, str]) -> str:

@@ -257,15 +257,19 @@ def pin_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse
     # Failures count against the number and against the contact ID, whether it was typed or
     # matched from caller ID, so neither changing numbers nor changing IDs gets more tries.
     counted_id = state.entered_contact_id or (contact.contact_id if contact else None)
-    if env.lockout.locked(env.now, number=state.from_e164, contact_id=counted_id):
+    # One atomic step reserves this try against both before the PIN is looked at: parallel calls
+    # never get more tries than the limit, and a right PIN after it is refused like a wrong one.
+    attempt = env.lockout.begin(env.now, number=state.from_e164, contact_id=counted_id)
+    if attempt is None:
         return _locked_out(env, state, resp)
     if verify_pin(env.pin_pepper, contact, digits):
         assert contact is not None
+        env.lockout.succeeded(attempt)
         return _verified(env, state, contact, resp)
     state.failures += 1
-    locked = env.lockout.record_failure(env.now, number=state.from_e164, contact_id=counted_id)
+    failure = env.lockout.failed(attempt)
     log.info("pin mismatch call=%s from=%s failures=%d", inp.sid, mask(state.from_e164), state.failures)
-    if locked or state.failures >= MAX_FAILURES_PER_CALL:
+    if failure.locked or state.failures >= MAX_FAILURES_PER_CALL:
         return _locked_out(env, state, resp)
     if state.entered_contact_id is not None or state.candidate_pk is None:
         state.entered_contact_id = None
@@ -282,7 +286,6 @@ def _verified(env: CallEnv, state: CallState, contact: Contact, resp: VoiceRespo
     state.hosted = bool(district.hosted)
     state.district_team = district.team.name if district.team is not None else None
     state.visit("verified")
-    env.lockout.clear(number=state.from_e164, contact_id=contact.contact_id)
     actions.update_call_log(
         env.session, state.sid, contact_id=contact.id, district_id=district.id, path=list(state.path)
     )
