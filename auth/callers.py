@@ -33,9 +33,9 @@ from typing import Iterable
 
 import redis
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
-from auth.pins import check_pin
+from auth.pins import SCHEME, check_pin
 from casestore.models import AuthFailure, Contact, ContactPhone, District
 from casestore.phones import mask
 from casestore.redisguard import BREAKER, ERRORS
@@ -91,9 +91,27 @@ def contact_by_contact_id(session: Session, contact_id: str) -> Contact | None:
     return session.scalars(stmt).first()
 
 
-def verify_pin(pepper: str, contact: Contact | None, pin: str) -> bool:
-    """True when `contact` exists, is active and `pin` matches its keyed hash."""
+def candidate(session: Session, contact_pk: int | None) -> Contact | None:
+    """The active contact awaiting a PIN (with district and team), or None: one and the same
+    query either way (no row has id 0), so a known contact ID is not slower to answer."""
+    stmt = (
+        select(Contact)
+        .join(District, District.id == Contact.district_id)
+        .options(joinedload(Contact.district).joinedload(District.team))
+        .where(Contact.id == (contact_pk or 0), Contact.active.is_(True), District.active.is_(True))
+    )
+    return session.scalars(stmt).first()
+
+
+# Checked when there is no contact, so that a wrong PIN costs one HMAC either way.
+_NO_HASH = f"{SCHEME}${'0' * 64}"
+
+
+def verify_pin(pepper: str, contact: Contact | None, pin: str, contact_id: str | None = None) -> bool:
+    """True when `contact` exists, is active and `pin` matches its keyed hash. Without a contact
+    the PIN is still hashed (bound to `contact_id`, the one typed) and compared, and fails."""
     if contact is None or not contact.active or not contact.district.active:
+        check_pin(pepper, contact_id or "0", pin, _NO_HASH)
         return False
     return check_pin(pepper, contact.contact_id, pin, contact.pin_hash)
 

@@ -23,10 +23,10 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import event as sa_event
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
-from auth.callers import Lockout, contact_by_contact_id, match_caller, verify_pin
+from auth.callers import Lockout, candidate, contact_by_contact_id, match_caller, verify_pin
 from casestore.models import Case, Contact, District, Engineer, FollowUp, Incident
 from casestore.phones import caller_e164, mask
 from casestore.redisguard import BREAKER, ERRORS
@@ -250,10 +250,7 @@ def pin_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse
         if _no_input_again(env, state, "pin"):
             return _goodbye(env, state, "no_input")
         return _ask_pin(state, resp, say("no_input"))
-    contact = (
-        env.session.get(Contact, state.candidate_pk, options=[joinedload(Contact.district).joinedload(District.team)])
-        if state.candidate_pk else None
-    )
+    contact = candidate(env.session, state.candidate_pk)
     # Failures count against the number and against the contact ID, whether it was typed or
     # matched from caller ID, so neither changing numbers nor changing IDs gets more tries.
     counted_id = state.entered_contact_id or (contact.contact_id if contact else None)
@@ -262,7 +259,7 @@ def pin_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse
     attempt = env.lockout.begin(env.now, number=state.from_e164, contact_id=counted_id)
     if attempt is None:
         return _locked_out(env, state, resp)
-    if verify_pin(env.pin_pepper, contact, digits):
+    if verify_pin(env.pin_pepper, contact, digits, counted_id):
         assert contact is not None
         env.lockout.succeeded(attempt)
         return _verified(env, state, contact, resp)
