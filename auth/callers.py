@@ -8,10 +8,12 @@ however many calls guess in parallel, across workers and machines, at most three
 subject are ever evaluated. A wrong PIN turns the try into a failure (`failed`); a right one
 withdraws it and forgets the failures (`succeeded`).
 
-Line-wide, failures of all callers are counted in a sliding 10-minute window too: at
-`ceiling` failures the line is over its ceiling ("strict") until a whole window passes below it;
-meanwhile every subject gets one try per window instead of three and the flow gives each caller one
-try per call after a pause. Crossing it logs one warning (per window) and the flow counts it.
+Line-wide, failures of all callers are counted in a sliding 10-minute window too: at `ceiling`
+failures the line turns strict, and stays so for an hour after its failures were last at the
+ceiling. Meanwhile every number and contact ID gets one try per window instead of three, and the
+flow gives each caller one try per call, after a pause. Crossing it logs one warning (not again
+until the hour is over) and the flow counts it. (With Redis down, the line is strict only while
+its failures in the window are at the ceiling.)
 
 In Redis: sorted sets of failures and of tries in flight per subject, a lock key per subject, and
 the line's failures and strict-until key, each step one Lua script. While Redis is unreachable
@@ -47,6 +49,7 @@ WINDOW_SECONDS = 15 * 60
 LOCK_SECONDS = 15 * 60
 TRY_SECONDS = 60  # a try in flight holds its place this long at most (a webhook answers within 15 s)
 LINE_WINDOW_SECONDS = 10 * 60
+LINE_HOLD_SECONDS = 60 * 60  # the line stays strict this long after its failures were over the ceiling
 DEFAULT_LINE_CEILING = 30  # line-wide wrong PINs per LINE_WINDOW_SECONDS (Settings.pin_failure_ceiling)
 
 
@@ -159,11 +162,11 @@ end
 return {1, strict}
 """
 
-# Same KEYS. ARGV: now, window, limit, token, lock seconds, ceiling (0: none), line window.
+# Same KEYS. ARGV: now, window, limit, token, lock seconds, ceiling (0: none), line window, hold.
 # Returns {locked, line crossed}.
 _FAILED = """
 local ts, window, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local lock_s, ceiling, line_window = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local lock_s, ceiling, line_window, hold = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local locked, crossed = 0, 0
 for i = 3, #KEYS, 3 do
   redis.call('ZREM', KEYS[i + 1], ARGV[4])
@@ -182,7 +185,7 @@ if ceiling > 0 then
   if redis.call('ZCARD', KEYS[1]) >= ceiling then
     local until_ = redis.call('GET', KEYS[2])
     if not (until_ and tonumber(until_) > ts) then crossed = 1 end
-    redis.call('SET', KEYS[2], string.format('%.3f', ts + line_window), 'EX', line_window + 60)
+    redis.call('SET', KEYS[2], string.format('%.3f', ts + hold), 'EX', hold + 60)
   end
 end
 return {locked, crossed}
@@ -264,7 +267,7 @@ class Lockout:
                 locked, crossed = self.redis.eval(
                     _FAILED, 2 + 3 * len(attempt.subjects), *self._script_keys(attempt.subjects),
                     f"{attempt.at.timestamp():.6f}", WINDOW_SECONDS, attempt.limit, attempt.token,
-                    LOCK_SECONDS, self.ceiling, LINE_WINDOW_SECONDS,
+                    LOCK_SECONDS, self.ceiling, LINE_WINDOW_SECONDS, LINE_HOLD_SECONDS,
                 )
                 BREAKER.succeeded()
                 result = Failure(bool(locked), bool(crossed))
@@ -317,9 +320,14 @@ class Lockout:
             return True
         return self._db_line_count(now) >= self.ceiling
 
-    def line_failures(self, now: datetime) -> int:
-        """Wrong PINs of all callers in the last LINE_WINDOW_SECONDS (Redis; for the metrics)."""
-        return int(self.redis.zcount(f"{self.prefix}:fail:line", now.timestamp() - LINE_WINDOW_SECONDS, "+inf"))
+    def line_figures(self, now: datetime) -> tuple[int, bool]:
+        """Wrong PINs of all callers in the last LINE_WINDOW_SECONDS, and whether the line is
+        strict, read from Redis (for the metrics; Redis errors propagate)."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zcount(f"{self.prefix}:fail:line", f"({now.timestamp() - LINE_WINDOW_SECONDS}", "+inf")
+        pipe.get(f"{self.prefix}:strict:line")
+        count, until = pipe.execute()
+        return int(count), until is not None and float(until) > now.timestamp()
 
     # -- the database stand-in (Redis unreachable): counting still works, so lockouts fail closed --
 

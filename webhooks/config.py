@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from auth.callers import DEFAULT_LINE_CEILING
+
 # Values that must never reach production: shipped defaults and placeholders.
 DEV_SECRET_KEY = "dev-secret-key-not-for-production"
 DEV_PIN_PEPPER = "dev-pin-pepper-not-for-production"
@@ -53,6 +55,9 @@ class Settings:
     owner_wait_seconds: float = 60.0
     # Missed calls in a row (no answer, busy, declined) that set an advisor away; 0 = never.
     autopause_misses: int = 2
+    # Wrong PINs of all callers in 10 minutes at which the line turns strict for an hour (one try
+    # per number, contact ID and call, a pause before the PIN prompt, an alert); 0 = no ceiling.
+    pin_failure_ceiling: int = DEFAULT_LINE_CEILING
     # Where the Twilio REST client sends requests ("" = api.twilio.com); for a test double only.
     twilio_api_base: str = ""
     # The number outage pages (calls and SMS) come from: your Twilio number, E.164.
@@ -98,6 +103,8 @@ class Settings:
                 found.append("FALLBACK_OUTAGE_LINE is not a valid phone number")
         if self.wrap_up_seconds < 0 or self.owner_wait_seconds < 0:
             found.append("WRAP_UP_SECONDS and OWNER_WAIT_SECONDS must not be negative")
+        if self.pin_failure_ceiling < 0:
+            found.append("PIN_FAILURE_CEILING must not be negative (0 turns the ceiling off)")
         return found
 
 
@@ -128,6 +135,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "WRAP_UP_SECONDS": ("wrap_up_seconds", float),
     "OWNER_WAIT_SECONDS": ("owner_wait_seconds", float),
     "AUTOPAUSE_MISSES": ("autopause_misses", int),
+    "PIN_FAILURE_CEILING": ("pin_failure_ceiling", int),
     "TWILIO_API_BASE": ("twilio_api_base", lambda v: v.rstrip("/")),
     "TWILIO_CALLER_ID": ("twilio_caller_id", str),
     "SUPPORTLINE_DEV": ("development", _truthy),

@@ -116,6 +116,7 @@ def webhook(step: str) -> Response:
                 presence=svc.presence,
                 dispatcher=svc.dispatcher,
                 jobs=svc.jobs,
+                pin_failure_ceiling=svc.settings.pin_failure_ceiling,
             )
             result = flow.handle(env, inp, state)
             session.commit()
