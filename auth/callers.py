@@ -2,11 +2,11 @@
 
 Failures are counted per caller number and per entered contact ID (the subjects) in a sliding
 15-minute window on the injected clock; three within the window lock that number or ID for 15
-minutes. "May this caller try, and record the try" is one atomic step (`Lockout.begin`): the try
-is reserved against every subject at once, counting failures and tries still in flight, so
-however many calls guess in parallel, across workers and machines, at most three tries per
-subject are ever evaluated. A wrong PIN turns the try into a failure (`failed`); a right one
-withdraws it and forgets the failures (`succeeded`).
+minutes. "May this caller try, and record the try" is one atomic step (`Lockout.attempt`), taken
+once the PIN has been checked: refused when a subject is locked or out of tries (the check is then
+not used, so a right PIN is refused like a wrong one), else a wrong PIN is counted against every
+subject at once and a right one forgets their failures. However many calls guess in parallel,
+across workers and machines, at most three wrong PINs per subject are ever judged.
 
 Line-wide, failures of all callers are counted in a sliding 10-minute window too: at `ceiling`
 failures the line turns strict, and stays so for an hour after its failures were last at the
@@ -15,13 +15,13 @@ flow gives each caller one try per call, after a pause. Crossing it logs one war
 until the hour is over) and the flow counts it. (With Redis down, the line is strict only while
 its failures in the window are at the ceiling.)
 
-In Redis: sorted sets of failures and of tries in flight per subject, a lock key per subject, and
-the line's failures and strict-until key, each step one Lua script. While Redis is unreachable
-(`casestore.redisguard`), the database stands in (`AuthFailure`, subjects stored as hashes): the
-try is a row inserted first and counted after, under a per-subject transaction lock on PostgreSQL
-(SQLite lets one writer in at a time), so the same bound holds; a lock then lasts until the
-third-latest failure leaves the window. Without either store no PIN attempt is accepted: lockouts
-fail closed. Counts taken in one store are not seen by the other once Redis returns.
+In Redis: a sorted set of failures and a lock key per subject, and the line's failures and
+strict-until key, the whole step one Lua script. While Redis is unreachable
+(`casestore.redisguard`), the database stands in (`AuthFailure`, subjects stored as hashes), one
+attempt per subject at a time (a transaction lock per subject on PostgreSQL; SQLite lets one
+writer in at a time), so the same bound holds; a lock then lasts until the third-latest failure
+leaves the window. Without either store no PIN attempt is accepted: lockouts fail closed. Counts
+taken in one store are not seen by the other once Redis returns.
 """
 
 from __future__ import annotations
@@ -47,7 +47,6 @@ log = logging.getLogger("supportline.auth")
 MAX_FAILURES = 3
 WINDOW_SECONDS = 15 * 60
 LOCK_SECONDS = 15 * 60
-TRY_SECONDS = 60  # a try in flight holds its place this long at most (a webhook answers within 15 s)
 LINE_WINDOW_SECONDS = 10 * 60
 LINE_HOLD_SECONDS = 60 * 60  # the line stays strict this long after its failures were over the ceiling
 DEFAULT_LINE_CEILING = 30  # line-wide wrong PINs per LINE_WINDOW_SECONDS (Settings.pin_failure_ceiling)
@@ -120,61 +119,41 @@ def verify_pin(pepper: str, contact: Contact | None, pin: str, contact_id: str |
 
 
 @dataclass(frozen=True)
-class Attempt:
-    """A PIN try reserved against its subjects; settle it with `Lockout.failed` or `succeeded`."""
+class Verdict:
+    """What the lockout made of one PIN attempt."""
 
-    token: str
-    subjects: tuple[tuple[str, str], ...]
-    at: datetime
-    limit: int  # failures a subject may have in the window: MAX_FAILURES, or 1 while the line is strict
-    in_redis: bool
-    rows: tuple[int, ...] = ()  # the database stand-in's AuthFailure rows of this try
-
-    @property
-    def strict(self) -> bool:
-        return self.limit < MAX_FAILURES
+    refused: bool  # locked, or out of tries: answer as locked out, whatever the PIN was
+    strict: bool = False  # the line was over its ceiling (one try per call)
+    locked: bool = False  # this wrong PIN locked the number or contact ID
+    line_crossed: bool = False  # ... and took the line over its ceiling (once per strict spell)
 
 
-@dataclass(frozen=True)
-class Failure:
-    locked: bool  # this failure locked the number or contact ID
-    line_crossed: bool  # ... and took the line over its ceiling (once per window)
-
-
-# KEYS: line failures, line strict-until, then (failures, tries, lock) per subject.
-# ARGV: now, window, limit, token, try seconds. Returns {granted, strict}.
-_BEGIN = """
+# KEYS: line failures, line strict-until, then (failures, lock) per subject.
+# ARGV: now, window, limit, member, right (1/0), lock seconds, ceiling (0: none), line window, hold.
+# Returns {status (0 refused, 1 right, 2 wrong and counted), strict, locked, line crossed}.
+_ATTEMPT = """
 local ts, window, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local lock_s, ceiling = tonumber(ARGV[6]), tonumber(ARGV[7])
+local line_window, hold = tonumber(ARGV[8]), tonumber(ARGV[9])
 local strict = 0
 local until_ = redis.call('GET', KEYS[2])
 if until_ and tonumber(until_) > ts then limit = 1; strict = 1 end
-for i = 3, #KEYS, 3 do
-  local lock = redis.call('GET', KEYS[i + 2])
-  if lock and tonumber(lock) > ts then return {0, strict} end
+for i = 3, #KEYS, 2 do
+  local lock = redis.call('GET', KEYS[i + 1])
+  if lock and tonumber(lock) > ts then return {0, strict, 0, 0} end
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ts - window)
-  redis.call('ZREMRANGEBYSCORE', KEYS[i + 1], '-inf', ts - tonumber(ARGV[5]))
-  if redis.call('ZCARD', KEYS[i]) + redis.call('ZCARD', KEYS[i + 1]) >= limit then return {0, strict} end
+  if redis.call('ZCARD', KEYS[i]) >= limit then return {0, strict, 0, 0} end
 end
-for i = 3, #KEYS, 3 do
-  redis.call('ZADD', KEYS[i + 1], ts, ARGV[4])
-  redis.call('EXPIRE', KEYS[i + 1], tonumber(ARGV[5]) + 60)
+if ARGV[5] == '1' then
+  for i = 3, #KEYS, 2 do redis.call('DEL', KEYS[i]) end
+  return {1, strict, 0, 0}
 end
-return {1, strict}
-"""
-
-# Same KEYS. ARGV: now, window, limit, token, lock seconds, ceiling (0: none), line window, hold.
-# Returns {locked, line crossed}.
-_FAILED = """
-local ts, window, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local lock_s, ceiling, line_window, hold = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local locked, crossed = 0, 0
-for i = 3, #KEYS, 3 do
-  redis.call('ZREM', KEYS[i + 1], ARGV[4])
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ts - window)
+for i = 3, #KEYS, 2 do
   redis.call('ZADD', KEYS[i], ts, ARGV[4])
   redis.call('EXPIRE', KEYS[i], window + 60)
   if redis.call('ZCARD', KEYS[i]) >= limit then
-    redis.call('SET', KEYS[i + 2], string.format('%.3f', ts + lock_s), 'EX', lock_s + 60)
+    redis.call('SET', KEYS[i + 1], string.format('%.3f', ts + lock_s), 'EX', lock_s + 60)
     locked = 1
   end
 end
@@ -183,12 +162,11 @@ if ceiling > 0 then
   redis.call('ZADD', KEYS[1], ts, ARGV[4])
   redis.call('EXPIRE', KEYS[1], line_window + 60)
   if redis.call('ZCARD', KEYS[1]) >= ceiling then
-    local until_ = redis.call('GET', KEYS[2])
-    if not (until_ and tonumber(until_) > ts) then crossed = 1 end
+    if strict == 0 then crossed = 1 end
     redis.call('SET', KEYS[2], string.format('%.3f', ts + hold), 'EX', hold + 60)
   end
 end
-return {locked, crossed}
+return {2, strict, locked, crossed}
 """
 
 
@@ -211,8 +189,7 @@ class Lockout:
     def _script_keys(self, subjects: Iterable[tuple[str, str]]) -> list[str]:
         keys = [f"{self.prefix}:fail:line", f"{self.prefix}:strict:line"]
         for kind, value in subjects:
-            fail_key, lock_key = self._keys(kind, value)
-            keys += [fail_key, f"{self.prefix}:try:{kind}:{value}", lock_key]
+            keys += self._keys(kind, value)
         return keys
 
     @staticmethod
@@ -240,70 +217,42 @@ class Lockout:
                 BREAKER.failed(exc)
         return self._db_locked(now, subjects)
 
-    def begin(self, now: datetime, number: str | None = None, contact_id: str | None = None) -> Attempt | None:
-        """Reserve one PIN try against the number and the contact ID, in one atomic step; None
-        when either is locked or has used up its tries (failures plus tries in flight)."""
+    def attempt(self, now: datetime, right: bool, number: str | None = None,
+                contact_id: str | None = None) -> Verdict:
+        """Decide on one PIN attempt whose check came out `right`, and record it, in one atomic
+        step: refused when the number or contact ID is locked or out of tries (then the check
+        must not be used), else a right PIN forgets their failures and a wrong one counts against
+        both (locking at the limit) and against the line."""
         subjects = tuple(self._subjects(number, contact_id))
+        verdict = None
         if BREAKER.usable():
             try:
-                token = f"{now.timestamp():.6f}:{uuid.uuid4().hex}"
-                granted, strict = self.redis.eval(
-                    _BEGIN, 2 + 3 * len(subjects), *self._script_keys(subjects),
-                    f"{now.timestamp():.6f}", WINDOW_SECONDS, MAX_FAILURES, token, TRY_SECONDS,
-                )
-                BREAKER.succeeded()
-                if not granted:
-                    return None
-                return Attempt(token, subjects, now, 1 if strict else MAX_FAILURES, in_redis=True)
-            except ERRORS as exc:
-                BREAKER.failed(exc)
-        return self._db_begin(now, subjects)
-
-    def failed(self, attempt: Attempt) -> Failure:
-        """The PIN was wrong: the try stays as a failure (and locks its subject at the limit)."""
-        result = None
-        if attempt.in_redis and BREAKER.usable():
-            try:
-                locked, crossed = self.redis.eval(
-                    _FAILED, 2 + 3 * len(attempt.subjects), *self._script_keys(attempt.subjects),
-                    f"{attempt.at.timestamp():.6f}", WINDOW_SECONDS, attempt.limit, attempt.token,
+                member = f"{now.timestamp():.6f}:{uuid.uuid4().hex}"
+                status, strict, locked, crossed = self.redis.eval(
+                    _ATTEMPT, 2 + 2 * len(subjects), *self._script_keys(subjects),
+                    f"{now.timestamp():.6f}", WINDOW_SECONDS, MAX_FAILURES, member, "1" if right else "0",
                     LOCK_SECONDS, self.ceiling, LINE_WINDOW_SECONDS, LINE_HOLD_SECONDS,
                 )
                 BREAKER.succeeded()
-                result = Failure(bool(locked), bool(crossed))
+                verdict = Verdict(status == 0, bool(strict), bool(locked), bool(crossed))
             except ERRORS as exc:
                 BREAKER.failed(exc)
-        if result is None:
-            result = self._db_failed(attempt)
-        if result.line_crossed:
+        if verdict is None:
+            verdict = self._db_attempt(now, right, subjects)
+        self._log(verdict, right, dict(subjects))
+        return verdict
+
+    def _log(self, verdict: Verdict, right: bool, subjects: dict[str, str]) -> None:
+        if verdict.line_crossed:
             log.warning("PIN failures over the line-wide ceiling: %d in %d minutes; every caller gets one try",
                         self.ceiling, LINE_WINDOW_SECONDS // 60)
-        subjects = dict(attempt.subjects)
-        if result.locked:
+        if verdict.refused or right:
+            return
+        if verdict.locked:
             log.warning("lockout: number=%s contact_id=%s", mask(subjects.get("num")),
                         "set" if "cid" in subjects else "none")
         else:
             log.info("verification failure: number=%s", mask(subjects.get("num")))
-        return result
-
-    def succeeded(self, attempt: Attempt) -> None:
-        """The PIN was right: withdraw the try and forget the failures (locks stay until they expire)."""
-        if not attempt.subjects:
-            return
-        if attempt.in_redis and BREAKER.usable():
-            try:
-                pipe = self.redis.pipeline(transaction=True)
-                for kind, value in attempt.subjects:
-                    pipe.zrem(f"{self.prefix}:try:{kind}:{value}", attempt.token)
-                pipe.delete(*[self._keys(kind, value)[0] for kind, value in attempt.subjects])
-                pipe.execute()
-                BREAKER.succeeded()
-                return
-            except ERRORS as exc:
-                BREAKER.failed(exc)
-        if self.session is not None:
-            digests = [_digest(s) for s in attempt.subjects]
-            self.session.execute(delete(AuthFailure).where(AuthFailure.subject.in_(digests)))
 
     def line_strict(self, now: datetime) -> bool:
         """Is the line over its failure ceiling (every caller gets one try, after a pause)?"""
@@ -354,38 +303,33 @@ class Lockout:
             select(func.count()).select_from(AuthFailure)
             .where(AuthFailure.subject == _digest(_LINE), AuthFailure.at > since)) or 0)
 
-    def _db_begin(self, now: datetime, subjects: tuple[tuple[str, str], ...]) -> Attempt | None:
-        """Insert the try first, then count: under a per-subject lock held to the end of the
-        unit of work on PostgreSQL; SQLite lets one writer at a time through."""
+    def _db_attempt(self, now: datetime, right: bool, subjects: tuple[tuple[str, str], ...]) -> Verdict:
+        """The same decision in the database, one attempt per subject at a time: PostgreSQL takes
+        a transaction lock per subject (held until the unit of work ends); on SQLite a read that
+        another writer overtook cannot turn into a write, so the request fails instead (closed)."""
         session = self._need_session()
         if session.get_bind().dialect.name == "postgresql":
             for key in sorted({_lock_key(s) for s in subjects}):  # one order: no deadlock
                 session.execute(select(func.pg_advisory_xact_lock(_LOCK_SPACE, key)))
-        rows = [AuthFailure(subject=_digest(s), at=now) for s in subjects]
-        session.add_all(rows)
-        session.flush()
-        limit = 1 if self.ceiling and self._db_line_count(now) >= self.ceiling else MAX_FAILURES
-        if any(n > limit for n in self._db_counts(now, subjects)):
-            for row in rows:
-                session.delete(row)
-            session.flush()
-            return None
-        return Attempt(uuid.uuid4().hex, subjects, now, limit, in_redis=False, rows=tuple(r.id for r in rows))
-
-    def _db_failed(self, attempt: Attempt) -> Failure:
-        session = self._need_session()
-        if not attempt.rows:  # reserved in Redis, which went away before the answer
-            session.add_all([AuthFailure(subject=_digest(s), at=attempt.at) for s in attempt.subjects])
+        strict = bool(self.ceiling) and self._db_line_count(now) >= self.ceiling
+        limit = 1 if strict else MAX_FAILURES
+        if any(n >= limit for n in self._db_counts(now, subjects)):
+            return Verdict(refused=True, strict=strict)
+        digests = [_digest(s) for s in subjects]
+        if right:
+            session.execute(delete(AuthFailure).where(AuthFailure.subject.in_(digests)))
+            return Verdict(refused=False, strict=strict)
+        session.add_all([AuthFailure(subject=d, at=now) for d in digests])
         crossed = False
         if self.ceiling:
-            session.add(AuthFailure(subject=_digest(_LINE), at=attempt.at))
+            session.add(AuthFailure(subject=_digest(_LINE), at=now))
             session.flush()
-            crossed = self._db_line_count(attempt.at) == self.ceiling
+            crossed = not strict and self._db_line_count(now) >= self.ceiling
         session.flush()
-        locked = any(n >= attempt.limit for n in self._db_counts(attempt.at, attempt.subjects))
+        locked = any(n >= limit for n in self._db_counts(now, subjects))
         if locked:
             log.warning("lockout (degraded mode, counted in the database)")
-        return Failure(locked, crossed)
+        return Verdict(refused=False, strict=strict, locked=locked, line_crossed=crossed)
 
 
 _LINE = ("line", "all")

@@ -258,21 +258,20 @@ def pin_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse
     # Failures count against the number and against the contact ID, whether it was typed or
     # matched from caller ID, so neither changing numbers nor changing IDs gets more tries.
     counted_id = state.entered_contact_id or (contact.contact_id if contact else None)
-    # One atomic step reserves this try against both before the PIN is looked at: parallel calls
-    # never get more tries than the limit, and a right PIN after it is refused like a wrong one.
-    attempt = env.lockout.begin(env.now, number=state.from_e164, contact_id=counted_id)
-    if attempt is None:
+    right = verify_pin(env.pin_pepper, contact, digits, counted_id)
+    # One atomic step decides whether this try may count and records it against both: parallel
+    # calls never get more tries than the limit, and a right PIN past it is refused like a wrong one.
+    verdict = env.lockout.attempt(env.now, right, number=state.from_e164, contact_id=counted_id)
+    if verdict.refused:
         return _locked_out(env, state, resp)
-    if verify_pin(env.pin_pepper, contact, digits, counted_id):
+    if right:
         assert contact is not None
-        env.lockout.succeeded(attempt)
         return _verified(env, state, contact, resp)
     state.failures += 1
-    failure = env.lockout.failed(attempt)
-    state.ceiling_crossings += failure.line_crossed
+    state.ceiling_crossings += verdict.line_crossed
     log.info("pin mismatch call=%s from=%s failures=%d", inp.sid, mask(state.from_e164), state.failures)
     # Over the line-wide ceiling, a call gets one try.
-    if failure.locked or attempt.strict or failure.line_crossed or state.failures >= MAX_FAILURES_PER_CALL:
+    if verdict.locked or verdict.strict or verdict.line_crossed or state.failures >= MAX_FAILURES_PER_CALL:
         return _locked_out(env, state, resp)
     if state.entered_contact_id is not None or state.candidate_pk is None:
         state.entered_contact_id = None

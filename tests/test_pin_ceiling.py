@@ -31,10 +31,8 @@ def guesses_per_hour(redis_client, clock, ceiling: int, hours: int = 2) -> list[
         n = 0
         for _step in range(12):
             for c, _call in itertools.product(range(CONTACTS), range(3)):
-                attempt = lockout.begin(clock(), number=f"+1763{next(numbers):07d}", contact_id=f"{300000 + c}")
-                if attempt is not None:
-                    lockout.failed(attempt)
-                    n += 1
+                verdict = lockout.attempt(clock(), False, number=f"+1763{next(numbers):07d}", contact_id=f"{300000 + c}")
+                n += not verdict.refused
             clock.advance(minutes=5)
         counts.append(n)
     return counts
