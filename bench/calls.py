@@ -94,6 +94,9 @@ def child_env(port: int, secret: dict[str, str]) -> dict[str, str]:
         OWNER_WAIT_SECONDS="0",
         # Path (b) has owners miss calls on purpose; autopause would take them off the line for good.
         AUTOPAUSE_MISSES="0",
+        # Path (d) is 15 % of the calls, three wrong PINs each: far over the line-wide ceiling,
+        # which would turn every path into "one try after a pause". The bench measures the paths.
+        PIN_FAILURE_CEILING="0",
     )
     if CLOCK_START:
         # Development mode only for its clock: the line runs "at" CLOCK_START (open hours by

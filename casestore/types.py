@@ -12,6 +12,10 @@ from datetime import datetime, timezone
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
+# A PIN has 4 to 8 digits; new ones (every generated one) at least this many. Shorter PINs still
+# verify and load, with a warning from `supportline load`.
+NEW_PIN_DIGITS = 6
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)

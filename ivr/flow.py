@@ -23,10 +23,10 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import event as sa_event
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
-from auth.callers import Lockout, contact_by_contact_id, match_caller, verify_pin
+from auth.callers import DEFAULT_LINE_CEILING, Lockout, candidate, contact_by_contact_id, match_caller, verify_pin
 from casestore.models import Case, Contact, District, Engineer, FollowUp, Incident
 from casestore.phones import caller_e164, mask
 from casestore.redisguard import BREAKER, ERRORS
@@ -47,6 +47,7 @@ log = logging.getLogger("supportline.ivr")
 
 VOICE = "Polly.Joanna"
 MAX_FAILURES_PER_CALL = 3
+STRICT_PAUSE_SECONDS = 5  # before the PIN prompt while the line is over its PIN-failure ceiling
 MAX_NO_INPUT = 2
 MAX_CASE_TRIES = 3
 MAX_ADVISOR_ATTEMPTS = 2
@@ -92,6 +93,7 @@ class CallEnv:
     presence: Presence | None = None  # type: ignore[assignment]  # built from `redis` when None
     dispatcher: Dispatcher | None = None  # type: ignore[assignment]  # ditto, without REST
     jobs: Jobs | None = None  # background jobs (outage paging); None: no paging from this env
+    pin_failure_ceiling: int = DEFAULT_LINE_CEILING  # line-wide wrong PINs per 10 minutes; 0 = none
     _tables: RoutingTables | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -120,7 +122,7 @@ class CallEnv:
 
     @property
     def lockout(self) -> Lockout:
-        return Lockout(self.redis, session=self.session)
+        return Lockout(self.redis, session=self.session, ceiling=self.pin_failure_ceiling)
 
     @property
     def queue(self) -> CallQueue:
@@ -202,12 +204,14 @@ def incoming(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
     match = match_caller(env.session, e164)
     if match.contact_pk is not None:
         state.candidate_pk = match.contact_pk
-        return _ask_pin(state, resp)
+        return _ask_pin(env, state, resp)
     return _ask_contact_id(state, resp)
 
 
-def _ask_pin(state: CallState, resp: VoiceResponse, *extra: str) -> VoiceResponse:
+def _ask_pin(env: CallEnv, state: CallState, resp: VoiceResponse, *extra: str) -> VoiceResponse:
     state.visit("pin")
+    if env.lockout.line_strict(env.now):  # the line is being guessed at: everyone slows down
+        resp.pause(length=STRICT_PAUSE_SECONDS)
     return _gather(resp, state, "pin", [*extra, say("ask_pin")], timeout=8)
 
 
@@ -240,7 +244,7 @@ def contact_id_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceR
     contact = contact_by_contact_id(env.session, digits) if digits.isdigit() else None
     state.candidate_pk = contact.id if contact else None
     # Unknown IDs still get asked for a PIN, so the caller cannot tell which part was wrong.
-    return _ask_pin(state, resp)
+    return _ask_pin(env, state, resp)
 
 
 def pin_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
@@ -249,29 +253,31 @@ def pin_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse
     if not digits:
         if _no_input_again(env, state, "pin"):
             return _goodbye(env, state, "no_input")
-        return _ask_pin(state, resp, say("no_input"))
-    contact = (
-        env.session.get(Contact, state.candidate_pk, options=[joinedload(Contact.district).joinedload(District.team)])
-        if state.candidate_pk else None
-    )
+        return _ask_pin(env, state, resp, say("no_input"))
+    contact = candidate(env.session, state.candidate_pk)
     # Failures count against the number and against the contact ID, whether it was typed or
     # matched from caller ID, so neither changing numbers nor changing IDs gets more tries.
     counted_id = state.entered_contact_id or (contact.contact_id if contact else None)
-    if env.lockout.locked(env.now, number=state.from_e164, contact_id=counted_id):
+    right = verify_pin(env.pin_pepper, contact, digits, counted_id)
+    # One atomic step decides whether this try may count and records it against both: parallel
+    # calls never get more tries than the limit, and a right PIN past it is refused like a wrong one.
+    verdict = env.lockout.attempt(env.now, right, number=state.from_e164, contact_id=counted_id)
+    if verdict.refused:
         return _locked_out(env, state, resp)
-    if verify_pin(env.pin_pepper, contact, digits):
+    if right:
         assert contact is not None
         return _verified(env, state, contact, resp)
     state.failures += 1
-    locked = env.lockout.record_failure(env.now, number=state.from_e164, contact_id=counted_id)
+    state.ceiling_crossings += verdict.line_crossed
     log.info("pin mismatch call=%s from=%s failures=%d", inp.sid, mask(state.from_e164), state.failures)
-    if locked or state.failures >= MAX_FAILURES_PER_CALL:
+    # Over the line-wide ceiling, a call gets one try.
+    if verdict.locked or verdict.strict or verdict.line_crossed or state.failures >= MAX_FAILURES_PER_CALL:
         return _locked_out(env, state, resp)
     if state.entered_contact_id is not None or state.candidate_pk is None:
         state.entered_contact_id = None
         state.candidate_pk = None
         return _ask_contact_id(state, resp, say("no_match"))
-    return _ask_pin(state, resp, say("no_match"))
+    return _ask_pin(env, state, resp, say("no_match"))
 
 
 def _verified(env: CallEnv, state: CallState, contact: Contact, resp: VoiceResponse) -> VoiceResponse:
@@ -282,7 +288,6 @@ def _verified(env: CallEnv, state: CallState, contact: Contact, resp: VoiceRespo
     state.hosted = bool(district.hosted)
     state.district_team = district.team.name if district.team is not None else None
     state.visit("verified")
-    env.lockout.clear(number=state.from_e164, contact_id=contact.contact_id)
     actions.update_call_log(
         env.session, state.sid, contact_id=contact.id, district_id=district.id, path=list(state.path)
     )
@@ -1073,7 +1078,7 @@ def followup_answered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceRe
     state.candidate_pk = case.contact_id
     state.visit("followup")
     _say(resp, say("followup_greeting"))
-    return _ask_pin(state, resp)
+    return _ask_pin(env, state, resp)
 
 
 def _followup_menu(env: CallEnv, state: CallState, resp: VoiceResponse, *extra: str) -> VoiceResponse:

@@ -39,6 +39,7 @@ class CallState:
     hosted: bool = False
     district_team: str | None = None
     failures: int = 0
+    ceiling_crossings: int = 0  # times this call's wrong PIN took the line over its ceiling (metrics)
     # Menus and routing.
     tries: dict[str, int] = field(default_factory=dict)
     case_pk: int | None = None

@@ -1004,6 +1004,28 @@ def test_cli_load_and_export(cli_env, tmp_path):
     assert check_pin(DEV_PIN_PEPPER, "104233", "4821", pin_hash)
 
 
+def test_cli_load_warns_about_pins_shorter_than_six_digits_and_still_loads_them(cli_env, tmp_path):
+    runner, main, engine = cli_env
+    short = tmp_path / "short.yaml"
+    short.write_text(VALID, encoding="utf-8")  # Dana's PIN is 4821
+    result = runner.invoke(main, ["load", str(short)])
+    assert result.exit_code == 0, result.output
+    line = line_of(VALID, 'pin: "4821"')
+    assert (f"warning: contacts[0].pin (line {line}): a 4-digit PIN; "
+            "new PINs should have 6 or more digits") in result.stderr
+    assert "4821" not in result.output  # never the PIN itself
+    with engine.connect() as conn:
+        pin_hash = conn.execute(select(Contact.pin_hash).where(Contact.contact_id == "104233")).scalar_one()
+    from webhooks.config import DEV_PIN_PEPPER
+
+    assert check_pin(DEV_PIN_PEPPER, "104233", "4821", pin_hash)  # loaded all the same
+
+    six = tmp_path / "six.yaml"
+    six.write_text(replace_once(VALID, 'pin: "4821"', 'pin: "482193"'), encoding="utf-8")
+    result = runner.invoke(main, ["load", str(six)])
+    assert result.exit_code == 0 and "warning" not in result.stderr, result.output
+
+
 def test_cli_load_of_a_broken_file_exits_1_and_writes_nothing(cli_env, tmp_path):
     runner, main, engine = cli_env
     broken = tmp_path / "broken.yaml"

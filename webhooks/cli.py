@@ -14,6 +14,7 @@ import click
 
 from auth.pins import hash_pin
 from casestore.db import make_engine, make_session_factory, session_scope, upgrade
+from casestore.interchange.problems import LoadReport
 from webhooks.config import ConfigurationError, Settings, load_settings
 from webhooks.services import system_clock
 
@@ -56,7 +57,7 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def _load_file(settings: Settings, path: Path, actor: str) -> str:
+def _load_file(settings: Settings, path: Path, actor: str) -> LoadReport:
     from casestore.interchange import load_text
 
     engine = make_engine(settings.database_url)
@@ -72,7 +73,7 @@ def _load_file(settings: Settings, path: Path, actor: str) -> str:
             actor=actor,
             now=system_clock(),
         )
-    return str(report)
+    return report
 
 
 @main.command("load")
@@ -83,7 +84,10 @@ def load_cmd(ctx: click.Context, file: Path) -> None:
     from casestore.interchange import LoadError
 
     try:
-        click.echo(_load_file(_settings(ctx), file, actor=f"cli:load:{os.environ.get('USER', 'unknown')}"))
+        report = _load_file(_settings(ctx), file, actor=f"cli:load:{os.environ.get('USER', 'unknown')}")
+        click.echo(str(report))
+        for warning in report.warnings:
+            click.echo(f"warning: {warning}", err=True)
     except LoadError as exc:
         click.echo(f"{file}: {len(exc.problems)} problem(s); nothing was written", err=True)
         for problem in exc.problems:

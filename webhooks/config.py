@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from auth.callers import DEFAULT_LINE_CEILING
+
 # Values that must never reach production: shipped defaults and placeholders.
 DEV_SECRET_KEY = "dev-secret-key-not-for-production"
 DEV_PIN_PEPPER = "dev-pin-pepper-not-for-production"
@@ -56,6 +58,9 @@ class Settings:
     # The longest plausible talk: an advisor held on a call with no webhook for longer is freed by
     # the dispatcher's reconcile (the call's end was lost).
     longest_call_seconds: float = 4 * 3600.0
+    # Wrong PINs of all callers in 10 minutes at which the line turns strict for an hour (one try
+    # per number, contact ID and call, a pause before the PIN prompt, an alert); 0 = no ceiling.
+    pin_failure_ceiling: int = DEFAULT_LINE_CEILING
     # Where the Twilio REST client sends requests ("" = api.twilio.com); for a test double only.
     twilio_api_base: str = ""
     # The number outage pages (calls and SMS) come from: your Twilio number, E.164.
@@ -112,6 +117,8 @@ class Settings:
             found.append("WRAP_UP_SECONDS and OWNER_WAIT_SECONDS must not be negative")
         if self.longest_call_seconds <= 0:
             found.append("LONGEST_CALL_SECONDS must be positive")
+        if self.pin_failure_ceiling < 0:
+            found.append("PIN_FAILURE_CEILING must not be negative (0 turns the ceiling off)")
         return found
 
 
@@ -143,6 +150,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "OWNER_WAIT_SECONDS": ("owner_wait_seconds", float),
     "AUTOPAUSE_MISSES": ("autopause_misses", int),
     "LONGEST_CALL_SECONDS": ("longest_call_seconds", float),
+    "PIN_FAILURE_CEILING": ("pin_failure_ceiling", int),
     "TWILIO_API_BASE": ("twilio_api_base", lambda v: v.rstrip("/")),
     "TWILIO_CALLER_ID": ("twilio_caller_id", str),
     "TRUSTED_PROXIES": ("trusted_proxies", int),

@@ -14,6 +14,9 @@ Two kinds of figures:
                                                           too_many_failures (this call's wrong PINs
                                                           locked it) or already_locked (the number or
                                                           contact ID was locked when the caller came)
+    supportline_pin_ceiling_crossings_total               times wrong PINs of all callers reached
+                                                          PIN_FAILURE_CEILING in 10 minutes (the line
+                                                          turned strict; logged as a warning too)
   Under gunicorn, each worker counts for itself; with `PROMETHEUS_MULTIPROC_DIR` set (an empty
   directory, wiped when the master starts: see gunicorn.conf.py) the workers write their values
   there and `/metrics`, whichever worker serves it, adds them all up (prometheus-client's
@@ -40,14 +43,17 @@ Two kinds of figures:
                                                           the database was down, not yet replayed
     supportline_spool_dead_letters                        spooled records that could not be written,
                                                           kept in the dead-letter file (`ivr.spool`)
+    supportline_pin_failures_line                         wrong PINs of all callers in the last 10 min
+    supportline_pin_ceiling_active                        1 while the line is strict (over its ceiling)
     supportline_scrape_error{source}                      1 when a source (queue, presence, pages,
-                                                          jobs, spool) could not be read: its gauges
-                                                          are left out, the rest of the page is served
+                                                          jobs, spool, pins) could not be read: its
+                                                          gauges are left out, the rest of the page is served
     supportline_scrape_duration_seconds                   time spent reading them
 
 Where the call figures come from. The voice webhook counts them from what it already holds,
 without touching `ivr` or `auth`: a PIN failure is the call state's `failures` going up during the
-step; a lockout is the step moving the call to `locked_out`; a call's final outcome is read from
+step; a lockout is the step moving the call to `locked_out`; a ceiling crossing is its
+`ceiling_crossings` going up; a call's final outcome is read from
 its call-log row when Twilio's status callback closes it (a row still open before the step and
 closed after it, so a repeated callback counts nothing).
 
@@ -84,6 +90,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
 
+from auth.callers import Lockout
 from casestore.models import CallLog, Incident, Page
 from ivr import flow
 from routing.callqueue import GENERAL, SKILLS, CallQueue
@@ -129,6 +136,10 @@ LOCKOUTS = Counter(
     "supportline_lockouts",
     "Calls turned away locked out: too_many_failures (this call locked it) or already_locked.",
     ["reason"],
+)
+PIN_CEILING_CROSSINGS = Counter(
+    "supportline_pin_ceiling_crossings",
+    "Times wrong PINs of all callers reached PIN_FAILURE_CEILING in 10 minutes (the line turned strict).",
 )
 for _reason in LOCKOUT_REASONS:
     LOCKOUTS.labels(_reason)
@@ -185,12 +196,14 @@ class CallMark:
 
     failures: int = 0
     step: str = ""
+    ceiling_crossings: int = 0
 
     @classmethod
     def of(cls, state: Any) -> "CallMark":
         if state is None:
             return cls()
-        return cls(failures=int(getattr(state, "failures", 0) or 0), step=str(getattr(state, "step", "") or ""))
+        return cls(failures=int(getattr(state, "failures", 0) or 0), step=str(getattr(state, "step", "") or ""),
+                   ceiling_crossings=int(getattr(state, "ceiling_crossings", 0) or 0))
 
 
 def call_open(session, sid: str) -> bool:
@@ -216,6 +229,8 @@ def observe_call(before: CallMark, after_state: Any, final_outcome: str | None) 
             VERIFICATION_FAILURES.inc(failed)
         if after.step == "locked_out" and before.step != "locked_out":
             LOCKOUTS.labels("too_many_failures" if failed > 0 else "already_locked").inc()
+        if after.ceiling_crossings > before.ceiling_crossings:
+            PIN_CEILING_CROSSINGS.inc(after.ceiling_crossings - before.ceiling_crossings)
     if final_outcome:
         CALLS.labels(_label(final_outcome)).inc()
 
@@ -262,7 +277,8 @@ class LiveCollector:
     are left out; once Redis refuses a connection the other Redis sources are not tried again
     in the same scrape (each try could wait for the socket timeout)."""
 
-    SOURCES = (("queue", True), ("presence", True), ("pages", False), ("jobs", True), ("spool", False))
+    SOURCES = (("queue", True), ("presence", True), ("pages", False), ("jobs", True), ("spool", False),
+               ("pins", True))
 
     def __init__(self, svc) -> None:
         self.svc = svc
@@ -416,6 +432,18 @@ class LiveCollector:
                               "How overdue the earliest timer is on the service clock (0: none due).",
                               value=round(timer_lag, 3)),
             GaugeMetricFamily("supportline_jobs_failed", "Jobs in RQ's failed registry.", value=failed),
+        ]
+
+
+    def _pins(self, now: datetime) -> list[GaugeMetricFamily]:
+        lockout = Lockout(self.svc.redis, ceiling=self.svc.settings.pin_failure_ceiling)
+        failures, strict = lockout.line_figures(now)
+        return [
+            GaugeMetricFamily("supportline_pin_failures_line",
+                              "Wrong PINs of all callers in the last 10 minutes.", value=failures),
+            GaugeMetricFamily("supportline_pin_ceiling_active",
+                              "1 while the line is over its PIN-failure ceiling (one try per call, a pause).",
+                              value=int(strict)),
         ]
 
 

@@ -140,6 +140,7 @@ def call_env(svc, session, now) -> flow.CallEnv:
         presence=svc.presence,
         dispatcher=svc.dispatcher,
         jobs=svc.jobs,
+        pin_failure_ceiling=svc.settings.pin_failure_ceiling,
     )
 
 

@@ -391,6 +391,7 @@ def release_name(day: date) -> str:
 
 def build() -> dict:
     rng = random.Random(SEED)
+    pin_tail = random.Random(SEED + 1)  # the last two digits of 6-digit PINs (the rest of the data is as before)
     lines = Lines(rng)
     district_by_name = {d["name"]: d for d in DISTRICTS}
 
@@ -433,6 +434,7 @@ def build() -> dict:
                 pin = f"{rng.randrange(10000):04d}"
                 if not weak_pin(pin):
                     break
+            pin += f"{pin_tail.randrange(100):02d}"  # new PINs have 6 digits (casestore.types.NEW_PIN_DIGITS)
             phones = []
             if d["name"] == SHARED_LINE_DISTRICT and name in SHARED_LINE_CONTACTS:
                 if shared_line is None:
@@ -786,7 +788,8 @@ def check(doc: dict) -> None:
     ids = [c["contact_id"] for c in contacts]
     assert len(set(ids)) == len(ids)
     assert all(re.fullmatch(r"[1-9][0-9]{5}", i) for i in ids)
-    assert all(re.fullmatch(r"[0-9]{4}", c["pin"]) for c in contacts)
+    # Six digits, as new PINs have; Dana keeps the 4-digit PIN the README tells you to enter.
+    assert all(re.fullmatch(r"[0-9]{6}", c["pin"]) for c in contacts if c is not first)
     assert all(1 <= len(c["phones"]) <= 2 for c in contacts)
     assert all(2 <= n <= 5 for n in Counter(c["district"] for c in contacts).values())
     assert set(Counter(c["district"] for c in contacts)) == set(district_names)

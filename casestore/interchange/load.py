@@ -39,7 +39,7 @@ def load_document(
     plan = validate(session, doc, found, hash_pin=hash_pin, region=region)
     if found:
         raise LoadError(found.sorted(), source)
-    report = LoadReport(source=source)
+    report = LoadReport(source=source, warnings=list(found.warnings))
     with session.begin_nested(), session.no_autoflush:
         Writer(session, plan, report, actor, now).write()
     session.flush()

@@ -39,7 +39,7 @@ from casestore.models import (
     RotationOverride,
     Team,
 )
-from casestore.types import CaseStatus, HandoffKind, ProductArea, RotationLayer, Weekday
+from casestore.types import NEW_PIN_DIGITS, CaseStatus, HandoffKind, ProductArea, RotationLayer, Weekday
 
 _IN_CHUNK = 500  # bound parameters per IN (...) query (old SQLite builds allow 999)
 
@@ -249,6 +249,9 @@ def validate(
                     plan.pin_hashes[row.contact_id] = hash_pin(row.contact_id, row.pin)
                 except (ValueError, TypeError) as exc:
                     problems.add(("contacts", index, "pin"), f"the PIN cannot be hashed: {exc}")
+            if len(row.pin) < NEW_PIN_DIGITS:
+                problems.warn(("contacts", index, "pin"),
+                              f"a {len(row.pin)}-digit PIN; new PINs should have {NEW_PIN_DIGITS} or more digits")
 
     for index, row in rows_of("advisors"):
         first_skill: dict[ProductArea, int] = {}

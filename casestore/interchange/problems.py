@@ -1,5 +1,6 @@
 """Problems with a document and the report of a load: `Problem` (path, line, reason), `LoadError`
-(every problem; nothing was written), `LoadReport` (created/updated/unchanged per kind of row),
+(every problem; nothing was written), `LoadReport` (created/updated/unchanged per kind of row, and
+warnings about what loaded but is worth fixing),
 path rendering (`contacts[3].phones[1]`), the `ProblemCollector` that finds each path's line, and
 `describe`/`shorten`, which put a value into a message.
 """
@@ -48,6 +49,7 @@ class LoadReport:
 
     source: str = ""
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    warnings: list[Problem] = field(default_factory=list)  # loaded, but worth fixing (short PINs)
 
     def count(self, kind: str, outcome: str) -> None:
         self.counts.setdefault(kind, dict.fromkeys(_COUNTED, 0))[outcome] += 1
@@ -85,6 +87,7 @@ class ProblemCollector:
     def __init__(self, lines: Mapping[str, int] | None) -> None:
         self.lines = dict(lines or {})
         self.items: list[Problem] = []
+        self.warnings: list[Problem] = []
 
     def line_of(self, loc: Sequence[Any]) -> Optional[int]:
         parts = list(loc)
@@ -96,6 +99,10 @@ class ProblemCollector:
 
     def add(self, loc: Sequence[Any], message: str) -> None:
         self.items.append(Problem(render_path(loc), self.line_of(loc), message))
+
+    def warn(self, loc: Sequence[Any], message: str) -> None:
+        """Something that loads but is worth fixing: reported, never a reason to refuse."""
+        self.warnings.append(Problem(render_path(loc), self.line_of(loc), message))
 
     def where(self, loc: Sequence[Any]) -> str:
         line = self.line_of(loc)

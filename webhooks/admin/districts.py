@@ -29,12 +29,12 @@ from casestore import audit
 from casestore.interchange.fields import ContactIdT, Name200
 from casestore.interchange.writer import contact_snap, district_snap
 from casestore.models import Case, Contact, District, Team
-from casestore.types import CaseStatus, Priority
+from casestore.types import NEW_PIN_DIGITS, CaseStatus, Priority
 from webhooks.admin import actor, bp, require, shown_phone, write
 from webhooks.services import current_services
 
 MAX_PHONES = 10
-PIN_LENGTH = 6  # generated PINs: 4-6 digits asked for, six is the strongest of those (the keypad takes 4-8)
+PIN_LENGTH = NEW_PIN_DIGITS  # generated PINs (the keypad takes 4-8 digits)
 
 _NAME = TypeAdapter(Name200)
 _CONTACT_ID = TypeAdapter(ContactIdT)
