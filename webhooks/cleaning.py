@@ -7,7 +7,7 @@ values (a banner message may have them), and each value is cut to a bounded leng
 parse numbers with `whole_number`, which takes ASCII digits only (`"²".isdigit()` is true, yet
 `int("²")` raises) and nothing past the INTEGER columns' range. The API's JSON bodies go through
 `json_strings` (webhooks.api) and the load file's validation (webhooks.api_tables). Twilio's
-parameters are cleaned by the voice webhooks themselves.
+parameters are cleaned by `webhooks.twilio_params`, with the same `strip_controls` and `whole_number`.
 """
 
 from __future__ import annotations
@@ -22,17 +22,22 @@ QUERY_VALUE_LIMIT = 500
 FORM_VALUE_LIMIT = 5000
 MAX_ID = 2**31 - 1  # ids and case numbers are INTEGER columns
 
-_QUERY_JUNK = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_FORM_JUNK = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROLS_BUT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # tab, LF and CR stay
 _DIGITS = re.compile(r"[0-9]{1,10}")
 
 
+def strip_controls(value: str, *, keep_lines: bool = False) -> str:
+    """`value` without NUL and the other control characters (tab and line breaks kept if asked)."""
+    return (_CONTROLS_BUT_LINES if keep_lines else _CONTROLS).sub("", value)
+
+
 def clean_query_value(value: str) -> str:
-    return _QUERY_JUNK.sub("", value)[:QUERY_VALUE_LIMIT]
+    return strip_controls(value)[:QUERY_VALUE_LIMIT]
 
 
 def clean_form_value(value: str) -> str:
-    return _FORM_JUNK.sub("", value)[:FORM_VALUE_LIMIT]
+    return strip_controls(value, keep_lines=True)[:FORM_VALUE_LIMIT]
 
 
 def json_strings(value):

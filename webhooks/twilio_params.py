@@ -22,8 +22,9 @@ from typing import Mapping
 
 from flask import g, request
 
+from webhooks.cleaning import strip_controls, whole_number
+
 MAX_SECONDS = 86_400
-MAX_ID = 2**31 - 1  # a PostgreSQL integer
 DEFAULT_LIMIT = 256
 DEFAULT_QUERY_LIMIT = 64
 NAME_LIMIT = 64
@@ -42,14 +43,11 @@ MULTILINE = {"Body", "SpeechResult"}
 SECONDS = {"CallDuration", "DialCallDuration", "RecordingDuration", "QueueTime", "Duration", "DequeueTime"}
 QUERY_NUMBERS = {"n", "page", "repeat", "fu", "a", "adv", "eng", "noinput"}
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_CONTROL_KEEP_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _DIGITS = re.compile(r"-?[0-9]+")
 
 
 def _text(value: str, limit: int, *, multiline: bool = False) -> str:
-    pattern = _CONTROL_KEEP_LINES if multiline else _CONTROL
-    return pattern.sub("", value[: limit * 4]).strip()[:limit]
+    return strip_controls(value[: limit * 4], keep_lines=multiline).strip()[:limit]
 
 
 def clean_value(name: str, value: str) -> str | None:
@@ -77,7 +75,7 @@ def clean_query(args: Mapping[str, str]) -> dict[str, str]:
     for name, value in args.items():
         key = _text(name, NAME_LIMIT)
         text = _text(value, DEFAULT_QUERY_LIMIT)
-        if key in QUERY_NUMBERS and not (text.isascii() and text.isdigit() and int(text) <= MAX_ID):
+        if key in QUERY_NUMBERS and whole_number(text) is None:
             continue
         if key:
             out[key] = text
