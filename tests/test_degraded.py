@@ -384,7 +384,7 @@ def test_redis_lost_between_two_reads_of_a_hold_round_hunts_instead_of_the_apolo
     """Redis goes away after the hold round read the caller's place in line but before it read the
     caller's offer (seen in the storm bench's Redis kill): the caller is put through by the
     degraded hunt, never the apology."""
-    from ivr import flow
+    from ivr.flow import connect
     from routing.presence import Presence
 
     presence = Presence(redis_client, "America/Chicago")
@@ -392,7 +392,7 @@ def test_redis_lost_between_two_reads_of_a_hold_round_hunts_instead_of_the_apolo
         presence.set_state(a.id, "offline", clock())
 
     reads = []
-    get = flow.Offers.get
+    get = connect.Offers.get
 
     def lost_after_joining(self, sid):
         reads.append(sid)
@@ -400,7 +400,7 @@ def test_redis_lost_between_two_reads_of_a_hold_round_hunts_instead_of_the_apolo
             raise redis_lib.ConnectionError("Redis went away")
         return get(self, sid)
 
-    monkeypatch.setattr(flow.Offers, "get", lost_after_joining)
+    monkeypatch.setattr(connect.Offers, "get", lost_after_joining)
     t = sim.call(World.DANA_PHONE, keys=["4821#", "0"], dial=["accept"])
     assert t.said("You are number 1 in line")
     assert len(reads) == 2 and not t.said("trouble with our phone system")

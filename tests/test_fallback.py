@@ -16,7 +16,7 @@ from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 from twilio.request_validator import RequestValidator
 
-from ivr import flow
+from ivr.flow import verify
 from tests.conftest import AUTH_TOKEN, BASE_URL
 from tests.factories import World
 from webhooks import fallback
@@ -223,7 +223,7 @@ def test_a_webhook_fault_offers_the_outage_line_too(outage_line, app, client, wo
     def broken(*_a, **_k):
         raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
 
-    monkeypatch.setattr(flow.actions, "ensure_call_log", broken)
+    monkeypatch.setattr(verify.actions, "ensure_call_log", broken)
     root = twiml(signed_post(client, "/voice/incoming", call(World.DANA_PHONE, CallStatus="ringing")))
     assert "trouble with our phone system" in said(root)
     assert root.find("Gather").get("action") == "/voice/fallback?stage=offer"

@@ -11,6 +11,7 @@ from twilio.request_validator import RequestValidator
 
 from casestore.models import CallLog, Case
 from ivr import flow
+from ivr.flow import steps, verify
 from tests.conftest import AUTH_TOKEN, BASE_URL
 
 STEPS = sorted(flow.STEPS)
@@ -116,7 +117,7 @@ def test_database_fault_answers_apology_and_overflow(client, world, monkeypatch)
     def broken(*_a, **_k):
         raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
 
-    monkeypatch.setattr(flow.actions, "ensure_call_log", broken)
+    monkeypatch.setattr(verify.actions, "ensure_call_log", broken)
     root = assert_twiml(signed_post(client, "/voice/incoming", CALL))
     text = ET.tostring(root, encoding="unicode")
     assert "trouble with our phone system" in text
@@ -140,7 +141,7 @@ def test_fault_without_overflow_still_says_something(settings_overrides, engine,
 
     app = create_app(dict(settings_overrides, overflow_number=""), engine=engine,
                      sessions=session_factory, redis_client=redis_client, clock=clock)
-    monkeypatch.setattr(flow, "incoming", lambda *a: 1 / 0)
+    monkeypatch.setattr(steps, "incoming", lambda *a: 1 / 0)
     root = assert_twiml(signed_post(app.test_client(), "/voice/incoming", CALL))
     assert root.find("Dial") is None and root.find("Hangup") is not None
 

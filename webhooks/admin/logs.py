@@ -33,7 +33,7 @@ from webhooks.cleaning import whole_number
 from webhooks.services import current_services
 
 PER_PAGE = 50
-# Every final outcome the call flow writes to call_log.outcome (ivr/flow.py), in a sensible order.
+# Every final outcome the call flow writes to call_log.outcome (ivr/flow/), in a sensible order.
 OUTCOMES = (
     "connected", "abandoned", "hung_up", "callback_requested", "callback_pending", "message_recorded",
     "closed", "locked_out", "no_input", "ended_in_menu", "in_progress",

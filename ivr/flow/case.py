@@ -1,0 +1,99 @@
+"""A case number typed at the menu, as the caller hears it: not found (a few tries, then an
+advisor), the read-back (number, status, release), a closed case's reopen offer within 60 days,
+then the owner or an advisor."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from twilio.twiml.voice_response import VoiceResponse
+
+from casestore.models import Case
+from casestore.types import CaseStatus
+from ivr import actions
+from ivr.flow.connect import _route
+from ivr.flow.env import CallEnv, CallInput
+from ivr.flow.menu import MAX_CASE_TRIES, _main_menu
+from ivr.flow.shared import _no_input_again
+from ivr.flow.twiml import _gather, _keypad, _response
+from ivr.prompts import digits_spoken, say
+from ivr.state import CallState
+
+REOPEN_WINDOW_DAYS = 60
+
+
+def _case_entered(env: CallEnv, state: CallState, resp: VoiceResponse, number: int) -> VoiceResponse:
+    assert state.district_pk is not None
+    case = actions.case_for_district(env.session, number, state.district_pk)
+    if case is None:
+        state.visit("case_not_found")
+        if state.bump("case") >= MAX_CASE_TRIES:
+            state.route = "general"
+            state.skill = None
+            return _route(env, state, resp, say("case_not_found"), say("connecting_advisor"))
+        return _main_menu(env, state, resp, say("case_not_found"))
+    state.case_pk = case.id
+    state.case_number = case.number
+    state.skill = case.product_area.value
+    state.visit("case")
+    actions.update_call_log(env.session, state.sid, case_id=case.id, skill=state.skill, path=list(state.path))
+    state.owner_pk = case.owner_id
+    state.priority_rank = case.priority.rank
+    state.response_due = (case.response_due_at.isoformat()
+                          if case.response_due_at is not None and case.responded_at is None else None)
+    if case.id not in state.logged_cases:
+        state.logged_cases.append(case.id)
+        actions.log_case_event(
+            env.session, case, at=env.now, kind="call", call_sid=state.sid,
+            contact_pk=state.verified_pk, outcome="in_progress",
+            detail="Inbound call from the authorized contact.",
+        )
+    readback = say("case_readback", number_spoken=digits_spoken(case.number), status=case.status.spoken)
+    if case.status == CaseStatus.CLOSED:
+        return _closed_case(env, state, resp, case, readback)
+    extra = [readback]
+    if case.status == CaseStatus.AVAILABLE_IN_RELEASE and case.release_name:
+        extra.append(say("case_release", release=case.release_name))
+    extra.append(say("in_writing"))
+    state.route = "owner" if case.owner_id else "advisor"
+    return _route(env, state, resp, *extra)
+
+
+def reopen_window_open(closed_at: datetime | None, now: datetime, tz: ZoneInfo) -> bool:
+    """Closed 60 local calendar days ago or less."""
+    if closed_at is None:
+        return False
+    days = (now.astimezone(tz).date() - closed_at.astimezone(tz).date()).days
+    return days <= REOPEN_WINDOW_DAYS
+
+
+def _closed_case(env: CallEnv, state: CallState, resp: VoiceResponse, case: Case, readback: str) -> VoiceResponse:
+    if not reopen_window_open(case.closed_at, env.now, env.tz):
+        state.visit("case_too_old")
+        return _main_menu(env, state, resp, readback, say("case_too_old"))
+    state.visit("reopen_offer")
+    closed_on = case.closed_at.astimezone(env.tz).strftime("%B %d") if case.closed_at else ""
+    return _gather(
+        resp, state, "reopen", [readback, say("case_closed_reopen", closed_on=closed_on)],
+        num_digits=1, timeout=7,
+    )
+
+
+def reopen_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
+    resp = _response()
+    digits = _keypad(inp.digits)
+    case = env.session.get(Case, state.case_pk) if state.case_pk else None
+    if case is None:
+        return _main_menu(env, state, resp)
+    if digits == "1" and case.status == CaseStatus.CLOSED and reopen_window_open(case.closed_at, env.now, env.tz):
+        actions.reopen_case(env.session, case, now=env.now, sid=state.sid, contact_pk=state.verified_pk)
+        state.visit("reopened")
+        state.route = "owner" if case.owner_id else "advisor"
+        return _route(env, state, resp, say("case_reopened"))
+    if not digits and inp.arg("noinput") and not _no_input_again(env, state, "reopen"):
+        return _closed_case(
+            env, state, resp, case,
+            say("case_readback", number_spoken=digits_spoken(case.number), status=case.status.spoken),
+        )
+    return _main_menu(env, state, resp)

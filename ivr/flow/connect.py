@@ -1,0 +1,409 @@
+"""Routing to people, as the caller hears it: the owner or the best free advisor (reserved
+atomically) is rung with the whisper on their leg; else the caller joins the line and holds
+(position, expected wait, a message or a callback); with Redis unreachable, the degraded hunt.
+Then the dial's result: talked (wrap-up), or missed (free them, try the next)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import datetime, timedelta
+
+from twilio.twiml.voice_response import VoiceResponse
+
+from casestore.redisguard import BREAKER, ERRORS
+from casestore.types import Priority
+from ivr import actions, holds, staffing
+from ivr.dispatch import Offer, Offers, stale
+from ivr.flow.env import CallEnv, CallInput
+from ivr.flow.outage import _outage_next
+from ivr.flow.shared import RING_SECONDS, _accepted, _autopause_reason, _finish_case_event, _quiet, _target_pk
+from ivr.flow.twiml import _dial_endpoint, _gather, _hangup, _int, _keypad, _response, _say, url
+from ivr.prompts import digits_spoken, minutes_spoken, say
+from ivr.state import CallState
+from routing.callqueue import entry_for, expected_wait_seconds
+from routing.selection import eligible, preferred_teams
+
+log = logging.getLogger("supportline.ivr")
+
+MAX_ADVISOR_ATTEMPTS = 2
+HOLD_SECONDS = 30
+BUSY_STATES = {"on_call", "wrap_up"}  # will be free soon: worth waiting for (the case owner)
+SIGNED_IN_STATES = {"available", "on_call", "wrap_up"}  # staffing, for the expected wait
+
+
+def _preferred_teams(env: CallEnv, state: CallState) -> tuple[str, ...]:
+    return preferred_teams(state.district_team, state.skill, env.tables.teams)
+
+
+def _route(env: CallEnv, state: CallState, resp: VoiceResponse, *extra: str) -> VoiceResponse:
+    """Put the call through: the owner if free, else the best free advisor, else the line.
+
+    Taking an advisor is atomic (`Presence.reserve`), so two calls never hold the same person.
+    While others are waiting for the same advisors, a new caller joins the line behind them
+    instead of jumping it (the dispatcher serves the line in order, this caller included).
+    """
+    for text in extra:
+        _say(resp, text)
+    if not BREAKER.usable():
+        return _hunt(env, state, resp)
+    try:
+        pk = _reserve(env, state)
+    except ERRORS as exc:
+        BREAKER.failed(exc)
+        return _hunt(env, state, resp)
+    if pk is None:
+        return _queue(env, state, resp)
+    return _dial_advisor(env, state, resp, pk)
+
+
+def _hunt(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse:
+    """Degraded mode (Redis unreachable: no presence, no line): ring the owner, then skilled
+    advisors in team order, each once, reserving each in the database (`ivr.holds`) so two calls
+    never get the same advisor; then take a message for an advisor."""
+    state.visit("degraded_route")
+    candidates: list[int] = []
+    if state.route == "owner":
+        owner = env.tables.advisor(state.owner_pk)
+        if owner is not None and owner.target not in state.tried:
+            candidates.append(owner.pk)
+        state.route = "advisor"
+    if state.round_attempts < MAX_ADVISOR_ATTEMPTS + 1:
+        teams = _preferred_teams(env, state)
+        pool = [a for a in env.tables.advisors if eligible(a, state.skill) and a.target not in state.tried]
+        pool.sort(key=lambda a: (teams.index(a.team) if a.team in teams else len(teams), a.pk))
+        if pool:
+            # No presence to pick the longest idle: start each call at its own place in the team
+            # so that concurrent calls do not all race for the same first advisor.
+            first_team = [a for a in pool if a.team == pool[0].team]
+            start = int(hashlib.sha1(state.sid.encode()).hexdigest(), 16) % len(first_team)
+            ordered = first_team[start:] + first_team[:start] + pool[len(first_team):]
+            candidates += [a.pk for a in ordered if a.pk not in candidates]
+    busy = holds.busy(env.session, env.now, candidates)
+    for pk in candidates:
+        if pk not in busy and holds.claim(env.session, pk, state.sid, env.now) == holds.TAKEN:
+            return _dial_advisor(env, state, resp, pk, claimed=True)
+    state.visit("queue_record")
+    _say(resp, say("degraded_busy"))
+    _say(resp, say("queue_record"))
+    if state.queued_at is None:
+        state.queued_at = env.now.isoformat()
+    resp.record(action=url("queue-message", state), method="POST", max_length=120, timeout=5,
+                finish_on_key="#", play_beep=True)
+    resp.redirect(url("queue-message", state, noinput=1), method="POST")
+    return resp
+
+
+def _reserve(env: CallEnv, state: CallState) -> int | None:
+    presence = env.presence
+    if state.route == "owner":
+        owner = env.tables.advisor(state.owner_pk)  # active advisors only
+        if owner is not None and owner.target not in state.tried:
+            pk = presence.reserve([], skill=None, call_sid=state.sid, now=env.now, owner_pk=owner.pk)
+            if pk is not None:
+                return pk
+            # Busy with another call or wrapping up: wait for them a little, in the line.
+            state.owner_waits = presence.get(owner.pk, env.now).state in BUSY_STATES
+            if state.owner_waits:
+                return None
+        state.route = "advisor"
+    if state.round_attempts >= MAX_ADVISOR_ATTEMPTS:
+        return None
+    if _line_competes(env, state):
+        return None
+    pool = [a for a in env.tables.advisors if a.target not in state.tried]
+    return presence.reserve(
+        pool, skill=state.skill, preferred_teams=_preferred_teams(env, state), call_sid=state.sid, now=env.now,
+    )
+
+
+def _line_competes(env: CallEnv, state: CallState) -> bool:
+    """Is anyone already waiting for the advisors this call would take?"""
+    return env.queue.others_waiting_for(state.sid, state.skill)
+
+
+def _dial_advisor(
+    env: CallEnv, state: CallState, resp: VoiceResponse, pk: int, *, claimed: bool = False
+) -> VoiceResponse:
+    """Ring the advisor reserved for this call, with the whisper-accept on their leg. The Redis
+    reservation is confirmed by a hold in the database (`claimed`: taken already, in degraded mode)."""
+    _quiet(env.queue.leave, state.sid)
+    advisor = env.tables.advisor(pk)
+    if advisor is None:  # removed from the roster while reserved: let them go, try again
+        _quiet(env.presence.release, pk, state.sid, env.now, missed=False)
+        state.tried.append(f"advisor:{pk}")
+        return _route(env, state, resp)
+    claim = holds.TAKEN if claimed else holds.claim(env.session, pk, state.sid, env.now)
+    if claim != holds.TAKEN:
+        other = holds.busy(env.session, env.now, [pk]).get(pk) if claim == holds.HELD else None
+        if other is not None:
+            # Busy with a call put through while Redis was unreachable, which presence does not
+            # know of: presence follows the database, and this call tries someone else.
+            _quiet(staffing.adopt_hold, env.presence, other, env.now, replacing=state.sid)
+            log.warning("advisor %s reserved for call=%s is held for call=%s in the database",
+                        pk, state.sid, other.call_sid)
+        else:
+            # Their hold is being released this instant: leave them free for the next caller.
+            _quiet(env.presence.release, pk, state.sid, env.now, missed=False)
+        state.tried.append(advisor.target)
+        return _route(env, state, resp)
+    state.route = "owner" if pk == state.owner_pk else "advisor"
+    state.attempt += 1
+    if state.route != "owner":
+        state.round_attempts += 1
+    state.tried.append(advisor.target)
+    state.current_target = advisor.target
+    state.visit(f"dial_{state.route}")
+    _say(resp, say("connecting_owner") if state.route == "owner" else say("connecting_advisor"))
+    dial = resp.dial(
+        action=url("dial-result", state), method="POST", timeout=RING_SECONDS,
+        answer_on_bridge=True, caller_id=None,
+    )
+    _dial_endpoint(dial, advisor.reach, url("whisper", None, parent=state.sid, a=state.attempt, adv=pk))
+    return resp
+
+
+def _queue(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse:
+    """Nobody fitting is free: join the line (keeping any earlier place), let the dispatcher serve
+    the line in order, and if this caller's turn has not come, tell position and expected wait.
+    The line lives in Redis: while it is unreachable, the degraded hunt (`_hunt`) instead."""
+    if not BREAKER.usable():
+        return _hunt(env, state, resp)
+    try:
+        return _join_line(env, state, resp)
+    except ERRORS as exc:
+        BREAKER.failed(exc)
+        return _hunt(env, state, resp)
+
+
+def _join_line(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse:
+    if state.queued_at is None:
+        state.queued_at = env.now.isoformat()
+        actions.set_queued_at(env.session, state.sid, env.now)
+    queued_at = datetime.fromisoformat(state.queued_at)
+    rank = state.priority_rank if state.priority_rank is not None else Priority.MEDIUM.rank
+    Offers(env.redis).clear_taken(state.sid)
+    env.queue.join(entry_for(
+        state.sid, priority_rank=rank, queued_at=queued_at, skill=state.skill,
+        teams=_preferred_teams(env, state), owner_pk=state.owner_pk,
+        owner_waits=state.owner_waits, owner_wait_seconds=env.owner_wait_seconds,
+        exclude=tuple(pk for t in state.tried if (pk := _target_pk(t, "advisor")) is not None),
+        exclude_until=env.now + timedelta(seconds=HOLD_SECONDS),
+        due_at=datetime.fromisoformat(state.response_due) if state.response_due else None,
+    ))
+    offer = _my_offer(env, state)
+    if offer is not None:
+        return _dial_advisor(env, state, resp, offer.advisor_pk)
+    return _hold(env, state, resp)
+
+
+def _my_offer(env: CallEnv, state: CallState) -> Offer | None:
+    """An advisor reserved for this caller: one the dispatcher made for it earlier and whose
+    carrier redirect is not coming (no REST client, or it is overdue), or one made just now."""
+    offers = Offers(env.redis)
+    pending = offers.get(state.sid)
+    if pending is not None:
+        if env.dispatcher.telephony is not None and not stale(pending, env.now):
+            return None  # the redirect to /voice/connect is on its way
+        return _valid_offer(env, state, offers.take(state.sid, pending.token))
+    result = env.dispatcher.run(env.tables.advisors, env.now, own_sid=state.sid)
+    if result.own is None:
+        return None
+    return _valid_offer(env, state, offers.take(state.sid, result.own.token))
+
+
+def _valid_offer(env: CallEnv, state: CallState, offer: Offer | None) -> Offer | None:
+    if offer is None:
+        return None
+    held = env.presence.get(offer.advisor_pk, env.now)
+    if held.state != "on_call" or held.call_sid != state.sid:
+        return None
+    return offer
+
+
+def _hold(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse:
+    """One hold round: position (and expected wait), the way out (press 1), hold audio, then ask
+    again. Any key interrupts; a dispatcher redirect interrupts too."""
+    entry = env.queue.get(state.sid)
+    position = env.queue.position(entry) if entry is not None else 1
+    staffed = sum(
+        1 for p in env.presence.snapshot([a.pk for a in env.tables.advisors if eligible(a, state.skill)], env.now).values()
+        if p.state in SIGNED_IN_STATES
+    )
+    wait = expected_wait_seconds(
+        position, staffed, actions.recent_handle_seconds(env.session, env.redis, state.skill, env.now, env.wrap_seconds),
+    )
+    first_round = "queue" not in state.path
+    state.visit("queue")
+    gather = resp.gather(
+        input="dtmf", num_digits=1, timeout=1, action=url("queue-menu", state), method="POST",
+        action_on_empty_result=False,
+    )
+    if wait is None:
+        key = "queue_position_no_estimate" if first_round else "queue_still_waiting"
+        _say(gather, say(key, position=position))
+    else:
+        key = "queue_position" if first_round else "queue_still_waiting_wait"
+        _say(gather, say(key, position=position, wait=minutes_spoken(wait)))
+    _say(gather, say("queue_options"))
+    if env.hold_music_url:
+        gather.play(env.hold_music_url)
+    else:
+        gather.pause(length=HOLD_SECONDS)
+    # The next round starts afresh: the owner (if still preferred) and advisors may be tried again.
+    state.tried = []
+    state.round_attempts = 0
+    resp.redirect(url("queue", state), method="POST")
+    return resp
+
+
+def queue_wait(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
+    """A hold round ended: this caller's turn if an advisor is reserved for them, else hold on."""
+    resp = _response()
+    if not BREAKER.usable() or _quiet(env.queue.get, state.sid) is None:
+        return _route(env, state, resp)  # not in line (back from a missed advisor; Redis lost): route
+    try:
+        offer = _my_offer(env, state)
+    except ERRORS as exc:  # Redis went away since the read above: the degraded hunt
+        BREAKER.failed(exc)
+        return _route(env, state, resp)
+    if offer is not None:
+        return _dial_advisor(env, state, resp, offer.advisor_pk)
+    return _hold(env, state, resp)
+
+
+def connect(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
+    """The dispatcher redirected this waiting call here (REST): dial the advisor it reserved."""
+    resp = _response()
+    pk = inp.arg("adv")
+    try:
+        offer = _valid_offer(env, state, Offers(env.redis).take(state.sid, inp.arg("o")))
+    except ERRORS as exc:  # Redis went away after the dispatcher's redirect: the degraded hunt
+        BREAKER.failed(exc)
+        return _route(env, state, resp)
+    if offer is None or str(offer.advisor_pk) != pk:
+        if state.queued_at is not None:
+            return _queue(env, state, resp)
+        return _route(env, state, resp)
+    return _dial_advisor(env, state, resp, offer.advisor_pk)
+
+
+def queue_menu(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
+    """Pressed a key while holding: 1 offers a message or a callback; the caller keeps their place
+    in line while choosing (and an advisor who comes free still takes the call)."""
+    digits = _keypad(inp.digits)
+    resp = _response()
+    if inp.arg("stage") != "choose":
+        if digits != "1":
+            return _queue(env, state, resp)
+        state.visit("queue_choices")
+        key = "queue_choices" if state.from_e164 else "queue_choices_no_callback"
+        return _gather(resp, state, "queue-menu", [say(key)], num_digits=1, timeout=6, stage="choose")
+    if digits == "1":
+        state.visit("queue_record")
+        _say(resp, say("queue_record"))
+        resp.record(action=url("queue-message", state), method="POST", max_length=120, timeout=5,
+                    finish_on_key="#", play_beep=True)
+        resp.redirect(url("queue-message", state, noinput=1), method="POST")
+        return resp
+    if digits == "2" and state.from_e164:
+        _leave_for_task(env, state, kind="callback", recording_url=None)
+        state.visit("callback_requested")
+        return _hangup(resp, say("queue_callback_saved", last4=digits_spoken(state.from_e164[-4:])))
+    if BREAKER.usable():  # else there is no line to be back in (`_queue` hunts instead)
+        _say(resp, say("queue_back"))
+    return _queue(env, state, resp)
+
+
+def queue_message(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
+    """The caller's message from the line (or the degraded hunt). Silence at the beep goes back to
+    the line; while Redis is unreachable there is no line, so a callback task is kept instead."""
+    recording_url = inp.form.get("RecordingUrl", "")
+    resp = _response()
+    if not recording_url and not BREAKER.usable():
+        _leave_for_task(env, state, kind="callback", recording_url=None)
+        state.visit("callback_requested")
+        if state.from_e164:
+            return _hangup(resp, say("queue_callback_saved", last4=digits_spoken(state.from_e164[-4:])))
+        return _hangup(resp, say("degraded_callback_saved"))
+    if not recording_url:
+        _say(resp, say("queue_no_message"))
+        return _queue(env, state, resp)
+    _leave_for_task(env, state, kind="message", recording_url=recording_url)
+    state.visit("message_recorded")
+    return _hangup(resp, say("queue_message_saved"))
+
+
+def _leave_for_task(env: CallEnv, state: CallState, *, kind: str, recording_url: str | None) -> None:
+    """Out of the line, into the task list at the same place (priority, first queue time)."""
+    _quiet(env.queue.leave, state.sid)
+    late = _quiet(Offers(env.redis).take, state.sid)
+    if late is not None:  # an advisor was reserved meanwhile: let them take the next caller
+        _quiet(env.presence.release, late.advisor_pk, state.sid, env.now, missed=False)
+    queued_at = datetime.fromisoformat(state.queued_at) if state.queued_at else env.now
+    rank = state.priority_rank if state.priority_rank is not None else Priority.MEDIUM.rank
+    actions.add_callback_task(
+        env.session, kind=kind, sid=state.sid, case_pk=state.case_pk, district_pk=state.district_pk,
+        contact_pk=state.verified_pk, callback_e164=state.from_e164 if kind == "callback" else None,
+        recording_url=recording_url, skill=state.skill, priority_rank=rank, queued_at=queued_at, now=env.now,
+    )
+    outcome = "callback_requested" if kind == "callback" else "message_recorded"
+    actions.update_call_log(env.session, state.sid, outcome=outcome, recording_url=recording_url,
+                            path=list(state.path))
+    _finish_case_event(env, state, outcome=outcome, advisor_pk=None)
+    env.dispatch()
+
+
+def dial_result(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
+    """After a Dial: connected and accepted means the call is done; anything else tries the next."""
+    dial_status = inp.form.get("DialCallStatus", "")
+    accepted = _accepted(env, state.sid, state.attempt)
+    target = state.current_target or ""
+    advisor_pk = _target_pk(target, "advisor")
+    if accepted and dial_status in {"completed", "answered"}:
+        _talk_ended(env, inp, state, advisor_pk)
+        return _hangup(_response(), say("call_ended"))
+    _ring_missed(env, state, advisor_pk, dial_status)
+    resp = _response()
+    if state.route == "oncall":
+        return _outage_next(env, state, resp)
+    prefix = say("owner_unavailable") if state.route == "owner" else say("advisor_unavailable")
+    if state.route == "owner":
+        state.route = "advisor"
+        state.owner_waits = False
+    result = _route(env, state, resp, prefix)
+    env.dispatch()  # the advisor who missed is free again (unless paused) for someone waiting
+    return result
+
+
+def _talk_ended(env: CallEnv, inp: CallInput, state: CallState, advisor_pk: int | None) -> None:
+    """The caller talked with the person dialled: the call log says connected, the advisor wraps
+    up (presence and hold), and the line is served."""
+    talk = _int(inp.form.get("DialCallDuration"))
+    waited = 0
+    if state.queued_at is not None:
+        waited = max(0, int((env.now - datetime.fromisoformat(state.queued_at)).total_seconds()) - talk)
+    actions.update_call_log(
+        env.session, state.sid, outcome="connected", talk_seconds=talk, wait_seconds=waited,
+        advisor_id=advisor_pk, path=list(state.path),
+    )
+    _finish_case_event(env, state, outcome="connected", advisor_pk=advisor_pk)
+    if state.case_pk is not None:
+        actions.mark_responded(env.session, state.case_pk, env.now)
+    if advisor_pk is not None:
+        holds.end(env.session, advisor_pk, state.sid, env.now + timedelta(seconds=env.wrap_seconds))
+        _quiet(env.presence.call_ended, advisor_pk, env.now, env.wrap_seconds, call_sid=state.sid)
+        env.dispatch()
+    state.visit("done")
+
+
+def _ring_missed(env: CallEnv, state: CallState, advisor_pk: int | None, dial_status: str) -> None:
+    """The person dialled did not take the call: they are free again at once (a miss toward the
+    autopause)."""
+    state.visit(f"missed_{state.route}")
+    log.info("dial not accepted call=%s target=%s status=%s", state.sid, state.current_target or "",
+             dial_status or "none")
+    if advisor_pk is not None:
+        holds.end(env.session, advisor_pk, state.sid, env.now)
+        if _quiet(env.presence.release, advisor_pk, state.sid, env.now, missed=True) == "away":
+            staffing.note_autopause(env.session, advisor_pk, env.now, _autopause_reason(env))

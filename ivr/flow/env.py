@@ -1,0 +1,115 @@
+"""What a step is given and what it gives back: `CallInput` (one webhook request, parsed),
+`CallEnv` (session, Redis, `now`, the line's settings and the services built from them) and
+`StepResult` (the TwiML and what to do with the call's state)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Mapping
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from auth.callers import DEFAULT_LINE_CEILING, Lockout
+from casestore.redisguard import BREAKER, ERRORS
+from ivr.dispatch import Dispatcher
+from ivr.jobs import Jobs
+from ivr.state import CallState, CallStore
+from routing.callqueue import CallQueue
+from routing.presence import DEFAULT_WRAP_SECONDS, Presence
+from routing.tables import RoutingTables, TablesCache
+
+log = logging.getLogger("supportline.ivr")
+
+
+@dataclass
+class CallInput:
+    """What one webhook request carried, already parsed from the form and the query string."""
+
+    step: str
+    sid: str
+    from_raw: str = ""
+    digits: str | None = None
+    query: Mapping[str, str] = field(default_factory=dict)
+    form: Mapping[str, str] = field(default_factory=dict)
+
+    def arg(self, name: str, default: str = "") -> str:
+        return self.query.get(name, default)
+
+
+@dataclass
+class CallEnv:
+    """Everything a step may use besides its input; built by the web layer for each request."""
+
+    session: Session
+    redis: redis.Redis
+    now: datetime
+    pin_pepper: str
+    tz_name: str = "America/Chicago"
+    region: str = "US"
+    overflow_number: str = ""
+    hold_music_url: str = ""
+    tables_cache: TablesCache | None = None
+    wrap_seconds: float = DEFAULT_WRAP_SECONDS
+    owner_wait_seconds: float = 60.0
+    presence: Presence | None = None  # type: ignore[assignment]  # built from `redis` when None
+    dispatcher: Dispatcher | None = None  # type: ignore[assignment]  # ditto, without REST
+    jobs: Jobs | None = None  # background jobs (outage paging); None: no paging from this env
+    pin_failure_ceiling: int = DEFAULT_LINE_CEILING  # line-wide wrong PINs per 10 minutes; 0 = none
+    _tables: RoutingTables | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.presence is None:
+            self.presence = Presence(self.redis, self.tz_name)
+        if self.dispatcher is None:
+            self.dispatcher = Dispatcher(
+                self.redis, self.presence, telephony=None, connect_url=lambda sid, offer: "/voice/connect",
+            )
+
+    @property
+    def tables(self) -> RoutingTables:
+        """The routing tables for this request (loaded once; cached per process by TablesCache)."""
+        if self._tables is None:
+            cache = self.tables_cache or TablesCache(ttl=0, tz_name=self.tz_name)
+            self._tables = cache.get(self.session)
+        return self._tables
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.tz_name)
+
+    @property
+    def calls(self) -> CallStore:
+        return CallStore(self.redis, session=self.session)
+
+    @property
+    def lockout(self) -> Lockout:
+        return Lockout(self.redis, session=self.session, ceiling=self.pin_failure_ceiling)
+
+    @property
+    def queue(self) -> CallQueue:
+        return CallQueue(self.redis)
+
+    def dispatch(self) -> None:
+        """Let the dispatcher give any free advisor to the right waiting caller (never raises:
+        the caller in front of us must not pay for a problem with someone else's call)."""
+        if not BREAKER.usable():
+            return
+        try:
+            self.dispatcher.run(self.tables.advisors, self.now)
+        except ERRORS as exc:
+            BREAKER.failed(exc)
+        except Exception:
+            log.exception("dispatch failed")
+
+
+@dataclass
+class StepResult:
+    """A step's TwiML and what to do with the call's state once the database has committed."""
+
+    twiml: str
+    state: CallState | None = None  # save this state
+    forget: bool = False  # the call is over: drop its state
+    cache: bool = True  # keep the answer for a retry of the same request

@@ -1,0 +1,95 @@
+"""The main menu and business hours, as the caller hears them: the menu while open (a case number
+and '#', 8 for an outage, 0 for an advisor, * to repeat), the closed-hours or holiday message
+(with option 8 for hosted districts), and the goodbye when no usable answer comes."""
+
+from __future__ import annotations
+
+from twilio.twiml.voice_response import VoiceResponse
+
+from ivr import actions
+from ivr.flow.connect import _route
+from ivr.flow.env import CallEnv, CallInput
+from ivr.flow.outage import _outage
+from ivr.flow.shared import _no_input_again
+from ivr.flow.twiml import _gather, _hangup, _keypad, _response
+from ivr.prompts import say
+from ivr.state import CallState
+from routing.calendar import status_at
+
+MAX_CASE_TRIES = 3
+MIN_CASE_NUMBER = 10000  # case numbers have at least five digits; menu keys are one digit
+
+
+def _main_menu(env: CallEnv, state: CallState, resp: VoiceResponse, *extra: str) -> VoiceResponse:
+    status = status_at(env.now, env.tables.calendar)
+    if not status.open:
+        return _closed(env, state, resp, status, *extra)
+    state.visit("menu")
+    menu = say("menu_open") if state.hosted else say("menu_open_not_hosted")
+    return _gather(resp, state, "menu", [*extra, menu], timeout=7)
+
+
+def _closed(env: CallEnv, state: CallState, resp: VoiceResponse, status, *extra: str) -> VoiceResponse:
+    state.visit("closed")
+    reason = (
+        say("closed_holiday", holiday=status.holiday_name)
+        if status.holiday_name
+        else say("closed_hours")
+    )
+    if state.hosted:
+        return _gather(
+            resp, state, "closed", [*extra, reason, say("closed_outage_offer"), say("submit_online")],
+            num_digits=1, timeout=7,
+        )
+    actions.update_call_log(env.session, state.sid, outcome="closed", path=list(state.path))
+    return _hangup(resp, *extra, reason, say("submit_online"), say("goodbye"))
+
+
+def closed_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
+    digits = _keypad(inp.digits)
+    if digits == "8" and state.hosted:
+        return _outage(env, inp, state)
+    if not digits and not _no_input_again(env, state, "closed"):
+        return _main_menu(env, state, _response())
+    actions.update_call_log(env.session, state.sid, outcome="closed", path=list(state.path))
+    return _hangup(_response(), say("submit_online"), say("goodbye"))
+
+
+def menu_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
+    resp = _response()
+    raw = (inp.digits or "").strip()
+    digits = _keypad(raw)
+    if inp.arg("noinput") and not raw:
+        if _no_input_again(env, state, "menu"):
+            return _goodbye(env, state, "no_input")
+        return _main_menu(env, state, resp, say("no_input"))
+    if "*" in raw:
+        return _main_menu(env, state, resp)
+    if digits == "8":
+        if state.hosted:
+            return _outage(env, inp, state)
+        state.visit("outage_not_hosted")
+        return _main_menu(env, state, resp, say("outage_not_hosted"))
+    if digits == "0":
+        state.skill = None
+        state.case_pk = None
+        state.route = "general"
+        return _route(env, state, resp)
+    if digits.isdigit() and len(digits) >= len(str(MIN_CASE_NUMBER)) and len(digits) <= 9:
+        # Imported here: a case not found (or too old to reopen) comes back to this menu
+        # (`case` imports `_main_menu`), so the two stages call each other.
+        from ivr.flow.case import _case_entered
+
+        return _case_entered(env, state, resp, int(digits))
+    if state.bump("menu_junk") > MAX_CASE_TRIES:
+        return _goodbye(env, state, "not_recognized")
+    return _main_menu(env, state, resp, say("not_recognized"))
+
+
+def _goodbye(env: CallEnv, state: CallState, key: str) -> VoiceResponse:
+    state.visit("goodbye")
+    actions.update_call_log(
+        env.session, state.sid, only_if_in_progress=True,
+        outcome="no_input" if key == "no_input" else "ended_in_menu", path=list(state.path),
+    )
+    return _hangup(_response(), say(key), say("submit_online"), say("goodbye"))

@@ -1,0 +1,56 @@
+"""Pieces several stages share: counting a caller's no-inputs, Redis side effects that must not
+fail a call (`_quiet`), closing the call's case event, whether a dialled leg accepted, reading a
+dial target, and the autopause reason."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+from casestore.redisguard import BREAKER, ERRORS
+from ivr import actions
+from ivr.flow.env import CallEnv
+from ivr.state import CallState, marked
+
+log = logging.getLogger("supportline.ivr")
+
+MAX_NO_INPUT = 2
+RING_SECONDS = 20
+
+
+def _no_input_again(env: CallEnv, state: CallState, key: str) -> bool:
+    """Count a no-input on `key`; True when the caller has had their reprompts."""
+    return state.bump(f"noinput:{key}") > MAX_NO_INPUT
+
+
+def _quiet(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """A shared-state side effect that must not fail the call while Redis is unreachable (presence
+    converges later: `reconcile` runs every 30 s once Redis is back)."""
+    if not BREAKER.usable():
+        return None
+    try:
+        result = fn(*args, **kwargs)
+        BREAKER.succeeded()
+        return result
+    except ERRORS as exc:
+        BREAKER.failed(exc)
+        log.warning("skipped %s: Redis unreachable", getattr(fn, "__name__", "a Redis update"))
+        return None
+
+
+def _finish_case_event(env: CallEnv, state: CallState, *, outcome: str, advisor_pk: int | None) -> None:
+    if state.case_pk is not None:
+        actions.finish_call_event(env.session, state.case_pk, state.sid, outcome=outcome, advisor_pk=advisor_pk)
+
+
+def _accepted(env: CallEnv, sid: str, attempt: int) -> bool:
+    return marked(env.session, env.redis, f"sl:accept:{sid}:{attempt}")
+
+
+def _target_pk(target: str, kind: str) -> int | None:
+    prefix = f"{kind}:"
+    return int(target[len(prefix):]) if target.startswith(prefix) else None
+
+
+def _autopause_reason(env: CallEnv) -> str:
+    return f"missed {env.presence.missed_limit} calls in a row"

@@ -1,0 +1,80 @@
+"""Small TwiML helpers the stages share: a response, a sentence in the line's voice, the URL of a
+step, a keypad Gather that falls through on no input, a hang-up, the Dial noun for an advisor's or
+engineer's reach; and the cleaning of keypad and number input from the webhook."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
+
+from ivr.state import CallState
+
+VOICE = "Polly.Joanna"
+
+
+def _response() -> VoiceResponse:
+    return VoiceResponse()
+
+
+def _say(resp: VoiceResponse | Gather, text: str) -> None:
+    resp.say(text, voice=VOICE)
+
+
+def url(step: str, state: CallState | None = None, **params: object) -> str:
+    query = {"n": state.seq} if state is not None else {}
+    query.update({k: v for k, v in params.items() if v is not None})
+    return f"/voice/{step}" + (f"?{urlencode(query)}" if query else "")
+
+
+def _gather(
+    resp: VoiceResponse,
+    state: CallState,
+    step: str,
+    texts: list[str],
+    *,
+    num_digits: int | None = None,
+    timeout: int = 6,
+    finish_on_key: str = "#",
+    **params: object,
+) -> VoiceResponse:
+    """Ask with a keypad Gather; no input falls through to a redirect flagged `noinput=1`."""
+    kwargs: dict[str, object] = {
+        "input": "dtmf", "action": url(step, state, **params), "method": "POST",
+        "timeout": timeout, "finish_on_key": finish_on_key, "action_on_empty_result": False,
+    }
+    if num_digits:
+        kwargs["num_digits"] = num_digits
+    gather = resp.gather(**kwargs)
+    for text in texts:
+        _say(gather, text)
+    resp.redirect(url(step, state, noinput=1, **params), method="POST")
+    return resp
+
+
+def _hangup(resp: VoiceResponse, *texts: str) -> VoiceResponse:
+    for text in texts:
+        _say(resp, text)
+    resp.hangup()
+    return resp
+
+
+def _dial_endpoint(dial: Dial, reach: str, whisper_url: str) -> None:
+    if reach.startswith("client:"):
+        dial.client(reach.split(":", 1)[1], url=whisper_url, method="POST")
+    elif reach.startswith("sip:"):
+        dial.sip(reach, url=whisper_url, method="POST")
+    else:
+        dial.number(reach, url=whisper_url, method="POST")
+
+
+def _keypad(digits: str | None) -> str:
+    """Only keypad characters survive; anything else is junk from a misbehaving client."""
+    return "".join(ch for ch in (digits or "") if ch in "0123456789*#").strip("#")
+
+
+def _int(value: str | None) -> int:
+    try:
+        return max(0, int(value or 0))
+    except ValueError:
+        return 0

@@ -1,0 +1,137 @@
+"""Entry and verification, as the caller hears it: the greeting and banners, then the PIN (caller
+ID matched a contact) or the contact ID and PIN, the lockout, and once verified the caller's first
+name, the district's banners and the menu."""
+
+from __future__ import annotations
+
+import logging
+
+from twilio.twiml.voice_response import VoiceResponse
+
+from auth.callers import candidate, contact_by_contact_id, match_caller, verify_pin
+from casestore.models import Contact
+from casestore.phones import mask
+from ivr import actions
+from ivr.flow.env import CallEnv, CallInput
+from ivr.flow.menu import _goodbye, _main_menu
+from ivr.flow.shared import _no_input_again
+from ivr.flow.twiml import _gather, _hangup, _keypad, _response, _say
+from ivr.prompts import say
+from ivr.state import CallState
+
+log = logging.getLogger("supportline.ivr")
+
+MAX_FAILURES_PER_CALL = 3
+STRICT_PAUSE_SECONDS = 5  # before the PIN prompt while the line is over its PIN-failure ceiling
+
+
+def incoming(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
+    """Greeting, global banner, then verification by caller ID (PIN) or contact ID + PIN."""
+    resp = _response()
+    e164 = state.from_e164
+    actions.ensure_call_log(env.session, inp.sid, e164, inp.from_raw, env.now)
+    state.visit("greeting")
+    _say(resp, say("greeting"))
+    for banner in _banners(env, district_pk=None):
+        _say(resp, banner)
+    if env.lockout.locked(env.now, number=e164):
+        return _locked_out(env, state, resp)
+    match = match_caller(env.session, e164)
+    if match.contact_pk is not None:
+        state.candidate_pk = match.contact_pk
+        return _ask_pin(env, state, resp)
+    return _ask_contact_id(state, resp)
+
+
+def _ask_pin(env: CallEnv, state: CallState, resp: VoiceResponse, *extra: str) -> VoiceResponse:
+    state.visit("pin")
+    if env.lockout.line_strict(env.now):  # the line is being guessed at: everyone slows down
+        resp.pause(length=STRICT_PAUSE_SECONDS)
+    return _gather(resp, state, "pin", [*extra, say("ask_pin")], timeout=8)
+
+
+def _ask_contact_id(state: CallState, resp: VoiceResponse, *extra: str) -> VoiceResponse:
+    state.visit("contact_id")
+    return _gather(resp, state, "contact-id", [*extra, say("ask_contact_id")], timeout=8)
+
+
+def _locked_out(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse:
+    state.visit("locked_out")
+    actions.update_call_log(env.session, state.sid, outcome="locked_out", path=list(state.path))
+    return _hangup(resp, say("locked_out"))
+
+
+def contact_id_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
+    resp = _response()
+    digits = _keypad(inp.digits)
+    if not digits:
+        if _no_input_again(env, state, "contact_id"):
+            return _goodbye(env, state, "no_input")
+        return _ask_contact_id(state, resp, say("no_input"))
+    if env.lockout.locked(env.now, number=state.from_e164, contact_id=digits):
+        return _locked_out(env, state, resp)
+    state.entered_contact_id = digits[:16]
+    contact = contact_by_contact_id(env.session, digits) if digits.isdigit() else None
+    state.candidate_pk = contact.id if contact else None
+    # Unknown IDs still get asked for a PIN, so the caller cannot tell which part was wrong.
+    return _ask_pin(env, state, resp)
+
+
+def pin_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
+    resp = _response()
+    digits = _keypad(inp.digits)
+    if not digits:
+        if _no_input_again(env, state, "pin"):
+            return _goodbye(env, state, "no_input")
+        return _ask_pin(env, state, resp, say("no_input"))
+    contact = candidate(env.session, state.candidate_pk)
+    # Failures count against the number and against the contact ID, whether it was typed or
+    # matched from caller ID, so neither changing numbers nor changing IDs gets more tries.
+    counted_id = state.entered_contact_id or (contact.contact_id if contact else None)
+    right = verify_pin(env.pin_pepper, contact, digits, counted_id)
+    # One atomic step decides whether this try may count and records it against both: parallel
+    # calls never get more tries than the limit, and a right PIN past it is refused like a wrong one.
+    verdict = env.lockout.attempt(env.now, right, number=state.from_e164, contact_id=counted_id)
+    if verdict.refused:
+        return _locked_out(env, state, resp)
+    if right:
+        assert contact is not None
+        return _verified(env, state, contact, resp)
+    state.failures += 1
+    state.ceiling_crossings += verdict.line_crossed
+    log.info("pin mismatch call=%s from=%s failures=%d", inp.sid, mask(state.from_e164), state.failures)
+    # Over the line-wide ceiling, a call gets one try.
+    if verdict.locked or verdict.strict or verdict.line_crossed or state.failures >= MAX_FAILURES_PER_CALL:
+        return _locked_out(env, state, resp)
+    if state.entered_contact_id is not None or state.candidate_pk is None:
+        state.entered_contact_id = None
+        state.candidate_pk = None
+        return _ask_contact_id(state, resp, say("no_match"))
+    return _ask_pin(env, state, resp, say("no_match"))
+
+
+def _verified(env: CallEnv, state: CallState, contact: Contact, resp: VoiceResponse) -> VoiceResponse:
+    district = contact.district
+    state.verified_pk = contact.id
+    state.district_pk = district.id
+    state.district_name = district.name
+    state.hosted = bool(district.hosted)
+    state.district_team = district.team.name if district.team is not None else None
+    state.visit("verified")
+    actions.update_call_log(
+        env.session, state.sid, contact_id=contact.id, district_id=district.id, path=list(state.path)
+    )
+    _say(resp, say("verified", name=contact.name.split()[0]))
+    for banner in _banners(env, district_pk=district.id):
+        _say(resp, banner)
+    if state.followup_pk is not None:
+        # Imported here: a follow-up call comes to this stage for its PIN (`followup` imports
+        # `_ask_pin`) and goes back to follow-up's menu once verified, so the two stages call each other.
+        from ivr.flow.followup import _followup_menu
+
+        return _followup_menu(env, state, resp)
+    return _main_menu(env, state, resp)
+
+
+def _banners(env: CallEnv, district_pk: int | None) -> list[str]:
+    return env.tables.banners_for(env.now, district_pk)
