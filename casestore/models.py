@@ -24,8 +24,9 @@ from sqlalchemy import (
     Time,
     UniqueConstraint,
 )
-from sqlalchemy import event, inspect, update
+from sqlalchemy import event, update
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm.util import object_state
 
 from casestore.types import (
     AdminRole,
@@ -637,7 +638,7 @@ ROUTING_TABLES = (
 
 
 # Columns whose changes the cached routing tables do not depend on (presence is read from Redis).
-_NOT_ROUTING = {Advisor: {"signed_in_state", "away_reason"}}
+_NOT_ROUTING: dict[type[Base], set[str]] = {Advisor: {"signed_in_state", "away_reason"}}
 
 
 def _routing_change(session: Session, obj: object) -> bool:
@@ -646,12 +647,12 @@ def _routing_change(session: Session, obj: object) -> bool:
     ignored = _NOT_ROUTING.get(type(obj))
     if not ignored or obj not in session.dirty:
         return True
-    state = inspect(obj)
+    state = object_state(obj)
     return any(attr.key not in ignored and attr.history.has_changes() for attr in state.attrs)
 
 
 @event.listens_for(Session, "before_flush")
-def _bump_routing_version(session: Session, _context, _instances) -> None:
+def _bump_routing_version(session: Session, _context: object, _instances: object) -> None:
     changed = (*session.new, *session.dirty, *session.deleted)
     if any(_routing_change(session, obj) for obj in changed):
         session.execute(

@@ -250,7 +250,7 @@ def holiday_date(key: str, year: int) -> date:
 
 def _nominal_dates(year: int) -> Mapping[str, date]:
     """Rule key -> the holiday's actual (unshifted) date in `year`."""
-    us = holidays.US(years=year, observed=False, language="en_US")
+    us = holidays.country_holidays("US", years=year, observed=False, language="en_US")
     found: dict[str, list[date]] = {}
     wanted = {name: key for key, name in _FEDERAL_NAMES.items()}
     for day in sorted(us):

@@ -76,7 +76,7 @@ class Waiting:
         return json.dumps(asdict(self), separators=(",", ":"))
 
     @classmethod
-    def decode(cls, raw: str) -> "Waiting":
+    def decode(cls, raw: str | bytes) -> "Waiting":
         data = json.loads(raw)
         data["teams"] = tuple(data.get("teams") or ())
         data["exclude"] = tuple(data.get("exclude") or ())

@@ -53,7 +53,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
-from typing import Iterable
+from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
 import redis
@@ -291,7 +291,7 @@ def _arg(x: float) -> str:
     return repr(float(x))
 
 
-def _text(v) -> str:
+def _text(v: object) -> str:
     if v is None:
         return ""
     return v.decode() if isinstance(v, bytes) else str(v)
@@ -345,7 +345,7 @@ class Presence:
         return now.astimezone(self.tz).date()
 
     # -- reading ------------------------------------------------------------------------------------
-    def _view(self, pk: int, raw: dict, now_ts: float, today: str) -> AdvisorPresence:
+    def _view(self, pk: int, raw: dict[Any, Any] | None, now_ts: float, today: str) -> AdvisorPresence:
         rec = {_text(k): _text(v) for k, v in (raw or {}).items()}
         state = rec.get("state") or PresenceState.OFFLINE.value
         since = _float(rec.get("since", ""))
@@ -428,7 +428,7 @@ class Presence:
         now_ts = _ts(now)
         if not call_sid:
             raise ValueError("reserve() needs the call sid")
-        pool = {}
+        pool: dict[int, int] = {}
         for a in candidates:
             if eligible(a, skill) and a.pk != owner_pk:
                 pool.setdefault(a.pk, team_rank(a, preferred_teams))
