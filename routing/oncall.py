@@ -30,7 +30,7 @@ answers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -40,7 +40,6 @@ from casestore.types import HandoffKind, RotationLayer, Weekday
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-UTC = timezone.utc
 _PERIOD_DAYS = {HandoffKind.DAILY.value: 1, HandoffKind.WEEKLY.value: 7}
 _MICROSECOND = timedelta(microseconds=1)
 

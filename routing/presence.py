@@ -51,9 +51,10 @@ they stay at the front; `missed=True` counts toward the autopause: 2 in a row ->
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
-from typing import Any, Iterable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import redis
@@ -379,7 +380,7 @@ class Presence:
         pipe = self.redis.pipeline(transaction=False)
         for pk in pks:
             pipe.hgetall(self.key(pk))
-        return {pk: self._view(pk, raw, now_ts, today) for pk, raw in zip(pks, pipe.execute())}
+        return {pk: self._view(pk, raw, now_ts, today) for pk, raw in zip(pks, pipe.execute(), strict=True)}
 
     def available_count(self, candidates: Iterable[AdvisorView], skill: str | None, now: datetime) -> int:
         """How many eligible advisors are free at `now` (for staffing-based wait estimates)."""
@@ -451,9 +452,9 @@ class Presence:
     def release(self, advisor_pk: int, call_sid: str, now: datetime, missed: bool) -> str | None:
         """A reservation not accepted (no answer, busy, whisper declined): back to available at
         once, keeping idle_since. `missed` counts toward the autopause: at `missed_limit` in a row
-        the advisor goes away with reason "missed N calls in a row" (AUTOPAUSE_REASON for 2). Returns the new state ("available" or
-        "away"), or None when `call_sid` is not the advisor's unaccepted reservation (a late or
-        duplicate callback: nothing changes)."""
+        the advisor goes away with reason "missed N calls in a row" (AUTOPAUSE_REASON for 2).
+        Returns the new state ("available" or "away"), or None when `call_sid` is not the
+        advisor's unaccepted reservation (a late or duplicate callback: nothing changes)."""
         now_ts = _ts(now)
         result = _text(
             self._release(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime, time
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -59,7 +59,6 @@ from casestore.types import (
     TeamKind,
     Weekday,
 )
-
 
 # --------------------------------------------------------------------------------------------
 # Snapshots: the file's view of a row (also what the audit log records)
@@ -176,7 +175,7 @@ class Writer:
     def _upsert(
         self, kind: str, entity: str, key: Any, existing: Any, desired: dict[str, Any],
         snap: Callable[[Any], dict[str, Any]], create: Callable[[], Any], apply: Callable[[Any], None],
-        extra_before: Optional[dict[str, Any]] = None, extra_after: Optional[dict[str, Any]] = None,
+        extra_before: dict[str, Any] | None = None, extra_after: dict[str, Any] | None = None,
     ) -> Any:
         if existing is None:
             obj = create()
