@@ -26,7 +26,7 @@ _SafeLoaderBase: type = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
 _SafeDumperBase: type = getattr(yaml, "CSafeDumper", None) or yaml.SafeDumper
 
 
-class _Loader(_SafeLoaderBase):  # type: ignore[misc, valid-type]
+class _Loader(_SafeLoaderBase):
     """SafeLoader minus YAML 1.1 sexagesimal ints/floats (`18:00` would be 1080) and octal ints
     (`012345` would be 5349): both stay text. Dates and timestamps are still parsed."""
 
@@ -158,7 +158,7 @@ def _iso(value: datetime) -> str:
     return text.removesuffix("+00:00") + "Z"
 
 
-class _Dumper(_SafeDumperBase):  # type: ignore[misc, valid-type]
+class _Dumper(_SafeDumperBase):
     pass
 
 
