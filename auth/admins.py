@@ -5,7 +5,8 @@
 * API tokens: 32 random bytes shown once; only their SHA-256 is stored (a token carries enough
   entropy that a slow hash adds nothing), so a lookup is one indexed query.
 * Roles: admin (edits everything), supervisor (presence, banners, incidents, test calls, contacts'
-  full phone numbers; reads everything), viewer (reads, with phone numbers masked). `allowed(role, permission)` is the one place that says who may do what.
+  full phone numbers; reads everything), viewer (reads, with phone numbers masked).
+  `allowed(role, permission)` is the one place that says who may do what.
 * Console sessions: the session names the account by id and `session_version`; signing out and a
   password change bump the version, so a session cookie saved before then is refused (on every
   device: signing out signs that account out everywhere).
@@ -33,7 +34,9 @@ _DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt")
 PERMISSIONS: dict[str, frozenset[str]] = {
     AdminRole.VIEWER.value: frozenset({"read"}),
     AdminRole.SUPERVISOR.value: frozenset({"read", "presence", "banners", "incidents", "test_call", "phones"}),
-    AdminRole.ADMIN.value: frozenset({"read", "presence", "banners", "incidents", "test_call", "phones", "edit", "users"}),
+    AdminRole.ADMIN.value: frozenset(
+        {"read", "presence", "banners", "incidents", "test_call", "phones", "edit", "users"}
+    ),
 }
 
 

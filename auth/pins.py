@@ -2,8 +2,9 @@
 
 A 4-8 digit PIN has at most 10^8 values, so no hash alone protects it; the pepper (kept in
 configuration, never in the database) does. New PINs have at least `NEW_PIN_DIGITS` (6) digits,
-a hundred times the guesses of 4; 4- and 5-digit PINs still verify. Binding the contact ID means equal PINs of two contacts
-have different hashes. A slow KDF would add tens of milliseconds to every call for no protection.
+a hundred times the guesses of 4; 4- and 5-digit PINs still verify. Binding the contact ID means
+equal PINs of two contacts have different hashes. A slow KDF would add tens of milliseconds to
+every call for no protection.
 """
 
 from __future__ import annotations

@@ -158,13 +158,13 @@ class SigninThrottle:
     def _db_begin(self, session: Session, now: datetime, account: str, address: str) -> Attempt:
         subjects = self._subjects(account, address)
         limits = (PAIR_MAX_FAILURES, ADDRESS_MAX_FAILURES)
-        if any(n >= limit for n, limit in zip(self._db_counts(session, now, subjects), limits)):
+        if any(n >= limit for n, limit in zip(self._db_counts(session, now, subjects), limits, strict=True)):
             return Attempt(False, account, address)
         rows = [AuthFailure(subject=s, at=now) for s in subjects]
         session.add_all(rows)
         session.flush()
         # Counted again with this attempt's rows in: a parallel attempt seen here refuses both (closed).
-        allowed = all(n <= limit for n, limit in zip(self._db_counts(session, now, subjects), limits))
+        allowed = all(n <= limit for n, limit in zip(self._db_counts(session, now, subjects), limits, strict=True))
         return Attempt(allowed, account, address, rows=tuple(r.id for r in rows))
 
     def _db_succeeded(self, session: Session, attempt: Attempt) -> None:

@@ -8,7 +8,7 @@ Schema changes go through Alembic (`casestore/migrations`), never `create_all` i
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -23,9 +23,11 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    event,
+    update,
 )
-from sqlalchemy import event, inspect, update
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm.util import object_state
 
 from casestore.types import (
     AdminRole,
@@ -89,11 +91,11 @@ class District(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     state: Mapped[str] = mapped_column(String(2))
     hosted: Mapped[bool] = mapped_column(Boolean, default=False)
-    team_id: Mapped[Optional[int]] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    team: Mapped[Optional[Team]] = relationship()
+    team: Mapped[Team | None] = relationship()
     contacts: Mapped[list[Contact]] = relationship(back_populates="district")
 
 
@@ -106,14 +108,14 @@ class Contact(Base):
     contact_id: Mapped[str] = mapped_column(String(12), unique=True)  # keypad digits
     district_id: Mapped[int] = mapped_column(ForeignKey("districts.id", ondelete="RESTRICT"), index=True)
     name: Mapped[str] = mapped_column(String(200))
-    email: Mapped[Optional[str]] = mapped_column(String(254))
+    email: Mapped[str | None] = mapped_column(String(254))
     # Keyed hash (HMAC-SHA256 with the configured pepper); None means the contact cannot verify yet.
-    pin_hash: Mapped[Optional[str]] = mapped_column(String(128))
+    pin_hash: Mapped[str | None] = mapped_column(String(128))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Satisfaction surveys: at most one every 30 days; an opt-out (STOP, or 9 on the phone) is for good.
     survey_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
-    last_survey_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    last_survey_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     district: Mapped[District] = relationship(back_populates="contacts")
     phones: Mapped[list[ContactPhone]] = relationship(
@@ -143,16 +145,16 @@ class Advisor(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     reach: Mapped[str] = mapped_column(String(255))
-    team_id: Mapped[Optional[int]] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The durable half of presence: the state the advisor or a supervisor last chose (available,
     # away, offline). The live state (on a call, wrap-up) is in Redis; after a Redis restart,
     # reconciliation restores the chosen state from here.
     signed_in_state: Mapped[str] = mapped_column(String(16), default="offline")
-    away_reason: Mapped[Optional[str]] = mapped_column(String(120))
+    away_reason: Mapped[str | None] = mapped_column(String(120))
 
-    team: Mapped[Optional[Team]] = relationship(back_populates="advisors")
+    team: Mapped[Team | None] = relationship(back_populates="advisors")
     skill_rows: Mapped[list[AdvisorSkill]] = relationship(
         back_populates="advisor", cascade="all, delete-orphan"
     )
@@ -181,26 +183,26 @@ class Case(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[int] = mapped_column(Integer, unique=True)
     district_id: Mapped[int] = mapped_column(ForeignKey("districts.id", ondelete="RESTRICT"), index=True)
-    contact_id: Mapped[Optional[int]] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
     product_area: Mapped[ProductArea] = mapped_column(_enum(ProductArea, "product_area"))
     priority: Mapped[Priority] = mapped_column(_enum(Priority, "priority"), default=Priority.MEDIUM)
     status: Mapped[CaseStatus] = mapped_column(_enum(CaseStatus, "case_status"), default=CaseStatus.NEW)
     summary: Mapped[str] = mapped_column(String(500), default="")
-    owner_id: Mapped[Optional[int]] = mapped_column(
+    owner_id: Mapped[int | None] = mapped_column(
         ForeignKey("advisors.id", ondelete="SET NULL"), index=True
     )
     is_outage: Mapped[bool] = mapped_column(Boolean, default=False)
-    release_name: Mapped[Optional[str]] = mapped_column(String(120))
+    release_name: Mapped[str | None] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
-    closed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
-    response_due_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    responded_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     district: Mapped[District] = relationship()
-    contact: Mapped[Optional[Contact]] = relationship()
-    owner: Mapped[Optional[Advisor]] = relationship()
+    contact: Mapped[Contact | None] = relationship()
+    owner: Mapped[Advisor | None] = relationship()
     events: Mapped[list[CaseEvent]] = relationship(
         back_populates="case", cascade="all, delete-orphan", order_by="CaseEvent.at"
     )
@@ -217,11 +219,11 @@ class CaseEvent(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     kind: Mapped[str] = mapped_column(String(32))  # call, sms, note, reopen, status, recording
-    direction: Mapped[Optional[str]] = mapped_column(String(8))  # inbound / outbound
-    call_sid: Mapped[Optional[str]] = mapped_column(String(64), index=True)
-    contact_id: Mapped[Optional[int]] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
-    advisor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("advisors.id", ondelete="SET NULL"))
-    outcome: Mapped[Optional[str]] = mapped_column(String(64))
+    direction: Mapped[str | None] = mapped_column(String(8))  # inbound / outbound
+    call_sid: Mapped[str | None] = mapped_column(String(64), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    advisor_id: Mapped[int | None] = mapped_column(ForeignKey("advisors.id", ondelete="SET NULL"))
+    outcome: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[str] = mapped_column(Text, default="")
 
     case: Mapped[Case] = relationship(back_populates="events")
@@ -235,23 +237,23 @@ class CallLog(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     call_sid: Mapped[str] = mapped_column(String(64), unique=True)
     from_masked: Mapped[str] = mapped_column(String(32), default="")
-    contact_id: Mapped[Optional[int]] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
-    district_id: Mapped[Optional[int]] = mapped_column(
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    district_id: Mapped[int | None] = mapped_column(
         ForeignKey("districts.id", ondelete="SET NULL"), index=True
     )
-    case_id: Mapped[Optional[int]] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
-    advisor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("advisors.id", ondelete="SET NULL"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
+    advisor_id: Mapped[int | None] = mapped_column(ForeignKey("advisors.id", ondelete="SET NULL"))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    ended_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     path: Mapped[list[Any]] = mapped_column(JSON, default=list)
     outcome: Mapped[str] = mapped_column(String(64), default="in_progress")
-    status: Mapped[Optional[str]] = mapped_column(String(32))  # Twilio's final CallStatus
-    queued_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    status: Mapped[str | None] = mapped_column(String(32))  # Twilio's final CallStatus
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     wait_seconds: Mapped[int] = mapped_column(Integer, default=0)
     talk_seconds: Mapped[int] = mapped_column(Integer, default=0)
     duration_seconds: Mapped[int] = mapped_column(Integer, default=0)
-    recording_url: Mapped[Optional[str]] = mapped_column(String(500))
-    skill: Mapped[Optional[str]] = mapped_column(String(32))  # product area routed for; None: general
+    recording_url: Mapped[str | None] = mapped_column(String(500))
+    skill: Mapped[str | None] = mapped_column(String(32))  # product area routed for; None: general
 
 
 class CallbackTask(Base):
@@ -267,20 +269,20 @@ class CallbackTask(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))  # callback | message
     status: Mapped[str] = mapped_column(String(16), default="open")  # open | done | cancelled
-    case_id: Mapped[Optional[int]] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"), index=True)
-    district_id: Mapped[Optional[int]] = mapped_column(ForeignKey("districts.id", ondelete="SET NULL"))
-    contact_id: Mapped[Optional[int]] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"), index=True)
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("districts.id", ondelete="SET NULL"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
     call_sid: Mapped[str] = mapped_column(String(64), unique=True)
-    callback_e164: Mapped[Optional[str]] = mapped_column(String(32))
-    recording_url: Mapped[Optional[str]] = mapped_column(String(500))
-    skill: Mapped[Optional[str]] = mapped_column(String(32))
+    callback_e164: Mapped[str | None] = mapped_column(String(32))
+    recording_url: Mapped[str | None] = mapped_column(String(500))
+    skill: Mapped[str | None] = mapped_column(String(32))
     priority_rank: Mapped[int] = mapped_column(Integer)
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    done_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    advisor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("advisors.id", ondelete="SET NULL"))
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    advisor_id: Mapped[int | None] = mapped_column(ForeignKey("advisors.id", ondelete="SET NULL"))
 
-    case: Mapped[Optional[Case]] = relationship()
+    case: Mapped[Case | None] = relationship()
 
 
 class FollowUp(Base):
@@ -297,9 +299,9 @@ class FollowUp(Base):
     attempt: Mapped[int] = mapped_column(Integer)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(16), default="scheduled")  # scheduled|sent|done|skipped|cancelled
-    call_sid: Mapped[Optional[str]] = mapped_column(String(64), index=True)
-    sms_sid: Mapped[Optional[str]] = mapped_column(String(64))
-    result: Mapped[Optional[str]] = mapped_column(String(24))  # resolved|advisor|keep_open|closed_no_answer
+    call_sid: Mapped[str | None] = mapped_column(String(64), index=True)
+    sms_sid: Mapped[str | None] = mapped_column(String(64))
+    result: Mapped[str | None] = mapped_column(String(24))  # resolved|advisor|keep_open|closed_no_answer
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -312,15 +314,15 @@ class Survey(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
     channel: Mapped[str] = mapped_column(String(8))  # sms | voice
-    sid: Mapped[Optional[str]] = mapped_column(String(64))
-    product_area: Mapped[Optional[str]] = mapped_column(String(32))
+    sid: Mapped[str | None] = mapped_column(String(64))
+    product_area: Mapped[str | None] = mapped_column(String(32))
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    answered_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    courtesy: Mapped[Optional[int]] = mapped_column(Integer)
-    knowledge: Mapped[Optional[int]] = mapped_column(Integer)
-    timeliness: Mapped[Optional[int]] = mapped_column(Integer)
-    quality: Mapped[Optional[int]] = mapped_column(Integer)
-    overall: Mapped[Optional[int]] = mapped_column(Integer)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    courtesy: Mapped[int | None] = mapped_column(Integer)
+    knowledge: Mapped[int | None] = mapped_column(Integer)
+    timeliness: Mapped[int | None] = mapped_column(Integer)
+    quality: Mapped[int | None] = mapped_column(Integer)
+    overall: Mapped[int | None] = mapped_column(Integer)
 
 
 class CallStateRow(Base):
@@ -346,7 +348,7 @@ class AdvisorHold(Base):
     advisor_id: Mapped[int] = mapped_column(ForeignKey("advisors.id", ondelete="CASCADE"), primary_key=True)
     call_sid: Mapped[str] = mapped_column(String(64), index=True)
     since: Mapped[datetime] = mapped_column(UTCDateTime)
-    free_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)  # None: ringing or talking
+    free_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: ringing or talking
 
 
 class AuthFailure(Base):
@@ -417,7 +419,7 @@ class Rotation(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="America/Chicago")
     handoff: Mapped[HandoffKind] = mapped_column(_enum(HandoffKind, "handoff_kind"))
     handoff_time: Mapped[time] = mapped_column(Time)
-    handoff_weekday: Mapped[Optional[Weekday]] = mapped_column(_enum(Weekday, "weekday"))
+    handoff_weekday: Mapped[Weekday | None] = mapped_column(_enum(Weekday, "weekday"))
     # The local date on which members[0] starts; the rotation advances from there.
     start_date: Mapped[date] = mapped_column(Date)
 
@@ -463,12 +465,12 @@ class StatusBanner(Base):
     __tablename__ = "status_banners"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    district_id: Mapped[Optional[int]] = mapped_column(
+    district_id: Mapped[int | None] = mapped_column(
         ForeignKey("districts.id", ondelete="CASCADE"), index=True
     )
     message: Mapped[str] = mapped_column(String(500))
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    expires_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
@@ -486,10 +488,10 @@ class EscalationPolicy(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
     repeats: Mapped[int] = mapped_column(Integer, default=1)
-    manager_id: Mapped[Optional[int]] = mapped_column(ForeignKey("engineers.id", ondelete="SET NULL"))
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("engineers.id", ondelete="SET NULL"))
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
 
-    manager: Mapped[Optional[Engineer]] = relationship()
+    manager: Mapped[Engineer | None] = relationship()
     steps: Mapped[list[EscalationStep]] = relationship(
         back_populates="policy", cascade="all, delete-orphan", order_by="EscalationStep.position"
     )
@@ -526,20 +528,21 @@ class Incident(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), unique=True)
     district_id: Mapped[int] = mapped_column(ForeignKey("districts.id", ondelete="RESTRICT"), index=True)
-    policy_id: Mapped[Optional[int]] = mapped_column(ForeignKey("escalation_policies.id", ondelete="SET NULL"))
-    state: Mapped[str] = mapped_column(String(16), default="triggered")  # triggered|acknowledged|resolved|unacknowledged
+    policy_id: Mapped[int | None] = mapped_column(ForeignKey("escalation_policies.id", ondelete="SET NULL"))
+    # triggered | acknowledged | resolved | unacknowledged
+    state: Mapped[str] = mapped_column(String(16), default="triggered")
     triggered_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    acknowledged_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    acknowledged_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("engineers.id", ondelete="SET NULL"))
-    resolved_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    resolved_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("engineers.id", ondelete="SET NULL"))
-    recording_url: Mapped[Optional[str]] = mapped_column(String(500))  # the caller's message, if any
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("engineers.id", ondelete="SET NULL"))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("engineers.id", ondelete="SET NULL"))
+    recording_url: Mapped[str | None] = mapped_column(String(500))  # the caller's message, if any
 
     case: Mapped[Case] = relationship()
     district: Mapped[District] = relationship()
-    policy: Mapped[Optional[EscalationPolicy]] = relationship()
-    acknowledged_by: Mapped[Optional[Engineer]] = relationship(foreign_keys=[acknowledged_by_id])
-    resolved_by: Mapped[Optional[Engineer]] = relationship(foreign_keys=[resolved_by_id])
+    policy: Mapped[EscalationPolicy | None] = relationship()
+    acknowledged_by: Mapped[Engineer | None] = relationship(foreign_keys=[acknowledged_by_id])
+    resolved_by: Mapped[Engineer | None] = relationship(foreign_keys=[resolved_by_id])
     linked_districts: Mapped[list[District]] = relationship(secondary="incident_districts")
     events: Mapped[list[IncidentEvent]] = relationship(
         back_populates="incident", cascade="all, delete-orphan", order_by="IncidentEvent.id"
@@ -560,18 +563,18 @@ class Page(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
-    engineer_id: Mapped[Optional[int]] = mapped_column(ForeignKey("engineers.id", ondelete="SET NULL"))
+    engineer_id: Mapped[int | None] = mapped_column(ForeignKey("engineers.id", ondelete="SET NULL"))
     channel: Mapped[str] = mapped_column(String(8))  # voice | sms
     round: Mapped[int] = mapped_column(Integer, default=0)  # repeat index
     step: Mapped[int] = mapped_column(Integer, default=0)  # step index; -1 = the escalation manager
-    sid: Mapped[Optional[str]] = mapped_column(String(64), index=True)  # CallSid / MessageSid
+    sid: Mapped[str | None] = mapped_column(String(64), index=True)  # CallSid / MessageSid
     status: Mapped[str] = mapped_column(String(24), default="queued")
-    answered_by: Mapped[Optional[str]] = mapped_column(String(24))  # human | machine_* | fax | unknown
-    result: Mapped[Optional[str]] = mapped_column(String(16))  # acknowledged | resolved
+    answered_by: Mapped[str | None] = mapped_column(String(24))  # human | machine_* | fax | unknown
+    result: Mapped[str | None] = mapped_column(String(16))  # acknowledged | resolved
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    engineer: Mapped[Optional[Engineer]] = relationship()
+    engineer: Mapped[Engineer | None] = relationship()
 
 
 class IncidentEvent(Base):
@@ -583,7 +586,7 @@ class IncidentEvent(Base):
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     kind: Mapped[str] = mapped_column(String(32))
-    engineer_id: Mapped[Optional[int]] = mapped_column(ForeignKey("engineers.id", ondelete="SET NULL"))
+    engineer_id: Mapped[int | None] = mapped_column(ForeignKey("engineers.id", ondelete="SET NULL"))
     detail: Mapped[str] = mapped_column(Text, default="")
 
     incident: Mapped[Incident] = relationship(back_populates="events")
@@ -596,7 +599,7 @@ class AdminUser(Base):
     username: Mapped[str] = mapped_column(String(80), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[AdminRole] = mapped_column(_enum(AdminRole, "admin_role"), default=AdminRole.VIEWER)
-    api_token_hash: Mapped[Optional[str]] = mapped_column(String(128), unique=True)
+    api_token_hash: Mapped[str | None] = mapped_column(String(128), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Part of every console session's id: bumped on sign-out and on a password change, so every
@@ -615,8 +618,8 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(40))  # create, update, delete, reopen, load
     entity: Mapped[str] = mapped_column(String(40))
     entity_key: Mapped[str] = mapped_column(String(120))
-    before: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
-    after: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class RoutingVersion(Base):
@@ -637,7 +640,7 @@ ROUTING_TABLES = (
 
 
 # Columns whose changes the cached routing tables do not depend on (presence is read from Redis).
-_NOT_ROUTING = {Advisor: {"signed_in_state", "away_reason"}}
+_NOT_ROUTING: dict[type[Base], set[str]] = {Advisor: {"signed_in_state", "away_reason"}}
 
 
 def _routing_change(session: Session, obj: object) -> bool:
@@ -646,12 +649,12 @@ def _routing_change(session: Session, obj: object) -> bool:
     ignored = _NOT_ROUTING.get(type(obj))
     if not ignored or obj not in session.dirty:
         return True
-    state = inspect(obj)
+    state = object_state(obj)
     return any(attr.key not in ignored and attr.history.has_changes() for attr in state.attrs)
 
 
 @event.listens_for(Session, "before_flush")
-def _bump_routing_version(session: Session, _context, _instances) -> None:
+def _bump_routing_version(session: Session, _context: object, _instances: object) -> None:
     changed = (*session.new, *session.dirty, *session.deleted)
     if any(_routing_change(session, obj) for obj in changed):
         session.execute(

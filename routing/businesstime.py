@@ -36,7 +36,7 @@ import heapq
 import math
 import numbers
 from collections.abc import Iterator, Mapping
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
@@ -66,7 +66,6 @@ open time: the calendar has no hours, or a closure covers more than a year."""
 Interval = tuple[datetime, datetime]
 """(start, end), aware UTC, half-open: open from `start`, closed again at `end`."""
 
-UTC = timezone.utc
 _DAY = timedelta(days=1)
 # Python bounds every UTC offset strictly within +-24 h, so the instants whose local date is D
 # lie within 24 h of D's wall-clock midnights read as if they were UTC.

@@ -17,10 +17,9 @@ module never reads the clock: callers pass `now`, which must be tz-aware (naive 
 from __future__ import annotations
 
 import logging
-
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
@@ -200,7 +199,7 @@ def default_calendar(tz_name: str = DEFAULT_TIMEZONE) -> Calendar:
     weekday_hours = ((time(6), time(18)),)
     return Calendar(
         tz=ZoneInfo(tz_name),
-        hours=WeeklyHours.from_mapping({d: weekday_hours for d in range(5)}),
+        hours=WeeklyHours.from_mapping(dict.fromkeys(range(5), weekday_hours)),
         rules=ALL_RULES,
         closures={},
     )
@@ -250,7 +249,7 @@ def holiday_date(key: str, year: int) -> date:
 
 def _nominal_dates(year: int) -> Mapping[str, date]:
     """Rule key -> the holiday's actual (unshifted) date in `year`."""
-    us = holidays.US(years=year, observed=False, language="en_US")
+    us = holidays.country_holidays("US", years=year, observed=False, language="en_US")
     found: dict[str, list[date]] = {}
     wanted = {name: key for key, name in _FEDERAL_NAMES.items()}
     for day in sorted(us):
@@ -403,12 +402,12 @@ def _opening_instant(day: date, opens: time, tz: ZoneInfo) -> datetime:
     """
     wall = datetime.combine(day, opens)
     instant = wall.replace(tzinfo=tz, fold=0)
-    if instant.astimezone(timezone.utc).astimezone(tz).replace(tzinfo=None) == wall:
+    if instant.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == wall:
         return instant
     # In the gap: fold=1 maps with the offset after the jump (an earlier UTC instant, when the
     # wall clock still reads before the gap), fold=0 with the offset before it (a later one).
-    lo = wall.replace(tzinfo=tz, fold=1).astimezone(timezone.utc)
-    hi = instant.astimezone(timezone.utc)
+    lo = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    hi = instant.astimezone(UTC)
     while hi - lo > timedelta(seconds=1):
         mid = lo + (hi - lo) // 2
         if mid.astimezone(tz).replace(tzinfo=None) >= wall:
@@ -425,7 +424,7 @@ def _next_open(local: datetime, cal: Calendar) -> datetime | None:
     US that hour is 01:00-02:00). If one does, the wall clock going back can re-open the desk
     without an opening time passing; that re-opening is not reported.
     """
-    after = local.astimezone(timezone.utc)  # compare in UTC: same-zone comparison ignores fold
+    after = local.astimezone(UTC)  # compare in UTC: same-zone comparison ignores fold
     first_day = local.date()
     for offset in range(NEXT_OPEN_SEARCH_DAYS + 1):
         day = first_day + timedelta(days=offset)
@@ -434,7 +433,7 @@ def _next_open(local: datetime, cal: Calendar) -> datetime | None:
         for opens, _closes in cal.hours[day.weekday()]:
             instant = _opening_instant(day, opens, cal.tz)
             # The second check drops a range that a spring-forward gap swallows whole.
-            if instant.astimezone(timezone.utc) > after and _decide(instant, cal)[0]:
+            if instant.astimezone(UTC) > after and _decide(instant, cal)[0]:
                 return instant
     return None
 

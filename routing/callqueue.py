@@ -68,7 +68,7 @@ class Waiting:
     def owner_only(self, now_ts: float) -> bool:
         return self.owner_pk is not None and self.owner_until is not None and now_ts < self.owner_until
 
-    def competes_with(self, other: "Waiting") -> bool:
+    def competes_with(self, other: Waiting) -> bool:
         """Could the advisors who would take `other` take this call too (and the other way)?"""
         return self.skill is None or other.skill is None or self.skill == other.skill
 
@@ -76,7 +76,7 @@ class Waiting:
         return json.dumps(asdict(self), separators=(",", ":"))
 
     @classmethod
-    def decode(cls, raw: str) -> "Waiting":
+    def decode(cls, raw: str | bytes) -> Waiting:
         data = json.loads(raw)
         data["teams"] = tuple(data.get("teams") or ())
         data["exclude"] = tuple(data.get("exclude") or ())

@@ -9,9 +9,9 @@ the policy is (round, step); `EXHAUSTED` (step -1) is the final position. This m
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload

@@ -30,13 +30,16 @@ answers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from casestore.models import Rotation
 from casestore.types import HandoffKind, RotationLayer, Weekday
 
-UTC = timezone.utc
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
 _PERIOD_DAYS = {HandoffKind.DAILY.value: 1, HandoffKind.WEEKLY.value: 7}
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -174,7 +177,7 @@ def spec_from_row(row: Rotation) -> RotationSpec:
     )
 
 
-def load_rotations(session) -> list[RotationSpec]:
+def load_rotations(session: Session) -> list[RotationSpec]:
     """Every rotation in the case store, by name (`session` is a SQLAlchemy Session)."""
     from sqlalchemy import select
     from sqlalchemy.orm import selectinload
@@ -291,9 +294,9 @@ def _piece_at(spec: RotationSpec, at: datetime) -> tuple[Shift | None, datetime 
         winner = spec.overrides[key[1]]
         later = [o for i, o in enumerate(spec.overrides) if (o.starts_at, i) > key]
         # A later-starting override takes over where it starts and hands back where it ends.
-        lo = max([winner.starts_at] + [o.ends_at for o in later if o.ends_at <= at])
-        hi = min([winner.ends_at] + [o.starts_at for o in later if o.starts_at > at])
-        return Shift(winner.engineer, lo, hi, True), lo, hi
+        start = max([winner.starts_at] + [o.ends_at for o in later if o.ends_at <= at])
+        end = min([winner.ends_at] + [o.starts_at for o in later if o.starts_at > at])
+        return Shift(winner.engineer, start, end, True), start, end
 
     k = _index_at(spec, at)
     engineer: str | None = None

@@ -58,7 +58,7 @@ class PageLimits:
         if now.tzinfo is None:
             raise ValueError("now must be tz-aware")
         limits = LIMITS[channel]
-        args: list = [repr(now.timestamp()), page_id]
+        args: list[str | int] = [repr(now.timestamp()), page_id]
         for limit in limits:
             args += [limit.window_seconds, limit.max_pages]
         key = f"{self.prefix}:pagelimit:{channel}:{int(engineer_pk)}"

@@ -51,9 +51,10 @@ they stay at the front; `missed=True` counts toward the autopause: 2 in a row ->
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
-from typing import Iterable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import redis
@@ -291,7 +292,7 @@ def _arg(x: float) -> str:
     return repr(float(x))
 
 
-def _text(v) -> str:
+def _text(v: object) -> str:
     if v is None:
         return ""
     return v.decode() if isinstance(v, bytes) else str(v)
@@ -345,7 +346,7 @@ class Presence:
         return now.astimezone(self.tz).date()
 
     # -- reading ------------------------------------------------------------------------------------
-    def _view(self, pk: int, raw: dict, now_ts: float, today: str) -> AdvisorPresence:
+    def _view(self, pk: int, raw: dict[Any, Any] | None, now_ts: float, today: str) -> AdvisorPresence:
         rec = {_text(k): _text(v) for k, v in (raw or {}).items()}
         state = rec.get("state") or PresenceState.OFFLINE.value
         since = _float(rec.get("since", ""))
@@ -379,7 +380,7 @@ class Presence:
         pipe = self.redis.pipeline(transaction=False)
         for pk in pks:
             pipe.hgetall(self.key(pk))
-        return {pk: self._view(pk, raw, now_ts, today) for pk, raw in zip(pks, pipe.execute())}
+        return {pk: self._view(pk, raw, now_ts, today) for pk, raw in zip(pks, pipe.execute(), strict=True)}
 
     def available_count(self, candidates: Iterable[AdvisorView], skill: str | None, now: datetime) -> int:
         """How many eligible advisors are free at `now` (for staffing-based wait estimates)."""
@@ -428,7 +429,7 @@ class Presence:
         now_ts = _ts(now)
         if not call_sid:
             raise ValueError("reserve() needs the call sid")
-        pool = {}
+        pool: dict[int, int] = {}
         for a in candidates:
             if eligible(a, skill) and a.pk != owner_pk:
                 pool.setdefault(a.pk, team_rank(a, preferred_teams))
@@ -451,9 +452,9 @@ class Presence:
     def release(self, advisor_pk: int, call_sid: str, now: datetime, missed: bool) -> str | None:
         """A reservation not accepted (no answer, busy, whisper declined): back to available at
         once, keeping idle_since. `missed` counts toward the autopause: at `missed_limit` in a row
-        the advisor goes away with reason "missed N calls in a row" (AUTOPAUSE_REASON for 2). Returns the new state ("available" or
-        "away"), or None when `call_sid` is not the advisor's unaccepted reservation (a late or
-        duplicate callback: nothing changes)."""
+        the advisor goes away with reason "missed N calls in a row" (AUTOPAUSE_REASON for 2).
+        Returns the new state ("available" or "away"), or None when `call_sid` is not the
+        advisor's unaccepted reservation (a late or duplicate callback: nothing changes)."""
         now_ts = _ts(now)
         result = _text(
             self._release(

@@ -7,8 +7,8 @@ idle) is layered on top by `routing.presence`, which takes the advisor atomicall
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -78,4 +78,5 @@ def preferred_teams(district_team: str | None, skill: str | None, teams: Iterabl
 
 
 def load_teams(session: Session) -> list[TeamView]:
-    return [TeamView(t.name, t.kind.value, t.route_order) for t in session.scalars(select(Team).order_by(Team.route_order, Team.name))]
+    teams = session.scalars(select(Team).order_by(Team.route_order, Team.name))
+    return [TeamView(t.name, t.kind.value, t.route_order) for t in teams]

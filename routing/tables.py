@@ -13,9 +13,9 @@ import logging
 import os
 import threading
 import time as _time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session

@@ -19,6 +19,7 @@ import re
 import sys
 from collections import Counter
 from datetime import date, datetime, time, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import phonenumbers
@@ -376,8 +377,8 @@ def business_time(rng: random.Random) -> time:
 
 def weak_pin(pin: str) -> bool:
     digits = [int(c) for c in pin]
-    steps = {b - a for a, b in zip(digits, digits[1:])}
-    return len(set(pin)) <= 2 or steps in ({1}, {-1}) or pin.startswith("19") or pin.startswith("20")
+    steps = {b - a for a, b in pairwise(digits)}
+    return len(set(pin)) <= 2 or steps in ({1}, {-1}) or pin.startswith(("19", "20"))
 
 
 def release_name(day: date) -> str:
@@ -855,7 +856,7 @@ def check(doc: dict) -> None:
     numbers = [c["number"] for c in cases]
     assert numbers[0] == FIRST_CASE_NUMBER and numbers == sorted(set(numbers))
     assert all(100000 <= n <= 999999 for n in numbers)
-    assert any(b - a > 1 for a, b in zip(numbers, numbers[1:]))
+    assert any(b - a > 1 for a, b in pairwise(numbers))
     assert {c["status"] for c in cases} == set(STATUSES)
     assert Counter(c["priority"] for c in cases) == Counter(PRIORITY_COUNTS)
     assert {c["product_area"] for c in cases} == set(PRODUCT_AREAS)

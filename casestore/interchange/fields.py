@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -199,7 +199,7 @@ def _aware_datetime(value: Any) -> datetime:
                 "date-time without a time zone; add an offset such as -06:00 or Z"
             )
         try:
-            return value.astimezone(timezone.utc)
+            return value.astimezone(UTC)
         except (OverflowError, ValueError):
             raise ValueError("date-time out of range") from None
     if isinstance(value, date):
@@ -274,7 +274,9 @@ NULL_IS_EMPTY = BeforeValidator(lambda value: [] if value is None else value)
 Name120 = Annotated[str, _text(120)]
 Name200 = Annotated[str, _text(200)]
 # (Before-validators run last-listed first: null becomes "" before the text check.)
-Summary = Annotated[str, _text(500, allow_empty=True, multiline=True), BeforeValidator(lambda v: "" if v is None else v)]
+Summary = Annotated[
+    str, _text(500, allow_empty=True, multiline=True), BeforeValidator(lambda v: "" if v is None else v)
+]
 ContactIdT = Annotated[str, BeforeValidator(_contact_id)]
 PinT = Annotated[str, BeforeValidator(_pin)]
 PhoneT = Annotated[str, BeforeValidator(_phone)]

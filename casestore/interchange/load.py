@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -21,9 +21,9 @@ def load_document(
     session: Session,
     doc: Any,
     *,
-    lines: Optional[Mapping[str, int]] = None,
+    lines: Mapping[str, int] | None = None,
     source: str = "",
-    hash_pin: Optional[PinHasher] = None,
+    hash_pin: PinHasher | None = None,
     region: str = "US",
     actor: str,
     now: datetime,
@@ -51,7 +51,7 @@ def load_text(
     text: str,
     *,
     source: str,
-    hash_pin: Optional[PinHasher],
+    hash_pin: PinHasher | None,
     region: str = "US",
     actor: str,
     now: datetime,

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Optional
+from itertools import pairwise
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -52,8 +53,8 @@ class Plan:
 
     sections: set[str] = field(default_factory=set)
     rows: dict[str, list[tuple[int, Any]]] = field(default_factory=dict)
-    hours: Optional[HoursDoc] = None
-    holidays: Optional[HolidaysDoc] = None
+    hours: HoursDoc | None = None
+    holidays: HolidaysDoc | None = None
     pin_hashes: dict[str, str] = field(default_factory=dict)  # contact_id -> new hash
     teams: dict[str, Team] = field(default_factory=dict)
     districts: dict[str, District] = field(default_factory=dict)
@@ -93,7 +94,7 @@ def validate(
     doc: Any,
     problems: ProblemCollector,
     *,
-    hash_pin: Optional[PinHasher],
+    hash_pin: PinHasher | None,
     region: str,
 ) -> Plan:
     plan = Plan()
@@ -108,7 +109,9 @@ def validate(
             problems.add((str(key),), f"unknown section {str(key)!r} (allowed: {', '.join(SECTIONS)})")
     version = doc.get("version")
     if version is not None and (type(version) is not int or version != FORMAT_VERSION):
-        problems.add(("version",), f"unsupported version {shorten(version)}; this loader reads version {FORMAT_VERSION}")
+        problems.add(
+            ("version",), f"unsupported version {shorten(version)}; this loader reads version {FORMAT_VERSION}"
+        )
 
     raws: dict[str, list[Any]] = {}
     for section in LIST_SECTIONS:
@@ -217,7 +220,8 @@ def validate(
         )
     }
     if plan.holidays is not None and plan.holidays.closures:
-        plan.closures = {c.day: c for c in _fetch(session, Closure, Closure.day, {c.date for c in plan.holidays.closures})}
+        days = {c.date for c in plan.holidays.closures}
+        plan.closures = {c.day: c for c in _fetch(session, Closure, Closure.day, days)}
 
     known_teams = file_teams | set(plan.teams) | _raw_names(raws.get("teams", []), "name")
     known_districts = file_districts | set(plan.districts) | _raw_names(raws.get("districts", []), "name")
@@ -261,7 +265,7 @@ def validate(
             else:
                 first_skill[skill] = s_index
 
-    def contact_district(contact_id: str) -> Optional[str]:
+    def contact_district(contact_id: str) -> str | None:
         if contact_id in file_contacts:
             return file_contacts[contact_id].district
         existing = plan.contacts.get(contact_id)
@@ -294,7 +298,7 @@ def validate(
         for day in Weekday:
             ranges = getattr(plan.hours, day.value) or []
             ordered = sorted(enumerate(ranges), key=lambda ir: ir[1])
-            for (_, (_, prev_close)), (r_index, (opens, _)) in zip(ordered, ordered[1:]):
+            for (_, (_, prev_close)), (r_index, (opens, _)) in pairwise(ordered):
                 if opens < prev_close:
                     problems.add(("hours", day.value, r_index), "overlaps another range of the same day")
 
@@ -340,7 +344,7 @@ def validate(
                              f"(list it in this file with default: false to move the default)")
                 break
         earlier = problems.where(("escalation_policies", first_index, "default"))
-        for index, row in defaults[1:]:
+        for index, _row in defaults[1:]:
             problems.add(("escalation_policies", index, "default"),
                          f"only one policy may be the default; {first_row.name!r} already is, at {earlier}")
     for index, row in rows_of("escalation_policies"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from typing import Any, Optional
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,7 @@ class Problem:
     """One reason the document cannot be loaded: where (path in the file, line) and why."""
 
     path: str
-    line: Optional[int]
+    line: int | None
     message: str
 
     def __str__(self) -> str:
@@ -89,7 +89,7 @@ class ProblemCollector:
         self.items: list[Problem] = []
         self.warnings: list[Problem] = []
 
-    def line_of(self, loc: Sequence[Any]) -> Optional[int]:
+    def line_of(self, loc: Sequence[Any]) -> int | None:
         parts = list(loc)
         while True:
             found = self.lines.get(render_path(parts))

@@ -6,7 +6,7 @@ field problem (with readable messages) instead of raising.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, Optional, get_args
+from typing import Annotated, Any, get_args
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -66,7 +66,7 @@ class DistrictRow(_Row):
     name: Name200
     state: StateT
     hosted: Bool = False
-    team: Optional[Name120] = None
+    team: Name120 | None = None
     active: Bool = True
 
 
@@ -74,16 +74,16 @@ class ContactRow(_Row):
     contact_id: ContactIdT
     district: Name200
     name: Name200
-    email: Optional[EmailT] = None
+    email: EmailT | None = None
     phones: Annotated[list[PhoneT], NULL_IS_EMPTY] = []
-    pin: Optional[PinT] = None
+    pin: PinT | None = None
     active: Bool = True
 
 
 class AdvisorRow(_Row):
     name: Name200
     reach: ReachT
-    team: Optional[Name120] = None
+    team: Name120 | None = None
     skills: Annotated[list[SkillT], NULL_IS_EMPTY] = []
     active: Bool = True
 
@@ -98,28 +98,28 @@ class EngineerRow(_Row):
 class CaseRow(_Row):
     number: CaseNumberT
     district: Name200
-    contact: Optional[ContactIdT] = None
+    contact: ContactIdT | None = None
     product_area: ProductAreaT
     priority: PriorityT = Priority.MEDIUM
     status: StatusT = CaseStatus.NEW
-    owner: Optional[Name200] = None
+    owner: Name200 | None = None
     summary: Summary = ""
     is_outage: Bool = False
-    release_name: Optional[Name120] = None
+    release_name: Name120 | None = None
     created_at: AwareDT
-    updated_at: Optional[AwareDT] = None
-    closed_at: Optional[AwareDT] = None
+    updated_at: AwareDT | None = None
+    closed_at: AwareDT | None = None
     reopen_count: Annotated[int, strict_int(0, 1_000_000)] = 0
 
 
 class HoursDoc(_Row):
-    mon: Optional[list[RangeT]] = None
-    tue: Optional[list[RangeT]] = None
-    wed: Optional[list[RangeT]] = None
-    thu: Optional[list[RangeT]] = None
-    fri: Optional[list[RangeT]] = None
-    sat: Optional[list[RangeT]] = None
-    sun: Optional[list[RangeT]] = None
+    mon: list[RangeT] | None = None
+    tue: list[RangeT] | None = None
+    wed: list[RangeT] | None = None
+    thu: list[RangeT] | None = None
+    fri: list[RangeT] | None = None
+    sat: list[RangeT] | None = None
+    sun: list[RangeT] | None = None
 
 
 class ClosureRow(_Row):
@@ -128,8 +128,8 @@ class ClosureRow(_Row):
 
 
 class HolidaysDoc(_Row):
-    observe: Optional[list[HolidayKeyT]] = None
-    closures: Optional[list[ClosureRow]] = None
+    observe: list[HolidayKeyT] | None = None
+    closures: list[ClosureRow] | None = None
 
 
 class OverrideRow(_Row):
@@ -144,7 +144,7 @@ class RotationRow(_Row):
     timezone: TimezoneT = "America/Chicago"
     handoff: HandoffT
     handoff_time: TimeT
-    handoff_weekday: Optional[WeekdayT] = None
+    handoff_weekday: WeekdayT | None = None
     start_date: DateT
     members: Annotated[list[Name200], NULL_IS_EMPTY] = []
     overrides: Annotated[list[OverrideRow], NULL_IS_EMPTY] = []
@@ -160,7 +160,7 @@ class EscalationPolicyRow(_Row):
     name: Name120
     default: Bool = False
     repeats: Annotated[int, strict_int(0, 5)] = 1
-    manager: Optional[Name200] = None
+    manager: Name200 | None = None
     steps: Annotated[list[EscalationStepRow], NULL_IS_EMPTY] = []
 
 
@@ -176,7 +176,7 @@ ROW_MODELS: dict[str, type[_Row]] = {
 }
 
 
-def _submodel(annotation: Any) -> Optional[type[BaseModel]]:
+def _submodel(annotation: Any) -> type[BaseModel] | None:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     for arg in get_args(annotation):
@@ -187,7 +187,7 @@ def _submodel(annotation: Any) -> Optional[type[BaseModel]]:
 
 
 def _allowed_keys(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
-    current: Optional[type[BaseModel]] = model
+    current: type[BaseModel] | None = model
     for part in loc:
         if isinstance(part, int):
             continue
@@ -218,7 +218,7 @@ def _pydantic_message(err: Mapping[str, Any], model: type[BaseModel]) -> str:
 
 def validate_row(
     model: type[_Row], raw: Any, loc: tuple[Any, ...], problems: ProblemCollector, region: str
-) -> Optional[_Row]:
+) -> _Row | None:
     if not isinstance(raw, dict):
         problems.add(loc, f"expected a mapping (key: value), got {describe(raw)}")
         return None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime, time
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -59,7 +59,6 @@ from casestore.types import (
     TeamKind,
     Weekday,
 )
-
 
 # --------------------------------------------------------------------------------------------
 # Snapshots: the file's view of a row (also what the audit log records)
@@ -176,7 +175,7 @@ class Writer:
     def _upsert(
         self, kind: str, entity: str, key: Any, existing: Any, desired: dict[str, Any],
         snap: Callable[[Any], dict[str, Any]], create: Callable[[], Any], apply: Callable[[Any], None],
-        extra_before: Optional[dict[str, Any]] = None, extra_after: Optional[dict[str, Any]] = None,
+        extra_before: dict[str, Any] | None = None, extra_after: dict[str, Any] | None = None,
     ) -> Any:
         if existing is None:
             obj = create()
@@ -305,7 +304,7 @@ class Writer:
         )
 
     def case(self, row: CaseRow) -> None:
-        desired = {
+        desired: dict[str, Any] = {
             "number": row.number, "district": row.district, "contact": row.contact,
             "product_area": row.product_area, "priority": row.priority, "status": row.status,
             "owner": row.owner, "summary": row.summary, "is_outage": row.is_outage,
@@ -332,11 +331,11 @@ class Writer:
     def hours(self, doc: HoursDoc) -> None:
         existing = self.session.scalars(select(BusinessHours)).all()
         by_day: dict[Weekday, list[BusinessHours]] = {}
-        for bh in existing:
-            by_day.setdefault(Weekday(bh.weekday), []).append(bh)
+        for row in existing:
+            by_day.setdefault(Weekday(row.weekday), []).append(row)
         self.report.touch("hours")
         for day in Weekday:
-            wanted = sorted(getattr(doc, day.value) or [])
+            wanted: list[tuple[time, time]] = sorted(getattr(doc, day.value) or [])
             rows = sorted(by_day.get(day, []), key=lambda b: (b.opens, b.closes))
             before = [fmt_range(b.opens, b.closes) for b in rows]
             after = [fmt_range(o, c) for o, c in wanted]
@@ -387,7 +386,7 @@ class Writer:
                 )
 
     def rotation(self, row: RotationRow) -> None:
-        overrides = sorted(
+        overrides: list[dict[str, Any]] = sorted(
             ({"engineer": o.engineer, "starts_at": o.starts_at, "ends_at": o.ends_at} for o in row.overrides),
             key=_override_key,
         )
@@ -407,8 +406,8 @@ class Writer:
                     members[position].engineer = engineers[name]
                 else:
                     r.members.append(RotationMember(position=position, engineer=engineers[name]))
-            for stale in members[len(row.members):]:
-                r.members.remove(stale)
+            for stale_member in members[len(row.members):]:
+                r.members.remove(stale_member)
             current = sorted(r.overrides, key=lambda o: (o.starts_at, o.ends_at, o.engineer.name))
             for index, wanted in enumerate(overrides):
                 if index < len(current):
@@ -418,8 +417,8 @@ class Writer:
                     r.overrides.append(target)
                 target.engineer = engineers[wanted["engineer"]]
                 target.starts_at, target.ends_at = wanted["starts_at"], wanted["ends_at"]
-            for stale in current[len(overrides):]:
-                r.overrides.remove(stale)
+            for stale_override in current[len(overrides):]:
+                r.overrides.remove(stale_override)
 
         self.plan.rotations[row.name] = self._upsert(
             "rotations", "rotation", row.name, self.plan.rotations.get(row.name), desired, rotation_snap,
@@ -428,7 +427,7 @@ class Writer:
 
     def escalation_policy(self, row: EscalationPolicyRow) -> None:
         # A step's layers and engineers are sets: kept in the enumeration's order and by name.
-        steps = [
+        steps: list[dict[str, Any]] = [
             {
                 "layers": sorted({layer.value for layer in step.layers}, key=_layer_order),
                 "engineers": sorted(set(step.engineers)),

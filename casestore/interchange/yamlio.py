@@ -8,14 +8,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from datetime import date, datetime, time, timezone
-from typing import Any, Optional
+from datetime import UTC, date, datetime, time
+from typing import Any
 
 import yaml
 
 from casestore.interchange.fields import fmt_time
 from casestore.interchange.problems import Problem, ProblemCollector, render_path
-
 
 # --------------------------------------------------------------------------------------------
 # Reading: a SafeLoader without sexagesimal (and octal) numbers, and a path -> line map
@@ -27,7 +26,7 @@ _SafeLoaderBase: type = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
 _SafeDumperBase: type = getattr(yaml, "CSafeDumper", None) or yaml.SafeDumper
 
 
-class _Loader(_SafeLoaderBase):  # type: ignore[misc, valid-type]
+class _Loader(_SafeLoaderBase):
     """SafeLoader minus YAML 1.1 sexagesimal ints/floats (`18:00` would be 1080) and octal ints
     (`012345` would be 5349): both stay text. Dates and timestamps are still parsed."""
 
@@ -105,7 +104,7 @@ def _line_map(root: yaml.Node, problems: ProblemCollector) -> dict[str, int]:
     return lines
 
 
-def _mark_line(exc: BaseException) -> Optional[int]:
+def _mark_line(exc: BaseException) -> int | None:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     return mark.line + 1 if mark is not None else None
 
@@ -121,7 +120,7 @@ def parse_text(text: str) -> tuple[Any, dict[str, int], list[Problem]]:
             return None, {}, [Problem("", exc.lineno, f"malformed JSON: {exc.msg}")]
         except (RecursionError, ValueError) as exc:
             return None, {}, [Problem("", None, f"malformed JSON: {exc}")]
-    loader: Optional[_Loader] = None
+    loader: _Loader | None = None
     try:
         loader = _Loader(text)
         node = loader.get_single_node()
@@ -155,11 +154,11 @@ def parse_text(text: str) -> tuple[Any, dict[str, int], list[Problem]]:
 
 
 def _iso(value: datetime) -> str:
-    text = value.astimezone(timezone.utc).isoformat()
+    text = value.astimezone(UTC).isoformat()
     return text.removesuffix("+00:00") + "Z"
 
 
-class _Dumper(_SafeDumperBase):  # type: ignore[misc, valid-type]
+class _Dumper(_SafeDumperBase):
     pass
 
 

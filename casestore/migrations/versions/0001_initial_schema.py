@@ -6,10 +6,10 @@ Create Date: 2026-11-28
 """
 from __future__ import annotations
 
-from alembic import op
 import sqlalchemy as sa
-import casestore.types
+from alembic import op
 
+import casestore.types
 
 revision = '0001'
 down_revision = None
