@@ -120,6 +120,7 @@ class TablesCache:
         self._lock = threading.Lock()
         self._snapshot: RoutingTables | None = None
         self._refresher: threading.Thread | None = None
+        self._stopped = threading.Event()
         self._pid: int | None = None
         self._version: int | None = None
         self._loaded_at = 0.0
@@ -144,9 +145,12 @@ class TablesCache:
 
     def _refresh_forever(self) -> None:
         pid = os.getpid()
-        while self._pid == pid:
-            _time.sleep(self.ttl)
+        while not self._stopped.wait(self.ttl) and self._pid == pid:
             self.refresh()
+
+    def stop(self) -> None:
+        """End the background refresh (an app torn down before its process ends: tests)."""
+        self._stopped.set()
 
     def refresh(self, force: bool = False) -> bool:
         """Reload when the routing tables changed (one cheap query to find out), or when `force`
