@@ -32,9 +32,9 @@ from flask import jsonify, render_template, request
 from casestore import audit
 from casestore.phones import mask
 from casestore.redisguard import ERRORS
-from webhooks.admin import actor, bp, require, wants_json
-from webhooks.admin.limits import RateLimit
-from webhooks.admin.logs import mask_text
+from console import actor, bp, require, wants_json
+from console.limits import RateLimit
+from console.logs import mask_text
 from webhooks.services import current_services
 from webhooks.simulate_cli import dry_run_on, parse_at
 from webhooks.simulator import DIAL_OUTCOMES, Transcript
