@@ -16,7 +16,7 @@ from ivr import staffing
 from ivr.metrics import queue_metrics
 from webhooks.app import create_app
 from webhooks.config import ConfigurationError
-from workers.dispatcher import reconcile_options, run_dispatcher
+from workers.dispatcher import reconcile_options, roster, run_dispatcher
 
 
 def _services(ctx: click.Context):
@@ -73,7 +73,7 @@ def presence_set(ctx: click.Context, state: str, advisors: tuple[str, ...], all_
                 raise click.ClickException(f"no active advisor: {', '.join(sorted(missing)) or '(none given)'}")
         for row in rows:
             staffing.set_presence(session, svc.presence, row.id, state, now, actor=_actor(), reason=reason)
-    svc.dispatcher.run(_roster(svc), now)
+    svc.dispatcher.run(roster(svc), now)
     click.echo(f"{len(rows)} advisor(s) {state}")
 
 

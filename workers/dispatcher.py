@@ -33,7 +33,7 @@ def run_dispatcher(svc, *, interval: float, once: bool) -> None:
                     staffing.reconcile(session, svc.presence, svc.redis, now, svc.settings.wrap_up_seconds,
                                        **reconcile_options(svc))
                 last_reconcile = started
-            result = svc.dispatcher.run(_roster(svc), now)
+            result = svc.dispatcher.run(roster(svc), now)
             if result.bridged:
                 click.echo(f"{now:%H:%M:%S} put through {len(result.bridged)} waiting call(s)")
         except Exception as exc:  # keep serving: Redis or the database may be back next pass
@@ -50,6 +50,7 @@ def reconcile_options(svc) -> dict:
     return {"telephony": svc.telephony, "longest_call": timedelta(seconds=svc.settings.longest_call_seconds)}
 
 
-def _roster(svc):
+def roster(svc):
+    """The active advisors of the routing tables (what a dispatcher pass may put callers through to)."""
     with session_scope(svc.sessions) as session:
         return svc.tables.get(session).advisors
