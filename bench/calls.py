@@ -3,7 +3,7 @@
 
 Starts the service under gunicorn (gthread) on PostgreSQL and Redis, drives N complete calls
 concurrently over real HTTP with signed requests (following every TwiML action, Dial and Redirect
-the way `webhooks/simulator.py` does), and prints webhook p50/p90/p99 latency and requests/s. Then
+the way `twilio_doubles/simulator.py` does), and prints webhook p50/p90/p99 latency and requests/s. Then
 it serves a bare Flask view returning a fixed TwiML (`bench/floor_app.py`) with the same gunicorn
 settings and drives the same number of requests, shaped the same way, at the same concurrency:
 the ratio service req/s / floor req/s is the figure to watch (target >= 0.6, p99 <= 50 ms at 16
@@ -58,9 +58,6 @@ ACCOUNT_SID = "AC" + "0" * 32
 MAX_REQUESTS_PER_CALL = 60
 HOLD_ROUNDS = 20  # hold rounds a caller sits through before hanging up
 TALK_SECONDS = 180
-
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 
 THINK_SECONDS = 0.0  # --think: pause between a call's webhooks (0: back to back, a stress test)
@@ -481,7 +478,7 @@ def _local(target: str) -> str:
 
 
 def drive_call(tx: Transport, plan: Plan, locked_out_text: str) -> CallResult:
-    """One complete call, following the TwiML exactly like webhooks/simulator.py does."""
+    """One complete call, following the TwiML exactly like twilio_doubles/simulator.py does."""
     result = CallResult(plan.kind)
     sid = "CA" + uuid.uuid4().hex
     base = {"CallSid": sid, "AccountSid": ACCOUNT_SID, "From": plan.from_number, "To": TO_NUMBER,

@@ -19,11 +19,16 @@ Request ids: a job enqueued or scheduled while `REQUEST_ID` is set (the web laye
 request; the worker sets it from `job.meta` while running a job) carries it in
 `job.meta["request_id"]`, so its log lines, and those of the jobs it schedules in turn, can be
 matched with the webhook that started it.
+
+Heartbeats: each `supportline worker` records itself alive (`beat`) every 10 s in the sorted set
+`HEARTBEAT_KEY`, and `GET /readyz` reads it (`webhooks.health`); a worker that stops cleanly
+removes itself (`forget`).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
@@ -126,3 +131,23 @@ def context() -> JobContext:
     if _context is None:
         raise RuntimeError("no job context: jobs run in `supportline worker` (or a test that sets one)")
     return _context
+
+
+HEARTBEAT_KEY = "sl:workers:seen"
+HEARTBEAT_TTL_SECONDS = 30
+
+
+def beat(client, name: str, now: float | None = None) -> None:
+    """This worker is alive at `now` (wall clock, seconds): one Redis round trip. Entries older
+    than the TTL are pruned, and the key itself expires when no worker beats for the TTL."""
+    now = time.time() if now is None else now
+    pipe = client.pipeline(transaction=False)
+    pipe.zadd(HEARTBEAT_KEY, {name: now})
+    pipe.zremrangebyscore(HEARTBEAT_KEY, "-inf", now - HEARTBEAT_TTL_SECONDS)
+    pipe.expire(HEARTBEAT_KEY, HEARTBEAT_TTL_SECONDS)
+    pipe.execute()
+
+
+def forget(client, name: str) -> None:
+    """A worker that stops cleanly leaves no heartbeat behind."""
+    client.zrem(HEARTBEAT_KEY, name)

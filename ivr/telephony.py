@@ -7,7 +7,7 @@ implementations raise:
     Telephony            the Protocol: place_call / update_call / send_sms
     TwilioTelephony      the real thing, through the official `twilio` client; `base_url` points
                          every REST domain it uses (api.twilio.com: Calls, Messages) elsewhere,
-                         which is how tests drive it against `tests/fake_twilio.py`
+                         which is how tests drive it against `twilio_doubles/fake_twilio.py`
     RecordingTelephony   an in-memory stand-in for unit tests of callers (deterministic sids)
 
     TelephonyError       base: `.code` (Twilio error code or None), `.status` (HTTP or None),

@@ -1,5 +1,6 @@
 """Shared fixtures: a migrated database (SQLite, or PostgreSQL via TEST_DATABASE_URL), a Redis
-(the in-process stand-in, or a real server via TEST_REDIS_URL), a fake clock, and the app.
+(the in-process stand-in, or a real server via TEST_REDIS_URL), a fake clock, the app, and the
+fake Twilio REST server.
 
 Each test runs inside a transaction that is rolled back afterwards; code under test that commits
 only releases a SAVEPOINT (`join_transaction_mode="create_savepoint"`).
@@ -18,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
 from casestore.db import make_engine, upgrade
+from twilio_doubles.fake_twilio import FakeTwilio
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
@@ -193,7 +195,7 @@ def repo_root() -> Path:
 @pytest.fixture
 def sim(client, clock):
     """The call simulator on the test app: signed requests, following every action URL."""
-    from webhooks.simulator import CallSimulator, advance_clock
+    from twilio_doubles.simulator import CallSimulator, advance_clock
 
     return CallSimulator(client, base_url=BASE_URL, auth_token=AUTH_TOKEN, advance=advance_clock(clock))
 
@@ -228,3 +230,17 @@ def api_auth(session):
         return {"Authorization": f"Bearer {token}"}
 
     return make
+
+
+@pytest.fixture
+def fake_twilio(monkeypatch):
+    """A running fake Twilio REST server (`twilio_doubles.fake_twilio`); stopped (and its port
+    closed) after the test."""
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",
+                "all_proxy", "TWILIO_EDGE", "TWILIO_REGION"):
+        monkeypatch.delenv(var, raising=False)
+    fake = FakeTwilio().start()
+    try:
+        yield fake
+    finally:
+        fake.stop()

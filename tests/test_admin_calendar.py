@@ -180,7 +180,7 @@ def test_the_preview_marks_new_years_day_observed_the_year_before():
     from datetime import datetime, timezone
 
     from routing.calendar import default_calendar
-    from webhooks.admin.calendar import closed_day_preview
+    from console.calendar import closed_day_preview
 
     cal = default_calendar("America/Chicago")
     days = {d["date"]: d for d in closed_day_preview(cal, datetime(2027, 12, 1, 18, tzinfo=timezone.utc))}

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from auth.callers import match_caller, verify_pin
 from auth.pins import valid_pin
 from casestore.models import AuditEntry, Contact, District
-from webhooks.admin import districts as districts_module
+from console import districts as districts_module
 
 from tests.adminkit import accounts, browser  # noqa: F401  (fixtures)
 from tests.conftest import PIN_PEPPER

@@ -16,8 +16,8 @@ from casestore.models import (
 from casestore.types import CaseStatus, Priority, ProductArea
 from tests.adminkit import accounts, browser  # noqa: F401  (fixtures)
 from tests.factories import World
-from webhooks.admin.charts import charts_svg, daily_figures
-from webhooks.admin.logs import audit_diff, mask_text
+from console.charts import charts_svg, daily_figures
+from console.logs import audit_diff, mask_text
 
 CHICAGO = ZoneInfo("America/Chicago")
 UTC = timezone.utc

@@ -1,4 +1,4 @@
-"""The OpenAPI document (`webhooks.openapi`): well formed, complete (every /api route of the app),
+"""The OpenAPI document (`api.openapi`): well formed, complete (every /api route of the app),
 true (real requests and responses match its schemas), and a schema-driven fuzz of every operation
 that must never produce a server error.
 
@@ -25,7 +25,7 @@ METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}
 
 @pytest.fixture(scope="module")
 def doc() -> dict[str, Any]:
-    from webhooks.openapi import document
+    from api.openapi import document
 
     return document()
 
@@ -459,7 +459,7 @@ def _operations(doc: dict) -> list[tuple[str, str]]:
 
 
 def _all_operations() -> list[tuple[str, str]]:
-    from webhooks.openapi import document
+    from api.openapi import document
 
     return _operations(document())
 

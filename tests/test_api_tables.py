@@ -1,4 +1,4 @@
-"""The routing tables over the JSON API (`webhooks.api_tables`): CRUD round trips for every
+"""The routing tables over the JSON API (`api.tables`): CRUD round trips for every
 section, roles, field errors, pagination, PINs, audit entries."""
 
 from __future__ import annotations

@@ -264,7 +264,7 @@ def test_contact_id_locks_across_numbers(sim, world: World):
 
 def test_hold_music_plays_between_announcements(settings_overrides, engine, session_factory, redis_client, clock, world: World):
     from webhooks import create_app
-    from webhooks.simulator import CallSimulator
+    from twilio_doubles.simulator import CallSimulator
     from tests.conftest import AUTH_TOKEN, BASE_URL
 
     app = create_app(dict(settings_overrides, hold_music_url="https://example.test/hold.mp3"),

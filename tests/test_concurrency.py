@@ -88,7 +88,7 @@ def shared_db():
 
 def test_200_callers_50_advisors_two_workers(shared_db, tmp_path):
     from webhooks import create_app
-    from webhooks.simulator import CallSimulator
+    from twilio_doubles.simulator import CallSimulator
 
     db_url, advisor_pks = shared_db
     client = redis_lib.Redis.from_url(TEST_REDIS_URL, decode_responses=True)

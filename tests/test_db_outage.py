@@ -102,7 +102,7 @@ def test_the_database_killed_mid_call_and_restarted(private_postgres, settings_o
     from casestore.redisguard import DB_BREAKER
     from ivr import spool
     from webhooks import create_app
-    from webhooks.simulator import CallSimulator
+    from twilio_doubles.simulator import CallSimulator
     from webhooks.voice import spool_path
 
     engine = make_engine(private_postgres.url)
@@ -180,9 +180,9 @@ def test_the_end_of_calls_heard_during_an_outage_closes_their_rows_and_frees_the
     from ivr import staffing
     from routing.presence import Presence
     from webhooks import create_app
-    from webhooks.simulator import CallSimulator
+    from twilio_doubles.simulator import CallSimulator
     from ivr import spool
-    from webhooks.desk_cli import reconcile_options
+    from workers.dispatcher import reconcile_options
     from webhooks.voice import replay_spool_in_background, spool_path
 
     engine = make_engine(private_postgres.url)

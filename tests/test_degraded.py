@@ -18,7 +18,7 @@ from tests.factories import World
 @pytest.fixture
 def degraded(settings_overrides, engine, session_factory, dead_redis, clock, telephony):
     from webhooks import create_app
-    from webhooks.simulator import CallSimulator, advance_clock
+    from twilio_doubles.simulator import CallSimulator, advance_clock
 
     app = create_app(settings_overrides, engine=engine, sessions=session_factory, redis_client=dead_redis,
                      clock=clock, telephony=telephony)
@@ -70,7 +70,7 @@ def test_a_call_carries_on_when_redis_comes_back_mid_call(settings_overrides, en
                                                           redis_client, clock, telephony, world, redis_breaker):
     """State written to the database while Redis was down is found once it is back."""
     from webhooks import create_app
-    from webhooks.simulator import CallSimulator
+    from twilio_doubles.simulator import CallSimulator
 
     down = create_app(settings_overrides, engine=engine, sessions=session_factory, redis_client=dead_redis,
                       clock=clock, telephony=telephony)
@@ -91,7 +91,7 @@ def test_a_call_carries_on_when_redis_comes_back_mid_call(settings_overrides, en
 def test_with_the_database_down_every_webhook_answers_the_fallback_within_a_second(settings_overrides, redis_client,
                                                                                     clock, telephony, world):
     from webhooks import create_app
-    from webhooks.simulator import CallSimulator
+    from twilio_doubles.simulator import CallSimulator
 
     app = create_app(dict(settings_overrides, database_url="postgresql+psycopg://nobody@127.0.0.1:1/none"),
                      redis_client=redis_client, clock=clock, telephony=telephony)
@@ -115,7 +115,7 @@ def test_call_log_records_are_spooled_while_the_database_is_down_and_replayed_af
     lose it); the call log gets it exactly once when the database is back."""
     from ivr import spool
     from webhooks import create_app
-    from webhooks.simulator import CallSimulator
+    from twilio_doubles.simulator import CallSimulator
     from webhooks.voice import spool_path
 
     broken = create_app(dict(settings_overrides, database_url="postgresql+psycopg://nobody@127.0.0.1:1/none"),
@@ -191,7 +191,7 @@ def test_a_real_redis_killed_mid_call_and_restarted(private_redis, settings_over
     from ivr import staffing
     from routing.presence import Presence
     from webhooks import create_app
-    from webhooks.simulator import CallSimulator
+    from twilio_doubles.simulator import CallSimulator
 
     client = redis_lib.Redis(port=private_redis.port, decode_responses=True, socket_connect_timeout=0.5,
                              retry=Retry(NoBackoff(), 0))

@@ -254,7 +254,7 @@ def test_the_web_start_refresh_runs_once_for_processes_starting_together(outage_
 def test_the_worker_timer_loop_refreshes_the_file_at_start(outage_line, app, world):
     import threading
 
-    from webhooks.worker import _timers
+    from workers.worker import _timers
 
     svc = app.extensions["supportline"]
     path = fallback.config(svc.settings).cache_path

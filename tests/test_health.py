@@ -11,8 +11,8 @@ import redis as redis_lib
 from sqlalchemy import event, text
 
 from casestore.db import make_engine, make_session_factory, upgrade
+from ivr.jobs import HEARTBEAT_KEY, HEARTBEAT_TTL_SECONDS, beat, forget
 from webhooks import health
-from webhooks.worker import HEARTBEAT_KEY, HEARTBEAT_TTL_SECONDS, beat, forget
 
 
 def ready(client, strict: bool = False):
@@ -98,7 +98,7 @@ def test_a_heartbeat_older_than_30_s_does_not_count_and_the_key_expires(client, 
 
 
 def test_the_worker_timer_loop_beats_and_removes_itself_when_stopped(app, world):
-    from webhooks.worker import _timers, worker_name
+    from workers.worker import _timers, worker_name
 
     svc = app.extensions["supportline"]
     stop = threading.Event()

@@ -197,7 +197,7 @@ def test_adopt_only_writes_a_missing_record_or_replaces_the_expected_reservation
 def degraded_sim(settings_overrides, engine, session_factory, clock, telephony, dead_redis):
     """The app with a Redis nobody listens on: every call is routed in degraded mode."""
     from webhooks import create_app
-    from webhooks.simulator import CallSimulator
+    from twilio_doubles.simulator import CallSimulator
 
     app = create_app(settings_overrides, engine=engine, sessions=session_factory, redis_client=dead_redis,
                      clock=clock, telephony=telephony)

@@ -963,7 +963,7 @@ def cli_env(tmp_path, monkeypatch):
     monkeypatch.setenv("SUPPORTLINE_DEV", "1")
     monkeypatch.setenv("SUPPORTLINE_INSTANCE", str(tmp_path / "instance"))
     monkeypatch.delenv("PIN_PEPPER", raising=False)
-    from webhooks.cli import main
+    from cli.main import main
 
     runner = CliRunner()
     result = runner.invoke(main, ["db", "upgrade"])

@@ -29,7 +29,7 @@ def svc(app):
 
 
 def run_jobs(svc) -> None:
-    from webhooks.worker import run_worker
+    from workers.worker import run_worker
 
     run_worker(svc, burst=True)
 

@@ -16,7 +16,7 @@ from casestore.models import EscalationPolicy, EscalationStep, Engineer, Inciden
 from tests.conftest import AUTH_TOKEN, BASE_URL
 from tests.factories import World
 from webhooks import logs
-from webhooks.simulator import CallSimulator, advance_clock
+from twilio_doubles.simulator import CallSimulator, advance_clock
 
 WEBHOOK_FIELDS = {"ts", "level", "event", "request_id", "call_sid", "step", "outcome", "ms", "status"}
 
@@ -215,7 +215,7 @@ def policy(session, world):
 def test_the_request_id_reaches_the_job_and_the_worker_lines(app, client, clock, world, policy, session, log_lines):
     from rq.job import Job
 
-    from webhooks.worker import run_worker
+    from workers.worker import run_worker
 
     svc = app.extensions["supportline"]
     tagging = Tagging(client)

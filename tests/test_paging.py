@@ -17,7 +17,6 @@ from routing.oncall import RotationSpec
 from routing.pagelimits import PageLimits
 from tests.conftest import BASE_URL
 from tests.factories import World
-from tests.fake_twilio import fake_twilio  # noqa: F401  (the fixture)
 
 CALLER_ID = "+18005550100"
 MANAGER_PHONE = "+16125550199"
@@ -93,7 +92,7 @@ def svc(app):
 def run_jobs(svc) -> None:
     """What `supportline worker` does each second: release timers due on the service clock, then
     run the queued jobs (a burst RQ worker)."""
-    from webhooks.worker import run_worker
+    from workers.worker import run_worker
 
     run_worker(svc, burst=True)
 

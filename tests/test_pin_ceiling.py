@@ -93,7 +93,7 @@ def test_with_redis_down_the_ceiling_is_counted_in_the_database(settings_overrid
                                                                    dead_redis, clock, telephony, world: World):
     from tests.conftest import AUTH_TOKEN, BASE_URL
     from webhooks import create_app
-    from webhooks.simulator import CallSimulator, advance_clock
+    from twilio_doubles.simulator import CallSimulator, advance_clock
 
     app = create_app(settings_overrides, engine=engine, sessions=session_factory, redis_client=dead_redis,
                      clock=clock, telephony=telephony)

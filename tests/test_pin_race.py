@@ -102,7 +102,7 @@ class Caller:
     """One call from its own (spoofed) number, up to the PIN prompt after typing the contact ID."""
 
     def __init__(self, app, number: str) -> None:
-        from webhooks.simulator import CallSimulator
+        from twilio_doubles.simulator import CallSimulator
 
         self.sim = CallSimulator(app.test_client(), base_url=BASE_URL, auth_token=AUTH_TOKEN)
         self.base = {"CallSid": "CA" + uuid.uuid4().hex, "AccountSid": "AC" + "0" * 32, "From": number,

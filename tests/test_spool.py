@@ -108,7 +108,7 @@ def test_a_web_process_replays_its_own_spool_once_the_database_answers(
     """No worker on this host: the web process that spooled replays its records itself, on its
     first webhook after the database is back."""
     from webhooks import create_app
-    from webhooks.simulator import CallSimulator
+    from twilio_doubles.simulator import CallSimulator
     from webhooks.voice import spool_path
 
     app = create_app(settings_overrides, engine=engine, sessions=session_factory, redis_client=redis_client,

@@ -23,7 +23,6 @@ from ivr.telephony import (
     error_from_transport,
     error_from_twilio,
 )
-from tests.fake_twilio import fake_twilio  # noqa: F401  (the fixture)
 
 CUSTOMER = "+16125550134"
 SUPPORT_LINE = "+16125550100"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from webhooks.cli import main
+from cli.main import main
 
 HERE = Path(__file__).resolve().parent
 DEMO = HERE.parent / "casestore" / "demo" / "demo.yaml"

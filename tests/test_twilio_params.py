@@ -24,7 +24,7 @@ APOLOGY = "trouble with our phone system"
 @pytest.fixture
 def plain_sim(client):
     """A simulator that does not move the clock: durations here are absurd on purpose."""
-    from webhooks.simulator import CallSimulator
+    from twilio_doubles.simulator import CallSimulator
 
     return CallSimulator(client, base_url=BASE_URL, auth_token=AUTH_TOKEN, talk_seconds=10**12)
 

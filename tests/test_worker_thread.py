@@ -20,7 +20,7 @@ def record(word: str) -> None:
 
 def test_the_in_process_worker_runs_jobs_from_its_own_thread(settings_overrides, tmp_path, clock, caplog):
     from webhooks import create_app
-    from webhooks.worker import start_in_process
+    from workers.worker import start_in_process
 
     engine = make_engine(f"sqlite:///{tmp_path / 'worker.sqlite3'}")
     upgrade(engine)

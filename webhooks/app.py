@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any, Mapping
 
 from flask import Flask
@@ -12,6 +13,8 @@ from webhooks.config import ConfigurationError, Settings, load_settings
 from webhooks.services import Services
 
 log = logging.getLogger("supportline")
+# The console's files, also served at /static/ as they were when they lived in webhooks/static/.
+_CONSOLE_STATIC = str(Path(__file__).resolve().parent.parent / "console" / "static")
 
 
 def create_app(test_config: Mapping[str, Any] | None = None, **services: Any) -> Flask:
@@ -29,7 +32,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, **services: Any) ->
     from webhooks import cleaning, logs, security_headers
 
     logs.configure(settings.development)
-    app = Flask(__name__, instance_path=str(settings.instance_path.resolve()))
+    app = Flask(__name__, instance_path=str(settings.instance_path.resolve()), static_folder=_CONSOLE_STATIC)
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
@@ -82,8 +85,8 @@ def worker_started(svc: Services, connections: int) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from api import bp as api_bp
     from webhooks import metrics
-    from webhooks.api import bp as api_bp
     from webhooks.health import bp as health_bp
     from webhooks.oncall import bp as oncall_bp
     from webhooks.voice import bp as voice_bp
@@ -93,9 +96,9 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     app.register_blueprint(voice_bp)
     metrics.init_app(app)  # GET /metrics, and the latency, counters and log line of every webhook
-    from webhooks import admin
+    import console
 
-    admin.init_app(app)
+    console.init_app(app)
 
 
 __all__ = ["create_app", "Settings", "ConfigurationError"]

@@ -6,8 +6,8 @@ PostgreSQL refuse the query; CR/LF break a redirect), tab and line breaks surviv
 values (a banner message may have them), and each value is cut to a bounded length. Views then
 parse numbers with `whole_number`, which takes ASCII digits only (`"²".isdigit()` is true, yet
 `int("²")` raises) and nothing past the INTEGER columns' range. The API's JSON bodies go through
-`json_strings` (webhooks.api) and the load file's validation (webhooks.api_tables). Twilio's
-parameters are cleaned by `webhooks.twilio_params`, with the same `strip_controls` and `whole_number`.
+`json_strings` (api.views) and the load file's validation (api.tables). Twilio's parameters are
+cleaned by `webhooks.twilio_params`, with the same `strip_controls` and `whole_number`.
 """
 
 from __future__ import annotations

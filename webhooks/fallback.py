@@ -15,7 +15,7 @@ is failing). A line that does not answer falls back to the overflow number.
 Which numbers are hosted contacts comes from a small local file, not the database (which may be
 the very thing that is down): `instance/fallback_contacts.json`, or `FALLBACK_CONTACTS_FILE`.
 `refresh` rewrites it from the database: the worker's timer loop every 5 minutes
-(`webhooks.worker`), and each web process once at start (`refresh_in_background`), or
+(`workers.worker`), and each web process once at start (`refresh_in_background`), or
 `python -m webhooks.fallback` from a timer on a web host that runs no worker. The file is written
 atomically (temporary file, fsync, rename), so a reader sees the old file or the new one, never
 half of one. It holds no number in clear: each is an HMAC-SHA256 keyed with a key derived from

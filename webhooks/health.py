@@ -21,7 +21,7 @@ Readiness (200 vs 503) counts:
 - `redis`: reachable.
 
 RQ workers are reported, not counted: `"workers": "2 seen in the last 30 s"` or `"none seen in 30 s"`
-(each `supportline worker` leaves a heartbeat every 10 s, `webhooks.worker.beat`). Without a worker
+(each `supportline worker` leaves a heartbeat every 10 s, `ivr.jobs.beat`). Without a worker
 no outage page goes out, but the web tier still answers, verifies, routes and queues calls; taking
 it out of the load balancer because the worker is down would turn a paging fault into a full
 outage. Monitoring should alert on it: `GET /readyz?strict=1` counts the workers too (503 when none
@@ -42,9 +42,9 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from sqlalchemy import text
 
+from ivr.jobs import HEARTBEAT_KEY, HEARTBEAT_TTL_SECONDS
 from webhooks import fallback
 from webhooks.services import current_services
-from webhooks.worker import HEARTBEAT_KEY, HEARTBEAT_TTL_SECONDS
 
 bp = Blueprint("health", __name__)
 

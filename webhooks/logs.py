@@ -19,7 +19,7 @@
   a new one (only `[A-Za-z0-9._:@/+=-]`, at most 128 characters, are taken as given). It is echoed
   in the `X-Request-Id` response header, set on the context variable `ivr.jobs.REQUEST_ID` for the
   request's lifetime, carried into RQ jobs enqueued meanwhile (`job.meta["request_id"]`) and
-  restored by the worker while it runs such a job (`webhooks.worker`).
+  restored by the worker while it runs such a job (`workers.worker`).
 """
 
 from __future__ import annotations

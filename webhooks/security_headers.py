@@ -1,7 +1,7 @@
 """Security headers on every response (flask-talisman): the console, the API and the webhooks.
 
 * Content-Security-Policy: scripts, styles, images, fonts and fetches from this origin only; no
-  inline script, no inline style or style attribute (pages use webhooks/static/*.js and *.css),
+  inline script, no inline style or style attribute (pages use console/static/*.js and *.css),
   no plugins, no `<base>` or form posts elsewhere, and `frame-ancestors 'none'`.
 * X-Frame-Options: DENY (older browsers); X-Content-Type-Options: nosniff;
   Referrer-Policy: same-origin.

@@ -3,7 +3,7 @@
 What it measures. Every caller is the demo contact (PIN, then 0: "next available advisor"), so
 nearly everyone lands in the one general line at once. The script runs the service as it runs in
 production: `gunicorn --workers 2` on PostgreSQL and Redis, the `supportline dispatcher` loop as
-its own process, and the carrier's REST API played by `tests/fake_twilio.py` (the service's
+its own process, and the carrier's REST API played by `twilio_doubles/fake_twilio.py` (the service's
 `TwilioTelephony` points at it through TWILIO_API_BASE). Each call is one thread that behaves as
 Twilio and the caller would together: it posts signed webhooks and follows their TwiML; on a hold
 answer it waits (on an event, real time) for the hold round to end (the Pause, 30 s) and posts the
@@ -68,7 +68,7 @@ its clock only (SUPPORTLINE_CLOCK_START: a Tuesday 10:00 in Chicago, open hours)
 does; its setup helpers, servers, signed transport and percentiles are reused from there.
 
 Layout: bench/storm.py only calls `stormbench.cli.main`. The package, in the order a run uses it:
-  * `shared`: where bench/calls.py and the fake carrier come from (the one sys.path edit), and
+  * `shared`: where bench/calls.py and the fake carrier come from, and
     the names several parts use (the storm's database, Redis db and folder, the service's keys);
   * `setup`: the storm's database, environment and advisors, and the demo caller;
   * `services`: the dispatcher and worker processes, a private redis-server and its restart;

@@ -52,7 +52,7 @@ class DispatcherProcess(CliProcess):
 
 class WorkerProcess(CliProcess):
     """`supportline worker`: RQ jobs, and every 30 s the sweeps, among them the replay of the
-    call-log records spooled while the database was down (webhooks/worker.py)."""
+    call-log records spooled while the database was down (workers/worker.py)."""
 
     def __init__(self, env: dict[str, str], log: Path) -> None:
         super().__init__("worker", ["worker"], env, log)

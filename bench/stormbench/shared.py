@@ -1,25 +1,22 @@
 """What every part of the storm bench shares: where bench/calls.py and the fake carrier come from,
 and the names of the storm's own database, Redis db, folder and the service's Redis keys it reads.
 
-This is the one place that edits sys.path: bench/calls.py is imported as the module `calls` (as
-`base`: its setup helpers, servers, signed transport and percentiles) and the fake Twilio REST
-server from tests/fake_twilio.py. Every other module of the package imports them from here.
+bench/calls.py is imported as the module `calls` (as `base`: its setup helpers, servers, signed
+transport and percentiles; bench/ is on sys.path because Python puts the running script's folder
+there, `python bench/storm.py`) and the fake Twilio REST server from `twilio_doubles.fake_twilio`
+(installed with the project, `pip install -e .`). Every other module of the package imports them
+from here. Nothing edits sys.path.
 """
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-BENCH_DIR = ROOT / "bench"
-for _path in (ROOT, BENCH_DIR):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
 
-import calls as base  # noqa: E402  (bench/calls.py: setup, servers, signed transport, figures)
-from tests.fake_twilio import FakeTwilio, Posted  # noqa: E402
+import calls as base  # bench/calls.py: setup, servers, signed transport, figures
+from twilio_doubles.fake_twilio import FakeTwilio, Posted
 
 __all__ = ["ROOT", "base", "FakeTwilio", "Posted", "BenchError", "DB_NAME", "REDIS_DB", "STORM_DIR",
            "DEMO_CONTACT_ID", "MAX_RESTARTS", "AFTER_TALKING", "LINE_KEY", "OFFER_KEYS",

@@ -167,7 +167,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
         worker_started(svc, connections=8 if workers == 1 else 4)
         if settings.redis_embedded:
             # Nothing outside this process can reach the embedded Redis: run jobs here.
-            from webhooks.worker import start_in_process
+            from workers.worker import start_in_process
 
             start_in_process(svc)
 
@@ -186,7 +186,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
 @click.pass_context
 def call_cmd(ctx, from_number, at, keys, dial, interactive, commit, wrong_pin) -> None:
     """Simulate a call through the real app: signed webhooks, every action URL followed."""
-    from webhooks.simulate_cli import run_call
+    from twilio_doubles.dryrun import run_call
 
     if commit and wrong_pin:
         raise click.UsageError("--wrong-pin is for a dry run; with --commit type the PIN in --keys")
@@ -263,8 +263,8 @@ def _next_open_morning(settings: Settings) -> str:
 
 
 def _register_desk_commands() -> None:
-    from webhooks.admin_cli import admin_group
-    from webhooks.desk_cli import dispatcher_cmd, presence_group, queue_cmd, report_cmd, worker_cmd
+    from cli.admin import admin_group
+    from cli.desk import dispatcher_cmd, presence_group, queue_cmd, report_cmd, worker_cmd
 
     main.add_command(admin_group)
     main.add_command(report_cmd)

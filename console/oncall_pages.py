@@ -37,8 +37,8 @@ from casestore.models import (
 )
 from casestore.types import HandoffKind, RotationLayer, Weekday
 from routing.oncall import load_rotations, local_to_utc, upcoming_shifts
-from webhooks.admin import actor, bp, flash_problems, require, write
-from webhooks.admin.calendar import DAY_NAMES
+from console import actor, bp, flash_problems, require, write
+from console.calendar import DAY_NAMES
 from webhooks.services import current_services
 
 CALENDAR_DAYS = 28

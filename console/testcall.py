@@ -1,13 +1,13 @@
 """Test call: place a simulated call against the live configuration from the browser, as a dry run.
 
-It is `supportline call` without `--commit` (see `webhooks.simulate_cli.dry_run_on`): the call runs
+It is `supportline call` without `--commit` (see `twilio_doubles.dryrun.dry_run_on`): the call runs
 through the real app and routing tables, every database write happens inside a transaction that
 is rolled back before the page answers, Redis is a private in-process stand-in in which every
 active advisor is available, and no request reaches Twilio. Nothing the call writes is kept: no
 call-log row, no case event, no callback task, no presence change.
 
 It is no PIN oracle: the caller is simulated as verified (the line's PIN prompt is answered with a
-one-time PIN, `webhooks.simulate_cli.SimulatedPin`), so no key group typed here is ever checked
+one-time PIN, `twilio_doubles.dryrun.SimulatedPin`), so no key group typed here is ever checked
 against a real PIN; `pin=wrong` answers it with a wrong PIN instead. Every call placed is audited
 (who, when, the masked number, the key groups with every run of 4+ digits reduced to its length,
 the outcome), and each user may place `LIMIT` calls per `WINDOW_SECONDS` (then 429); the counter
@@ -32,12 +32,12 @@ from flask import jsonify, render_template, request
 from casestore import audit
 from casestore.phones import mask
 from casestore.redisguard import ERRORS
-from webhooks.admin import actor, bp, require, wants_json
-from webhooks.admin.limits import RateLimit
-from webhooks.admin.logs import mask_text
+from console import actor, bp, require, wants_json
+from console.limits import RateLimit
+from console.logs import mask_text
 from webhooks.services import current_services
-from webhooks.simulate_cli import dry_run_on, parse_at
-from webhooks.simulator import DIAL_OUTCOMES, Transcript
+from twilio_doubles.dryrun import dry_run_on, parse_at
+from twilio_doubles.simulator import DIAL_OUTCOMES, Transcript
 
 log = logging.getLogger("supportline")
 

@@ -1,13 +1,13 @@
 """The OpenAPI 3.1 document of the JSON API (`GET /api/openapi.json`, served without a token).
 
-* Routing tables (`webhooks.api_tables`): the request and response schemas come from the load
+* Routing tables (`api.tables`): the request and response schemas come from the load
   file's pydantic row models (`model_json_schema` through `models_json_schema`, every `$defs`
   entry hoisted into `components.schemas`). The row models check values with `BeforeValidator`s,
   which pydantic cannot see through, so `RowSchemas` turns the validators of
   `casestore.interchange.fields` back into JSON Schema (lengths, patterns, ranges, formats); any
   validator it does not know keeps pydantic's own schema. A response item is the row's schema in
   serialization mode plus its `id`, without the write-only `pin`.
-* The other endpoints of `webhooks.api` are described by hand below (`_existing_paths`).
+* The other endpoints of `api.views` are described by hand below (`_existing_paths`).
 
 `tests/test_api_schema.py` checks that every `/api` route of the app is in the document with the
 same methods, and that the document is well formed: a new route needs a description here.
@@ -26,7 +26,7 @@ from casestore.interchange import fields
 from casestore.interchange.rows import HolidaysDoc, HoursDoc
 from casestore.types import HOLIDAY_RULES
 from ivr.staffing import CHOOSABLE
-from webhooks.api_tables import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, TABLES, Table
+from api.tables import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, TABLES, Table
 
 REF = "#/components/schemas/{model}"
 _TIME = r"([01]?[0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?"
@@ -357,7 +357,7 @@ def _table_paths(request_names: dict[str, str], item_names: dict[str, str]) -> d
 
 
 def _existing_paths() -> dict[str, Any]:
-    """The endpoints of `webhooks.api`, described by hand from their code."""
+    """The endpoints of `api.views`, described by hand from their code."""
     nullable_str = {"type": ["string", "null"]}
     nullable_time = {"type": ["string", "null"], "format": "date-time"}
     figures = {

@@ -28,7 +28,7 @@ from casestore.models import AdminUser
 from webhooks import live
 from webhooks.services import current_services
 
-bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="../templates", static_folder="../static",
+bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates", static_folder="static",
                static_url_path="/static")
 csrf = CSRFProtect()
 login_manager = LoginManager()

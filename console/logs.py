@@ -28,7 +28,7 @@ from casestore.models import (
 )
 from casestore.phones import mask
 from casestore.types import ProductArea
-from webhooks.admin import bp, require
+from console import bp, require
 from webhooks.cleaning import whole_number
 from webhooks.services import current_services
 

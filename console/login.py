@@ -14,7 +14,7 @@ from wtforms.validators import DataRequired, Length
 from auth.admins import authenticate, end_sessions
 from auth.signin_throttle import SigninThrottle
 from casestore.models import AdminUser
-from webhooks.admin import SessionUser, bp
+from console import SessionUser, bp
 from webhooks.services import current_services
 
 log = logging.getLogger("supportline.admin")

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from casestore import audit
 from casestore.models import District, StatusBanner
 from routing.oncall import local_to_utc
-from webhooks.admin import actor, bp, flash_problems, require
+from console import actor, bp, flash_problems, require
 from webhooks.services import current_services
 
 MESSAGE_MIN, MESSAGE_MAX = 3, 500

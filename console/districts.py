@@ -30,7 +30,7 @@ from casestore.interchange.fields import ContactIdT, Name200
 from casestore.interchange.writer import contact_snap, district_snap
 from casestore.models import Case, Contact, District, Team
 from casestore.types import NEW_PIN_DIGITS, CaseStatus, Priority
-from webhooks.admin import actor, bp, require, shown_phone, write
+from console import actor, bp, require, shown_phone, write
 from webhooks.services import current_services
 
 MAX_PHONES = 10

@@ -16,7 +16,7 @@ from casestore.interchange.fields import Name200
 from casestore.types import ProductArea
 from ivr import staffing
 from webhooks import live
-from webhooks.admin import actor, bp, flash_problems, require, write
+from console import actor, bp, flash_problems, require, write
 from webhooks.services import current_services
 
 SKILLS = [p.value for p in ProductArea]

@@ -18,8 +18,8 @@ from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
 from ivr.metrics import SERVICE_LEVEL_SECONDS, combine, figures, figures_by_skill
-from webhooks.admin import bp, require
-from webhooks.admin.logs import local_midnight
+from console import bp, require
+from console.logs import local_midnight
 from webhooks.services import current_services
 
 DAYS = 30

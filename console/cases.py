@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from casestore.models import Case
 from ivr import lifecycle
-from webhooks.admin import actor, bp, require
+from console import actor, bp, require
 from webhooks.services import current_services
 
 CHOICES = lifecycle.STATUS_CHOICES

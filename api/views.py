@@ -16,7 +16,7 @@ user as the actor; input errors get a 400 naming the field.
                                            banner for every district of the incident
   POST /api/cases/<number>/status          {"status": "pending_verification" | "available_in_release" |
                                            "in_progress" | "closed", "release_name": "..."}
-  GET|PUT|DELETE /api/<section>[/<key>]    the routing tables (webhooks.api_tables)
+  GET|PUT|DELETE /api/<section>[/<key>]    the routing tables (api.tables)
   GET  /api/openapi.json                   the OpenAPI 3.1 document (no token)
 """
 
@@ -288,5 +288,3 @@ def case_status(number: int):
         return jsonify(case=case.number, status=case.status.value, release_name=case.release_name,
                        response_due_at=case.response_due_at.isoformat() if case.response_due_at else None)
 
-
-from webhooks import api_tables  # noqa: E402,F401  (the routing tables and /api/openapi.json; registers on bp)

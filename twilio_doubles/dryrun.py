@@ -33,7 +33,7 @@ from casestore.phones import caller_e164
 from ivr.telephony import RecordingTelephony
 from webhooks.app import create_app
 from webhooks.config import ConfigurationError, Settings
-from webhooks.simulator import DIAL_OUTCOMES, CallSimulator, SimulatedEntry
+from twilio_doubles.simulator import DIAL_OUTCOMES, CallSimulator, SimulatedEntry
 
 PIN_DIGITS = 6
 

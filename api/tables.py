@@ -1,7 +1,7 @@
 """The routing tables over the JSON API: one row at a time, in the load-file format.
 
-Registered on the API blueprint (`webhooks.api.bp`, so the same bearer tokens and roles apply);
-`webhooks/api.py` imports this module at its end. Reads need "read" (every role), writes "edit"
+Registered on the API blueprint (`api.views.bp`, so the same bearer tokens and roles apply);
+`api/__init__.py` imports this module after `api.views`. Reads need "read" (every role), writes "edit"
 (admins). Every write goes through `casestore.interchange.load_document`, exactly as a load file or
 the admin console does: the same validation, the same references, an audit entry per change with
 the actor `api:<username>`.
@@ -100,7 +100,7 @@ from casestore.models import (
     Team,
 )
 from casestore.types import HOLIDAY_RULES, Weekday
-from webhooks.api import bp, permit
+from api.views import bp, permit
 from webhooks.services import current_services
 
 DEFAULT_LIMIT = 50
@@ -505,7 +505,7 @@ def holidays_put():
 
 
 def openapi_json():
-    from webhooks.openapi import document
+    from api.openapi import document
 
     return jsonify(document())
 

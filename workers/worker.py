@@ -32,7 +32,7 @@ from rq import SimpleWorker
 from rq.timeouts import TimerDeathPenalty
 
 from ivr import lifecycle, paging
-from ivr.jobs import REQUEST_ID, set_context
+from ivr.jobs import REQUEST_ID, beat, forget, set_context
 from webhooks import fallback
 from webhooks.voice import replay_spool
 
@@ -40,29 +40,11 @@ log = logging.getLogger("supportline.worker")
 
 TICK_SECONDS = 1.0
 SWEEP_SECONDS = 30.0
-HEARTBEAT_KEY = "sl:workers:seen"
 HEARTBEAT_SECONDS = 10.0
-HEARTBEAT_TTL_SECONDS = 30
 
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def beat(client, name: str, now: float | None = None) -> None:
-    """This worker is alive at `now` (wall clock, seconds): one Redis round trip. Entries older
-    than the TTL are pruned, and the key itself expires when no worker beats for the TTL."""
-    now = time.time() if now is None else now
-    pipe = client.pipeline(transaction=False)
-    pipe.zadd(HEARTBEAT_KEY, {name: now})
-    pipe.zremrangebyscore(HEARTBEAT_KEY, "-inf", now - HEARTBEAT_TTL_SECONDS)
-    pipe.expire(HEARTBEAT_KEY, HEARTBEAT_TTL_SECONDS)
-    pipe.execute()
-
-
-def forget(client, name: str) -> None:
-    """A worker that stops cleanly leaves no heartbeat behind."""
-    client.zrem(HEARTBEAT_KEY, name)
 
 
 def _heartbeat(svc, name: str) -> None:

@@ -8,7 +8,7 @@ caller hears and where the call is put through. Tests use it too, so it is the e
 Dial outcomes, one per ring: `accept` (answers and presses 1), `decline` (answers, presses 2),
 `no-answer`, `busy`, `failed`.
 
-A dry run (`webhooks.simulate_cli`) passes `pin`: the line's PIN prompts are then answered by it
+A dry run (`twilio_doubles.dryrun`) passes `pin`: the line's PIN prompts are then answered by it
 (with a one-time PIN it set itself), never with a key group of the script or the person at the
 keyboard, so a simulated call cannot check a real PIN.
 """

@@ -16,7 +16,7 @@ from ivr.incidents import OPEN_STATES
 from ivr.metrics import queue_metrics
 from routing.oncall import on_call
 from webhooks import live
-from webhooks.admin import bp, require
+from console import bp, require
 from webhooks.services import current_services
 
 SERVICE_GOAL_SECONDS = 15

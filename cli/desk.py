@@ -1,13 +1,11 @@
-"""`supportline presence ...` and `supportline dispatcher`: the desk's staff and its waiting line
-from the command line (the admin API and pages of #6 do the same through the same functions)."""
+"""`supportline presence ...`, `queue`, `report`, `worker` and `dispatcher`: the desk's staff and its
+waiting line from the command line (the admin API and pages of #6 do the same through the same
+functions). The worker and the dispatcher loop themselves live in `workers/`."""
 
 from __future__ import annotations
 
 import json
 import os
-import signal
-import time
-from datetime import timedelta
 
 import click
 from sqlalchemy import select
@@ -18,6 +16,7 @@ from ivr import staffing
 from ivr.metrics import queue_metrics
 from webhooks.app import create_app
 from webhooks.config import ConfigurationError
+from workers.dispatcher import reconcile_options, roster, run_dispatcher
 
 
 def _services(ctx: click.Context):
@@ -74,7 +73,7 @@ def presence_set(ctx: click.Context, state: str, advisors: tuple[str, ...], all_
                 raise click.ClickException(f"no active advisor: {', '.join(sorted(missing)) or '(none given)'}")
         for row in rows:
             staffing.set_presence(session, svc.presence, row.id, state, now, actor=_actor(), reason=reason)
-    svc.dispatcher.run(_roster(svc), now)
+    svc.dispatcher.run(roster(svc), now)
     click.echo(f"{len(rows)} advisor(s) {state}")
 
 
@@ -89,17 +88,6 @@ def presence_reconcile(ctx: click.Context) -> None:
     click.echo(f"{len(changes)} advisor(s) changed" + "".join(f"\n  {pk}: {st}" for pk, st in sorted(changes.items())))
 
 
-def reconcile_options(svc) -> dict:
-    """What reconcile needs beyond presence: the carrier (is a held call over?) and how long a
-    call may plausibly last."""
-    return {"telephony": svc.telephony, "longest_call": timedelta(seconds=svc.settings.longest_call_seconds)}
-
-
-def _roster(svc):
-    with session_scope(svc.sessions) as session:
-        return svc.tables.get(session).advisors
-
-
 @click.command("dispatcher")
 @click.option("--interval", default=1.0, show_default=True, type=float, help="Seconds between passes.")
 @click.option("--once", is_flag=True, help="One pass, then exit.")
@@ -108,28 +96,7 @@ def dispatcher_cmd(ctx: click.Context, interval: float, once: bool) -> None:
     """Serve the waiting line: every INTERVAL put waiting callers through to advisors who came free
     (wrap-ups ending, advisors signing in), and every 30 s reconcile presence. Run one or more
     anywhere (a Redis lock keeps one pass at a time)."""
-    svc = _services(ctx)
-    stop = {"now": False}
-    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
-    last_reconcile = 0.0
-    while not stop["now"]:
-        started = time.monotonic()
-        try:
-            now = svc.now()
-            if started - last_reconcile >= 30:
-                with session_scope(svc.sessions) as session:
-                    staffing.reconcile(session, svc.presence, svc.redis, now, svc.settings.wrap_up_seconds,
-                                       **reconcile_options(svc))
-                last_reconcile = started
-            result = svc.dispatcher.run(_roster(svc), now)
-            if result.bridged:
-                click.echo(f"{now:%H:%M:%S} put through {len(result.bridged)} waiting call(s)")
-        except Exception as exc:  # keep serving: Redis or the database may be back next pass
-            click.echo(f"dispatcher pass failed: {exc}", err=True)
-            last_reconcile = 0.0  # reconcile (restore presence) on the first pass that works again
-        if once:
-            return
-        time.sleep(max(0.0, interval - (time.monotonic() - started)))
+    run_dispatcher(_services(ctx), interval=interval, once=once)
 
 
 @click.command("queue")
@@ -147,7 +114,7 @@ def queue_cmd(ctx: click.Context) -> None:
 @click.pass_context
 def worker_cmd(ctx: click.Context, burst: bool) -> None:
     """Run background jobs (outage paging and its escalation timers) on RQ. Run one or more."""
-    from webhooks.worker import run_worker
+    from workers.worker import run_worker
 
     svc = _services(ctx)
     if svc.settings.redis_embedded:

@@ -1,4 +1,5 @@
-"""A fake Twilio REST server for tests: real HTTP on 127.0.0.1, the 2010-04-01 endpoints we use.
+"""A fake Twilio REST server for the tests and the storm bench: real HTTP on 127.0.0.1, the
+2010-04-01 endpoints we use.
 
     POST /2010-04-01/Accounts/{AccountSid}/Calls.json            place a call     -> 201 "CA…"
     POST /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json  redirect/hang up -> 200
@@ -11,7 +12,7 @@ with Twilio's JSON error body. Tests script failures with `fail_next(...)` / `st
 inspect `calls`, `updates`, `messages` (snapshots, thread-safe). Calls that reached the service by
 webhook exist too once registered with `inbound(sid)`; `on_update(hook)` hears of every accepted
 call update at once (a load driver follows each redirect the way Twilio would). Use the
-`fake_twilio` fixture:
+`fake_twilio` fixture (tests/conftest.py):
 
     def test_x(fake_twilio):
         tel = TwilioTelephony(fake_twilio.account_sid, fake_twilio.auth_token,
@@ -31,7 +32,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Mapping
 from urllib.parse import parse_qsl
 
-import pytest
 
 ACCOUNT_SID = "AC" + "f" * 32
 AUTH_TOKEN = "fake-twilio-auth-token-0123456789"
@@ -371,15 +371,3 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args) -> None:  # keep test output quiet
         pass
 
-
-@pytest.fixture
-def fake_twilio(monkeypatch):
-    """A running FakeTwilio; stopped (and its port closed) after the test."""
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",
-                "all_proxy", "TWILIO_EDGE", "TWILIO_REGION"):
-        monkeypatch.delenv(var, raising=False)
-    fake = FakeTwilio().start()
-    try:
-        yield fake
-    finally:
-        fake.stop()

@@ -25,7 +25,7 @@ from casestore.interchange.fields import fmt_time
 from casestore.models import BusinessHours, Closure, HolidayRule
 from casestore.types import HOLIDAY_RULES, Weekday
 from routing.calendar import Calendar, closed_days, holiday_date, load_calendar, status_at
-from webhooks.admin import actor, bp, flash_problems, require, write
+from console import actor, bp, flash_problems, require, write
 from webhooks.services import current_services
 
 DAY_NAMES = {Weekday.MON: "Monday", Weekday.TUE: "Tuesday", Weekday.WED: "Wednesday", Weekday.THU: "Thursday",
