@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Mapping
 from zoneinfo import ZoneInfo
 
+import redis
 from sqlalchemy.orm import Session
 
 from auth.callers import DEFAULT_LINE_CEILING, Lockout
