@@ -198,8 +198,11 @@ def test_200_callers_50_advisors_two_workers(shared_db, tmp_path):
             rng.shuffle(live)
             list(pool.map(lambda c: c.step(), live))
 
-    for w in workers:  # no refresh thread left reading the database this test drops
-        w.extensions["supportline"].tables.stop()
+    for w in workers:  # no refresh thread left reading the database this test drops, no connection left open
+        svc = w.extensions["supportline"]
+        svc.tables.stop()
+        svc.engine.dispose()
+        svc.redis.close()
     assert violations == []
     outcomes = {c.sid: c.outcome for c in callers}
     assert all(outcomes.values()), [s for s, o in outcomes.items() if not o][:5]
