@@ -9,7 +9,7 @@
   serialization mode plus its `id`, without the write-only `pin`.
 * The other endpoints of `api.views` are described by hand below (`_existing_paths`).
 
-`tests/test_api_schema.py` checks that every `/api` route of the app is in the document with the
+`tests/api/test_openapi.py` checks that every `/api` route of the app is in the document with the
 same methods, and that the document is well formed: a new route needs a description here.
 """
 

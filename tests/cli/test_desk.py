@@ -7,7 +7,7 @@ import json
 from click.testing import CliRunner
 
 from cli.main import main
-from tests.test_simulator_cli import _db
+from tests.cli.test_call import _db
 
 
 def test_presence_set_all_then_reconcile_and_queue(tmp_path, monkeypatch):

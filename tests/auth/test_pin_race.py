@@ -156,7 +156,7 @@ class Gates:
 
 
 def failures_counted(app) -> float:
-    from tests.test_metrics import scrape, value
+    from tests.webhooks.test_metrics import scrape, value
 
     return value(scrape(app.test_client()), "supportline_verification_failures_total") or 0.0
 

@@ -184,7 +184,7 @@ def test_a_dial_result_replayed_after_the_live_final_status_still_records_the_ta
     from casestore.redisguard import DB_BREAKER
     from ivr import flow
     from routing.presence import Presence
-    from tests.test_db_outage import _put_through
+    from tests.e2e.test_db_outage import _put_through
     from webhooks.voice import replay_spool
 
     svc = app.extensions["supportline"]

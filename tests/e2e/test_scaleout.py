@@ -49,7 +49,7 @@ pytestmark = pytest.mark.skipif(
     reason="needs PostgreSQL and a real Redis (TEST_DATABASE_URL, TEST_REDIS_URL), as in CI's second pass",
 )
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 OVERFLOW = "+16125550100"
 OUTAGE_LINE = "+16125550199"

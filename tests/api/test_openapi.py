@@ -18,7 +18,7 @@ from urllib.parse import quote
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from tests.test_api_tables import ROUND_TRIPS, url
+from tests.api.test_tables import ROUND_TRIPS, url
 
 METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}
 

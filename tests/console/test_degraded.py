@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.adminkit import Browser, accounts  # noqa: F401  (fixture)
-from tests.test_security_headers import _paths
+from tests.webhooks.test_security_headers import _paths
 
 NOTE = "Live figures are unavailable"
 

@@ -15,7 +15,7 @@ import pytest
 
 from auth.callers import DEFAULT_LINE_CEILING, Lockout
 from tests.factories import World
-from tests.test_metrics import delta, scrape, value
+from tests.webhooks.test_metrics import delta, scrape, value
 
 CONTACTS = 23
 

@@ -3,7 +3,7 @@ for word with the transcripts kept in tests/transcripts/.
 
 A restructuring of the call flow must leave every one of them byte-identical. A change that is
 meant to change what callers hear rewrites them on purpose: run
-`SUPPORTLINE_UPDATE_TRANSCRIPTS=1 ./dev test tests/test_transcripts.py` and read the diff.
+`SUPPORTLINE_UPDATE_TRANSCRIPTS=1 ./dev test tests/e2e/test_transcripts.py` and read the diff.
 """
 
 from __future__ import annotations
