@@ -9,7 +9,7 @@ only releases a SAVEPOINT (`join_transaction_mode="create_savepoint"`).
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -136,7 +136,7 @@ def redis_breaker():
 @pytest.fixture
 def clock():
     # A Tuesday morning in Chicago (CST, UTC-6), well inside support hours.
-    return FakeClock(datetime(2026, 11, 17, 15, 0, tzinfo=timezone.utc))
+    return FakeClock(datetime(2026, 11, 17, 15, 0, tzinfo=UTC))
 
 
 @pytest.fixture

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 
 from sqlalchemy.orm import Session
 
 from auth.pins import hash_pin
 from casestore.models import (
-    Advisor, AdvisorSkill, Case, Contact, ContactPhone, District, Engineer, Rotation,
-    RotationMember, Team,
+    Advisor,
+    AdvisorSkill,
+    Case,
+    Contact,
+    ContactPhone,
+    District,
+    Engineer,
+    Rotation,
+    RotationMember,
+    Team,
 )
 from casestore.types import CaseStatus, HandoffKind, Priority, ProductArea, RotationLayer, Weekday
 
@@ -65,7 +73,7 @@ def build_world(session: Session, pepper: str) -> World:
     priya = _advisor(session, "Priya Raman", "+16125550101", campus, [ProductArea.GRADE_BOOK, ProductArea.SCHEDULING])
     marcus = _advisor(session, "Marcus Bell", "+16125550102", campus, [ProductArea.GRADE_BOOK])
     lena = _advisor(session, "Lena Ortiz", "client:lena", campus, [ProductArea.ATTENDANCE])
-    utc = timezone.utc
+    utc = UTC
     open_case = Case(number=240117, district=hosted, contact=dana, product_area=ProductArea.GRADE_BOOK,
                      priority=Priority.HIGH, status=CaseStatus.IN_PROGRESS, owner=priya,
                      summary="Report card GPA rounding", created_at=datetime(2026, 11, 2, 15, tzinfo=utc))

@@ -16,10 +16,12 @@ typed is checked against the real lockout, like any caller's.
 
 from __future__ import annotations
 
-from dataclasses import fields
 import logging
 import secrets
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import fields
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import click
@@ -31,9 +33,9 @@ from casestore.db import make_engine
 from casestore.models import Contact
 from casestore.phones import caller_e164
 from ivr.telephony import RecordingTelephony
+from twilio_doubles.simulator import DIAL_OUTCOMES, CallSimulator, SimulatedEntry
 from webhooks.app import create_app
 from webhooks.config import ConfigurationError, Settings
-from twilio_doubles.simulator import DIAL_OUTCOMES, CallSimulator, SimulatedEntry
 
 PIN_DIGITS = 6
 
@@ -87,7 +89,7 @@ def _one_time_pin(unlike: str | None = None) -> str:
 
 def parse_at(at: str | None, tz_name: str) -> datetime:
     if not at:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
     value = datetime.fromisoformat(at.strip().replace(" ", "T", 1) if " " in at.strip() else at.strip())
     if value.tzinfo is None:
         value = value.replace(tzinfo=ZoneInfo(tz_name))
@@ -102,11 +104,31 @@ def run_call(
         start = parse_at(at, settings.support_timezone)
     except ValueError:
         raise click.BadParameter(f"cannot read --at {at!r}; use e.g. '2026-11-26 10:00'") from None
+    with _transcript_only():
+        _run_call(settings, start, from_number=from_number, keys=keys, dial=dial, interactive=interactive,
+                  commit=commit, wrong_pin=wrong_pin)
+
+
+@contextmanager
+def _transcript_only() -> Iterator[None]:
+    """The transcript is the output: the per-webhook log lines would only interleave with it. The
+    level is put back afterwards (a test or a shell running several calls keeps its logging)."""
+    logger = logging.getLogger("supportline")
+    level = logger.level
+    logger.setLevel(max(logging.WARNING, level))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _run_call(
+    settings: Settings, start: datetime, *, from_number: str, keys: str, dial: str,
+    interactive: bool, commit: bool, wrong_pin: bool,
+) -> None:
     clock = SimClock(start)
     engine = make_engine(settings.database_url)
     connection = None
-    # The transcript is the output: the per-webhook log lines would only interleave with it.
-    logging.getLogger("supportline").setLevel(max(logging.WARNING, logging.getLogger("supportline").level))
     try:
         if commit:
             app = create_app({"routing_cache_seconds": 0}, clock=clock, engine=engine, telephony=RecordingTelephony())

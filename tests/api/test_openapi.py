@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.api.test_tables import ROUND_TRIPS, url
 
@@ -94,9 +95,9 @@ def errors_of(doc: dict, schema: Any, value: Any, where: str = "") -> list[str]:
             out.append(f"{where}: {value!r} does not match {schema['pattern']}")
         if "format" in schema and not _format_ok(schema["format"], value):
             out.append(f"{where}: {value!r} is not a {schema['format']}")
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if value < schema.get("minimum", float("-inf")) or value > schema.get("maximum", float("inf")):
-            out.append(f"{where}: {value} out of range")
+    if (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and not schema.get("minimum", float("-inf")) <= value <= schema.get("maximum", float("inf"))):
+        out.append(f"{where}: {value} out of range")
     if isinstance(value, list):
         if len(value) < schema.get("minItems", 0) or len(value) > schema.get("maxItems", 10**9):
             out.append(f"{where}: {len(value)} items")
@@ -426,7 +427,7 @@ def from_schema(doc: dict, schema: Any, depth: int = 0) -> st.SearchStrategy[Any
         if schema.get("format") == "date":
             return st.dates().map(date.isoformat)
         if schema.get("format") == "date-time":
-            return st.datetimes(timezones=st.just(timezone.utc)).map(datetime.isoformat)
+            return st.datetimes(timezones=st.just(UTC)).map(datetime.isoformat)
         if schema.get("format") == "email":
             return st.emails() | st.text(max_size=30)
         return st.text(max_size=schema.get("maxLength", 30)) | st.sampled_from(KNOWN)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-from datetime import timedelta
 
 import pytest
 
@@ -92,8 +91,8 @@ def test_past_the_ceiling_every_caller_waits_and_gets_one_try_and_it_is_logged_o
 def test_with_redis_down_the_ceiling_is_counted_in_the_database(settings_overrides, engine, session_factory,
                                                                    dead_redis, clock, telephony, world: World):
     from tests.conftest import AUTH_TOKEN, BASE_URL
-    from webhooks import create_app
     from twilio_doubles.simulator import CallSimulator, advance_clock
+    from webhooks import create_app
 
     app = create_app(settings_overrides, engine=engine, sessions=session_factory, redis_client=dead_redis,
                      clock=clock, telephony=telephony)

@@ -19,14 +19,14 @@ import threading
 import uuid
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 import auth.callers
-from auth.callers import Lockout, MAX_FAILURES
+from auth.callers import MAX_FAILURES, Lockout
 from auth.pins import hash_pin
 from casestore.db import make_engine, make_session_factory, upgrade
 from casestore.models import Contact, District
@@ -186,7 +186,7 @@ def _burst(app, monkeypatch):
 def race_clock():
     from tests.conftest import FakeClock
 
-    return FakeClock(datetime(2026, 11, 17, 15, 0, tzinfo=timezone.utc))
+    return FakeClock(datetime(2026, 11, 17, 15, 0, tzinfo=UTC))
 
 
 def test_twenty_parallel_guesses_on_redis_get_three_judged_and_the_right_pin_is_refused(

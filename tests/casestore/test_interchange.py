@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from functools import partial
 
 import pytest
@@ -45,8 +45,9 @@ from casestore.models import (
     Team,
 )
 from casestore.types import CaseStatus, HandoffKind, Priority, ProductArea, TeamKind, Weekday
+
 PIN_PEPPER = "interchange-test-pepper-0123456789"
-NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 # A small valid document. Markers like `# <-contact0-phones` let the bad-input tests find lines.
 VALID = """\
@@ -230,10 +231,10 @@ def test_valid_document_loads_every_table(session):
     case = session.scalar(select(Case).where(Case.number == 240117))
     assert case.priority is Priority.HIGH and case.status is CaseStatus.IN_PROGRESS
     assert case.owner.name == "Priya Raman" and case.contact is dana and case.district is lakeview
-    assert case.created_at == datetime(2026, 11, 2, 15, 14, tzinfo=timezone.utc)
-    assert case.updated_at == datetime(2026, 11, 3, 16, 0, tzinfo=timezone.utc)
+    assert case.created_at == datetime(2026, 11, 2, 15, 14, tzinfo=UTC)
+    assert case.updated_at == datetime(2026, 11, 3, 16, 0, tzinfo=UTC)
     closed = session.scalar(select(Case).where(Case.number == 240118))
-    assert closed.closed_at == datetime(2026, 10, 5, 8, tzinfo=timezone.utc)
+    assert closed.closed_at == datetime(2026, 10, 5, 8, tzinfo=UTC)
     assert closed.updated_at == closed.created_at and closed.reopen_count == 1 and closed.contact is None
 
     hours = {(Weekday(h.weekday), h.opens, h.closes) for h in session.scalars(select(BusinessHours))}
@@ -251,7 +252,7 @@ def test_valid_document_loads_every_table(session):
     assert rotation.handoff_time == time(9, 0)  # unquoted 09:00 is a time, not sexagesimal 540
     assert [m.engineer.name for m in rotation.members] == ["Sam Ortiz", "Lee Chen"]
     assert [(o.engineer.name, o.starts_at) for o in rotation.overrides] == [
-        ("Lee Chen", datetime(2026, 12, 24, 6, tzinfo=timezone.utc))
+        ("Lee Chen", datetime(2026, 12, 24, 6, tzinfo=UTC))
     ]
 
     policy = session.scalar(select(EscalationPolicy))
@@ -377,7 +378,7 @@ def test_changes_update_rows_and_are_audited(session):
     assert case.summary == "GPA rounding on report cards"
     # The file's updated_at is kept, not replaced by the column's onupdate=now.
     session.expire(case)
-    assert case.updated_at == datetime(2026, 11, 3, 16, 0, tzinfo=timezone.utc)
+    assert case.updated_at == datetime(2026, 11, 3, 16, 0, tzinfo=UTC)
 
     dana = session.scalar(select(Contact).where(Contact.contact_id == "104233"))
     session.refresh(dana)
@@ -601,7 +602,7 @@ def test_yaml_reader_keeps_times_and_leading_zeros_as_text():
     assert problems == []
     assert data["a"] == "18:00" and data["b"] == "012345" and data["e"] == "190:20:30.5" and data["f"] == 1000
     assert data["c"] == date(2026, 1, 5)
-    assert data["d"] == datetime(2026, 11, 2, 15, 14, tzinfo=timezone.utc)
+    assert data["d"] == datetime(2026, 11, 2, 15, 14, tzinfo=UTC)
     assert lines == {"": 1, "a": 1, "b": 2, "c": 3, "d": 4, "e": 5, "f": 6, "g": 7, "g[0]": 8, "g[1]": 9, "g[1].h": 9}
 
 
@@ -641,7 +642,7 @@ cases:
     load(session, text)
     case = session.scalar(select(Case).where(Case.number == 2147483647))
     assert case.district.name == long_name and case.summary == "Línea 1\nLínea 2 — café ☕"
-    assert case.created_at == datetime(2026, 11, 2, 3, 44, 0, 123456, tzinfo=timezone.utc)
+    assert case.created_at == datetime(2026, 11, 2, 3, 44, 0, 123456, tzinfo=UTC)
     entry = session.scalar(select(AuditEntry).where(AuditEntry.entity == "district"))
     assert len(entry.entity_key) <= 120 and entry.after["name"] == long_name
     assert load(session, dump(export_document(session))).changes == 0
@@ -1046,9 +1047,8 @@ def test_broken_file_leaves_the_real_database_unchanged(engine):
     sessions = make_session_factory(engine)
     before = all_rows(engine)
     text = replace_once(VALID, "  - contact_id: 5521", "  - contact_id: 104233")
-    with pytest.raises(LoadError) as err:
-        with session_scope(sessions) as session:
-            load(session, text)
+    with pytest.raises(LoadError) as err, session_scope(sessions) as session:
+        load(session, text)
     assert [p.path for p in err.value.problems] == ["contacts[1].contact_id"]
     assert all_rows(engine) == before
     with session_scope(sessions) as session:

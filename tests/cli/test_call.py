@@ -7,8 +7,8 @@ from sqlalchemy import func, select
 
 from casestore.db import make_engine, make_session_factory, session_scope, upgrade
 from casestore.models import CallLog
-from tests.factories import build_world
 from cli.main import main
+from tests.factories import build_world
 from webhooks.config import DEV_PIN_PEPPER
 
 

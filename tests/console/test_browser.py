@@ -13,7 +13,6 @@ import shutil
 import threading
 
 import pytest
-from sqlalchemy import select
 
 from casestore.models import Advisor
 from tests.adminkit import PASSWORD, accounts  # noqa: F401  (fixture)
@@ -58,7 +57,7 @@ def server(live_app):
 
 
 @pytest.fixture
-def page(server, accounts, world):  # noqa: F811
+def page(server, accounts, world):
     assert CHROMIUM and sync_playwright, "SUPPORTLINE_REQUIRE_BROWSER=1 but chromium or playwright is missing"
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

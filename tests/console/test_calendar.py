@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import date, time
+from datetime import UTC, date, time
 
 import pytest
 from sqlalchemy import select
@@ -18,7 +18,7 @@ ROLES = ("admin", "supervisor", "viewer")
 
 
 @pytest.fixture
-def signed_in(app, accounts, world):  # noqa: F811
+def signed_in(app, accounts, world):
     """`signed_in("viewer")`: a browser of its own, signed in with that role."""
     def make(role: str) -> Browser:
         b = Browser(app.test_client())
@@ -177,13 +177,13 @@ def test_a_bad_closure_is_refused(signed_in, session, form, reason):
 
 
 def test_the_preview_marks_new_years_day_observed_the_year_before():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    from routing.calendar import default_calendar
     from console.calendar import closed_day_preview
+    from routing.calendar import default_calendar
 
     cal = default_calendar("America/Chicago")
-    days = {d["date"]: d for d in closed_day_preview(cal, datetime(2027, 12, 1, 18, tzinfo=timezone.utc))}
+    days = {d["date"]: d for d in closed_day_preview(cal, datetime(2027, 12, 1, 18, tzinfo=UTC))}
     # Jan 1, 2028 is a Saturday: observed on Friday Dec 31, 2027; Christmas 2027 (Sat) on Fri Dec 24,
     # which pushes Christmas Eve back to Thu Dec 23.
     (reason,) = days[date(2027, 12, 31)]["reasons"]

@@ -8,7 +8,6 @@ from sqlalchemy import select
 
 from casestore.models import Advisor, AuditEntry
 from routing.presence import Presence
-
 from tests.adminkit import PASSWORD, accounts, browser  # noqa: F401  (fixtures)
 
 

@@ -14,7 +14,6 @@ from auth.callers import match_caller, verify_pin
 from auth.pins import valid_pin
 from casestore.models import AuditEntry, Contact, District
 from console import districts as districts_module
-
 from tests.adminkit import accounts, browser  # noqa: F401  (fixtures)
 from tests.conftest import PIN_PEPPER
 

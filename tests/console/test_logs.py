@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,16 +11,22 @@ from flask import render_template
 
 from casestore import audit
 from casestore.models import (
-    AuditEntry, CallbackTask, CallLog, Case, CaseEvent, Incident, IncidentEvent,
+    AuditEntry,
+    CallbackTask,
+    CallLog,
+    Case,
+    CaseEvent,
+    Incident,
+    IncidentEvent,
 )
 from casestore.types import CaseStatus, Priority, ProductArea
-from tests.adminkit import accounts, browser  # noqa: F401  (fixtures)
-from tests.factories import World
 from console.charts import charts_svg, daily_figures
 from console.logs import audit_diff, mask_text
+from tests.adminkit import accounts, browser  # noqa: F401  (fixtures)
+from tests.factories import World
 
 CHICAGO = ZoneInfo("America/Chicago")
-UTC = timezone.utc
+UTC = UTC
 
 # Every full number in the world fixture: contacts, advisors, engineers.
 WORLD_NUMBERS = [World.DANA_PHONE, World.OMAR_PHONE, World.SHARED_PHONE, "+16125550101", "+16125550102",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -22,11 +22,11 @@ from tests.adminkit import Browser, accounts  # noqa: F401  (fixtures)
 from tests.factories import World
 
 ROLES = ("admin", "supervisor", "viewer")
-UTC = timezone.utc
+UTC = UTC
 
 
 @pytest.fixture
-def signed_in(app, accounts, world):  # noqa: F811
+def signed_in(app, accounts, world):
     """`signed_in("viewer")`: a browser of its own, signed in with that role."""
     def make(role: str) -> Browser:
         b = Browser(app.test_client())

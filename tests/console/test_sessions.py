@@ -7,7 +7,6 @@ from sqlalchemy import select
 
 from auth.admins import set_password
 from casestore.models import AdminUser
-
 from tests.adminkit import accounts, browser  # noqa: F401  (fixtures)
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-
 from sqlalchemy import select
 
 from casestore.models import AuditEntry, CallLog, Case, CaseEvent
@@ -134,23 +133,23 @@ def test_option_8_from_non_hosted_returns_to_menu(sim, world: World):
 
 
 def test_option_8_on_christmas_day_at_night(sim, world: World, clock):
-    clock.set(datetime(2026, 12, 25, 9, 0, tzinfo=timezone.utc))  # 03:00 Chicago, Christmas Day
+    clock.set(datetime(2026, 12, 25, 9, 0, tzinfo=UTC))  # 03:00 Chicago, Christmas Day
     t = sim.call(World.DANA_PHONE, keys=["4821#", "8"], dial=["accept"])
     assert t.said("closed today for Christmas Day")
     assert t.connected_to == "+16125550177"
 
 
 def test_closed_on_saturday_non_hosted_hears_portal(sim, world: World, clock):
-    clock.set(datetime(2026, 11, 21, 17, 0, tzinfo=timezone.utc))  # Saturday 11:00 Chicago
+    clock.set(datetime(2026, 11, 21, 17, 0, tzinfo=UTC))  # Saturday 11:00 Chicago
     t = sim.call(World.OMAR_PHONE, keys=["1357#"])
     assert t.said("Monday through Friday") and t.said("Support Case Portal")
     assert not t.said("press 8")
 
 
 def test_17_59_open_and_18_00_closed(sim, world: World, clock):
-    clock.set(datetime(2026, 11, 17, 23, 59, tzinfo=timezone.utc))  # 17:59 CST
+    clock.set(datetime(2026, 11, 17, 23, 59, tzinfo=UTC))  # 17:59 CST
     assert sim.call(World.OMAR_PHONE, keys=["1357#"]).said("Enter your case number")
-    clock.set(datetime(2026, 11, 18, 0, 0, tzinfo=timezone.utc))  # 18:00 CST
+    clock.set(datetime(2026, 11, 18, 0, 0, tzinfo=UTC))  # 18:00 CST
     assert sim.call(World.OMAR_PHONE, keys=["1357#"]).said("closed right now")
 
 
@@ -173,15 +172,15 @@ def test_every_call_leaves_one_log_row(sim, world: World, session):
 
 # Hours gating through whole calls: (UTC instant, open?) with the local reading in the comment.
 GATING = [
-    (datetime(2026, 3, 8, 14, 0, tzinfo=timezone.utc), False),  # Sun 09:00 CDT, spring-forward Sunday
-    (datetime(2026, 3, 9, 10, 59, tzinfo=timezone.utc), False),  # Mon 05:59 CDT, first day of CDT
-    (datetime(2026, 3, 9, 11, 0, tzinfo=timezone.utc), True),  # Mon 06:00 CDT (would be 05:00 CST)
-    (datetime(2026, 11, 1, 15, 0, tzinfo=timezone.utc), False),  # Sun 09:00 CST, fall-back Sunday
-    (datetime(2026, 11, 2, 11, 30, tzinfo=timezone.utc), False),  # Mon 05:30 CST (06:30 if still CDT)
-    (datetime(2026, 11, 2, 12, 0, tzinfo=timezone.utc), True),  # Mon 06:00 CST
-    (datetime(2026, 11, 26, 16, 0, tzinfo=timezone.utc), False),  # Thanksgiving Thu 10:00 CST
-    (datetime(2026, 11, 27, 16, 0, tzinfo=timezone.utc), False),  # the day after Thanksgiving
-    (datetime(2026, 11, 18, 2, 0, tzinfo=timezone.utc), False),  # Tue 20:00 CST, though Wed in UTC
+    (datetime(2026, 3, 8, 14, 0, tzinfo=UTC), False),  # Sun 09:00 CDT, spring-forward Sunday
+    (datetime(2026, 3, 9, 10, 59, tzinfo=UTC), False),  # Mon 05:59 CDT, first day of CDT
+    (datetime(2026, 3, 9, 11, 0, tzinfo=UTC), True),  # Mon 06:00 CDT (would be 05:00 CST)
+    (datetime(2026, 11, 1, 15, 0, tzinfo=UTC), False),  # Sun 09:00 CST, fall-back Sunday
+    (datetime(2026, 11, 2, 11, 30, tzinfo=UTC), False),  # Mon 05:30 CST (06:30 if still CDT)
+    (datetime(2026, 11, 2, 12, 0, tzinfo=UTC), True),  # Mon 06:00 CST
+    (datetime(2026, 11, 26, 16, 0, tzinfo=UTC), False),  # Thanksgiving Thu 10:00 CST
+    (datetime(2026, 11, 27, 16, 0, tzinfo=UTC), False),  # the day after Thanksgiving
+    (datetime(2026, 11, 18, 2, 0, tzinfo=UTC), False),  # Tue 20:00 CST, though Wed in UTC
 ]
 
 
@@ -194,7 +193,7 @@ def test_hours_gating_through_a_call(sim, world: World, clock, when, is_open):
 
 
 def test_holiday_names_the_holiday_and_offers_option_8_to_hosted(sim, world: World, clock):
-    clock.set(datetime(2026, 11, 26, 16, 0, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 11, 26, 16, 0, tzinfo=UTC))
     t = sim.call(World.DANA_PHONE, keys=["4821#", ""])
     assert t.said("closed today for Thanksgiving")
     assert t.said("press 8")
@@ -263,9 +262,9 @@ def test_contact_id_locks_across_numbers(sim, world: World):
 
 
 def test_hold_music_plays_between_announcements(settings_overrides, engine, session_factory, redis_client, clock, world: World):
-    from webhooks import create_app
-    from twilio_doubles.simulator import CallSimulator
     from tests.conftest import AUTH_TOKEN, BASE_URL
+    from twilio_doubles.simulator import CallSimulator
+    from webhooks import create_app
 
     app = create_app(dict(settings_overrides, hold_music_url="https://example.test/hold.mp3"),
                      engine=engine, sessions=session_factory, redis_client=redis_client, clock=clock)

@@ -16,7 +16,7 @@ import threading
 import uuid
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis as redis_lib
@@ -87,13 +87,13 @@ def shared_db():
 
 
 def test_200_callers_50_advisors_two_workers(shared_db, tmp_path):
-    from webhooks import create_app
     from twilio_doubles.simulator import CallSimulator
+    from webhooks import create_app
 
     db_url, advisor_pks = shared_db
     client = redis_lib.Redis.from_url(TEST_REDIS_URL, decode_responses=True)
     client.flushdb()
-    clock = TickingClock(datetime(2026, 11, 17, 15, 0, tzinfo=timezone.utc))
+    clock = TickingClock(datetime(2026, 11, 17, 15, 0, tzinfo=UTC))
     presence = Presence(client, "America/Chicago")
     for pk in advisor_pks:
         presence.set_state(pk, "available", clock())
@@ -146,14 +146,14 @@ def test_200_callers_50_advisors_two_workers(shared_db, tmp_path):
             dial = root.find("Dial")
             if dial is None:
                 return
-            reach = (list(dial)[0].text or "").strip()
+            reach = (next(iter(dial)).text or "").strip()
             pk = reach_to_pk[reach]
             with guard:
                 if pk in holding:
                     violations.append(f"advisor {pk} given to {self.sid} while holding {holding[pk]}")
                 holding[pk] = self.sid
             leg = dict(self.base, CallSid=self.sid + "-leg", ParentCallSid=self.sid)
-            whisper = post(list(dial)[0].get("url"), leg)
+            whisper = post(next(iter(dial)).get("url"), leg)
             post(whisper.find("Gather").get("action"), dict(leg, Digits="1"))
             self.talking_to, self.dial_action = pk, dial.get("action")
 

@@ -9,6 +9,7 @@ them); skipped elsewhere."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -69,10 +70,8 @@ class PrivatePostgres:
         self._run(PG_CTL, "-D", str(self.data), "-m", "immediate", "-w", "stop")
 
     def remove(self) -> None:
-        try:
+        with contextlib.suppress(AssertionError):  # already stopped
             self.crash()
-        except AssertionError:
-            pass  # already stopped
         shutil.rmtree(self.dir, ignore_errors=True)
 
     @property
@@ -101,8 +100,8 @@ def test_the_database_killed_mid_call_and_restarted(private_postgres, settings_o
                                                      telephony, tmp_path, redis_breaker):
     from casestore.redisguard import DB_BREAKER
     from ivr import spool
-    from webhooks import create_app
     from twilio_doubles.simulator import CallSimulator
+    from webhooks import create_app
     from webhooks.voice import spool_path
 
     engine = make_engine(private_postgres.url)
@@ -163,9 +162,9 @@ def _put_through(sim, sid: str, keys: list[str]) -> tuple[str, dict]:
         root = ET.fromstring(sim.post(root.find("Gather").get("action"), dict(base, Digits=digits)))
     dial = root.find("Dial")
     assert dial is not None, ET.tostring(root)
-    leg = {"CallSid": f"{sid}-leg", "ParentCallSid": sid, "From": base["To"], "To": list(dial)[0].text,
+    leg = {"CallSid": f"{sid}-leg", "ParentCallSid": sid, "From": base["To"], "To": next(iter(dial)).text,
            "CallStatus": "in-progress"}
-    whisper = ET.fromstring(sim.post(list(dial)[0].get("url"), leg))
+    whisper = ET.fromstring(sim.post(next(iter(dial)).get("url"), leg))
     assert ET.fromstring(sim.post(whisper.find("Gather").get("action"), dict(leg, Digits="1"))).find("Hangup") is None
     return dial.get("action"), base
 
@@ -177,13 +176,12 @@ def test_the_end_of_calls_heard_during_an_outage_closes_their_rows_and_frees_the
     spool and one reconcile pass: every row closed with the right outcome, every advisor free."""
     from casestore.models import Advisor
     from casestore.redisguard import DB_BREAKER
-    from ivr import staffing
+    from ivr import spool, staffing
     from routing.presence import Presence
-    from webhooks import create_app
     from twilio_doubles.simulator import CallSimulator
-    from ivr import spool
-    from workers.dispatcher import reconcile_options
+    from webhooks import create_app
     from webhooks.voice import replay_spool_in_background, spool_path
+    from workers.dispatcher import reconcile_options
 
     engine = make_engine(private_postgres.url)
     upgrade(engine)
@@ -204,7 +202,7 @@ def test_the_end_of_calls_heard_during_an_outage_closes_their_rows_and_frees_the
 
     clock.advance(seconds=180)
     private_postgres.crash()
-    for sid, (action, base) in dials.items():
+    for action, base in dials.values():
         body = sim.post(action, dict(base, DialCallStatus="completed", DialCallDuration="180"))
         assert "trouble with our phone system" in body
         sim.post("/voice/status", dict(base, CallStatus="completed", CallDuration="200"))

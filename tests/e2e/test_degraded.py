@@ -17,8 +17,8 @@ from tests.factories import World
 
 @pytest.fixture
 def degraded(settings_overrides, engine, session_factory, dead_redis, clock, telephony):
-    from webhooks import create_app
     from twilio_doubles.simulator import CallSimulator, advance_clock
+    from webhooks import create_app
 
     app = create_app(settings_overrides, engine=engine, sessions=session_factory, redis_client=dead_redis,
                      clock=clock, telephony=telephony)
@@ -69,8 +69,8 @@ def test_the_breaker_skips_redis_after_a_failure_and_tries_again_after_the_coold
 def test_a_call_carries_on_when_redis_comes_back_mid_call(settings_overrides, engine, session_factory, dead_redis,
                                                           redis_client, clock, telephony, world, redis_breaker):
     """State written to the database while Redis was down is found once it is back."""
-    from webhooks import create_app
     from twilio_doubles.simulator import CallSimulator
+    from webhooks import create_app
 
     down = create_app(settings_overrides, engine=engine, sessions=session_factory, redis_client=dead_redis,
                       clock=clock, telephony=telephony)
@@ -90,8 +90,8 @@ def test_a_call_carries_on_when_redis_comes_back_mid_call(settings_overrides, en
 
 def test_with_the_database_down_every_webhook_answers_the_fallback_within_a_second(settings_overrides, redis_client,
                                                                                     clock, telephony, world):
-    from webhooks import create_app
     from twilio_doubles.simulator import CallSimulator
+    from webhooks import create_app
 
     app = create_app(dict(settings_overrides, database_url="postgresql+psycopg://nobody@127.0.0.1:1/none"),
                      redis_client=redis_client, clock=clock, telephony=telephony)
@@ -114,8 +114,8 @@ def test_call_log_records_are_spooled_while_the_database_is_down_and_replayed_af
     """Write-behind: the fallback keeps the call's trace in a local file (not in Redis, which may
     lose it); the call log gets it exactly once when the database is back."""
     from ivr import spool
-    from webhooks import create_app
     from twilio_doubles.simulator import CallSimulator
+    from webhooks import create_app
     from webhooks.voice import spool_path
 
     broken = create_app(dict(settings_overrides, database_url="postgresql+psycopg://nobody@127.0.0.1:1/none"),
@@ -190,8 +190,8 @@ def test_a_real_redis_killed_mid_call_and_restarted(private_redis, settings_over
 
     from ivr import staffing
     from routing.presence import Presence
-    from webhooks import create_app
     from twilio_doubles.simulator import CallSimulator
+    from webhooks import create_app
 
     client = redis_lib.Redis(port=private_redis.port, decode_responses=True, socket_connect_timeout=0.5,
                              retry=Retry(NoBackoff(), 0))
@@ -212,7 +212,7 @@ def test_a_real_redis_killed_mid_call_and_restarted(private_redis, settings_over
     root = ET.fromstring(sim.post(root.find("Gather").get("action"), dict(base, Digits="4821")))
     assert "Thank you, Dana" in " ".join(s.text or "" for s in root.iter("Say"))
     root = ET.fromstring(sim.post(root.find("Gather").get("action"), dict(base, Digits="240117")))
-    assert (list(root.find("Dial"))[0].text or "").strip() == "+16125550101"
+    assert (next(iter(root.find("Dial"))).text or "").strip() == "+16125550101"
     private_redis.start()  # empty: presence, the line and call states are gone
     redis_breaker.reset()  # the cooldown has passed
     # What the dispatcher does every 30 s: presence comes back from the database, and Priya, whom
@@ -241,7 +241,7 @@ def test_a_process_still_in_its_cooldown_finds_a_call_another_process_wrote_to_r
         store = CallStore(redis_client, session=session)
         store.finish("CAback", "/voice/pin?n=1", "<Response/>", CallState(sid="CAback", seq=1), False)
         redis_breaker.failed(ConnectionError("was down"))  # this process has not noticed it is back
-        answer, state = store.begin("CAback", "/voice/menu?n=2")
+        _answer, state = store.begin("CAback", "/voice/menu?n=2")
         assert state is not None and state.seq == 1 and redis_breaker.usable()
         # While Redis is really down, probes are spaced out: one every PROBE_SECONDS at most.
         dead = CallStore(__import__("redis").Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2),

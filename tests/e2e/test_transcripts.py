@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from cli.main import main
 
 HERE = Path(__file__).resolve().parent
-DEMO = HERE.parent / "casestore" / "demo" / "demo.yaml"
+DEMO = HERE.parents[1] / "casestore" / "demo" / "demo.yaml"
 KEPT = HERE / "transcripts"
 UPDATE = os.environ.get("SUPPORTLINE_UPDATE_TRANSCRIPTS") == "1"
 

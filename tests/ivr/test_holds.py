@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 import xml.etree.ElementTree as ET
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from sqlalchemy import delete, select, text
@@ -74,9 +74,9 @@ def test_concurrent_claims_on_one_advisor_have_exactly_one_winner(engine):
         s.add(advisor)
         s.commit()
         pk = advisor.id
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    now = datetime(2026, 11, 24, 16, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 24, 16, tzinfo=UTC)
     barrier = threading.Barrier(8)
     wins: list[str] = []
     errors: list[BaseException] = []
@@ -88,7 +88,7 @@ def test_concurrent_claims_on_one_advisor_have_exactly_one_winner(engine):
                 if holds.claim(s, pk, f"CArace{i}", now) == holds.TAKEN:
                     wins.append(f"CArace{i}")
                 s.commit()
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
@@ -113,9 +113,9 @@ def test_a_claim_never_waits_for_a_row_another_transaction_has_locked(engine):
     """Two webhooks at once, each releasing its own call's advisor and then claiming the other's
     (a missed ring, then the next advisor): with claims that waited for row locks this is a
     deadlock that PostgreSQL breaks only after a second. A locked row counts as busy instead."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    now = datetime(2026, 11, 24, 16, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 24, 16, tzinfo=UTC)
     with Session(engine) as s:
         a, b = Advisor(name="Lock A", reach="+16125550191"), Advisor(name="Lock B", reach="+16125550192")
         s.add_all([a, b])
@@ -196,8 +196,8 @@ def test_adopt_only_writes_a_missing_record_or_replaces_the_expected_reservation
 @pytest.fixture
 def degraded_sim(settings_overrides, engine, session_factory, clock, telephony, dead_redis):
     """The app with a Redis nobody listens on: every call is routed in degraded mode."""
-    from webhooks import create_app
     from twilio_doubles.simulator import CallSimulator
+    from webhooks import create_app
 
     app = create_app(settings_overrides, engine=engine, sessions=session_factory, redis_client=dead_redis,
                      clock=clock, telephony=telephony)
@@ -214,7 +214,7 @@ def _up_to_the_dial(sim, sid: str) -> ET.Element:
 
 def _dialled(root: ET.Element) -> str | None:
     dial = root.find("Dial")
-    return None if dial is None else (list(dial)[0].text or "").strip()
+    return None if dial is None else (next(iter(dial)).text or "").strip()
 
 
 def test_with_redis_down_two_calls_at_once_never_get_the_same_advisor(degraded_sim, world, session):

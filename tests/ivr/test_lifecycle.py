@@ -4,7 +4,7 @@ follow-up call's keypresses through signed webhooks, SMS replies, auto-close, an
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -15,7 +15,7 @@ from tests.adminkit import Browser, accounts  # noqa: F401  (fixture)
 from tests.factories import World
 
 CALLER_ID = "+18005550100"
-UTC = timezone.utc
+UTC = UTC
 
 
 @pytest.fixture
@@ -137,7 +137,7 @@ def test_pressing_2_puts_the_contact_through_to_the_case_owner(client, api_auth,
     sid, menu = answered_followup(sim, svc, clock, telephony)
     root = call_leg(sim, sid, menu.find("Gather").get("action"), Digits="2")
     assert "Connecting you to your case owner" in said(root)
-    assert (list(root.find("Dial"))[0].text or "").strip() == "+16125550101"
+    assert (next(iter(root.find("Dial"))).text or "").strip() == "+16125550101"
 
 
 def test_a_voicemail_hears_nothing_private(client, api_auth, sim, svc, world, session, clock, telephony):
@@ -226,7 +226,7 @@ def test_only_admins_change_case_status(client, api_auth, world):
     assert res.status_code == 403
 
 
-def test_the_case_page_starts_the_follow_up(client, world, session, accounts):  # noqa: F811
+def test_the_case_page_starts_the_follow_up(client, world, session, accounts):
     browser = Browser(client)
     browser.login("admin")
     page = browser.get("/admin/cases/240117").get_data(as_text=True)

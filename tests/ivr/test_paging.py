@@ -6,12 +6,12 @@ the fake Twilio HTTP server."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from casestore.models import CaseEvent, EscalationPolicy, EscalationStep, Engineer, Incident, IncidentEvent, Page
+from casestore.models import CaseEvent, Engineer, EscalationPolicy, EscalationStep, Incident, Page
 from routing.escalation import EXHAUSTED, FALLBACK_POLICY, PolicySpec, Position, StepSpec, after, targets
 from routing.oncall import RotationSpec
 from routing.pagelimits import PageLimits
@@ -36,7 +36,7 @@ def test_positions_run_steps_then_repeats_then_exhausted():
 
 def test_targets_are_layer_on_call_then_named_engineers_once(world):
     rotations = load_rotations_from(world)
-    at = datetime(2026, 11, 17, 15, tzinfo=timezone.utc)
+    at = datetime(2026, 11, 17, 15, tzinfo=UTC)
     policy = PolicySpec("p", (StepSpec(5, ("primary", "secondary"), ("Sam Ortiz", "Ann Bell")),), manager="Boss")
     assert targets(policy, Position(0, 0), rotations, at) == ["Sam Ortiz", "Lee Chen", "Ann Bell"]
     assert targets(policy, Position(0, EXHAUSTED), rotations, at) == ["Boss"]
@@ -44,9 +44,10 @@ def test_targets_are_layer_on_call_then_named_engineers_once(world):
 
 
 def load_rotations_from(world) -> list[RotationSpec]:
-    from routing.oncall import spec_from_row
     from sqlalchemy.orm import object_session
+
     from casestore.models import Rotation
+    from routing.oncall import spec_from_row
 
     session = object_session(world.sam)
     return [spec_from_row(r) for r in session.scalars(select(Rotation))]
@@ -54,7 +55,7 @@ def load_rotations_from(world) -> list[RotationSpec]:
 
 def test_page_rate_limits(redis_client):
     limits = PageLimits(redis_client)
-    t0 = datetime(2026, 11, 17, 15, tzinfo=timezone.utc)
+    t0 = datetime(2026, 11, 17, 15, tzinfo=UTC)
     assert limits.allow(1, "voice", t0, "a") == 0
     assert limits.allow(1, "voice", t0 + timedelta(seconds=30), "b") == 60  # 1 a minute
     assert limits.allow(2, "voice", t0 + timedelta(seconds=30), "c") == 0  # per engineer
@@ -264,8 +265,8 @@ def test_the_live_caller_accepted_by_the_engineer_acknowledges(sim, svc, world, 
 
 def test_a_storm_of_pages_is_rate_limited(sim, svc, world, session, clock, telephony):
     # Three districts' incidents within a minute: Sam's phone rings once; the rest are held.
-    from casestore.models import Contact, ContactPhone, District
     from auth.pins import hash_pin
+    from casestore.models import Contact, ContactPhone, District
     from tests.conftest import PIN_PEPPER
 
     for i in range(2):
@@ -283,7 +284,7 @@ def test_a_storm_of_pages_is_rate_limited(sim, svc, world, session, clock, telep
     assert len(held) == 2
 
 
-def test_pages_through_the_real_twilio_client(fake_twilio, sim, svc, world, policy, session):  # noqa: F811
+def test_pages_through_the_real_twilio_client(fake_twilio, sim, svc, world, policy, session):
     from ivr.jobs import set_context
     from ivr.paging import run_step
     from ivr.telephony import TwilioTelephony

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import uuid
 import xml.etree.ElementTree as ET
-from datetime import datetime, timedelta, timezone
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from casestore.models import Advisor, AuditEntry, CallbackTask, CallLog
 from routing.callqueue import CallQueue, Waiting, expected_wait_seconds, position_in
 from routing.presence import AUTOPAUSE_REASON, Presence
-from tests.conftest import AUTH_TOKEN, BASE_URL
+from tests.conftest import BASE_URL
 from tests.factories import World
-
-
 
 # --------------------------------------------------------------------------- plain queue logic
 
@@ -109,7 +107,7 @@ class Leg:
         """The dialled advisor answers, hears the whisper and presses `press`; the Dial ends."""
         dial = dial_root.find("Dial")
         assert dial is not None, ET.tostring(dial_root)
-        endpoint = list(dial)[0]
+        endpoint = next(iter(dial))
         leg = {"CallSid": self.sid + "-leg", "ParentCallSid": self.sid, "AccountSid": "AC" + "0" * 32,
                "CallStatus": "in-progress"}
         whisper = ET.fromstring(self.sim.post(endpoint.get("url"), leg))
@@ -124,7 +122,7 @@ class Leg:
 
 def _dialled(root: ET.Element) -> str | None:
     dial = root.find("Dial")
-    return None if dial is None else (list(dial)[0].text or "").strip()
+    return None if dial is None else (next(iter(dial)).text or "").strip()
 
 
 @pytest.fixture
@@ -443,7 +441,7 @@ def test_a_caller_being_put_through_is_not_offered_a_second_advisor(sim, world, 
 
     _only(presence, clock, world)
     a = Leg(sim, telephony, World.DANA_PHONE)
-    root = a.post(a.action(a.verified_menu("4821")), Digits="0")
+    a.post(a.action(a.verified_menu("4821")), Digits="0")
     presence.set_state(world.lena.id, "available", clock())
     assert _pass_dispatcher(sim) == 1
     (update,) = telephony.updates

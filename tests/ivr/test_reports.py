@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from casestore.models import CallLog, Case, Survey
 from casestore.types import CaseStatus, Priority, ProductArea
 from ivr import reports
 from routing.calendar import default_calendar
 
-UTC = timezone.utc
+UTC = UTC
 CAL = default_calendar("America/Chicago")
 
 
@@ -57,7 +57,7 @@ def test_surveys_by_area_and_csv(session, world, runner):
     t = datetime(2026, 11, 17, 15, tzinfo=UTC)
     for scores in ((5, 4, 3, 4, 5), (3, 4, 5, 4, 3)):
         session.add(Survey(case_id=world.open_case.id, contact_id=world.dana.id, channel="sms", sent_at=t,
-                           answered_at=t, product_area="grade_book", **dict(zip(reports.QUESTIONS, scores))))
+                           answered_at=t, product_area="grade_book", **dict(zip(reports.QUESTIONS, scores, strict=True))))
     session.commit()
     rows = reports.surveys(session, t - timedelta(days=1), t + timedelta(days=1))
     assert rows == [{"product_area": "grade_book", "answered": 2, "courtesy": 4.0, "knowledge": 4.0,

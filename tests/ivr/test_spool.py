@@ -7,7 +7,7 @@ import json
 import multiprocessing
 import os
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
@@ -16,7 +16,7 @@ from ivr import spool
 from tests.conftest import AUTH_TOKEN, BASE_URL
 from tests.factories import World
 
-AT = datetime(2026, 11, 24, 16, tzinfo=timezone.utc)
+AT = datetime(2026, 11, 24, 16, tzinfo=UTC)
 
 
 def _write(path, sid: str) -> bool:
@@ -107,8 +107,8 @@ def test_a_web_process_replays_its_own_spool_once_the_database_answers(
         settings_overrides, engine, session_factory, redis_client, clock, telephony, world, session):
     """No worker on this host: the web process that spooled replays its records itself, on its
     first webhook after the database is back."""
-    from webhooks import create_app
     from twilio_doubles.simulator import CallSimulator
+    from webhooks import create_app
     from webhooks.voice import spool_path
 
     app = create_app(settings_overrides, engine=engine, sessions=session_factory, redis_client=redis_client,

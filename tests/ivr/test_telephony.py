@@ -31,7 +31,7 @@ STATUS_URL = "https://ivr.example.test/voice/status"
 
 
 @pytest.fixture
-def telephony(fake_twilio):  # noqa: F811
+def telephony(fake_twilio):
     tel = TwilioTelephony(
         fake_twilio.account_sid, fake_twilio.auth_token, base_url=fake_twilio.base_url, timeout=2.0
     )
@@ -52,7 +52,7 @@ def test_both_implementations_satisfy_the_protocol(telephony):
     assert isinstance(RecordingTelephony(), Telephony)
 
 
-def test_place_call_sends_the_twilio_form_and_returns_the_sid(telephony, fake_twilio):  # noqa: F811
+def test_place_call_sends_the_twilio_form_and_returns_the_sid(telephony, fake_twilio):
     sid = telephony.place_call(
         CUSTOMER, SUPPORT_LINE, ANSWER_URL,
         status_callback=STATUS_URL, timeout=25, machine_detection=True,
@@ -69,7 +69,7 @@ def test_place_call_sends_the_twilio_form_and_returns_the_sid(telephony, fake_tw
     assert fake_twilio.call_status(sid) == "queued"
 
 
-def test_place_call_defaults_leave_optional_fields_out(telephony, fake_twilio):  # noqa: F811
+def test_place_call_defaults_leave_optional_fields_out(telephony, fake_twilio):
     telephony.place_call(CUSTOMER, SUPPORT_LINE, ANSWER_URL)
     [call] = fake_twilio.calls
     assert call["Timeout"] == "20"
@@ -77,7 +77,7 @@ def test_place_call_defaults_leave_optional_fields_out(telephony, fake_twilio): 
     assert "MachineDetection" not in call.form
 
 
-def test_update_call_redirects_to_a_url(telephony, fake_twilio, live_call):  # noqa: F811
+def test_update_call_redirects_to_a_url(telephony, fake_twilio, live_call):
     telephony.update_call(live_call, url="https://ivr.example.test/voice/bridge?n=7")
     [update] = fake_twilio.updates
     assert update.sid == live_call
@@ -85,7 +85,7 @@ def test_update_call_redirects_to_a_url(telephony, fake_twilio, live_call):  # n
     assert fake_twilio.call_status(live_call) == "in-progress"
 
 
-def test_update_call_with_inline_twiml(telephony, fake_twilio, live_call):  # noqa: F811
+def test_update_call_with_inline_twiml(telephony, fake_twilio, live_call):
     response = VoiceResponse()
     response.say("Connecting you now.")
     response.dial("+16125550199")
@@ -95,7 +95,7 @@ def test_update_call_with_inline_twiml(telephony, fake_twilio, live_call):  # no
     assert "<Dial>+16125550199</Dial>" in update["Twiml"]
 
 
-def test_update_call_hangs_up_and_then_the_call_is_over(telephony, fake_twilio, live_call):  # noqa: F811
+def test_update_call_hangs_up_and_then_the_call_is_over(telephony, fake_twilio, live_call):
     telephony.update_call(live_call, status="completed")
     assert fake_twilio.updates[0].form == {"Status": "completed"}
     assert fake_twilio.call_status(live_call) == "completed"
@@ -103,7 +103,7 @@ def test_update_call_hangs_up_and_then_the_call_is_over(telephony, fake_twilio, 
         telephony.update_call(live_call, url=ANSWER_URL)
 
 
-def test_inbound_calls_can_be_redirected_and_hooks_hear_each_update(telephony, fake_twilio):  # noqa: F811
+def test_inbound_calls_can_be_redirected_and_hooks_hear_each_update(telephony, fake_twilio):
     inbound = "CA" + "1" * 32
     with pytest.raises(TelephonyError) as info:  # not registered: unknown to the carrier
         telephony.update_call(inbound, url=ANSWER_URL)
@@ -122,7 +122,7 @@ def test_inbound_calls_can_be_redirected_and_hooks_hear_each_update(telephony, f
     assert len(heard) == 1  # refused updates are not heard
 
 
-def test_update_call_rejects_meaningless_arguments_before_any_request(telephony, fake_twilio, live_call):  # noqa: F811
+def test_update_call_rejects_meaningless_arguments_before_any_request(telephony, fake_twilio, live_call):
     with pytest.raises(ValueError):
         telephony.update_call(live_call)
     with pytest.raises(ValueError):
@@ -132,7 +132,7 @@ def test_update_call_rejects_meaningless_arguments_before_any_request(telephony,
     assert fake_twilio.updates == []
 
 
-def test_call_status_fetches_the_call_from_the_carrier(telephony, fake_twilio, live_call):  # noqa: F811
+def test_call_status_fetches_the_call_from_the_carrier(telephony, fake_twilio, live_call):
     """Reconcile asks the carrier whether a call an advisor is held on is over."""
     assert telephony.call_status(live_call) == "queued"
     fake_twilio.end_call(live_call)
@@ -145,7 +145,7 @@ def test_call_status_fetches_the_call_from_the_carrier(telephony, fake_twilio, l
     assert stand_in.call_status("CAin") == "completed"
 
 
-def test_send_sms(telephony, fake_twilio):  # noqa: F811
+def test_send_sms(telephony, fake_twilio):
     sid = telephony.send_sms(CUSTOMER, SUPPORT_LINE, "Case 10234 has been updated.",
                              status_callback=STATUS_URL)
     assert sid.startswith("SM") and len(sid) == 34
@@ -161,7 +161,7 @@ def test_send_sms(telephony, fake_twilio):  # noqa: F811
 
 
 @pytest.mark.parametrize("bad", ["6125550134", "+1612", "+1612555013412345678", "+1 612 555"])
-def test_invalid_number_is_not_retryable(telephony, fake_twilio, bad):  # noqa: F811
+def test_invalid_number_is_not_retryable(telephony, fake_twilio, bad):
     with pytest.raises(InvalidNumber) as info:
         telephony.place_call(bad, SUPPORT_LINE, ANSWER_URL)
     assert info.value.code == 21211
@@ -170,7 +170,7 @@ def test_invalid_number_is_not_retryable(telephony, fake_twilio, bad):  # noqa: 
     assert fake_twilio.calls == []
 
 
-def test_invalid_sms_number_is_invalid_number(telephony, fake_twilio):  # noqa: F811
+def test_invalid_sms_number_is_invalid_number(telephony, fake_twilio):
     with pytest.raises(InvalidNumber) as info:
         telephony.send_sms("+0612555013", SUPPORT_LINE, "hello")
     assert (info.value.code, info.value.retryable) == (21211, False)
@@ -195,7 +195,7 @@ def test_invalid_from_number_is_invalid_number(telephony):
     assert info.value.code == 21212
 
 
-def test_updating_an_ended_call_is_call_not_in_progress(telephony, fake_twilio, live_call):  # noqa: F811
+def test_updating_an_ended_call_is_call_not_in_progress(telephony, fake_twilio, live_call):
     fake_twilio.end_call(live_call)
     with pytest.raises(CallNotInProgress) as info:
         telephony.update_call(live_call, url=ANSWER_URL)
@@ -209,7 +209,7 @@ def test_updating_an_unknown_call_is_a_plain_non_retryable_error(telephony):
     assert (info.value.code, info.value.status, info.value.retryable) == (20404, 404, False)
 
 
-def test_rate_limited_is_retryable_and_the_retry_succeeds(telephony, fake_twilio):  # noqa: F811
+def test_rate_limited_is_retryable_and_the_retry_succeeds(telephony, fake_twilio):
     fake_twilio.fail_next(status=429, code=20429, message="Too Many Requests")
     with pytest.raises(RateLimited) as info:
         telephony.send_sms(CUSTOMER, SUPPORT_LINE, "hello")
@@ -217,7 +217,7 @@ def test_rate_limited_is_retryable_and_the_retry_succeeds(telephony, fake_twilio
     assert telephony.send_sms(CUSTOMER, SUPPORT_LINE, "hello").startswith("SM")
 
 
-def test_429_without_a_twilio_code_is_rate_limited(telephony, fake_twilio):  # noqa: F811
+def test_429_without_a_twilio_code_is_rate_limited(telephony, fake_twilio):
     fake_twilio.fail_next(status=429)
     with pytest.raises(RateLimited) as info:
         telephony.place_call(CUSTOMER, SUPPORT_LINE, ANSWER_URL)
@@ -225,7 +225,7 @@ def test_429_without_a_twilio_code_is_rate_limited(telephony, fake_twilio):  # n
 
 
 @pytest.mark.parametrize("code", [None, 20500])
-def test_server_error_is_provider_unavailable_and_retryable(telephony, fake_twilio, code):  # noqa: F811
+def test_server_error_is_provider_unavailable_and_retryable(telephony, fake_twilio, code):
     fake_twilio.fail_next(status=503, code=code)
     with pytest.raises(ProviderUnavailable) as info:
         telephony.place_call(CUSTOMER, SUPPORT_LINE, ANSWER_URL)
@@ -235,15 +235,17 @@ def test_server_error_is_provider_unavailable_and_retryable(telephony, fake_twil
     assert fake_twilio.calls == []
 
 
-def test_wrong_token_is_authentication_failed(fake_twilio):  # noqa: F811
-    with TwilioTelephony(fake_twilio.account_sid, "not-the-token", base_url=fake_twilio.base_url) as tel:
-        with pytest.raises(AuthenticationFailed) as info:
-            tel.place_call(CUSTOMER, SUPPORT_LINE, ANSWER_URL)
+def test_wrong_token_is_authentication_failed(fake_twilio):
+    with (
+        TwilioTelephony(fake_twilio.account_sid, "not-the-token", base_url=fake_twilio.base_url) as tel,
+        pytest.raises(AuthenticationFailed) as info,
+    ):
+        tel.place_call(CUSTOMER, SUPPORT_LINE, ANSWER_URL)
     assert (info.value.code, info.value.status, info.value.retryable) == (20003, 401, False)
     assert fake_twilio.calls == []
 
 
-def test_stopped_server_is_provider_unavailable(telephony, fake_twilio):  # noqa: F811
+def test_stopped_server_is_provider_unavailable(telephony, fake_twilio):
     fake_twilio.stop()
     with pytest.raises(ProviderUnavailable) as info:
         telephony.send_sms(CUSTOMER, SUPPORT_LINE, "hello")
@@ -251,16 +253,15 @@ def test_stopped_server_is_provider_unavailable(telephony, fake_twilio):  # noqa
     assert info.value.code is None and info.value.status is None
 
 
-def test_timeout_is_provider_unavailable(fake_twilio):  # noqa: F811
+def test_timeout_is_provider_unavailable(fake_twilio):
     fake_twilio.stall_next()
     with TwilioTelephony(fake_twilio.account_sid, fake_twilio.auth_token,
-                         base_url=fake_twilio.base_url, timeout=0.1) as tel:
-        with pytest.raises(ProviderUnavailable) as info:
-            tel.place_call(CUSTOMER, SUPPORT_LINE, ANSWER_URL)
+                         base_url=fake_twilio.base_url, timeout=0.1) as tel, pytest.raises(ProviderUnavailable) as info:
+        tel.place_call(CUSTOMER, SUPPORT_LINE, ANSWER_URL)
     assert "Timeout" in str(info.value)
 
 
-def test_fake_records_nothing_for_failed_requests_and_counts_them(telephony, fake_twilio):  # noqa: F811
+def test_fake_records_nothing_for_failed_requests_and_counts_them(telephony, fake_twilio):
     fake_twilio.fail_next(status=500, code=20500)
     fake_twilio.fail_next(status=503)
     for _ in range(2):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+import itertools
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -23,7 +24,7 @@ from routing.businesstime import (
 from routing.calendar import ALL_RULES, Calendar, WeeklyHours, default_calendar, is_open
 
 CHI = ZoneInfo("America/Chicago")
-UTC = timezone.utc
+UTC = UTC
 D = date
 H = timedelta(hours=1)
 MIN = timedelta(minutes=1)
@@ -212,7 +213,7 @@ def test_add_business_days():
 
 def test_add_refuses_bad_input():
     with pytest.raises(ValueError, match="naive"):
-        add_business_time(datetime(2026, 11, 16, 10), 1, DEFAULT)
+        add_business_time(datetime(2026, 11, 16, 10), 1, DEFAULT)  # noqa: DTZ001
     with pytest.raises(ValueError, match=">= 0"):
         add_business_time(chi(2026, 11, 16, 10), -1, DEFAULT)
     with pytest.raises(ValueError, match="finite"):
@@ -287,7 +288,7 @@ def test_business_time_between(cal, a, b, elapsed):
 
 def test_between_refuses_naive():
     with pytest.raises(ValueError, match="naive"):
-        business_time_between(chi(2026, 11, 16, 10), datetime(2026, 11, 17), DEFAULT)
+        business_time_between(chi(2026, 11, 16, 10), datetime(2026, 11, 17), DEFAULT)  # noqa: DTZ001
 
 
 # ---------------------------------------------------------------------------------------------
@@ -330,7 +331,7 @@ def test_open_intervals_are_clipped_and_merged():
     assert open_intervals(chi(2026, 11, 17), chi(2026, 11, 16), DEFAULT) == []
     assert open_intervals(chi(2026, 11, 21), chi(2026, 11, 22), DEFAULT) == []
     with pytest.raises(ValueError, match="naive"):
-        open_intervals(datetime(2026, 11, 16), chi(2026, 11, 17), DEFAULT)
+        open_intervals(datetime(2026, 11, 16), chi(2026, 11, 17), DEFAULT)  # noqa: DTZ001
 
 
 def test_open_intervals_on_the_fall_back_night():
@@ -351,7 +352,7 @@ def test_open_intervals_over_months_is_one_interval_per_open_day():
     got = open_intervals(chi(2026, 1, 1), chi(2027, 1, 1), DEFAULT)
     assert len(got) == 252
     assert all(hi - lo == 12 * H for lo, hi in got)
-    assert all(a[1] < b[0] for a, b in zip(got, got[1:]))
+    assert all(a[1] < b[0] for a, b in itertools.pairwise(got))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -409,7 +410,7 @@ def test_response_targets():
     with pytest.raises(ValueError):
         response_due(chi(2026, 11, 16, 10), "urgent", DEFAULT)
     with pytest.raises(ValueError, match="naive"):
-        response_due(datetime(2026, 11, 16, 10), Priority.LOW, DEFAULT)
+        response_due(datetime(2026, 11, 16, 10), Priority.LOW, DEFAULT)  # noqa: DTZ001
 
 
 # ---------------------------------------------------------------------------------------------
@@ -428,8 +429,8 @@ DST_CHANGES = [
 ]
 
 random_instants = st.datetimes(
-    min_value=datetime(2020, 1, 1),
-    max_value=datetime(2035, 12, 31, 23, 59, 59),
+    min_value=datetime(2020, 1, 1),  # noqa: DTZ001
+    max_value=datetime(2035, 12, 31, 23, 59, 59),  # noqa: DTZ001
     timezones=st.sampled_from(ZONES),
 )
 near_dst = st.builds(
@@ -500,4 +501,4 @@ def test_between_matches_minute_by_minute_count(cal, a, minutes):
     for lo, hi in intervals:
         assert a <= lo < hi <= a + minutes * MIN
         assert is_open(lo, cal) and is_open(hi - US, cal)
-    assert all(x[1] < y[0] for x, y in zip(intervals, intervals[1:]))  # sorted, merged
+    assert all(x[1] < y[0] for x, y in itertools.pairwise(intervals))  # sorted, merged

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -26,7 +26,7 @@ from routing.calendar import (
 )
 
 CHI = ZoneInfo("America/Chicago")
-UTC = timezone.utc
+UTC = UTC
 D = date
 KEYS = (
     "new_years_day",
@@ -385,9 +385,9 @@ def test_status_at(now, is_open_, reason, name, next_open):
 def test_naive_datetime_is_refused():
     cal = default_calendar()
     with pytest.raises(ValueError, match="naive"):
-        status_at(datetime(2026, 11, 16, 12), cal)
+        status_at(datetime(2026, 11, 16, 12), cal)  # noqa: DTZ001
     with pytest.raises(ValueError, match="naive"):
-        is_open(datetime(2026, 11, 16, 12), cal)
+        is_open(datetime(2026, 11, 16, 12), cal)  # noqa: DTZ001
 
 
 def test_split_hours_and_a_saturday_morning():
@@ -494,8 +494,8 @@ def simple_open(now: datetime) -> bool:
 @settings(max_examples=150, deadline=None)
 @given(
     st.datetimes(
-        min_value=datetime(2020, 1, 1),
-        max_value=datetime(2035, 12, 31, 23, 59, 59),
+        min_value=datetime(2020, 1, 1),  # noqa: DTZ001
+        max_value=datetime(2035, 12, 31, 23, 59, 59),  # noqa: DTZ001
         timezones=st.sampled_from(ZONES),
         allow_imaginary=False,
     )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+import itertools
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -30,7 +31,7 @@ MON = 0
 
 
 def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 def rotation(
@@ -143,18 +144,18 @@ def test_rotation_table(spec, at, engineer, starts_at, ends_at):
 
 def test_local_to_utc_policy():
     # Plain time: 09:00 CST.
-    assert local_to_utc(datetime(2026, 1, 12, 9, 0), CHICAGO) == utc(2026, 1, 12, 15)
+    assert local_to_utc(datetime(2026, 1, 12, 9, 0), CHICAGO) == utc(2026, 1, 12, 15)  # noqa: DTZ001
     # Nonexistent (spring forward gap 02:00-03:00): the first instant after the gap, 03:00 CDT.
-    assert local_to_utc(datetime(2026, 3, 8, 2, 30), CHICAGO) == utc(2026, 3, 8, 8)
-    assert local_to_utc(datetime(2026, 3, 8, 2, 0), CHICAGO) == utc(2026, 3, 8, 8)
+    assert local_to_utc(datetime(2026, 3, 8, 2, 30), CHICAGO) == utc(2026, 3, 8, 8)  # noqa: DTZ001
+    assert local_to_utc(datetime(2026, 3, 8, 2, 0), CHICAGO) == utc(2026, 3, 8, 8)  # noqa: DTZ001
     # Ambiguous (01:00-02:00 happens twice): the first occurrence, 01:30 CDT, even if fold=1 given.
-    assert local_to_utc(datetime(2026, 11, 1, 1, 30), CHICAGO) == utc(2026, 11, 1, 6, 30)
-    assert local_to_utc(datetime(2026, 11, 1, 1, 30, fold=1), CHICAGO) == utc(2026, 11, 1, 6, 30)
+    assert local_to_utc(datetime(2026, 11, 1, 1, 30), CHICAGO) == utc(2026, 11, 1, 6, 30)  # noqa: DTZ001
+    assert local_to_utc(datetime(2026, 11, 1, 1, 30, fold=1), CHICAGO) == utc(2026, 11, 1, 6, 30)  # noqa: DTZ001
     # Boundaries of the gap and the repeat are ordinary times.
-    assert local_to_utc(datetime(2026, 3, 8, 3, 0), CHICAGO) == utc(2026, 3, 8, 8)
-    assert local_to_utc(datetime(2026, 11, 1, 2, 0), CHICAGO) == utc(2026, 11, 1, 8)
+    assert local_to_utc(datetime(2026, 3, 8, 3, 0), CHICAGO) == utc(2026, 3, 8, 8)  # noqa: DTZ001
+    assert local_to_utc(datetime(2026, 11, 1, 2, 0), CHICAGO) == utc(2026, 11, 1, 8)  # noqa: DTZ001
     with pytest.raises(ValueError):
-        local_to_utc(datetime(2026, 1, 12, 9, 0, tzinfo=timezone.utc), CHICAGO)
+        local_to_utc(datetime(2026, 1, 12, 9, 0, tzinfo=UTC), CHICAGO)
 
 
 def test_handoff_instants_follow_local_wall_clock():
@@ -216,7 +217,7 @@ def test_before_start_with_an_early_override_is_still_nobody_outside_it():
 
 
 def test_naive_datetimes_are_refused():
-    naive = datetime(2026, 1, 12, 15, 0)
+    naive = datetime(2026, 1, 12, 15, 0)  # noqa: DTZ001
     with pytest.raises(ValueError, match="naive"):
         on_call([WEEKLY], "primary", naive)
     with pytest.raises(ValueError, match="naive"):
@@ -259,7 +260,7 @@ def test_upcoming_shifts_skip_the_time_before_the_start_and_are_contiguous():
     got = upcoming_shifts([WEEKLY], "primary", utc(2025, 12, 1), utc(2026, 2, 2, 15))
     assert [s.engineer for s in got] == ["ana", "ben", "cai", "ana"]
     assert got[0].starts_at == utc(2026, 1, 5, 15)
-    assert all(a.ends_at == b.starts_at for a, b in zip(got, got[1:]))
+    assert all(a.ends_at == b.starts_at for a, b in itertools.pairwise(got))
     # Four weeks across spring forward: still four contiguous local-week shifts.
     got = upcoming_shifts([WEEKLY], "primary", utc(2026, 3, 2, 15), utc(2026, 3, 30, 14))
     assert [(s.engineer, s.starts_at) for s in got] == [

@@ -5,7 +5,7 @@ through the injected clock; nothing sleeps."""
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis as redis_lib
@@ -48,7 +48,7 @@ def test_unknown_advisor_is_offline(presence, clock):
 
 
 def test_naive_datetimes_are_refused(presence, clock):
-    naive = datetime(2026, 11, 17, 9, 0)
+    naive = datetime(2026, 11, 17, 9, 0)  # noqa: DTZ001
     with pytest.raises(ValueError):
         presence.get(1, naive)
     with pytest.raises(ValueError):
@@ -340,18 +340,18 @@ def test_calls_today_resets_at_local_midnight_not_utc(presence, clock):
         assert presence.accepted(1, sid, clock.now)
         assert presence.call_ended(1, clock.now, wrap_seconds=0)
 
-    clock.set(datetime(2026, 11, 17, 22, 0, tzinfo=timezone.utc))  # 16:00 CST, Nov 17
+    clock.set(datetime(2026, 11, 17, 22, 0, tzinfo=UTC))  # 16:00 CST, Nov 17
     presence.set_state(1, "available", clock.now)
     one_call("CA1")
     one_call("CA2")
     assert presence.get(1, clock.now).calls_today == 2
-    clock.set(datetime(2026, 11, 18, 0, 30, tzinfo=timezone.utc))  # UTC date changed; 18:30 CST Nov 17
+    clock.set(datetime(2026, 11, 18, 0, 30, tzinfo=UTC))  # UTC date changed; 18:30 CST Nov 17
     assert presence.get(1, clock.now).calls_today == 2
     one_call("CA3")
     assert presence.get(1, clock.now).calls_today == 3
-    clock.set(datetime(2026, 11, 18, 5, 59, 59, tzinfo=timezone.utc))  # 23:59:59 CST
+    clock.set(datetime(2026, 11, 18, 5, 59, 59, tzinfo=UTC))  # 23:59:59 CST
     assert presence.get(1, clock.now).calls_today == 3
-    clock.set(datetime(2026, 11, 18, 6, 0, tzinfo=timezone.utc))  # local midnight, Nov 18
+    clock.set(datetime(2026, 11, 18, 6, 0, tzinfo=UTC))  # local midnight, Nov 18
     assert presence.local_date(clock.now).isoformat() == "2026-11-18"
     assert presence.get(1, clock.now).calls_today == 0
     assert presence.snapshot([1], clock.now)[1].calls_today == 0
@@ -371,9 +371,9 @@ def test_yesterdays_calls_do_not_count_in_the_tie_break(presence, clock):
             presence.call_ended(pk, clock.now, wrap_seconds=0)
         presence.set_state(pk, "offline", clock.now)
 
-    clock.set(datetime(2026, 11, 18, 3, 0, tzinfo=timezone.utc))  # 21:00 CST, Nov 17 (Nov 18 in UTC)
+    clock.set(datetime(2026, 11, 18, 3, 0, tzinfo=UTC))  # 21:00 CST, Nov 17 (Nov 18 in UTC)
     calls(2, 3)
-    clock.set(datetime(2026, 11, 18, 15, 0, tzinfo=timezone.utc))  # 09:00 CST, Nov 18
+    clock.set(datetime(2026, 11, 18, 15, 0, tzinfo=UTC))  # 09:00 CST, Nov 18
     calls(1, 1)
     for a in team:  # both free at the same instant
         presence.set_state(a.pk, "available", clock.now)
@@ -557,7 +557,7 @@ def expected_choice(snap, owner, prefs) -> int | None:
 def test_random_operations_keep_presence_consistent(redis_client, steps):
     redis_client.flushdb()
     presence = Presence(redis_client, tz=CHICAGO)
-    now = datetime(2026, 11, 17, 23, 59, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 17, 23, 59, tzinfo=UTC)
     all_pks = range(1, N_ADVISORS + 1)
     for a in PROP_TEAM:
         presence.set_state(a.pk, "available", now)
@@ -593,7 +593,7 @@ def test_random_operations_keep_presence_consistent(redis_client, steps):
         elif kind == "set_state":
             presence.set_state(op[1], op[2], now)
         else:
-            presence.reconcile({pk: True for pk in all_pks}, set(op[1]), now, max_wrap_seconds=op[2])
+            presence.reconcile(dict.fromkeys(all_pks, True), set(op[1]), now, max_wrap_seconds=op[2])
 
         after = presence.snapshot(all_pks, now)
         held_sids = [p.call_sid for p in after.values() if p.call_sid is not None]

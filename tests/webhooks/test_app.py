@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import inspect
@@ -84,7 +84,7 @@ def test_clock_start_is_development_only(tmp_path, settings_overrides):
     app = create_app({"development": True, "instance_path": tmp_path,
                       "clock_start": "2026-11-24T10:00:00-06:00"})
     now = app.extensions["supportline"].now()
-    assert abs((now - datetime(2026, 11, 24, 16, 0, tzinfo=timezone.utc)).total_seconds()) < 60
+    assert abs((now - datetime(2026, 11, 24, 16, 0, tzinfo=UTC)).total_seconds()) < 60
 
 
 def test_processes_given_one_clock_anchor_share_one_clock():
@@ -93,7 +93,7 @@ def test_processes_given_one_clock_anchor_share_one_clock():
 
     from webhooks.services import shifted_clock
 
-    start = datetime(2026, 11, 24, 16, tzinfo=timezone.utc)
+    start = datetime(2026, 11, 24, 16, tzinfo=UTC)
     anchor = real_time.time() - 90  # the run began 90 s ago
     now = shifted_clock(start, anchor)()
     assert 89 < (now - start).total_seconds() < 120  # 90 s on, not "now is the start"

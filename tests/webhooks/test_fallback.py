@@ -116,7 +116,7 @@ def test_fallback_answers_with_database_and_redis_unreachable(broken_app, contac
     assert broken_app.connection_attempts == []
     # The worker's refresh cannot reach the database either: the file it has stays as it was.
     before = contacts_file.read_bytes()
-    with pytest.raises(Exception):
+    with pytest.raises(OperationalError):  # the unreachable PostgreSQL
         fallback.refresh(broken_app.extensions["supportline"].sessions, broken_app.extensions["supportline"].settings)
     assert contacts_file.read_bytes() == before
 

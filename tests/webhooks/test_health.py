@@ -196,7 +196,7 @@ def _app_with(settings_overrides, redis_client, clock, eng):
 
 
 def test_a_schema_behind_the_code_is_not_ready(settings_overrides, redis_client, clock, sqlite_engine):
-    heads, known = health.code_revisions()
+    heads, _known = health.code_revisions()
     from alembic.script import ScriptDirectory
 
     from casestore.db import alembic_config
