@@ -22,6 +22,7 @@ user as the actor; input errors get a 400 naming the field.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 import redis
@@ -174,8 +175,10 @@ def _incident_json(incident: Incident, detail: bool = False) -> dict:
     return out
 
 
-def incident_pages(incident: Incident):
-    return object_session(incident).scalars(select(Page).where(Page.incident_id == incident.id).order_by(Page.id)).all()
+def incident_pages(incident: Incident) -> Sequence[Page]:
+    session = object_session(incident)
+    assert session is not None  # loaded by the view's session
+    return session.scalars(select(Page).where(Page.incident_id == incident.id).order_by(Page.id)).all()
 
 
 @bp.get("/incidents")

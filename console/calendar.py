@@ -197,7 +197,7 @@ def calendar_closure_add():
     problems = [f"{field}: required" for field in ("date", "name") if not form[field]]
     with svc.sessions() as session:
         if not problems:
-            problems = write(session, {"holidays": {"closures": [form]}})
+            problems = write(session, {"holidays": {"closures": [form]}}) or []
         if problems:
             session.rollback()
             flash_problems([p.replace("closures[0].", "") for p in problems])

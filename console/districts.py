@@ -215,9 +215,10 @@ def contact_edit(district_id: int | None = None, contact_pk: int | None = None):
                 abort(404)
             home = contact.district
         else:
-            home = session.get(District, district_id)
-            if home is None:
+            found = session.get(District, district_id)
+            if found is None:
                 abort(404)
+            home = found
         districts = session.scalars(select(District).order_by(District.active.desc(), District.name)).all()
         if request.method == "GET":
             row = contact_snap(contact) if contact else {

@@ -217,7 +217,7 @@ def _local_instant(text: str, tz: ZoneInfo, field: str) -> tuple[datetime | None
 def oncall_override_add(rotation_id: int):
     svc = current_services()
     now = svc.now()
-    form = {"rotation_id": rotation_id, "engineer": request.form.get("engineer", "").strip(),
+    form: dict[str, Any] = {"rotation_id": rotation_id, "engineer": request.form.get("engineer", "").strip(),
             "starts": request.form.get("starts", "").strip(), "ends": request.form.get("ends", "").strip()}
     with svc.sessions() as session:
         rot = _rotation_or_404(session, rotation_id)
@@ -243,6 +243,7 @@ def oncall_override_add(rotation_id: int):
             flash_problems(problems)
             return _render(session, status=400, override_form=form)
         session.commit()
+        assert starts is not None and ends is not None  # no problems: both were read
         flash(f"Override added: {form['engineer']} covers {rot.name} from {fmt_local(starts, tz)} "
               f"to {fmt_local(ends, tz)}.", "success")
     return redirect(url_for("admin.oncall"))
@@ -353,9 +354,10 @@ def oncall_engineer_edit(engineer_id: int | None = None):
         if engineer_id and engineer is None:
             abort(404)
         if request.method == "POST":
-            row = {"name": request.form.get("name", "").strip(), "phone": request.form.get("phone", "").strip(),
+            name = request.form.get("name", "").strip()
+            row = {"name": name, "phone": request.form.get("phone", "").strip(),
                    "sms": bool(request.form.get("sms")), "active": bool(request.form.get("active"))}
-            problems = _rename(session, Engineer, engineer, row["name"], "engineer", "engineer", 200)
+            problems = _rename(session, Engineer, engineer, name, "engineer", "engineer", 200)
             problems = problems or write(session, {"engineers": [row]})
             if problems:
                 session.rollback()

@@ -13,7 +13,7 @@ message or a callback request are counted apart and excluded from answered/aband
 from __future__ import annotations
 
 from datetime import datetime, time
-from typing import Iterable
+from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
 import redis
@@ -38,7 +38,7 @@ def queue_metrics(
     roster = list(advisors)
     entries = CallQueue(client).entries()
     now_ts = now.timestamp()
-    line = [
+    line: list[dict[str, Any]] = [
         {
             "position": i + 1,
             "call": e.sid,

@@ -174,6 +174,7 @@ def record_status(session: Session, page_id: int, status: str, answered_by: str 
         page.answered_by = answered_by[:24]
     if status in FINAL_CALL_STATUSES | {"delivered", "undelivered"}:
         incident = session.get(Incident, page.incident_id)
+        assert incident is not None  # pages are deleted with their incident (ON DELETE CASCADE)
         who = page.engineer.name if page.engineer else "engineer"
         extra = " (voicemail: not an acknowledgement)" if (page.answered_by or "").startswith("machine") else ""
         incidents.note(session, incident, now, "page_delivery",

@@ -48,7 +48,7 @@ def responses(session: Session, since: datetime, until: datetime, now: datetime,
         overdue = [r for r in mine if r.responded_at is None and r.response_due_at is not None and r.response_due_at < now]
         out.append({
             "priority": priority.value,
-            "target_business_hours": RESPONSE_TARGET_HOURS[priority.value],
+            "target_business_hours": RESPONSE_TARGET_HOURS[priority],
             "cases": len(mine),
             "responded": len(responded),
             "within_target": len(within),

@@ -68,7 +68,7 @@ def send_survey(survey_id: int) -> str:
             return "nothing to do"
         contact = session.get(Contact, survey.contact_id)
         case = session.get(Case, survey.case_id)
-        if contact is None or contact.survey_opt_out or not contact.phones or ctx.telephony is None:
+        if case is None or contact is None or contact.survey_opt_out or not contact.phones or ctx.telephony is None:
             return "not sent"
         try:
             survey.sid = ctx.telephony.send_sms(contact.phones[0].e164, ctx.caller_id, survey_text(case))

@@ -127,7 +127,7 @@ class FakeTwilio:
     def base_url(self) -> str:
         assert self._server is not None, "server not started"
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     # -- scripting and inspection ------------------------------------------------------------
 

@@ -47,7 +47,10 @@ def create_app(test_config: Mapping[str, Any] | None = None, **services: Any) ->
     _register_blueprints(app)
     if settings.trusted_proxies:
         # The client's address and scheme from the last TRUSTED_PROXIES hops of X-Forwarded-*.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
+        # (Replacing app.wsgi_app is Flask's documented way to add WSGI middleware.)
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies,
+        )
     _warm_up(app.extensions["supportline"])
     return app
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from flask import Flask, request
-from werkzeug.datastructures import ImmutableMultiDict
+from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 
 CLEANED_BLUEPRINTS = frozenset({"admin", "api"})
 QUERY_VALUE_LIMIT = 500
@@ -59,7 +59,7 @@ def whole_number(raw: str | None, maximum: int = MAX_ID) -> int | None:
     return int(raw)
 
 
-def _cleaned(values: ImmutableMultiDict, clean) -> ImmutableMultiDict:
+def _cleaned(values: MultiDict[str, str], clean) -> ImmutableMultiDict[str, str]:
     return ImmutableMultiDict([(clean_query_value(k), clean(v)) for k, v in values.items(multi=True)])
 
 

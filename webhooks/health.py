@@ -124,7 +124,7 @@ def probe_client(client):
     timeouts, made once per client; an in-process stand-in (fakeredis) is used as it is."""
     pool = getattr(client, "connection_pool", None)
     kw = getattr(pool, "connection_kwargs", None)
-    if not isinstance(kw, dict) or "server" in kw:
+    if pool is None or not isinstance(kw, dict) or "server" in kw:
         return client
     with _probes_lock:
         cached = _probes.get(id(client))

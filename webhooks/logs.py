@@ -34,6 +34,8 @@ import uuid
 from datetime import datetime, timezone
 from typing import Mapping
 
+from werkzeug.datastructures import Headers
+
 from flask import Flask, Response, g, request
 
 from casestore.phones import mask
@@ -128,7 +130,7 @@ class _StderrHandler(logging.StreamHandler):
         logging.Handler.__init__(self)
 
     @property
-    def stream(self):  # type: ignore[override]
+    def stream(self):
         return sys.stderr
 
 
@@ -173,7 +175,7 @@ def gunicorn_logger_class():
 # --------------------------------------------------------------------------- request ids
 
 
-def request_id_from(headers: Mapping[str, str]) -> str:
+def request_id_from(headers: Mapping[str, str] | Headers) -> str:
     """The caller's request id (X-Request-Id, then Twilio's idempotency token) if well-formed,
     else a new one."""
     for name in (REQUEST_ID_HEADER, TWILIO_TOKEN_HEADER):

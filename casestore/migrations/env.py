@@ -30,6 +30,8 @@ if connection is not None and hasattr(connection, "dialect") and not hasattr(con
     _run(connection)
 else:
     url = config.get_main_option("sqlalchemy.url") or os.environ.get("DATABASE_URL")
-    engine = connection or create_engine(url)
+    if connection is None and not url:
+        raise SystemExit("alembic: set sqlalchemy.url or DATABASE_URL (or use `supportline db upgrade`)")
+    engine = connection or create_engine(str(url))
     with engine.begin() as conn:
         _run(conn)
