@@ -10,7 +10,8 @@ from typing import Any
 from pydantic.json_schema import JsonSchemaValue
 
 from api.openapi_rows import _put_schema, ref
-from api.tables import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, TABLES
+from api.plumbing import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
+from api.tables import TABLES
 from ivr.staffing import CHOOSABLE
 
 JSON = "application/json"
