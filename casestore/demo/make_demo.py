@@ -400,15 +400,42 @@ def build() -> dict:
     districts = [
         {k: d[k] for k in ("name", "state", "hosted", "team", "active")} for d in DISTRICTS
     ]
+    contacts = build_contacts(rng, pin_tail, lines)
+    advisors = build_advisors(lines)
+    engineers = [{"name": n, "phone": raw, "sms": sms, "active": True} for n, raw, sms in ENGINEERS]
+    rotations = build_rotations()
+    escalation_policies = build_escalation_policies()
+    cases = build_cases(rng, contacts, advisors, district_by_name)
 
-    # -- contacts --------------------------------------------------------------------------------
+    return {
+        "version": 1,
+        "teams": teams,
+        "districts": districts,
+        "contacts": contacts,
+        "advisors": advisors,
+        "engineers": engineers,
+        "cases": cases,
+        "hours": {day: ["06:00-18:00"] for day in WEEKDAYS[:5]},
+        "holidays": {
+            "observe": list(HOLIDAYS),
+            "closures": [{"date": day, "name": name} for day, name in CLOSURES],
+        },
+        "rotations": rotations,
+        "escalation_policies": escalation_policies,
+    }
+
+
+def build_contacts(rng: random.Random, pin_tail: random.Random, lines: Lines) -> list[dict]:
+    """The Authorized Contacts, district by district: Dana (the README's demo caller) as given, the
+    others with a fresh 6-digit contact ID, a PIN that is not weak, and one or two phone numbers
+    (two contacts of one district share a front-office line)."""
     lines.reserve(DEMO_CONTACT["phones"][0])
     lines.reserve(ADVISORS[0][3])
     for _name, raw, _sms in ENGINEERS:
         lines.reserve(raw)
     used_ids = {DEMO_CONTACT["contact_id"]}
     contacts: list[dict] = []
-    shared_line: str | None = None
+    shared_line: list[str] = []  # the shared front-office line, once drawn
     for d in DISTRICTS:
         for name in d["contacts"]:
             parts = name.lower().split()
@@ -426,29 +453,9 @@ def build() -> dict:
                     }
                 )
                 continue
-            while True:
-                contact_id = str(rng.randint(100000, 999999))
-                if contact_id not in used_ids:
-                    used_ids.add(contact_id)
-                    break
-            while True:
-                pin = f"{rng.randrange(10000):04d}"
-                if not weak_pin(pin):
-                    break
-            pin += f"{pin_tail.randrange(100):02d}"  # new PINs have 6 digits (casestore.types.NEW_PIN_DIGITS)
-            phones = []
-            if d["name"] == SHARED_LINE_DISTRICT and name in SHARED_LINE_CONTACTS:
-                if shared_line is None:
-                    _, line = lines.take(d["area_codes"][0])
-                    shared_line = f"({d['area_codes'][0]}) 555-{line:04d}"
-                phones.append(shared_line)
-            count = 1 if phones else rng.choice([1, 1, 2])
-            if phones and rng.random() < 0.5:
-                count = 2  # the front-office line plus a direct line
-            while len(phones) < count:
-                area = rng.choice(d["area_codes"])
-                _, line = lines.take(area)
-                phones.append(notation(rng, area, line))
+            contact_id = _new_contact_id(rng, used_ids)
+            pin = _new_pin(rng, pin_tail)
+            phones = _contact_phones(rng, lines, d, name, shared_line)
             contacts.append(
                 {
                     "contact_id": contact_id,
@@ -460,8 +467,44 @@ def build() -> dict:
                     "active": name != INACTIVE_CONTACT,
                 }
             )
+    return contacts
 
-    # -- advisors --------------------------------------------------------------------------------
+
+def _new_contact_id(rng: random.Random, used_ids: set[str]) -> str:
+    while True:
+        contact_id = str(rng.randint(100000, 999999))
+        if contact_id not in used_ids:
+            used_ids.add(contact_id)
+            return contact_id
+
+
+def _new_pin(rng: random.Random, pin_tail: random.Random) -> str:
+    while True:
+        pin = f"{rng.randrange(10000):04d}"
+        if not weak_pin(pin):
+            break
+    return pin + f"{pin_tail.randrange(100):02d}"  # new PINs have 6 digits (casestore.types.NEW_PIN_DIGITS)
+
+
+def _contact_phones(rng: random.Random, lines: Lines, d: dict, name: str, shared_line: list[str]) -> list[str]:
+    phones = []
+    if d["name"] == SHARED_LINE_DISTRICT and name in SHARED_LINE_CONTACTS:
+        if not shared_line:
+            _, line = lines.take(d["area_codes"][0])
+            shared_line.append(f"({d['area_codes'][0]}) 555-{line:04d}")
+        phones.append(shared_line[0])
+    count = 1 if phones else rng.choice([1, 1, 2])
+    if phones and rng.random() < 0.5:
+        count = 2  # the front-office line plus a direct line
+    while len(phones) < count:
+        area = rng.choice(d["area_codes"])
+        _, line = lines.take(area)
+        phones.append(notation(rng, area, line))
+    return phones
+
+
+def build_advisors(lines: Lines) -> list[dict]:
+    """The advisors; a reach that is an area code takes a free line there."""
     advisors: list[dict] = []
     for name, team, skills, reach_kind, active in ADVISORS:
         first, last = name.split(" ")[0].lower(), name.split(" ")[-1].lower().replace("'", "")
@@ -476,16 +519,16 @@ def build() -> dict:
         advisors.append(
             {"name": name, "reach": reach, "team": team, "skills": list(skills), "active": active}
         )
+    return advisors
 
-    # -- engineers -------------------------------------------------------------------------------
-    engineers = [{"name": n, "phone": raw, "sms": sms, "active": True} for n, raw, sms in ENGINEERS]
 
-    # -- rotations -------------------------------------------------------------------------------
+def build_rotations() -> list[dict]:
+    """The two weekly hosting rotations, with a Christmas override on the primary."""
     # Whoever covers Christmas must be on neither layer that week (the scheduled primary gets the days off).
     week = (CHRISTMAS_OVERRIDE[0].date() - ROTATION_START).days // 7
     on_duty = {PRIMARY_MEMBERS[week % len(PRIMARY_MEMBERS)], SECONDARY_MEMBERS[week % len(SECONDARY_MEMBERS)]}
     christmas_cover = next(n for n in PRIMARY_MEMBERS if n not in on_duty)
-    rotations = [
+    return [
         {
             "name": "Hosting primary",
             "layer": "primary",
@@ -516,12 +559,14 @@ def build() -> dict:
         },
     ]
 
-    # -- escalation policy -----------------------------------------------------------------------
+
+def build_escalation_policies() -> list[dict]:
+    """The one (default) policy for hosted outages."""
     # Its manager is an engineer on neither rotation when there is one, else the last engineer.
     on_rotation = set(PRIMARY_MEMBERS) | set(SECONDARY_MEMBERS)
     off_rotation = [n for n, _raw, _sms in ENGINEERS if n not in on_rotation]
     manager = off_rotation[0] if off_rotation else ENGINEERS[-1][0]
-    escalation_policies = [
+    return [
         {
             "name": "Hosted outage",
             "default": True,
@@ -530,26 +575,6 @@ def build() -> dict:
             "steps": [{"layers": list(layers), "delay_minutes": delay} for layers, delay in ESCALATION_STEPS],
         }
     ]
-
-    # -- cases -----------------------------------------------------------------------------------
-    cases = build_cases(rng, contacts, advisors, district_by_name)
-
-    return {
-        "version": 1,
-        "teams": teams,
-        "districts": districts,
-        "contacts": contacts,
-        "advisors": advisors,
-        "engineers": engineers,
-        "cases": cases,
-        "hours": {day: ["06:00-18:00"] for day in WEEKDAYS[:5]},
-        "holidays": {
-            "observe": list(HOLIDAYS),
-            "closures": [{"date": day, "name": name} for day, name in CLOSURES],
-        },
-        "rotations": rotations,
-        "escalation_policies": escalation_policies,
-    }
 
 
 def pick_owner(rng: random.Random, area: str, district: dict, advisors: list[dict], closed: bool) -> str:
@@ -620,9 +645,39 @@ def closing_instant(rng: random.Random, created: datetime, priority: str) -> dat
 def build_cases(
     rng: random.Random, contacts: list[dict], advisors: list[dict], district_by_name: dict[str, dict]
 ) -> list[dict]:
+    """The case history: the outages as given, the other cases drawn per district (date, product
+    area, priority from the fixed counts, summary), then in creation order each gets its status,
+    contact, owner, release and timestamps, and a case number a few above the last."""
+    drafts = _outage_drafts(district_by_name)
+    remaining = Counter({d["name"]: d["cases"] for d in DISTRICTS})
+    for draft in drafts:
+        remaining[draft["district"]] -= 1
+    assert sum(remaining.values()) + len(drafts) == CASE_COUNT
+
+    priorities = [p for p, n in PRIORITY_COUNTS.items() for _ in range(n)]
+    assert len(priorities) == CASE_COUNT
+    for draft in drafts:
+        priorities.remove(draft["priority"])
+    rng.shuffle(priorities)
+    drafts += _regular_drafts(rng, remaining, priorities)
+
+    drafts.sort(key=lambda c: (c["created_at"], c["district"], c["summary"]))
+    contacts_by_district: dict[str, list[dict]] = {}
+    for c in contacts:
+        contacts_by_district.setdefault(c["district"], []).append(c)
+
+    cases: list[dict] = []
+    number = FIRST_CASE_NUMBER
+    for draft in drafts:
+        d = district_by_name[draft["district"]]
+        cases.append(_case_from_draft(rng, draft, number, d, contacts_by_district[d["name"]], advisors))
+        number += rng.randint(1, 9)
+    return cases
+
+
+def _outage_drafts(district_by_name: dict[str, dict]) -> list[dict]:
     reference_day = REFERENCE.date()
     drafts: list[dict] = []
-
     for district_name, days_ago, at, area, status, summary in OUTAGES:
         d = district_by_name[district_name]
         assert d["hosted"], district_name
@@ -638,19 +693,14 @@ def build_cases(
                 "created_at": created,
             }
         )
+    return drafts
 
-    remaining = Counter({d["name"]: d["cases"] for d in DISTRICTS})
-    for draft in drafts:
-        remaining[draft["district"]] -= 1
-    assert sum(remaining.values()) + len(drafts) == CASE_COUNT
 
-    priorities = [p for p, n in PRIORITY_COUNTS.items() for _ in range(n)]
-    assert len(priorities) == CASE_COUNT
-    for draft in drafts:
-        priorities.remove(draft["priority"])
-    rng.shuffle(priorities)
-
+def _regular_drafts(rng: random.Random, remaining: Counter, priorities: list[str]) -> list[dict]:
+    """Each district's other cases: a business-day instant in the history, an area, the next priority."""
+    reference_day = REFERENCE.date()
     area_weights = [22, 14, 20, 12, 10, 22]
+    drafts: list[dict] = []
     for d in DISTRICTS:
         for _ in range(remaining[d["name"]]):
             while True:
@@ -679,84 +729,85 @@ def build_cases(
                     "created_at": created,
                 }
             )
+    return drafts
 
-    drafts.sort(key=lambda c: (c["created_at"], c["district"], c["summary"]))
-    contacts_by_district: dict[str, list[dict]] = {}
-    for c in contacts:
-        contacts_by_district.setdefault(c["district"], []).append(c)
 
-    cases: list[dict] = []
-    number = FIRST_CASE_NUMBER
-    for draft in drafts:
-        d = district_by_name[draft["district"]]
-        created: datetime = draft["created_at"]
-        age_days = (REFERENCE - created).total_seconds() / 86400
-        if draft["status"]:
-            status = draft["status"]
-        elif not d["active"]:
-            status = "closed"
-        elif draft["priority"] == "critical" and age_days > 14:
-            status = rng.choices(["closed", "available_in_release"], weights=[9, 1])[0]
-        else:
-            status = status_for_age(rng, age_days)
-        closed_at = None
-        if status == "closed":
-            closed_at = closing_instant(rng, created, draft["priority"])
-            if closed_at is None:
-                status = "pending_verification"
+def _case_from_draft(
+    rng: random.Random, draft: dict, number: int, d: dict, district_contacts: list[dict], advisors: list[dict]
+) -> dict:
+    """One case row: its status (by age), closing instant, contact, owner, release and update time."""
+    created: datetime = draft["created_at"]
+    age_days = (REFERENCE - created).total_seconds() / 86400
+    status, closed_at = _status_and_closing(rng, draft, d, created, age_days)
 
-        # Contacts: the retired contact only appears on cases from before they retired.
-        pool = [
-            c for c in contacts_by_district[d["name"]] if c["active"] or age_days > 200
-        ]
-        contact = rng.choice(pool)["contact_id"] if rng.random() > 0.08 or draft["is_outage"] else None
+    # Contacts: the retired contact only appears on cases from before they retired.
+    pool = [c for c in district_contacts if c["active"] or age_days > 200]
+    contact = rng.choice(pool)["contact_id"] if rng.random() > 0.08 or draft["is_outage"] else None
 
-        if status == "new":
-            owner = None if rng.random() < 0.6 else pick_owner(rng, draft["product_area"], d, advisors, False)
-        elif status != "closed" and rng.random() < 0.05:
-            owner = None
-        else:
-            owner = pick_owner(rng, draft["product_area"], d, advisors, status == "closed")
+    if status == "new":
+        owner = None if rng.random() < 0.6 else pick_owner(rng, draft["product_area"], d, advisors, False)
+    elif status != "closed" and rng.random() < 0.05:
+        owner = None
+    else:
+        owner = pick_owner(rng, draft["product_area"], d, advisors, status == "closed")
 
-        release = None
-        if status == "available_in_release":
-            shipped = created.date() + timedelta(days=rng.randint(10, 60))
-            shipped = min(shipped, reference_day + timedelta(days=28))
-            release = release_name(shipped)
+    release = None
+    if status == "available_in_release":
+        shipped = created.date() + timedelta(days=rng.randint(10, 60))
+        shipped = min(shipped, REFERENCE.date() + timedelta(days=28))
+        release = release_name(shipped)
 
-        if closed_at is not None:
-            updated = closed_at
-        elif status == "new":
-            updated = created + timedelta(minutes=rng.randint(0, 20))
-        else:
-            span = int(min((REFERENCE - created).total_seconds(), 30 * 86400) // 60)
-            updated = created + timedelta(minutes=rng.randint(min(span, 15), max(span, 15)))
-        updated = min(updated, REFERENCE)
+    if closed_at is not None:
+        updated = closed_at
+    elif status == "new":
+        updated = created + timedelta(minutes=rng.randint(0, 20))
+    else:
+        span = int(min((REFERENCE - created).total_seconds(), 30 * 86400) // 60)
+        updated = created + timedelta(minutes=rng.randint(min(span, 15), max(span, 15)))
+    updated = min(updated, REFERENCE)
 
-        reopen = 0
-        if status not in ("new",) and not draft["is_outage"] and rng.random() < 0.05:
-            reopen = 1
+    reopen = 0
+    if status not in ("new",) and not draft["is_outage"] and rng.random() < 0.05:
+        reopen = 1
 
-        cases.append(
-            {
-                "number": number,
-                "district": d["name"],
-                "contact": contact,
-                "product_area": draft["product_area"],
-                "priority": draft["priority"],
-                "status": status,
-                "owner": owner,
-                "summary": draft["summary"],
-                "is_outage": draft["is_outage"],
-                "release_name": release,
-                "created_at": created,
-                "updated_at": updated,
-                "closed_at": closed_at,
-                "reopen_count": reopen,
-            }
-        )
-        number += rng.randint(1, 9)
-    return cases
+    return {
+        "number": number,
+        "district": d["name"],
+        "contact": contact,
+        "product_area": draft["product_area"],
+        "priority": draft["priority"],
+        "status": status,
+        "owner": owner,
+        "summary": draft["summary"],
+        "is_outage": draft["is_outage"],
+        "release_name": release,
+        "created_at": created,
+        "updated_at": updated,
+        "closed_at": closed_at,
+        "reopen_count": reopen,
+    }
+
+
+def _status_and_closing(
+    rng: random.Random, draft: dict, d: dict, created: datetime, age_days: float
+) -> tuple[str, datetime | None]:
+    """A draft's status (an outage's as given, every case of an inactive district closed, else by
+    age) and, when closed, its closing instant (one that would fall after `REFERENCE` leaves the
+    case pending verification instead)."""
+    if draft["status"]:
+        status = draft["status"]
+    elif not d["active"]:
+        status = "closed"
+    elif draft["priority"] == "critical" and age_days > 14:
+        status = rng.choices(["closed", "available_in_release"], weights=[9, 1])[0]
+    else:
+        status = status_for_age(rng, age_days)
+    closed_at = None
+    if status == "closed":
+        closed_at = closing_instant(rng, created, draft["priority"])
+        if closed_at is None:
+            status = "pending_verification"
+    return status, closed_at
 
 
 # ---------------------------------------------------------------------------------------------
