@@ -816,6 +816,18 @@ def _status_and_closing(
 
 def check(doc: dict) -> None:
     """Every promise the README and the loader rely on; fails loudly rather than writing bad data."""
+    districts = check_teams_and_districts(doc)
+    by_id = check_contacts(doc, districts)
+    advisor_by_name = check_advisors(doc)
+    engineers = check_engineers(doc)
+    check_oncall(doc, engineers)
+    check_cases(doc, districts, by_id, advisor_by_name)
+    check_enumerations(doc)
+
+
+def check_teams_and_districts(doc: dict) -> dict[str, dict]:
+    """Unique teams of every kind; unique districts in several states, hosted and not, one of them
+    the ESA partner's and one inactive. Returns the districts by name."""
     team_names = [t["name"] for t in doc["teams"]]
     assert len(set(team_names)) == len(team_names)
     assert {t["kind"] for t in doc["teams"]} == {"campus", "state_reporting", "partner"}
@@ -828,8 +840,13 @@ def check(doc: dict) -> None:
     assert sum(d["team"] == "North Star ESA" for d in doc["districts"]) == 1
     inactive_districts = {d["name"] for d in doc["districts"] if not d["active"]}
     assert len(inactive_districts) == 1
-    districts = {d["name"]: d for d in doc["districts"]}
+    return {d["name"]: d for d in doc["districts"]}
 
+
+def check_contacts(doc: dict, districts: dict[str, dict]) -> dict[str, dict]:
+    """Dana first, as the README says; unique IDs, 6-digit PINs, 2 to 5 contacts per district, one
+    inactive, exactly one front-office line shared by two contacts. Returns them by contact ID."""
+    district_names = [d["name"] for d in doc["districts"]]
     contacts = doc["contacts"]
     assert len(contacts) == 24
     first = contacts[0]
@@ -857,7 +874,13 @@ def check(doc: dict) -> None:
     by_id = {c["contact_id"]: c for c in contacts}
     assert len({by_id[i]["district"] for i in next(iter(shared.values()))}) == 1
     assert e164("(612) 555-0134") not in shared
+    return by_id
 
+
+def check_advisors(doc: dict) -> dict[str, dict]:
+    """14 unique advisors covering every product area, one Twilio Client and one SIP reach, the
+    team sizes, one inactive. Returns them by name."""
+    team_names = [t["name"] for t in doc["teams"]]
     advisors = doc["advisors"]
     assert len(advisors) == 14
     advisor_names = [a["name"] for a in advisors]
@@ -873,17 +896,26 @@ def check(doc: dict) -> None:
     assert by_team["State Reporting"] == 3 and by_team["North Star ESA"] == 2
     assert all("state_reporting" in a["skills"] for a in advisors if a["team"] == "State Reporting")
     assert sum(not a["active"] for a in advisors) == 1
-    advisor_by_name = {a["name"]: a for a in advisors}
+    return {a["name"]: a for a in advisors}
 
+
+def check_engineers(doc: dict) -> dict[str, dict]:
+    """Four engineers with valid numbers; no number used twice anywhere but the shared line.
+    Returns them by name."""
     engineers = {e["name"]: e for e in doc["engineers"]}
     assert len(engineers) == len(doc["engineers"]) == 4
     for e in doc["engineers"]:
         e164(e["phone"])
+    contacts, advisors = doc["contacts"], doc["advisors"]
     all_numbers = [e164(p) for c in contacts for p in c["phones"]]
     all_numbers += [a["reach"] for a in advisors if a["reach"].startswith("+")]
     all_numbers += [e164(e["phone"]) for e in doc["engineers"]]
     assert len(set(all_numbers)) == len(all_numbers) - 1  # only the one shared front-office line
+    return engineers
 
+
+def check_oncall(doc: dict, engineers: dict[str, dict]) -> None:
+    """Rotations of known engineers with sane overrides; one default policy whose steps all page someone."""
     for r in doc["rotations"]:
         assert all(m in engineers for m in r["members"]) and len(set(r["members"])) == len(r["members"])
         for o in r["overrides"]:
@@ -902,6 +934,12 @@ def check(doc: dict) -> None:
             assert all(e in engineers for e in step.get("engineers", []))
             assert 1 <= step["delay_minutes"] <= 240
 
+
+def check_cases(
+    doc: dict, districts: dict[str, dict], by_id: dict[str, dict], advisor_by_name: dict[str, dict]
+) -> None:
+    """The case set as a whole: its size, numbers, every status, priority and area, closures recent
+    and old, outages, reopens, unowned cases, and Dana's cases (open and recently closed)."""
     cases = doc["cases"]
     assert len(cases) == CASE_COUNT
     numbers = [c["number"] for c in cases]
@@ -911,34 +949,8 @@ def check(doc: dict) -> None:
     assert {c["status"] for c in cases} == set(STATUSES)
     assert Counter(c["priority"] for c in cases) == Counter(PRIORITY_COUNTS)
     assert {c["product_area"] for c in cases} == set(PRODUCT_AREAS)
-    earliest = REFERENCE - timedelta(days=HISTORY_DAYS)
-    recent_closed = old_closed = 0
-    for c in cases:
-        d = districts[c["district"]]
-        if c["contact"] is not None:
-            assert by_id[c["contact"]]["district"] == c["district"], c
-        if c["owner"] is not None:
-            assert c["product_area"] in advisor_by_name[c["owner"]]["skills"], c
-        created = c["created_at"]
-        assert earliest <= created < REFERENCE
-        local = created.astimezone(CHICAGO)
-        assert created.utcoffset() == local.utcoffset() and is_business_day(created.date())
-        assert time(6, 0) <= created.time() < time(18, 0)
-        assert created <= c["updated_at"] <= REFERENCE
-        assert (c["status"] == "closed") == (c["closed_at"] is not None)
-        assert (c["release_name"] is not None) == (c["status"] == "available_in_release")
-        if c["closed_at"] is not None:
-            assert created < c["closed_at"] < REFERENCE and c["updated_at"] == c["closed_at"]
-            assert is_business_day(c["closed_at"].date())
-            if REFERENCE - c["closed_at"] <= timedelta(days=REOPEN_WINDOW_DAYS):
-                recent_closed += 1
-            else:
-                old_closed += 1
-        if c["is_outage"]:
-            assert c["priority"] == "critical" and d["hosted"]
-        if not d["active"]:
-            assert c["status"] == "closed"
-    assert recent_closed >= 5 and old_closed >= 5
+    closed = Counter(check_case(c, districts, by_id, advisor_by_name) for c in cases)
+    assert closed["recent"] >= 5 and closed["old"] >= 5
     assert 2 <= sum(c["is_outage"] for c in cases) <= 3
     assert sum(c["reopen_count"] for c in cases) >= 3
     assert sum(c["owner"] is None for c in cases) >= 5
@@ -947,6 +959,40 @@ def check(doc: dict) -> None:
     window = timedelta(days=REOPEN_WINDOW_DAYS)
     assert any(c["status"] == "closed" and REFERENCE - c["closed_at"] <= window for c in demo)
 
+
+def check_case(c: dict, districts: dict[str, dict], by_id: dict[str, dict], advisor_by_name: dict[str, dict]) -> str:
+    """One case: its contact and owner fit, its instants are business hours in order, closed_at
+    and release_name exactly when the status says. Returns "recent" or "old" for a closed case
+    (closed within the reopen window or before it), else ""."""
+    earliest = REFERENCE - timedelta(days=HISTORY_DAYS)
+    d = districts[c["district"]]
+    if c["contact"] is not None:
+        assert by_id[c["contact"]]["district"] == c["district"], c
+    if c["owner"] is not None:
+        assert c["product_area"] in advisor_by_name[c["owner"]]["skills"], c
+    created = c["created_at"]
+    assert earliest <= created < REFERENCE
+    local = created.astimezone(CHICAGO)
+    assert created.utcoffset() == local.utcoffset() and is_business_day(created.date())
+    assert time(6, 0) <= created.time() < time(18, 0)
+    assert created <= c["updated_at"] <= REFERENCE
+    assert (c["status"] == "closed") == (c["closed_at"] is not None)
+    assert (c["release_name"] is not None) == (c["status"] == "available_in_release")
+    kind = ""
+    if c["closed_at"] is not None:
+        assert created < c["closed_at"] < REFERENCE and c["updated_at"] == c["closed_at"]
+        assert is_business_day(c["closed_at"].date())
+        kind = "recent" if REFERENCE - c["closed_at"] <= timedelta(days=REOPEN_WINDOW_DAYS) else "old"
+    if c["is_outage"]:
+        assert c["priority"] == "critical" and d["hosted"]
+    if not d["active"]:
+        assert c["status"] == "closed"
+    return kind
+
+
+def check_enumerations(doc: dict) -> None:
+    """The observed holidays, and the data set's vocabularies in step with the model's enumerations
+    (when the package is importable)."""
     assert set(doc["holidays"]["observe"]) == set(HOLIDAYS)
     try:  # keep in step with the model's enumerations when the package is importable
         from casestore.types import HOLIDAY_RULES, CaseStatus, Priority, ProductArea, RotationLayer
