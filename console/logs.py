@@ -128,6 +128,24 @@ def calls():
     tz = ZoneInfo(svc.settings.support_timezone)
     problems: list[str] = []
     args = request.args
+    stmt = _call_log_query(tz, problems)
+    outcome = args.get("outcome", "").strip()
+    with svc.sessions() as session:
+        rows, pager = paginate(session, stmt)
+        districts = list(session.execute(select(District.id, District.name).order_by(District.name)))
+        items = [_call_item(row, tz) for row in rows]
+    outcomes = list(OUTCOMES) + ([outcome] if outcome and outcome not in OUTCOMES else [])
+    return render_template(
+        "admin/calls.html", items=items, pager=pager, problems=problems, args=args, outcomes=outcomes,
+        districts=districts, skills=SKILLS + [GENERAL], tz_name=svc.settings.support_timezone,
+    ), (400 if problems else 200)
+
+
+def _call_log_query(tz: ZoneInfo, problems: list[str]):
+    """The call log with its district, case, advisor and contact, filtered by the query string
+    (from/to local dates, outcome, district, case, skill), newest first; a filter that does not
+    parse is left out and reported in `problems`."""
+    args = request.args
     stmt = (
         select(CallLog, District.name, Case.number, Advisor.name, Contact.name)
         .outerjoin(District, District.id == CallLog.district_id)
@@ -164,28 +182,22 @@ def calls():
     elif skill:
         stmt = stmt.where(CallLog.skill == skill)
     # Newest first; the id breaks ties so paging never repeats or skips a call.
-    stmt = stmt.order_by(CallLog.started_at.desc(), CallLog.id.desc())
-    with svc.sessions() as session:
-        rows, pager = paginate(session, stmt)
-        districts = list(session.execute(select(District.id, District.name).order_by(District.name)))
-        items = [
-            {
-                "started": local(log.started_at, tz), "from": log.from_masked or "withheld",
-                "contact": contact_name or "", "district": district_name or "", "case": number,
-                "skill": (log.skill or GENERAL).replace("_", " "), "outcome": log.outcome,
-                "status": log.status or "", "duration": _seconds(log.duration_seconds),
-                "wait": _seconds(log.wait_seconds) if log.queued_at is not None or log.wait_seconds else "",
-                "talk": _seconds(log.talk_seconds) if log.talk_seconds else "",
-                "advisor": advisor_name or "", "path": [str(step) for step in (log.path or [])],
-                "sid": log.call_sid, "recording": bool(log.recording_url),
-            }
-            for log, district_name, number, advisor_name, contact_name in rows
-        ]
-    outcomes = list(OUTCOMES) + ([outcome] if outcome and outcome not in OUTCOMES else [])
-    return render_template(
-        "admin/calls.html", items=items, pager=pager, problems=problems, args=args, outcomes=outcomes,
-        districts=districts, skills=SKILLS + [GENERAL], tz_name=svc.settings.support_timezone,
-    ), (400 if problems else 200)
+    return stmt.order_by(CallLog.started_at.desc(), CallLog.id.desc())
+
+
+def _call_item(row, tz: ZoneInfo) -> dict:
+    """One call-log row as the page shows it."""
+    log, district_name, number, advisor_name, contact_name = row
+    return {
+        "started": local(log.started_at, tz), "from": log.from_masked or "withheld",
+        "contact": contact_name or "", "district": district_name or "", "case": number,
+        "skill": (log.skill or GENERAL).replace("_", " "), "outcome": log.outcome,
+        "status": log.status or "", "duration": _seconds(log.duration_seconds),
+        "wait": _seconds(log.wait_seconds) if log.queued_at is not None or log.wait_seconds else "",
+        "talk": _seconds(log.talk_seconds) if log.talk_seconds else "",
+        "advisor": advisor_name or "", "path": [str(step) for step in (log.path or [])],
+        "sid": log.call_sid, "recording": bool(log.recording_url),
+    }
 
 
 # --------------------------------------------------------------------------- a case
