@@ -21,6 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import redis
 
@@ -83,5 +84,19 @@ class Breaker:
             self._next_probe = 0.0
 
 
+@dataclass
+class Breakers:
+    """One app's breakers (so one process's, in production): Redis and the database."""
+
+    redis: Breaker = field(default_factory=lambda: Breaker("Redis"))
+    db: Breaker = field(default_factory=lambda: Breaker("the database"))
+
+    def reset(self) -> None:
+        """Both reachable again (tests: the cooldown has passed)."""
+        self.redis.reset()
+        self.db.reset()
+
+
+# Process-global, until every user takes the app's (`Services.breakers`) instead.
 BREAKER = Breaker("Redis")
 DB_BREAKER = Breaker("the database")
