@@ -21,7 +21,6 @@ from werkzeug.exceptions import HTTPException
 
 from casestore.db import unreachable as database_unreachable
 from casestore.phones import mask
-from casestore.redisguard import DB_BREAKER
 from ivr import flow, spool
 from ivr.prompts import say
 from ivr.state import CallStore
@@ -86,7 +85,7 @@ def webhook(step: str) -> Response:
 
     outcome = "ok"
     url = request.full_path.rstrip("?")
-    if not DB_BREAKER.usable():
+    if not svc.breakers.db.usable():
         # The database failed moments ago: answer the fallback at once rather than wait again.
         outcome = "fault"
         metrics.note_webhook(sid, outcome)
@@ -95,7 +94,7 @@ def webhook(step: str) -> Response:
     try:
         with svc.sessions() as session:
             # Redis first; while it is unreachable the call state lives in the database.
-            store = CallStore(svc.redis, session=session)
+            store = CallStore(svc.redis, session=session, breaker=svc.breakers.redis)
             answered, state = store.begin(sid, url, may_exist=step in flow.STATEFUL or step == "status")
             if answered is not None and step != "status":
                 outcome = "replayed"
@@ -115,7 +114,7 @@ def webhook(step: str) -> Response:
         outcome = "fault"
         if isinstance(exc, (DBAPIError, OSError)) and not isinstance(exc, redis.RedisError):
             if database_unreachable(exc):  # not for one transaction's deadlock or conflict
-                DB_BREAKER.failed(exc)
+                svc.breakers.db.failed(exc)
             _spool(svc, inp)
         log.exception("webhook fault step=%s call=%s from=%s", step, sid, mask(inp.from_raw))
         return twiml(fallback_twiml(svc.settings.overflow_number, step))
@@ -130,6 +129,7 @@ def call_env(svc, session, now) -> flow.CallEnv:
         redis=svc.redis,
         now=now,
         pin_pepper=svc.settings.pin_pepper,
+        breakers=svc.breakers,
         tz_name=svc.settings.support_timezone,
         region=svc.settings.default_region,
         overflow_number=svc.settings.overflow_number,
@@ -176,7 +176,7 @@ def apply_spooled_event(svc) -> spool.ApplyEvent:
         event = rec["event"]
         inp = flow.CallInput(step=rec["step"], sid=rec["sid"], form=dict(event.get("form") or {}),
                              query=dict(event.get("query") or {}))
-        store = CallStore(svc.redis, session=session)
+        store = CallStore(svc.redis, session=session, breaker=svc.breakers.redis)
         result = flow.replay_end(call_env(svc, session, at), inp, store.load(inp.sid))
         session.flush()
         if result.state is not None or result.forget:
