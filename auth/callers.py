@@ -16,12 +16,12 @@ until the hour is over) and the flow counts it. (With Redis down, the line is st
 its failures in the window are at the ceiling.)
 
 In Redis: a sorted set of failures and a lock key per subject, and the line's failures and
-strict-until key, the whole step one Lua script. While Redis is unreachable
-(`casestore.redisguard`), the database stands in (`AuthFailure`, subjects stored as hashes), one
-attempt per subject at a time (a transaction lock per subject on PostgreSQL; SQLite lets one
-writer in at a time), so the same bound holds; a lock then lasts until the third-latest failure
-leaves the window. Without either store no PIN attempt is accepted: lockouts fail closed. Counts
-taken in one store are not seen by the other once Redis returns.
+strict-until key, the whole step one Lua script. While Redis is unreachable (the app's breaker,
+`casestore.redisguard`, handed to `Lockout`), the database stands in (`AuthFailure`, subjects
+stored as hashes), one attempt per subject at a time (a transaction lock per subject on
+PostgreSQL; SQLite lets one writer in at a time), so the same bound holds; a lock then lasts until
+the third-latest failure leaves the window. Without either store no PIN attempt is accepted:
+lockouts fail closed. Counts taken in one store are not seen by the other once Redis returns.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session, joinedload
 from auth.pins import SCHEME, check_pin
 from casestore.models import AuthFailure, Contact, ContactPhone, District
 from casestore.phones import mask
-from casestore.redisguard import BREAKER, ERRORS
+from casestore.redisguard import ERRORS, Breaker
 
 log = logging.getLogger("supportline.auth")
 
@@ -175,13 +175,15 @@ class Lockout:
     line-wide failure ceiling (`ceiling` failures per LINE_WINDOW_SECONDS; 0 = no ceiling)."""
 
     def __init__(self, client: redis.Redis, prefix: str = "sl", session: Session | None = None,
-                 ceiling: int = DEFAULT_LINE_CEILING) -> None:
+                 ceiling: int = DEFAULT_LINE_CEILING, *, breaker: Breaker) -> None:
         """`session`: the database stand-in used while Redis is unreachable (without one, PIN
-        attempts are refused then: a lockout never fails open)."""
+        attempts are refused then: a lockout never fails open). `breaker`: the app's Redis
+        breaker (`casestore.redisguard.Breakers.redis`), which says whether Redis is usable now."""
         self.redis = client
         self.prefix = prefix
         self.session = session
         self.ceiling = max(0, int(ceiling))
+        self.breaker = breaker
 
     def _keys(self, kind: str, value: str) -> tuple[str, str]:
         return f"{self.prefix}:fail:{kind}:{value}", f"{self.prefix}:lock:{kind}:{value}"
@@ -206,15 +208,15 @@ class Lockout:
         subjects = self._subjects(number, contact_id)
         if not subjects:
             return False
-        if BREAKER.usable():
+        if self.breaker.usable():
             try:
                 keys = [self._keys(kind, value)[1] for kind, value in subjects]
                 ts = now.timestamp()
                 result = any(until is not None and float(until) > ts for until in self.redis.mget(keys))
-                BREAKER.succeeded()
+                self.breaker.succeeded()
                 return result
             except ERRORS as exc:
-                BREAKER.failed(exc)
+                self.breaker.failed(exc)
         return self._db_locked(now, subjects)
 
     def attempt(self, now: datetime, right: bool, number: str | None = None,
@@ -225,7 +227,7 @@ class Lockout:
         both (locking at the limit) and against the line."""
         subjects = tuple(self._subjects(number, contact_id))
         verdict = None
-        if BREAKER.usable():
+        if self.breaker.usable():
             try:
                 member = f"{now.timestamp():.6f}:{uuid.uuid4().hex}"
                 status, strict, locked, crossed = self.redis.eval(
@@ -233,10 +235,10 @@ class Lockout:
                     f"{now.timestamp():.6f}", WINDOW_SECONDS, MAX_FAILURES, member, "1" if right else "0",
                     LOCK_SECONDS, self.ceiling, LINE_WINDOW_SECONDS, LINE_HOLD_SECONDS,
                 )
-                BREAKER.succeeded()
+                self.breaker.succeeded()
                 verdict = Verdict(status == 0, bool(strict), bool(locked), bool(crossed))
             except ERRORS as exc:
-                BREAKER.failed(exc)
+                self.breaker.failed(exc)
         if verdict is None:
             verdict = self._db_attempt(now, right, subjects)
         self._log(verdict, right, dict(subjects))
@@ -258,13 +260,13 @@ class Lockout:
         """Is the line over its failure ceiling (every caller gets one try, after a pause)?"""
         if not self.ceiling:
             return False
-        if BREAKER.usable():
+        if self.breaker.usable():
             try:
                 until = self.redis.get(f"{self.prefix}:strict:line")
-                BREAKER.succeeded()
+                self.breaker.succeeded()
                 return until is not None and float(until) > now.timestamp()
             except ERRORS as exc:
-                BREAKER.failed(exc)
+                self.breaker.failed(exc)
         if self.session is None:
             return True
         return self._db_line_count(now) >= self.ceiling

@@ -16,8 +16,8 @@ success then takes its count back. Counters are sliding 15-minute windows on the
 The client address is the one `ProxyFix` derives from `TRUSTED_PROXIES` (webhooks/app.py); with the
 default 0 it is the socket's peer and X-Forwarded-For is ignored, so it cannot be forged.
 
-While Redis is unreachable (`casestore.redisguard.BREAKER`) the account + address and address
-counters are kept in the database (`AuthFailure`, subjects `adm:` + a hash, apart from the PIN
+While Redis is unreachable (the app's breaker, `casestore.redisguard`) the account + address and
+address counters are kept in the database (`AuthFailure`, subjects `adm:` + a hash, apart from the PIN
 lockout's): counting fails closed, a lock lasts until enough failures leave the window, and the
 account-wide counter is not kept. Key names and subjects are hashes: no usernames or addresses.
 """
@@ -34,7 +34,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from casestore.models import AuthFailure
-from casestore.redisguard import BREAKER, ERRORS
+from casestore.redisguard import ERRORS, Breaker
 
 WINDOW_SECONDS = 15 * 60
 LOCK_SECONDS = 15 * 60
@@ -99,9 +99,11 @@ class Attempt:
 class SigninThrottle:
     """Check and count console sign-in attempts, per account + address, address and account."""
 
-    def __init__(self, client: redis.Redis, prefix: str = "sl:signin") -> None:
+    def __init__(self, client: redis.Redis, prefix: str = "sl:signin", *, breaker: Breaker) -> None:
+        """`breaker`: the app's Redis breaker (`casestore.redisguard.Breakers.redis`)."""
         self.redis = client
         self.prefix = prefix
+        self.breaker = breaker
         self._begin = client.register_script(_BEGIN)
         self._succeeded = client.register_script(_SUCCEEDED)
 
@@ -116,15 +118,15 @@ class SigninThrottle:
         The caller commits `session` before checking the password (the database stand-in's count
         must be visible to parallel attempts)."""
         token = f"{now.timestamp():.6f}:{secrets.token_hex(8)}"
-        if BREAKER.usable():
+        if self.breaker.usable():
             try:
                 ok = self._begin(keys=self._keys(account, address), args=[
                     f"{now.timestamp():.6f}", WINDOW_SECONDS, LOCK_SECONDS, PAIR_MAX_FAILURES,
                     ADDRESS_MAX_FAILURES, ACCOUNT_MAX_FAILURES, token, _digest("addr", address)])
-                BREAKER.succeeded()
+                self.breaker.succeeded()
                 return Attempt(bool(ok), account, address, token)
             except ERRORS as exc:
-                BREAKER.failed(exc)
+                self.breaker.failed(exc)
         return self._db_begin(session, now, account, address)
 
     def succeeded(self, session: Session, attempt: Attempt) -> None:
@@ -133,14 +135,14 @@ class SigninThrottle:
         if attempt.rows:
             self._db_succeeded(session, attempt)
             return
-        if BREAKER.usable():
+        if self.breaker.usable():
             try:
                 self._succeeded(keys=self._keys(attempt.account, attempt.address), args=[
                     attempt.token, _digest("addr", attempt.address), ADDRESS_MAX_FAILURES, ACCOUNT_MAX_FAILURES,
                     KNOWN_ADDRESS_SECONDS])
-                BREAKER.succeeded()
+                self.breaker.succeeded()
             except ERRORS as exc:
-                BREAKER.failed(exc)
+                self.breaker.failed(exc)
 
     # -- the database stand-in (Redis unreachable): counting still works, so sign-in fails closed --
 

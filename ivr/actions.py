@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from casestore import audit
 from casestore.models import CallbackTask, CallLog, Case, CaseEvent, District, Incident
 from casestore.phones import mask
-from casestore.redisguard import BREAKER, ERRORS
+from casestore.redisguard import ERRORS, Breaker
 from casestore.types import CaseStatus, Priority, ProductArea
 from ivr import incidents
 from routing.callqueue import DEFAULT_HANDLE_SECONDS
@@ -141,19 +141,19 @@ def reopen_case(session: Session, case: Case, *, now: datetime, sid: str, contac
     )
 
 
-def _next_case_number(session: Session, client: redis.Redis) -> int:
+def _next_case_number(session: Session, client: redis.Redis, breaker: Breaker) -> int:
     """Allocate a case number: a Redis counter (atomic across workers), seeded from the database.
     While Redis is unreachable: the highest number in the database plus one (the outage lock
     serialises option-8 callers; the unique number column catches anything else)."""
     key = "sl:seq:case_number"
-    if BREAKER.usable():
+    if breaker.usable():
         try:
             if not client.exists(key):
                 highest = session.scalar(select(func.max(Case.number)))
                 client.set(key, max(int(highest or 0), 99999), nx=True)
             return int(client.incr(key))
         except ERRORS as exc:
-            BREAKER.failed(exc)
+            breaker.failed(exc)
     return max(int(session.scalar(select(func.max(Case.number))) or 0), 99999) + 1
 
 
@@ -165,15 +165,17 @@ def open_or_join_outage(
     now: datetime,
     sid: str,
     contact_pk: int | None,
+    breaker: Breaker,
 ) -> tuple[Case, Incident, bool]:
     """The district's open outage incident (its own, or one it was linked to), or a new critical
     outage case with a new incident. Returns (case, incident, created).
 
     A lock per district (PostgreSQL advisory lock, else Redis) serialises concurrent option-8
     callers across workers and machines; it is held until this unit of work commits or rolls
-    back, so the next caller sees the incident: two callers never open two incidents.
+    back, so the next caller sees the incident: two callers never open two incidents. `breaker`
+    is the app's Redis breaker (`casestore.redisguard`).
     """
-    _serialise_outage(session, client, district.id)
+    _serialise_outage(session, client, district.id, breaker)
     existing = incidents.open_incident_for_district(session, district.id)
     if existing is not None:
         case = existing.case
@@ -184,7 +186,7 @@ def open_or_join_outage(
         incidents.joined(session, existing, district, now, sid)
         return case, existing, False
     case = Case(
-        number=_next_case_number(session, client),
+        number=_next_case_number(session, client, breaker),
         district_id=district.id,
         contact_id=contact_pk,
         product_area=OUTAGE_AREA,
@@ -210,21 +212,21 @@ def open_or_join_outage(
     return case, incident, True
 
 
-def _serialise_outage(session: Session, client: redis.Redis, district_pk: int) -> None:
+def _serialise_outage(session: Session, client: redis.Redis, district_pk: int, breaker: Breaker) -> None:
     """Let one option-8 caller per district at a time decide "open or join", until its unit of
     work ends. PostgreSQL: a transaction-scoped advisory lock (waiters wake the moment it is
     released). Elsewhere: a Redis lock released on commit or rollback."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(select(func.pg_advisory_xact_lock(_OUTAGE_LOCK_SPACE, district_pk)))
         return
-    if not BREAKER.usable():
+    if not breaker.usable():
         return  # SQLite without Redis: SQLite itself lets one writer at a time through
     lock = client.lock(f"sl:lock:outage:{district_pk}", timeout=15, sleep=0.01, blocking_timeout=5)
     try:
         if not lock.acquire():
             raise TimeoutError("could not take the outage lock")
     except ERRORS as exc:
-        BREAKER.failed(exc)
+        breaker.failed(exc)
         return
 
     def release(*_args) -> None:

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from casestore import audit
 from casestore.models import Advisor, AdvisorHold, CallLog
 from ivr import holds
-from ivr.state import CallStore
+from ivr.state import call_key
 from ivr.telephony import Telephony, TelephonyError
 from routing.presence import AUTOPAUSE_REASON, STATES, Presence, PresenceState
 
@@ -134,7 +134,6 @@ def reconcile(
     roster = {pk: active for pk, active in session.execute(select(Advisor.id, Advisor.active)).all()}
     views = presence.snapshot(roster, now)
     held = {v.call_sid for v in views.values() if v.state == PresenceState.ON_CALL.value and v.call_sid}
-    calls = CallStore(client)
     # A call is alive while Redis has its state, or while the database holds an advisor for it
     # (its state may have been lost with Redis while the advisor still talks), unless its call-log
     # row says it has ended (its final status came while Redis was unreachable, so the state left
@@ -143,7 +142,7 @@ def reconcile(
     ended = set(session.scalars(
         select(CallLog.call_sid).where(CallLog.call_sid.in_(held), CallLog.ended_at.is_not(None))
     )) if held else set()
-    live = {sid for sid in held if sid not in ended and (sid in open_holds or client.exists(calls.key(sid)))}
+    live = {sid for sid in held if sid not in ended and (sid in open_holds or client.exists(call_key(sid)))}
     over = _calls_over(views.values(), live, now, telephony, longest_call)
     for sid in over:
         holds.end_call(session, sid, now)

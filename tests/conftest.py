@@ -120,17 +120,18 @@ def dead_redis():
                            retry=Retry(NoBackoff(), 0))
 
 
-@pytest.fixture(autouse=True)
-def redis_breaker():
-    """Each test starts with Redis and the database considered reachable (the breakers are
-    process-wide)."""
-    from casestore.redisguard import BREAKER, DB_BREAKER
+@pytest.fixture
+def breakers(app):
+    """The test app's degraded-mode breakers (`Services.breakers`, casestore.redisguard). Each app
+    has its own, built with it: every test starts with Redis and the database considered
+    reachable, and what one app opens never leaks into another (or into the next test)."""
+    return app.extensions["supportline"].breakers
 
-    BREAKER.reset()
-    DB_BREAKER.reset()
-    yield BREAKER
-    BREAKER.reset()
-    DB_BREAKER.reset()
+
+@pytest.fixture
+def redis_breaker(breakers):
+    """The test app's Redis breaker."""
+    return breakers.redis
 
 
 @pytest.fixture

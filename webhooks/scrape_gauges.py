@@ -213,7 +213,8 @@ class LiveCollector:
         ]
 
     def _pins(self, now: datetime) -> list[GaugeMetricFamily]:
-        lockout = Lockout(self.svc.redis, ceiling=self.svc.settings.pin_failure_ceiling)
+        lockout = Lockout(self.svc.redis, ceiling=self.svc.settings.pin_failure_ceiling,
+                          breaker=self.svc.breakers.redis)
         failures, strict = lockout.line_figures(now)
         return [
             GaugeMetricFamily("supportline_pin_failures_line",

@@ -1,4 +1,5 @@
-"""The clients the app holds: settings, database engine and sessions, Redis, the clock.
+"""The clients the app holds: settings, database engine and sessions, Redis, the clock, and the
+degraded-mode breakers (`breakers`: one per app, shared by all its requests).
 
 Built by `create_app` (never at import time) and kept in `app.extensions["supportline"]`.
 Tests and the call simulator pass their own clock, engine or Redis in through `create_app`.
@@ -20,6 +21,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from casestore.db import make_engine, make_session_factory
+from casestore.redisguard import Breakers
 from ivr import staffing
 from ivr.dispatch import Dispatcher, Offer
 from ivr.jobs import JobContext, Jobs
@@ -79,6 +81,10 @@ class Services:
     telephony: Telephony | None
     dispatcher: Dispatcher
     jobs: Jobs
+    # Whether Redis and the database are usable now (casestore.redisguard): one per app, so all the
+    # requests and threads of this app (one per process in production) share the cooldown and the
+    # probe; never module-global, so two apps in one process (tests) do not share theirs.
+    breakers: Breakers = field(default_factory=Breakers)
     # This process spooled call-log records the database has not had yet (webhooks/voice.py).
     spooled: threading.Event = field(default_factory=threading.Event)
     replaying: threading.Lock = field(default_factory=threading.Lock)

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from twilio.twiml.voice_response import VoiceResponse
 
-from casestore.redisguard import BREAKER, ERRORS
+from casestore.redisguard import ERRORS
 from casestore.types import Priority
 from ivr import actions, holds, staffing
 from ivr.dispatch import Offer, Offers, stale
@@ -45,12 +45,12 @@ def _route(env: CallEnv, state: CallState, resp: VoiceResponse, *extra: str) -> 
     """
     for text in extra:
         _say(resp, text)
-    if not BREAKER.usable():
+    if not env.breakers.redis.usable():
         return _hunt(env, state, resp)
     try:
         pk = _reserve(env, state)
     except ERRORS as exc:
-        BREAKER.failed(exc)
+        env.breakers.redis.failed(exc)
         return _hunt(env, state, resp)
     if pk is None:
         return _queue(env, state, resp)
@@ -127,10 +127,10 @@ def _dial_advisor(
 ) -> VoiceResponse:
     """Ring the advisor reserved for this call, with the whisper-accept on their leg. The Redis
     reservation is confirmed by a hold in the database (`claimed`: taken already, in degraded mode)."""
-    _quiet(env.queue.leave, state.sid)
+    _quiet(env, env.queue.leave, state.sid)
     advisor = env.tables.advisor(pk)
     if advisor is None:  # removed from the roster while reserved: let them go, try again
-        _quiet(env.presence.release, pk, state.sid, env.now, missed=False)
+        _quiet(env, env.presence.release, pk, state.sid, env.now, missed=False)
         state.tried.append(f"advisor:{pk}")
         return _route(env, state, resp)
     claim = holds.TAKEN if claimed else holds.claim(env.session, pk, state.sid, env.now)
@@ -139,12 +139,12 @@ def _dial_advisor(
         if other is not None:
             # Busy with a call put through while Redis was unreachable, which presence does not
             # know of: presence follows the database, and this call tries someone else.
-            _quiet(staffing.adopt_hold, env.presence, other, env.now, replacing=state.sid)
+            _quiet(env, staffing.adopt_hold, env.presence, other, env.now, replacing=state.sid)
             log.warning("advisor %s reserved for call=%s is held for call=%s in the database",
                         pk, state.sid, other.call_sid)
         else:
             # Their hold is being released this instant: leave them free for the next caller.
-            _quiet(env.presence.release, pk, state.sid, env.now, missed=False)
+            _quiet(env, env.presence.release, pk, state.sid, env.now, missed=False)
         state.tried.append(advisor.target)
         return _route(env, state, resp)
     state.route = "owner" if pk == state.owner_pk else "advisor"
@@ -167,12 +167,12 @@ def _queue(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse
     """Nobody fitting is free: join the line (keeping any earlier place), let the dispatcher serve
     the line in order, and if this caller's turn has not come, tell position and expected wait.
     The line lives in Redis: while it is unreachable, the degraded hunt (`_hunt`) instead."""
-    if not BREAKER.usable():
+    if not env.breakers.redis.usable():
         return _hunt(env, state, resp)
     try:
         return _join_line(env, state, resp)
     except ERRORS as exc:
-        BREAKER.failed(exc)
+        env.breakers.redis.failed(exc)
         return _hunt(env, state, resp)
 
 
@@ -260,12 +260,12 @@ def _hold(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse:
 def queue_wait(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
     """A hold round ended: this caller's turn if an advisor is reserved for them, else hold on."""
     resp = _response()
-    if not BREAKER.usable() or _quiet(env.queue.get, state.sid) is None:
+    if not env.breakers.redis.usable() or _quiet(env, env.queue.get, state.sid) is None:
         return _route(env, state, resp)  # not in line (back from a missed advisor; Redis lost): route
     try:
         offer = _my_offer(env, state)
     except ERRORS as exc:  # Redis went away since the read above: the degraded hunt
-        BREAKER.failed(exc)
+        env.breakers.redis.failed(exc)
         return _route(env, state, resp)
     if offer is not None:
         return _dial_advisor(env, state, resp, offer.advisor_pk)
@@ -279,7 +279,7 @@ def connect(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
     try:
         offer = _valid_offer(env, state, Offers(env.redis).take(state.sid, inp.arg("o")))
     except ERRORS as exc:  # Redis went away after the dispatcher's redirect: the degraded hunt
-        BREAKER.failed(exc)
+        env.breakers.redis.failed(exc)
         return _route(env, state, resp)
     if offer is None or str(offer.advisor_pk) != pk:
         if state.queued_at is not None:
@@ -310,7 +310,7 @@ def queue_menu(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
         _leave_for_task(env, state, kind="callback", recording_url=None)
         state.visit("callback_requested")
         return _hangup(resp, say("queue_callback_saved", last4=digits_spoken(state.from_e164[-4:])))
-    if BREAKER.usable():  # else there is no line to be back in (`_queue` hunts instead)
+    if env.breakers.redis.usable():  # else there is no line to be back in (`_queue` hunts instead)
         _say(resp, say("queue_back"))
     return _queue(env, state, resp)
 
@@ -320,7 +320,7 @@ def queue_message(env: CallEnv, inp: CallInput, state: CallState) -> VoiceRespon
     the line; while Redis is unreachable there is no line, so a callback task is kept instead."""
     recording_url = inp.form.get("RecordingUrl", "")
     resp = _response()
-    if not recording_url and not BREAKER.usable():
+    if not recording_url and not env.breakers.redis.usable():
         _leave_for_task(env, state, kind="callback", recording_url=None)
         state.visit("callback_requested")
         if state.from_e164:
@@ -336,10 +336,10 @@ def queue_message(env: CallEnv, inp: CallInput, state: CallState) -> VoiceRespon
 
 def _leave_for_task(env: CallEnv, state: CallState, *, kind: str, recording_url: str | None) -> None:
     """Out of the line, into the task list at the same place (priority, first queue time)."""
-    _quiet(env.queue.leave, state.sid)
-    late = _quiet(Offers(env.redis).take, state.sid)
+    _quiet(env, env.queue.leave, state.sid)
+    late = _quiet(env, Offers(env.redis).take, state.sid)
     if late is not None:  # an advisor was reserved meanwhile: let them take the next caller
-        _quiet(env.presence.release, late.advisor_pk, state.sid, env.now, missed=False)
+        _quiet(env, env.presence.release, late.advisor_pk, state.sid, env.now, missed=False)
     queued_at = datetime.fromisoformat(state.queued_at) if state.queued_at else env.now
     rank = state.priority_rank if state.priority_rank is not None else Priority.MEDIUM.rank
     actions.add_callback_task(
@@ -392,7 +392,7 @@ def _talk_ended(env: CallEnv, inp: CallInput, state: CallState, advisor_pk: int 
         actions.mark_responded(env.session, state.case_pk, env.now)
     if advisor_pk is not None:
         holds.end(env.session, advisor_pk, state.sid, env.now + timedelta(seconds=env.wrap_seconds))
-        _quiet(env.presence.call_ended, advisor_pk, env.now, env.wrap_seconds, call_sid=state.sid)
+        _quiet(env, env.presence.call_ended, advisor_pk, env.now, env.wrap_seconds, call_sid=state.sid)
         env.dispatch()
     state.visit("done")
 
@@ -405,5 +405,5 @@ def _ring_missed(env: CallEnv, state: CallState, advisor_pk: int | None, dial_st
              dial_status or "none")
     if advisor_pk is not None:
         holds.end(env.session, advisor_pk, state.sid, env.now)
-        if _quiet(env.presence.release, advisor_pk, state.sid, env.now, missed=True) == "away":
+        if _quiet(env, env.presence.release, advisor_pk, state.sid, env.now, missed=True) == "away":
             staffing.note_autopause(env.session, advisor_pk, env.now, _autopause_reason(env))

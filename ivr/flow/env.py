@@ -1,5 +1,6 @@
 """What a step is given and what it gives back: `CallInput` (one webhook request, parsed),
-`CallEnv` (session, Redis, `now`, the line's settings and the services built from them) and
+`CallEnv` (session, Redis, `now`, the app's breakers, the line's settings and the services built
+from them) and
 `StepResult` (the TwiML and what to do with the call's state)."""
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import redis
 from sqlalchemy.orm import Session
 
 from auth.callers import DEFAULT_LINE_CEILING, Lockout
-from casestore.redisguard import BREAKER, ERRORS
+from casestore.redisguard import ERRORS, Breakers
 from ivr.dispatch import Dispatcher
 from ivr.jobs import Jobs
 from ivr.state import CallState, CallStore
@@ -48,6 +49,7 @@ class CallEnv:
     redis: redis.Redis
     now: datetime
     pin_pepper: str
+    breakers: Breakers  # the app's (`Services.breakers`): shared by all its requests, never per request
     tz_name: str = "America/Chicago"
     region: str = "US"
     overflow_number: str = ""
@@ -83,11 +85,12 @@ class CallEnv:
 
     @property
     def calls(self) -> CallStore:
-        return CallStore(self.redis, session=self.session)
+        return CallStore(self.redis, session=self.session, breaker=self.breakers.redis)
 
     @property
     def lockout(self) -> Lockout:
-        return Lockout(self.redis, session=self.session, ceiling=self.pin_failure_ceiling)
+        return Lockout(self.redis, session=self.session, ceiling=self.pin_failure_ceiling,
+                       breaker=self.breakers.redis)
 
     @property
     def queue(self) -> CallQueue:
@@ -96,12 +99,12 @@ class CallEnv:
     def dispatch(self) -> None:
         """Let the dispatcher give any free advisor to the right waiting caller (never raises:
         the caller in front of us must not pay for a problem with someone else's call)."""
-        if not BREAKER.usable():
+        if not self.breakers.redis.usable():
             return
         try:
             self.dispatcher.run(self.tables.advisors, self.now)
         except ERRORS as exc:
-            BREAKER.failed(exc)
+            self.breakers.redis.failed(exc)
         except Exception:
             log.exception("dispatch failed")
 

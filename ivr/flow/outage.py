@@ -28,7 +28,7 @@ def _outage(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
     resp = _response()
     case, incident, created = actions.open_or_join_outage(
         env.session, env.redis, district=district, now=env.now, sid=state.sid,
-        contact_pk=state.verified_pk,
+        contact_pk=state.verified_pk, breaker=env.breakers.redis,
     )
     state.incident_pk = incident.id
     if created:

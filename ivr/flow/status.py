@@ -37,7 +37,7 @@ def call_status(env: CallEnv, inp: CallInput, state: CallState | None) -> VoiceR
                     _finish_case_event(env, state, outcome=row.outcome, advisor_pk=row.advisor_id)
     if status in {"completed", "busy", "failed", "no-answer", "canceled"}:
         holds.end_call(env.session, inp.sid, env.now)
-        _quiet(_free_advisors_of, env, inp.sid, state)
+        _quiet(env, _free_advisors_of, env, inp.sid, state)
     return _response()
 
 
@@ -98,5 +98,5 @@ def _conversation_over(env: CallEnv, inp: CallInput) -> str:
     wrap = env.wrap_seconds if talked else 0
     for pk in holds.held_by(env.session, inp.sid):  # the advisor it had: wrap-up, then free
         holds.end(env.session, pk, inp.sid, env.now + timedelta(seconds=wrap))
-        _quiet(env.presence.call_ended, pk, env.now, wrap, call_sid=inp.sid)
+        _quiet(env, env.presence.call_ended, pk, env.now, wrap, call_sid=inp.sid)
     return str(_hangup(_response(), say("call_ended")))

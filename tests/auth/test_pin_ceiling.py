@@ -13,6 +13,7 @@ import logging
 import pytest
 
 from auth.callers import DEFAULT_LINE_CEILING, Lockout
+from casestore.redisguard import Breaker
 from tests.factories import World
 from tests.webhooks.test_metrics import delta, scrape, value
 
@@ -23,7 +24,7 @@ def guesses_per_hour(redis_client, clock, ceiling: int, hours: int = 2) -> list[
     """An attacker with a fresh spoofed number for every call, trying each of 23 contact IDs
     from three calls at once, every 5 minutes (the line refuses what it must): the wrong PINs
     evaluated in each hour."""
-    lockout = Lockout(redis_client, ceiling=ceiling)
+    lockout = Lockout(redis_client, ceiling=ceiling, breaker=Breaker())
     numbers = itertools.count()
     counts = []
     for _hour in range(hours):

@@ -27,6 +27,7 @@ from sqlalchemy.engine import make_url
 
 import auth.callers
 from auth.callers import MAX_FAILURES, Lockout
+from casestore.redisguard import Breaker
 from auth.pins import hash_pin
 from casestore.db import make_engine, make_session_factory, upgrade
 from casestore.models import Contact, District
@@ -261,13 +262,16 @@ def _from_threads(attempt, n: int = BURST) -> list:
 
 def _redis_attempts(client, race_clock) -> None:
     now = race_clock()
-    verdicts = _from_threads(lambda number: Lockout(client).attempt(now, False, number=number, contact_id=CONTACT_ID))
+    breaker = Breaker()  # one process's, shared by its threads
+    verdicts = _from_threads(lambda number: Lockout(client, breaker=breaker).attempt(now, False, number=number,
+                                                                                     contact_id=CONTACT_ID))
     assert sum(not v.refused for v in verdicts) == MAX_FAILURES
     assert sum(v.locked for v in verdicts) == 1
     # A right PIN now is refused like a wrong one.
-    assert Lockout(client).attempt(now, True, number="+16125559999", contact_id=CONTACT_ID).refused
+    assert Lockout(client, breaker=breaker).attempt(now, True, number="+16125559999", contact_id=CONTACT_ID).refused
     race_clock.advance(minutes=16)  # the lock and the failures expire together
-    assert not Lockout(client).attempt(race_clock(), True, number="+16125559999", contact_id=CONTACT_ID).refused
+    assert not Lockout(client, breaker=breaker).attempt(race_clock(), True, number="+16125559999",
+                                                        contact_id=CONTACT_ID).refused
 
 
 def test_parallel_attempts_in_redis_never_exceed_the_limit(redis_client, race_clock):
@@ -277,8 +281,9 @@ def test_parallel_attempts_in_redis_never_exceed_the_limit(redis_client, race_cl
 def test_parallel_right_pins_are_all_accepted(redis_client, race_clock):
     """Many calls of one contact from one (shared) number at once, all with the right PIN."""
     now = race_clock()
-    verdicts = _from_threads(lambda _n: Lockout(redis_client).attempt(now, True, number="+16125550150",
-                                                                      contact_id=CONTACT_ID))
+    breaker = Breaker()
+    verdicts = _from_threads(lambda _n: Lockout(redis_client, breaker=breaker).attempt(now, True, number="+16125550150",
+                                                                                       contact_id=CONTACT_ID))
     assert not any(v.refused for v in verdicts)
 
 
@@ -305,15 +310,18 @@ def test_parallel_attempts_in_postgresql_never_exceed_the_limit(own_db, dead_red
     _, engine = own_db
     sessions = make_session_factory(engine)
     now = race_clock()
+    breaker = Breaker()  # one process's, shared by its threads: the first failure opens it for all
 
     def attempt(number: str):
         with sessions() as s:
-            verdict = Lockout(dead_redis, session=s).attempt(now, False, number=number, contact_id=CONTACT_ID)
+            verdict = Lockout(dead_redis, session=s, breaker=breaker).attempt(now, False, number=number,
+                                                                              contact_id=CONTACT_ID)
             s.commit()
             return verdict
 
     verdicts = _from_threads(attempt)
     assert sum(not v.refused for v in verdicts) == MAX_FAILURES
     with sessions() as s:
-        assert Lockout(dead_redis, session=s).locked(now, contact_id=CONTACT_ID)
-        assert Lockout(dead_redis, session=s).attempt(now, True, number="+16125559999", contact_id=CONTACT_ID).refused
+        lockout = Lockout(dead_redis, session=s, breaker=breaker)
+        assert lockout.locked(now, contact_id=CONTACT_ID)
+        assert lockout.attempt(now, True, number="+16125559999", contact_id=CONTACT_ID).refused

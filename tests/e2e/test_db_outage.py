@@ -97,8 +97,7 @@ def _said(root: ET.Element) -> str:
 
 
 def test_the_database_killed_mid_call_and_restarted(private_postgres, settings_overrides, redis_client, clock,
-                                                     telephony, tmp_path, redis_breaker):
-    from casestore.redisguard import DB_BREAKER
+                                                     telephony, tmp_path):
     from ivr import spool
     from twilio_doubles.simulator import CallSimulator
     from webhooks import create_app
@@ -133,12 +132,11 @@ def test_the_database_killed_mid_call_and_restarted(private_postgres, settings_o
         body = sim.post(path, dict(base, CallSid=sid, Digits="4821"))
         assert time.perf_counter() - started < 1.0
         assert "trouble with our phone system" in body and "+16125550100" in body, body
-    assert not DB_BREAKER.usable()
+    assert not svc.breakers.db.usable()
     assert spool.pending(spool_path(svc)) == 3  # each call's trace, on this machine's disk
 
     private_postgres.start()
-    redis_breaker.reset()  # the 5 s cooldown has passed (not waited for: the clock is injected elsewhere)
-    DB_BREAKER.reset()
+    svc.breakers.reset()  # the 5 s cooldown has passed (not waited for: the clock is injected elsewhere)
     # Recovery on its own: the next caller is verified and put through, and this web process
     # writes what it spooled into the call log (no worker needed).
     t = sim.call(World.DANA_PHONE, keys=["4821#", "240117#"], dial=["accept"], call_sid="CAafter")
@@ -170,13 +168,12 @@ def _put_through(sim, sid: str, keys: list[str]) -> tuple[str, dict]:
 
 
 def test_the_end_of_calls_heard_during_an_outage_closes_their_rows_and_frees_their_advisors(
-        private_postgres, settings_overrides, redis_client, clock, telephony, tmp_path, redis_breaker):
+        private_postgres, settings_overrides, redis_client, clock, telephony, tmp_path):
     """Issue #13 item 5: three callers talking with three advisors when the database stops; their
     Dial results and final statuses arrive during the outage. Once it is back, one replay of the
     spool and one reconcile pass: every row closed with the right outcome, every advisor free."""
     from casestore.models import Advisor
-    from casestore.redisguard import DB_BREAKER
-    from ivr import spool, staffing
+    from ivr import staffing
     from routing.presence import Presence
     from twilio_doubles.simulator import CallSimulator
     from webhooks import create_app
@@ -211,8 +208,7 @@ def test_the_end_of_calls_heard_during_an_outage_closes_their_rows_and_frees_the
     assert spool.pending(spool_path(svc)) == 6 and World.DANA_PHONE not in spooled and "0134" in spooled
 
     private_postgres.start()
-    redis_breaker.reset()
-    DB_BREAKER.reset()
+    svc.breakers.reset()
     clock.advance(seconds=30)
     thread = replay_spool_in_background(svc)  # what the worker's timer, or the next webhook, does
     if thread is not None:

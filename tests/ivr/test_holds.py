@@ -251,12 +251,14 @@ def test_reconcile_frees_an_advisor_whose_call_ended_while_redis_was_unreachable
     """Redis was only unreachable (its data survived): the call's final status went to the
     database, so Redis still holds the advisor on a call, with the call's state left behind.
     The call-log row says the call is over: reconcile frees the advisor."""
+    from casestore.redisguard import Breaker
     from ivr.state import CallState, CallStore
 
     now = clock()
     presence = Presence(redis_client)
     assert presence.reserve([], skill=None, call_sid="CAgone", now=now, owner_pk=world.priya.id) == world.priya.id
-    CallStore(redis_client).finish("CAgone", "/voice/menu?n=3", "<Response/>", CallState(sid="CAgone"), False)
+    CallStore(redis_client, breaker=Breaker()).finish("CAgone", "/voice/menu?n=3", "<Response/>",
+                                                      CallState(sid="CAgone"), False)
     session.add(CallLog(call_sid="CAgone", started_at=now, ended_at=now, outcome="connected"))
     session.flush()
     assert staffing.reconcile(session, presence, redis_client, now, 60)[world.priya.id] == "available"
@@ -265,12 +267,13 @@ def test_reconcile_frees_an_advisor_whose_call_ended_while_redis_was_unreachable
 def _held_on(session, redis_client, world, sid: str, now):
     """Priya reserved for `sid` and its hold claimed, the call's state in Redis: a call put
     through whose end (Dial result, final status) was never heard."""
+    from casestore.redisguard import Breaker
     from ivr.state import CallState, CallStore
 
     presence = Presence(redis_client)
     assert presence.reserve([], skill=None, call_sid=sid, now=now, owner_pk=world.priya.id) == world.priya.id
     assert holds.claim(session, world.priya.id, sid, now) == holds.TAKEN
-    CallStore(redis_client).finish(sid, "/voice/menu?n=3", "<Response/>", CallState(sid=sid), False)
+    CallStore(redis_client, breaker=Breaker()).finish(sid, "/voice/menu?n=3", "<Response/>", CallState(sid=sid), False)
     session.flush()
     return presence
 

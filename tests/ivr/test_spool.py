@@ -181,7 +181,6 @@ def test_a_dial_result_replayed_after_the_live_final_status_still_records_the_ta
     from psycopg import OperationalError as PgOperationalError
     from sqlalchemy.exc import OperationalError
 
-    from casestore.redisguard import DB_BREAKER
     from ivr import flow
     from routing.presence import Presence
     from tests.e2e.test_db_outage import _put_through
@@ -200,7 +199,7 @@ def test_a_dial_result_replayed_after_the_live_final_status_still_records_the_ta
     assert "trouble with our phone system" in sim.post(action, dict(base, DialCallStatus="completed",
                                                                      DialCallDuration="180"))
     monkeypatch.setattr(flow, "handle", real)
-    DB_BREAKER.reset()
+    svc.breakers.db.reset()
     svc.spooled.clear()  # (replayed below, not in the background: this test's sessions share one connection)
     sim.post("/voice/status", dict(base, CallStatus="completed", CallDuration="200"))
     row = session.scalars(select(CallLog).where(CallLog.call_sid == "CAorder")).one()
