@@ -1,10 +1,11 @@
 """Advisor presence (available / on_call / wrap_up / away / offline) and atomic reservation, in Redis.
 
 What it owns. Who is free right now, shared by every gunicorn worker and machine: one Redis hash
-per advisor, plus the decision "which free advisor takes this call" and the taking of that advisor,
-done as one atomic step (`Presence.reserve`). The roster (who exists, skills, teams, active) stays
-in the database; callers hand it in as `routing.selection.AdvisorView`s. Eligibility and team order
-are `routing.selection`'s rules; this module layers "is free, and for how long" on top. It never
+per advisor, plus the last step of "which free advisor takes this call" and the taking of that
+advisor, done as one atomic step (`Presence.reserve`). Whom to ask for, from which pool, in which
+team order is `routing.decision`'s (on `routing.selection`'s eligibility and team order); this module
+layers "is free, and for how long" on top. The roster (who exists, skills, teams, active) stays in
+the database; callers hand it in as `routing.selection.AdvisorView`s. It never
 reads the clock: every method takes `now`, which must be tz-aware (a naive datetime raises
 ValueError). It imports only `routing`, redis and the standard library.
 
@@ -60,6 +61,7 @@ from zoneinfo import ZoneInfo
 import redis
 
 from routing import presencelua as lua
+from routing.decision import team_rank
 from routing.selection import AdvisorView, eligible
 
 MISSED_LIMIT = 2
@@ -126,12 +128,6 @@ def _state(state: PresenceState | str) -> str:
     if value not in STATES:
         raise ValueError(f"unknown presence state {state!r}; one of {sorted(STATES)}")
     return value
-
-
-def team_rank(advisor: AdvisorView, preferred_teams: tuple[str, ...] | list[str]) -> int:
-    """Position of the advisor's team in `preferred_teams` (others after all of them)."""
-    teams = tuple(preferred_teams)
-    return teams.index(advisor.team) if advisor.team in teams else len(teams)
 
 
 class Presence:
