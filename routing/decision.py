@@ -15,8 +15,9 @@ the same decision, and the rules can be tested as a table (tests/routing/test_de
 The rules, in the order the caller meets them (live: Redis reachable):
 1. The case owner (route "owner"; active and not tried this round): free, or already reserved for
    this call -> `DialOwner`; on a call or wrapping up -> `WaitForOwner` (the line keeps the call for
-   them for a while: `routing.callqueue`); away or offline -> passed over. Once passed over, the
-   call's route is "advisor" and it no longer waits for the owner.
+   them for a while: `routing.callqueue`); away or offline -> passed over (and no longer waited
+   for). Once the owner stage is over (passed over, tried, or not in the roster) the route is
+   "advisor". Decisions carry the call's route and owner wait after them, for ivr to keep.
 2. At most MAX_ADVISOR_ATTEMPTS advisors per hold round; then the line (`JoinLine`).
 3. Others already waiting for the same advisors: the line, behind them (the dispatcher serves the
    line in order, this caller included).
@@ -31,8 +32,9 @@ each call starts the first team at its own place (a sha1 of the call sid), so th
 do not all race for the same first advisor. Advisors held in the database are skipped; nobody left
 -> `TakeMessage`.
 
-A caller already in line is served by the dispatcher (`ivr.dispatch`) with `offer_for`: the same
-owner and eligibility rules, applied to the line entry and the advisors free at that moment.
+A caller going back in the line keeps their place (`join_line`: the entry only). A caller already
+in line is served by the dispatcher (`ivr.dispatch`) with `offer_for`: the same owner and
+eligibility rules, applied to the line entry and the advisors free at that moment.
 """
 
 from __future__ import annotations

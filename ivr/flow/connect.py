@@ -294,7 +294,7 @@ def connect(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
         offer = None
     if offer is not None and str(offer.advisor_pk) == inp.arg("adv"):
         return _route(env, state, resp, offer=offer.advisor_pk)
-    return _route(env, state, resp, line=state.queued_at is not None)  # Redis lost: the hunt either way
+    return _route(env, state, resp, line=state.queued_at is not None)  # after a Redis error: the hunt, line or not
 
 
 def queue_menu(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
