@@ -1,8 +1,9 @@
 """Advisor holds: the database's record of which call each advisor is ringing or talking with.
 
-Redis presence (`routing.presence`) decides who takes a call; it is fast but it can be lost. The
-`advisor_holds` table keeps one row per advisor, written when a call is put through to them and
-given a `free_at` when that call ends (after wrap-up when they talked). It serves two purposes:
+Redis presence (`routing.presence`) reserves whom `routing.decision` picked for a call; it is fast
+but it can be lost. The `advisor_holds` table keeps one row per advisor, written when a call is put
+through to them and given a `free_at` when that call ends (after wrap-up when they talked). It
+serves two purposes:
 
 * **degraded mode** (Redis unreachable): `claim` is the reservation. A compare-and-set on the
   advisor's row (it only replaces a hold that is over) lets one call at a time have an advisor,
