@@ -30,14 +30,13 @@ from flask import Blueprint, abort, g, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import object_session
 
-from casestore.models import Advisor, CallbackTask, Case, District, Incident, Page, StatusBanner
-from casestore.phones import mask
 from auth.admins import allowed, user_for_token
 from auth.disclosure import phone_for
 from casestore import audit
+from casestore.models import Advisor, CallbackTask, Case, District, Incident, Page, StatusBanner
+from casestore.phones import mask
 from ivr import incidents as incident_ops
-from ivr import lifecycle
-from ivr import staffing
+from ivr import lifecycle, staffing
 from ivr.metrics import queue_metrics
 from webhooks import live
 from webhooks.cleaning import MAX_ID, json_strings

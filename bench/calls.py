@@ -33,10 +33,10 @@ import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 from urllib.parse import urlencode, urlsplit
 
 import yaml

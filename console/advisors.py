@@ -11,12 +11,12 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 
 from casestore import audit
-from casestore.models import Advisor, Team
 from casestore.interchange.fields import Name200
+from casestore.models import Advisor, Team
 from casestore.types import ProductArea
+from console import actor, bp, flash_problems, require, write
 from ivr import staffing
 from webhooks import live
-from console import actor, bp, flash_problems, require, write
 from webhooks.services import current_services
 
 SKILLS = [p.value for p in ProductArea]

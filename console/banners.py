@@ -20,8 +20,8 @@ from sqlalchemy import select
 
 from casestore import audit
 from casestore.models import District, StatusBanner
-from routing.oncall import local_to_utc
 from console import actor, bp, flash_problems, require
+from routing.oncall import local_to_utc
 from webhooks.services import current_services
 
 MESSAGE_MIN, MESSAGE_MAX = 3, 500

@@ -11,12 +11,12 @@ from flask import jsonify, render_template
 from sqlalchemy import select
 
 from casestore.models import Incident
+from console import bp, require
 from ivr import reports
 from ivr.incidents import OPEN_STATES
 from ivr.metrics import queue_metrics
 from routing.oncall import on_call
 from webhooks import live
-from console import bp, require
 from webhooks.services import current_services
 
 SERVICE_GOAL_SECONDS = 15

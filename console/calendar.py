@@ -24,8 +24,8 @@ from casestore import audit
 from casestore.interchange.fields import fmt_time
 from casestore.models import BusinessHours, Closure, HolidayRule
 from casestore.types import HOLIDAY_RULES, Weekday
-from routing.calendar import Calendar, closed_days, holiday_date, load_calendar, status_at
 from console import actor, bp, flash_problems, require, write
+from routing.calendar import Calendar, closed_days, holiday_date, load_calendar, status_at
 from webhooks.services import current_services
 
 DAY_NAMES = {Weekday.MON: "Monday", Weekday.TUE: "Tuesday", Weekday.WED: "Wednesday", Weekday.THU: "Thursday",

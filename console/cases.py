@@ -7,8 +7,8 @@ from flask import abort, flash, redirect, request, url_for
 from sqlalchemy import select
 
 from casestore.models import Case
-from ivr import lifecycle
 from console import actor, bp, require
+from ivr import lifecycle
 from webhooks.services import current_services
 
 CHOICES = lifecycle.STATUS_CHOICES

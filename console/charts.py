@@ -18,9 +18,9 @@ from flask import jsonify, render_template
 from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
-from ivr.metrics import SERVICE_LEVEL_SECONDS, combine, figures, figures_by_skill
 from console import bp, require
 from console.logs import local_midnight
+from ivr.metrics import SERVICE_LEVEL_SECONDS, combine, figures, figures_by_skill
 from webhooks.services import current_services
 
 DAYS = 30

@@ -23,7 +23,15 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from casestore.models import (
-    Advisor, AuditEntry, CallbackTask, CallLog, Case, Contact, District, Engineer, Incident,
+    Advisor,
+    AuditEntry,
+    CallbackTask,
+    CallLog,
+    Case,
+    Contact,
+    District,
+    Engineer,
+    Incident,
     IncidentEvent,
 )
 from casestore.phones import mask

@@ -36,9 +36,9 @@ from casestore.models import (
     RotationOverride,
 )
 from casestore.types import HandoffKind, RotationLayer, Weekday
-from routing.oncall import load_rotations, local_to_utc, upcoming_shifts
 from console import actor, bp, flash_problems, require, write
 from console.calendar import DAY_NAMES
+from routing.oncall import load_rotations, local_to_utc, upcoming_shifts
 from webhooks.services import current_services
 
 CALENDAR_DAYS = 28

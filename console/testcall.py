@@ -35,9 +35,9 @@ from casestore.redisguard import ERRORS
 from console import actor, bp, require, wants_json
 from console.limits import RateLimit
 from console.logs import mask_text
-from webhooks.services import current_services
 from twilio_doubles.dryrun import dry_run_on, parse_at
 from twilio_doubles.simulator import DIAL_OUTCOMES, Transcript
+from webhooks.services import current_services
 
 log = logging.getLogger("supportline")
 

@@ -7,9 +7,10 @@ Every function takes the caller's session and only flushes; the webhook commits 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import cast
 
 import redis
-from sqlalchemy import event, func, select, update
+from sqlalchemy import Table, event, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -56,7 +57,7 @@ def update_call_log(session: Session, sid: str, *, only_if_in_progress: bool = F
                     only_if_outcome_in: tuple[str, ...] | None = None, **values) -> None:
     """One UPDATE by CallSid (no read first); `only_if_in_progress` keeps a final outcome,
     `only_if_outcome_in` all but those."""
-    table = CallLog.__table__
+    table = cast(Table, CallLog.__table__)
     stmt = update(table).where(table.c.call_sid == sid).values(**values)
     if only_if_in_progress:
         only_if_outcome_in = ("in_progress",)
@@ -91,7 +92,7 @@ def finish_call_event(
     session: Session, case_pk: int, sid: str, *, outcome: str, advisor_pk: int | None
 ) -> None:
     """Set the outcome of this call's entry in the case's communication log (one UPDATE)."""
-    table = CaseEvent.__table__
+    table = cast(Table, CaseEvent.__table__)
     session.connection().execute(
         update(table)
         .where(table.c.case_id == case_pk, table.c.call_sid == sid, table.c.kind == "call")
@@ -101,7 +102,7 @@ def finish_call_event(
 
 def set_queued_at(session: Session, sid: str, now: datetime) -> None:
     """The first time the call joined the line (a call restarted after a Redis loss keeps it)."""
-    table = CallLog.__table__
+    table = cast(Table, CallLog.__table__)
     session.connection().execute(
         update(table).where(table.c.call_sid == sid, table.c.queued_at.is_(None)).values(queued_at=now)
     )
@@ -109,7 +110,7 @@ def set_queued_at(session: Session, sid: str, now: datetime) -> None:
 
 def mark_responded(session: Session, case_pk: int, now: datetime) -> None:
     """The first answered call on a case marks it responded (one UPDATE; later calls change nothing)."""
-    table = Case.__table__
+    table = cast(Table, Case.__table__)
     session.connection().execute(
         update(table).where(table.c.id == case_pk, table.c.responded_at.is_(None)).values(responded_at=now)
     )

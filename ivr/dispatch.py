@@ -26,13 +26,13 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Iterable
 
 import redis
 
-from ivr.telephony import CallNotInProgress, Telephony, TelephonyError, NOT_FOUND
+from ivr.telephony import NOT_FOUND, CallNotInProgress, Telephony, TelephonyError
 from routing.callqueue import CallQueue, Waiting
 from routing.decision import offer_for
 from routing.presence import Presence
@@ -78,7 +78,7 @@ class Offer:
         return f"{self.advisor_pk}:{self.token}:{self.made_at!r}"
 
     @classmethod
-    def decode(cls, raw: str | None) -> "Offer | None":
+    def decode(cls, raw: str | bytes | None) -> Offer | None:
         if not raw or str(raw).startswith("taken:"):
             return None
         pk, token, made = str(raw).split(":", 2)
@@ -222,4 +222,4 @@ def stale(offer: Offer, now: datetime) -> bool:
     return now.timestamp() - offer.made_at >= OFFER_STALE_SECONDS
 
 
-__all__ = ["Dispatcher", "DispatchResult", "Offer", "Offers", "stale"]
+__all__ = ["DispatchResult", "Dispatcher", "Offer", "Offers", "stale"]

@@ -21,10 +21,11 @@ Every function only flushes: the webhook commits once.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Iterable
+from typing import cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Table, and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -35,7 +36,7 @@ from casestore.models import AdvisorHold, CallLog
 # end was never heard (lost callbacks) and no longer keeps the advisor busy.
 STALE_AFTER = timedelta(hours=4)
 
-_TABLE = AdvisorHold.__table__
+_TABLE = cast(Table, AdvisorHold.__table__)
 
 # What `claim` found.
 TAKEN = "taken"  # this call holds the advisor now
@@ -97,14 +98,14 @@ def claim(session: Session, advisor_pk: int, sid: str, now: datetime) -> str:
         # RETURNING, not rowcount: a skipped upsert returns no row on every driver.
         return TAKEN if conn.execute(stmt.returning(_TABLE.c.advisor_id)).first() is not None else HELD
     # Other databases: compare-and-set by hand (the primary key still stops two inserts).
-    row = session.get(AdvisorHold, pk, with_for_update=True)
-    if row is None:
+    hold = session.get(AdvisorHold, pk, with_for_update=True)
+    if hold is None:
         session.add(AdvisorHold(advisor_id=pk, call_sid=sid, since=now, free_at=None))
         session.flush()
         return TAKEN
-    if row.call_sid != sid and not _is_over(row, now):
+    if hold.call_sid != sid and not _is_over(hold, now):
         return HELD
-    row.call_sid, row.since, row.free_at = sid, now, None
+    hold.call_sid, hold.since, hold.free_at = sid, now, None
     return TAKEN
 
 

@@ -12,8 +12,9 @@ message or a callback request are counted apart and excluded from answered/aband
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, time
-from typing import Any, Iterable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import redis

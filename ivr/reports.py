@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
-from typing import Iterable
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, select

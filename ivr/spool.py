@@ -42,10 +42,10 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
@@ -130,7 +130,7 @@ def replay(session: Session, path: Path, *, now: float | None = None, apply_even
         return 0
     records: list[tuple[str, dict | None]] = []
     for f in taken:
-        with open(f, "r", encoding="utf-8") as fh:
+        with open(f, encoding="utf-8") as fh:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)  # writers that opened it before the rename are done
             for line in _lines(fh.read()):
                 try:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, cast
 
 import redis
 from sqlalchemy.orm import Session
@@ -103,10 +103,10 @@ class CallStore:
         return f"{self.prefix}:resp:{sid}:{hashlib.sha1(url.encode()).hexdigest()}"
 
     @staticmethod
-    def _decode(raw: str | dict | None) -> CallState | None:
+    def _decode(raw: str | bytes | dict | None) -> CallState | None:
         if raw is None:
             return None
-        data: dict[str, Any] = json.loads(raw) if isinstance(raw, str) else raw
+        data: dict[str, Any] = json.loads(raw) if isinstance(raw, (str, bytes)) else raw
         known = CallState.__dataclass_fields__
         return CallState(**{k: v for k, v in data.items() if k in known})
 
@@ -133,7 +133,8 @@ class CallStore:
         """
         if self.breaker.usable():
             try:
-                answer, raw = self.redis.mget(self.answer_key(sid, url), self.key(sid))
+                found, raw = self.redis.mget(self.answer_key(sid, url), self.key(sid))
+                answer = cast("str | None", found)  # the clients decode responses
                 self.breaker.succeeded()
                 if raw is not None or not may_exist:
                     return answer, self._decode(raw)
@@ -166,7 +167,7 @@ class CallStore:
                 return
             except ERRORS as exc:
                 self.breaker.failed(exc)
-        self._db_save(sid, None if forget else state, now or datetime.now(timezone.utc))
+        self._db_save(sid, None if forget else state, now or datetime.now(UTC))
 
     # -- the database stand-in ---------------------------------------------------------------
 

@@ -26,9 +26,15 @@ local function effective(state, wrap_until, now)
 end
 """
 
+
+def _with_prelude(body: str) -> str:
+    """A script that starts with the shared helpers (the prelude above)."""
+    return PRELUDE + body
+
+
 # KEYS[i]: advisor hashes (the owner first when ARGV[4] == '1').
 # ARGV: now, today, call_sid, has_owner, then (pk, team_rank) per key.
-RESERVE = PRELUDE + """
+RESERVE = _with_prelude("""
 local now = tonumber(ARGV[1])
 local today = ARGV[2]
 local sid = ARGV[3]
@@ -60,10 +66,10 @@ if best == nil then return false end
 redis.call('HSET', KEYS[best.i], 'state', 'on_call', 'since', ARGV[1], 'idle_since', fmt(best.idle),
            'call_sid', sid, 'accepted_sid', '', 'wrap_until', '')
 return best.pk
-"""
+""")
 
 # KEYS: advisor hash, registry. ARGV: now, new state, reason, pk. Returns 1 when something changed.
-SET_STATE = PRELUDE + """
+SET_STATE = _with_prelude("""
 local now = tonumber(ARGV[1])
 local new = ARGV[2]
 local f = redis.call('HMGET', KEYS[1], 'state', 'wrap_until', 'away_reason')
@@ -98,7 +104,7 @@ if new == 'away' then reason = ARGV[3] end
 redis.call('HSET', KEYS[1], 'state', new, 'since', ARGV[1], 'away_reason', reason,
            'call_sid', '', 'accepted_sid', '', 'wrap_until', '')
 return 1
-"""
+""")
 
 # KEYS: advisor hash. ARGV: now, call_sid, missed ('1'/'0'), limit, reason.
 # Returns the new state, or '' when the sid is not the advisor's unaccepted reservation.
@@ -161,7 +167,7 @@ return 1
 
 # KEYS: advisor hash. ARGV: now, active ('1'/'0'), max_wrap_seconds, check_sid ('1'/'0'), dead sid.
 # Returns the advisor's state at `now` after a change, or '' when nothing changed.
-RECONCILE = PRELUDE + """
+RECONCILE = _with_prelude("""
 local now = tonumber(ARGV[1])
 local f = redis.call('HMGET', KEYS[1], 'state', 'call_sid', 'since', 'wrap_until')
 if not f[1] or f[1] == 'offline' then return '' end
@@ -184,4 +190,4 @@ if f[1] == 'wrap_up' then
   end
 end
 return ''
-"""
+""")

@@ -26,12 +26,11 @@ import itertools
 import json
 import re
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, Mapping
 from urllib.parse import parse_qsl
-
 
 ACCOUNT_SID = "AC" + "f" * 32
 AUTH_TOKEN = "fake-twilio-auth-token-0123456789"

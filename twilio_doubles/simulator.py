@@ -18,8 +18,8 @@ from __future__ import annotations
 import itertools
 import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator
 from urllib.parse import urlsplit
 
 from twilio.request_validator import RequestValidator
@@ -236,12 +236,13 @@ class CallSimulator:
     def _redirect(self, c: _Call, verb) -> tuple[bool, str | None]:
         """Follow the redirect, unless the carrier put the waiting caller through meanwhile; a
         caller back in the hold loop more than `hold_rounds` times hangs up."""
-        next_path: str | None = (verb.text or "").strip()
+        path = (verb.text or "").strip()
+        next_path: str | None = path
         redirected = self.redirects(c.sid)
         if redirected:
             c.t.lines.append("   (put through from the line)")
             next_path = redirected
-        elif "/voice/queue?" in next_path:
+        elif "/voice/queue?" in path:
             c.holds += 1
             if c.holds > self.hold_rounds:
                 c.t.ended_by = "caller hung up while holding"
@@ -285,7 +286,7 @@ class CallSimulator:
                         if inner.tag == "Say":
                             t.lines.append(f"   ({target} hears) {inner.text}")
                     press = "1" if outcome == "accept" else "2"
-                    doc = self.post(self._local(gather.get("action")),
+                    doc = self.post(self._local(gather.get("action", "")),
                                     dict(child_params, Digits=press), t)
                     bridged = ET.fromstring(doc).find("Hangup") is None
                 else:
@@ -335,4 +336,4 @@ def advance_clock(clock) -> Callable[[float], None]:
     return _advance
 
 
-__all__ = ["CallSimulator", "SimulatedEntry", "Transcript", "advance_clock", "DIAL_OUTCOMES"]
+__all__ = ["DIAL_OUTCOMES", "CallSimulator", "SimulatedEntry", "Transcript", "advance_clock"]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -104,4 +105,4 @@ def _register_blueprints(app: Flask) -> None:
     console.init_app(app)
 
 
-__all__ = ["create_app", "Settings", "ConfigurationError"]
+__all__ = ["ConfigurationError", "Settings", "create_app"]

@@ -7,9 +7,10 @@ makes a configuration unsafe outside development mode; `create_app` refuses to s
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from auth.callers import DEFAULT_LINE_CEILING
 

@@ -39,10 +39,11 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -149,7 +150,7 @@ def write_cache(path: Path, key: bytes, numbers: Iterable[str], now: datetime | 
     hashes = sorted({number_hash(key, n) for n in numbers if n})
     doc = {
         "format": FORMAT,
-        "written_at": (now or datetime.now(timezone.utc)).isoformat(timespec="seconds"),
+        "written_at": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
         "key_id": key_id(key),
         "hosted_contacts": hashes,
     }

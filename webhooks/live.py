@@ -11,7 +11,8 @@ answer 503 with that sentence (JSON for the API and for the console's JSON route
 
 from __future__ import annotations
 
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from flask import jsonify, render_template
 

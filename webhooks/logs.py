@@ -31,12 +31,11 @@ import re
 import sys
 import time
 import uuid
-from datetime import datetime, timezone
-from typing import Mapping
-
-from werkzeug.datastructures import Headers
+from collections.abc import Mapping
+from datetime import UTC, datetime
 
 from flask import Flask, Response, g, request
+from werkzeug.datastructures import Headers
 
 from casestore.phones import mask
 from ivr.jobs import REQUEST_ID
@@ -89,7 +88,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, object] = {
-            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds")
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
             .replace("+00:00", "Z"),
             "level": record.levelname,
             "logger": record.name,

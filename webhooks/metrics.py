@@ -168,7 +168,7 @@ class CallMark:
     ceiling_crossings: int = 0
 
     @classmethod
-    def of(cls, state: Any) -> "CallMark":
+    def of(cls, state: Any) -> CallMark:
         if state is None:
             return cls()
         return cls(failures=int(getattr(state, "failures", 0) or 0), step=str(getattr(state, "step", "") or ""),

@@ -33,8 +33,9 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, time as dtime, timezone
-from typing import Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from datetime import time as dtime
 from zoneinfo import ZoneInfo
 
 import redis
@@ -184,14 +185,14 @@ class LiveCollector:
         queue, conn = jobs.queue, jobs.connection
         queued = int(queue.count)
         oldest_age = 0.0
-        wall = datetime.now(timezone.utc)  # RQ stamps jobs with the machine's clock
+        wall = datetime.now(UTC)  # RQ stamps jobs with the machine's clock
         for job_id in queue.get_job_ids(0, 3):  # the head; skip ids whose job vanished meanwhile
             try:
                 job = Job.fetch(job_id, connection=conn)
             except Exception:
                 continue
             if job.enqueued_at is not None:
-                at = job.enqueued_at if job.enqueued_at.tzinfo else job.enqueued_at.replace(tzinfo=timezone.utc)
+                at = job.enqueued_at if job.enqueued_at.tzinfo else job.enqueued_at.replace(tzinfo=UTC)
                 oldest_age = max(0.0, (wall - at).total_seconds())
             break
         scheduled_key = queue.scheduled_job_registry.key

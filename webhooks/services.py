@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 import redis
+from flask import current_app
+from redis import Redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
-from flask import current_app
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,7 +37,7 @@ log = logging.getLogger("supportline")
 
 
 def system_clock() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def shifted_clock(start: datetime, anchor: float | None = None) -> Clock:
@@ -43,11 +45,11 @@ def shifted_clock(start: datetime, anchor: float | None = None) -> Clock:
     process given the same anchor shares one clock) and runs on at real speed (development only)."""
     if start.tzinfo is None:
         raise ValueError("SUPPORTLINE_CLOCK_START needs a UTC offset, e.g. 2026-11-24T10:00:00-06:00")
-    offset = start - (system_clock() if anchor is None else datetime.fromtimestamp(anchor, timezone.utc))
+    offset = start - (system_clock() if anchor is None else datetime.fromtimestamp(anchor, UTC))
     return lambda: system_clock() + offset
 
 
-_EMBEDDED_SERVERS: dict[str, object] = {}
+_EMBEDDED_SERVERS: dict[str, Any] = {}  # instance path -> fakeredis.FakeServer
 
 
 def make_redis(settings: Settings) -> redis.Redis:
@@ -74,7 +76,7 @@ class Services:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
-    redis: redis.Redis
+    redis: Redis
     clock: Clock
     tables: TablesCache
     presence: Presence
@@ -96,10 +98,10 @@ class Services:
         *,
         engine: Engine | None = None,
         sessions: sessionmaker[Session] | None = None,
-        redis_client: redis.Redis | None = None,
+        redis_client: Redis | None = None,
         clock: Clock | None = None,
         telephony: Telephony | None = None,
-    ) -> "Services":
+    ) -> Services:
         engine = engine or make_engine(settings.database_url)
         sessions = sessions or make_session_factory(engine)
         client = redis_client if redis_client is not None else make_redis(settings)

@@ -18,7 +18,7 @@ only `form()` and `query()`, cleaned once per request.
 from __future__ import annotations
 
 import re
-from typing import Mapping
+from collections.abc import Mapping
 
 from flask import g, request
 

@@ -15,7 +15,6 @@ import redis
 from .board import CallPlan, CallRecord, Storm
 from .shared import AFTER_TALKING, MAX_RESTARTS, PRESENCE_KEY, base
 
-
 HOLD_SECONDS = 30.0  # a hold round when the TwiML has no Pause to go by
 CHOOSE_SECONDS = 4.0  # listening to "1 for a message, 2 for a call back" before pressing 2
 

@@ -8,13 +8,13 @@ import argparse
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from . import __doc__ as BENCH_DOC
 from .run import run_bench
-from .shared import STORM_DIR, BenchError, base
 from .setup import use_storm_database
+from .shared import STORM_DIR, BenchError, base
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -12,7 +12,7 @@ import os
 import re
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import redis
@@ -20,7 +20,6 @@ import redis
 from .board import Board, CallRecord, ConnectionPool, Storm
 from .services import Outage
 from .shared import AFTER_TALKING, LINE_KEY, OFFER_KEYS, base
-
 
 WAIT_BUCKETS = ((15.0, "< 15 s"), (30.0, "15-30 s"), (60.0, "30-60 s"), (120.0, "60-120 s"),
                 (math.inf, "> 120 s"))
@@ -158,7 +157,7 @@ def service_side(records: list[CallRecord], roster: dict[int, str], wall0: float
     served_waits = sorted(float(w) for sid, (o, w) in logs.items() if o == "connected")
 
     client = redis.Redis.from_url(base.REDIS_URL, decode_responses=True)
-    service_now = datetime.fromtimestamp(time.time() + offset, timezone.utc)
+    service_now = datetime.fromtimestamp(time.time() + offset, UTC)
     views = Presence(client).snapshot(list(roster), service_now)
     states = Counter(v.state for v in views.values())
     on_call = [f"advisor {pk} on_call for {v.call_sid}" for pk, v in views.items() if v.state == "on_call"]

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import redis
 

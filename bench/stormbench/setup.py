@@ -9,7 +9,6 @@ import yaml
 
 from .shared import DB_NAME, DEMO_CONTACT_ID, REDIS_DB, STORM_DIR, BenchError, base
 
-
 STORM_ADVISOR = "Storm Advisor {:03d}"
 STORM_TEAM = "Campus Support"
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy",

@@ -20,6 +20,7 @@ import sys
 from collections import Counter
 from datetime import date, datetime, time, timedelta
 from itertools import pairwise
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import phonenumbers
@@ -68,7 +69,7 @@ TEAMS = [
 ]
 
 # name, state, hosted, team, active, area codes, e-mail domain, schools, cases, contacts
-DISTRICTS = [
+DISTRICTS: list[dict[str, Any]] = [
     dict(
         name="Lakeview Public Schools", state="MN", hosted=True, team="Campus Support", active=True,
         area_codes=["612", "952"], domain="lakeview.k12.mn.us", cases=45,
@@ -123,7 +124,7 @@ DISTRICTS = [
     ),
 ]
 
-DEMO_CONTACT = {
+DEMO_CONTACT: dict[str, Any] = {
     "contact_id": "104233",
     "district": "Lakeview Public Schools",
     "name": "Dana Whitfield",

@@ -5,7 +5,8 @@ dial target, and the autopause reason."""
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from casestore.redisguard import ERRORS
 from ivr import actions

@@ -4,7 +4,7 @@ call's (verified) state, the restart of a call whose state is lost, and a new ca
 from __future__ import annotations
 
 import uuid
-from typing import Callable
+from collections.abc import Callable
 
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -20,7 +20,6 @@ from ivr.flow.twiml import _int, _response
 from ivr.flow.verify import contact_id_entered, incoming, pin_entered
 from ivr.flow.whisper import whisper, whisper_accept
 from ivr.state import CallState
-
 
 Step = Callable[[CallEnv, CallInput, CallState], VoiceResponse]
 

@@ -22,7 +22,7 @@ def _say(resp: VoiceResponse | Gather, text: str) -> None:
 
 
 def url(step: str, state: CallState | None = None, **params: object) -> str:
-    query = {"n": state.seq} if state is not None else {}
+    query: dict[str, object] = {"n": state.seq} if state is not None else {}
     query.update({k: v for k, v in params.items() if v is not None})
     return f"/voice/{step}" + (f"?{urlencode(query)}" if query else "")
 

@@ -27,10 +27,10 @@ from sqlalchemy.engine import make_url
 
 import auth.callers
 from auth.callers import MAX_FAILURES, Lockout
-from casestore.redisguard import Breaker
 from auth.pins import hash_pin
 from casestore.db import make_engine, make_session_factory, upgrade
 from casestore.models import Contact, District
+from casestore.redisguard import Breaker
 from tests.conftest import AUTH_TOKEN, BASE_URL, PIN_PEPPER, TEST_DATABASE_URL, TEST_REDIS_URL
 
 CONTACT_ID, PIN = "104233", "4821"
