@@ -44,9 +44,9 @@ def _document() -> dict[str, Any]:
             "title": "supportline API",
             "version": _version(),
             "description": "The support line's JSON API: the waiting line, presence, tasks, incidents, and the "
-                           "routing tables in the load-file format. Every request but this document's needs "
-                           "`Authorization: Bearer <token>` (`supportline admin token USER`); viewers read, "
-                           "supervisors also set presence, banners and incidents, admins also edit the tables.",
+            "routing tables in the load-file format. Every request but this document's needs "
+            "`Authorization: Bearer <token>` (`supportline admin token USER`); viewers read, "
+            "supervisors also set presence, banners and incidents, admins also edit the tables.",
         },
         "jsonSchemaDialect": "https://spec.openapis.org/oas/3.1/dialect/base",
         "security": [{"bearer": []}],
@@ -54,8 +54,9 @@ def _document() -> dict[str, Any]:
         "paths": {**_existing_paths(), **_table_paths(request_names, item_names)},
         "components": {
             "schemas": schemas,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                           "description": "a per-user API token, slt_..."}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "a per-user API token, slt_..."}
+            },
             "parameters": _parameters(),
             "responses": _responses(),
         },

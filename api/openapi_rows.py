@@ -70,30 +70,50 @@ def _identity_schema(fn: Callable[..., Any], out: bool) -> JsonSchemaValue | Non
         text = {"type": "string", "pattern": "^[1-9][0-9]{3,9}$"}
         if out:
             return text
-        return {"anyOf": [text, {"type": "integer", "minimum": 1000, "maximum": 9_999_999_999}],
-                "description": "4 to 10 digits, no leading zero (text, or a number)"}
+        return {
+            "anyOf": [text, {"type": "integer", "minimum": 1000, "maximum": 9_999_999_999}],
+            "description": "4 to 10 digits, no leading zero (text, or a number)",
+        }
     if fn is fields._pin:
-        return {"type": "string", "pattern": "^[0-9]{4,8}$", "writeOnly": True,
-                "description": "4 to 8 digits; stored hashed, never returned; left out: the PIN stays"}
+        return {
+            "type": "string",
+            "pattern": "^[0-9]{4,8}$",
+            "writeOnly": True,
+            "description": "4 to 8 digits; stored hashed, never returned; left out: the PIN stays",
+        }
     if fn is fields._phone:
         if out:
-            return {"type": "string", "pattern": r"^(\+[1-9][0-9]{6,14}|\*\*\*[0-9]{4})$",
-                    "description": "E.164; masked to its last four digits (***0134) for a role without "
-                                   "the phones permission (viewers)"}
-        return {"type": "string", "minLength": 1, "examples": ["+16125550134", "(612) 555-0134"],
-                "description": "a phone number in any common notation (national numbers in the "
-                               "configured default region); stored as E.164"}
+            return {
+                "type": "string",
+                "pattern": r"^(\+[1-9][0-9]{6,14}|\*\*\*[0-9]{4})$",
+                "description": "E.164; masked to its last four digits (***0134) for a role without "
+                "the phones permission (viewers)",
+            }
+        return {
+            "type": "string",
+            "minLength": 1,
+            "examples": ["+16125550134", "(612) 555-0134"],
+            "description": "a phone number in any common notation (national numbers in the "
+            "configured default region); stored as E.164",
+        }
     if fn is fields._reach:
-        return {"type": "string", "minLength": 1, "maxLength": 255,
-                "examples": ["+16125550101", "client:lena", "sip:lena@pbx.example.com"],
-                "description": "how to ring the advisor: a phone number (stored as E.164), "
-                               "client:NAME (Twilio Client) or a sip:/sips: URI; one holding a phone "
-                               "number is masked (***0101) for a role without the phones permission"}
+        return {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 255,
+            "examples": ["+16125550101", "client:lena", "sip:lena@pbx.example.com"],
+            "description": "how to ring the advisor: a phone number (stored as E.164), "
+            "client:NAME (Twilio Client) or a sip:/sips: URI; one holding a phone "
+            "number is masked (***0101) for a role without the phones permission",
+        }
     if fn is fields._email:
         return {"type": "string", "format": "email", "maxLength": 254}
     if fn is fields._state:
-        return {"type": "string", "pattern": "^[A-Z]{2}$" if out else "^[A-Za-z]{2}$",
-                "description": "two-letter state code"}
+        return {
+            "type": "string",
+            "pattern": "^[A-Z]{2}$" if out else "^[A-Za-z]{2}$",
+            "description": "two-letter state code",
+        }
     return None
 
 
@@ -102,18 +122,30 @@ def _value_schema(fn: Callable[..., Any], out: bool) -> JsonSchemaValue | None:
     if fn is fields._bool:
         return {"type": "boolean"}
     if fn is fields._aware_datetime:
-        return {"type": "string", "format": "date-time",
-                "description": "ISO-8601 with an offset; returned in UTC" if not out else "UTC"}
+        return {
+            "type": "string",
+            "format": "date-time",
+            "description": "ISO-8601 with an offset; returned in UTC" if not out else "UTC",
+        }
     if fn is fields._date:
         return {"type": "string", "format": "date"}
     if fn is fields._time:
         return {"type": "string", "pattern": f"^{_TIME}$", "description": "a local time of day, HH:MM"}
     if fn is fields._hours_range:
-        return {"type": "string", "pattern": f"^{_TIME}-{_TIME}$", "examples": ["07:00-18:00"],
-                "description": "opens-closes, local time; closes after it opens"}
+        return {
+            "type": "string",
+            "pattern": f"^{_TIME}-{_TIME}$",
+            "examples": ["07:00-18:00"],
+            "description": "opens-closes, local time; closes after it opens",
+        }
     if fn is fields._timezone:
-        return {"type": "string", "minLength": 1, "maxLength": 64, "examples": ["America/Chicago"],
-                "description": "an IANA time zone name"}
+        return {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 64,
+            "examples": ["America/Chicago"],
+            "description": "an IANA time zone name",
+        }
     if fn is fields._holiday_key:
         return {"type": "string", "enum": list(HOLIDAY_RULES)}
     return None
@@ -149,8 +181,11 @@ def _item_schema(table: Table, row_schema: JsonSchemaValue) -> JsonSchemaValue:
         prop = {k: v for k, v in prop.items() if k != "default"}
         properties[name] = prop
     return {
-        "title": table.title, "type": "object", "additionalProperties": False,
-        "properties": properties, "required": list(properties),
+        "title": table.title,
+        "type": "object",
+        "additionalProperties": False,
+        "properties": properties,
+        "required": list(properties),
     }
 
 
@@ -158,8 +193,8 @@ def _put_schema(row_schema_ref: str, table: Table) -> JsonSchemaValue:
     return {
         "allOf": [ref(row_schema_ref)],
         "description": f"One row of the load file's `{table.section}` section. `{table.key}` may be left "
-                       f"out (the URL's is used); when given it must match the URL. Fields left out take "
-                       f"their defaults. An `id` (as GET returns it) is tolerated when it is this row's.",
+        f"out (the URL's is used); when given it must match the URL. Fields left out take "
+        f"their defaults. An `id` (as GET returns it) is tolerated when it is this row's.",
     }
 
 
@@ -168,7 +203,8 @@ def component_schemas() -> tuple[dict[str, JsonSchemaValue], dict[str, str], dic
     requests: list[Any] = [t.row for t in TABLES.values()] + [HoursDoc, HolidaysDoc]
     keyed, top = models_json_schema(
         [(m, "validation") for m in requests] + [(t.row, "serialization") for t in TABLES.values()],
-        ref_template=REF, schema_generator=RowSchemas,
+        ref_template=REF,
+        schema_generator=RowSchemas,
     )
     defs: dict[str, JsonSchemaValue] = dict(top.get("$defs", {}))
     # pydantic names a model "X-Input"/"X-Output" when its two modes differ: requests keep "X".
@@ -206,4 +242,3 @@ def component_schemas() -> tuple[dict[str, JsonSchemaValue], dict[str, str], dic
             raise RuntimeError(f"two schemas are called {name!r}")
         schemas[name] = schema
     return schemas, request_names, item_names
-

@@ -54,8 +54,9 @@ def _fail(field: str, detail: str) -> NoReturn:
 @bp.errorhandler(Invalid)
 def _invalid(exc: Invalid):
     field, detail = exc.problems[0]
-    resp = jsonify(error="invalid", field=field, detail=detail,
-                   problems=[{"field": f, "detail": d} for f, d in exc.problems])
+    resp = jsonify(
+        error="invalid", field=field, detail=detail, problems=[{"field": f, "detail": d} for f, d in exc.problems]
+    )
     resp.status_code = 400
     return resp
 
@@ -69,9 +70,9 @@ def _conflict():
 def _field_of(path: str, prefix: str) -> str:
     """A problem's path in the document ("districts[0].state") as a path inside the row ("state")."""
     if path.startswith(prefix + "."):
-        return path[len(prefix) + 1:]
+        return path[len(prefix) + 1 :]
     if path.startswith(prefix + "[") and prefix:
-        return path[len(prefix):]
+        return path[len(prefix) :]
     return "body"
 
 
@@ -107,7 +108,9 @@ def _item(table: Table, obj: Any) -> dict[str, Any]:
     item = {"id": obj.id, **plain(table.snap(obj))}
     for name in table.phones:
         value = item.get(name)
-        item[name] = [phone_for(g.api_role, v) for v in value] if isinstance(value, list) else phone_for(g.api_role, value)
+        item[name] = (
+            [phone_for(g.api_role, v) for v in value] if isinstance(value, list) else phone_for(g.api_role, value)
+        )
     return item
 
 
@@ -124,9 +127,7 @@ def _norm_key(value: Any) -> str | None:
 
 def _plausible_key(key: str) -> bool:
     # Nothing the row models would refuse reaches the database (PostgreSQL rejects NUL in text).
-    return bool(key) and len(key) <= MAX_KEY_LENGTH and not any(
-        unicodedata.category(ch) in ("Cc", "Cs") for ch in key
-    )
+    return bool(key) and len(key) <= MAX_KEY_LENGTH and not any(unicodedata.category(ch) in ("Cc", "Cs") for ch in key)
 
 
 def _find(session: Session, table: Table, key: str) -> Any:
@@ -164,6 +165,11 @@ def _load(session: Session, doc: dict[str, Any]):
     svc = current_services()
     pepper = svc.settings.pin_pepper
     return load_document(
-        session, {"version": 1, **doc}, source="api", hash_pin=partial(hash_pin, pepper) if pepper else None,
-        region=svc.settings.default_region, actor=g.api_actor, now=svc.now(),
+        session,
+        {"version": 1, **doc},
+        source="api",
+        hash_pin=partial(hash_pin, pepper) if pepper else None,
+        region=svc.settings.default_region,
+        actor=g.api_actor,
+        now=svc.now(),
     )

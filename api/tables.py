@@ -53,18 +53,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from api.plumbing import (
-    _conflict,
-    _fail,
-    _find,
-    _item,
-    _json_body,
-    _load,
-    _load_error,
-    _norm_key,
-    _page_args,
-    plain,
-)
+from api.plumbing import _conflict, _fail, _find, _item, _json_body, _load, _load_error, _norm_key, _page_args, plain
 from api.views import bp, permit
 from casestore import audit
 from casestore.interchange import LoadError
@@ -139,20 +128,52 @@ TABLES: dict[str, Table] = {
     t.section: t
     for t in (
         Table("teams", "Team", Team, TeamRow, "name", team_snap),
-        Table("districts", "District", District, DistrictRow, "name", district_snap,
-              (selectinload(District.team),)),
-        Table("contacts", "Contact", Contact, ContactRow, "contact_id", contact_snap,
-              (selectinload(Contact.phones), selectinload(Contact.district)), phones=("phones",)),
-        Table("advisors", "Advisor", Advisor, AdvisorRow, "name", advisor_snap,
-              (selectinload(Advisor.team), selectinload(Advisor.skill_rows)), phones=("reach",)),
+        Table("districts", "District", District, DistrictRow, "name", district_snap, (selectinload(District.team),)),
+        Table(
+            "contacts",
+            "Contact",
+            Contact,
+            ContactRow,
+            "contact_id",
+            contact_snap,
+            (selectinload(Contact.phones), selectinload(Contact.district)),
+            phones=("phones",),
+        ),
+        Table(
+            "advisors",
+            "Advisor",
+            Advisor,
+            AdvisorRow,
+            "name",
+            advisor_snap,
+            (selectinload(Advisor.team), selectinload(Advisor.skill_rows)),
+            phones=("reach",),
+        ),
         Table("engineers", "Engineer", Engineer, EngineerRow, "name", engineer_snap, phones=("phone",)),
-        Table("rotations", "Rotation", Rotation, RotationRow, "name", rotation_snap,
-              (selectinload(Rotation.members).selectinload(RotationMember.engineer),
-               selectinload(Rotation.overrides).selectinload(RotationOverride.engineer))),
-        Table("escalation_policies", "EscalationPolicy", EscalationPolicy, EscalationPolicyRow, "name",
-              escalation_policy_snap,
-              (selectinload(EscalationPolicy.manager),
-               selectinload(EscalationPolicy.steps).selectinload(EscalationStep.engineers))),
+        Table(
+            "rotations",
+            "Rotation",
+            Rotation,
+            RotationRow,
+            "name",
+            rotation_snap,
+            (
+                selectinload(Rotation.members).selectinload(RotationMember.engineer),
+                selectinload(Rotation.overrides).selectinload(RotationOverride.engineer),
+            ),
+        ),
+        Table(
+            "escalation_policies",
+            "EscalationPolicy",
+            EscalationPolicy,
+            EscalationPolicyRow,
+            "name",
+            escalation_policy_snap,
+            (
+                selectinload(EscalationPolicy.manager),
+                selectinload(EscalationPolicy.steps).selectinload(EscalationStep.engineers),
+            ),
+        ),
     )
 }
 
@@ -306,7 +327,7 @@ def hours_put():
     permit("edit")
     body = _json_body()
     if not isinstance(body, dict):
-        _fail("body", "a JSON object: the opening ranges of each day, e.g. {\"mon\": [\"07:00-18:00\"]}")
+        _fail("body", 'a JSON object: the opening ranges of each day, e.g. {"mon": ["07:00-18:00"]}')
     svc = current_services()
     with svc.sessions() as session:
         try:
@@ -335,7 +356,7 @@ def holidays_put():
     permit("edit")
     body = _json_body()
     if not isinstance(body, dict):
-        _fail("body", "a JSON object: {\"observe\": [...], \"closures\": [{\"date\": ..., \"name\": ...}]}")
+        _fail("body", 'a JSON object: {"observe": [...], "closures": [{"date": ..., "name": ...}]}')
     svc = current_services()
     with svc.sessions() as session:
         try:
@@ -346,8 +367,15 @@ def holidays_put():
                 keep = {c.date for c in validated.closures or []}
                 stale_query = select(Closure).where(Closure.day.not_in(keep)) if keep else select(Closure)
                 for stale in session.scalars(stale_query).all():
-                    audit.record(session, at=svc.now(), actor=g.api_actor, action="delete", entity="closure",
-                                 key=stale.day.isoformat(), before={"date": stale.day, "name": stale.name})
+                    audit.record(
+                        session,
+                        at=svc.now(),
+                        actor=g.api_actor,
+                        action="delete",
+                        entity="closure",
+                        key=stale.day.isoformat(),
+                        before={"date": stale.day, "name": stale.name},
+                    )
                     session.delete(stale)
                 session.flush()
             doc = _holidays_doc(session)
@@ -373,5 +401,4 @@ def openapi_json():
     return jsonify(document())
 
 
-bp.record_once(lambda state: state.app.add_url_rule("/api/openapi.json", "api_openapi", openapi_json,
-                                                     methods=["GET"]))
+bp.record_once(lambda state: state.app.add_url_rule("/api/openapi.json", "api_openapi", openapi_json, methods=["GET"]))

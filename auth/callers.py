@@ -174,8 +174,15 @@ class Lockout:
     """Failure counters and locks in Redis, keyed by caller number and by contact ID, and the
     line-wide failure ceiling (`ceiling` failures per LINE_WINDOW_SECONDS; 0 = no ceiling)."""
 
-    def __init__(self, client: redis.Redis, prefix: str = "sl", session: Session | None = None,
-                 ceiling: int = DEFAULT_LINE_CEILING, *, breaker: Breaker) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        prefix: str = "sl",
+        session: Session | None = None,
+        ceiling: int = DEFAULT_LINE_CEILING,
+        *,
+        breaker: Breaker,
+    ) -> None:
         """`session`: the database stand-in used while Redis is unreachable (without one, PIN
         attempts are refused then: a lockout never fails open). `breaker`: the app's Redis
         breaker (`casestore.redisguard.Breakers.redis`), which says whether Redis is usable now."""
@@ -219,8 +226,7 @@ class Lockout:
                 self.breaker.failed(exc)
         return self._db_locked(now, subjects)
 
-    def attempt(self, now: datetime, right: bool, number: str | None = None,
-                contact_id: str | None = None) -> Verdict:
+    def attempt(self, now: datetime, right: bool, number: str | None = None, contact_id: str | None = None) -> Verdict:
         """Decide on one PIN attempt whose check came out `right`, and record it, in one atomic
         step: refused when the number or contact ID is locked or out of tries (then the check
         must not be used), else a right PIN forgets their failures and a wrong one counts against
@@ -231,9 +237,18 @@ class Lockout:
             try:
                 member = f"{now.timestamp():.6f}:{uuid.uuid4().hex}"
                 status, strict, locked, crossed = self.redis.eval(
-                    _ATTEMPT, 2 + 2 * len(subjects), *self._script_keys(subjects),
-                    f"{now.timestamp():.6f}", WINDOW_SECONDS, MAX_FAILURES, member, "1" if right else "0",
-                    LOCK_SECONDS, self.ceiling, LINE_WINDOW_SECONDS, LINE_HOLD_SECONDS,
+                    _ATTEMPT,
+                    2 + 2 * len(subjects),
+                    *self._script_keys(subjects),
+                    f"{now.timestamp():.6f}",
+                    WINDOW_SECONDS,
+                    MAX_FAILURES,
+                    member,
+                    "1" if right else "0",
+                    LOCK_SECONDS,
+                    self.ceiling,
+                    LINE_WINDOW_SECONDS,
+                    LINE_HOLD_SECONDS,
                 )
                 self.breaker.succeeded()
                 verdict = Verdict(status == 0, bool(strict), bool(locked), bool(crossed))
@@ -246,13 +261,17 @@ class Lockout:
 
     def _log(self, verdict: Verdict, right: bool, subjects: dict[str, str]) -> None:
         if verdict.line_crossed:
-            log.warning("PIN failures over the line-wide ceiling: %d in %d minutes; every caller gets one try",
-                        self.ceiling, LINE_WINDOW_SECONDS // 60)
+            log.warning(
+                "PIN failures over the line-wide ceiling: %d in %d minutes; every caller gets one try",
+                self.ceiling,
+                LINE_WINDOW_SECONDS // 60,
+            )
         if verdict.refused or right:
             return
         if verdict.locked:
-            log.warning("lockout: number=%s contact_id=%s", mask(subjects.get("num")),
-                        "set" if "cid" in subjects else "none")
+            log.warning(
+                "lockout: number=%s contact_id=%s", mask(subjects.get("num")), "set" if "cid" in subjects else "none"
+            )
         else:
             log.info("verification failure: number=%s", mask(subjects.get("num")))
 
@@ -291,8 +310,14 @@ class Lockout:
         session = self._need_session()
         since = now - timedelta(seconds=WINDOW_SECONDS)
         return [
-            int(session.scalar(select(func.count()).select_from(AuthFailure)
-                               .where(AuthFailure.subject == _digest(subj), AuthFailure.at > since)) or 0)
+            int(
+                session.scalar(
+                    select(func.count())
+                    .select_from(AuthFailure)
+                    .where(AuthFailure.subject == _digest(subj), AuthFailure.at > since)
+                )
+                or 0
+            )
             for subj in subjects
         ]
 
@@ -301,9 +326,14 @@ class Lockout:
 
     def _db_line_count(self, now: datetime) -> int:
         since = now - timedelta(seconds=LINE_WINDOW_SECONDS)
-        return int(self._need_session().scalar(
-            select(func.count()).select_from(AuthFailure)
-            .where(AuthFailure.subject == _digest(_LINE), AuthFailure.at > since)) or 0)
+        return int(
+            self._need_session().scalar(
+                select(func.count())
+                .select_from(AuthFailure)
+                .where(AuthFailure.subject == _digest(_LINE), AuthFailure.at > since)
+            )
+            or 0
+        )
 
     def _db_attempt(self, now: datetime, right: bool, subjects: tuple[tuple[str, str], ...]) -> Verdict:
         """The same decision in the database, one attempt per subject at a time: PostgreSQL takes

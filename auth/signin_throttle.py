@@ -110,8 +110,15 @@ class SigninThrottle:
     def _keys(self, account: str, address: str) -> list[str]:
         p = self.prefix
         pair, addr, acct = _digest("pair", f"{account}|{address}"), _digest("addr", address), _digest("acct", account)
-        return [f"{p}:fail:{pair}", f"{p}:lock:{pair}", f"{p}:fail:{addr}", f"{p}:lock:{addr}",
-                f"{p}:fail:{acct}", f"{p}:lock:{acct}", f"{p}:known:{acct}"]
+        return [
+            f"{p}:fail:{pair}",
+            f"{p}:lock:{pair}",
+            f"{p}:fail:{addr}",
+            f"{p}:lock:{addr}",
+            f"{p}:fail:{acct}",
+            f"{p}:lock:{acct}",
+            f"{p}:known:{acct}",
+        ]
 
     def begin(self, session: Session, now: datetime, account: str, address: str) -> Attempt:
         """Refuse the attempt when a lock applies, else count it (as a failure until `succeeded`).
@@ -120,9 +127,19 @@ class SigninThrottle:
         token = f"{now.timestamp():.6f}:{secrets.token_hex(8)}"
         if self.breaker.usable():
             try:
-                ok = self._begin(keys=self._keys(account, address), args=[
-                    f"{now.timestamp():.6f}", WINDOW_SECONDS, LOCK_SECONDS, PAIR_MAX_FAILURES,
-                    ADDRESS_MAX_FAILURES, ACCOUNT_MAX_FAILURES, token, _digest("addr", address)])
+                ok = self._begin(
+                    keys=self._keys(account, address),
+                    args=[
+                        f"{now.timestamp():.6f}",
+                        WINDOW_SECONDS,
+                        LOCK_SECONDS,
+                        PAIR_MAX_FAILURES,
+                        ADDRESS_MAX_FAILURES,
+                        ACCOUNT_MAX_FAILURES,
+                        token,
+                        _digest("addr", address),
+                    ],
+                )
                 self.breaker.succeeded()
                 return Attempt(bool(ok), account, address, token)
             except ERRORS as exc:
@@ -137,9 +154,16 @@ class SigninThrottle:
             return
         if self.breaker.usable():
             try:
-                self._succeeded(keys=self._keys(attempt.account, attempt.address), args=[
-                    attempt.token, _digest("addr", attempt.address), ADDRESS_MAX_FAILURES, ACCOUNT_MAX_FAILURES,
-                    KNOWN_ADDRESS_SECONDS])
+                self._succeeded(
+                    keys=self._keys(attempt.account, attempt.address),
+                    args=[
+                        attempt.token,
+                        _digest("addr", attempt.address),
+                        ADDRESS_MAX_FAILURES,
+                        ACCOUNT_MAX_FAILURES,
+                        KNOWN_ADDRESS_SECONDS,
+                    ],
+                )
                 self.breaker.succeeded()
             except ERRORS as exc:
                 self.breaker.failed(exc)
@@ -153,9 +177,17 @@ class SigninThrottle:
     @staticmethod
     def _db_counts(session: Session, now: datetime, subjects: tuple[str, str]) -> list[int]:
         since = now - timedelta(seconds=WINDOW_SECONDS)
-        return [int(session.scalar(select(func.count()).select_from(AuthFailure)
-                                   .where(AuthFailure.subject == s, AuthFailure.at > since)) or 0)
-                for s in subjects]
+        return [
+            int(
+                session.scalar(
+                    select(func.count())
+                    .select_from(AuthFailure)
+                    .where(AuthFailure.subject == s, AuthFailure.at > since)
+                )
+                or 0
+            )
+            for s in subjects
+        ]
 
     def _db_begin(self, session: Session, now: datetime, account: str, address: str) -> Attempt:
         subjects = self._subjects(account, address)
@@ -171,6 +203,5 @@ class SigninThrottle:
 
     def _db_succeeded(self, session: Session, attempt: Attempt) -> None:
         pair, _addr = self._subjects(attempt.account, attempt.address)
-        session.execute(delete(AuthFailure).where(
-            (AuthFailure.subject == pair) | AuthFailure.id.in_(attempt.rows)))
+        session.execute(delete(AuthFailure).where((AuthFailure.subject == pair) | AuthFailure.id.in_(attempt.rows)))
         session.flush()

@@ -40,8 +40,9 @@ ERRORS: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
 
 
 class Breaker:
-    def __init__(self, name: str = "Redis", cooldown: float = COOLDOWN_SECONDS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, name: str = "Redis", cooldown: float = COOLDOWN_SECONDS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.name = name
         self.cooldown = cooldown
         self.clock = clock

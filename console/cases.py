@@ -31,8 +31,9 @@ def case_set_status(number: int):
         case = session.scalars(select(Case).where(Case.number == number)).first()
         if case is None:
             abort(404)
-        message = lifecycle.set_status(session, svc.jobs, case, status, now, svc.tables.get(session).calendar,
-                                       actor=actor(), release=release)
+        message = lifecycle.set_status(
+            session, svc.jobs, case, status, now, svc.tables.get(session).calendar, actor=actor(), release=release
+        )
         session.commit()
     flash(message, "success")
     return redirect(url_for("admin.case_detail", number=number))

@@ -124,18 +124,25 @@ def _axes(key: str, rows: list[dict], scale: _Scale) -> list[str]:
     for tick in (0.0, y_max / 2, y_max):
         ty = y(tick)
         parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{ty}" y2="{ty}" stroke="{LINE}" stroke-width="1"/>')
-        parts.append(f'<text x="{LEFT - 6}" y="{ty + 4}" text-anchor="end" fill="{MUTED}">'
-                     f'{_number(tick)}{"%" if unit == "%" else " s"}</text>')
+        parts.append(
+            f'<text x="{LEFT - 6}" y="{ty + 4}" text-anchor="end" fill="{MUTED}">'
+            f"{_number(tick)}{'%' if unit == '%' else ' s'}</text>"
+        )
     if reference is not None and reference <= y_max:
         ry = y(reference)
-        parts.append(f'<line class="goal" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{ry}" y2="{ry}" stroke="{GOAL}" '
-                     f'stroke-width="1" stroke-dasharray="4 3"/>')
-        parts.append(f'<text x="{WIDTH - RIGHT}" y="{ry - 4}" text-anchor="end" fill="{GOAL}">'
-                     f'{_number(reference)} s goal</text>')
+        parts.append(
+            f'<line class="goal" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{ry}" y2="{ry}" stroke="{GOAL}" '
+            f'stroke-width="1" stroke-dasharray="4 3"/>'
+        )
+        parts.append(
+            f'<text x="{WIDTH - RIGHT}" y="{ry - 4}" text-anchor="end" fill="{GOAL}">{_number(reference)} s goal</text>'
+        )
     for i, row in enumerate(rows):
         if (len(rows) - 1 - i) % 7 == 0:
-            parts.append(f'<text x="{x(i)}" y="{HEIGHT - 10}" text-anchor="middle" fill="{MUTED}">'
-                         f'{escape(_day(row["day"]))}</text>')
+            parts.append(
+                f'<text x="{x(i)}" y="{HEIGHT - 10}" text-anchor="middle" fill="{MUTED}">'
+                f"{escape(_day(row['day']))}</text>"
+            )
     return parts
 
 
@@ -149,21 +156,28 @@ def _series(key: str, rows: list[dict], values: list[float | None], scale: _Scal
         if v is None:
             pen_down = False
             continue
-        path.append(f'{"L" if pen_down else "M"}{x(i)} {y(v)}')
+        path.append(f"{'L' if pen_down else 'M'}{x(i)} {y(v)}")
         pen_down = True
     if path:
-        parts.append(f'<path d="{" ".join(path)}" fill="none" stroke="{ACCENT}" stroke-width="2" '
-                     f'stroke-linejoin="round"/>')
+        parts.append(
+            f'<path d="{" ".join(path)}" fill="none" stroke="{ACCENT}" stroke-width="2" stroke-linejoin="round"/>'
+        )
     for i, (row, v) in enumerate(zip(rows, values)):
-        label = escape(f'{row["day"]:%a} {_day(row["day"])}: {_label(key, v)}'
-                       + (f' ({row["answered"]} answered, {row["abandoned"]} abandoned)' if v is not None else ""))
+        label = escape(
+            f"{row['day']:%a} {_day(row['day'])}: {_label(key, v)}"
+            + (f" ({row['answered']} answered, {row['abandoned']} abandoned)" if v is not None else "")
+        )
         if v is None:
-            parts.append(f'<circle class="point none" data-day="{row["day"].isoformat()}" data-value="" '
-                         f'cx="{x(i)}" cy="{y(0)}" r="3" fill="#fff" stroke="{MUTED}" stroke-width="1">'
-                         f"<title>{label}</title></circle>")
+            parts.append(
+                f'<circle class="point none" data-day="{row["day"].isoformat()}" data-value="" '
+                f'cx="{x(i)}" cy="{y(0)}" r="3" fill="#fff" stroke="{MUTED}" stroke-width="1">'
+                f"<title>{label}</title></circle>"
+            )
         else:
-            parts.append(f'<circle class="point" data-day="{row["day"].isoformat()}" data-value="{_number(v)}" '
-                         f'cx="{x(i)}" cy="{y(v)}" r="3.5" fill="{ACCENT}"><title>{label}</title></circle>')
+            parts.append(
+                f'<circle class="point" data-day="{row["day"].isoformat()}" data-value="{_number(v)}" '
+                f'cx="{x(i)}" cy="{y(v)}" r="3.5" fill="{ACCENT}"><title>{label}</title></circle>'
+            )
     return parts
 
 
@@ -199,13 +213,19 @@ def charts():
         rows = daily_figures(session, svc.now(), tz_name)
     svgs = {key: chart_svg(key, rows) for key in CHARTS}
     table = [
-        {"day": f'{r["day"]:%a} {r["day"].isoformat()}', "offered": r["offered"], "answered": r["answered"],
-         "abandoned": r["abandoned"], "tasks": r["left_message_or_callback"],
-         **{key: _label(key, _value(key, r)) if _value(key, r) is not None else "–" for key in CHARTS}}
+        {
+            "day": f"{r['day']:%a} {r['day'].isoformat()}",
+            "offered": r["offered"],
+            "answered": r["answered"],
+            "abandoned": r["abandoned"],
+            "tasks": r["left_message_or_callback"],
+            **{key: _label(key, _value(key, r)) if _value(key, r) is not None else "–" for key in CHARTS},
+        }
         for r in reversed(rows)
     ]
-    return render_template("admin/charts.html", charts=svgs, table=table, tz_name=tz_name, days=DAYS,
-                           goal=SERVICE_LEVEL_SECONDS)
+    return render_template(
+        "admin/charts.html", charts=svgs, table=table, tz_name=tz_name, days=DAYS, goal=SERVICE_LEVEL_SECONDS
+    )
 
 
 @bp.get("/charts.json")
@@ -214,5 +234,6 @@ def charts_json():
     svc = current_services()
     with svc.sessions() as session:
         rows = daily_figures(session, svc.now(), svc.settings.support_timezone)
-    return jsonify({"timezone": svc.settings.support_timezone,
-                    "days": [dict(r, day=r["day"].isoformat()) for r in rows]})
+    return jsonify(
+        {"timezone": svc.settings.support_timezone, "days": [dict(r, day=r["day"].isoformat()) for r in rows]}
+    )

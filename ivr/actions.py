@@ -33,8 +33,14 @@ OUTAGE_AREA = ProductArea.ATTENDANCE
 def ensure_call_log(session: Session, sid: str, from_e164: str | None, raw_from: str, now: datetime) -> None:
     """The call's one log row, created on first sight (a retried webhook finds the same row)."""
     values = dict(
-        call_sid=sid, from_masked=mask(from_e164 or raw_from), started_at=now, path=[],
-        outcome="in_progress", wait_seconds=0, talk_seconds=0, duration_seconds=0,
+        call_sid=sid,
+        from_masked=mask(from_e164 or raw_from),
+        started_at=now,
+        path=[],
+        outcome="in_progress",
+        wait_seconds=0,
+        talk_seconds=0,
+        duration_seconds=0,
     )
     dialect = session.get_bind().dialect.name
     if dialect in ("postgresql", "sqlite"):
@@ -53,8 +59,14 @@ def call_log(session: Session, sid: str) -> CallLog | None:
     return session.scalars(select(CallLog).where(CallLog.call_sid == sid)).first()
 
 
-def update_call_log(session: Session, sid: str, *, only_if_in_progress: bool = False,
-                    only_if_outcome_in: tuple[str, ...] | None = None, **values) -> None:
+def update_call_log(
+    session: Session,
+    sid: str,
+    *,
+    only_if_in_progress: bool = False,
+    only_if_outcome_in: tuple[str, ...] | None = None,
+    **values,
+) -> None:
     """One UPDATE by CallSid (no read first); `only_if_in_progress` keeps a final outcome,
     `only_if_outcome_in` all but those."""
     table = cast(Table, CallLog.__table__)
@@ -81,16 +93,21 @@ def log_case_event(
     direction: str | None = "inbound",
 ) -> CaseEvent:
     event = CaseEvent(
-        case_id=case.id, at=at, kind=kind, direction=direction, call_sid=call_sid,
-        contact_id=contact_pk, advisor_id=advisor_pk, outcome=outcome, detail=detail,
+        case_id=case.id,
+        at=at,
+        kind=kind,
+        direction=direction,
+        call_sid=call_sid,
+        contact_id=contact_pk,
+        advisor_id=advisor_pk,
+        outcome=outcome,
+        detail=detail,
     )
     session.add(event)
     return event
 
 
-def finish_call_event(
-    session: Session, case_pk: int, sid: str, *, outcome: str, advisor_pk: int | None
-) -> None:
+def finish_call_event(session: Session, case_pk: int, sid: str, *, outcome: str, advisor_pk: int | None) -> None:
     """Set the outcome of this call's entry in the case's communication log (one UPDATE)."""
     table = cast(Table, CaseEvent.__table__)
     session.connection().execute(
@@ -132,11 +149,22 @@ def reopen_case(session: Session, case: Case, *, now: datetime, sid: str, contac
     case.reopen_count += 1
     case.updated_at = now
     log_case_event(
-        session, case, at=now, kind="reopen", call_sid=sid, contact_pk=contact_pk,
-        outcome="reopened", detail="Reopened by the authorized contact from the support line.",
+        session,
+        case,
+        at=now,
+        kind="reopen",
+        call_sid=sid,
+        contact_pk=contact_pk,
+        outcome="reopened",
+        detail="Reopened by the authorized contact from the support line.",
     )
     audit.record(
-        session, at=now, actor=f"ivr:{sid}", action="reopen", entity="case", key=case.number,
+        session,
+        at=now,
+        actor=f"ivr:{sid}",
+        action="reopen",
+        entity="case",
+        key=case.number,
         before=before,
         after={"status": case.status, "closed_at": None, "reopen_count": case.reopen_count},
     )
@@ -181,8 +209,14 @@ def open_or_join_outage(
     if existing is not None:
         case = existing.case
         log_case_event(
-            session, case, at=now, kind="call", call_sid=sid, contact_pk=contact_pk,
-            outcome="joined_outage", detail=f"Caller from {district.name} joined the open outage (option 8).",
+            session,
+            case,
+            at=now,
+            kind="call",
+            call_sid=sid,
+            contact_pk=contact_pk,
+            outcome="joined_outage",
+            detail=f"Caller from {district.name} joined the open outage (option 8).",
         )
         incidents.joined(session, existing, district, now, sid)
         return case, existing, False
@@ -201,11 +235,22 @@ def open_or_join_outage(
     session.add(case)
     session.flush()
     log_case_event(
-        session, case, at=now, kind="call", call_sid=sid, contact_pk=contact_pk,
-        outcome="outage_opened", detail="Outage reported by phone (option 8).",
+        session,
+        case,
+        at=now,
+        kind="call",
+        call_sid=sid,
+        contact_pk=contact_pk,
+        outcome="outage_opened",
+        detail="Outage reported by phone (option 8).",
     )
     audit.record(
-        session, at=now, actor=f"ivr:{sid}", action="create", entity="case", key=case.number,
+        session,
+        at=now,
+        actor=f"ivr:{sid}",
+        action="create",
+        entity="case",
+        key=case.number,
         after={"priority": "critical", "is_outage": True, "district": district.name},
     )
     incident = incidents.trigger(session, case, district, now, policy_name=None, sid=sid)
@@ -258,20 +303,38 @@ def add_callback_task(
     """A caller left the line with a message or a callback request: a task in the same place
     (priority, first queue time), on the case when there is one, with a case-log entry."""
     task = CallbackTask(
-        kind=kind, status="open", case_id=case_pk, district_id=district_pk, contact_id=contact_pk,
-        call_sid=sid, callback_e164=callback_e164, recording_url=recording_url, skill=skill,
-        priority_rank=priority_rank, queued_at=queued_at, created_at=now,
+        kind=kind,
+        status="open",
+        case_id=case_pk,
+        district_id=district_pk,
+        contact_id=contact_pk,
+        call_sid=sid,
+        callback_e164=callback_e164,
+        recording_url=recording_url,
+        skill=skill,
+        priority_rank=priority_rank,
+        queued_at=queued_at,
+        created_at=now,
     )
     session.add(task)
     if case_pk is not None:
         detail = (
-            f"Voice message left from the queue: {recording_url}" if kind == "message"
+            f"Voice message left from the queue: {recording_url}"
+            if kind == "message"
             else f"Callback requested from the queue to {mask(callback_e164)}"
         )
-        session.add(CaseEvent(
-            case_id=case_pk, at=now, kind="task", direction="inbound", call_sid=sid,
-            contact_id=contact_pk, outcome=f"{kind}_requested", detail=detail,
-        ))
+        session.add(
+            CaseEvent(
+                case_id=case_pk,
+                at=now,
+                kind="task",
+                direction="inbound",
+                call_sid=sid,
+                contact_id=contact_pk,
+                outcome=f"{kind}_requested",
+                detail=detail,
+            )
+        )
     session.flush()
     return task
 
@@ -303,8 +366,7 @@ def recent_handle_seconds(
 def _recent_talks(session: Session, skill: str | None, now: datetime) -> list[int]:
     stmt = (
         select(CallLog.talk_seconds)
-        .where(CallLog.outcome == "connected", CallLog.started_at >= now - HANDLE_WINDOW,
-               CallLog.started_at <= now)
+        .where(CallLog.outcome == "connected", CallLog.started_at >= now - HANDLE_WINDOW, CallLog.started_at <= now)
         .order_by(CallLog.started_at.desc())
         .limit(HANDLE_SAMPLE)
     )

@@ -186,8 +186,12 @@ class Dispatcher:
             if self.offers.pending(entry.sid):
                 continue  # already being put through
             pk = self.presence.reserve(
-                decision.pool, skill=decision.skill, preferred_teams=decision.preferred_teams, call_sid=entry.sid,
-                now=now, owner_pk=decision.owner_pk,
+                decision.pool,
+                skill=decision.skill,
+                preferred_teams=decision.preferred_teams,
+                call_sid=entry.sid,
+                now=now,
+                owner_pk=decision.owner_pk,
             )
             if pk is None:
                 continue
@@ -213,8 +217,13 @@ class Dispatcher:
             gone = isinstance(exc, CallNotInProgress) or exc.code == NOT_FOUND
             if gone:
                 self.queue.leave(entry.sid)
-            log.warning("could not redirect waiting call %s to advisor %s: %s%s", entry.sid,
-                        offer.advisor_pk, exc, " (call gone: left the line)" if gone else "")
+            log.warning(
+                "could not redirect waiting call %s to advisor %s: %s%s",
+                entry.sid,
+                offer.advisor_pk,
+                exc,
+                " (call gone: left the line)" if gone else "",
+            )
             return False
 
 

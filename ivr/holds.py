@@ -46,10 +46,7 @@ LOCKED = "locked"  # another transaction is changing their hold right now (Postg
 
 def _over(table, now: datetime):
     """SQL: the hold in `table` (the row, or the conflicting row of an upsert) no longer holds."""
-    return or_(
-        and_(table.c.free_at.is_not(None), table.c.free_at <= now),
-        table.c.since < now - STALE_AFTER,
-    )
+    return or_(and_(table.c.free_at.is_not(None), table.c.free_at <= now), table.c.since < now - STALE_AFTER)
 
 
 def claim(session: Session, advisor_pk: int, sid: str, now: datetime) -> str:
@@ -76,9 +73,7 @@ def claim(session: Session, advisor_pk: int, sid: str, now: datetime) -> str:
         if row is not None:  # locked by us now: nobody can change it before we decide
             if not _is_over(row, now) and row.call_sid != sid:
                 return HELD
-            conn.execute(
-                update(_TABLE).where(_TABLE.c.advisor_id == pk).values(call_sid=sid, since=now, free_at=None)
-            )
+            conn.execute(update(_TABLE).where(_TABLE.c.advisor_id == pk).values(call_sid=sid, since=now, free_at=None))
             return TAKEN
         if conn.execute(select(_TABLE.c.advisor_id).where(_TABLE.c.advisor_id == pk)).first() is not None:
             return LOCKED  # it exists, so the locking read skipped it
@@ -118,9 +113,7 @@ def end(session: Session, advisor_pk: int, sid: str, free_at: datetime) -> None:
     """Call `sid` no longer needs the advisor: free from `free_at` (the end of wrap-up after a
     talk, or now after a missed ring). Only this call's hold changes."""
     session.connection().execute(
-        update(_TABLE)
-        .where(_TABLE.c.advisor_id == int(advisor_pk), _TABLE.c.call_sid == sid)
-        .values(free_at=free_at)
+        update(_TABLE).where(_TABLE.c.advisor_id == int(advisor_pk), _TABLE.c.call_sid == sid).values(free_at=free_at)
     )
 
 
@@ -133,19 +126,17 @@ def end_call(session: Session, sid: str, now: datetime) -> None:
 
 def held_by(session: Session, sid: str) -> list[int]:
     """The advisors call `sid` holds open (ringing or talking)."""
-    return list(session.scalars(
-        select(AdvisorHold.advisor_id).where(AdvisorHold.call_sid == sid, AdvisorHold.free_at.is_(None))
-    ))
+    return list(
+        session.scalars(
+            select(AdvisorHold.advisor_id).where(AdvisorHold.call_sid == sid, AdvisorHold.free_at.is_(None))
+        )
+    )
 
 
 def busy(session: Session, now: datetime, advisor_pks: Iterable[int] | None = None) -> dict[int, AdvisorHold]:
     """Holds still in force at `now`, by advisor: an open one whose call has not ended, or one
     whose wrap-up runs past `now`."""
-    ended = (
-        select(CallLog.id)
-        .where(CallLog.call_sid == AdvisorHold.call_sid, CallLog.ended_at.is_not(None))
-        .exists()
-    )
+    ended = select(CallLog.id).where(CallLog.call_sid == AdvisorHold.call_sid, CallLog.ended_at.is_not(None)).exists()
     stmt = select(AdvisorHold).where(~_over(_TABLE, now), or_(AdvisorHold.free_at.is_not(None), ~ended))
     if advisor_pks is not None:
         pks = [int(pk) for pk in advisor_pks]

@@ -89,8 +89,9 @@ class CallStore:
     state is only in the database is found there on its next request.
     """
 
-    def __init__(self, client: redis.Redis, prefix: str = "sl", session: Session | None = None, *,
-                 breaker: Breaker) -> None:
+    def __init__(
+        self, client: redis.Redis, prefix: str = "sl", session: Session | None = None, *, breaker: Breaker
+    ) -> None:
         self.redis = client
         self.prefix = prefix
         self.session = session
@@ -150,8 +151,16 @@ class CallStore:
             return self.begin(sid, url, may_exist=True)
         return None, state
 
-    def finish(self, sid: str, url: str, twiml: str, state: CallState | None, forget: bool,
-               now: datetime | None = None, cache: bool = True) -> None:
+    def finish(
+        self,
+        sid: str,
+        url: str,
+        twiml: str,
+        state: CallState | None,
+        forget: bool,
+        now: datetime | None = None,
+        cache: bool = True,
+    ) -> None:
         if self.breaker.usable():
             try:
                 pipe = self.redis.pipeline(transaction=False)
@@ -192,8 +201,9 @@ class CallStore:
         self.session.commit()
 
 
-def mark(session: Session | None, client: redis.Redis, key: str, value: str, ttl: int, now: datetime, *,
-         breaker: Breaker) -> None:
+def mark(
+    session: Session | None, client: redis.Redis, key: str, value: str, ttl: int, now: datetime, *, breaker: Breaker
+) -> None:
     """A short-lived marker (an accepted whisper): Redis, or the database stand-in."""
     if breaker.usable():
         try:

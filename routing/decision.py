@@ -209,18 +209,26 @@ def decide(
             owner_waits = False
         route = ADVISOR
     pool = tuple(a for a in _untried(call, tables) if seen.free(a.pk))
-    reason = ("round_over" if call.round_attempts >= MAX_ADVISOR_ATTEMPTS
-              else "others_waiting" if seen.line_ahead
-              else "nobody_free" if not pool else "")
+    reason = (
+        "round_over"
+        if call.round_attempts >= MAX_ADVISOR_ATTEMPTS
+        else "others_waiting"
+        if seen.line_ahead
+        else "nobody_free"
+        if not pool
+        else ""
+    )
     if reason:
         entry = _entry(call, tables, now, owner_waits=owner_waits, owner_wait_seconds=owner_wait_seconds)
         return JoinLine(entry=entry, reason=reason, route=route, owner_waits=owner_waits)
-    return ReserveFrom(pool=pool, skill=call.skill, preferred_teams=_teams(call, tables), route=route,
-                       owner_waits=owner_waits)
+    return ReserveFrom(
+        pool=pool, skill=call.skill, preferred_teams=_teams(call, tables), route=route, owner_waits=owner_waits
+    )
 
 
-def join_line(call: CallFacts, tables: Roster, now: datetime, *,
-              owner_wait_seconds: float = OWNER_WAIT_SECONDS) -> JoinLine:
+def join_line(
+    call: CallFacts, tables: Roster, now: datetime, *, owner_wait_seconds: float = OWNER_WAIT_SECONDS
+) -> JoinLine:
     """Back in the line (the caller chose to keep their place, or their offer went): nothing changes
     but the entry, which keeps any earlier place."""
     _aware(now)
@@ -240,7 +248,7 @@ def _hunt(call: CallFacts, tables: Roster, held: HoldsView) -> Hunt | TakeMessag
         if pool:
             first_team = [a for a in pool if a.team == pool[0].team]
             start = int(hashlib.sha1(call.sid.encode()).hexdigest(), 16) % len(first_team)
-            ordered = first_team[start:] + first_team[:start] + pool[len(first_team):]
+            ordered = first_team[start:] + first_team[:start] + pool[len(first_team) :]
             candidates += [a.pk for a in ordered if a.pk not in candidates]
     free = tuple(pk for pk in candidates if pk not in held.busy)
     if not free:
@@ -292,14 +300,20 @@ def _untried(call: CallFacts, tables: Roster) -> list[AdvisorView]:
     return [a for a in in_team_order(tables.advisors, call.skill, _teams(call, tables)) if a.target not in call.tried]
 
 
-def _entry(call: CallFacts, tables: Roster, now: datetime, *, owner_waits: bool,
-           owner_wait_seconds: float) -> Waiting:
+def _entry(call: CallFacts, tables: Roster, now: datetime, *, owner_waits: bool, owner_wait_seconds: float) -> Waiting:
     """The call's line entry: advisors it just tried are not offered it again for a hold round."""
     return entry_for(
-        call.sid, priority_rank=call.priority_rank if call.priority_rank is not None else Priority.MEDIUM.rank,
-        queued_at=call.queued_at or now, skill=call.skill, teams=_teams(call, tables), owner_pk=call.owner_pk,
-        owner_waits=owner_waits, owner_wait_seconds=owner_wait_seconds, exclude=call.tried_advisors,
-        exclude_until=now + timedelta(seconds=HOLD_ROUND_SECONDS), due_at=call.response_due,
+        call.sid,
+        priority_rank=call.priority_rank if call.priority_rank is not None else Priority.MEDIUM.rank,
+        queued_at=call.queued_at or now,
+        skill=call.skill,
+        teams=_teams(call, tables),
+        owner_pk=call.owner_pk,
+        owner_waits=owner_waits,
+        owner_wait_seconds=owner_wait_seconds,
+        exclude=call.tried_advisors,
+        exclude_until=now + timedelta(seconds=HOLD_ROUND_SECONDS),
+        due_at=call.response_due,
     )
 
 

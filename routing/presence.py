@@ -134,8 +134,13 @@ class Presence:
     """Advisor presence and reservation, in Redis. `tz` is the desk's zone: calls_today resets at
     local midnight there."""
 
-    def __init__(self, client: redis.Redis, tz: str | tzinfo = "America/Chicago", prefix: str = "sl",
-                 missed_limit: int = MISSED_LIMIT) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        tz: str | tzinfo = "America/Chicago",
+        prefix: str = "sl",
+        missed_limit: int = MISSED_LIMIT,
+    ) -> None:
         """`missed_limit`: missed calls in a row that set an advisor away (0: never)."""
         self.redis = client
         self.missed_limit = max(0, int(missed_limit))
@@ -220,8 +225,7 @@ class Presence:
         if value == PresenceState.ON_CALL.value:
             raise ValueError("on_call is entered only through reserve()")
         changed = self._set_state(
-            keys=[self.key(advisor_pk), self.registry_key],
-            args=[_arg(now_ts), value, reason or "", int(advisor_pk)],
+            keys=[self.key(advisor_pk), self.registry_key], args=[_arg(now_ts), value, reason or "", int(advisor_pk)]
         )
         return bool(changed)
 
@@ -259,8 +263,7 @@ class Presence:
         if not keys:
             return None
         taken = self._reserve(
-            keys=keys,
-            args=[_arg(now_ts), self._today(now), call_sid, "1" if owner_pk is not None else "0", *pairs],
+            keys=keys, args=[_arg(now_ts), self._today(now), call_sid, "1" if owner_pk is not None else "0", *pairs]
         )
         return None if taken is None else int(taken)
 
@@ -274,8 +277,13 @@ class Presence:
         result = _text(
             self._release(
                 keys=[self.key(advisor_pk)],
-                args=[_arg(now_ts), call_sid, "1" if missed else "0", self.missed_limit,
-                      f"missed {self.missed_limit} calls in a row"],
+                args=[
+                    _arg(now_ts),
+                    call_sid,
+                    "1" if missed else "0",
+                    self.missed_limit,
+                    f"missed {self.missed_limit} calls in a row",
+                ],
             )
         )
         return result or None
@@ -287,12 +295,7 @@ class Presence:
         return bool(self._accepted(keys=[self.key(advisor_pk)], args=[call_sid, self._today(now)]))
 
     def call_ended(
-        self,
-        advisor_pk: int,
-        now: datetime,
-        wrap_seconds: float = DEFAULT_WRAP_SECONDS,
-        *,
-        call_sid: str | None = None,
+        self, advisor_pk: int, now: datetime, wrap_seconds: float = DEFAULT_WRAP_SECONDS, *, call_sid: str | None = None
     ) -> bool:
         """The advisor's call ended: wrap_up until now + wrap_seconds, then available (lazily).
         Only an on_call advisor changes (away/offline set meanwhile stays); pass `call_sid` to act
@@ -302,8 +305,7 @@ class Presence:
             raise ValueError("wrap_seconds must be >= 0")
         return bool(
             self._call_ended(
-                keys=[self.key(advisor_pk)],
-                args=[_arg(now_ts), _arg(now_ts + wrap_seconds), call_sid or ""],
+                keys=[self.key(advisor_pk)], args=[_arg(now_ts), _arg(now_ts + wrap_seconds), call_sid or ""]
             )
         )
 
@@ -326,8 +328,13 @@ class Presence:
         return bool(
             self._adopt(
                 keys=[self.key(advisor_pk), self.registry_key],
-                args=[replacing or "", _arg(_ts(since)), call_sid or "",
-                      _arg(_ts(wrap_until)) if wrap_until is not None else "", int(advisor_pk)],
+                args=[
+                    replacing or "",
+                    _arg(_ts(since)),
+                    call_sid or "",
+                    _arg(_ts(wrap_until)) if wrap_until is not None else "",
+                    int(advisor_pk),
+                ],
             )
         )
 

@@ -84,9 +84,7 @@ def connection(engine):
 
 @pytest.fixture
 def session_factory(connection):
-    return sessionmaker(
-        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-    )
+    return sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
 
 
 @pytest.fixture
@@ -116,8 +114,9 @@ def dead_redis():
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
-    return redis_lib.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, decode_responses=True,
-                           retry=Retry(NoBackoff(), 0))
+    return redis_lib.Redis(
+        host="127.0.0.1", port=1, socket_connect_timeout=0.2, decode_responses=True, retry=Retry(NoBackoff(), 0)
+    )
 
 
 @pytest.fixture
@@ -237,8 +236,16 @@ def api_auth(session):
 def fake_twilio(monkeypatch):
     """A running fake Twilio REST server (`twilio_doubles.fake_twilio`); stopped (and its port
     closed) after the test."""
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",
-                "all_proxy", "TWILIO_EDGE", "TWILIO_REGION"):
+    for var in (
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "TWILIO_EDGE",
+        "TWILIO_REGION",
+    ):
         monkeypatch.delenv(var, raising=False)
     fake = FakeTwilio().start()
     try:

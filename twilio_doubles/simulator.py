@@ -137,10 +137,25 @@ class CallSimulator:
         prompt instead (called with the contact ID typed at the last contact-ID prompt, or None);
         `keys` and `ask_keys` then serve only the other prompts."""
         sid = call_sid or "CA" + uuid.uuid4().hex
-        base = {"CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": from_number,
-                "To": self.to_number, "Direction": "inbound", "ApiVersion": "2010-04-01"}
-        c = _Call(sid=sid, base=base, params=dict(base, CallStatus="ringing"), pending=list(keys),
-                  dial_iter=iter(dial), ask_keys=ask_keys, ask_dial=ask_dial, record=record, pin=pin)
+        base = {
+            "CallSid": sid,
+            "AccountSid": "AC" + "0" * 32,
+            "From": from_number,
+            "To": self.to_number,
+            "Direction": "inbound",
+            "ApiVersion": "2010-04-01",
+        }
+        c = _Call(
+            sid=sid,
+            base=base,
+            params=dict(base, CallStatus="ringing"),
+            pending=list(keys),
+            dial_iter=iter(dial),
+            ask_keys=ask_keys,
+            ask_dial=ask_dial,
+            record=record,
+            pin=pin,
+        )
         path = "/voice/incoming"
         for _ in range(MAX_REQUESTS):
             doc = self.post(path, c.params, c.t)
@@ -154,8 +169,14 @@ class CallSimulator:
     def _play(self, c: _Call, doc: str) -> str | None:
         """Carry out one TwiML document, verb by verb, until one moves the call on: the path
         Twilio requests next, or None when the call is over."""
-        handlers = {"Gather": self._gather, "Dial": self._dial_verb, "Record": self._record,
-                    "Redirect": self._redirect, "Hangup": self._hangup, "Enqueue": self._enqueue}
+        handlers = {
+            "Gather": self._gather,
+            "Dial": self._dial_verb,
+            "Record": self._record,
+            "Redirect": self._redirect,
+            "Hangup": self._hangup,
+            "Enqueue": self._enqueue,
+        }
         for verb in ET.fromstring(doc):
             if verb.tag == "Say":
                 self._hear(c.t, verb.text or "")
@@ -216,7 +237,7 @@ class CallSimulator:
         if c.ask_keys is not None:
             return c.ask_keys(c.t.heard)
         if on_hold:
-            return c.pending.pop(0)[len("hold:"):] if c.pending and c.pending[0].startswith("hold:") else ""
+            return c.pending.pop(0)[len("hold:") :] if c.pending and c.pending[0].startswith("hold:") else ""
         return c.pending.pop(0) if c.pending else None
 
     def _dial_verb(self, c: _Call, verb) -> tuple[bool, str | None]:
@@ -227,8 +248,9 @@ class CallSimulator:
     def _record(self, c: _Call, verb) -> tuple[bool, str | None]:
         if c.record:
             c.t.lines.append("caller leaves a message")
-            c.params = dict(c.params, RecordingUrl=c.record, RecordingDuration="20",
-                            RecordingSid="RE" + uuid.uuid4().hex)
+            c.params = dict(
+                c.params, RecordingUrl=c.record, RecordingDuration="20", RecordingSid="RE" + uuid.uuid4().hex
+            )
             return True, verb.get("action")
         c.t.lines.append("caller: (says nothing)")
         return False, None
@@ -275,9 +297,15 @@ class CallSimulator:
             t.lines.append(f"-> ringing {target}: {outcome}")
             dial_status = outcome
             if outcome in ("accept", "decline"):
-                child_params = {"CallSid": f"{sid}-leg{next(child)}", "ParentCallSid": sid,
-                                "AccountSid": base["AccountSid"], "From": base["To"], "To": target,
-                                "CallStatus": "in-progress", "Direction": "outbound-api"}
+                child_params = {
+                    "CallSid": f"{sid}-leg{next(child)}",
+                    "ParentCallSid": sid,
+                    "AccountSid": base["AccountSid"],
+                    "From": base["To"],
+                    "To": target,
+                    "CallStatus": "in-progress",
+                    "Direction": "outbound-api",
+                }
                 doc = self.post(self._local(whisper), child_params, t)
                 root = ET.fromstring(doc)
                 gather = root.find("Gather")
@@ -286,8 +314,7 @@ class CallSimulator:
                         if inner.tag == "Say":
                             t.lines.append(f"   ({target} hears) {inner.text}")
                     press = "1" if outcome == "accept" else "2"
-                    doc = self.post(self._local(gather.get("action", "")),
-                                    dict(child_params, Digits=press), t)
+                    doc = self.post(self._local(gather.get("action", "")), dict(child_params, Digits=press), t)
                     bridged = ET.fromstring(doc).find("Hangup") is None
                 else:
                     bridged = False
@@ -299,8 +326,13 @@ class CallSimulator:
                     t.lines.append(f"-> connected to {target} ({talked} s)")
             else:
                 self.advance(20)
-            params = dict(base, CallStatus="in-progress", DialCallStatus=dial_status,
-                          DialCallSid="CA" + uuid.uuid4().hex, DialCallDuration=str(talked))
+            params = dict(
+                base,
+                CallStatus="in-progress",
+                DialCallStatus=dial_status,
+                DialCallSid="CA" + uuid.uuid4().hex,
+                DialCallDuration=str(talked),
+            )
             return (self._local(action) if action else None), params, talked
         return (self._local(action) if action else None), base, talked
 

@@ -50,7 +50,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, **services: Any) ->
         # The client's address and scheme from the last TRUSTED_PROXIES hops of X-Forwarded-*.
         # (Replacing app.wsgi_app is Flask's documented way to add WSGI middleware.)
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies,
+            app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
         )
     _warm_up(app.extensions["supportline"])
     return app

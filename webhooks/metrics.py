@@ -77,8 +77,16 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 OUTCOMES = ("ok", "replayed", "fault", "forbidden")
 LOCKOUT_REASONS = ("too_many_failures", "already_locked")
 KNOWN_CALL_OUTCOMES = (
-    "connected", "abandoned", "hung_up", "callback_requested", "message_recorded", "callback_pending",
-    "locked_out", "closed", "no_input", "ended_in_menu",
+    "connected",
+    "abandoned",
+    "hung_up",
+    "callback_requested",
+    "message_recorded",
+    "callback_pending",
+    "locked_out",
+    "closed",
+    "no_input",
+    "ended_in_menu",
 )
 WEBHOOK_BLUEPRINTS = ("voice", "oncall")
 VOICE_STEPS = frozenset(flow.STEPS) | {"fallback"}
@@ -89,16 +97,18 @@ if os.environ.get(MULTIPROC_ENV):
     os.makedirs(os.environ[MULTIPROC_ENV], exist_ok=True)  # the counters below write files there
 
 WEBHOOK_SECONDS = Histogram(
-    "supportline_webhook_duration_seconds", "Webhook latency, request in to response out, by step.",
-    ["step"], buckets=LATENCY_BUCKETS,
+    "supportline_webhook_duration_seconds",
+    "Webhook latency, request in to response out, by step.",
+    ["step"],
+    buckets=LATENCY_BUCKETS,
 )
 WEBHOOK_RESPONSES = Counter(
-    "supportline_webhook_responses", "Webhook responses by step and outcome (ok, replayed, fault, forbidden).",
+    "supportline_webhook_responses",
+    "Webhook responses by step and outcome (ok, replayed, fault, forbidden).",
     ["step", "outcome"],
 )
 CALLS = Counter(
-    "supportline_calls", "Calls ended, by the call log's final outcome (counted at Twilio's final status).",
-    ["outcome"],
+    "supportline_calls", "Calls ended, by the call log's final outcome (counted at Twilio's final status).", ["outcome"]
 )
 VERIFICATION_FAILURES = Counter("supportline_verification_failures", "Wrong PINs entered by callers.")
 LOCKOUTS = Counter(
@@ -171,15 +181,16 @@ class CallMark:
     def of(cls, state: Any) -> CallMark:
         if state is None:
             return cls()
-        return cls(failures=int(getattr(state, "failures", 0) or 0), step=str(getattr(state, "step", "") or ""),
-                   ceiling_crossings=int(getattr(state, "ceiling_crossings", 0) or 0))
+        return cls(
+            failures=int(getattr(state, "failures", 0) or 0),
+            step=str(getattr(state, "step", "") or ""),
+            ceiling_crossings=int(getattr(state, "ceiling_crossings", 0) or 0),
+        )
 
 
 def call_open(session, sid: str) -> bool:
     """Is the call's log row there and not yet closed? (Asked before a status callback runs.)"""
-    return session.scalar(
-        select(CallLog.id).where(CallLog.call_sid == sid, CallLog.ended_at.is_(None))
-    ) is not None
+    return session.scalar(select(CallLog.id).where(CallLog.call_sid == sid, CallLog.ended_at.is_(None))) is not None
 
 
 def ended_outcome(session, sid: str) -> str | None:
@@ -230,8 +241,7 @@ def _webhook_finished(response: Response) -> Response:
             call_sid = form.get("CallSid") or form.get("MessageSid") or ""
         ms = logs.elapsed_ms() or 0.0
         observe_webhook(step, outcome, ms / 1000)
-        logs.log_webhook(webhook_log, step=step, call_sid=str(call_sid)[:64], outcome=outcome, ms=ms,
-                         status=status)
+        logs.log_webhook(webhook_log, step=step, call_sid=str(call_sid)[:64], outcome=outcome, ms=ms, status=status)
     except Exception:
         log.warning("metrics: webhook bookkeeping failed", exc_info=True)
     return response
@@ -293,10 +303,15 @@ def metrics_view() -> Response:
     tokens = _tokens()
     if not ((tokens and _has_token(tokens)) or _is_local()):
         if tokens:
-            return Response("unauthorized\n", status=401, mimetype="text/plain",
-                            headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
-        return Response("forbidden: /metrics is served to localhost, or with METRICS_TOKEN\n", status=403,
-                        mimetype="text/plain")
+            return Response(
+                "unauthorized\n",
+                status=401,
+                mimetype="text/plain",
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            )
+        return Response(
+            "forbidden: /metrics is served to localhost, or with METRICS_TOKEN\n", status=403, mimetype="text/plain"
+        )
     from webhooks.services import current_services
 
     body = render(current_services())

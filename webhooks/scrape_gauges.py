@@ -56,8 +56,7 @@ class LiveCollector:
     are left out; once Redis refuses a connection the other Redis sources are not tried again
     in the same scrape (each try could wait for the socket timeout)."""
 
-    SOURCES = (("queue", True), ("presence", True), ("pages", False), ("jobs", True), ("spool", False),
-               ("pins", True))
+    SOURCES = (("queue", True), ("presence", True), ("pages", False), ("jobs", True), ("spool", False), ("pins", True))
 
     def __init__(self, svc) -> None:
         self.svc = svc
@@ -90,7 +89,8 @@ class LiveCollector:
             err.add_metric([source], errors[source])
         yield err
         yield GaugeMetricFamily(
-            "supportline_scrape_duration_seconds", "Time spent reading the scrape-time gauges.",
+            "supportline_scrape_duration_seconds",
+            "Time spent reading the scrape-time gauges.",
             value=time.perf_counter() - started,
         )
 
@@ -100,12 +100,16 @@ class LiveCollector:
 
         path = spool_path(self.svc)
         return [
-            GaugeMetricFamily("supportline_spool_pending",
-                              "Call-log records spooled on this host while the database was down, not yet replayed.",
-                              value=spool.pending(path)),
-            GaugeMetricFamily("supportline_spool_dead_letters",
-                              "Spooled records that could not be written, kept in the dead-letter file on this host.",
-                              value=spool.dead_letters(path)),
+            GaugeMetricFamily(
+                "supportline_spool_pending",
+                "Call-log records spooled on this host while the database was down, not yet replayed.",
+                value=spool.pending(path),
+            ),
+            GaugeMetricFamily(
+                "supportline_spool_dead_letters",
+                "Spooled records that could not be written, kept in the dead-letter file on this host.",
+                value=spool.dead_letters(path),
+            ),
         ]
 
     def _midnight(self, now: datetime) -> datetime:
@@ -126,10 +130,14 @@ class LiveCollector:
                 longest.setdefault(skill, 0.0)
             count[skill] += 1
             longest[skill] = max(longest[skill], max(0.0, now_ts - e.queued_at))
-        waiting = GaugeMetricFamily("supportline_queue_waiting", "Callers waiting in the line now, by skill.",
-                                    labels=["skill"])
-        oldest = GaugeMetricFamily("supportline_queue_longest_wait_seconds",
-                                   "The longest wait in the line now, by skill (0: nobody waits).", labels=["skill"])
+        waiting = GaugeMetricFamily(
+            "supportline_queue_waiting", "Callers waiting in the line now, by skill.", labels=["skill"]
+        )
+        oldest = GaugeMetricFamily(
+            "supportline_queue_longest_wait_seconds",
+            "The longest wait in the line now, by skill (0: nobody waits).",
+            labels=["skill"],
+        )
         for skill in count:
             waiting.add_metric([skill], count[skill])
             oldest.add_metric([skill], round(longest[skill], 3))
@@ -156,7 +164,8 @@ class LiveCollector:
                 .group_by(Page.channel, Page.result)
             ).all()
             incidents = session.scalar(
-                select(func.count()).select_from(Incident)
+                select(func.count())
+                .select_from(Incident)
                 .where(Incident.acknowledged_at >= since, Incident.acknowledged_at <= now)
             )
         sent = {"voice": 0, "sms": 0}
@@ -165,17 +174,24 @@ class LiveCollector:
             sent[channel] = sent.get(channel, 0) + n
             if result in ("acknowledged", "resolved"):
                 acked[channel] = acked.get(channel, 0) + n
-        fam_sent = GaugeMetricFamily("supportline_pages_sent_today",
-                                     "Outage pages handed to Twilio since local midnight, by channel.", labels=["channel"])
-        fam_ack = GaugeMetricFamily("supportline_pages_acknowledged_today",
-                                    "Of today's pages, those acknowledged or resolved from the page (key 4 or 6).",
-                                    labels=["channel"])
+        fam_sent = GaugeMetricFamily(
+            "supportline_pages_sent_today",
+            "Outage pages handed to Twilio since local midnight, by channel.",
+            labels=["channel"],
+        )
+        fam_ack = GaugeMetricFamily(
+            "supportline_pages_acknowledged_today",
+            "Of today's pages, those acknowledged or resolved from the page (key 4 or 6).",
+            labels=["channel"],
+        )
         for channel in sent:
             fam_sent.add_metric([channel], sent[channel])
             fam_ack.add_metric([channel], acked.get(channel, 0))
-        fam_inc = GaugeMetricFamily("supportline_incidents_acknowledged_today",
-                                    "Incidents acknowledged since local midnight (page key, SMS reply or the call).",
-                                    value=int(incidents or 0))
+        fam_inc = GaugeMetricFamily(
+            "supportline_incidents_acknowledged_today",
+            "Incidents acknowledged since local midnight (page key, SMS reply or the call).",
+            value=int(incidents or 0),
+        )
         return [fam_sent, fam_ack, fam_inc]
 
     def _jobs(self, now: datetime) -> list[GaugeMetricFamily]:
@@ -202,25 +218,34 @@ class LiveCollector:
         failed = int(conn.zcard(queue.failed_job_registry.key))
         return [
             GaugeMetricFamily("supportline_jobs_queued", "RQ jobs waiting for a worker.", value=queued),
-            GaugeMetricFamily("supportline_jobs_oldest_queued_seconds",
-                              "Age of the oldest job waiting for a worker (job queue lag; 0: none).",
-                              value=round(oldest_age, 3)),
-            GaugeMetricFamily("supportline_jobs_scheduled", "Timers filed (escalation steps, follow-ups).",
-                              value=scheduled),
-            GaugeMetricFamily("supportline_jobs_timer_lag_seconds",
-                              "How overdue the earliest timer is on the service clock (0: none due).",
-                              value=round(timer_lag, 3)),
+            GaugeMetricFamily(
+                "supportline_jobs_oldest_queued_seconds",
+                "Age of the oldest job waiting for a worker (job queue lag; 0: none).",
+                value=round(oldest_age, 3),
+            ),
+            GaugeMetricFamily(
+                "supportline_jobs_scheduled", "Timers filed (escalation steps, follow-ups).", value=scheduled
+            ),
+            GaugeMetricFamily(
+                "supportline_jobs_timer_lag_seconds",
+                "How overdue the earliest timer is on the service clock (0: none due).",
+                value=round(timer_lag, 3),
+            ),
             GaugeMetricFamily("supportline_jobs_failed", "Jobs in RQ's failed registry.", value=failed),
         ]
 
     def _pins(self, now: datetime) -> list[GaugeMetricFamily]:
-        lockout = Lockout(self.svc.redis, ceiling=self.svc.settings.pin_failure_ceiling,
-                          breaker=self.svc.breakers.redis)
+        lockout = Lockout(
+            self.svc.redis, ceiling=self.svc.settings.pin_failure_ceiling, breaker=self.svc.breakers.redis
+        )
         failures, strict = lockout.line_figures(now)
         return [
-            GaugeMetricFamily("supportline_pin_failures_line",
-                              "Wrong PINs of all callers in the last 10 minutes.", value=failures),
-            GaugeMetricFamily("supportline_pin_ceiling_active",
-                              "1 while the line is over its PIN-failure ceiling (one try per call, a pause).",
-                              value=int(strict)),
+            GaugeMetricFamily(
+                "supportline_pin_failures_line", "Wrong PINs of all callers in the last 10 minutes.", value=failures
+            ),
+            GaugeMetricFamily(
+                "supportline_pin_ceiling_active",
+                "1 while the line is over its PIN-failure ceiling (one try per call, a pause).",
+                value=int(strict),
+            ),
         ]

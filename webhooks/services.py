@@ -66,8 +66,12 @@ def make_redis(settings: Settings) -> redis.Redis:
     # Fail fast: one quick retry, then the caller's degraded mode takes over (casestore.redisguard)
     # instead of redis-py's default retries with backoff of seconds on every command.
     return redis.Redis.from_url(
-        settings.redis_url, decode_responses=True, socket_timeout=2.0, socket_connect_timeout=1.0,
-        health_check_interval=30, retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), 1),
+        settings.redis_url,
+        decode_responses=True,
+        socket_timeout=2.0,
+        socket_connect_timeout=1.0,
+        health_check_interval=30,
+        retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), 1),
     )
 
 
@@ -112,15 +116,17 @@ class Services:
             engine=engine,
             sessions=sessions,
             redis=client,
-            clock=clock or (
+            clock=clock
+            or (
                 shifted_clock(datetime.fromisoformat(settings.clock_start), settings.clock_anchor)
-                if settings.clock_start else system_clock
+                if settings.clock_start
+                else system_clock
             ),
             tables=TablesCache(settings.routing_cache_seconds, settings.support_timezone, sessions),
             presence=presence,
             telephony=telephony,
             dispatcher=Dispatcher(
-                client, presence, telephony=telephony, connect_url=connect_url(settings.public_base_url),
+                client, presence, telephony=telephony, connect_url=connect_url(settings.public_base_url)
             ),
             jobs=Jobs(client),
         )
@@ -146,9 +152,15 @@ class Services:
     def job_context(self) -> JobContext:
         """What background jobs use in this process (`supportline worker`, tests)."""
         return JobContext(
-            sessions=self.sessions, redis=self.redis, jobs=self.jobs, telephony=self.telephony,
-            clock=self.now, base_url=self.settings.public_base_url, caller_id=self.settings.twilio_caller_id,
-            tz_name=self.settings.support_timezone, tables=self.tables,
+            sessions=self.sessions,
+            redis=self.redis,
+            jobs=self.jobs,
+            telephony=self.telephony,
+            clock=self.now,
+            base_url=self.settings.public_base_url,
+            caller_id=self.settings.twilio_caller_id,
+            tz_name=self.settings.support_timezone,
+            tables=self.tables,
         )
 
     def now(self) -> datetime:
@@ -164,7 +176,7 @@ def make_telephony(settings: Settings) -> Telephony | None:
     if not settings.twilio_account_sid or not settings.twilio_auth_token:
         return None
     return TwilioTelephony(
-        settings.twilio_account_sid, settings.twilio_auth_token, base_url=settings.twilio_api_base or None,
+        settings.twilio_account_sid, settings.twilio_auth_token, base_url=settings.twilio_api_base or None
     )
 
 

@@ -131,8 +131,9 @@ def _answer(svc, inp: flow.CallInput, url: str) -> Response:
         metrics.note_webhook(inp.sid, outcome)
 
 
-def _run_step(svc, session, store: CallStore, inp: flow.CallInput, url: str,
-              state: CallState | None) -> tuple[flow.StepResult, metrics.CallMark, str | None]:
+def _run_step(
+    svc, session, store: CallStore, inp: flow.CallInput, url: str, state: CallState | None
+) -> tuple[flow.StepResult, metrics.CallMark, str | None]:
     """Run the flow's step on the call's state, commit, and store the answer and the new state;
     with what the metrics compare: the call's mark before the step, and how the call ended when
     this status callback closed it."""
@@ -194,8 +195,9 @@ def _spool(svc, inp: flow.CallInput) -> None:
     event = None
     if inp.step in END_STEPS:
         event = {"form": {k: inp.form[k] for k in END_FIELDS if k in inp.form}, "query": dict(inp.query)}
-    if spool.spool(spool_path(svc), sid=inp.sid, from_masked=mask(inp.from_raw), at=svc.now(), step=inp.step,
-                   event=event):
+    if spool.spool(
+        spool_path(svc), sid=inp.sid, from_masked=mask(inp.from_raw), at=svc.now(), step=inp.step, event=event
+    ):
         svc.spooled.set()
 
 
@@ -210,14 +212,16 @@ def apply_spooled_event(svc) -> spool.ApplyEvent:
     def apply(session, rec: dict) -> None:
         at = datetime.fromisoformat(rec["at"])
         event = rec["event"]
-        inp = flow.CallInput(step=rec["step"], sid=rec["sid"], form=dict(event.get("form") or {}),
-                             query=dict(event.get("query") or {}))
+        inp = flow.CallInput(
+            step=rec["step"], sid=rec["sid"], form=dict(event.get("form") or {}), query=dict(event.get("query") or {})
+        )
         store = CallStore(svc.redis, session=session, breaker=svc.breakers.redis)
         result = flow.replay_end(call_env(svc, session, at), inp, store.load(inp.sid))
         session.flush()
         if result.state is not None or result.forget:
-            store.finish(inp.sid, f"spool:{inp.step}:{rec['at']}", result.twiml, result.state, result.forget,
-                         now=at, cache=False)
+            store.finish(
+                inp.sid, f"spool:{inp.step}:{rec['at']}", result.twiml, result.state, result.forget, now=at, cache=False
+            )
 
     return apply
 

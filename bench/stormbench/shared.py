@@ -20,21 +20,21 @@ import calls as base  # bench/calls.py: setup, servers, signed transport, figure
 from twilio_doubles.fake_twilio import FakeTwilio, Posted
 
 __all__ = [
-           "AFTER_TALKING",
-           "DB_NAME",
-           "DEMO_CONTACT_ID",
-           "LINE_KEY",
-           "MAX_RESTARTS",
-           "OFFER_KEYS",
-           "PRESENCE_KEY",
-           "PRESENCE_REGISTRY",
-           "REDIS_DB",
-           "ROOT",
-           "STORM_DIR",
-           "BenchError",
-           "FakeTwilio",
-           "Posted",
-           "base",
+    "AFTER_TALKING",
+    "DB_NAME",
+    "DEMO_CONTACT_ID",
+    "LINE_KEY",
+    "MAX_RESTARTS",
+    "OFFER_KEYS",
+    "PRESENCE_KEY",
+    "PRESENCE_REGISTRY",
+    "REDIS_DB",
+    "ROOT",
+    "STORM_DIR",
+    "BenchError",
+    "FakeTwilio",
+    "Posted",
+    "base",
 ]
 
 

@@ -31,14 +31,7 @@ CHICAGO = ZoneInfo("America/Chicago")
 REFERENCE = datetime(2026, 11, 27, 12, 0, tzinfo=CHICAGO)
 assert REFERENCE.isoformat() == "2026-11-27T12:00:00-06:00"
 
-PRODUCT_AREAS = [
-    "grade_book",
-    "scheduling",
-    "attendance",
-    "online_registration",
-    "point_of_sale",
-    "state_reporting",
-]
+PRODUCT_AREAS = ["grade_book", "scheduling", "attendance", "online_registration", "point_of_sale", "state_reporting"]
 PRIORITIES = ["critical", "high", "medium", "low"]
 # Exact mix over all 220 cases (5% / 20% / 55% / 20%), shuffled; the outages are among the critical ones.
 PRIORITY_COUNTS = {"critical": 11, "high": 44, "medium": 121, "low": 44}
@@ -71,54 +64,100 @@ TEAMS = [
 # name, state, hosted, team, active, area codes, e-mail domain, schools, cases, contacts
 DISTRICTS: list[dict[str, Any]] = [
     dict(
-        name="Lakeview Public Schools", state="MN", hosted=True, team="Campus Support", active=True,
-        area_codes=["612", "952"], domain="lakeview.k12.mn.us", cases=45,
-        schools=[
-            "Lakeview High School", "Lakeview Middle School", "Northshore Elementary", "Birch Hill Elementary"
-        ],
+        name="Lakeview Public Schools",
+        state="MN",
+        hosted=True,
+        team="Campus Support",
+        active=True,
+        area_codes=["612", "952"],
+        domain="lakeview.k12.mn.us",
+        cases=45,
+        schools=["Lakeview High School", "Lakeview Middle School", "Northshore Elementary", "Birch Hill Elementary"],
         contacts=["Dana Whitfield", "Marcus Bell", "Jennifer Okafor", "Tom Lindqvist", "Rachel Nguyen"],
     ),
     dict(
-        name="Cedar Valley Community School District", state="IA", hosted=False, team="Campus Support",
-        active=True, area_codes=["319"], domain="cedarvalley.k12.ia.us", cases=30,
+        name="Cedar Valley Community School District",
+        state="IA",
+        hosted=False,
+        team="Campus Support",
+        active=True,
+        area_codes=["319"],
+        domain="cedarvalley.k12.ia.us",
+        cases=30,
         schools=["Cedar Valley High School", "Cedar Valley Junior High", "Prairie Creek Elementary"],
         contacts=["Brian Hartley", "Kelsey Dvorak", "Angela Moreno"],
     ),
     dict(
-        name="Prairie Wind Unified School District", state="KS", hosted=True, team="Campus Support",
-        active=True, area_codes=["785"], domain="prairiewindusd.org", cases=34,
+        name="Prairie Wind Unified School District",
+        state="KS",
+        hosted=True,
+        team="Campus Support",
+        active=True,
+        area_codes=["785"],
+        domain="prairiewindusd.org",
+        cases=34,
         schools=["Prairie Wind High School", "Sunflower Middle School", "Flint Hills Elementary"],
         contacts=["Scott Reinholt", "Tamara Jessup", "Luis Herrera", "Wendy Kowalski"],
     ),
     dict(
-        name="Red River Valley Public Schools", state="ND", hosted=False, team="Campus Support", active=True,
-        area_codes=["701"], domain="rrvschools.org", cases=26,
+        name="Red River Valley Public Schools",
+        state="ND",
+        hosted=False,
+        team="Campus Support",
+        active=True,
+        area_codes=["701"],
+        domain="rrvschools.org",
+        cases=26,
         schools=["Red River Valley High School", "Riverside Middle School", "Prairie Rose Elementary"],
         contacts=["Erik Halvorsen", "Jodi Berg", "Nathan Olson"],
     ),
     dict(
-        name="Wolf Creek Area School District", state="WI", hosted=True, team="Campus Support", active=True,
-        area_codes=["262", "414"], domain="wolfcreek.k12.wi.us", cases=32,
+        name="Wolf Creek Area School District",
+        state="WI",
+        hosted=True,
+        team="Campus Support",
+        active=True,
+        area_codes=["262", "414"],
+        domain="wolfcreek.k12.wi.us",
+        cases=32,
         schools=["Wolf Creek High School", "Wolf Creek Intermediate", "Pine Ridge Elementary"],
         contacts=["Heather Schultz", "Dennis Kramer", "Monica Patel"],
     ),
     dict(
-        name="Osage Bend R-III School District", state="MO", hosted=True, team="Campus Support", active=True,
-        area_codes=["573"], domain="osagebend.k12.mo.us", cases=23,
+        name="Osage Bend R-III School District",
+        state="MO",
+        hosted=True,
+        team="Campus Support",
+        active=True,
+        area_codes=["573"],
+        domain="osagebend.k12.mo.us",
+        cases=23,
         schools=["Osage Bend High School", "Osage Bend Middle School", "Bluff View Elementary"],
         contacts=["Travis McCoy", "Linda Pruitt"],
     ),
     dict(
         # Left for another vendor at the end of last school year: its contacts may no longer call.
-        name="Sandhills Consolidated Schools", state="NE", hosted=False, team="Campus Support", active=False,
-        area_codes=["308"], domain="sandhillsschools.org", cases=10,
+        name="Sandhills Consolidated Schools",
+        state="NE",
+        hosted=False,
+        team="Campus Support",
+        active=False,
+        area_codes=["308"],
+        domain="sandhillsschools.org",
+        cases=10,
         schools=["Sandhills Jr/Sr High School", "Sandhills Elementary"],
         contacts=["Gary Lindgren", "Beth Ann Haskins"],
     ),
     dict(
         # Served by the partner ESA's own help desk.
-        name="Iron Range Area Schools", state="MN", hosted=False, team="North Star ESA", active=True,
-        area_codes=["218"], domain="ironrange.k12.mn.us", cases=20,
+        name="Iron Range Area Schools",
+        state="MN",
+        hosted=False,
+        team="North Star ESA",
+        active=True,
+        area_codes=["218"],
+        domain="ironrange.k12.mn.us",
+        cases=20,
         schools=["Iron Range High School", "Mesabi Middle School", "Hibbing Road Elementary"],
         contacts=["Paula Maki", "Joe Perpich"],
     ),
@@ -152,8 +191,7 @@ ADVISORS = [
     ("Nadia Ibrahim", "State Reporting", ["state_reporting", "attendance"], "651", True),
     ("Owen Gustafson", "State Reporting", ["state_reporting", "scheduling"], "612", True),
     ("Kari Lundgren", "North Star ESA", ["grade_book", "attendance", "scheduling"], "218", True),
-    ("Dave Rintala", "North Star ESA", ["online_registration", "point_of_sale", "state_reporting"], "218",
-     True),
+    ("Dave Rintala", "North Star ESA", ["online_registration", "point_of_sale", "state_reporting"], "218", True),
 ]
 
 # name, phone as written in the file, sms
@@ -269,12 +307,30 @@ SUMMARIES = {
 
 # Hosted outages: (district, days before REFERENCE, local time, product area, status, summary)
 OUTAGES = [
-    ("Lakeview Public Schools", 178, time(7, 38), "grade_book", "closed",
-     "Hosted site returning 503 errors during end-of-year grading; teachers cannot post grades"),
-    ("Wolf Creek Area School District", 22, time(6, 52), "attendance", "closed",
-     "Hosted site unreachable district-wide; teachers cannot take morning attendance"),
-    ("Prairie Wind Unified School District", 2, time(7, 41), "attendance", "in_progress",
-     "Hosted Campus login page timing out for all staff and parents"),
+    (
+        "Lakeview Public Schools",
+        178,
+        time(7, 38),
+        "grade_book",
+        "closed",
+        "Hosted site returning 503 errors during end-of-year grading; teachers cannot post grades",
+    ),
+    (
+        "Wolf Creek Area School District",
+        22,
+        time(6, 52),
+        "attendance",
+        "closed",
+        "Hosted site unreachable district-wide; teachers cannot take morning attendance",
+    ),
+    (
+        "Prairie Wind Unified School District",
+        2,
+        time(7, 41),
+        "attendance",
+        "in_progress",
+        "Hosted Campus login page timing out for all staff and parents",
+    ),
 ]
 
 
@@ -398,9 +454,7 @@ def build() -> dict:
     district_by_name = {d["name"]: d for d in DISTRICTS}
 
     teams = [dict(t) for t in TEAMS]
-    districts = [
-        {k: d[k] for k in ("name", "state", "hosted", "team", "active")} for d in DISTRICTS
-    ]
+    districts = [{k: d[k] for k in ("name", "state", "hosted", "team", "active")} for d in DISTRICTS]
     contacts = build_contacts(rng, pin_tail, lines)
     advisors = build_advisors(lines)
     engineers = [{"name": n, "phone": raw, "sms": sms, "active": True} for n, raw, sms in ENGINEERS]
@@ -417,10 +471,7 @@ def build() -> dict:
         "engineers": engineers,
         "cases": cases,
         "hours": {day: ["06:00-18:00"] for day in WEEKDAYS[:5]},
-        "holidays": {
-            "observe": list(HOLIDAYS),
-            "closures": [{"date": day, "name": name} for day, name in CLOSURES],
-        },
+        "holidays": {"observe": list(HOLIDAYS), "closures": [{"date": day, "name": name} for day, name in CLOSURES]},
         "rotations": rotations,
         "escalation_policies": escalation_policies,
     }
@@ -517,9 +568,7 @@ def build_advisors(lines: Lines) -> list[dict]:
             reach = f"sip:{first[0]}{last}@pbx.example.com"
         else:
             reach, _ = lines.take(reach_kind)
-        advisors.append(
-            {"name": name, "reach": reach, "team": team, "skills": list(skills), "active": active}
-        )
+        advisors.append({"name": name, "reach": reach, "team": team, "skills": list(skills), "active": active})
     return advisors
 
 
@@ -540,11 +589,7 @@ def build_rotations() -> list[dict]:
             "start_date": ROTATION_START,
             "members": list(PRIMARY_MEMBERS),
             "overrides": [
-                {
-                    "engineer": christmas_cover,
-                    "starts_at": CHRISTMAS_OVERRIDE[0],
-                    "ends_at": CHRISTMAS_OVERRIDE[1],
-                }
+                {"engineer": christmas_cover, "starts_at": CHRISTMAS_OVERRIDE[0], "ends_at": CHRISTMAS_OVERRIDE[1]}
             ],
         },
         {
@@ -852,7 +897,11 @@ def check_contacts(doc: dict, districts: dict[str, dict]) -> dict[str, dict]:
     assert len(contacts) == 24
     first = contacts[0]
     assert (first["contact_id"], first["district"], first["name"], first["phones"], first["pin"]) == (
-        "104233", "Lakeview Public Schools", "Dana Whitfield", ["(612) 555-0134"], "4821"
+        "104233",
+        "Lakeview Public Schools",
+        "Dana Whitfield",
+        ["(612) 555-0134"],
+        "4821",
     )
     assert districts[first["district"]]["hosted"] and districts[first["district"]]["state"] == "MN"
     ids = [c["contact_id"] for c in contacts]
@@ -1027,12 +1076,7 @@ def scalar(value, force_quote: bool = False) -> str:
     if isinstance(value, date):
         return value.isoformat()
     text = str(value)
-    if (
-        not force_quote
-        and _PLAIN.fullmatch(text)
-        and not text.endswith(" ")
-        and text.lower() not in _RESERVED
-    ):
+    if not force_quote and _PLAIN.fullmatch(text) and not text.endswith(" ") and text.lower() not in _RESERVED:
         return text
     return json.dumps(text)
 

@@ -141,10 +141,7 @@ def _holidays(session: Session) -> dict[str, Any]:
     closures = session.scalars(select(Closure).order_by(Closure.day)).all()
     rule_order = {key: i for i, key in enumerate(HOLIDAY_RULES)}
     observed = sorted((r.key for r in rules if r.active), key=lambda k: (rule_order.get(k, len(rule_order)), k))
-    return {
-        "observe": observed,
-        "closures": [{"date": c.day, "name": c.name} for c in closures],
-    }
+    return {"observe": observed, "closures": [{"date": c.day, "name": c.name} for c in closures]}
 
 
 def _rotations(session: Session) -> list[dict[str, Any]]:

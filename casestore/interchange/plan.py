@@ -104,12 +104,7 @@ def _raw_names(raws: Sequence[Any], key: str) -> set[str]:
 
 
 def validate(
-    session: Session,
-    doc: Any,
-    problems: ProblemCollector,
-    *,
-    hash_pin: PinHasher | None,
-    region: str,
+    session: Session, doc: Any, problems: ProblemCollector, *, hash_pin: PinHasher | None, region: str
 ) -> Plan:
     """Check the whole document, in this order (the order problems are reported in): its shape,
     every row, duplicates inside the file, then each section's references and rules."""
@@ -233,16 +228,24 @@ def _load_directory(session: Session, plan: Plan) -> None:
     plan.contacts = {
         c.contact_id: c
         for c in _fetch(
-            session, Contact, Contact.contact_id, set(plan.file_contacts()) | contact_refs,
-            selectinload(Contact.phones), selectinload(Contact.district),
+            session,
+            Contact,
+            Contact.contact_id,
+            set(plan.file_contacts()) | contact_refs,
+            selectinload(Contact.phones),
+            selectinload(Contact.district),
         )
     }
     owner_refs = {r.owner for _, r in rows_of("cases") if r.owner}
     plan.advisors = {
         a.name: a
         for a in _fetch(
-            session, Advisor, Advisor.name, plan.file_keys("advisors") | owner_refs,
-            selectinload(Advisor.team), selectinload(Advisor.skill_rows),
+            session,
+            Advisor,
+            Advisor.name,
+            plan.file_keys("advisors") | owner_refs,
+            selectinload(Advisor.team),
+            selectinload(Advisor.skill_rows),
         )
     }
 
@@ -263,8 +266,13 @@ def _load_cases(session: Session, plan: Plan) -> None:
     plan.cases = {
         c.number: c
         for c in _fetch(
-            session, Case, Case.number, {r.number for _, r in plan.rows_of("cases")},
-            selectinload(Case.district), selectinload(Case.contact), selectinload(Case.owner),
+            session,
+            Case,
+            Case.number,
+            {r.number for _, r in plan.rows_of("cases")},
+            selectinload(Case.district),
+            selectinload(Case.contact),
+            selectinload(Case.owner),
         )
     }
 
@@ -274,7 +282,10 @@ def _load_oncall(session: Session, plan: Plan) -> None:
     plan.rotations = {
         r.name: r
         for r in _fetch(
-            session, Rotation, Rotation.name, plan.file_keys("rotations"),
+            session,
+            Rotation,
+            Rotation.name,
+            plan.file_keys("rotations"),
             selectinload(Rotation.members).selectinload(RotationMember.engineer),
             selectinload(Rotation.overrides).selectinload(RotationOverride.engineer),
         )
@@ -282,7 +293,10 @@ def _load_oncall(session: Session, plan: Plan) -> None:
     plan.escalation_policies = {
         p.name: p
         for p in _fetch(
-            session, EscalationPolicy, EscalationPolicy.name, plan.file_keys("escalation_policies"),
+            session,
+            EscalationPolicy,
+            EscalationPolicy.name,
+            plan.file_keys("escalation_policies"),
             selectinload(EscalationPolicy.manager),
             selectinload(EscalationPolicy.steps).selectinload(EscalationStep.engineers),
         )
@@ -336,22 +350,26 @@ def _check_contacts(plan: Plan, known: _Known, problems: ProblemCollector, hash_
         first: dict[str, int] = {}
         for p_index, number in enumerate(row.phones):
             if number in first:
-                problems.add(("contacts", index, "phones", p_index),
-                             f"same number as phones[{first[number]}] ({number})")
+                problems.add(
+                    ("contacts", index, "phones", p_index), f"same number as phones[{first[number]}] ({number})"
+                )
             else:
                 first[number] = p_index
         if row.pin is not None:
             if hash_pin is None:
-                problems.add(("contacts", index, "pin"),
-                             "a PIN is given but no PIN pepper is configured, so it cannot be stored")
+                problems.add(
+                    ("contacts", index, "pin"), "a PIN is given but no PIN pepper is configured, so it cannot be stored"
+                )
             else:
                 try:
                     plan.pin_hashes[row.contact_id] = hash_pin(row.contact_id, row.pin)
                 except (ValueError, TypeError) as exc:
                     problems.add(("contacts", index, "pin"), f"the PIN cannot be hashed: {exc}")
             if len(row.pin) < NEW_PIN_DIGITS:
-                problems.warn(("contacts", index, "pin"),
-                              f"a {len(row.pin)}-digit PIN; new PINs should have {NEW_PIN_DIGITS} or more digits")
+                problems.warn(
+                    ("contacts", index, "pin"),
+                    f"a {len(row.pin)}-digit PIN; new PINs should have {NEW_PIN_DIGITS} or more digits",
+                )
 
 
 def _check_advisor_skills(plan: Plan, problems: ProblemCollector) -> None:
@@ -377,8 +395,10 @@ def _check_cases(plan: Plan, known: _Known, problems: ProblemCollector) -> None:
             else:
                 owner_district = known.contact_district(plan, row.contact)
                 if owner_district is not None and owner_district != row.district:
-                    problems.add(loc + ("contact",),
-                                 f"contact {row.contact!r} belongs to {owner_district!r}, not {row.district!r}")
+                    problems.add(
+                        loc + ("contact",),
+                        f"contact {row.contact!r} belongs to {owner_district!r}, not {row.district!r}",
+                    )
         if row.owner and row.owner not in known.advisors:
             problems.add(loc + ("owner",), f"unknown advisor {row.owner!r}")
         if row.status is CaseStatus.CLOSED and row.closed_at is None:
@@ -411,8 +431,10 @@ def _check_closures(plan: Plan, problems: ProblemCollector) -> None:
     for c_index, closure in enumerate(plan.holidays.closures):
         if closure.date in first_day:
             earlier = problems.where(("holidays", "closures", first_day[closure.date], "date"))
-            problems.add(("holidays", "closures", c_index, "date"),
-                         f"duplicate closure date {closure.date.isoformat()}; already at {earlier}")
+            problems.add(
+                ("holidays", "closures", c_index, "date"),
+                f"duplicate closure date {closure.date.isoformat()}; already at {earlier}",
+            )
         else:
             first_day[closure.date] = c_index
 
@@ -450,14 +472,18 @@ def _check_default_policy(session: Session, plan: Plan, raws: dict[str, list[Any
     first_index, first_row = defaults[0]
     for name in stored_defaults:
         if name not in mentioned:
-            problems.add(("escalation_policies", first_index, "default"),
-                         f"only one policy may be the default, and {name!r} already is in the database "
-                         f"(list it in this file with default: false to move the default)")
+            problems.add(
+                ("escalation_policies", first_index, "default"),
+                f"only one policy may be the default, and {name!r} already is in the database "
+                f"(list it in this file with default: false to move the default)",
+            )
             break
     earlier = problems.where(("escalation_policies", first_index, "default"))
     for index, _row in defaults[1:]:
-        problems.add(("escalation_policies", index, "default"),
-                     f"only one policy may be the default; {first_row.name!r} already is, at {earlier}")
+        problems.add(
+            ("escalation_policies", index, "default"),
+            f"only one policy may be the default; {first_row.name!r} already is, at {earlier}",
+        )
 
 
 def _check_escalation_policies(plan: Plan, known: _Known, problems: ProblemCollector) -> None:

@@ -35,9 +35,7 @@ class Advisor(Base):
     away_reason: Mapped[str | None] = mapped_column(String(120))
 
     team: Mapped[Team | None] = relationship(back_populates="advisors")
-    skill_rows: Mapped[list[AdvisorSkill]] = relationship(
-        back_populates="advisor", cascade="all, delete-orphan"
-    )
+    skill_rows: Mapped[list[AdvisorSkill]] = relationship(back_populates="advisor", cascade="all, delete-orphan")
 
     @property
     def skills(self) -> set[ProductArea]:
@@ -47,9 +45,7 @@ class Advisor(Base):
 class AdvisorSkill(Base):
     __tablename__ = "advisor_skills"
 
-    advisor_id: Mapped[int] = mapped_column(
-        ForeignKey("advisors.id", ondelete="CASCADE"), primary_key=True
-    )
+    advisor_id: Mapped[int] = mapped_column(ForeignKey("advisors.id", ondelete="CASCADE"), primary_key=True)
     skill: Mapped[ProductArea] = mapped_column(_enum(ProductArea, "product_area"), primary_key=True)
 
     advisor: Mapped[Advisor] = relationship(back_populates="skill_rows")

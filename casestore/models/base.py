@@ -32,4 +32,3 @@ def _enum(cls: type, name: str) -> Enum:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-

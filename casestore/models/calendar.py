@@ -52,9 +52,7 @@ class StatusBanner(Base):
     __tablename__ = "status_banners"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    district_id: Mapped[int | None] = mapped_column(
-        ForeignKey("districts.id", ondelete="CASCADE"), index=True
-    )
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("districts.id", ondelete="CASCADE"), index=True)
     message: Mapped[str] = mapped_column(String(500))
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -23,9 +23,7 @@ class CallLog(Base):
     call_sid: Mapped[str] = mapped_column(String(64), unique=True)
     from_masked: Mapped[str] = mapped_column(String(32), default="")
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
-    district_id: Mapped[int | None] = mapped_column(
-        ForeignKey("districts.id", ondelete="SET NULL"), index=True
-    )
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("districts.id", ondelete="SET NULL"), index=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
     advisor_id: Mapped[int | None] = mapped_column(ForeignKey("advisors.id", ondelete="SET NULL"))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

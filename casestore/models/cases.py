@@ -31,9 +31,7 @@ class Case(Base):
     priority: Mapped[Priority] = mapped_column(_enum(Priority, "priority"), default=Priority.MEDIUM)
     status: Mapped[CaseStatus] = mapped_column(_enum(CaseStatus, "case_status"), default=CaseStatus.NEW)
     summary: Mapped[str] = mapped_column(String(500), default="")
-    owner_id: Mapped[int | None] = mapped_column(
-        ForeignKey("advisors.id", ondelete="SET NULL"), index=True
-    )
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("advisors.id", ondelete="SET NULL"), index=True)
     is_outage: Mapped[bool] = mapped_column(Boolean, default=False)
     release_name: Mapped[str | None] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

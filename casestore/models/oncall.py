@@ -51,9 +51,7 @@ class Rotation(Base):
 class RotationMember(Base):
     __tablename__ = "rotation_members"
 
-    rotation_id: Mapped[int] = mapped_column(
-        ForeignKey("rotations.id", ondelete="CASCADE"), primary_key=True
-    )
+    rotation_id: Mapped[int] = mapped_column(ForeignKey("rotations.id", ondelete="CASCADE"), primary_key=True)
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
     engineer_id: Mapped[int] = mapped_column(ForeignKey("engineers.id", ondelete="CASCADE"))
 

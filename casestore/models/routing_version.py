@@ -35,8 +35,20 @@ class RoutingVersion(Base):
 
 
 ROUTING_TABLES = (
-    Team, Advisor, AdvisorSkill, BusinessHours, HolidayRule, Closure, Engineer, Rotation,
-    RotationMember, RotationOverride, StatusBanner, EscalationPolicy, EscalationStep, EscalationStepEngineer,
+    Team,
+    Advisor,
+    AdvisorSkill,
+    BusinessHours,
+    HolidayRule,
+    Closure,
+    Engineer,
+    Rotation,
+    RotationMember,
+    RotationOverride,
+    StatusBanner,
+    EscalationPolicy,
+    EscalationStep,
+    EscalationStepEngineer,
 )
 
 
@@ -58,6 +70,4 @@ def _routing_change(session: Session, obj: object) -> bool:
 def _bump_routing_version(session: Session, _context: object, _instances: object) -> None:
     changed = (*session.new, *session.dirty, *session.deleted)
     if any(_routing_change(session, obj) for obj in changed):
-        session.execute(
-            update(RoutingVersion).where(RoutingVersion.id == 1).values(version=RoutingVersion.version + 1)
-        )
+        session.execute(update(RoutingVersion).where(RoutingVersion.id == 1).values(version=RoutingVersion.version + 1))

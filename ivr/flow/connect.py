@@ -45,7 +45,7 @@ MAX_DECISIONS = 100  # carrying out fails only when someone was taken or left: a
 
 
 def _route(
-    env: CallEnv, state: CallState, resp: VoiceResponse, *extra: str, offer: int | None = None, line: bool = False,
+    env: CallEnv, state: CallState, resp: VoiceResponse, *extra: str, offer: int | None = None, line: bool = False
 ) -> VoiceResponse:
     """Put the call through: `routing.decision` says who gets it, and this carries that out.
 
@@ -87,9 +87,15 @@ def _route(
 def _facts(state: CallState) -> CallFacts:
     """What routing needs to know about the call, from its state."""
     return CallFacts(
-        sid=state.sid, route=state.route, skill=state.skill, owner_pk=state.owner_pk,
-        owner_waits=state.owner_waits, district_team=state.district_team, tried=tuple(state.tried),
-        round_attempts=state.round_attempts, priority_rank=state.priority_rank,
+        sid=state.sid,
+        route=state.route,
+        skill=state.skill,
+        owner_pk=state.owner_pk,
+        owner_waits=state.owner_waits,
+        district_team=state.district_team,
+        tried=tuple(state.tried),
+        round_attempts=state.round_attempts,
+        priority_rank=state.priority_rank,
         queued_at=datetime.fromisoformat(state.queued_at) if state.queued_at else None,
         response_due=datetime.fromisoformat(state.response_due) if state.response_due else None,
     )
@@ -115,8 +121,13 @@ def _carry_out(
         pk = (
             env.presence.reserve([], skill=None, call_sid=state.sid, now=env.now, owner_pk=decision.owner_pk)
             if isinstance(decision, DialOwner)
-            else env.presence.reserve(decision.pool, skill=decision.skill, preferred_teams=decision.preferred_teams,
-                                      call_sid=state.sid, now=env.now)
+            else env.presence.reserve(
+                decision.pool,
+                skill=decision.skill,
+                preferred_teams=decision.preferred_teams,
+                call_sid=state.sid,
+                now=env.now,
+            )
         )
         return None if pk is None else _dial_advisor(env, state, resp, pk)
     if isinstance(decision, JoinLine):
@@ -138,8 +149,9 @@ def _take_message(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceR
     _say(resp, say("queue_record"))
     if state.queued_at is None:
         state.queued_at = env.now.isoformat()
-    resp.record(action=url("queue-message", state), method="POST", max_length=120, timeout=5,
-                finish_on_key="#", play_beep=True)
+    resp.record(
+        action=url("queue-message", state), method="POST", max_length=120, timeout=5, finish_on_key="#", play_beep=True
+    )
     resp.redirect(url("queue-message", state, noinput=1), method="POST")
     return resp
 
@@ -163,8 +175,9 @@ def _dial_advisor(
             # Busy with a call put through while Redis was unreachable, which presence does not
             # know of: presence follows the database, and this call tries someone else.
             _quiet(env, staffing.adopt_hold, env.presence, other, env.now, replacing=state.sid)
-            log.warning("advisor %s reserved for call=%s is held for call=%s in the database",
-                        pk, state.sid, other.call_sid)
+            log.warning(
+                "advisor %s reserved for call=%s is held for call=%s in the database", pk, state.sid, other.call_sid
+            )
         else:
             # Their hold is being released this instant: leave them free for the next caller.
             _quiet(env, env.presence.release, pk, state.sid, env.now, missed=False)
@@ -179,8 +192,7 @@ def _dial_advisor(
     state.visit(f"dial_{state.route}")
     _say(resp, say("connecting_owner") if state.route == "owner" else say("connecting_advisor"))
     dial = resp.dial(
-        action=url("dial-result", state), method="POST", timeout=RING_SECONDS,
-        answer_on_bridge=True, caller_id=None,
+        action=url("dial-result", state), method="POST", timeout=RING_SECONDS, answer_on_bridge=True, caller_id=None
     )
     _dial_endpoint(dial, advisor.reach, url("whisper", None, parent=state.sid, a=state.attempt, adv=pk))
     return resp
@@ -237,16 +249,23 @@ def _hold(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse:
     entry = env.queue.get(state.sid)
     position = env.queue.position(entry) if entry is not None else 1
     staffed = sum(
-        1 for p in env.presence.snapshot([a.pk for a in env.tables.advisors if eligible(a, state.skill)], env.now).values()
+        1
+        for p in env.presence.snapshot(
+            [a.pk for a in env.tables.advisors if eligible(a, state.skill)], env.now
+        ).values()
         if p.state in SIGNED_IN_STATES
     )
     wait = expected_wait_seconds(
-        position, staffed, actions.recent_handle_seconds(env.session, env.redis, state.skill, env.now, env.wrap_seconds),
+        position, staffed, actions.recent_handle_seconds(env.session, env.redis, state.skill, env.now, env.wrap_seconds)
     )
     first_round = "queue" not in state.path
     state.visit("queue")
     gather = resp.gather(
-        input="dtmf", num_digits=1, timeout=1, action=url("queue-menu", state), method="POST",
+        input="dtmf",
+        num_digits=1,
+        timeout=1,
+        action=url("queue-menu", state),
+        method="POST",
         action_on_empty_result=False,
     )
     if wait is None:
@@ -311,8 +330,14 @@ def queue_menu(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
     if digits == "1":
         state.visit("queue_record")
         _say(resp, say("queue_record"))
-        resp.record(action=url("queue-message", state), method="POST", max_length=120, timeout=5,
-                    finish_on_key="#", play_beep=True)
+        resp.record(
+            action=url("queue-message", state),
+            method="POST",
+            max_length=120,
+            timeout=5,
+            finish_on_key="#",
+            play_beep=True,
+        )
         resp.redirect(url("queue-message", state, noinput=1), method="POST")
         return resp
     if digits == "2" and state.from_e164:
@@ -352,13 +377,21 @@ def _leave_for_task(env: CallEnv, state: CallState, *, kind: str, recording_url:
     queued_at = datetime.fromisoformat(state.queued_at) if state.queued_at else env.now
     rank = state.priority_rank if state.priority_rank is not None else Priority.MEDIUM.rank
     actions.add_callback_task(
-        env.session, kind=kind, sid=state.sid, case_pk=state.case_pk, district_pk=state.district_pk,
-        contact_pk=state.verified_pk, callback_e164=state.from_e164 if kind == "callback" else None,
-        recording_url=recording_url, skill=state.skill, priority_rank=rank, queued_at=queued_at, now=env.now,
+        env.session,
+        kind=kind,
+        sid=state.sid,
+        case_pk=state.case_pk,
+        district_pk=state.district_pk,
+        contact_pk=state.verified_pk,
+        callback_e164=state.from_e164 if kind == "callback" else None,
+        recording_url=recording_url,
+        skill=state.skill,
+        priority_rank=rank,
+        queued_at=queued_at,
+        now=env.now,
     )
     outcome = "callback_requested" if kind == "callback" else "message_recorded"
-    actions.update_call_log(env.session, state.sid, outcome=outcome, recording_url=recording_url,
-                            path=list(state.path))
+    actions.update_call_log(env.session, state.sid, outcome=outcome, recording_url=recording_url, path=list(state.path))
     _finish_case_event(env, state, outcome=outcome, advisor_pk=None)
     env.dispatch()
 
@@ -393,8 +426,13 @@ def _talk_ended(env: CallEnv, inp: CallInput, state: CallState, advisor_pk: int 
     if state.queued_at is not None:
         waited = max(0, int((env.now - datetime.fromisoformat(state.queued_at)).total_seconds()) - talk)
     actions.update_call_log(
-        env.session, state.sid, outcome="connected", talk_seconds=talk, wait_seconds=waited,
-        advisor_id=advisor_pk, path=list(state.path),
+        env.session,
+        state.sid,
+        outcome="connected",
+        talk_seconds=talk,
+        wait_seconds=waited,
+        advisor_id=advisor_pk,
+        path=list(state.path),
     )
     _finish_case_event(env, state, outcome="connected", advisor_pk=advisor_pk)
     if state.case_pk is not None:
@@ -410,8 +448,9 @@ def _ring_missed(env: CallEnv, state: CallState, advisor_pk: int | None, dial_st
     """The person dialled did not take the call: they are free again at once (a miss toward the
     autopause)."""
     state.visit(f"missed_{state.route}")
-    log.info("dial not accepted call=%s target=%s status=%s", state.sid, state.current_target or "",
-             dial_status or "none")
+    log.info(
+        "dial not accepted call=%s target=%s status=%s", state.sid, state.current_target or "", dial_status or "none"
+    )
     if advisor_pk is not None:
         holds.end(env.session, advisor_pk, state.sid, env.now)
         if _quiet(env, env.presence.release, advisor_pk, state.sid, env.now, missed=True) == "away":

@@ -79,8 +79,7 @@ class CallEnv:
 
     @cached_property
     def lockout(self) -> Lockout:
-        return Lockout(self.redis, session=self.session, ceiling=self.pin_failure_ceiling,
-                       breaker=self.breakers.redis)
+        return Lockout(self.redis, session=self.session, ceiling=self.pin_failure_ceiling, breaker=self.breakers.redis)
 
     @cached_property
     def queue(self) -> CallQueue:

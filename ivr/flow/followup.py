@@ -63,20 +63,28 @@ def followup_choice(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResp
     who = f"contact:{case.contact.contact_id}" if case.contact else "contact"
     if digits == "1":
         row.result = "resolved"
-        lifecycle.close_case(env.session, env.jobs, case, env.now, actor=who,
-                             detail="Confirmed resolved by the contact on a follow-up call.")
+        lifecycle.close_case(
+            env.session,
+            env.jobs,
+            case,
+            env.now,
+            actor=who,
+            detail="Confirmed resolved by the contact on a follow-up call.",
+        )
         state.visit("followup_resolved")
         return _hangup(resp, say("followup_closed", number_spoken=digits_spoken(case.number)))
     if digits == "3":
         row.result = "keep_open"
-        lifecycle.keep_open(env.session, case, env.now, actor=who,
-                            detail="The contact asked to keep the case open on a follow-up call.")
+        lifecycle.keep_open(
+            env.session, case, env.now, actor=who, detail="The contact asked to keep the case open on a follow-up call."
+        )
         state.visit("followup_keep_open")
         return _hangup(resp, say("followup_kept_open", number_spoken=digits_spoken(case.number)))
     if digits == "2":
         row.result = "advisor"
-        lifecycle.keep_open(env.session, case, env.now, actor=who,
-                            detail="The contact asked for an advisor on a follow-up call.")
+        lifecycle.keep_open(
+            env.session, case, env.now, actor=who, detail="The contact asked for an advisor on a follow-up call."
+        )
         state.followup_pk = None
         state.case_pk, state.case_number = case.id, case.number
         state.skill = case.product_area.value

@@ -51,7 +51,7 @@ def _accepted(env: CallEnv, sid: str, attempt: int) -> bool:
 
 def _target_pk(target: str, kind: str) -> int | None:
     prefix = f"{kind}:"
-    return int(target[len(prefix):]) if target.startswith(prefix) else None
+    return int(target[len(prefix) :]) if target.startswith(prefix) else None
 
 
 def _autopause_reason(env: CallEnv) -> str:

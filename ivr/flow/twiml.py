@@ -40,8 +40,12 @@ def _gather(
 ) -> VoiceResponse:
     """Ask with a keypad Gather; no input falls through to a redirect flagged `noinput=1`."""
     kwargs: dict[str, object] = {
-        "input": "dtmf", "action": url(step, state, **params), "method": "POST",
-        "timeout": timeout, "finish_on_key": finish_on_key, "action_on_empty_result": False,
+        "input": "dtmf",
+        "action": url(step, state, **params),
+        "method": "POST",
+        "timeout": timeout,
+        "finish_on_key": finish_on_key,
+        "action_on_empty_result": False,
     }
     if num_digits:
         kwargs["num_digits"] = num_digits

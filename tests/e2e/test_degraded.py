@@ -20,8 +20,14 @@ def degraded(settings_overrides, engine, session_factory, dead_redis, clock, tel
     from twilio_doubles.simulator import CallSimulator, advance_clock
     from webhooks import create_app
 
-    app = create_app(settings_overrides, engine=engine, sessions=session_factory, redis_client=dead_redis,
-                     clock=clock, telephony=telephony)
+    app = create_app(
+        settings_overrides,
+        engine=engine,
+        sessions=session_factory,
+        redis_client=dead_redis,
+        clock=clock,
+        telephony=telephony,
+    )
     return CallSimulator(app.test_client(), base_url=BASE_URL, auth_token=AUTH_TOKEN, advance=advance_clock(clock))
 
 
@@ -65,16 +71,29 @@ def test_the_breaker_skips_redis_after_a_failure_and_tries_again_after_the_coold
     assert breaker.usable()
 
 
-def test_a_call_carries_on_when_redis_comes_back_mid_call(settings_overrides, engine, session_factory, dead_redis,
-                                                          redis_client, clock, telephony, world):
+def test_a_call_carries_on_when_redis_comes_back_mid_call(
+    settings_overrides, engine, session_factory, dead_redis, redis_client, clock, telephony, world
+):
     """State written to the database while Redis was down is found once it is back."""
     from twilio_doubles.simulator import CallSimulator
     from webhooks import create_app
 
-    down = create_app(settings_overrides, engine=engine, sessions=session_factory, redis_client=dead_redis,
-                      clock=clock, telephony=telephony)
-    up = create_app(settings_overrides, engine=engine, sessions=session_factory, redis_client=redis_client,
-                    clock=clock, telephony=telephony)
+    down = create_app(
+        settings_overrides,
+        engine=engine,
+        sessions=session_factory,
+        redis_client=dead_redis,
+        clock=clock,
+        telephony=telephony,
+    )
+    up = create_app(
+        settings_overrides,
+        engine=engine,
+        sessions=session_factory,
+        redis_client=redis_client,
+        clock=clock,
+        telephony=telephony,
+    )
     sim_down = CallSimulator(down.test_client(), base_url=BASE_URL, auth_token=AUTH_TOKEN)
     sim_up = CallSimulator(up.test_client(), base_url=BASE_URL, auth_token=AUTH_TOKEN)
     import xml.etree.ElementTree as ET
@@ -89,18 +108,24 @@ def test_a_call_carries_on_when_redis_comes_back_mid_call(settings_overrides, en
     assert "Thank you, Dana" in " ".join(s.text or "" for s in root.iter("Say"))
 
 
-def test_with_the_database_down_every_webhook_answers_the_fallback_within_a_second(settings_overrides, redis_client,
-                                                                                    clock, telephony, world):
+def test_with_the_database_down_every_webhook_answers_the_fallback_within_a_second(
+    settings_overrides, redis_client, clock, telephony, world
+):
     from twilio_doubles.simulator import CallSimulator
     from webhooks import create_app
 
-    app = create_app(dict(settings_overrides, database_url="postgresql+psycopg://nobody@127.0.0.1:1/none"),
-                     redis_client=redis_client, clock=clock, telephony=telephony)
+    app = create_app(
+        dict(settings_overrides, database_url="postgresql+psycopg://nobody@127.0.0.1:1/none"),
+        redis_client=redis_client,
+        clock=clock,
+        telephony=telephony,
+    )
     sim = CallSimulator(app.test_client(), base_url=BASE_URL, auth_token=AUTH_TOKEN)
     for path in ("/voice/incoming", "/voice/pin?n=1", "/voice/menu?n=2", "/voice/status"):
         started = time.perf_counter()
-        body = sim.post(path, {"CallSid": "CAdown", "From": World.DANA_PHONE, "Digits": "4821",
-                               "CallStatus": "completed"})
+        body = sim.post(
+            path, {"CallSid": "CAdown", "From": World.DANA_PHONE, "Digits": "4821", "CallStatus": "completed"}
+        )
         assert time.perf_counter() - started < 1.0
         assert "<Response" in body
     body = sim.post("/voice/incoming", {"CallSid": "CAdown2", "From": World.DANA_PHONE})
@@ -110,7 +135,8 @@ def test_with_the_database_down_every_webhook_answers_the_fallback_within_a_seco
 
 
 def test_call_log_records_are_spooled_while_the_database_is_down_and_replayed_after(
-        settings_overrides, engine, session_factory, redis_client, clock, telephony, world, session):
+    settings_overrides, engine, session_factory, redis_client, clock, telephony, world, session
+):
     """Write-behind: the fallback keeps the call's trace in a local file (not in Redis, which may
     lose it); the call log gets it exactly once when the database is back."""
     from ivr import spool
@@ -118,8 +144,12 @@ def test_call_log_records_are_spooled_while_the_database_is_down_and_replayed_af
     from webhooks import create_app
     from webhooks.voice import spool_path
 
-    broken = create_app(dict(settings_overrides, database_url="postgresql+psycopg://nobody@127.0.0.1:1/none"),
-                        redis_client=redis_client, clock=clock, telephony=telephony)
+    broken = create_app(
+        dict(settings_overrides, database_url="postgresql+psycopg://nobody@127.0.0.1:1/none"),
+        redis_client=redis_client,
+        clock=clock,
+        telephony=telephony,
+    )
     svc = broken.extensions["supportline"]
     sim = CallSimulator(broken.test_client(), base_url=BASE_URL, auth_token=AUTH_TOKEN)
     sim.post("/voice/incoming", {"CallSid": "CAspool1", "From": World.DANA_PHONE})
@@ -155,9 +185,23 @@ def private_redis(tmp_path):
         proc: subprocess.Popen | None = None
 
         def start(self) -> None:
-            self.proc = subprocess.Popen([REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                          "--appendonly", "no", "--dir", str(tmp_path)],
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(
+                [
+                    REDIS_SERVER,
+                    "--port",
+                    str(port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(tmp_path),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             client = redis_lib.Redis(port=port)
             for _ in range(200):
                 try:
@@ -179,8 +223,9 @@ def private_redis(tmp_path):
         server.kill()
 
 
-def test_a_real_redis_killed_mid_call_and_restarted(private_redis, settings_overrides, engine, session_factory,
-                                                    clock, telephony, world, session):
+def test_a_real_redis_killed_mid_call_and_restarted(
+    private_redis, settings_overrides, engine, session_factory, clock, telephony, world, session
+):
     """Kill the real Redis between two steps of a call: the call is still verified and put through
     (degraded mode); restart it: the next call uses Redis again."""
     import xml.etree.ElementTree as ET
@@ -193,12 +238,19 @@ def test_a_real_redis_killed_mid_call_and_restarted(private_redis, settings_over
     from twilio_doubles.simulator import CallSimulator
     from webhooks import create_app
 
-    client = redis_lib.Redis(port=private_redis.port, decode_responses=True, socket_connect_timeout=0.5,
-                             retry=Retry(NoBackoff(), 0))
+    client = redis_lib.Redis(
+        port=private_redis.port, decode_responses=True, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0)
+    )
     staffing.set_presence(session, Presence(client), world.priya.id, "available", clock(), actor="test")
     session.commit()
-    app = create_app(settings_overrides, engine=engine, sessions=session_factory, redis_client=client,
-                     clock=clock, telephony=telephony)
+    app = create_app(
+        settings_overrides,
+        engine=engine,
+        sessions=session_factory,
+        redis_client=client,
+        clock=clock,
+        telephony=telephony,
+    )
     sim = CallSimulator(app.test_client(), base_url=BASE_URL, auth_token=AUTH_TOKEN)
     base = {"CallSid": "CAkill", "From": World.DANA_PHONE, "To": "+18005550100", "CallStatus": "in-progress"}
     root = ET.fromstring(sim.post("/voice/incoming", base))
@@ -243,8 +295,11 @@ def test_a_process_still_in_its_cooldown_finds_a_call_another_process_wrote_to_r
     _answer, state = store.begin("CAback", "/voice/menu?n=2")
     assert state is not None and state.seq == 1 and breaker.usable()
     # While Redis is really down, probes are spaced out: one every PROBE_SECONDS at most.
-    dead = CallStore(__import__("redis").Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2),
-                     session=session, breaker=breaker)
+    dead = CallStore(
+        __import__("redis").Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2),
+        session=session,
+        breaker=breaker,
+    )
     pings = []
 
     def ping():
@@ -359,10 +414,13 @@ def test_with_redis_down_a_message_at_the_beep_is_saved(degraded, world, session
     assert task.kind == "message" and task.recording_url.startswith("https://api.twilio.com/recordings/")
 
 
-@pytest.mark.parametrize("digits, said, kind", [
-    ("2", "call you back at the number ending in 0 1 3 4", "callback"),  # a callback instead of waiting
-    ("*", "leave your message", None),  # back to the line: there is none, so the degraded message prompt
-])
+@pytest.mark.parametrize(
+    "digits, said, kind",
+    [
+        ("2", "call you back at the number ending in 0 1 3 4", "callback"),  # a callback instead of waiting
+        ("*", "leave your message", None),  # back to the line: there is none, so the degraded message prompt
+    ],
+)
 def test_with_redis_down_the_queue_choices_work_in_degraded_mode(degraded, world, session, digits, said, kind):
     """A hold prompt's choices answered while Redis is unreachable (the caller pressed 1 on hold
     just as it went away): a callback is recorded in the database, and 'keep my place' gives the
@@ -376,7 +434,8 @@ def test_with_redis_down_the_queue_choices_work_in_degraded_mode(degraded, world
 
 
 def test_redis_lost_between_two_reads_of_a_hold_round_hunts_instead_of_the_apology(
-        sim, world, session, redis_client, clock, monkeypatch, redis_breaker):
+    sim, world, session, redis_client, clock, monkeypatch, redis_breaker
+):
     """Redis goes away after the hold round read the caller's place in line but before it read the
     caller's offer (seen in the storm bench's Redis kill): the caller is put through by the
     degraded hunt, never the apology."""

@@ -38,8 +38,9 @@ NOW = datetime(2026, 3, 3, 15, 0, tzinfo=UTC)
 
 
 def adv(pk: int, team: str | None, *skills: str, active: bool = True) -> AdvisorView:
-    return AdvisorView(pk=pk, name=f"A{pk}", reach=f"+1555000{pk:04d}", skills=frozenset(skills), team=team,
-                       active=active)
+    return AdvisorView(
+        pk=pk, name=f"A{pk}", reach=f"+1555000{pk:04d}", skills=frozenset(skills), team=team, active=active
+    )
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,12 @@ class Tables:
 # The owner (1) on Campus; two more on Campus, two on Partner, one on State; 7 knows no SIS.
 TEAMS = (TeamView("Campus", "campus", 1), TeamView("Partner", "partner", 2), TeamView("State", "state_reporting", 3))
 ROSTER = (
-    adv(1, "Campus", "sis", "finance"), adv(2, "Campus", "sis"), adv(3, "Campus", "sis"),
-    adv(4, "Partner", "sis"), adv(5, "Partner", "sis"), adv(6, "State", "sis", "state_reporting"),
+    adv(1, "Campus", "sis", "finance"),
+    adv(2, "Campus", "sis"),
+    adv(3, "Campus", "sis"),
+    adv(4, "Partner", "sis"),
+    adv(5, "Partner", "sis"),
+    adv(6, "State", "sis", "state_reporting"),
     adv(7, "Campus", "finance"),
 )
 TABLES = Tables(ROSTER, TEAMS)
@@ -77,27 +82,72 @@ def pks(pool: tuple[AdvisorView, ...]) -> list[int]:
 # --- live: Redis reachable --------------------------------------------------------------------------
 LIVE = [
     pytest.param(CASE_CALL, all_free(), DialOwner, None, id="owner free: dial the owner"),
-    pytest.param(CASE_CALL, seen(a1="on_call", mine=(1,)), DialOwner, None,
-                 id="owner already reserved for this call: dial them again, not a second advisor"),
+    pytest.param(
+        CASE_CALL,
+        seen(a1="on_call", mine=(1,)),
+        DialOwner,
+        None,
+        id="owner already reserved for this call: dial them again, not a second advisor",
+    ),
     pytest.param(CASE_CALL, all_free(a1="on_call"), WaitForOwner, "owner_busy", id="owner on a call: wait for them"),
     pytest.param(CASE_CALL, all_free(a1="wrap_up"), WaitForOwner, "owner_busy", id="owner wrapping up: wait"),
-    pytest.param(CASE_CALL, all_free(a1="away"), ReserveFrom, [4, 5, 2, 3, 6],
-                 id="owner away: skilled advisors, the district's team first"),
+    pytest.param(
+        CASE_CALL,
+        all_free(a1="away"),
+        ReserveFrom,
+        [4, 5, 2, 3, 6],
+        id="owner away: skilled advisors, the district's team first",
+    ),
     pytest.param(CASE_CALL, all_free(a1="offline"), ReserveFrom, [4, 5, 2, 3, 6], id="owner offline: skilled"),
-    pytest.param(replace(CASE_CALL, tried=("advisor:1",)), all_free(), ReserveFrom, [4, 5, 2, 3, 6],
-                 id="owner already tried: skilled, without the owner"),
-    pytest.param(replace(CASE_CALL, route=ADVISOR, tried=("advisor:4",)), all_free(), ReserveFrom, [5, 1, 2, 3, 6],
-                 id="advisor already tried: not again this round"),
-    pytest.param(replace(CASE_CALL, route=ADVISOR, round_attempts=MAX_ADVISOR_ATTEMPTS), all_free(), JoinLine,
-                 "round_over", id="max advisor attempts: the line"),
-    pytest.param(CASE_CALL, all_free(a1="away", line_ahead=True), JoinLine, "others_waiting",
-                 id="line competes: behind those already waiting"),
-    pytest.param(CASE_CALL, seen(a1="away", a2="on_call", a4="wrap_up", a7="available"), JoinLine, "nobody_free",
-                 id="no one skilled free: the line"),
-    pytest.param(replace(CASE_CALL, route="general", skill=None, owner_pk=None, district_team=None),
-                 seen(a7="available", a6="available"), ReserveFrom, [7, 6], id="general call: anyone free"),
-    pytest.param(replace(CASE_CALL, skill="state_reporting", district_team=None), all_free(a1="away"), ReserveFrom,
-                 [6], id="state reporting: only the skilled team"),
+    pytest.param(
+        replace(CASE_CALL, tried=("advisor:1",)),
+        all_free(),
+        ReserveFrom,
+        [4, 5, 2, 3, 6],
+        id="owner already tried: skilled, without the owner",
+    ),
+    pytest.param(
+        replace(CASE_CALL, route=ADVISOR, tried=("advisor:4",)),
+        all_free(),
+        ReserveFrom,
+        [5, 1, 2, 3, 6],
+        id="advisor already tried: not again this round",
+    ),
+    pytest.param(
+        replace(CASE_CALL, route=ADVISOR, round_attempts=MAX_ADVISOR_ATTEMPTS),
+        all_free(),
+        JoinLine,
+        "round_over",
+        id="max advisor attempts: the line",
+    ),
+    pytest.param(
+        CASE_CALL,
+        all_free(a1="away", line_ahead=True),
+        JoinLine,
+        "others_waiting",
+        id="line competes: behind those already waiting",
+    ),
+    pytest.param(
+        CASE_CALL,
+        seen(a1="away", a2="on_call", a4="wrap_up", a7="available"),
+        JoinLine,
+        "nobody_free",
+        id="no one skilled free: the line",
+    ),
+    pytest.param(
+        replace(CASE_CALL, route="general", skill=None, owner_pk=None, district_team=None),
+        seen(a7="available", a6="available"),
+        ReserveFrom,
+        [7, 6],
+        id="general call: anyone free",
+    ),
+    pytest.param(
+        replace(CASE_CALL, skill="state_reporting", district_team=None),
+        all_free(a1="away"),
+        ReserveFrom,
+        [6],
+        id="state reporting: only the skilled team",
+    ),
 ]
 
 
@@ -114,11 +164,14 @@ def test_who_gets_the_call(call, view, kind, detail):
         assert decision.owner_pk == call.owner_pk
 
 
-@pytest.mark.parametrize(("view", "route", "owner_waits"), [
-    pytest.param(all_free(), OWNER, True, id="dial the owner: the route and the owner wait stay as they were"),
-    pytest.param(all_free(a1="on_call"), OWNER, True, id="waiting for the owner"),
-    pytest.param(all_free(a1="away"), ADVISOR, False, id="owner passed over: the advisors' route"),
-])
+@pytest.mark.parametrize(
+    ("view", "route", "owner_waits"),
+    [
+        pytest.param(all_free(), OWNER, True, id="dial the owner: the route and the owner wait stay as they were"),
+        pytest.param(all_free(a1="on_call"), OWNER, True, id="waiting for the owner"),
+        pytest.param(all_free(a1="away"), ADVISOR, False, id="owner passed over: the advisors' route"),
+    ],
+)
 def test_the_call_route_after_the_owner_stage(view, route, owner_waits):
     decision = decide(replace(CASE_CALL, owner_waits=True), TABLES, view, NOW)
     assert (decision.route, decision.owner_waits) == (route, owner_waits)
@@ -159,22 +212,42 @@ def rotated(sid: str, team: list[int]) -> list[int]:
 
 
 DEGRADED = [
-    pytest.param(CASE_CALL, frozenset(), [1, *rotated("CA-case", [4, 5]), 2, 3, 6],
-                 id="owner first, then the district's team (rotated), then the other teams in order"),
-    pytest.param(replace(CASE_CALL, route=ADVISOR), frozenset(), [*rotated("CA-case", [4, 5]), 1, 2, 3, 6],
-                 id="route advisor: the owner is one of the skilled advisors"),
+    pytest.param(
+        CASE_CALL,
+        frozenset(),
+        [1, *rotated("CA-case", [4, 5]), 2, 3, 6],
+        id="owner first, then the district's team (rotated), then the other teams in order",
+    ),
+    pytest.param(
+        replace(CASE_CALL, route=ADVISOR),
+        frozenset(),
+        [*rotated("CA-case", [4, 5]), 1, 2, 3, 6],
+        id="route advisor: the owner is one of the skilled advisors",
+    ),
     pytest.param(CASE_CALL, frozenset({1, 4}), [5, 2, 3, 6], id="advisors held in the database are skipped"),
-    pytest.param(replace(CASE_CALL, tried=("advisor:1", "advisor:5")), frozenset(), [4, 2, 3, 6],
-                 id="tried this call: not again"),
-    pytest.param(replace(CASE_CALL, round_attempts=MAX_ADVISOR_ATTEMPTS), frozenset(),
-                 [1, *rotated("CA-case", [4, 5]), 2, 3, 6], id="one more advisor than a live round (no line)"),
-    pytest.param(replace(CASE_CALL, round_attempts=MAX_ADVISOR_ATTEMPTS + 1), frozenset(), [1],
-                 id="attempts over: only the owner"),
-    pytest.param(replace(CASE_CALL, route=ADVISOR, round_attempts=MAX_ADVISOR_ATTEMPTS + 1), frozenset(), None,
-                 id="attempts over, no owner: a message"),
+    pytest.param(
+        replace(CASE_CALL, tried=("advisor:1", "advisor:5")), frozenset(), [4, 2, 3, 6], id="tried this call: not again"
+    ),
+    pytest.param(
+        replace(CASE_CALL, round_attempts=MAX_ADVISOR_ATTEMPTS),
+        frozenset(),
+        [1, *rotated("CA-case", [4, 5]), 2, 3, 6],
+        id="one more advisor than a live round (no line)",
+    ),
+    pytest.param(
+        replace(CASE_CALL, round_attempts=MAX_ADVISOR_ATTEMPTS + 1),
+        frozenset(),
+        [1],
+        id="attempts over: only the owner",
+    ),
+    pytest.param(
+        replace(CASE_CALL, route=ADVISOR, round_attempts=MAX_ADVISOR_ATTEMPTS + 1),
+        frozenset(),
+        None,
+        id="attempts over, no owner: a message",
+    ),
     pytest.param(CASE_CALL, frozenset({1, 2, 3, 4, 5, 6}), None, id="everyone busy: a message"),
-    pytest.param(replace(CASE_CALL, skill="payroll", route=ADVISOR), frozenset(), None,
-                 id="nobody skilled: a message"),
+    pytest.param(replace(CASE_CALL, skill="payroll", route=ADVISOR), frozenset(), None, id="nobody skilled: a message"),
 ]
 
 
@@ -213,17 +286,32 @@ def waiting(**kw):
     return join_line(call, TABLES, NOW).entry
 
 
-@pytest.mark.parametrize(("entry", "free", "at", "pool", "owner"), [
-    pytest.param(waiting(), {2, 4}, NOW, [2, 4], None, id="free advisors fit"),
-    pytest.param(waiting(), {1, 2}, NOW, [1, 2], 1, id="the free owner comes first"),
-    pytest.param(waiting(owner_waits=True), {2, 4}, NOW, None, None, id="waiting for the owner alone: nobody else"),
-    pytest.param(waiting(owner_waits=True), {2, 4}, NOW + timedelta(seconds=61), [2, 4], None,
-                 id="owner wait over: anyone fitting"),
-    pytest.param(waiting(tried=("advisor:4",)), {4}, NOW, None, None, id="who just missed the call: not again yet"),
-    pytest.param(waiting(tried=("advisor:4",)), {4}, NOW + timedelta(seconds=HOLD_ROUND_SECONDS), [4], None,
-                 id="after a hold round: again"),
-    pytest.param(waiting(), {7}, NOW, None, None, id="nobody free fits"),
-])
+@pytest.mark.parametrize(
+    ("entry", "free", "at", "pool", "owner"),
+    [
+        pytest.param(waiting(), {2, 4}, NOW, [2, 4], None, id="free advisors fit"),
+        pytest.param(waiting(), {1, 2}, NOW, [1, 2], 1, id="the free owner comes first"),
+        pytest.param(waiting(owner_waits=True), {2, 4}, NOW, None, None, id="waiting for the owner alone: nobody else"),
+        pytest.param(
+            waiting(owner_waits=True),
+            {2, 4},
+            NOW + timedelta(seconds=61),
+            [2, 4],
+            None,
+            id="owner wait over: anyone fitting",
+        ),
+        pytest.param(waiting(tried=("advisor:4",)), {4}, NOW, None, None, id="who just missed the call: not again yet"),
+        pytest.param(
+            waiting(tried=("advisor:4",)),
+            {4},
+            NOW + timedelta(seconds=HOLD_ROUND_SECONDS),
+            [4],
+            None,
+            id="after a hold round: again",
+        ),
+        pytest.param(waiting(), {7}, NOW, None, None, id="nobody free fits"),
+    ],
+)
 def test_the_dispatchers_offer(entry, free, at, pool, owner):
     decision = offer_for(entry, ROSTER, free, at)
     if pool is None:
@@ -240,13 +328,22 @@ def test_naive_time_is_refused():
 # --- properties ---------------------------------------------------------------------------------------
 STATES = st.sampled_from(["available", "on_call", "wrap_up", "away", "offline"])
 ROSTERS = st.lists(
-    st.builds(adv, st.integers(1, 12), st.sampled_from(["Campus", "Partner", "State", None]),
-              st.sampled_from(["sis", "finance"]), active=st.booleans()),
-    max_size=10, unique_by=lambda a: a.pk,
+    st.builds(
+        adv,
+        st.integers(1, 12),
+        st.sampled_from(["Campus", "Partner", "State", None]),
+        st.sampled_from(["sis", "finance"]),
+        active=st.booleans(),
+    ),
+    max_size=10,
+    unique_by=lambda a: a.pk,
 )
 CALLS = st.builds(
-    CallFacts, sid=st.text("abc0123456789", min_size=1, max_size=12), route=st.sampled_from([OWNER, ADVISOR]),
-    skill=st.sampled_from(["sis", "finance", None]), owner_pk=st.one_of(st.none(), st.integers(1, 12)),
+    CallFacts,
+    sid=st.text("abc0123456789", min_size=1, max_size=12),
+    route=st.sampled_from([OWNER, ADVISOR]),
+    skill=st.sampled_from(["sis", "finance", None]),
+    owner_pk=st.one_of(st.none(), st.integers(1, 12)),
     district_team=st.sampled_from(["Campus", "Partner", None]),
     tried=st.lists(st.integers(1, 12).map(lambda pk: f"advisor:{pk}"), max_size=4).map(tuple),
     round_attempts=st.integers(0, 3),
@@ -254,8 +351,13 @@ CALLS = st.builds(
 
 
 @settings(max_examples=300, deadline=None)
-@given(call=CALLS, roster=ROSTERS, states=st.dictionaries(st.integers(1, 12), STATES), busy=st.frozensets(
-    st.integers(1, 12)), line_ahead=st.booleans())
+@given(
+    call=CALLS,
+    roster=ROSTERS,
+    states=st.dictionaries(st.integers(1, 12), STATES),
+    busy=st.frozensets(st.integers(1, 12)),
+    line_ahead=st.booleans(),
+)
 def test_never_a_tried_busy_or_ineligible_advisor(call, roster, states, busy, line_ahead):
     """Whatever the roster and presence: nobody tried this round, nobody not free (live) or held
     (degraded), nobody inactive, and nobody without the skill unless they are the case owner."""
@@ -264,9 +366,7 @@ def test_never_a_tried_busy_or_ineligible_advisor(call, roster, states, busy, li
     view = PresenceView(states, line_ahead=line_ahead)
     live = decide(call, tables, view, NOW)
     degraded = decide(call, tables, HoldsView(busy), NOW)
-    chosen = {
-        DialOwner: lambda d: [d.owner_pk], ReserveFrom: lambda d: pks(d.pool), Hunt: lambda d: list(d.candidates),
-    }
+    chosen = {DialOwner: lambda d: [d.owner_pk], ReserveFrom: lambda d: pks(d.pool), Hunt: lambda d: list(d.candidates)}
     for decision, ok in ((live, view.free), (degraded, lambda pk: pk not in busy)):
         for pk in chosen.get(type(decision), lambda d: [])(decision):
             a = by_pk[pk]

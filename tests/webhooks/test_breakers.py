@@ -20,8 +20,14 @@ def other(settings_overrides, engine, session_factory, dead_redis, clock, teleph
     """A second app in this process, on the same database, whose Redis is unreachable."""
     from webhooks import create_app
 
-    return create_app(settings_overrides, engine=engine, sessions=session_factory, redis_client=dead_redis,
-                      clock=clock, telephony=telephony)
+    return create_app(
+        settings_overrides,
+        engine=engine,
+        sessions=session_factory,
+        redis_client=dead_redis,
+        clock=clock,
+        telephony=telephony,
+    )
 
 
 def _sim(app):
@@ -35,8 +41,9 @@ def _said(body: str) -> str:
 
 
 def _incoming(sim, sid: str) -> str:
-    return sim.post("/voice/incoming", {"CallSid": sid, "From": World.DANA_PHONE, "To": "+18005550100",
-                                        "CallStatus": "in-progress"})
+    return sim.post(
+        "/voice/incoming", {"CallSid": sid, "From": World.DANA_PHONE, "To": "+18005550100", "CallStatus": "in-progress"}
+    )
 
 
 def test_two_apps_in_one_process_have_their_own_breakers(app, other, breakers, redis_client, world):
@@ -63,8 +70,7 @@ def test_the_requests_of_one_app_share_its_breakers(app, breakers, session):
         assert env.calls.breaker is breakers.redis and env.lockout.breaker is breakers.redis
 
 
-def test_a_webhook_skips_redis_while_its_apps_redis_breaker_is_open(app, other, breakers, redis_client, session,
-                                                                    world):
+def test_a_webhook_skips_redis_while_its_apps_redis_breaker_is_open(app, other, breakers, redis_client, session, world):
     """Redis itself is fine; only this app's breaker says it failed moments ago: the call's state
     goes to the database stand-in, and the next step finds it there."""
     breakers.redis.failed(ConnectionError("failed moments ago"))
@@ -75,8 +81,16 @@ def test_a_webhook_skips_redis_while_its_apps_redis_breaker_is_open(app, other, 
     assert not redis_client.exists("sl:call:CAskip")
     assert session.get(CallStateRow, "call:CAskip") is not None
     action = ET.fromstring(body).find("Gather").get("action")
-    body = sim.post(action, {"CallSid": "CAskip", "From": World.DANA_PHONE, "To": "+18005550100",
-                             "CallStatus": "in-progress", "Digits": "4821"})
+    body = sim.post(
+        action,
+        {
+            "CallSid": "CAskip",
+            "From": World.DANA_PHONE,
+            "To": "+18005550100",
+            "CallStatus": "in-progress",
+            "Digits": "4821",
+        },
+    )
     assert "Thank you, Dana" in _said(body)
 
 
