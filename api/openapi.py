@@ -7,13 +7,16 @@
   `casestore.interchange.fields` back into JSON Schema (lengths, patterns, ranges, formats); any
   validator it does not know keeps pydantic's own schema. A response item is the row's schema in
   serialization mode plus its `id`, without the write-only `pin`.
-* The other endpoints of `api.views` are described by hand in `api.openapi_paths` (`_existing_paths`).
+  The table paths are generated in `api.openapi_tables`.
+* The other endpoints of `api.views` are described by hand in `api.openapi_paths` (`_existing_paths`,
+  one module per area: `api.openapi_line`, `api.openapi_incidents`).
 
 `tests/api/test_openapi.py` checks that every `/api` route of the app is in the document with the
 same methods, and that the document is well formed: a new route needs a description here.
 
-The schemas are built in `api.openapi_rows`, the paths in `api.openapi_paths`; this module puts
-the document together.
+The schemas are built in `api.openapi_rows`, the paths in `api.openapi_tables` and
+`api.openapi_paths` (with the shared pieces of `api.openapi_parts`: error schemas, standard
+responses, paging parameters, `_op`); this module puts the document together.
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ from functools import lru_cache
 from importlib import metadata
 from typing import Any
 
-from api.openapi_paths import _error_schemas, _existing_paths, _parameters, _responses, _table_paths
+from api.openapi_parts import _error_schemas, _parameters, _responses
+from api.openapi_paths import _existing_paths
 from api.openapi_rows import component_schemas
+from api.openapi_tables import _table_paths
 
 
 def _version() -> str:

@@ -208,19 +208,46 @@ def open_or_join_outage(
     _serialise_outage(session, client, district.id, breaker)
     existing = incidents.open_incident_for_district(session, district.id)
     if existing is not None:
-        case = existing.case
-        log_case_event(
-            session,
-            case,
-            at=now,
-            kind="call",
-            call_sid=sid,
-            contact_pk=contact_pk,
-            outcome="joined_outage",
-            detail=f"Caller from {district.name} joined the open outage (option 8).",
-        )
-        incidents.joined(session, existing, district, now, sid)
+        case = _join_outage(session, existing, district=district, now=now, sid=sid, contact_pk=contact_pk)
         return case, existing, False
+    case = _open_outage_case(
+        session, client, district=district, now=now, sid=sid, contact_pk=contact_pk, breaker=breaker
+    )
+    incident = incidents.trigger(session, case, district, now, policy_name=None, sid=sid)
+    session.flush()
+    return case, incident, True
+
+
+def _join_outage(
+    session: Session, incident: Incident, *, district: District, now: datetime, sid: str, contact_pk: int | None
+) -> Case:
+    """The caller joins the open `incident`: a case-log entry on its case, a note on its timeline."""
+    case = incident.case
+    log_case_event(
+        session,
+        case,
+        at=now,
+        kind="call",
+        call_sid=sid,
+        contact_pk=contact_pk,
+        outcome="joined_outage",
+        detail=f"Caller from {district.name} joined the open outage (option 8).",
+    )
+    incidents.joined(session, incident, district, now, sid)
+    return case
+
+
+def _open_outage_case(
+    session: Session,
+    client: redis.Redis,
+    *,
+    district: District,
+    now: datetime,
+    sid: str,
+    contact_pk: int | None,
+    breaker: Breaker,
+) -> Case:
+    """A new critical outage case for the district (flushed), with its case-log entry and audit row."""
     case = Case(
         number=_next_case_number(session, client, breaker),
         district_id=district.id,
@@ -254,9 +281,7 @@ def open_or_join_outage(
         key=case.number,
         after={"priority": "critical", "is_outage": True, "district": district.name},
     )
-    incident = incidents.trigger(session, case, district, now, policy_name=None, sid=sid)
-    session.flush()
-    return case, incident, True
+    return case
 
 
 def _serialise_outage(session: Session, client: redis.Redis, district_pk: int, breaker: Breaker) -> None:

@@ -101,63 +101,82 @@ def page_engineer(
     """A voice call and (if the engineer takes SMS) a text, each within the rate limits."""
     channels = ["voice"] + (["sms"] if engineer.sms else [])
     limits = PageLimits(ctx.redis)
-    pages = []
     where = "escalation manager" if pos.exhausted else f"step {pos.step + 1}, round {pos.round + 1}"
-    for channel in channels:
-        page = Page(
-            incident_id=incident.id,
-            engineer_id=engineer.id,
-            channel=channel,
-            round=pos.round,
-            step=pos.step,
-            status="queued",
-            created_at=now,
-            updated_at=now,
+    return [_page_by(ctx, session, incident, engineer, pos, now, channel, limits, where) for channel in channels]
+
+
+def _page_by(
+    ctx: JobContext,
+    session: Session,
+    incident: Incident,
+    engineer: Engineer,
+    pos: Position,
+    now: datetime,
+    channel: str,
+    limits: PageLimits,
+    where: str,
+) -> Page:
+    """One page by `channel` (flushed, so it has its id): held back by the rate limits, not sent
+    without a Twilio account, else sent; each outcome noted on the incident's timeline."""
+    page = Page(
+        incident_id=incident.id,
+        engineer_id=engineer.id,
+        channel=channel,
+        round=pos.round,
+        step=pos.step,
+        status="queued",
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(page)
+    session.flush()
+    full = limits.allow(engineer.id, channel, now, str(page.id))
+    if full:
+        page.status = "rate_limited"
+        incidents.note(
+            session,
+            incident,
+            now,
+            "page_held",
+            f"{channel} page to {engineer.name} held back: rate limit ({full // 60} min window).",
+            engineer.id,
         )
-        session.add(page)
-        session.flush()
-        pages.append(page)
-        full = limits.allow(engineer.id, channel, now, str(page.id))
-        if full:
-            page.status = "rate_limited"
-            incidents.note(
-                session,
-                incident,
-                now,
-                "page_held",
-                f"{channel} page to {engineer.name} held back: rate limit ({full // 60} min window).",
-                engineer.id,
-            )
-            continue
-        if ctx.telephony is None:
-            page.status = "not_sent"
-            incidents.note(
-                session,
-                incident,
-                now,
-                "page_not_sent",
-                f"{channel} page to {engineer.name} not sent: no Twilio account configured.",
-                engineer.id,
-            )
-            continue
-        try:
-            page.sid = _send(ctx, incident, engineer, page)
-            page.status = "initiated" if channel == "voice" else "sent"
-            incidents.note(
-                session,
-                incident,
-                now,
-                "page_sent",
-                f"Paged {engineer.name} by {'phone call' if channel == 'voice' else 'SMS'} ({where}).",
-                engineer.id,
-            )
-        except TelephonyError as exc:
-            page.status = "failed"
-            log.warning("page %s to %s failed: %s", page.id, mask(engineer.phone), exc)
-            incidents.note(
-                session, incident, now, "page_failed", f"{channel} page to {engineer.name} failed: {exc}", engineer.id
-            )
-    return pages
+    elif ctx.telephony is None:
+        page.status = "not_sent"
+        incidents.note(
+            session,
+            incident,
+            now,
+            "page_not_sent",
+            f"{channel} page to {engineer.name} not sent: no Twilio account configured.",
+            engineer.id,
+        )
+    else:
+        _send_noted(ctx, session, incident, engineer, page, now, where)
+    return page
+
+
+def _send_noted(
+    ctx: JobContext, session: Session, incident: Incident, engineer: Engineer, page: Page, now: datetime, where: str
+) -> None:
+    """Send `page` and note on the timeline that it was sent, or that it failed."""
+    try:
+        page.sid = _send(ctx, incident, engineer, page)
+        page.status = "initiated" if page.channel == "voice" else "sent"
+        incidents.note(
+            session,
+            incident,
+            now,
+            "page_sent",
+            f"Paged {engineer.name} by {'phone call' if page.channel == 'voice' else 'SMS'} ({where}).",
+            engineer.id,
+        )
+    except TelephonyError as exc:
+        page.status = "failed"
+        log.warning("page %s to %s failed: %s", page.id, mask(engineer.phone), exc)
+        incidents.note(
+            session, incident, now, "page_failed", f"{page.channel} page to {engineer.name} failed: {exc}", engineer.id
+        )
 
 
 def _send(ctx: JobContext, incident: Incident, engineer: Engineer, page: Page) -> str:

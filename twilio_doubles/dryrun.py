@@ -149,17 +149,7 @@ def _run_call(
     wrong_pin: bool,
 ) -> None:
     clock = SimClock(start)
-    engine = make_engine(settings.database_url)
-    connection = None
-    try:
-        if commit:
-            app = create_app({"routing_cache_seconds": 0}, clock=clock, engine=engine, telephony=RecordingTelephony())
-        else:
-            connection = engine.connect()
-            connection.begin()
-            app = _dry_run_app({"routing_cache_seconds": 0}, connection, engine, clock, start)
-    except ConfigurationError as exc:
-        raise click.ClickException(f"{exc} (use `supportline --dev call ...` for a local try)") from None
+    app, connection = _call_app(settings, clock, start, commit=commit)
     sim = _simulator(app, clock)
     local = start.astimezone(ZoneInfo(settings.support_timezone))
     click.echo(
@@ -198,6 +188,23 @@ def _run_call(
     else:
         click.echo(transcript.text)
     click.echo(f"put through to: {transcript.connected_to or 'nobody'}")
+
+
+def _call_app(settings: Settings, clock: SimClock, start: datetime, *, commit: bool):
+    """The app the call runs on, and the connection whose transaction a dry run rolls back (None
+    with `commit`: then the app uses the real database, Redis and presence)."""
+    engine = make_engine(settings.database_url)
+    connection = None
+    try:
+        if commit:
+            app = create_app({"routing_cache_seconds": 0}, clock=clock, engine=engine, telephony=RecordingTelephony())
+        else:
+            connection = engine.connect()
+            connection.begin()
+            app = _dry_run_app({"routing_cache_seconds": 0}, connection, engine, clock, start)
+    except ConfigurationError as exc:
+        raise click.ClickException(f"{exc} (use `supportline --dev call ...` for a local try)") from None
+    return app, connection
 
 
 def dry_run_on(
