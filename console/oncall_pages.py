@@ -26,7 +26,7 @@ from sqlalchemy.orm import selectinload
 
 from casestore import audit
 from casestore.interchange.fields import fmt_time
-from casestore.interchange.writer import escalation_policy_snap, rotation_snap
+from casestore.interchange.snapshots import escalation_policy_snap, rotation_snap
 from casestore.models import Engineer, EscalationPolicy, EscalationStep, Rotation, RotationMember, RotationOverride
 from casestore.types import HandoffKind, RotationLayer, Weekday
 from console import actor, bp, flash_problems, require, write

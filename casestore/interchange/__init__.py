@@ -12,8 +12,8 @@ Loading validates the *whole* document before writing anything:
    cases without `closed_at`, overlapping hours, a PIN without a configured pepper, a second
    default escalation policy, ...;
 4. only when there is no problem at all, upsert everything by natural key inside a SAVEPOINT and
-   `flush()` (`writer`, driven by `load`). The caller owns the transaction and commits (see
-   `casestore.db.session_scope`).
+   `flush()` (`writer`, driven by `load`; a row's `snapshots` tell whether it changed). The caller
+   owns the transaction and commits (see `casestore.db.session_scope`).
 
 Any problem raises `LoadError` with every `Problem` (path in the file, line, reason; `problems`)
 and nothing is written. Loading the same file twice changes nothing and writes no audit entries.
