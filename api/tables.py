@@ -67,7 +67,7 @@ from casestore.interchange.rows import (
     RotationRow,
     TeamRow,
 )
-from casestore.interchange.writer import (
+from casestore.interchange.snapshots import (
     advisor_snap,
     contact_snap,
     district_snap,

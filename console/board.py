@@ -5,7 +5,7 @@ unreachable the live parts (the line, presence, today's counters) say so (`webho
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import jsonify, render_template
 from sqlalchemy import select
@@ -34,41 +34,9 @@ def board_data() -> dict:
             lambda: queue_metrics(session, svc.redis, svc.presence, tables.advisors, now, svc.settings.support_timezone)
         )
         views = live.optional(lambda: svc.presence.snapshot(pks, now)) if metrics is not None else None
-        advisors = [
-            {
-                "id": a.pk,
-                "name": a.name,
-                "team": a.team,
-                "skills": sorted(a.skills),
-                "state": views[a.pk].state if views else "unknown",
-                "away_reason": views[a.pk].away_reason if views else None,
-                "calls_today": views[a.pk].calls_today if views else None,
-            }
-            for a in sorted(tables.advisors, key=lambda a: a.name)
-        ]
-        on_call_now = []
-        for layer in ("primary", "secondary"):
-            shift = on_call(tables.rotations, layer, now)
-            on_call_now.append(
-                {
-                    "layer": layer,
-                    "engineer": shift.engineer if shift else None,
-                    "until": shift.ends_at.isoformat() if shift else None,
-                }
-            )
-        incidents = [
-            {
-                "id": i.id,
-                "state": i.state,
-                "district": i.district.name,
-                "case": i.case.number,
-                "triggered_at": i.triggered_at.isoformat(),
-                "acknowledged_by": i.acknowledged_by.name if i.acknowledged_by else None,
-            }
-            for i in session.scalars(
-                select(Incident).where(Incident.state.in_(OPEN_STATES)).order_by(Incident.triggered_at.desc())
-            )
-        ]
+        advisors = _advisor_rows(tables.advisors, views)
+        on_call_now = _on_call_now(tables.rotations, now)
+        incidents = _open_incidents(session)
         month_ago = now - timedelta(days=30)
         response_rows = reports.responses(session, month_ago, now, now, tables.calendar)
         survey_rows = reports.surveys(session, month_ago, now)
@@ -83,6 +51,54 @@ def board_data() -> dict:
         "responses": response_rows,
         "surveys": survey_rows,
     }
+
+
+def _advisor_rows(advisors, views) -> list[dict]:
+    """The roster by name, with each advisor's presence (views None: Redis unreachable, "unknown")."""
+    return [
+        {
+            "id": a.pk,
+            "name": a.name,
+            "team": a.team,
+            "skills": sorted(a.skills),
+            "state": views[a.pk].state if views else "unknown",
+            "away_reason": views[a.pk].away_reason if views else None,
+            "calls_today": views[a.pk].calls_today if views else None,
+        }
+        for a in sorted(advisors, key=lambda a: a.name)
+    ]
+
+
+def _on_call_now(rotations, now: datetime) -> list[dict]:
+    """Who is on call for the primary and secondary layers now, and until when."""
+    on_call_now = []
+    for layer in ("primary", "secondary"):
+        shift = on_call(rotations, layer, now)
+        on_call_now.append(
+            {
+                "layer": layer,
+                "engineer": shift.engineer if shift else None,
+                "until": shift.ends_at.isoformat() if shift else None,
+            }
+        )
+    return on_call_now
+
+
+def _open_incidents(session) -> list[dict]:
+    """The open incidents (`OPEN_STATES`), newest first."""
+    return [
+        {
+            "id": i.id,
+            "state": i.state,
+            "district": i.district.name,
+            "case": i.case.number,
+            "triggered_at": i.triggered_at.isoformat(),
+            "acknowledged_by": i.acknowledged_by.name if i.acknowledged_by else None,
+        }
+        for i in session.scalars(
+            select(Incident).where(Incident.state.in_(OPEN_STATES)).order_by(Incident.triggered_at.desc())
+        )
+    ]
 
 
 @bp.get("/")

@@ -253,58 +253,9 @@ def case_detail(number: int):
         if case is None:
             abort(404)
         advisors = dict(session.execute(select(Advisor.id, Advisor.name)).all())
-        contact_ids = {e.contact_id for e in case.events if e.contact_id}
-        contacts = (
-            dict(session.execute(select(Contact.id, Contact.name).where(Contact.id.in_(contact_ids))).all())
-            if contact_ids
-            else {}
-        )
-        details = [
-            ("District", case.district.name),
-            ("Contact", f"{case.contact.name} (contact ID {case.contact.contact_id})" if case.contact else ""),
-            ("Product area", case.product_area.value.replace("_", " ")),
-            ("Priority", case.priority.value),
-            ("Status", case.status.value.replace("_", " ")),
-            ("Owner", case.owner.name if case.owner else "unassigned"),
-            ("Release", case.release_name or ""),
-            ("Outage", "yes" if case.is_outage else "no"),
-            ("Created", local(case.created_at, tz)),
-            ("Updated", local(case.updated_at, tz)),
-            ("Response due", local(case.response_due_at, tz)),
-            ("Responded", local(case.responded_at, tz)),
-            ("Closed", local(case.closed_at, tz)),
-            ("Reopened", f"{case.reopen_count} time{'s' if case.reopen_count != 1 else ''}"),
-        ]
-        events = [
-            {
-                "at": local(e.at, tz, "%Y-%m-%d %H:%M:%S"),
-                "kind": e.kind,
-                "direction": e.direction or "",
-                "outcome": e.outcome or "",
-                "advisor": advisors.get(e.advisor_id, "") if e.advisor_id else "",
-                "contact": contacts.get(e.contact_id, "") if e.contact_id else "",
-                "detail": mask_text(e.detail),
-            }
-            for e in sorted(case.events, key=lambda e: (e.at, e.id))
-        ]
-        tasks = [
-            {
-                "kind": t.kind,
-                "status": t.status,
-                "queued": local(t.queued_at, tz),
-                "created": local(t.created_at, tz),
-                "done": local(t.done_at, tz),
-                "callback": mask(t.callback_e164) if t.callback_e164 else "",
-                "recording": t.recording_url if (t.recording_url or "").startswith("https://") else "",
-                "skill": (t.skill or GENERAL).replace("_", " "),
-                "advisor": advisors.get(t.advisor_id, "") if t.advisor_id else "",
-            }
-            for t in session.scalars(
-                select(CallbackTask)
-                .where(CallbackTask.case_id == case.id)
-                .order_by(CallbackTask.queued_at, CallbackTask.id)
-            )
-        ]
+        details = _case_details(case, tz)
+        events = _case_events(session, case, advisors, tz)
+        tasks = _callback_tasks(session, case, advisors, tz)
         incident = _incident(session, case, tz) if case.is_outage else None
         calls_count = session.scalar(select(func.count()).select_from(CallLog).where(CallLog.case_id == case.id))
         return render_template(
@@ -317,6 +268,70 @@ def case_detail(number: int):
             calls_count=calls_count or 0,
             summary=mask_text(case.summary),
         )
+
+
+def _case_details(case: Case, tz: ZoneInfo) -> list[tuple[str, str]]:
+    """The case's fields as (label, text), in the page's order."""
+    return [
+        ("District", case.district.name),
+        ("Contact", f"{case.contact.name} (contact ID {case.contact.contact_id})" if case.contact else ""),
+        ("Product area", case.product_area.value.replace("_", " ")),
+        ("Priority", case.priority.value),
+        ("Status", case.status.value.replace("_", " ")),
+        ("Owner", case.owner.name if case.owner else "unassigned"),
+        ("Release", case.release_name or ""),
+        ("Outage", "yes" if case.is_outage else "no"),
+        ("Created", local(case.created_at, tz)),
+        ("Updated", local(case.updated_at, tz)),
+        ("Response due", local(case.response_due_at, tz)),
+        ("Responded", local(case.responded_at, tz)),
+        ("Closed", local(case.closed_at, tz)),
+        ("Reopened", f"{case.reopen_count} time{'s' if case.reopen_count != 1 else ''}"),
+    ]
+
+
+def _case_events(session: Session, case: Case, advisors: dict[int, str], tz: ZoneInfo) -> list[dict]:
+    """The communication log, oldest first, free text masked."""
+    contact_ids = {e.contact_id for e in case.events if e.contact_id}
+    contacts = (
+        dict(session.execute(select(Contact.id, Contact.name).where(Contact.id.in_(contact_ids))).all())
+        if contact_ids
+        else {}
+    )
+    return [
+        {
+            "at": local(e.at, tz, "%Y-%m-%d %H:%M:%S"),
+            "kind": e.kind,
+            "direction": e.direction or "",
+            "outcome": e.outcome or "",
+            "advisor": advisors.get(e.advisor_id, "") if e.advisor_id else "",
+            "contact": contacts.get(e.contact_id, "") if e.contact_id else "",
+            "detail": mask_text(e.detail),
+        }
+        for e in sorted(case.events, key=lambda e: (e.at, e.id))
+    ]
+
+
+def _callback_tasks(session: Session, case: Case, advisors: dict[int, str], tz: ZoneInfo) -> list[dict]:
+    """The case's callback tasks in queue order, callback numbers masked."""
+    return [
+        {
+            "kind": t.kind,
+            "status": t.status,
+            "queued": local(t.queued_at, tz),
+            "created": local(t.created_at, tz),
+            "done": local(t.done_at, tz),
+            "callback": mask(t.callback_e164) if t.callback_e164 else "",
+            "recording": t.recording_url if (t.recording_url or "").startswith("https://") else "",
+            "skill": (t.skill or GENERAL).replace("_", " "),
+            "advisor": advisors.get(t.advisor_id, "") if t.advisor_id else "",
+        }
+        for t in session.scalars(
+            select(CallbackTask)
+            .where(CallbackTask.case_id == case.id)
+            .order_by(CallbackTask.queued_at, CallbackTask.id)
+        )
+    ]
 
 
 def _incident(session: Session, case: Case, tz: ZoneInfo) -> dict | None:

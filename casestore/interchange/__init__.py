@@ -8,12 +8,12 @@ Loading validates the *whole* document before writing anything:
    stay text), remembering the line of every path in the file;
 2. check the shape of every row with pydantic models (`rows`, built on the field types in
    `fields`), row by row, so every bad row is reported, not just the first;
-3. check across rows and against the database (`plan`): duplicates, unknown references, closed
-   cases without `closed_at`, overlapping hours, a PIN without a configured pepper, a second
-   default escalation policy, ...;
+3. check across rows and against the database (`checks`, run by `plan`): duplicates, unknown
+   references, closed cases without `closed_at`, overlapping hours, a PIN without a configured
+   pepper, a second default escalation policy, ...;
 4. only when there is no problem at all, upsert everything by natural key inside a SAVEPOINT and
-   `flush()` (`writer`, driven by `load`). The caller owns the transaction and commits (see
-   `casestore.db.session_scope`).
+   `flush()` (`writer`, driven by `load`; a row's `snapshots` tell whether it changed). The caller
+   owns the transaction and commits (see `casestore.db.session_scope`).
 
 Any problem raises `LoadError` with every `Problem` (path in the file, line, reason; `problems`)
 and nothing is written. Loading the same file twice changes nothing and writes no audit entries.

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from casestore.interchange.rows import FORMAT_VERSION
-from casestore.interchange.writer import (
+from casestore.interchange.snapshots import (
     advisor_snap,
     case_snap,
     contact_snap,

@@ -1,11 +1,11 @@
-"""Writing a validated `Plan`: the snapshots (the file's view of a stored row, also what the audit
-log records and what export writes) and the `Writer`, which upserts every row by natural key,
-records an audit entry per created or changed row, and counts the outcomes in the `LoadReport`.
+"""Writing a validated `Plan`: the `Writer` upserts every row by natural key, records an audit entry
+per created or changed row (its snapshot before and after, `snapshots`), and counts the outcomes in
+the `LoadReport`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime, time
 from typing import Any
 
@@ -31,6 +31,21 @@ from casestore.interchange.rows import (
     RotationRow,
     TeamRow,
 )
+from casestore.interchange.snapshots import (
+    advisor_snap,
+    case_snap,
+    contact_snap,
+    district_snap,
+    engineer_snap,
+    escalation_policy_snap,
+    escalation_step_snap,
+    fmt_range,
+    layer_order,
+    override_key,
+    rotation_snap,
+    skill_order,
+    team_snap,
+)
 from casestore.models import (
     Advisor,
     AdvisorSkill,
@@ -49,140 +64,7 @@ from casestore.models import (
     RotationOverride,
     Team,
 )
-from casestore.types import (
-    HOLIDAY_RULES,
-    CaseStatus,
-    HandoffKind,
-    Priority,
-    ProductArea,
-    RotationLayer,
-    TeamKind,
-    Weekday,
-)
-
-# --------------------------------------------------------------------------------------------
-# Snapshots: the file's view of a row (also what the audit log records)
-# --------------------------------------------------------------------------------------------
-
-
-def fmt_range(opens: time, closes: time) -> str:
-    return f"{fmt_time(opens)}-{fmt_time(closes)}"
-
-
-def _skill_order(skill: ProductArea) -> int:
-    return list(ProductArea).index(skill)
-
-
-def team_snap(t: Team) -> dict[str, Any]:
-    return {"name": t.name, "kind": TeamKind(t.kind), "route_order": t.route_order}
-
-
-def district_snap(d: District) -> dict[str, Any]:
-    return {
-        "name": d.name,
-        "state": d.state,
-        "hosted": bool(d.hosted),
-        "team": d.team.name if d.team else None,
-        "active": bool(d.active),
-    }
-
-
-def contact_snap(c: Contact) -> dict[str, Any]:
-    return {
-        "contact_id": c.contact_id,
-        "district": c.district.name,
-        "name": c.name,
-        "email": c.email,
-        "phones": [p.e164 for p in sorted(c.phones, key=lambda p: p.position)],
-        "active": bool(c.active),
-    }
-
-
-def advisor_snap(a: Advisor) -> dict[str, Any]:
-    return {
-        "name": a.name,
-        "reach": a.reach,
-        "team": a.team.name if a.team else None,
-        "skills": sorted(a.skills, key=_skill_order),
-        "active": bool(a.active),
-    }
-
-
-def engineer_snap(e: Engineer) -> dict[str, Any]:
-    return {"name": e.name, "phone": e.phone, "sms": bool(e.sms), "active": bool(e.active)}
-
-
-def case_snap(c: Case) -> dict[str, Any]:
-    return {
-        "number": c.number,
-        "district": c.district.name,
-        "contact": c.contact.contact_id if c.contact else None,
-        "product_area": ProductArea(c.product_area),
-        "priority": Priority(c.priority),
-        "status": CaseStatus(c.status),
-        "owner": c.owner.name if c.owner else None,
-        "summary": c.summary or "",
-        "is_outage": bool(c.is_outage),
-        "release_name": c.release_name,
-        "created_at": c.created_at,
-        "updated_at": c.updated_at,
-        "closed_at": c.closed_at,
-        "reopen_count": c.reopen_count or 0,
-    }
-
-
-def _override_key(o: Mapping[str, Any]) -> tuple[Any, ...]:
-    return (o["starts_at"], o["ends_at"], o["engineer"])
-
-
-def rotation_snap(r: Rotation) -> dict[str, Any]:
-    return {
-        "name": r.name,
-        "layer": RotationLayer(r.layer),
-        "timezone": r.timezone,
-        "handoff": HandoffKind(r.handoff),
-        "handoff_time": fmt_time(r.handoff_time),
-        "handoff_weekday": Weekday(r.handoff_weekday) if r.handoff_weekday else None,
-        "start_date": r.start_date,
-        "members": [m.engineer.name for m in sorted(r.members, key=lambda m: m.position)],
-        "overrides": sorted(
-            ({"engineer": o.engineer.name, "starts_at": o.starts_at, "ends_at": o.ends_at} for o in r.overrides),
-            key=_override_key,
-        ),
-    }
-
-
-def _layer_order(layer: str) -> tuple[int, str]:
-    values = [m.value for m in RotationLayer]
-    return (values.index(layer), layer) if layer in values else (len(values), layer)
-
-
-def step_layers(text: str) -> list[str]:
-    """`EscalationStep.layers` ("primary,secondary") as the file's list, in the enumeration's order."""
-    return sorted({part.strip() for part in (text or "").split(",") if part.strip()}, key=_layer_order)
-
-
-def escalation_step_snap(s: EscalationStep) -> dict[str, Any]:
-    return {
-        "layers": step_layers(s.layers),
-        "engineers": sorted(e.name for e in s.engineers),
-        "delay_minutes": s.delay_minutes,
-    }
-
-
-def escalation_policy_snap(p: EscalationPolicy) -> dict[str, Any]:
-    return {
-        "name": p.name,
-        "default": bool(p.is_default),
-        "repeats": p.repeats,
-        "manager": p.manager.name if p.manager else None,
-        "steps": [escalation_step_snap(s) for s in sorted(p.steps, key=lambda s: s.position)],
-    }
-
-
-# --------------------------------------------------------------------------------------------
-# Writing
-# --------------------------------------------------------------------------------------------
+from casestore.types import HOLIDAY_RULES, Weekday
 
 
 def _audit_key(key: Any) -> str:
@@ -342,7 +224,7 @@ class Writer:
         )
 
     def advisor(self, row: AdvisorRow) -> None:
-        skills = sorted(row.skills, key=_skill_order)
+        skills = sorted(row.skills, key=skill_order)
         desired = {"name": row.name, "reach": row.reach, "team": row.team, "skills": skills, "active": row.active}
 
         def apply(a: Advisor) -> None:
@@ -494,7 +376,7 @@ class Writer:
     def rotation(self, row: RotationRow) -> None:
         overrides: list[dict[str, Any]] = sorted(
             ({"engineer": o.engineer, "starts_at": o.starts_at, "ends_at": o.ends_at} for o in row.overrides),
-            key=_override_key,
+            key=override_key,
         )
         desired = {
             "name": row.name,
@@ -547,7 +429,7 @@ class Writer:
         # A step's layers and engineers are sets: kept in the enumeration's order and by name.
         steps: list[dict[str, Any]] = [
             {
-                "layers": sorted({layer.value for layer in step.layers}, key=_layer_order),
+                "layers": sorted({layer.value for layer in step.layers}, key=layer_order),
                 "engineers": sorted(set(step.engineers)),
                 "delay_minutes": step.delay_minutes,
             }
