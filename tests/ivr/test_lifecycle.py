@@ -240,7 +240,6 @@ def test_the_case_page_starts_the_follow_up(client, world, session, accounts):
 # Issue #15 item 8: a resolve outside open hours (here Tue Nov 17 19:30 CST) starts the business clock
 # at the next opening, so every step is due exactly at 18:00, the closing instant. The call must still
 # be placed inside that day's open hours (LAST_CALL_LEAD before closing), not at 06:00 the next day.
-@pytest.mark.xfail(strict=True, reason="issue #15 item 8: placed at the next opening (Thu 19 06:00)")
 def test_a_follow_up_due_at_closing_is_placed_the_same_day(client, api_auth, svc, world, session, clock, telephony):
     clock.set(datetime(2026, 11, 18, 1, 30, tzinfo=UTC))  # Tue Nov 17 19:30 CST: after hours
     resolve(client, api_auth)
@@ -271,7 +270,8 @@ def test_a_follow_up_due_at_closing_is_placed_the_same_day(client, api_auth, svc
     ]
 
 
-def test_a_late_follow_up_timer_still_waits_for_the_next_opening(client, api_auth, svc, world, session, clock, telephony):
+def test_a_late_follow_up_timer_still_waits_for_the_next_opening(
+        client, api_auth, svc, world, session, clock, telephony):
     clock.set(datetime(2026, 11, 18, 1, 30, tzinfo=UTC))  # Tue Nov 17 19:30 CST
     resolve(client, api_auth)
     clock.set(datetime(2026, 11, 19, 0, 5, tzinfo=UTC))  # Wed 18:05 CST: the 17:45 timer ran 20 minutes late
