@@ -30,10 +30,10 @@ their unit, first those after a unit word ("two forty" is a group of three), unt
 fits (240117); a reading that cannot reach an allowed length is None.
 
 "oh"/"o" is zero, except as the first word before anything that is not a number ("Oh, it's
-240117"); Spanish "o" ("or": "dos o tres") is read as zero too. Deliberately not handled: homophones ("to", "for", "won", "ate": too common in
-sentences), ordinals, Spanish hundreds and thousands ("cien", "doscientos", "mil"), negation
-("not an agent" is still an advisor), and PINs (never asked for by speech: they would be heard
-and transcribed).
+240117"). Deliberately not handled: homophones ("to", "for", "won", "ate": too common in
+sentences), Spanish "o" meaning "or" ("dos o tres" reads 203), ordinals, Spanish hundreds and
+thousands ("cien", "doscientos", "mil"), negation ("not an agent" is still an advisor), and PINs
+(never asked for by speech: they would be heard and transcribed).
 """
 
 from __future__ import annotations
