@@ -43,27 +43,20 @@ written and deactivated here but read only through the list.
 
 from __future__ import annotations
 
-import json
-import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time
-from enum import Enum
-from functools import partial
-from typing import Any, NoReturn
+from typing import Any
 
-from flask import abort, g, jsonify, request
+from flask import abort, g, jsonify
 from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from auth.disclosure import phone_for
-from auth.pins import hash_pin
+from api.plumbing import _conflict, _fail, _find, _item, _json_body, _load, _load_error, _norm_key, _page_args, plain
+from api.views import bp, permit
 from casestore import audit
-from casestore.interchange import LoadError, load_document
-from casestore.interchange.fields import fmt_time
+from casestore.interchange import LoadError
 from casestore.interchange.rows import (
     AdvisorRow,
     ContactRow,
@@ -100,13 +93,7 @@ from casestore.models import (
     Team,
 )
 from casestore.types import HOLIDAY_RULES, Weekday
-from api.views import bp, permit
 from webhooks.services import current_services
-
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 200
-MAX_OFFSET = 1_000_000_000
-MAX_KEY_LENGTH = 200  # the longest natural key (district, contact, advisor and engineer names)
 
 
 @dataclass(frozen=True)
@@ -141,157 +128,54 @@ TABLES: dict[str, Table] = {
     t.section: t
     for t in (
         Table("teams", "Team", Team, TeamRow, "name", team_snap),
-        Table("districts", "District", District, DistrictRow, "name", district_snap,
-              (selectinload(District.team),)),
-        Table("contacts", "Contact", Contact, ContactRow, "contact_id", contact_snap,
-              (selectinload(Contact.phones), selectinload(Contact.district)), phones=("phones",)),
-        Table("advisors", "Advisor", Advisor, AdvisorRow, "name", advisor_snap,
-              (selectinload(Advisor.team), selectinload(Advisor.skill_rows)), phones=("reach",)),
+        Table("districts", "District", District, DistrictRow, "name", district_snap, (selectinload(District.team),)),
+        Table(
+            "contacts",
+            "Contact",
+            Contact,
+            ContactRow,
+            "contact_id",
+            contact_snap,
+            (selectinload(Contact.phones), selectinload(Contact.district)),
+            phones=("phones",),
+        ),
+        Table(
+            "advisors",
+            "Advisor",
+            Advisor,
+            AdvisorRow,
+            "name",
+            advisor_snap,
+            (selectinload(Advisor.team), selectinload(Advisor.skill_rows)),
+            phones=("reach",),
+        ),
         Table("engineers", "Engineer", Engineer, EngineerRow, "name", engineer_snap, phones=("phone",)),
-        Table("rotations", "Rotation", Rotation, RotationRow, "name", rotation_snap,
-              (selectinload(Rotation.members).selectinload(RotationMember.engineer),
-               selectinload(Rotation.overrides).selectinload(RotationOverride.engineer))),
-        Table("escalation_policies", "EscalationPolicy", EscalationPolicy, EscalationPolicyRow, "name",
-              escalation_policy_snap,
-              (selectinload(EscalationPolicy.manager),
-               selectinload(EscalationPolicy.steps).selectinload(EscalationStep.engineers))),
+        Table(
+            "rotations",
+            "Rotation",
+            Rotation,
+            RotationRow,
+            "name",
+            rotation_snap,
+            (
+                selectinload(Rotation.members).selectinload(RotationMember.engineer),
+                selectinload(Rotation.overrides).selectinload(RotationOverride.engineer),
+            ),
+        ),
+        Table(
+            "escalation_policies",
+            "EscalationPolicy",
+            EscalationPolicy,
+            EscalationPolicyRow,
+            "name",
+            escalation_policy_snap,
+            (
+                selectinload(EscalationPolicy.manager),
+                selectinload(EscalationPolicy.steps).selectinload(EscalationStep.engineers),
+            ),
+        ),
     )
 }
-
-
-# --------------------------------------------------------------------------------------------
-# Errors
-# --------------------------------------------------------------------------------------------
-
-
-class Invalid(Exception):
-    """A 400 naming fields: `problems` is [(field, detail), ...], the first one leading."""
-
-    def __init__(self, problems: list[tuple[str, str]]) -> None:
-        super().__init__(problems[0][1])
-        self.problems = problems
-
-
-def _fail(field: str, detail: str) -> NoReturn:
-    raise Invalid([(field, detail)])
-
-
-@bp.errorhandler(Invalid)
-def _invalid(exc: Invalid):
-    field, detail = exc.problems[0]
-    resp = jsonify(error="invalid", field=field, detail=detail,
-                   problems=[{"field": f, "detail": d} for f, d in exc.problems])
-    resp.status_code = 400
-    return resp
-
-
-def _conflict():
-    resp = jsonify(error="conflict", detail="another change to the same row was saved at the same time; try again")
-    resp.status_code = 409
-    return resp
-
-
-def _field_of(path: str, prefix: str) -> str:
-    """A problem's path in the document ("districts[0].state") as a path inside the row ("state")."""
-    if path.startswith(prefix + "."):
-        return path[len(prefix) + 1:]
-    if path.startswith(prefix + "[") and prefix:
-        return path[len(prefix):]
-    return "body"
-
-
-def _load_error(exc: LoadError, prefix: str) -> Invalid:
-    problems = [(_field_of(p.path, prefix), p.message) for p in exc.problems]
-    return Invalid(problems or [("body", "the row cannot be stored")])
-
-
-# --------------------------------------------------------------------------------------------
-# Plumbing
-# --------------------------------------------------------------------------------------------
-
-
-def plain(value: Any) -> Any:
-    """A snapshot value as JSON: enum values, ISO-8601 dates and date-times, "HH:MM" times."""
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, time):
-        return fmt_time(value)
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    return value
-
-
-def _item(table: Table, obj: Any) -> dict[str, Any]:
-    """The row as the token's role may see it (phone numbers masked without `phones`)."""
-    item = {"id": obj.id, **plain(table.snap(obj))}
-    for name in table.phones:
-        value = item.get(name)
-        item[name] = [phone_for(g.api_role, v) for v in value] if isinstance(value, list) else phone_for(g.api_role, value)
-    return item
-
-
-def _norm_key(value: Any) -> str | None:
-    """A key as the row models read it (text stripped; contact IDs may be sent as numbers)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        return value.strip()
-    return None
-
-
-def _plausible_key(key: str) -> bool:
-    # Nothing the row models would refuse reaches the database (PostgreSQL rejects NUL in text).
-    return bool(key) and len(key) <= MAX_KEY_LENGTH and not any(
-        unicodedata.category(ch) in ("Cc", "Cs") for ch in key
-    )
-
-
-def _find(session: Session, table: Table, key: str) -> Any:
-    key = key.strip()
-    if not _plausible_key(key):
-        return None
-    return session.scalars(select(table.model).where(table.column == key).options(*table.options)).first()
-
-
-def _json_body() -> Any:
-    data = request.get_data(cache=True)
-    if not data.strip():
-        _fail("body", "a JSON object is required")
-    try:
-        return json.loads(data)
-    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
-        _fail("body", "not valid JSON")
-
-
-_NUMBER = re.compile(r"[0-9]{1,10}")
-
-
-def _page_args() -> tuple[int, int]:
-    raw_limit = request.args.get("limit", str(DEFAULT_LIMIT))
-    if not _NUMBER.fullmatch(raw_limit) or not 1 <= int(raw_limit) <= MAX_LIMIT:
-        _fail("limit", f"a whole number from 1 to {MAX_LIMIT}")
-    raw_offset = request.args.get("offset", "0")
-    if not _NUMBER.fullmatch(raw_offset) or int(raw_offset) > MAX_OFFSET:
-        _fail("offset", f"a whole number from 0 to {MAX_OFFSET}")
-    return int(raw_limit), int(raw_offset)
-
-
-def _load(session: Session, doc: dict[str, Any]):
-    """Validate and write `doc` (load-file sections) as the token's user; the caller commits."""
-    svc = current_services()
-    pepper = svc.settings.pin_pepper
-    return load_document(
-        session, {"version": 1, **doc}, source="api", hash_pin=partial(hash_pin, pepper) if pepper else None,
-        region=svc.settings.default_region, actor=g.api_actor, now=svc.now(),
-    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -443,7 +327,7 @@ def hours_put():
     permit("edit")
     body = _json_body()
     if not isinstance(body, dict):
-        _fail("body", "a JSON object: the opening ranges of each day, e.g. {\"mon\": [\"07:00-18:00\"]}")
+        _fail("body", 'a JSON object: the opening ranges of each day, e.g. {"mon": ["07:00-18:00"]}')
     svc = current_services()
     with svc.sessions() as session:
         try:
@@ -472,7 +356,7 @@ def holidays_put():
     permit("edit")
     body = _json_body()
     if not isinstance(body, dict):
-        _fail("body", "a JSON object: {\"observe\": [...], \"closures\": [{\"date\": ..., \"name\": ...}]}")
+        _fail("body", 'a JSON object: {"observe": [...], "closures": [{"date": ..., "name": ...}]}')
     svc = current_services()
     with svc.sessions() as session:
         try:
@@ -483,8 +367,15 @@ def holidays_put():
                 keep = {c.date for c in validated.closures or []}
                 stale_query = select(Closure).where(Closure.day.not_in(keep)) if keep else select(Closure)
                 for stale in session.scalars(stale_query).all():
-                    audit.record(session, at=svc.now(), actor=g.api_actor, action="delete", entity="closure",
-                                 key=stale.day.isoformat(), before={"date": stale.day, "name": stale.name})
+                    audit.record(
+                        session,
+                        at=svc.now(),
+                        actor=g.api_actor,
+                        action="delete",
+                        entity="closure",
+                        key=stale.day.isoformat(),
+                        before={"date": stale.day, "name": stale.name},
+                    )
                     session.delete(stale)
                 session.flush()
             doc = _holidays_doc(session)
@@ -510,5 +401,4 @@ def openapi_json():
     return jsonify(document())
 
 
-bp.record_once(lambda state: state.app.add_url_rule("/api/openapi.json", "api_openapi", openapi_json,
-                                                     methods=["GET"]))
+bp.record_once(lambda state: state.app.add_url_rule("/api/openapi.json", "api_openapi", openapi_json, methods=["GET"]))

@@ -30,14 +30,13 @@ from flask import Blueprint, abort, g, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import object_session
 
-from casestore.models import Advisor, CallbackTask, Case, District, Incident, Page, StatusBanner
-from casestore.phones import mask
 from auth.admins import allowed, user_for_token
 from auth.disclosure import phone_for
 from casestore import audit
+from casestore.models import Advisor, CallbackTask, Case, District, Incident, Page, StatusBanner
+from casestore.phones import mask
 from ivr import incidents as incident_ops
-from ivr import lifecycle
-from ivr import staffing
+from ivr import lifecycle, staffing
 from ivr.metrics import queue_metrics
 from webhooks import live
 from webhooks.cleaning import MAX_ID, json_strings
@@ -58,7 +57,7 @@ def check_token():
     """A per-user token (`supportline admin token USER`): `Authorization: Bearer slt_...`."""
     svc = current_services()
     header = request.headers.get("Authorization", "")
-    given = header[len("Bearer "):].strip() if header.startswith("Bearer ") else ""
+    given = header[len("Bearer ") :].strip() if header.startswith("Bearer ") else ""
     with svc.sessions() as session:
         user = user_for_token(session, given)
         if user is not None:
@@ -95,8 +94,13 @@ def queue():
     svc = current_services()
     with svc.sessions() as session:
         tables = svc.tables.get(session)
-        return jsonify(live.read(lambda: queue_metrics(session, svc.redis, svc.presence, tables.advisors,
-                                                       svc.now(), svc.settings.support_timezone)))
+        return jsonify(
+            live.read(
+                lambda: queue_metrics(
+                    session, svc.redis, svc.presence, tables.advisors, svc.now(), svc.settings.support_timezone
+                )
+            )
+        )
 
 
 @bp.get("/advisors/presence")
@@ -124,8 +128,11 @@ def presence_set(advisor_id: int):
         if session.get(Advisor, advisor_id) is None:
             abort(404)
         try:
-            live.read(lambda: staffing.set_presence(session, svc.presence, advisor_id, state, now,
-                                                    actor=g.api_actor, reason=reason))
+            live.read(
+                lambda: staffing.set_presence(
+                    session, svc.presence, advisor_id, state, now, actor=g.api_actor, reason=reason
+                )
+            )
         except staffing.PresenceError as exc:
             return _bad("state", str(exc))
         session.commit()
@@ -143,23 +150,39 @@ def tasks():
         return _bad("status", "must be open, done or cancelled")
     with svc.sessions() as session:
         rows = session.scalars(
-            select(CallbackTask).where(CallbackTask.status == status)
-            .order_by(CallbackTask.priority_rank, CallbackTask.queued_at).limit(500)
+            select(CallbackTask)
+            .where(CallbackTask.status == status)
+            .order_by(CallbackTask.priority_rank, CallbackTask.queued_at)
+            .limit(500)
         )
-        return jsonify([
-            {"id": t.id, "kind": t.kind, "case": t.case.number if t.case else None, "district": t.district_id,
-             "contact": t.contact_id, "callback_to": mask(t.callback_e164) if t.callback_e164 else None,
-             "callback_e164": phone_for(g.api_role, t.callback_e164), "recording_url": t.recording_url, "skill": t.skill,
-             "priority_rank": t.priority_rank, "queued_at": t.queued_at.isoformat(),
-             "created_at": t.created_at.isoformat()}
-            for t in rows
-        ])
+        return jsonify(
+            [
+                {
+                    "id": t.id,
+                    "kind": t.kind,
+                    "case": t.case.number if t.case else None,
+                    "district": t.district_id,
+                    "contact": t.contact_id,
+                    "callback_to": mask(t.callback_e164) if t.callback_e164 else None,
+                    "callback_e164": phone_for(g.api_role, t.callback_e164),
+                    "recording_url": t.recording_url,
+                    "skill": t.skill,
+                    "priority_rank": t.priority_rank,
+                    "queued_at": t.queued_at.isoformat(),
+                    "created_at": t.created_at.isoformat(),
+                }
+                for t in rows
+            ]
+        )
 
 
 def _incident_json(incident: Incident, detail: bool = False) -> dict:
     out = {
-        "id": incident.id, "state": incident.state, "case": incident.case.number,
-        "district": incident.district.name, "linked_districts": [d.name for d in incident.linked_districts],
+        "id": incident.id,
+        "state": incident.state,
+        "case": incident.case.number,
+        "district": incident.district.name,
+        "linked_districts": [d.name for d in incident.linked_districts],
         "triggered_at": incident.triggered_at.isoformat(),
         "acknowledged_at": incident.acknowledged_at.isoformat() if incident.acknowledged_at else None,
         "acknowledged_by": incident.acknowledged_by.name if incident.acknowledged_by else None,
@@ -169,9 +192,20 @@ def _incident_json(incident: Incident, detail: bool = False) -> dict:
     if detail:
         out["timeline"] = [{"at": e.at.isoformat(), "kind": e.kind, "detail": e.detail} for e in incident.events]
         with_pages = incident_pages(incident)
-        out["pages"] = [{"id": p.id, "engineer": p.engineer.name if p.engineer else None, "channel": p.channel,
-                         "round": p.round, "step": p.step, "status": p.status, "answered_by": p.answered_by,
-                         "result": p.result, "at": p.created_at.isoformat()} for p in with_pages]
+        out["pages"] = [
+            {
+                "id": p.id,
+                "engineer": p.engineer.name if p.engineer else None,
+                "channel": p.channel,
+                "round": p.round,
+                "step": p.step,
+                "status": p.status,
+                "answered_by": p.answered_by,
+                "result": p.result,
+                "at": p.created_at.isoformat(),
+            }
+            for p in with_pages
+        ]
     return out
 
 
@@ -245,13 +279,31 @@ def incident_banner(incident_id: int):
             abort(404)
         districts = [incident.district, *incident.linked_districts]
         for district in districts:
-            session.add(StatusBanner(district_id=district.id, message=message.strip(), starts_at=now,
-                                     expires_at=now + timedelta(minutes=minutes), active=True))
-            audit.record(session, at=now, actor=g.api_actor, action="create", entity="status_banner",
-                         key=district.name, after={"message": message.strip(), "incident": incident.id,
-                                                   "expires_minutes": minutes})
-        incident_ops.note(session, incident, now, "banner_set",
-                          f"Status banner set for {len(districts)} district(s) by {g.api_actor}.")
+            session.add(
+                StatusBanner(
+                    district_id=district.id,
+                    message=message.strip(),
+                    starts_at=now,
+                    expires_at=now + timedelta(minutes=minutes),
+                    active=True,
+                )
+            )
+            audit.record(
+                session,
+                at=now,
+                actor=g.api_actor,
+                action="create",
+                entity="status_banner",
+                key=district.name,
+                after={"message": message.strip(), "incident": incident.id, "expires_minutes": minutes},
+            )
+        incident_ops.note(
+            session,
+            incident,
+            now,
+            "banner_set",
+            f"Status banner set for {len(districts)} district(s) by {g.api_actor}.",
+        )
         session.commit()
     return jsonify(incident=incident_id, districts=[d.name for d in districts], expires_minutes=minutes)
 
@@ -261,8 +313,6 @@ def not_found(_exc):
     resp = jsonify(error="not_found")
     resp.status_code = 404
     return resp
-
-
 
 
 @bp.post("/cases/<int:number>/status")
@@ -285,9 +335,20 @@ def case_status(number: int):
         case = session.scalars(select(Case).where(Case.number == number)).first()
         if case is None:
             abort(404)
-        lifecycle.set_status(session, svc.jobs, case, status, now, svc.tables.get(session).calendar,
-                             actor=g.api_actor, release=(release or "").strip())
+        lifecycle.set_status(
+            session,
+            svc.jobs,
+            case,
+            status,
+            now,
+            svc.tables.get(session).calendar,
+            actor=g.api_actor,
+            release=(release or "").strip(),
+        )
         session.commit()
-        return jsonify(case=case.number, status=case.status.value, release_name=case.release_name,
-                       response_due_at=case.response_due_at.isoformat() if case.response_due_at else None)
-
+        return jsonify(
+            case=case.number,
+            status=case.status.value,
+            release_name=case.release_name,
+            response_due_at=case.response_due_at.isoformat() if case.response_due_at else None,
+        )

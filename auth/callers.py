@@ -16,12 +16,12 @@ until the hour is over) and the flow counts it. (With Redis down, the line is st
 its failures in the window are at the ceiling.)
 
 In Redis: a sorted set of failures and a lock key per subject, and the line's failures and
-strict-until key, the whole step one Lua script. While Redis is unreachable
-(`casestore.redisguard`), the database stands in (`AuthFailure`, subjects stored as hashes), one
-attempt per subject at a time (a transaction lock per subject on PostgreSQL; SQLite lets one
-writer in at a time), so the same bound holds; a lock then lasts until the third-latest failure
-leaves the window. Without either store no PIN attempt is accepted: lockouts fail closed. Counts
-taken in one store are not seen by the other once Redis returns.
+strict-until key, the whole step one Lua script. While Redis is unreachable (the app's breaker,
+`casestore.redisguard`, handed to `Lockout`), the database stands in (`AuthFailure`, subjects
+stored as hashes), one attempt per subject at a time (a transaction lock per subject on
+PostgreSQL; SQLite lets one writer in at a time), so the same bound holds; a lock then lasts until
+the third-latest failure leaves the window. Without either store no PIN attempt is accepted:
+lockouts fail closed. Counts taken in one store are not seen by the other once Redis returns.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session, joinedload
 from auth.pins import SCHEME, check_pin
 from casestore.models import AuthFailure, Contact, ContactPhone, District
 from casestore.phones import mask
-from casestore.redisguard import BREAKER, ERRORS
+from casestore.redisguard import ERRORS, Breaker
 
 log = logging.getLogger("supportline.auth")
 
@@ -174,14 +174,23 @@ class Lockout:
     """Failure counters and locks in Redis, keyed by caller number and by contact ID, and the
     line-wide failure ceiling (`ceiling` failures per LINE_WINDOW_SECONDS; 0 = no ceiling)."""
 
-    def __init__(self, client: redis.Redis, prefix: str = "sl", session: Session | None = None,
-                 ceiling: int = DEFAULT_LINE_CEILING) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        prefix: str = "sl",
+        session: Session | None = None,
+        ceiling: int = DEFAULT_LINE_CEILING,
+        *,
+        breaker: Breaker,
+    ) -> None:
         """`session`: the database stand-in used while Redis is unreachable (without one, PIN
-        attempts are refused then: a lockout never fails open)."""
+        attempts are refused then: a lockout never fails open). `breaker`: the app's Redis
+        breaker (`casestore.redisguard.Breakers.redis`), which says whether Redis is usable now."""
         self.redis = client
         self.prefix = prefix
         self.session = session
         self.ceiling = max(0, int(ceiling))
+        self.breaker = breaker
 
     def _keys(self, kind: str, value: str) -> tuple[str, str]:
         return f"{self.prefix}:fail:{kind}:{value}", f"{self.prefix}:lock:{kind}:{value}"
@@ -206,37 +215,45 @@ class Lockout:
         subjects = self._subjects(number, contact_id)
         if not subjects:
             return False
-        if BREAKER.usable():
+        if self.breaker.usable():
             try:
                 keys = [self._keys(kind, value)[1] for kind, value in subjects]
                 ts = now.timestamp()
                 result = any(until is not None and float(until) > ts for until in self.redis.mget(keys))
-                BREAKER.succeeded()
+                self.breaker.succeeded()
                 return result
             except ERRORS as exc:
-                BREAKER.failed(exc)
+                self.breaker.failed(exc)
         return self._db_locked(now, subjects)
 
-    def attempt(self, now: datetime, right: bool, number: str | None = None,
-                contact_id: str | None = None) -> Verdict:
+    def attempt(self, now: datetime, right: bool, number: str | None = None, contact_id: str | None = None) -> Verdict:
         """Decide on one PIN attempt whose check came out `right`, and record it, in one atomic
         step: refused when the number or contact ID is locked or out of tries (then the check
         must not be used), else a right PIN forgets their failures and a wrong one counts against
         both (locking at the limit) and against the line."""
         subjects = tuple(self._subjects(number, contact_id))
         verdict = None
-        if BREAKER.usable():
+        if self.breaker.usable():
             try:
                 member = f"{now.timestamp():.6f}:{uuid.uuid4().hex}"
                 status, strict, locked, crossed = self.redis.eval(
-                    _ATTEMPT, 2 + 2 * len(subjects), *self._script_keys(subjects),
-                    f"{now.timestamp():.6f}", WINDOW_SECONDS, MAX_FAILURES, member, "1" if right else "0",
-                    LOCK_SECONDS, self.ceiling, LINE_WINDOW_SECONDS, LINE_HOLD_SECONDS,
+                    _ATTEMPT,
+                    2 + 2 * len(subjects),
+                    *self._script_keys(subjects),
+                    f"{now.timestamp():.6f}",
+                    WINDOW_SECONDS,
+                    MAX_FAILURES,
+                    member,
+                    "1" if right else "0",
+                    LOCK_SECONDS,
+                    self.ceiling,
+                    LINE_WINDOW_SECONDS,
+                    LINE_HOLD_SECONDS,
                 )
-                BREAKER.succeeded()
+                self.breaker.succeeded()
                 verdict = Verdict(status == 0, bool(strict), bool(locked), bool(crossed))
             except ERRORS as exc:
-                BREAKER.failed(exc)
+                self.breaker.failed(exc)
         if verdict is None:
             verdict = self._db_attempt(now, right, subjects)
         self._log(verdict, right, dict(subjects))
@@ -244,13 +261,17 @@ class Lockout:
 
     def _log(self, verdict: Verdict, right: bool, subjects: dict[str, str]) -> None:
         if verdict.line_crossed:
-            log.warning("PIN failures over the line-wide ceiling: %d in %d minutes; every caller gets one try",
-                        self.ceiling, LINE_WINDOW_SECONDS // 60)
+            log.warning(
+                "PIN failures over the line-wide ceiling: %d in %d minutes; every caller gets one try",
+                self.ceiling,
+                LINE_WINDOW_SECONDS // 60,
+            )
         if verdict.refused or right:
             return
         if verdict.locked:
-            log.warning("lockout: number=%s contact_id=%s", mask(subjects.get("num")),
-                        "set" if "cid" in subjects else "none")
+            log.warning(
+                "lockout: number=%s contact_id=%s", mask(subjects.get("num")), "set" if "cid" in subjects else "none"
+            )
         else:
             log.info("verification failure: number=%s", mask(subjects.get("num")))
 
@@ -258,13 +279,13 @@ class Lockout:
         """Is the line over its failure ceiling (every caller gets one try, after a pause)?"""
         if not self.ceiling:
             return False
-        if BREAKER.usable():
+        if self.breaker.usable():
             try:
                 until = self.redis.get(f"{self.prefix}:strict:line")
-                BREAKER.succeeded()
+                self.breaker.succeeded()
                 return until is not None and float(until) > now.timestamp()
             except ERRORS as exc:
-                BREAKER.failed(exc)
+                self.breaker.failed(exc)
         if self.session is None:
             return True
         return self._db_line_count(now) >= self.ceiling
@@ -289,8 +310,14 @@ class Lockout:
         session = self._need_session()
         since = now - timedelta(seconds=WINDOW_SECONDS)
         return [
-            int(session.scalar(select(func.count()).select_from(AuthFailure)
-                               .where(AuthFailure.subject == _digest(subj), AuthFailure.at > since)) or 0)
+            int(
+                session.scalar(
+                    select(func.count())
+                    .select_from(AuthFailure)
+                    .where(AuthFailure.subject == _digest(subj), AuthFailure.at > since)
+                )
+                or 0
+            )
             for subj in subjects
         ]
 
@@ -299,9 +326,14 @@ class Lockout:
 
     def _db_line_count(self, now: datetime) -> int:
         since = now - timedelta(seconds=LINE_WINDOW_SECONDS)
-        return int(self._need_session().scalar(
-            select(func.count()).select_from(AuthFailure)
-            .where(AuthFailure.subject == _digest(_LINE), AuthFailure.at > since)) or 0)
+        return int(
+            self._need_session().scalar(
+                select(func.count())
+                .select_from(AuthFailure)
+                .where(AuthFailure.subject == _digest(_LINE), AuthFailure.at > since)
+            )
+            or 0
+        )
 
     def _db_attempt(self, now: datetime, right: bool, subjects: tuple[tuple[str, str], ...]) -> Verdict:
         """The same decision in the database, one attempt per subject at a time: PostgreSQL takes

@@ -16,8 +16,8 @@ success then takes its count back. Counters are sliding 15-minute windows on the
 The client address is the one `ProxyFix` derives from `TRUSTED_PROXIES` (webhooks/app.py); with the
 default 0 it is the socket's peer and X-Forwarded-For is ignored, so it cannot be forged.
 
-While Redis is unreachable (`casestore.redisguard.BREAKER`) the account + address and address
-counters are kept in the database (`AuthFailure`, subjects `adm:` + a hash, apart from the PIN
+While Redis is unreachable (the app's breaker, `casestore.redisguard`) the account + address and
+address counters are kept in the database (`AuthFailure`, subjects `adm:` + a hash, apart from the PIN
 lockout's): counting fails closed, a lock lasts until enough failures leave the window, and the
 account-wide counter is not kept. Key names and subjects are hashes: no usernames or addresses.
 """
@@ -34,7 +34,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from casestore.models import AuthFailure
-from casestore.redisguard import BREAKER, ERRORS
+from casestore.redisguard import ERRORS, Breaker
 
 WINDOW_SECONDS = 15 * 60
 LOCK_SECONDS = 15 * 60
@@ -99,32 +99,51 @@ class Attempt:
 class SigninThrottle:
     """Check and count console sign-in attempts, per account + address, address and account."""
 
-    def __init__(self, client: redis.Redis, prefix: str = "sl:signin") -> None:
+    def __init__(self, client: redis.Redis, prefix: str = "sl:signin", *, breaker: Breaker) -> None:
+        """`breaker`: the app's Redis breaker (`casestore.redisguard.Breakers.redis`)."""
         self.redis = client
         self.prefix = prefix
+        self.breaker = breaker
         self._begin = client.register_script(_BEGIN)
         self._succeeded = client.register_script(_SUCCEEDED)
 
     def _keys(self, account: str, address: str) -> list[str]:
         p = self.prefix
         pair, addr, acct = _digest("pair", f"{account}|{address}"), _digest("addr", address), _digest("acct", account)
-        return [f"{p}:fail:{pair}", f"{p}:lock:{pair}", f"{p}:fail:{addr}", f"{p}:lock:{addr}",
-                f"{p}:fail:{acct}", f"{p}:lock:{acct}", f"{p}:known:{acct}"]
+        return [
+            f"{p}:fail:{pair}",
+            f"{p}:lock:{pair}",
+            f"{p}:fail:{addr}",
+            f"{p}:lock:{addr}",
+            f"{p}:fail:{acct}",
+            f"{p}:lock:{acct}",
+            f"{p}:known:{acct}",
+        ]
 
     def begin(self, session: Session, now: datetime, account: str, address: str) -> Attempt:
         """Refuse the attempt when a lock applies, else count it (as a failure until `succeeded`).
         The caller commits `session` before checking the password (the database stand-in's count
         must be visible to parallel attempts)."""
         token = f"{now.timestamp():.6f}:{secrets.token_hex(8)}"
-        if BREAKER.usable():
+        if self.breaker.usable():
             try:
-                ok = self._begin(keys=self._keys(account, address), args=[
-                    f"{now.timestamp():.6f}", WINDOW_SECONDS, LOCK_SECONDS, PAIR_MAX_FAILURES,
-                    ADDRESS_MAX_FAILURES, ACCOUNT_MAX_FAILURES, token, _digest("addr", address)])
-                BREAKER.succeeded()
+                ok = self._begin(
+                    keys=self._keys(account, address),
+                    args=[
+                        f"{now.timestamp():.6f}",
+                        WINDOW_SECONDS,
+                        LOCK_SECONDS,
+                        PAIR_MAX_FAILURES,
+                        ADDRESS_MAX_FAILURES,
+                        ACCOUNT_MAX_FAILURES,
+                        token,
+                        _digest("addr", address),
+                    ],
+                )
+                self.breaker.succeeded()
                 return Attempt(bool(ok), account, address, token)
             except ERRORS as exc:
-                BREAKER.failed(exc)
+                self.breaker.failed(exc)
         return self._db_begin(session, now, account, address)
 
     def succeeded(self, session: Session, attempt: Attempt) -> None:
@@ -133,14 +152,21 @@ class SigninThrottle:
         if attempt.rows:
             self._db_succeeded(session, attempt)
             return
-        if BREAKER.usable():
+        if self.breaker.usable():
             try:
-                self._succeeded(keys=self._keys(attempt.account, attempt.address), args=[
-                    attempt.token, _digest("addr", attempt.address), ADDRESS_MAX_FAILURES, ACCOUNT_MAX_FAILURES,
-                    KNOWN_ADDRESS_SECONDS])
-                BREAKER.succeeded()
+                self._succeeded(
+                    keys=self._keys(attempt.account, attempt.address),
+                    args=[
+                        attempt.token,
+                        _digest("addr", attempt.address),
+                        ADDRESS_MAX_FAILURES,
+                        ACCOUNT_MAX_FAILURES,
+                        KNOWN_ADDRESS_SECONDS,
+                    ],
+                )
+                self.breaker.succeeded()
             except ERRORS as exc:
-                BREAKER.failed(exc)
+                self.breaker.failed(exc)
 
     # -- the database stand-in (Redis unreachable): counting still works, so sign-in fails closed --
 
@@ -151,9 +177,17 @@ class SigninThrottle:
     @staticmethod
     def _db_counts(session: Session, now: datetime, subjects: tuple[str, str]) -> list[int]:
         since = now - timedelta(seconds=WINDOW_SECONDS)
-        return [int(session.scalar(select(func.count()).select_from(AuthFailure)
-                                   .where(AuthFailure.subject == s, AuthFailure.at > since)) or 0)
-                for s in subjects]
+        return [
+            int(
+                session.scalar(
+                    select(func.count())
+                    .select_from(AuthFailure)
+                    .where(AuthFailure.subject == s, AuthFailure.at > since)
+                )
+                or 0
+            )
+            for s in subjects
+        ]
 
     def _db_begin(self, session: Session, now: datetime, account: str, address: str) -> Attempt:
         subjects = self._subjects(account, address)
@@ -169,6 +203,5 @@ class SigninThrottle:
 
     def _db_succeeded(self, session: Session, attempt: Attempt) -> None:
         pair, _addr = self._subjects(attempt.account, attempt.address)
-        session.execute(delete(AuthFailure).where(
-            (AuthFailure.subject == pair) | AuthFailure.id.in_(attempt.rows)))
+        session.execute(delete(AuthFailure).where((AuthFailure.subject == pair) | AuthFailure.id.in_(attempt.rows)))
         session.flush()

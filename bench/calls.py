@@ -33,10 +33,10 @@ import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 from urllib.parse import urlencode, urlsplit
 
 import yaml
@@ -74,8 +74,14 @@ class BenchError(RuntimeError):
 
 def child_env(port: int, secret: dict[str, str]) -> dict[str, str]:
     # The bench's own configuration only: no development mode, no stray timezone or overflow.
-    strip = {"SUPPORTLINE_DEV", "SUPPORTLINE_INSTANCE", "TWILIO_ACCOUNT_SID", "SUPPORT_TIMEZONE",
-             "OVERFLOW_NUMBER", "DEFAULT_REGION"}
+    strip = {
+        "SUPPORTLINE_DEV",
+        "SUPPORTLINE_INSTANCE",
+        "TWILIO_ACCOUNT_SID",
+        "SUPPORT_TIMEZONE",
+        "OVERFLOW_NUMBER",
+        "DEFAULT_REGION",
+    }
     env = {k: v for k, v in os.environ.items() if k not in strip}
     env.update(
         DATABASE_URL=DATABASE_URL,
@@ -118,8 +124,9 @@ def saved_secrets() -> dict[str, str]:
     try:
         return json.loads(SECRETS_FILE.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        raise BenchError(f"--skip-setup: no secrets from an earlier setup in {SECRETS_FILE}; "
-                         "run once without --skip-setup") from None
+        raise BenchError(
+            f"--skip-setup: no secrets from an earlier setup in {SECRETS_FILE}; run once without --skip-setup"
+        ) from None
 
 
 def recreate_database() -> None:
@@ -147,8 +154,7 @@ def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess
     exe = VENV_BIN / "supportline"
     if not exe.exists():
         raise BenchError(f"{exe} not found: install the project into the venv (pip install -e .)")
-    return subprocess.run([str(exe), *args], env=env, cwd=ROOT, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run([str(exe), *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
 def setup(env: dict[str, str]) -> None:
@@ -160,12 +166,11 @@ def setup(env: dict[str, str]) -> None:
     res = run_cli(["load", str(DEMO_FILE)], env)
     if res.returncode != 0:
         out = res.stderr + res.stdout
-        if any(s in out for s in ("No such command", "ModuleNotFoundError", "ImportError",
-                                  "cannot import name")):
+        if any(s in out for s in ("No such command", "ModuleNotFoundError", "ImportError", "cannot import name")):
             raise BenchError(
                 "the routing-table loader is not there yet (`supportline load` / "
-                "casestore.interchange could not run), so the demo data cannot be loaded:\n"
-                + _tail(out))
+                "casestore.interchange could not run), so the demo data cannot be loaded:\n" + _tail(out)
+            )
         raise BenchError(f"`supportline load {DEMO_FILE.name}` failed:\n" + _tail(out))
     print("  " + (res.stdout.strip().splitlines() or ["loaded"])[-1])
     res = run_cli(["presence", "set", "available", "--all"], env)
@@ -184,8 +189,9 @@ def _tail(text: str, lines: int = 15) -> str:
 class Server:
     """One gunicorn master (and its workers) as a child process, stopped with SIGTERM."""
 
-    def __init__(self, name: str, app: str, port: int, workers: int, threads: int,
-                 env: dict[str, str], chdir: Path) -> None:
+    def __init__(
+        self, name: str, app: str, port: int, workers: int, threads: int, env: dict[str, str], chdir: Path
+    ) -> None:
         self.name, self.app, self.port = name, app, port
         self.workers, self.threads, self.env, self.chdir = workers, threads, env, chdir
         self.proc: subprocess.Popen | None = None
@@ -201,30 +207,46 @@ class Server:
             if s.connect_ex(("127.0.0.1", self.port)) == 0:
                 raise BenchError(f"port {self.port} is already in use (--port to choose another)")
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        cmd = [str(VENV_BIN / "gunicorn"), "--config", str(ROOT / "gunicorn.conf.py"),
-               "--workers", str(self.workers),
-               "--worker-class", "gthread", "--threads", str(self.threads),
-               "--bind", f"127.0.0.1:{self.port}", "--chdir", str(self.chdir),
-               "--log-level", "warning", *self.extra_args, self.app]
+        cmd = [
+            str(VENV_BIN / "gunicorn"),
+            "--config",
+            str(ROOT / "gunicorn.conf.py"),
+            "--workers",
+            str(self.workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(self.threads),
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--chdir",
+            str(self.chdir),
+            "--log-level",
+            "warning",
+            *self.extra_args,
+            self.app,
+        ]
         env = dict(self.env, SUPPORTLINE_ACCESS_LOG="/dev/null")  # no access log in a benchmark
         with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+            self.proc = subprocess.Popen(
+                cmd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            )
 
     def wait_ready(self, method: str, path: str, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
-                raise BenchError(f"{self.name} server exited with status {self.proc.returncode}:\n"
-                                 + _tail(self.log.read_text(errors="replace")))
+                raise BenchError(
+                    f"{self.name} server exited with status {self.proc.returncode}:\n"
+                    + _tail(self.log.read_text(errors="replace"))
+                )
             try:
                 if http_request(self.port, method, path)[0] == 200:
                     return
             except OSError:
                 pass
             time.sleep(0.2)
-        raise BenchError(f"{self.name} server not ready on {self.url} after {timeout:.0f} s "
-                         f"(log: {self.log})")
+        raise BenchError(f"{self.name} server not ready on {self.url} after {timeout:.0f} s (log: {self.log})")
 
     def stop(self) -> None:
         terminate(self.proc, timeout=20)
@@ -266,14 +288,12 @@ def read_demo(path: Path) -> Demo:
 
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     districts = {d["name"]: d for d in doc["districts"]}
-    live = [c for c in doc["contacts"]
-            if c.get("active", True) and districts[c["district"]].get("active", True)]
+    live = [c for c in doc["contacts"] if c.get("active", True) and districts[c["district"]].get("active", True)]
     owners = {a["name"] for a in doc["advisors"] if a.get("active", True)}
     numbers = Counter(n for c in live for n in {caller_e164(str(p)) for p in c.get("phones", [])} if n)
     open_cases: dict[str, list[int]] = defaultdict(list)
     for case in doc["cases"]:
-        if (case.get("status") != "closed" and not case.get("is_outage")
-                and case.get("owner") in owners):
+        if case.get("status") != "closed" and not case.get("is_outage") and case.get("owner") in owners:
             open_cases[case["district"]].append(int(case["number"]))
     hosted, known = [], []
     for c in live:
@@ -344,8 +364,7 @@ class Planner:
             return Plan(kind, caller.e164 or "", [], [caller.pin], f"{case}#", dial)
         if kind == "c":
             caller = rng.choice(self.demo.hosted)
-            return Plan(kind, self._unknown_number(), [f"{caller.contact_id}#"], [f"{caller.pin}#"],
-                        "0", ["accept"])
+            return Plan(kind, self._unknown_number(), [f"{caller.contact_id}#"], [f"{caller.pin}#"], "0", ["accept"])
         wrong = f"{rng.randrange(10000):04d}#"
         cid = f"{self._fake_contact_id()}#"
         return Plan("d", self._unknown_number(), [cid] * 3, [wrong] * 3, "*", [])
@@ -411,8 +430,15 @@ class Sample:
 class Transport:
     """Signed, timed POSTs; `post` returns the parsed TwiML root, or None (an error sample)."""
 
-    def __init__(self, conn: KeepAlive, public_base: str, token: str, samples: list[Sample],
-                 errors: list[str], fallback_text: str | None = None) -> None:
+    def __init__(
+        self,
+        conn: KeepAlive,
+        public_base: str,
+        token: str,
+        samples: list[Sample],
+        errors: list[str],
+        fallback_text: str | None = None,
+    ) -> None:
         self.conn = conn
         self.public_base = public_base
         self.validator = RequestValidator(token)
@@ -429,8 +455,7 @@ class Transport:
         signature = self.validator.compute_signature(self.public_base + path, params)
         step = urlsplit(path).path.rsplit("/", 1)[-1]
         body = urlencode(params).encode()
-        headers = {"Content-Type": "application/x-www-form-urlencoded",
-                   "X-Twilio-Signature": signature}
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature}
         started = time.perf_counter()
         try:
             status, body = self.conn.post(path, body, headers)
@@ -452,8 +477,11 @@ class Transport:
                     problem, root, kind = f"{step}: not TwiML ({root.tag})", None, "twiml"
             except ET.ParseError:
                 problem, kind = f"{step}: unparseable TwiML {body[:120]!r}", "twiml"
-        if root is not None and self.fallback_text and any(
-                (v.text or "") == self.fallback_text for v in root.iter("Say")):
+        if (
+            root is not None
+            and self.fallback_text
+            and any((v.text or "") == self.fallback_text for v in root.iter("Say"))
+        ):
             problem, root, kind = f"{step}: the service answered with its fault fallback", None, "fallback"
         self.last_kind = kind
         self.samples.append(Sample(step, ms, problem is None))
@@ -481,8 +509,14 @@ def drive_call(tx: Transport, plan: Plan, locked_out_text: str) -> CallResult:
     """One complete call, following the TwiML exactly like twilio_doubles/simulator.py does."""
     result = CallResult(plan.kind)
     sid = "CA" + uuid.uuid4().hex
-    base = {"CallSid": sid, "AccountSid": ACCOUNT_SID, "From": plan.from_number, "To": TO_NUMBER,
-            "Direction": "inbound", "ApiVersion": "2010-04-01"}
+    base = {
+        "CallSid": sid,
+        "AccountSid": ACCOUNT_SID,
+        "From": plan.from_number,
+        "To": TO_NUMBER,
+        "Direction": "inbound",
+        "ApiVersion": "2010-04-01",
+    }
     pins, cids, dials = iter(plan.pins), iter(plan.contact_ids), iter(plan.dial)
     asked: Counter[str] = Counter()
     params = dict(base, CallStatus="ringing")
@@ -544,8 +578,12 @@ def drive_call(tx: Transport, plan: Plan, locked_out_text: str) -> CallResult:
                     result.outcome = "connected"
                 break
             elif tag == "Record":
-                params = dict(params, RecordingUrl="https://api.twilio.com/recordings/RE-bench",
-                              RecordingDuration="20", RecordingSid="RE" + uuid.uuid4().hex)
+                params = dict(
+                    params,
+                    RecordingUrl="https://api.twilio.com/recordings/RE-bench",
+                    RecordingDuration="20",
+                    RecordingSid="RE" + uuid.uuid4().hex,
+                )
                 result.outcome = "message recorded"
                 next_path = verb.get("action")
                 break
@@ -580,21 +618,33 @@ def _dial(post, verb: ET.Element, base: dict[str, str], sid: str, dials: Iterato
         outcome = next(dials, "accept")
         bridged = False
         if outcome in ("accept", "decline"):
-            child = {"CallSid": f"{sid}-leg{legs + 1}", "ParentCallSid": sid,
-                     "AccountSid": base["AccountSid"], "From": base["To"], "To": target,
-                     "CallStatus": "in-progress", "Direction": "outbound-api"}
+            child = {
+                "CallSid": f"{sid}-leg{legs + 1}",
+                "ParentCallSid": sid,
+                "AccountSid": base["AccountSid"],
+                "From": base["To"],
+                "To": target,
+                "CallStatus": "in-progress",
+                "Direction": "outbound-api",
+            }
             root = post(_local(whisper), child)
             gather = root.find("Gather") if root is not None else None
             if gather is not None:
-                answer = post(_local(gather.get("action") or ""),
-                              dict(child, Digits="1" if outcome == "accept" else "2"))
+                answer = post(
+                    _local(gather.get("action") or ""), dict(child, Digits="1" if outcome == "accept" else "2")
+                )
                 bridged = answer is not None and answer.find("Hangup") is None
             status = "completed" if bridged or outcome == "decline" else "no-answer"
         else:
             status = outcome
         talked = TALK_SECONDS if bridged else 0
-        params = dict(base, CallStatus="in-progress", DialCallStatus=status,
-                      DialCallSid="CA" + uuid.uuid4().hex, DialCallDuration=str(talked))
+        params = dict(
+            base,
+            CallStatus="in-progress",
+            DialCallStatus=status,
+            DialCallSid="CA" + uuid.uuid4().hex,
+            DialCallDuration=str(talked),
+        )
         return (_local(action) if action else None), params, talked, bridged
     return (_local(action) if action else None), base, 0, False
 
@@ -603,8 +653,15 @@ def drive_floor_call(tx: Transport, n_requests: int) -> CallResult:
     """The floor's stand-in for a call: as many signed form POSTs, each answer parsed as TwiML."""
     result = CallResult("floor")
     sid = "CA" + uuid.uuid4().hex
-    params = {"CallSid": sid, "AccountSid": ACCOUNT_SID, "From": "+13127000000", "To": TO_NUMBER,
-              "Direction": "inbound", "ApiVersion": "2010-04-01", "CallStatus": "in-progress"}
+    params = {
+        "CallSid": sid,
+        "AccountSid": ACCOUNT_SID,
+        "From": "+13127000000",
+        "To": TO_NUMBER,
+        "Direction": "inbound",
+        "ApiVersion": "2010-04-01",
+        "CallStatus": "in-progress",
+    }
     failed_before = tx.failed
     for i in range(n_requests):
         result.requests += 1
@@ -667,7 +724,9 @@ class Phase:
             "calls": len(self.results),
             "seconds": round(self.wall, 3),
             "req_per_s": round(len(ms) / self.wall, 1) if self.wall else 0.0,
-            "p50_ms": pct(ms, 50), "p90_ms": pct(ms, 90), "p99_ms": pct(ms, 99),
+            "p50_ms": pct(ms, 50),
+            "p90_ms": pct(ms, 90),
+            "p99_ms": pct(ms, 99),
             "max_ms": round(ms[-1], 2) if ms else 0.0,
             "server_cpu_ms_per_req": _per_req(self.server_cpu, len(ms)),
             "client_cpu_ms_per_req": _per_req(self.client_cpu, len(ms)),
@@ -687,9 +746,14 @@ def pct(sorted_ms: list[float], q: float) -> float:
     return round(sorted_ms[min(rank, len(sorted_ms)) - 1], 2)
 
 
-def run_phase(name: str, server: Server, jobs: list, concurrency: int,
-              make_transport: Callable[[KeepAlive, list[Sample], list[str]], Transport],
-              do_job: Callable[[Transport, object], CallResult]) -> Phase:
+def run_phase(
+    name: str,
+    server: Server,
+    jobs: list,
+    concurrency: int,
+    make_transport: Callable[[KeepAlive, list[Sample], list[str]], Transport],
+    do_job: Callable[[Transport, object], CallResult],
+) -> Phase:
     """Run `jobs` (one call each) on `concurrency` threads, each with its own keep-alive connection."""
     phase = Phase(name)
     local = threading.local()
@@ -739,8 +803,10 @@ def print_table(phases: list[Phase]) -> None:
     print("-" * len(head))
     for phase in phases:
         f = phase.figures()
-        print(f"{phase.name:<9}{f['requests']:>9}{f['errors']:>8}{f['req_per_s']:>9.1f}"
-              f"{f['p50_ms']:>9.2f}{f['p90_ms']:>9.2f}{f['p99_ms']:>9.2f}{f['max_ms']:>9.2f}")
+        print(
+            f"{phase.name:<9}{f['requests']:>9}{f['errors']:>8}{f['req_per_s']:>9.1f}"
+            f"{f['p50_ms']:>9.2f}{f['p90_ms']:>9.2f}{f['p99_ms']:>9.2f}{f['max_ms']:>9.2f}"
+        )
 
 
 def step_figures(phase: Phase) -> dict[str, dict[str, float | int]]:
@@ -750,8 +816,12 @@ def step_figures(phase: Phase) -> dict[str, dict[str, float | int]]:
     out = {}
     for step, values in sorted(by_step.items(), key=lambda kv: -len(kv[1])):
         values.sort()
-        out[step] = {"requests": len(values), "p50_ms": pct(values, 50), "p99_ms": pct(values, 99),
-                     "max_ms": round(values[-1], 2)}
+        out[step] = {
+            "requests": len(values),
+            "p50_ms": pct(values, 50),
+            "p99_ms": pct(values, 99),
+            "max_ms": round(values[-1], 2),
+        }
     return out
 
 
@@ -764,8 +834,7 @@ def path_summary(phase: Phase) -> dict[str, dict[str, object]]:
         entry["outcomes"][r.outcome] += 1
     for key, entry in out.items():
         entry["outcomes"] = dict(entry["outcomes"])
-        entry["unexpected"] = sum(n for o, n in entry["outcomes"].items()
-                                  if o != EXPECTED[key[0]])
+        entry["unexpected"] = sum(n for o, n in entry["outcomes"].items() if o != EXPECTED[key[0]])
     return dict(sorted(out.items()))
 
 
@@ -773,30 +842,39 @@ def path_summary(phase: Phase) -> dict[str, dict[str, object]]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--calls", type=int, default=400, help="complete calls to drive (default 400)")
     p.add_argument("--concurrency", type=int, default=16, help="calls in flight (default 16)")
-    p.add_argument("--port", type=int, default=5077,
-                   help="service port (default 5077); the floor uses PORT+1, the io floor PORT+2")
+    p.add_argument(
+        "--port", type=int, default=5077, help="service port (default 5077); the floor uses PORT+1, the io floor PORT+2"
+    )
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
     p.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker (default 8)")
-    p.add_argument("--warmup", type=int, default=None,
-                   help="unmeasured calls first (default: one per concurrent caller)")
+    p.add_argument(
+        "--warmup", type=int, default=None, help="unmeasured calls first (default: one per concurrent caller)"
+    )
     p.add_argument("--seed", type=int, default=1, help="seed for the call mix (default 1)")
-    p.add_argument("--keep", action="store_true",
-                   help="leave the service's gunicorn running at the end (the floors are stopped)")
-    p.add_argument("--skip-setup", action="store_true",
-                   help="reuse the bench database and secrets of an earlier run")
+    p.add_argument(
+        "--keep", action="store_true", help="leave the service's gunicorn running at the end (the floors are stopped)"
+    )
+    p.add_argument("--skip-setup", action="store_true", help="reuse the bench database and secrets of an earlier run")
     p.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the figures here")
-    p.add_argument("--think", type=float, default=0.0,
-                   help="mean seconds a caller takes between webhooks (default 0: back to back, the "
-                        "throughput test; e.g. 1.0 for the latency of N paced concurrent calls)")
-    p.add_argument("--at", default=CLOCK_START,
-                   help="the service's clock start, ISO 8601 with offset (default: a Tuesday 10:00 "
-                        "in Chicago, open hours); 'now' runs on the real clock")
-    p.add_argument("--strict", action="store_true",
-                   help="exit 3 when a target is missed or any request failed")
+    p.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="mean seconds a caller takes between webhooks (default 0: back to back, the "
+        "throughput test; e.g. 1.0 for the latency of N paced concurrent calls)",
+    )
+    p.add_argument(
+        "--at",
+        default=CLOCK_START,
+        help="the service's clock start, ISO 8601 with offset (default: a Tuesday 10:00 "
+        "in Chicago, open hours); 'now' runs on the real clock",
+    )
+    p.add_argument("--strict", action="store_true", help="exit 3 when a target is missed or any request failed")
     args = p.parse_args(argv)
     if args.calls < 1 or args.concurrency < 1 or args.workers < 1 or args.threads < 1:
         p.error("--calls, --concurrency, --workers and --threads must be at least 1")
@@ -829,8 +907,10 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             server.stop()
         if keep is not None:
-            print(f"--keep: service still running on {keep.url} (gunicorn pid {keep.proc.pid}; "
-                  f"stop with: kill {keep.proc.pid})")
+            print(
+                f"--keep: service still running on {keep.url} (gunicorn pid {keep.proc.pid}; "
+                f"stop with: kill {keep.proc.pid})"
+            )
 
 
 def _interrupt(signum, frame) -> None:
@@ -853,8 +933,7 @@ def _run(args: argparse.Namespace, servers: list[Server]) -> int:
     fallback = say("fault_apology")
 
     # ---- service
-    service = Server("service", "webhooks:create_app()", args.port, args.workers, args.threads,
-                     env, ROOT)
+    service = Server("service", "webhooks:create_app()", args.port, args.workers, args.threads, env, ROOT)
     servers.append(service)
     service.start()
     service.wait_ready("GET", "/healthz")
@@ -870,9 +949,11 @@ def _run(args: argparse.Namespace, servers: list[Server]) -> int:
         return drive_call(tx, plan, locked_out)
 
     load1 = os.getloadavg()[0]
-    print(f"service: gunicorn {args.workers} workers x {args.threads} threads on {service.url}; "
-          f"{args.calls} calls, {args.concurrency} concurrent (+{args.warmup} warm-up); "
-          f"host: {os.cpu_count()} CPUs, load average {load1:.2f} (client and servers share them)")
+    print(
+        f"service: gunicorn {args.workers} workers x {args.threads} threads on {service.url}; "
+        f"{args.calls} calls, {args.concurrency} concurrent (+{args.warmup} warm-up); "
+        f"host: {os.cpu_count()} CPUs, load average {load1:.2f} (client and servers share them)"
+    )
     run_phase("warmup", service, warm_plans, args.concurrency, service_tx, call_job)
     svc = run_phase("service", service, plans, args.concurrency, service_tx, call_job)
     if not args.keep:
@@ -883,8 +964,7 @@ def _run(args: argparse.Namespace, servers: list[Server]) -> int:
 
     def floor_phase(name: str, app: str, port: int, ready: tuple[str, str]) -> Phase:
         public = f"http://127.0.0.1:{port}"
-        server = Server(name, app, port, args.workers, args.threads,
-                        dict(env, PUBLIC_BASE_URL=public), BENCH_DIR)
+        server = Server(name, app, port, args.workers, args.threads, dict(env, PUBLIC_BASE_URL=public), BENCH_DIR)
         servers.append(server)
         server.start()
         server.wait_ready(*ready)
@@ -908,22 +988,30 @@ def _run(args: argparse.Namespace, servers: list[Server]) -> int:
     ratio, io_ratio = throughput_ratio(sf, ff), throughput_ratio(sf, iff)
     ratio_ok, p99_ok = ratio >= 0.6, sf["p99_ms"] <= 50.0
     print()
-    print(f"ratio (service req/s / floor req/s): {ratio:.2f} (target >= 0.6)"
-          f"{'' if ratio_ok else '  MISSED'}")
+    print(f"ratio (service req/s / floor req/s): {ratio:.2f} (target >= 0.6){'' if ratio_ok else '  MISSED'}")
     print(f"ratio (service req/s / io-floor req/s): {io_ratio:.2f} (informational, no target)")
-    print(f"p99 at concurrency {args.concurrency}: {sf['p99_ms']:.1f} ms (target <= 50 ms)"
-          f"{'' if p99_ok else '  MISSED'}")
+    print(
+        f"p99 at concurrency {args.concurrency}: {sf['p99_ms']:.1f} ms (target <= 50 ms){'' if p99_ok else '  MISSED'}"
+    )
 
     if sf["server_cpu_ms_per_req"] is not None:
-        print("CPU ms per request, server / client (host CPU busy): " + ", ".join(
-            f"{name} {f['server_cpu_ms_per_req']:.2f} / {f['client_cpu_ms_per_req']:.2f} "
-            f"({(f['host_cpu_busy'] or 0) * 100:.0f}%)" for name, f in (("floor", ff), ("service", sf))))
+        print(
+            "CPU ms per request, server / client (host CPU busy): "
+            + ", ".join(
+                f"{name} {f['server_cpu_ms_per_req']:.2f} / {f['client_cpu_ms_per_req']:.2f} "
+                f"({(f['host_cpu_busy'] or 0) * 100:.0f}%)"
+                for name, f in (("floor", ff), ("service", sf))
+            )
+        )
 
     steps = step_figures(svc)
     print()
-    print("service latency by step:  " + "   ".join(
-        f"{step} {v['requests']}x p50 {v['p50_ms']:.1f} p99 {v['p99_ms']:.1f}"
-        for step, v in steps.items()))
+    print(
+        "service latency by step:  "
+        + "   ".join(
+            f"{step} {v['requests']}x p50 {v['p50_ms']:.1f} p99 {v['p99_ms']:.1f}" for step, v in steps.items()
+        )
+    )
     paths = path_summary(svc)
     print("paths run:")
     for label, entry in paths.items():
@@ -938,21 +1026,35 @@ def _run(args: argparse.Namespace, servers: list[Server]) -> int:
 
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({
-            "config": {"calls": args.calls, "concurrency": args.concurrency,
-                       "workers": args.workers, "threads": args.threads,
-                       "worker_class": "gthread", "warmup_calls": args.warmup, "seed": args.seed,
-                       "database": "postgresql", "redis_db": 14, "cpus": os.cpu_count(),
-                       "load_average_before": round(load1, 2)},
-            "phases": {"floor": ff, "io_floor": iff, "service": sf},
-            "ratio": round(ratio, 3),
-            "ratio_io_floor": round(io_ratio, 3),
-            "targets": {"ratio_min": 0.6, "p99_ms_max": 50.0, "ratio_met": ratio_ok,
-                        "p99_met": p99_ok},
-            "service_steps": steps,
-            "paths": paths,
-            "errors": dict(problems),
-        }, indent=2) + "\n", encoding="utf-8")
+        args.json.write_text(
+            json.dumps(
+                {
+                    "config": {
+                        "calls": args.calls,
+                        "concurrency": args.concurrency,
+                        "workers": args.workers,
+                        "threads": args.threads,
+                        "worker_class": "gthread",
+                        "warmup_calls": args.warmup,
+                        "seed": args.seed,
+                        "database": "postgresql",
+                        "redis_db": 14,
+                        "cpus": os.cpu_count(),
+                        "load_average_before": round(load1, 2),
+                    },
+                    "phases": {"floor": ff, "io_floor": iff, "service": sf},
+                    "ratio": round(ratio, 3),
+                    "ratio_io_floor": round(io_ratio, 3),
+                    "targets": {"ratio_min": 0.6, "p99_ms_max": 50.0, "ratio_met": ratio_ok, "p99_met": p99_ok},
+                    "service_steps": steps,
+                    "paths": paths,
+                    "errors": dict(problems),
+                },
+                indent=2,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
         print(f"figures written to {args.json}")
     if args.strict and not (ratio_ok and p99_ok and not problems):
         return 3

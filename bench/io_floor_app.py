@@ -25,10 +25,14 @@ ADVISOR = text("SELECT id, name FROM advisors WHERE id = :pk")
 PUBLIC_BASE_URL = os.environ["PUBLIC_BASE_URL"]
 validator = RequestValidator(os.environ["TWILIO_AUTH_TOKEN"])
 # The service's client and pool settings (webhooks/services.py, casestore/db.py).
-store = redis.Redis.from_url(os.environ["REDIS_URL"], decode_responses=True, socket_timeout=2.0,
-                             socket_connect_timeout=2.0, health_check_interval=30)
-engine = create_engine(os.environ["DATABASE_URL"], pool_size=10, max_overflow=10,
-                       pool_recycle=1800)
+store = redis.Redis.from_url(
+    os.environ["REDIS_URL"],
+    decode_responses=True,
+    socket_timeout=2.0,
+    socket_connect_timeout=2.0,
+    health_check_interval=30,
+)
+engine = create_engine(os.environ["DATABASE_URL"], pool_size=10, max_overflow=10, pool_recycle=1800)
 
 app = Flask(__name__)
 

@@ -45,8 +45,7 @@ def record(
         before_p = {k: before_p.get(k) for k in sorted(changed)}
         after_p = {k: after_p.get(k) for k in sorted(changed)}
     entry = AuditEntry(
-        at=at, actor=actor, action=action, entity=entity, entity_key=str(key),
-        before=before_p, after=after_p,
+        at=at, actor=actor, action=action, entity=entity, entity_key=str(key), before=before_p, after=after_p
     )
     session.add(entry)
     return entry

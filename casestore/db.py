@@ -66,7 +66,7 @@ def unreachable(exc: BaseException) -> bool:
     """Does this error mean the database cannot be reached (so every request would fail the same
     way), rather than that this one transaction failed (a deadlock, a serialization failure, a
     constraint, SQLite's "database is locked")? Only the first kind should open the breaker that
-    answers every webhook with the fallback (`casestore.redisguard.DB_BREAKER`)."""
+    answers every webhook with the fallback (`casestore.redisguard.Breakers.db`)."""
     if isinstance(exc, OSError):
         return True
     if not isinstance(exc, DBAPIError):

@@ -10,9 +10,16 @@ cannot do without Redis (a call's state is in neither store) may `probe` it befo
 ends: when a Redis restart is over, processes whose breakers are still open would otherwise miss
 what the others already wrote there.
 
-`DB_BREAKER` does the same for the database: while it is open, a webhook answers the fallback TwiML
-at once instead of waiting for a connection timeout (PostgreSQL connections time out after 2 s), so
-a database outage costs one slow request per cooldown, not one per call step.
+The database breaker (`Breakers.db`) does the same for the database: while it is open, a webhook
+answers the fallback TwiML at once instead of waiting for a connection timeout (PostgreSQL
+connections time out after 2 s), so a database outage costs one slow request per cooldown, not
+one per call step.
+
+There are no process-global breakers: each app holds one `Breakers` (`webhooks.services.Services`,
+built by `create_app`, also for the worker, the dispatcher, the CLI and the simulator) and hands it
+to the code that needs it (`CallEnv.breakers`, `CallStore`, `Lockout`, `SigninThrottle`). All the
+requests of one app share it, which the cooldown and the probe rely on; two apps in one process
+(tests) do not share theirs.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import redis
 
@@ -32,8 +40,9 @@ ERRORS: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
 
 
 class Breaker:
-    def __init__(self, name: str = "Redis", cooldown: float = COOLDOWN_SECONDS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, name: str = "Redis", cooldown: float = COOLDOWN_SECONDS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.name = name
         self.cooldown = cooldown
         self.clock = clock
@@ -83,5 +92,14 @@ class Breaker:
             self._next_probe = 0.0
 
 
-BREAKER = Breaker("Redis")
-DB_BREAKER = Breaker("the database")
+@dataclass
+class Breakers:
+    """One app's breakers (so one process's, in production): Redis and the database."""
+
+    redis: Breaker = field(default_factory=lambda: Breaker("Redis"))
+    db: Breaker = field(default_factory=lambda: Breaker("the database"))
+
+    def reset(self) -> None:
+        """Both reachable again (tests: the cooldown has passed)."""
+        self.redis.reset()
+        self.db.reset()

@@ -48,9 +48,16 @@ def admin_create(ctx: click.Context, username: str, role: str, password: str) ->
             user.role, user.active = AdminRole(role), True
             set_password(user, password)  # ends every console session the account had
             session.add(user)
-            audit.record(session, at=now, actor=_actor(), action="update" if before else "create",
-                         entity="admin_user", key=username, before=before,
-                         after={"role": role, "active": True, "password": "(set)"})
+            audit.record(
+                session,
+                at=now,
+                actor=_actor(),
+                action="update" if before else "create",
+                entity="admin_user",
+                key=username,
+                before=before,
+                after={"role": role, "active": True, "password": "(set)"},
+            )
     except PasswordTooWeak as exc:  # nothing was written
         raise click.ClickException(str(exc)) from None
     click.echo(f"{username}: {role}")
@@ -67,8 +74,16 @@ def admin_token(ctx: click.Context, username: str) -> None:
         if user is None or not user.active:
             raise click.ClickException(f"no active account {username!r}")
         token = new_api_token(user)
-        audit.record(session, at=now, actor=_actor(), action="update", entity="admin_user", key=user.username,
-                     before={"api_token": "(old)"}, after={"api_token": "(new)"})
+        audit.record(
+            session,
+            at=now,
+            actor=_actor(),
+            action="update",
+            entity="admin_user",
+            key=user.username,
+            before={"api_token": "(old)"},
+            after={"api_token": "(new)"},
+        )
     click.echo(token)
 
 
@@ -78,5 +93,7 @@ def admin_list(ctx: click.Context) -> None:
     """Every account, its role, and whether it has an API token."""
     with session_scope(_sessions(ctx)) as session:
         for user in session.scalars(select(AdminUser).order_by(AdminUser.username)):
-            click.echo(f"{user.username:<24} {user.role.value:<10} {'active' if user.active else 'inactive'}"
-                       f"{'  (API token)' if user.api_token_hash else ''}")
+            click.echo(
+                f"{user.username:<24} {user.role.value:<10} {'active' if user.active else 'inactive'}"
+                f"{'  (API token)' if user.api_token_hash else ''}"
+            )

@@ -83,8 +83,9 @@ def presence_reconcile(ctx: click.Context) -> None:
     """Bring live presence back to the truth (after a Redis restart, lost callbacks)."""
     svc = _services(ctx)
     with session_scope(svc.sessions) as session:
-        changes = staffing.reconcile(session, svc.presence, svc.redis, svc.now(), svc.settings.wrap_up_seconds,
-                                     **reconcile_options(svc))
+        changes = staffing.reconcile(
+            session, svc.presence, svc.redis, svc.now(), svc.settings.wrap_up_seconds, **reconcile_options(svc)
+        )
     click.echo(f"{len(changes)} advisor(s) changed" + "".join(f"\n  {pk}: {st}" for pk, st in sorted(changes.items())))
 
 
@@ -105,8 +106,19 @@ def queue_cmd(ctx: click.Context) -> None:
     """The waiting line and today's queue figures, as JSON (the same as GET /api/queue)."""
     svc = _services(ctx)
     with session_scope(svc.sessions) as session:
-        click.echo(json.dumps(queue_metrics(session, svc.redis, svc.presence, svc.tables.get(session).advisors,
-                                            svc.now(), svc.settings.support_timezone), indent=2))
+        click.echo(
+            json.dumps(
+                queue_metrics(
+                    session,
+                    svc.redis,
+                    svc.presence,
+                    svc.tables.get(session).advisors,
+                    svc.now(),
+                    svc.settings.support_timezone,
+                ),
+                indent=2,
+            )
+        )
 
 
 @click.command("worker")
@@ -118,7 +130,9 @@ def worker_cmd(ctx: click.Context, burst: bool) -> None:
 
     svc = _services(ctx)
     if svc.settings.redis_embedded:
-        raise click.ClickException("the worker needs a real Redis (REDIS_URL); the embedded one lives in the web process")
+        raise click.ClickException(
+            "the worker needs a real Redis (REDIS_URL); the embedded one lives in the web process"
+        )
     run_worker(svc, burst=burst)
 
 

@@ -176,12 +176,18 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
 
 @main.command("call")
 @click.option("--from", "from_number", required=True, help="Caller ID, any notation, or 'Anonymous'.")
-@click.option("--at", "at", default=None, help='Local time in SUPPORT_TIMEZONE, e.g. "2026-11-26 10:00" (default: now).')
+@click.option(
+    "--at", "at", default=None, help='Local time in SUPPORT_TIMEZONE, e.g. "2026-11-26 10:00" (default: now).'
+)
 @click.option("--keys", default="", help="Key groups for successive prompts, comma-separated ('' = no input).")
 @click.option("--dial", default="", help="Outcomes for successive rings: accept, decline, no-answer, busy, failed.")
 @click.option("-i", "--interactive", is_flag=True, help="Ask for keys and ring outcomes as the call goes.")
-@click.option("--commit", is_flag=True, help="Keep what the call wrote, and check the PIN typed for real "
-              "(default: roll everything back; the PIN prompt is answered with a simulated PIN).")
+@click.option(
+    "--commit",
+    is_flag=True,
+    help="Keep what the call wrote, and check the PIN typed for real "
+    "(default: roll everything back; the PIN prompt is answered with a simulated PIN).",
+)
 @click.option("--wrong-pin", is_flag=True, help="Dry run: answer the PIN prompt with a wrong PIN.")
 @click.pass_context
 def call_cmd(ctx, from_number, at, keys, dial, interactive, commit, wrong_pin) -> None:
@@ -190,8 +196,16 @@ def call_cmd(ctx, from_number, at, keys, dial, interactive, commit, wrong_pin) -
 
     if commit and wrong_pin:
         raise click.UsageError("--wrong-pin is for a dry run; with --commit type the PIN in --keys")
-    run_call(_settings(ctx), from_number=from_number, at=at, keys=keys, dial=dial,
-             interactive=interactive, commit=commit, wrong_pin=wrong_pin)
+    run_call(
+        _settings(ctx),
+        from_number=from_number,
+        at=at,
+        keys=keys,
+        dial=dial,
+        interactive=interactive,
+        commit=commit,
+        wrong_pin=wrong_pin,
+    )
 
 
 @main.command("demo")

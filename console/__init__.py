@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Callable
 from functools import wraps
-from typing import Any, Callable
+from typing import Any
 
 import redis
 from flask import Blueprint, Flask, abort, flash, request
@@ -28,8 +29,14 @@ from casestore.models import AdminUser
 from webhooks import live
 from webhooks.services import current_services
 
-bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates", static_folder="static",
-               static_url_path="/static")
+bp = Blueprint(
+    "admin",
+    __name__,
+    url_prefix="/admin",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
 csrf = CSRFProtect()
 login_manager = LoginManager()
 login_manager.login_view = "admin.login"
@@ -99,8 +106,15 @@ def write(session, doc: dict, *, hash_pin=None) -> list[str] | None:
     else the problems, each as "field: reason" (nothing was written)."""
     svc = current_services()
     try:
-        load_document(session, {"version": 1, **doc}, source="admin", hash_pin=hash_pin,
-                      region=svc.settings.default_region, actor=actor(), now=svc.now())
+        load_document(
+            session,
+            {"version": 1, **doc},
+            source="admin",
+            hash_pin=hash_pin,
+            region=svc.settings.default_region,
+            actor=actor(),
+            now=svc.now(),
+        )
     except LoadError as exc:
         return [f"{p.path.split('.', 1)[-1] if '.' in p.path else p.path}: {p.message}" for p in exc.problems]
     return None
@@ -125,8 +139,11 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _roles():
-        return {"can": (lambda p: current_user.is_authenticated and current_user.can(p)), "phone": shown_phone,
-                "live_note": live.UNAVAILABLE}
+        return {
+            "can": (lambda p: current_user.is_authenticated and current_user.can(p)),
+            "phone": shown_phone,
+            "live_note": live.UNAVAILABLE,
+        }
 
 
 def wants_json() -> bool:

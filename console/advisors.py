@@ -11,12 +11,12 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 
 from casestore import audit
-from casestore.models import Advisor, Team
 from casestore.interchange.fields import Name200
+from casestore.models import Advisor, Team
 from casestore.types import ProductArea
+from console import actor, bp, flash_problems, require, write
 from ivr import staffing
 from webhooks import live
-from console import actor, bp, flash_problems, require, write
 from webhooks.services import current_services
 
 SKILLS = [p.value for p in ProductArea]
@@ -31,8 +31,15 @@ def advisors():
     with svc.sessions() as session:
         rows = list(session.scalars(select(Advisor).order_by(Advisor.active.desc(), Advisor.name)))
         views = live.optional(lambda: svc.presence.snapshot([a.id for a in rows], now))
-        items = [{"row": a, "skills": sorted(s.value for s in a.skills), "team": a.team.name if a.team else "",
-                  "presence": views[a.id] if views else None} for a in rows]
+        items = [
+            {
+                "row": a,
+                "skills": sorted(s.value for s in a.skills),
+                "team": a.team.name if a.team else "",
+                "presence": views[a.id] if views else None,
+            }
+            for a in rows
+        ]
         return render_template("admin/advisors.html", items=items, live=views is not None)
 
 
@@ -44,8 +51,11 @@ def advisor_presence(advisor_id: int):
     reason = request.form.get("reason") or None
     with svc.sessions() as session:
         try:
-            live.read(lambda: staffing.set_presence(session, svc.presence, advisor_id, state, svc.now(),
-                                                    actor=actor(), reason=reason))
+            live.read(
+                lambda: staffing.set_presence(
+                    session, svc.presence, advisor_id, state, svc.now(), actor=actor(), reason=reason
+                )
+            )
         except staffing.PresenceError as exc:
             flash(str(exc), "error")
             return redirect(url_for("admin.advisors"))
@@ -83,14 +93,23 @@ def advisor_edit(advisor_id: int | None = None):
             if problems:
                 session.rollback()
                 flash_problems(problems)
-                return render_template("admin/advisor_form.html", advisor=advisor, row=row, teams=teams,
-                                       skills=SKILLS), 400
+                return render_template(
+                    "admin/advisor_form.html", advisor=advisor, row=row, teams=teams, skills=SKILLS
+                ), 400
             session.commit()
             flash(f"Saved {row['name']}.", "success")
             return redirect(url_for("admin.advisors"))
-        row = {"name": advisor.name, "reach": advisor.reach, "team": advisor.team.name if advisor.team else None,
-               "skills": sorted(s.value for s in advisor.skills), "active": advisor.active} if advisor else \
-            {"name": "", "reach": "", "team": None, "skills": [], "active": True}
+        row = (
+            {
+                "name": advisor.name,
+                "reach": advisor.reach,
+                "team": advisor.team.name if advisor.team else None,
+                "skills": sorted(s.value for s in advisor.skills),
+                "active": advisor.active,
+            }
+            if advisor
+            else {"name": "", "reach": "", "team": None, "skills": [], "active": True}
+        )
         return render_template("admin/advisor_form.html", advisor=advisor, row=row, teams=teams, skills=SKILLS)
 
 
@@ -111,8 +130,16 @@ def _rename(session, advisor: Advisor, new_name: str) -> list[str] | None:
     if session.scalars(select(Advisor).where(Advisor.name == new_name)).first() is not None:
         return [f"name: another advisor is already called {new_name!r}"]
     svc = current_services()
-    audit.record(session, at=svc.now(), actor=actor(), action="update", entity="advisor", key=advisor.name,
-                 before={"name": advisor.name}, after={"name": new_name})
+    audit.record(
+        session,
+        at=svc.now(),
+        actor=actor(),
+        action="update",
+        entity="advisor",
+        key=advisor.name,
+        before={"name": advisor.name},
+        after={"name": new_name},
+    )
     advisor.name = new_name
     session.flush()
     return None

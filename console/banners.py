@@ -20,8 +20,8 @@ from sqlalchemy import select
 
 from casestore import audit
 from casestore.models import District, StatusBanner
-from routing.oncall import local_to_utc
 from console import actor, bp, flash_problems, require
+from routing.oncall import local_to_utc
 from webhooks.services import current_services
 
 MESSAGE_MIN, MESSAGE_MAX = 3, 500
@@ -44,8 +44,13 @@ def _shown(at: datetime | None, tz: ZoneInfo) -> str:
 
 def snap(banner: StatusBanner, district_name: str | None) -> dict[str, Any]:
     """What the audit log records for a banner."""
-    return {"district": district_name, "message": banner.message, "starts_at": banner.starts_at,
-            "expires_at": banner.expires_at, "active": bool(banner.active)}
+    return {
+        "district": district_name,
+        "message": banner.message,
+        "starts_at": banner.starts_at,
+        "expires_at": banner.expires_at,
+        "active": bool(banner.active),
+    }
 
 
 def state(banner: StatusBanner, now: datetime) -> str:
@@ -95,8 +100,13 @@ def _validate(session, form, now: datetime, current: StatusBanner | None = None)
             expires = current.expires_at
     if starts is not None and expires is not None and expires <= starts:
         problems.append("expiry: must be after the start")
-    return {"district": district, "message": message, "starts_at": starts, "expires_at": expires,
-            "active": bool(form.get("active"))}, problems
+    return {
+        "district": district,
+        "message": message,
+        "starts_at": starts,
+        "expires_at": expires,
+        "active": bool(form.get("active")),
+    }, problems
 
 
 def _districts(session, banner: StatusBanner | None = None) -> list[District]:
@@ -107,8 +117,13 @@ def _districts(session, banner: StatusBanner | None = None) -> list[District]:
 
 
 def _form_values(form) -> dict[str, Any]:
-    return {"district": form.get("district", ""), "message": form.get("message", ""),
-            "starts": form.get("starts", ""), "expires": form.get("expires", ""), "active": bool(form.get("active"))}
+    return {
+        "district": form.get("district", ""),
+        "message": form.get("message", ""),
+        "starts": form.get("starts", ""),
+        "expires": form.get("expires", ""),
+        "active": bool(form.get("active")),
+    }
 
 
 def _render_list(session, *, status: int = 200, form: dict[str, Any] | None = None):
@@ -118,12 +133,23 @@ def _render_list(session, *, status: int = 200, form: dict[str, Any] | None = No
     banners = session.scalars(select(StatusBanner).order_by(StatusBanner.starts_at.desc(), StatusBanner.id.desc()))
     order = {"live": 0, "scheduled": 1, "expired": 2, "off": 3}
     items = sorted(
-        ({"row": b, "state": state(b, now), "district": names.get(b.district_id) if b.district_id else None,
-          "starts": _shown(b.starts_at, tz), "expires": _shown(b.expires_at, tz)} for b in banners),
+        (
+            {
+                "row": b,
+                "state": state(b, now),
+                "district": names.get(b.district_id) if b.district_id else None,
+                "starts": _shown(b.starts_at, tz),
+                "expires": _shown(b.expires_at, tz),
+            }
+            for b in banners
+        ),
         key=lambda item: order[item["state"]],
     )
     return render_template(
-        "admin/banners.html", items=items, districts=_districts(session), tz_name=tz.key,
+        "admin/banners.html",
+        items=items,
+        districts=_districts(session),
+        tz_name=tz.key,
         form=form or {"district": "", "message": "", "starts": "", "expires": "", "active": True},
     ), status
 
@@ -150,8 +176,15 @@ def banner_create():
         banner = StatusBanner(district_id=district.id if district else None, **wanted)
         session.add(banner)
         session.flush()
-        audit.record(session, at=now, actor=actor(), action="create", entity="status_banner", key=banner.id,
-                     after=snap(banner, district.name if district else None))
+        audit.record(
+            session,
+            at=now,
+            actor=actor(),
+            action="create",
+            entity="status_banner",
+            key=banner.id,
+            after=snap(banner, district.name if district else None),
+        )
         session.commit()
     flash("Banner saved." + ("" if wanted["active"] else " It is off: callers do not hear it."), "success")
     return redirect(url_for("admin.banners"))
@@ -179,23 +212,41 @@ def banner_edit(banner_id: int):
             wanted, problems = _validate(session, request.form, now, current=banner)
             if problems:
                 flash_problems(problems)
-                return render_template("admin/banner_form.html", banner=banner, form=_form_values(request.form),
-                                       districts=_districts(session, banner), tz_name=tz.key), 400
+                return render_template(
+                    "admin/banner_form.html",
+                    banner=banner,
+                    form=_form_values(request.form),
+                    districts=_districts(session, banner),
+                    tz_name=tz.key,
+                ), 400
             before = snap(banner, _district_name(session, banner.district_id))
             district = wanted.pop("district")
             banner.district_id = district.id if district else None
             for key, value in wanted.items():
                 setattr(banner, key, value)
-            audit.record(session, at=now, actor=actor(), action="update", entity="status_banner", key=banner.id,
-                         before=before, after=snap(banner, district.name if district else None))
+            audit.record(
+                session,
+                at=now,
+                actor=actor(),
+                action="update",
+                entity="status_banner",
+                key=banner.id,
+                before=before,
+                after=snap(banner, district.name if district else None),
+            )
             session.commit()
             flash("Banner saved.", "success")
             return redirect(url_for("admin.banners"))
-        form = {"district": str(banner.district_id or ""), "message": banner.message,
-                "starts": _local_text(banner.starts_at, tz), "expires": _local_text(banner.expires_at, tz),
-                "active": banner.active}
-        return render_template("admin/banner_form.html", banner=banner, form=form,
-                               districts=_districts(session, banner), tz_name=tz.key)
+        form = {
+            "district": str(banner.district_id or ""),
+            "message": banner.message,
+            "starts": _local_text(banner.starts_at, tz),
+            "expires": _local_text(banner.expires_at, tz),
+            "active": banner.active,
+        }
+        return render_template(
+            "admin/banner_form.html", banner=banner, form=form, districts=_districts(session, banner), tz_name=tz.key
+        )
 
 
 @bp.post("/banners/<int:banner_id>/expire")
@@ -214,8 +265,16 @@ def banner_expire(banner_id: int):
         banner.expires_at = now
         if banner.starts_at > now:
             banner.starts_at = now  # a scheduled banner: it now never starts
-        audit.record(session, at=now, actor=actor(), action="update", entity="status_banner", key=banner.id,
-                     before=before, after=snap(banner, name))
+        audit.record(
+            session,
+            at=now,
+            actor=actor(),
+            action="update",
+            entity="status_banner",
+            key=banner.id,
+            before=before,
+            after=snap(banner, name),
+        )
         session.commit()
     flash("Banner expired: callers no longer hear it.", "success")
     return redirect(url_for("admin.banners"))

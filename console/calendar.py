@@ -24,16 +24,28 @@ from casestore import audit
 from casestore.interchange.fields import fmt_time
 from casestore.models import BusinessHours, Closure, HolidayRule
 from casestore.types import HOLIDAY_RULES, Weekday
-from routing.calendar import Calendar, closed_days, holiday_date, load_calendar, status_at
 from console import actor, bp, flash_problems, require, write
+from routing.calendar import Calendar, closed_days, holiday_date, load_calendar, status_at
 from webhooks.services import current_services
 
-DAY_NAMES = {Weekday.MON: "Monday", Weekday.TUE: "Tuesday", Weekday.WED: "Wednesday", Weekday.THU: "Thursday",
-             Weekday.FRI: "Friday", Weekday.SAT: "Saturday", Weekday.SUN: "Sunday"}
+DAY_NAMES = {
+    Weekday.MON: "Monday",
+    Weekday.TUE: "Tuesday",
+    Weekday.WED: "Wednesday",
+    Weekday.THU: "Thursday",
+    Weekday.FRI: "Friday",
+    Weekday.SAT: "Saturday",
+    Weekday.SUN: "Sunday",
+}
 _KEY_OF_NAME = {name: key for key, name in HOLIDAY_RULES.items()}
 
-_REASONS = {"holiday": "closed for {name}", "closure": "closed for {name}", "weekend": "closed (no hours today)",
-            "before_hours": "closed (before hours)", "after_hours": "closed (after hours)"}
+_REASONS = {
+    "holiday": "closed for {name}",
+    "closure": "closed for {name}",
+    "weekend": "closed (no hours today)",
+    "before_hours": "closed (before hours)",
+    "after_hours": "closed (after hours)",
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -47,8 +59,10 @@ def _hours_text(session) -> dict[str, str]:
     for row in session.scalars(select(BusinessHours)):
         by_day.setdefault(Weekday(row.weekday).value, []).append(row)
     return {
-        day.value: ", ".join(f"{fmt_time(r.opens)}-{fmt_time(r.closes)}"
-                             for r in sorted(by_day.get(day.value, []), key=lambda r: r.opens))
+        day.value: ", ".join(
+            f"{fmt_time(r.opens)}-{fmt_time(r.closes)}"
+            for r in sorted(by_day.get(day.value, []), key=lambda r: r.opens)
+        )
         for day in Weekday
     }
 
@@ -56,8 +70,10 @@ def _hours_text(session) -> dict[str, str]:
 def _rules(session) -> list[dict]:
     """The nine rules in the support document's order, with whether each is observed."""
     stored = {r.key: r for r in session.scalars(select(HolidayRule))}
-    return [{"key": key, "name": name, "active": bool(stored[key].active) if key in stored else False}
-            for key, name in HOLIDAY_RULES.items()]
+    return [
+        {"key": key, "name": name, "active": bool(stored[key].active) if key in stored else False}
+        for key, name in HOLIDAY_RULES.items()
+    ]
 
 
 def one_year_later(day: date) -> date:
@@ -85,8 +101,9 @@ def _why(day: date, name: str, cal: Calendar) -> list[dict]:
     for holiday in names:
         key = _KEY_OF_NAME.get(holiday)
         actual = _actual_date(key, day) if key else None
-        reasons.append({"kind": "holiday", "name": holiday, "observed": actual is not None and actual != day,
-                        "actual": actual})
+        reasons.append(
+            {"kind": "holiday", "name": holiday, "observed": actual is not None and actual != day, "actual": actual}
+        )
     return reasons
 
 
@@ -95,19 +112,19 @@ def closed_day_preview(cal: Calendar, now: datetime) -> list[dict]:
     the same date next year not)."""
     start = now.astimezone(cal.tz).date()
     end = one_year_later(start)
-    return [{"date": day, "weekday": day.strftime("%A"), "reasons": _why(day, name, cal)}
-            for day, name in closed_days(start, (end - start).days, cal)]
+    return [
+        {"date": day, "weekday": day.strftime("%A"), "reasons": _why(day, name, cal)}
+        for day, name in closed_days(start, (end - start).days, cal)
+    ]
 
 
-def _render(session, *, status: int = 200, hours: dict[str, str] | None = None,
-            closure: dict[str, str] | None = None):
+def _render(session, *, status: int = 200, hours: dict[str, str] | None = None, closure: dict[str, str] | None = None):
     svc = current_services()
     now = svc.now()
     tz_name = svc.settings.support_timezone
     cal = load_calendar(session, tz_name)
     current = status_at(now, cal)
-    now_text = "open now" if current.open else _REASONS.get(current.reason, "closed").format(
-        name=current.holiday_name)
+    now_text = "open now" if current.open else _REASONS.get(current.reason, "closed").format(name=current.holiday_name)
     closures = list(session.scalars(select(Closure).order_by(Closure.day)))
     today = now.astimezone(cal.tz).date()
     return render_template(
@@ -140,7 +157,7 @@ def calendar():
 
 
 def _ranges(text: str) -> list[str]:
-    """"6:00 - 12:00, 13:00-18:00" -> ["6:00-12:00", "13:00-18:00"] (validated by the load format)."""
+    """ "6:00 - 12:00, 13:00-18:00" -> ["6:00-12:00", "13:00-18:00"] (validated by the load format)."""
     parts = re.split(r"[,;\n]+", text.replace("\u2013", "-").replace("\u2014", "-"))
     return [re.sub(r"\s+", "", part) for part in parts if part.strip()]
 
@@ -149,12 +166,12 @@ _HOURS_PATH = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun)(?:\[(\d+)\])?: ")
 
 
 def _hours_problem(problem: str) -> str:
-    """"mon[1]: closes ..." -> "Monday, range 2: closes ..."."""
+    """ "mon[1]: closes ..." -> "Monday, range 2: closes ..."."""
     match = _HOURS_PATH.match(problem)
     if not match:
         return problem
     where = DAY_NAMES[Weekday(match[1])] + (f", range {int(match[2]) + 1}" if match[2] is not None else "")
-    return f"{where}: {problem[match.end():]}"
+    return f"{where}: {problem[match.end() :]}"
 
 
 @bp.post("/calendar/hours")
@@ -220,8 +237,15 @@ def calendar_closure_remove(day: str):
         closure = session.scalars(select(Closure).where(Closure.day == when)).first()
         if closure is None:
             abort(404)
-        audit.record(session, at=svc.now(), actor=actor(), action="delete", entity="closure", key=when.isoformat(),
-                     before={"date": closure.day, "name": closure.name})
+        audit.record(
+            session,
+            at=svc.now(),
+            actor=actor(),
+            action="delete",
+            entity="closure",
+            key=when.isoformat(),
+            before={"date": closure.day, "name": closure.name},
+        )
         name = closure.name
         session.delete(closure)
         session.commit()

@@ -7,8 +7,8 @@ from flask import abort, flash, redirect, request, url_for
 from sqlalchemy import select
 
 from casestore.models import Case
-from ivr import lifecycle
 from console import actor, bp, require
+from ivr import lifecycle
 from webhooks.services import current_services
 
 CHOICES = lifecycle.STATUS_CHOICES
@@ -31,8 +31,9 @@ def case_set_status(number: int):
         case = session.scalars(select(Case).where(Case.number == number)).first()
         if case is None:
             abort(404)
-        message = lifecycle.set_status(session, svc.jobs, case, status, now, svc.tables.get(session).calendar,
-                                       actor=actor(), release=release)
+        message = lifecycle.set_status(
+            session, svc.jobs, case, status, now, svc.tables.get(session).calendar, actor=actor(), release=release
+        )
         session.commit()
     flash(message, "success")
     return redirect(url_for("admin.case_detail", number=number))

@@ -10,6 +10,7 @@ anywhere (it uses `charts` when the page passes it, else computes them through `
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -17,9 +18,9 @@ from flask import jsonify, render_template
 from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
-from ivr.metrics import SERVICE_LEVEL_SECONDS, combine, figures, figures_by_skill
 from console import bp, require
 from console.logs import local_midnight
+from ivr.metrics import SERVICE_LEVEL_SECONDS, combine, figures, figures_by_skill
 from webhooks.services import current_services
 
 DAYS = 30
@@ -78,22 +79,29 @@ def _nice_max(peak: float, floor: float) -> float:
     return float(top)
 
 
+@dataclass(frozen=True)
+class _Scale:
+    """Data to drawing coordinates: day index -> x, figure -> y (capped at `y_max`)."""
+
+    y_max: float
+    step: float
+
+    def x(self, i: int) -> float:
+        return round(LEFT + i * self.step, 1)
+
+    def y(self, v: float) -> float:
+        plot_h = HEIGHT - TOP - BOTTOM
+        return round(TOP + plot_h - min(v, self.y_max) / self.y_max * plot_h, 1)
+
+
 def chart_svg(key: str, rows: list[dict]) -> Markup:
     """One chart: a point per day (hollow and on the axis when the day had no settled calls),
     a line through consecutive days with figures, y ticks, a date every 7 days."""
-    title, unit, fixed_max, reference = CHARTS[key]
+    title, _unit, fixed_max, reference = CHARTS[key]
     values = [_value(key, row) for row in rows]
     known = [v for v in values if v is not None]
     y_max = fixed_max if fixed_max is not None else _nice_max(max(known, default=0.0), (reference or 0) * 2)
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    step = plot_w / max(1, len(rows) - 1)
-
-    def x(i: int) -> float:
-        return round(LEFT + i * step, 1)
-
-    def y(v: float) -> float:
-        return round(TOP + plot_h - min(v, y_max) / y_max * plot_h, 1)
-
+    scale = _Scale(y_max=y_max, step=(WIDTH - LEFT - RIGHT) / max(1, len(rows) - 1))
     first, last = (rows[0]["day"], rows[-1]["day"]) if rows else (None, None)
     summary = f"{title} by day, {_day(first)} to {_day(last)}" if rows else title
     parts = [
@@ -101,44 +109,76 @@ def chart_svg(key: str, rows: list[dict]) -> Markup:
         f'width="100%" role="img" aria-label="{escape(summary)}" font-size="11" font-family="system-ui,sans-serif">',
         f"<title>{escape(summary)}</title>",
         f'<text x="{LEFT}" y="16" fill="{INK}" font-weight="600" font-size="13">{escape(title)}</text>',
+        *_axes(key, rows, scale),
+        *_series(key, rows, values, scale),
+        "</svg>",
     ]
+    return Markup("".join(parts))
+
+
+def _axes(key: str, rows: list[dict], scale: _Scale) -> list[str]:
+    """The y ticks (0, half, top), the goal line when the chart has one, a date every 7 days."""
+    _title, unit, _fixed_max, reference = CHARTS[key]
+    x, y, y_max = scale.x, scale.y, scale.y_max
+    parts = []
     for tick in (0.0, y_max / 2, y_max):
         ty = y(tick)
         parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{ty}" y2="{ty}" stroke="{LINE}" stroke-width="1"/>')
-        parts.append(f'<text x="{LEFT - 6}" y="{ty + 4}" text-anchor="end" fill="{MUTED}">'
-                     f'{_number(tick)}{"%" if unit == "%" else " s"}</text>')
+        parts.append(
+            f'<text x="{LEFT - 6}" y="{ty + 4}" text-anchor="end" fill="{MUTED}">'
+            f"{_number(tick)}{'%' if unit == '%' else ' s'}</text>"
+        )
     if reference is not None and reference <= y_max:
         ry = y(reference)
-        parts.append(f'<line class="goal" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{ry}" y2="{ry}" stroke="{GOAL}" '
-                     f'stroke-width="1" stroke-dasharray="4 3"/>')
-        parts.append(f'<text x="{WIDTH - RIGHT}" y="{ry - 4}" text-anchor="end" fill="{GOAL}">'
-                     f'{_number(reference)} s goal</text>')
+        parts.append(
+            f'<line class="goal" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{ry}" y2="{ry}" stroke="{GOAL}" '
+            f'stroke-width="1" stroke-dasharray="4 3"/>'
+        )
+        parts.append(
+            f'<text x="{WIDTH - RIGHT}" y="{ry - 4}" text-anchor="end" fill="{GOAL}">{_number(reference)} s goal</text>'
+        )
     for i, row in enumerate(rows):
         if (len(rows) - 1 - i) % 7 == 0:
-            parts.append(f'<text x="{x(i)}" y="{HEIGHT - 10}" text-anchor="middle" fill="{MUTED}">'
-                         f'{escape(_day(row["day"]))}</text>')
+            parts.append(
+                f'<text x="{x(i)}" y="{HEIGHT - 10}" text-anchor="middle" fill="{MUTED}">'
+                f"{escape(_day(row['day']))}</text>"
+            )
+    return parts
+
+
+def _series(key: str, rows: list[dict], values: list[float | None], scale: _Scale) -> list[str]:
+    """The line through consecutive days with figures, then a point per day (hollow on the axis
+    for a day without settled calls), each with its tooltip."""
+    x, y = scale.x, scale.y
+    parts = []
     path, pen_down = [], False
     for i, v in enumerate(values):
         if v is None:
             pen_down = False
             continue
-        path.append(f'{"L" if pen_down else "M"}{x(i)} {y(v)}')
+        path.append(f"{'L' if pen_down else 'M'}{x(i)} {y(v)}")
         pen_down = True
     if path:
-        parts.append(f'<path d="{" ".join(path)}" fill="none" stroke="{ACCENT}" stroke-width="2" '
-                     f'stroke-linejoin="round"/>')
+        parts.append(
+            f'<path d="{" ".join(path)}" fill="none" stroke="{ACCENT}" stroke-width="2" stroke-linejoin="round"/>'
+        )
     for i, (row, v) in enumerate(zip(rows, values)):
-        label = escape(f'{row["day"]:%a} {_day(row["day"])}: {_label(key, v)}'
-                       + (f' ({row["answered"]} answered, {row["abandoned"]} abandoned)' if v is not None else ""))
+        label = escape(
+            f"{row['day']:%a} {_day(row['day'])}: {_label(key, v)}"
+            + (f" ({row['answered']} answered, {row['abandoned']} abandoned)" if v is not None else "")
+        )
         if v is None:
-            parts.append(f'<circle class="point none" data-day="{row["day"].isoformat()}" data-value="" '
-                         f'cx="{x(i)}" cy="{y(0)}" r="3" fill="#fff" stroke="{MUTED}" stroke-width="1">'
-                         f"<title>{label}</title></circle>")
+            parts.append(
+                f'<circle class="point none" data-day="{row["day"].isoformat()}" data-value="" '
+                f'cx="{x(i)}" cy="{y(0)}" r="3" fill="#fff" stroke="{MUTED}" stroke-width="1">'
+                f"<title>{label}</title></circle>"
+            )
         else:
-            parts.append(f'<circle class="point" data-day="{row["day"].isoformat()}" data-value="{_number(v)}" '
-                         f'cx="{x(i)}" cy="{y(v)}" r="3.5" fill="{ACCENT}"><title>{label}</title></circle>')
-    parts.append("</svg>")
-    return Markup("".join(parts))
+            parts.append(
+                f'<circle class="point" data-day="{row["day"].isoformat()}" data-value="{_number(v)}" '
+                f'cx="{x(i)}" cy="{y(v)}" r="3.5" fill="{ACCENT}"><title>{label}</title></circle>'
+            )
+    return parts
 
 
 def _day(day: date | None) -> str:
@@ -173,13 +213,19 @@ def charts():
         rows = daily_figures(session, svc.now(), tz_name)
     svgs = {key: chart_svg(key, rows) for key in CHARTS}
     table = [
-        {"day": f'{r["day"]:%a} {r["day"].isoformat()}', "offered": r["offered"], "answered": r["answered"],
-         "abandoned": r["abandoned"], "tasks": r["left_message_or_callback"],
-         **{key: _label(key, _value(key, r)) if _value(key, r) is not None else "–" for key in CHARTS}}
+        {
+            "day": f"{r['day']:%a} {r['day'].isoformat()}",
+            "offered": r["offered"],
+            "answered": r["answered"],
+            "abandoned": r["abandoned"],
+            "tasks": r["left_message_or_callback"],
+            **{key: _label(key, _value(key, r)) if _value(key, r) is not None else "–" for key in CHARTS},
+        }
         for r in reversed(rows)
     ]
-    return render_template("admin/charts.html", charts=svgs, table=table, tz_name=tz_name, days=DAYS,
-                           goal=SERVICE_LEVEL_SECONDS)
+    return render_template(
+        "admin/charts.html", charts=svgs, table=table, tz_name=tz_name, days=DAYS, goal=SERVICE_LEVEL_SECONDS
+    )
 
 
 @bp.get("/charts.json")
@@ -188,5 +234,6 @@ def charts_json():
     svc = current_services()
     with svc.sessions() as session:
         rows = daily_figures(session, svc.now(), svc.settings.support_timezone)
-    return jsonify({"timezone": svc.settings.support_timezone,
-                    "days": [dict(r, day=r["day"].isoformat()) for r in rows]})
+    return jsonify(
+        {"timezone": svc.settings.support_timezone, "days": [dict(r, day=r["day"].isoformat()) for r in rows]}
+    )

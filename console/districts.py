@@ -69,21 +69,26 @@ def _no_store(response):
 def districts():
     svc = current_services()
     with svc.sessions() as session:
-        counts = dict(session.execute(
-            select(Contact.district_id, func.count(Contact.id)).where(Contact.active.is_(True))
-            .group_by(Contact.district_id)
-        ).all())
+        counts = dict(
+            session.execute(
+                select(Contact.district_id, func.count(Contact.id))
+                .where(Contact.active.is_(True))
+                .group_by(Contact.district_id)
+            ).all()
+        )
         rows = session.scalars(
             select(District).options(selectinload(District.team)).order_by(District.active.desc(), District.name)
         ).all()
-        items = [{"row": d, "team": d.team.name if d.team else "", "active_contacts": counts.get(d.id, 0)}
-                 for d in rows]
+        items = [
+            {"row": d, "team": d.team.name if d.team else "", "active_contacts": counts.get(d.id, 0)} for d in rows
+        ]
         return render_template("admin/districts.html", items=items)
 
 
 def _open_cases(session, district: District) -> list[Case]:
     cases = session.scalars(
-        select(Case).options(selectinload(Case.owner), selectinload(Case.contact))
+        select(Case)
+        .options(selectinload(Case.owner), selectinload(Case.contact))
         .where(Case.district_id == district.id, Case.status != CaseStatus.CLOSED)
     ).all()
     return sorted(cases, key=lambda c: (Priority(c.priority).rank, c.created_at, c.number))
@@ -98,12 +103,19 @@ def district(district_id: int):
         if d is None:
             abort(404)
         contacts = session.scalars(
-            select(Contact).options(selectinload(Contact.phones)).where(Contact.district_id == d.id)
+            select(Contact)
+            .options(selectinload(Contact.phones))
+            .where(Contact.district_id == d.id)
             .order_by(Contact.active.desc(), Contact.name, Contact.contact_id)
         ).all()
         items = [{"row": c, "phones": [shown_phone(p.e164) for p in c.phones]} for c in contacts]
-        return render_template("admin/district.html", district=d, contacts=items,
-                               cases=_open_cases(session, d), phones_masked=not current_user.can("phones"))
+        return render_template(
+            "admin/district.html",
+            district=d,
+            contacts=items,
+            cases=_open_cases(session, d),
+            phones_masked=not current_user.can("phones"),
+        )
 
 
 # ------------------------------------------------------------------------------------ districts
@@ -137,15 +149,20 @@ def district_edit(district_id: int | None = None):
             problems = problems or write(session, {"districts": [row]})
             if problems:
                 session.rollback()
-                return render_template("admin/district_form.html", district=d, row=row, teams=teams,
-                                       problems=problems, invalid=_invalid(problems)), 400
+                return render_template(
+                    "admin/district_form.html",
+                    district=d,
+                    row=row,
+                    teams=teams,
+                    problems=problems,
+                    invalid=_invalid(problems),
+                ), 400
             session.commit()
             saved = session.scalars(select(District).where(District.name == row["name"])).one()
             flash(f"Saved {row['name']}.", "success")
             return redirect(url_for("admin.district", district_id=saved.id))
         row = district_snap(d) if d else {"name": "", "state": "", "hosted": False, "team": None, "active": True}
-        return render_template("admin/district_form.html", district=d, row=row, teams=teams, problems=[],
-                               invalid=set())
+        return render_template("admin/district_form.html", district=d, row=row, teams=teams, problems=[], invalid=set())
 
 
 def _new_district_name(session, name: str) -> list[str] | None:
@@ -160,8 +177,16 @@ def _rename_district(session, d: District, new_name: str) -> list[str] | None:
         return None
     if session.scalars(select(District.id).where(District.name == new_name)).first() is not None:
         return [f"name: another district is already called {new_name!r}"]
-    audit.record(session, at=current_services().now(), actor=actor(), action="update", entity="district",
-                 key=d.name, before={"name": d.name}, after={"name": new_name})
+    audit.record(
+        session,
+        at=current_services().now(),
+        actor=actor(),
+        action="update",
+        entity="district",
+        key=d.name,
+        before={"name": d.name},
+        after={"name": new_name},
+    )
     d.name = new_name
     session.flush()
     return None
@@ -197,9 +222,16 @@ def _phone_action(row: dict[str, Any], action: str) -> bool:
 
 def _render_contact_form(contact, home, row, districts, problems, status=200):
     phones = row["phones"] or [""]
-    return render_template("admin/contact_form.html", contact=contact, home=home, row={**row, "phones": phones},
-                           districts=districts, problems=problems, invalid=_invalid(problems),
-                           max_phones=MAX_PHONES), status
+    return render_template(
+        "admin/contact_form.html",
+        contact=contact,
+        home=home,
+        row={**row, "phones": phones},
+        districts=districts,
+        problems=problems,
+        invalid=_invalid(problems),
+        max_phones=MAX_PHONES,
+    ), status
 
 
 @bp.route("/districts/<int:district_id>/contacts/new", methods=["GET", "POST"])
@@ -221,9 +253,11 @@ def contact_edit(district_id: int | None = None, contact_pk: int | None = None):
             home = found
         districts = session.scalars(select(District).order_by(District.active.desc(), District.name)).all()
         if request.method == "GET":
-            row = contact_snap(contact) if contact else {
-                "contact_id": "", "district": home.name, "name": "", "email": None, "phones": [], "active": True,
-            }
+            row = (
+                contact_snap(contact)
+                if contact
+                else {"contact_id": "", "district": home.name, "name": "", "email": None, "phones": [], "active": True}
+            )
             return _render_contact_form(contact, home, row, districts, [])
         row = _contact_form(request.form)
         if _phone_action(row, request.form.get("phone_action", "")):
@@ -243,8 +277,11 @@ def contact_edit(district_id: int | None = None, contact_pk: int | None = None):
         session.commit()
         saved = session.scalars(select(Contact).where(Contact.contact_id == row["contact_id"])).one()
         if pin_cleared:
-            flash(f"Saved {row['name']}. The PIN is bound to the contact ID, so the old PIN no longer works: "
-                  "set a new one with Reset PIN.", "error")
+            flash(
+                f"Saved {row['name']}. The PIN is bound to the contact ID, so the old PIN no longer works: "
+                "set a new one with Reset PIN.",
+                "error",
+            )
         elif saved.pin_hash is None:
             flash(f"Saved {row['name']}. No PIN yet: use Set PIN so they can verify on the line.", "success")
         else:
@@ -281,10 +318,16 @@ def _change_contact_id(session, contact: Contact, new_id: str) -> tuple[list[str
     if other is not None:
         return [f"contact_id: {new_id} is already the contact ID of {other.name} ({other.district.name})"], False
     had_pin = contact.pin_hash is not None
-    audit.record(session, at=current_services().now(), actor=actor(), action="update", entity="contact",
-                 key=contact.contact_id,
-                 before={"contact_id": contact.contact_id, "pin": "set" if had_pin else "not set"},
-                 after={"contact_id": new_id, "pin": "not set"})
+    audit.record(
+        session,
+        at=current_services().now(),
+        actor=actor(),
+        action="update",
+        entity="contact",
+        key=contact.contact_id,
+        before={"contact_id": contact.contact_id, "pin": "set" if had_pin else "not set"},
+        after={"contact_id": new_id, "pin": "not set"},
+    )
     contact.contact_id = new_id
     contact.pin_hash = None
     session.flush()
@@ -343,6 +386,7 @@ def contact_pin_reset(contact_pk: int):
             return redirect(url_for("admin.district", district_id=contact.district_id))
         session.commit()
         # The PIN goes only into this response's body: no flash (session cookie), no URL, no log.
-        response = make_response(render_template("admin/contact_pin.html", contact=contact,
-                                                 district=contact.district, pin=pin))
+        response = make_response(
+            render_template("admin/contact_pin.html", contact=contact, district=contact.district, pin=pin)
+        )
         return _no_store(response)

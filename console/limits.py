@@ -16,7 +16,9 @@ import redis
 class RateLimit:
     """At most `limit` uses per subject within `window_seconds`, shared by every worker."""
 
-    def __init__(self, client: redis.Redis, name: str, limit: int, window_seconds: int, prefix: str = "sl:limit") -> None:
+    def __init__(
+        self, client: redis.Redis, name: str, limit: int, window_seconds: int, prefix: str = "sl:limit"
+    ) -> None:
         self.redis = client
         self.limit = limit
         self.window = window_seconds

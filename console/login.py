@@ -44,7 +44,7 @@ def login():
     if form.validate_on_submit():
         svc = current_services()
         username = form.username.data.strip().lower()
-        throttle = SigninThrottle(svc.redis)
+        throttle = SigninThrottle(svc.redis, breaker=svc.breakers.redis)
         with svc.sessions() as session:
             attempt = throttle.begin(session, svc.now(), username, request.remote_addr or "")
             session.commit()  # counted before the password is checked, for parallel attempts too

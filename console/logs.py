@@ -23,7 +23,15 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from casestore.models import (
-    Advisor, AuditEntry, CallbackTask, CallLog, Case, Contact, District, Engineer, Incident,
+    Advisor,
+    AuditEntry,
+    CallbackTask,
+    CallLog,
+    Case,
+    Contact,
+    District,
+    Engineer,
+    Incident,
     IncidentEvent,
 )
 from casestore.phones import mask
@@ -35,8 +43,17 @@ from webhooks.services import current_services
 PER_PAGE = 50
 # Every final outcome the call flow writes to call_log.outcome (ivr/flow/), in a sensible order.
 OUTCOMES = (
-    "connected", "abandoned", "hung_up", "callback_requested", "callback_pending", "message_recorded",
-    "closed", "locked_out", "no_input", "ended_in_menu", "in_progress",
+    "connected",
+    "abandoned",
+    "hung_up",
+    "callback_requested",
+    "callback_pending",
+    "message_recorded",
+    "closed",
+    "locked_out",
+    "no_input",
+    "ended_in_menu",
+    "in_progress",
 )
 SKILLS = [p.value for p in ProductArea]
 GENERAL = "general"  # the skill filter's name for calls routed without a product area (skill NULL)
@@ -128,6 +145,31 @@ def calls():
     tz = ZoneInfo(svc.settings.support_timezone)
     problems: list[str] = []
     args = request.args
+    stmt = _call_log_query(tz, problems)
+    outcome = args.get("outcome", "").strip()
+    with svc.sessions() as session:
+        rows, pager = paginate(session, stmt)
+        districts = list(session.execute(select(District.id, District.name).order_by(District.name)))
+        items = [_call_item(row, tz) for row in rows]
+    outcomes = list(OUTCOMES) + ([outcome] if outcome and outcome not in OUTCOMES else [])
+    return render_template(
+        "admin/calls.html",
+        items=items,
+        pager=pager,
+        problems=problems,
+        args=args,
+        outcomes=outcomes,
+        districts=districts,
+        skills=SKILLS + [GENERAL],
+        tz_name=svc.settings.support_timezone,
+    ), (400 if problems else 200)
+
+
+def _call_log_query(tz: ZoneInfo, problems: list[str]):
+    """The call log with its district, case, advisor and contact, filtered by the query string
+    (from/to local dates, outcome, district, case, skill), newest first; a filter that does not
+    parse is left out and reported in `problems`."""
+    args = request.args
     stmt = (
         select(CallLog, District.name, Case.number, Advisor.name, Contact.name)
         .outerjoin(District, District.id == CallLog.district_id)
@@ -164,28 +206,29 @@ def calls():
     elif skill:
         stmt = stmt.where(CallLog.skill == skill)
     # Newest first; the id breaks ties so paging never repeats or skips a call.
-    stmt = stmt.order_by(CallLog.started_at.desc(), CallLog.id.desc())
-    with svc.sessions() as session:
-        rows, pager = paginate(session, stmt)
-        districts = list(session.execute(select(District.id, District.name).order_by(District.name)))
-        items = [
-            {
-                "started": local(log.started_at, tz), "from": log.from_masked or "withheld",
-                "contact": contact_name or "", "district": district_name or "", "case": number,
-                "skill": (log.skill or GENERAL).replace("_", " "), "outcome": log.outcome,
-                "status": log.status or "", "duration": _seconds(log.duration_seconds),
-                "wait": _seconds(log.wait_seconds) if log.queued_at is not None or log.wait_seconds else "",
-                "talk": _seconds(log.talk_seconds) if log.talk_seconds else "",
-                "advisor": advisor_name or "", "path": [str(step) for step in (log.path or [])],
-                "sid": log.call_sid, "recording": bool(log.recording_url),
-            }
-            for log, district_name, number, advisor_name, contact_name in rows
-        ]
-    outcomes = list(OUTCOMES) + ([outcome] if outcome and outcome not in OUTCOMES else [])
-    return render_template(
-        "admin/calls.html", items=items, pager=pager, problems=problems, args=args, outcomes=outcomes,
-        districts=districts, skills=SKILLS + [GENERAL], tz_name=svc.settings.support_timezone,
-    ), (400 if problems else 200)
+    return stmt.order_by(CallLog.started_at.desc(), CallLog.id.desc())
+
+
+def _call_item(row, tz: ZoneInfo) -> dict:
+    """One call-log row as the page shows it."""
+    log, district_name, number, advisor_name, contact_name = row
+    return {
+        "started": local(log.started_at, tz),
+        "from": log.from_masked or "withheld",
+        "contact": contact_name or "",
+        "district": district_name or "",
+        "case": number,
+        "skill": (log.skill or GENERAL).replace("_", " "),
+        "outcome": log.outcome,
+        "status": log.status or "",
+        "duration": _seconds(log.duration_seconds),
+        "wait": _seconds(log.wait_seconds) if log.queued_at is not None or log.wait_seconds else "",
+        "talk": _seconds(log.talk_seconds) if log.talk_seconds else "",
+        "advisor": advisor_name or "",
+        "path": [str(step) for step in (log.path or [])],
+        "sid": log.call_sid,
+        "recording": bool(log.recording_url),
+    }
 
 
 # --------------------------------------------------------------------------- a case
@@ -198,16 +241,24 @@ def case_detail(number: int):
     tz = ZoneInfo(svc.settings.support_timezone)
     with svc.sessions() as session:
         case = session.scalars(
-            select(Case).where(Case.number == number)
-            .options(selectinload(Case.district), selectinload(Case.contact), selectinload(Case.owner),
-                     selectinload(Case.events))
+            select(Case)
+            .where(Case.number == number)
+            .options(
+                selectinload(Case.district),
+                selectinload(Case.contact),
+                selectinload(Case.owner),
+                selectinload(Case.events),
+            )
         ).first()
         if case is None:
             abort(404)
         advisors = dict(session.execute(select(Advisor.id, Advisor.name)).all())
         contact_ids = {e.contact_id for e in case.events if e.contact_id}
-        contacts = dict(session.execute(select(Contact.id, Contact.name).where(Contact.id.in_(contact_ids))).all()) \
-            if contact_ids else {}
+        contacts = (
+            dict(session.execute(select(Contact.id, Contact.name).where(Contact.id.in_(contact_ids))).all())
+            if contact_ids
+            else {}
+        )
         details = [
             ("District", case.district.name),
             ("Contact", f"{case.contact.name} (contact ID {case.contact.contact_id})" if case.contact else ""),
@@ -225,48 +276,85 @@ def case_detail(number: int):
             ("Reopened", f"{case.reopen_count} time{'s' if case.reopen_count != 1 else ''}"),
         ]
         events = [
-            {"at": local(e.at, tz, "%Y-%m-%d %H:%M:%S"), "kind": e.kind, "direction": e.direction or "",
-             "outcome": e.outcome or "", "advisor": advisors.get(e.advisor_id, "") if e.advisor_id else "",
-             "contact": contacts.get(e.contact_id, "") if e.contact_id else "", "detail": mask_text(e.detail)}
+            {
+                "at": local(e.at, tz, "%Y-%m-%d %H:%M:%S"),
+                "kind": e.kind,
+                "direction": e.direction or "",
+                "outcome": e.outcome or "",
+                "advisor": advisors.get(e.advisor_id, "") if e.advisor_id else "",
+                "contact": contacts.get(e.contact_id, "") if e.contact_id else "",
+                "detail": mask_text(e.detail),
+            }
             for e in sorted(case.events, key=lambda e: (e.at, e.id))
         ]
         tasks = [
-            {"kind": t.kind, "status": t.status, "queued": local(t.queued_at, tz), "created": local(t.created_at, tz),
-             "done": local(t.done_at, tz), "callback": mask(t.callback_e164) if t.callback_e164 else "",
-             "recording": t.recording_url if (t.recording_url or "").startswith("https://") else "",
-             "skill": (t.skill or GENERAL).replace("_", " "),
-             "advisor": advisors.get(t.advisor_id, "") if t.advisor_id else ""}
-            for t in session.scalars(select(CallbackTask).where(CallbackTask.case_id == case.id)
-                                     .order_by(CallbackTask.queued_at, CallbackTask.id))
+            {
+                "kind": t.kind,
+                "status": t.status,
+                "queued": local(t.queued_at, tz),
+                "created": local(t.created_at, tz),
+                "done": local(t.done_at, tz),
+                "callback": mask(t.callback_e164) if t.callback_e164 else "",
+                "recording": t.recording_url if (t.recording_url or "").startswith("https://") else "",
+                "skill": (t.skill or GENERAL).replace("_", " "),
+                "advisor": advisors.get(t.advisor_id, "") if t.advisor_id else "",
+            }
+            for t in session.scalars(
+                select(CallbackTask)
+                .where(CallbackTask.case_id == case.id)
+                .order_by(CallbackTask.queued_at, CallbackTask.id)
+            )
         ]
         incident = _incident(session, case, tz) if case.is_outage else None
         calls_count = session.scalar(select(func.count()).select_from(CallLog).where(CallLog.case_id == case.id))
-        return render_template("admin/case.html", case=case, details=details, events=events, tasks=tasks,
-                               incident=incident, calls_count=calls_count or 0, summary=mask_text(case.summary))
+        return render_template(
+            "admin/case.html",
+            case=case,
+            details=details,
+            events=events,
+            tasks=tasks,
+            incident=incident,
+            calls_count=calls_count or 0,
+            summary=mask_text(case.summary),
+        )
 
 
 def _incident(session: Session, case: Case, tz: ZoneInfo) -> dict | None:
     incident = session.scalars(
-        select(Incident).where(Incident.case_id == case.id)
-        .options(selectinload(Incident.linked_districts), selectinload(Incident.acknowledged_by),
-                 selectinload(Incident.resolved_by))
+        select(Incident)
+        .where(Incident.case_id == case.id)
+        .options(
+            selectinload(Incident.linked_districts),
+            selectinload(Incident.acknowledged_by),
+            selectinload(Incident.resolved_by),
+        )
     ).first()
     if incident is None:
         return None
     engineers = dict(session.execute(select(Engineer.id, Engineer.name)).all())
     timeline = [
-        {"at": local(e.at, tz, "%Y-%m-%d %H:%M:%S"), "kind": e.kind,
-         "engineer": engineers.get(e.engineer_id, "") if e.engineer_id else "", "detail": mask_text(e.detail)}
-        for e in session.scalars(select(IncidentEvent).where(IncidentEvent.incident_id == incident.id)
-                                 .order_by(IncidentEvent.at, IncidentEvent.id))
+        {
+            "at": local(e.at, tz, "%Y-%m-%d %H:%M:%S"),
+            "kind": e.kind,
+            "engineer": engineers.get(e.engineer_id, "") if e.engineer_id else "",
+            "detail": mask_text(e.detail),
+        }
+        for e in session.scalars(
+            select(IncidentEvent)
+            .where(IncidentEvent.incident_id == incident.id)
+            .order_by(IncidentEvent.at, IncidentEvent.id)
+        )
     ]
     return {
-        "id": incident.id, "state": incident.state, "triggered": local(incident.triggered_at, tz),
+        "id": incident.id,
+        "state": incident.state,
+        "triggered": local(incident.triggered_at, tz),
         "acknowledged": local(incident.acknowledged_at, tz),
         "acknowledged_by": incident.acknowledged_by.name if incident.acknowledged_by else "",
         "resolved": local(incident.resolved_at, tz),
         "resolved_by": incident.resolved_by.name if incident.resolved_by else "",
-        "linked": sorted(d.name for d in incident.linked_districts), "timeline": timeline,
+        "linked": sorted(d.name for d in incident.linked_districts),
+        "timeline": timeline,
     }
 
 
@@ -286,8 +374,15 @@ def audit_diff(before: dict | None, after: dict | None) -> list[dict]:
     changed or same; lists of plain values also say which items came and went."""
     before, after = before or {}, after or {}
     if not isinstance(before, dict) or not isinstance(after, dict):  # not the usual shape: show it whole
-        return [{"field": "(value)", "before": _show(before or None), "after": _show(after or None),
-                 "change": "changed", "came_went": None}]
+        return [
+            {
+                "field": "(value)",
+                "before": _show(before or None),
+                "after": _show(after or None),
+                "change": "changed",
+                "came_went": None,
+            }
+        ]
     rows = []
     for key in sorted(set(before) | set(after), key=str):
         old, new = before.get(key), after.get(key)
@@ -298,13 +393,24 @@ def audit_diff(before: dict | None, after: dict | None) -> list[dict]:
         else:
             change = "same" if old == new else "changed"
         came_went = None
-        if change == "changed" and isinstance(old, list) and isinstance(new, list) and \
-                all(not isinstance(v, (dict, list)) for v in old + new):
+        if (
+            change == "changed"
+            and isinstance(old, list)
+            and isinstance(new, list)
+            and all(not isinstance(v, (dict, list)) for v in old + new)
+        ):
             gone = [v for v in old if v not in new]
             came = [v for v in new if v not in old]
             came_went = {"added": [_show(v) for v in came], "removed": [_show(v) for v in gone]}
-        rows.append({"field": str(key), "before": _show(old) if key in before else "",
-                     "after": _show(new) if key in after else "", "change": change, "came_went": came_went})
+        rows.append(
+            {
+                "field": str(key),
+                "before": _show(old) if key in before else "",
+                "after": _show(new) if key in after else "",
+                "change": change,
+                "came_went": came_went,
+            }
+        )
     return rows
 
 
@@ -329,11 +435,23 @@ def audit_log():
         rows, pager = paginate(session, stmt)
         entities = list(session.scalars(select(AuditEntry.entity).distinct().order_by(AuditEntry.entity)))
         items = [
-            {"at": local(e.at, tz, "%Y-%m-%d %H:%M:%S"), "actor": mask_text(e.actor), "action": e.action,
-             "entity": e.entity, "key": mask_text(e.entity_key), "diff": audit_diff(e.before, e.after)}
+            {
+                "at": local(e.at, tz, "%Y-%m-%d %H:%M:%S"),
+                "actor": mask_text(e.actor),
+                "action": e.action,
+                "entity": e.entity,
+                "key": mask_text(e.entity_key),
+                "diff": audit_diff(e.before, e.after),
+            }
             for (e,) in rows
         ]
     if entity and entity not in entities:
         entities.append(entity)
-    return render_template("admin/audit.html", items=items, pager=pager, args=args, entities=entities,
-                           tz_name=svc.settings.support_timezone)
+    return render_template(
+        "admin/audit.html",
+        items=items,
+        pager=pager,
+        args=args,
+        entities=entities,
+        tz_name=svc.settings.support_timezone,
+    )

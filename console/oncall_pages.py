@@ -27,30 +27,31 @@ from sqlalchemy.orm import selectinload
 from casestore import audit
 from casestore.interchange.fields import fmt_time
 from casestore.interchange.writer import escalation_policy_snap, rotation_snap
-from casestore.models import (
-    Engineer,
-    EscalationPolicy,
-    EscalationStep,
-    Rotation,
-    RotationMember,
-    RotationOverride,
-)
+from casestore.models import Engineer, EscalationPolicy, EscalationStep, Rotation, RotationMember, RotationOverride
 from casestore.types import HandoffKind, RotationLayer, Weekday
-from routing.oncall import load_rotations, local_to_utc, upcoming_shifts
 from console import actor, bp, flash_problems, require, write
 from console.calendar import DAY_NAMES
+from routing.oncall import load_rotations, local_to_utc, upcoming_shifts
 from webhooks.services import current_services
 
 CALENDAR_DAYS = 28
 LAYERS = [layer.value for layer in RotationLayer]
 WEEKDAYS = [(d.value, DAY_NAMES[d]) for d in Weekday]
-COMMON_ZONES = ("America/Chicago", "America/New_York", "America/Denver", "America/Phoenix", "America/Los_Angeles",
-                "America/Anchorage", "Pacific/Honolulu", "UTC")
+COMMON_ZONES = (
+    "America/Chicago",
+    "America/New_York",
+    "America/Denver",
+    "America/Phoenix",
+    "America/Los_Angeles",
+    "America/Anchorage",
+    "Pacific/Honolulu",
+    "UTC",
+)
 EXTRA_SLOTS = 2  # blank member / step rows offered on the edit forms
 
 
 def fmt_local(at: datetime, tz: tzinfo) -> str:
-    """"Mon Nov 23 09:00 CST" in `tz`."""
+    """ "Mon Nov 23 09:00 CST" in `tz`."""
     local = at.astimezone(tz)
     return f"{local:%a %b} {local.day} {local:%H:%M %Z}"
 
@@ -60,21 +61,29 @@ def _input_value(at: datetime, tz: tzinfo) -> str:
 
 
 def _rotations(session) -> list[Rotation]:
-    return list(session.scalars(
-        select(Rotation).options(
-            selectinload(Rotation.members).selectinload(RotationMember.engineer),
-            selectinload(Rotation.overrides).selectinload(RotationOverride.engineer),
-        ).order_by(Rotation.name)
-    ))
+    return list(
+        session.scalars(
+            select(Rotation)
+            .options(
+                selectinload(Rotation.members).selectinload(RotationMember.engineer),
+                selectinload(Rotation.overrides).selectinload(RotationOverride.engineer),
+            )
+            .order_by(Rotation.name)
+        )
+    )
 
 
 def _policies(session) -> list[EscalationPolicy]:
-    return list(session.scalars(
-        select(EscalationPolicy).options(
-            selectinload(EscalationPolicy.manager),
-            selectinload(EscalationPolicy.steps).selectinload(EscalationStep.engineers),
-        ).order_by(EscalationPolicy.is_default.desc(), EscalationPolicy.name)
-    ))
+    return list(
+        session.scalars(
+            select(EscalationPolicy)
+            .options(
+                selectinload(EscalationPolicy.manager),
+                selectinload(EscalationPolicy.steps).selectinload(EscalationStep.engineers),
+            )
+            .order_by(EscalationPolicy.is_default.desc(), EscalationPolicy.name)
+        )
+    )
 
 
 def _engineers(session) -> list[Engineer]:
@@ -91,9 +100,16 @@ def _calendar(session, now: datetime, support_tz: str) -> list[dict]:
         zones = {s.tz.key for s in specs if s.layer == layer}
         tz = ZoneInfo(zones.pop() if len(zones) == 1 else support_tz)
         shifts = [
-            {"engineer": s.engineer, "starts": fmt_local(s.starts_at, tz), "ends": fmt_local(s.ends_at, tz),
-             "starts_at": s.starts_at, "ends_at": s.ends_at, "override": s.override, "current": s.covers(now),
-             "hours": round((s.ends_at - s.starts_at).total_seconds() / 3600, 1)}
+            {
+                "engineer": s.engineer,
+                "starts": fmt_local(s.starts_at, tz),
+                "ends": fmt_local(s.ends_at, tz),
+                "starts_at": s.starts_at,
+                "ends_at": s.ends_at,
+                "override": s.override,
+                "current": s.covers(now),
+                "hours": round((s.ends_at - s.starts_at).total_seconds() / 3600, 1),
+            }
             for s in upcoming_shifts(specs, layer, now, end)
         ]
         out.append({"layer": layer, "tz": tz.key, "shifts": shifts})
@@ -103,8 +119,14 @@ def _calendar(session, now: datetime, support_tz: str) -> list[dict]:
 def _rotation_view(rot: Rotation, now: datetime) -> dict:
     tz = ZoneInfo(rot.timezone)
     overrides = [
-        {"row": o, "starts": fmt_local(o.starts_at, tz), "ends": fmt_local(o.ends_at, tz),
-         "past": o.ends_at <= now, "current": o.starts_at <= now < o.ends_at, "inactive": not o.engineer.active}
+        {
+            "row": o,
+            "starts": fmt_local(o.starts_at, tz),
+            "ends": fmt_local(o.ends_at, tz),
+            "past": o.ends_at <= now,
+            "current": o.starts_at <= now < o.ends_at,
+            "inactive": not o.engineer.active,
+        }
         for o in rot.overrides
     ]
     at = fmt_time(rot.handoff_time)
@@ -113,7 +135,9 @@ def _rotation_view(rot: Rotation, now: datetime) -> dict:
     else:
         handoff = f"weekly, {DAY_NAMES[Weekday(rot.handoff_weekday)]}s at {at}"
     return {
-        "row": rot, "layer": RotationLayer(rot.layer).value, "handoff": handoff,
+        "row": rot,
+        "layer": RotationLayer(rot.layer).value,
+        "handoff": handoff,
         "members": [m.engineer for m in sorted(rot.members, key=lambda m: m.position)],
         "overrides": [o for o in overrides if not o["past"]],
         "past_overrides": sum(1 for o in overrides if o["past"]),
@@ -160,8 +184,16 @@ def _rename(session, model: Any, obj: Any, new_name: str, entity: str, label: st
     if session.scalars(select(model).where(model.name == new_name)).first() is not None:
         return [f"name: another {label} is already called {new_name!r}"]
     svc = current_services()
-    audit.record(session, at=svc.now(), actor=actor(), action="update", entity=entity, key=obj.name,
-                 before={"name": obj.name}, after={"name": new_name})
+    audit.record(
+        session,
+        at=svc.now(),
+        actor=actor(),
+        action="update",
+        entity=entity,
+        key=obj.name,
+        before={"name": obj.name},
+        after={"name": new_name},
+    )
     obj.name = new_name
     session.flush()
     return None
@@ -171,13 +203,13 @@ _ITEM_PATH = re.compile(r"^(steps|members|overrides)\[(\d+)\](?:\.([^:]+))?: ")
 
 
 def _nicer(problems: list[str]) -> list[str]:
-    """"steps[1].delay_minutes: ..." -> "step 2, delay_minutes: ..."; "members[0]: ..." -> "member 1: ..."."""
+    """ "steps[1].delay_minutes: ..." -> "step 2, delay_minutes: ..."; "members[0]: ..." -> "member 1: ..."."""
     out = []
     for problem in problems:
         match = _ITEM_PATH.match(problem)
         if match:
             where = f"{match[1][:-1]} {int(match[2]) + 1}" + (f", {match[3]}" if match[3] else "")
-            problem = f"{where}: {problem[match.end():]}"
+            problem = f"{where}: {problem[match.end() :]}"
         out.append(problem)
     return out
 
@@ -189,7 +221,9 @@ def _nicer(problems: list[str]) -> list[str]:
 
 def _rotation_or_404(session, rotation_id: int) -> Rotation:
     rot = session.scalars(
-        select(Rotation).where(Rotation.id == rotation_id).options(
+        select(Rotation)
+        .where(Rotation.id == rotation_id)
+        .options(
             selectinload(Rotation.members).selectinload(RotationMember.engineer),
             selectinload(Rotation.overrides).selectinload(RotationOverride.engineer),
         )
@@ -217,8 +251,12 @@ def _local_instant(text: str, tz: ZoneInfo, field: str) -> tuple[datetime | None
 def oncall_override_add(rotation_id: int):
     svc = current_services()
     now = svc.now()
-    form: dict[str, Any] = {"rotation_id": rotation_id, "engineer": request.form.get("engineer", "").strip(),
-            "starts": request.form.get("starts", "").strip(), "ends": request.form.get("ends", "").strip()}
+    form: dict[str, Any] = {
+        "rotation_id": rotation_id,
+        "engineer": request.form.get("engineer", "").strip(),
+        "starts": request.form.get("starts", "").strip(),
+        "ends": request.form.get("ends", "").strip(),
+    }
     with svc.sessions() as session:
         rot = _rotation_or_404(session, rotation_id)
         tz = ZoneInfo(rot.timezone)
@@ -244,8 +282,11 @@ def oncall_override_add(rotation_id: int):
             return _render(session, status=400, override_form=form)
         session.commit()
         assert starts is not None and ends is not None  # no problems: both were read
-        flash(f"Override added: {form['engineer']} covers {rot.name} from {fmt_local(starts, tz)} "
-              f"to {fmt_local(ends, tz)}.", "success")
+        flash(
+            f"Override added: {form['engineer']} covers {rot.name} from {fmt_local(starts, tz)} "
+            f"to {fmt_local(ends, tz)}.",
+            "success",
+        )
     return redirect(url_for("admin.oncall"))
 
 
@@ -303,18 +344,37 @@ def _rotation_form(form, existing: Rotation | None) -> dict:
 
 def _rotation_defaults(rot: Rotation | None, support_tz: str) -> dict:
     if rot is None:
-        return {"name": "", "layer": "primary", "timezone": support_tz, "handoff": "weekly", "handoff_time": "09:00",
-                "handoff_weekday": "mon", "start_date": "", "members": []}
+        return {
+            "name": "",
+            "layer": "primary",
+            "timezone": support_tz,
+            "handoff": "weekly",
+            "handoff_time": "09:00",
+            "handoff_weekday": "mon",
+            "start_date": "",
+            "members": [],
+        }
     snap = rotation_snap(rot)
-    return {**snap, "layer": snap["layer"].value, "handoff": snap["handoff"].value,
-            "handoff_weekday": snap["handoff_weekday"].value if snap["handoff_weekday"] else None,
-            "start_date": snap["start_date"].isoformat()}
+    return {
+        **snap,
+        "layer": snap["layer"].value,
+        "handoff": snap["handoff"].value,
+        "handoff_weekday": snap["handoff_weekday"].value if snap["handoff_weekday"] else None,
+        "start_date": snap["start_date"].isoformat(),
+    }
 
 
 def _render_rotation_form(rotation, row, engineers, status=200):
-    return render_template("admin/oncall_rotation_form.html", rotation=rotation, row=row, engineers=engineers,
-                           layers=LAYERS, weekdays=WEEKDAYS, zones=COMMON_ZONES,
-                           slots=len(row["members"]) + EXTRA_SLOTS), status
+    return render_template(
+        "admin/oncall_rotation_form.html",
+        rotation=rotation,
+        row=row,
+        engineers=engineers,
+        layers=LAYERS,
+        weekdays=WEEKDAYS,
+        zones=COMMON_ZONES,
+        slots=len(row["members"]) + EXTRA_SLOTS,
+    ), status
 
 
 @bp.route("/oncall/rotations/new", methods=["GET", "POST"])
@@ -355,8 +415,12 @@ def oncall_engineer_edit(engineer_id: int | None = None):
             abort(404)
         if request.method == "POST":
             name = request.form.get("name", "").strip()
-            row = {"name": name, "phone": request.form.get("phone", "").strip(),
-                   "sms": bool(request.form.get("sms")), "active": bool(request.form.get("active"))}
+            row = {
+                "name": name,
+                "phone": request.form.get("phone", "").strip(),
+                "sms": bool(request.form.get("sms")),
+                "active": bool(request.form.get("active")),
+            }
             problems = _rename(session, Engineer, engineer, name, "engineer", "engineer", 200)
             problems = problems or write(session, {"engineers": [row]})
             if problems:
@@ -366,8 +430,11 @@ def oncall_engineer_edit(engineer_id: int | None = None):
             session.commit()
             flash(f"Saved {row['name']}.", "success")
             return redirect(url_for("admin.oncall") + "#engineers")
-        row = {"name": engineer.name, "phone": engineer.phone, "sms": engineer.sms, "active": engineer.active} \
-            if engineer else {"name": "", "phone": "", "sms": True, "active": True}
+        row = (
+            {"name": engineer.name, "phone": engineer.phone, "sms": engineer.sms, "active": engineer.active}
+            if engineer
+            else {"name": "", "phone": "", "sms": True, "active": True}
+        )
         return render_template("admin/oncall_engineer_form.html", engineer=engineer, row=row)
 
 
@@ -390,8 +457,9 @@ def _policy_form(form) -> dict:
         engineers = [v for v in form.getlist(f"step_{i}_engineers") if v]
         if not layers and not engineers:
             continue  # a blank (or cleared) step row: no step
-        steps.append({"layers": layers, "engineers": engineers,
-                      "delay_minutes": _whole_number(form.get(f"step_{i}_delay", "5"))})
+        steps.append(
+            {"layers": layers, "engineers": engineers, "delay_minutes": _whole_number(form.get(f"step_{i}_delay", "5"))}
+        )
     return {
         "name": form.get("name", "").strip(),
         "default": bool(form.get("default")),
@@ -402,8 +470,14 @@ def _policy_form(form) -> dict:
 
 
 def _render_policy_form(policy, row, engineers, status=200):
-    return render_template("admin/oncall_policy_form.html", policy=policy, row=row, engineers=engineers,
-                           layers=LAYERS, slots=len(row["steps"]) + EXTRA_SLOTS), status
+    return render_template(
+        "admin/oncall_policy_form.html",
+        policy=policy,
+        row=row,
+        engineers=engineers,
+        layers=LAYERS,
+        slots=len(row["steps"]) + EXTRA_SLOTS,
+    ), status
 
 
 @bp.route("/oncall/policies/new", methods=["GET", "POST"])
@@ -433,8 +507,15 @@ def oncall_policy_edit(policy_id: int | None = None):
             session.commit()
             flash(f"Saved escalation policy {row['name']}.", "success")
             return redirect(url_for("admin.oncall") + "#policies")
-        row = escalation_policy_snap(policy) if policy else \
-            {"name": "", "default": False, "repeats": 1, "manager": None,
-             "steps": [{"layers": ["primary"], "engineers": [], "delay_minutes": 5}]}
+        row = (
+            escalation_policy_snap(policy)
+            if policy
+            else {
+                "name": "",
+                "default": False,
+                "repeats": 1,
+                "manager": None,
+                "steps": [{"layers": ["primary"], "engineers": [], "delay_minutes": 5}],
+            }
+        )
         return _render_policy_form(policy, row, engineers)
-

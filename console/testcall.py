@@ -35,9 +35,9 @@ from casestore.redisguard import ERRORS
 from console import actor, bp, require, wants_json
 from console.limits import RateLimit
 from console.logs import mask_text
-from webhooks.services import current_services
 from twilio_doubles.dryrun import dry_run_on, parse_at
 from twilio_doubles.simulator import DIAL_OUTCOMES, Transcript
+from webhooks.services import current_services
 
 log = logging.getLogger("supportline")
 
@@ -86,11 +86,11 @@ def _steps(transcript: Transcript) -> list[dict]:
     for line in transcript.lines:
         text = line.strip()
         if line.startswith("line: "):
-            kind, text = "say", line[len("line: "):]
+            kind, text = "say", line[len("line: ") :]
         elif line.startswith("caller presses: "):
-            kind, text = "press", line[len("caller presses: "):]
+            kind, text = "press", line[len("caller presses: ") :]
         elif line.startswith("caller: "):
-            kind, text = "silence", line[len("caller: "):].strip("()")
+            kind, text = "silence", line[len("caller: ") :].strip("()")
         elif line.startswith("caller leaves"):
             kind = "message"
         elif line.startswith("-> ringing"):
@@ -125,8 +125,14 @@ def run_test_call(call: dict, start: datetime) -> dict:
         connection = outer.connection()
         try:
             transcript = dry_run_on(
-                svc.settings, connection, engine=svc.engine, from_number=call["from"], start=start,
-                keys=call["keys"], dial=call["dial"], wrong_pin=call["pin"] == "wrong",
+                svc.settings,
+                connection,
+                engine=svc.engine,
+                from_number=call["from"],
+                start=start,
+                keys=call["keys"],
+                dial=call["dial"],
+                wrong_pin=call["pin"] == "wrong",
             )
         finally:
             outer.rollback()
@@ -153,14 +159,31 @@ def _record(call: dict, start: datetime, result: dict | None, problems: list[str
     """One audit entry for a test call placed (committed: the call itself was rolled back)."""
     svc = current_services()
     tz = ZoneInfo(svc.settings.support_timezone)
-    outcome = {"outcome": result["ended_by"], "connected_to": mask(result["connected_to"]) if result["connected_to"] else None} \
-        if result is not None else {"outcome": "failed", "problems": [mask_text(p) for p in problems]}
+    outcome = (
+        {
+            "outcome": result["ended_by"],
+            "connected_to": mask(result["connected_to"]) if result["connected_to"] else None,
+        }
+        if result is not None
+        else {"outcome": "failed", "problems": [mask_text(p) for p in problems]}
+    )
     with svc.sessions() as session:
-        audit.record(session, at=svc.now(), actor=actor(), action="test_call", entity="call",
-                     key=mask(call["from"]),
-                     after={"from": mask(call["from"]), "at": _local_input(start, tz), "keys": _audit_keys(call["keys"]),
-                            "pin": "simulated" if call["pin"] == "verified" else "simulated wrong",
-                            "dial": call["dial"], **outcome})
+        audit.record(
+            session,
+            at=svc.now(),
+            actor=actor(),
+            action="test_call",
+            entity="call",
+            key=mask(call["from"]),
+            after={
+                "from": mask(call["from"]),
+                "at": _local_input(start, tz),
+                "keys": _audit_keys(call["keys"]),
+                "pin": "simulated" if call["pin"] == "verified" else "simulated wrong",
+                "dial": call["dial"],
+                **outcome,
+            },
+        )
         session.commit()
 
 
@@ -179,9 +202,16 @@ def _allowed() -> tuple[bool, str, int]:
 
 
 def _page(form: dict, result: dict | None = None, problems: list[str] | None = None) -> str:
-    return render_template("admin/testcall.html", form=form, result=result, problems=problems or [],
-                           outcomes=DIAL_OUTCOMES, tz_name=current_services().settings.support_timezone,
-                           limit=LIMIT, window_minutes=WINDOW_SECONDS // 60)
+    return render_template(
+        "admin/testcall.html",
+        form=form,
+        result=result,
+        problems=problems or [],
+        outcomes=DIAL_OUTCOMES,
+        tz_name=current_services().settings.support_timezone,
+        limit=LIMIT,
+        window_minutes=WINDOW_SECONDS // 60,
+    )
 
 
 @bp.route("/test-call", methods=["GET", "POST"])

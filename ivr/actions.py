@@ -7,9 +7,10 @@ Every function takes the caller's session and only flushes; the webhook commits 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import cast
 
 import redis
-from sqlalchemy import event, func, select, update
+from sqlalchemy import Table, event, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 from casestore import audit
 from casestore.models import CallbackTask, CallLog, Case, CaseEvent, District, Incident
 from casestore.phones import mask
-from casestore.redisguard import BREAKER, ERRORS
+from casestore.redisguard import ERRORS, Breaker
 from casestore.types import CaseStatus, Priority, ProductArea
 from ivr import incidents
 from routing.callqueue import DEFAULT_HANDLE_SECONDS
@@ -32,8 +33,14 @@ OUTAGE_AREA = ProductArea.ATTENDANCE
 def ensure_call_log(session: Session, sid: str, from_e164: str | None, raw_from: str, now: datetime) -> None:
     """The call's one log row, created on first sight (a retried webhook finds the same row)."""
     values = dict(
-        call_sid=sid, from_masked=mask(from_e164 or raw_from), started_at=now, path=[],
-        outcome="in_progress", wait_seconds=0, talk_seconds=0, duration_seconds=0,
+        call_sid=sid,
+        from_masked=mask(from_e164 or raw_from),
+        started_at=now,
+        path=[],
+        outcome="in_progress",
+        wait_seconds=0,
+        talk_seconds=0,
+        duration_seconds=0,
     )
     dialect = session.get_bind().dialect.name
     if dialect in ("postgresql", "sqlite"):
@@ -52,11 +59,17 @@ def call_log(session: Session, sid: str) -> CallLog | None:
     return session.scalars(select(CallLog).where(CallLog.call_sid == sid)).first()
 
 
-def update_call_log(session: Session, sid: str, *, only_if_in_progress: bool = False,
-                    only_if_outcome_in: tuple[str, ...] | None = None, **values) -> None:
+def update_call_log(
+    session: Session,
+    sid: str,
+    *,
+    only_if_in_progress: bool = False,
+    only_if_outcome_in: tuple[str, ...] | None = None,
+    **values,
+) -> None:
     """One UPDATE by CallSid (no read first); `only_if_in_progress` keeps a final outcome,
     `only_if_outcome_in` all but those."""
-    table = CallLog.__table__
+    table = cast(Table, CallLog.__table__)
     stmt = update(table).where(table.c.call_sid == sid).values(**values)
     if only_if_in_progress:
         only_if_outcome_in = ("in_progress",)
@@ -80,18 +93,23 @@ def log_case_event(
     direction: str | None = "inbound",
 ) -> CaseEvent:
     event = CaseEvent(
-        case_id=case.id, at=at, kind=kind, direction=direction, call_sid=call_sid,
-        contact_id=contact_pk, advisor_id=advisor_pk, outcome=outcome, detail=detail,
+        case_id=case.id,
+        at=at,
+        kind=kind,
+        direction=direction,
+        call_sid=call_sid,
+        contact_id=contact_pk,
+        advisor_id=advisor_pk,
+        outcome=outcome,
+        detail=detail,
     )
     session.add(event)
     return event
 
 
-def finish_call_event(
-    session: Session, case_pk: int, sid: str, *, outcome: str, advisor_pk: int | None
-) -> None:
+def finish_call_event(session: Session, case_pk: int, sid: str, *, outcome: str, advisor_pk: int | None) -> None:
     """Set the outcome of this call's entry in the case's communication log (one UPDATE)."""
-    table = CaseEvent.__table__
+    table = cast(Table, CaseEvent.__table__)
     session.connection().execute(
         update(table)
         .where(table.c.case_id == case_pk, table.c.call_sid == sid, table.c.kind == "call")
@@ -101,7 +119,7 @@ def finish_call_event(
 
 def set_queued_at(session: Session, sid: str, now: datetime) -> None:
     """The first time the call joined the line (a call restarted after a Redis loss keeps it)."""
-    table = CallLog.__table__
+    table = cast(Table, CallLog.__table__)
     session.connection().execute(
         update(table).where(table.c.call_sid == sid, table.c.queued_at.is_(None)).values(queued_at=now)
     )
@@ -109,7 +127,7 @@ def set_queued_at(session: Session, sid: str, now: datetime) -> None:
 
 def mark_responded(session: Session, case_pk: int, now: datetime) -> None:
     """The first answered call on a case marks it responded (one UPDATE; later calls change nothing)."""
-    table = Case.__table__
+    table = cast(Table, Case.__table__)
     session.connection().execute(
         update(table).where(table.c.id == case_pk, table.c.responded_at.is_(None)).values(responded_at=now)
     )
@@ -131,29 +149,40 @@ def reopen_case(session: Session, case: Case, *, now: datetime, sid: str, contac
     case.reopen_count += 1
     case.updated_at = now
     log_case_event(
-        session, case, at=now, kind="reopen", call_sid=sid, contact_pk=contact_pk,
-        outcome="reopened", detail="Reopened by the authorized contact from the support line.",
+        session,
+        case,
+        at=now,
+        kind="reopen",
+        call_sid=sid,
+        contact_pk=contact_pk,
+        outcome="reopened",
+        detail="Reopened by the authorized contact from the support line.",
     )
     audit.record(
-        session, at=now, actor=f"ivr:{sid}", action="reopen", entity="case", key=case.number,
+        session,
+        at=now,
+        actor=f"ivr:{sid}",
+        action="reopen",
+        entity="case",
+        key=case.number,
         before=before,
         after={"status": case.status, "closed_at": None, "reopen_count": case.reopen_count},
     )
 
 
-def _next_case_number(session: Session, client: redis.Redis) -> int:
+def _next_case_number(session: Session, client: redis.Redis, breaker: Breaker) -> int:
     """Allocate a case number: a Redis counter (atomic across workers), seeded from the database.
     While Redis is unreachable: the highest number in the database plus one (the outage lock
     serialises option-8 callers; the unique number column catches anything else)."""
     key = "sl:seq:case_number"
-    if BREAKER.usable():
+    if breaker.usable():
         try:
             if not client.exists(key):
                 highest = session.scalar(select(func.max(Case.number)))
                 client.set(key, max(int(highest or 0), 99999), nx=True)
             return int(client.incr(key))
         except ERRORS as exc:
-            BREAKER.failed(exc)
+            breaker.failed(exc)
     return max(int(session.scalar(select(func.max(Case.number))) or 0), 99999) + 1
 
 
@@ -165,26 +194,34 @@ def open_or_join_outage(
     now: datetime,
     sid: str,
     contact_pk: int | None,
+    breaker: Breaker,
 ) -> tuple[Case, Incident, bool]:
     """The district's open outage incident (its own, or one it was linked to), or a new critical
     outage case with a new incident. Returns (case, incident, created).
 
     A lock per district (PostgreSQL advisory lock, else Redis) serialises concurrent option-8
     callers across workers and machines; it is held until this unit of work commits or rolls
-    back, so the next caller sees the incident: two callers never open two incidents.
+    back, so the next caller sees the incident: two callers never open two incidents. `breaker`
+    is the app's Redis breaker (`casestore.redisguard`).
     """
-    _serialise_outage(session, client, district.id)
+    _serialise_outage(session, client, district.id, breaker)
     existing = incidents.open_incident_for_district(session, district.id)
     if existing is not None:
         case = existing.case
         log_case_event(
-            session, case, at=now, kind="call", call_sid=sid, contact_pk=contact_pk,
-            outcome="joined_outage", detail=f"Caller from {district.name} joined the open outage (option 8).",
+            session,
+            case,
+            at=now,
+            kind="call",
+            call_sid=sid,
+            contact_pk=contact_pk,
+            outcome="joined_outage",
+            detail=f"Caller from {district.name} joined the open outage (option 8).",
         )
         incidents.joined(session, existing, district, now, sid)
         return case, existing, False
     case = Case(
-        number=_next_case_number(session, client),
+        number=_next_case_number(session, client, breaker),
         district_id=district.id,
         contact_id=contact_pk,
         product_area=OUTAGE_AREA,
@@ -198,11 +235,22 @@ def open_or_join_outage(
     session.add(case)
     session.flush()
     log_case_event(
-        session, case, at=now, kind="call", call_sid=sid, contact_pk=contact_pk,
-        outcome="outage_opened", detail="Outage reported by phone (option 8).",
+        session,
+        case,
+        at=now,
+        kind="call",
+        call_sid=sid,
+        contact_pk=contact_pk,
+        outcome="outage_opened",
+        detail="Outage reported by phone (option 8).",
     )
     audit.record(
-        session, at=now, actor=f"ivr:{sid}", action="create", entity="case", key=case.number,
+        session,
+        at=now,
+        actor=f"ivr:{sid}",
+        action="create",
+        entity="case",
+        key=case.number,
         after={"priority": "critical", "is_outage": True, "district": district.name},
     )
     incident = incidents.trigger(session, case, district, now, policy_name=None, sid=sid)
@@ -210,21 +258,21 @@ def open_or_join_outage(
     return case, incident, True
 
 
-def _serialise_outage(session: Session, client: redis.Redis, district_pk: int) -> None:
+def _serialise_outage(session: Session, client: redis.Redis, district_pk: int, breaker: Breaker) -> None:
     """Let one option-8 caller per district at a time decide "open or join", until its unit of
     work ends. PostgreSQL: a transaction-scoped advisory lock (waiters wake the moment it is
     released). Elsewhere: a Redis lock released on commit or rollback."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(select(func.pg_advisory_xact_lock(_OUTAGE_LOCK_SPACE, district_pk)))
         return
-    if not BREAKER.usable():
+    if not breaker.usable():
         return  # SQLite without Redis: SQLite itself lets one writer at a time through
     lock = client.lock(f"sl:lock:outage:{district_pk}", timeout=15, sleep=0.01, blocking_timeout=5)
     try:
         if not lock.acquire():
             raise TimeoutError("could not take the outage lock")
     except ERRORS as exc:
-        BREAKER.failed(exc)
+        breaker.failed(exc)
         return
 
     def release(*_args) -> None:
@@ -255,20 +303,38 @@ def add_callback_task(
     """A caller left the line with a message or a callback request: a task in the same place
     (priority, first queue time), on the case when there is one, with a case-log entry."""
     task = CallbackTask(
-        kind=kind, status="open", case_id=case_pk, district_id=district_pk, contact_id=contact_pk,
-        call_sid=sid, callback_e164=callback_e164, recording_url=recording_url, skill=skill,
-        priority_rank=priority_rank, queued_at=queued_at, created_at=now,
+        kind=kind,
+        status="open",
+        case_id=case_pk,
+        district_id=district_pk,
+        contact_id=contact_pk,
+        call_sid=sid,
+        callback_e164=callback_e164,
+        recording_url=recording_url,
+        skill=skill,
+        priority_rank=priority_rank,
+        queued_at=queued_at,
+        created_at=now,
     )
     session.add(task)
     if case_pk is not None:
         detail = (
-            f"Voice message left from the queue: {recording_url}" if kind == "message"
+            f"Voice message left from the queue: {recording_url}"
+            if kind == "message"
             else f"Callback requested from the queue to {mask(callback_e164)}"
         )
-        session.add(CaseEvent(
-            case_id=case_pk, at=now, kind="task", direction="inbound", call_sid=sid,
-            contact_id=contact_pk, outcome=f"{kind}_requested", detail=detail,
-        ))
+        session.add(
+            CaseEvent(
+                case_id=case_pk,
+                at=now,
+                kind="task",
+                direction="inbound",
+                call_sid=sid,
+                contact_id=contact_pk,
+                outcome=f"{kind}_requested",
+                detail=detail,
+            )
+        )
     session.flush()
     return task
 
@@ -300,8 +366,7 @@ def recent_handle_seconds(
 def _recent_talks(session: Session, skill: str | None, now: datetime) -> list[int]:
     stmt = (
         select(CallLog.talk_seconds)
-        .where(CallLog.outcome == "connected", CallLog.started_at >= now - HANDLE_WINDOW,
-               CallLog.started_at <= now)
+        .where(CallLog.outcome == "connected", CallLog.started_at >= now - HANDLE_WINDOW, CallLog.started_at <= now)
         .order_by(CallLog.started_at.desc())
         .limit(HANDLE_SAMPLE)
     )

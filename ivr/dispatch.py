@@ -1,8 +1,9 @@
 """Putting waiting callers through: when advisors are free, the right waiting callers get them.
 
 `Dispatcher.run(advisors, now)` walks the line (`routing.callqueue`) in order, and for each caller
-some free advisor fits, takes that advisor atomically (`routing.presence.Presence.reserve`) and
-makes the caller an *offer*: a Redis record `{sl:queue}:offer:<CallSid>` = advisor, token, time.
+some free advisor fits (`routing.decision.offer_for`: the owner, the owner wait, who just missed
+the call), takes that advisor atomically (`routing.presence.Presence.reserve`) and makes the
+caller an *offer*: a Redis record `{sl:queue}:offer:<CallSid>` = advisor, token, time.
 The caller is then put through in one of two ways:
 
 * the caller whose own hold webhook ran the dispatch gets the offer back and is dialled at once;
@@ -25,16 +26,17 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Iterable
 
 import redis
 
-from ivr.telephony import CallNotInProgress, Telephony, TelephonyError, NOT_FOUND
+from ivr.telephony import NOT_FOUND, CallNotInProgress, Telephony, TelephonyError
 from routing.callqueue import CallQueue, Waiting
+from routing.decision import offer_for
 from routing.presence import Presence
-from routing.selection import AdvisorView, eligible
+from routing.selection import AdvisorView
 
 log = logging.getLogger("supportline.dispatch")
 
@@ -76,7 +78,7 @@ class Offer:
         return f"{self.advisor_pk}:{self.token}:{self.made_at!r}"
 
     @classmethod
-    def decode(cls, raw: str | None) -> "Offer | None":
+    def decode(cls, raw: str | bytes | None) -> Offer | None:
         if not raw or str(raw).startswith("taken:"):
             return None
         pk, token, made = str(raw).split(":", 2)
@@ -175,20 +177,21 @@ class Dispatcher:
         free = {pk for pk, p in snap.items() if p.available}
         if not free:
             return
-        now_ts = now.timestamp()
         for entry in self.queue.entries():
             if not free:
                 return
-            usable = free - entry.excluded(now_ts)
-            pool = [] if entry.owner_only(now_ts) else [a for a in roster if a.pk in usable]
-            owner = entry.owner_pk if entry.owner_pk in usable else None
-            if owner is None and not any(eligible(a, entry.skill) for a in pool):
+            decision = offer_for(entry, roster, free, now)  # whom this caller may have (routing.decision)
+            if decision is None:
                 continue  # nobody free fits this caller: the next one may still be served
             if self.offers.pending(entry.sid):
                 continue  # already being put through
             pk = self.presence.reserve(
-                pool, skill=entry.skill, preferred_teams=entry.teams, call_sid=entry.sid, now=now,
-                owner_pk=owner,
+                decision.pool,
+                skill=decision.skill,
+                preferred_teams=decision.preferred_teams,
+                call_sid=entry.sid,
+                now=now,
+                owner_pk=decision.owner_pk,
             )
             if pk is None:
                 continue
@@ -214,8 +217,13 @@ class Dispatcher:
             gone = isinstance(exc, CallNotInProgress) or exc.code == NOT_FOUND
             if gone:
                 self.queue.leave(entry.sid)
-            log.warning("could not redirect waiting call %s to advisor %s: %s%s", entry.sid,
-                        offer.advisor_pk, exc, " (call gone: left the line)" if gone else "")
+            log.warning(
+                "could not redirect waiting call %s to advisor %s: %s%s",
+                entry.sid,
+                offer.advisor_pk,
+                exc,
+                " (call gone: left the line)" if gone else "",
+            )
             return False
 
 
@@ -223,4 +231,4 @@ def stale(offer: Offer, now: datetime) -> bool:
     return now.timestamp() - offer.made_at >= OFFER_STALE_SECONDS
 
 
-__all__ = ["Dispatcher", "DispatchResult", "Offer", "Offers", "stale"]
+__all__ = ["DispatchResult", "Dispatcher", "Offer", "Offers", "stale"]

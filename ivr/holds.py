@@ -1,8 +1,9 @@
 """Advisor holds: the database's record of which call each advisor is ringing or talking with.
 
-Redis presence (`routing.presence`) decides who takes a call; it is fast but it can be lost. The
-`advisor_holds` table keeps one row per advisor, written when a call is put through to them and
-given a `free_at` when that call ends (after wrap-up when they talked). It serves two purposes:
+Redis presence (`routing.presence`) reserves whom `routing.decision` picked for a call; it is fast
+but it can be lost. The `advisor_holds` table keeps one row per advisor, written when a call is put
+through to them and given a `free_at` when that call ends (after wrap-up when they talked). It
+serves two purposes:
 
 * **degraded mode** (Redis unreachable): `claim` is the reservation. A compare-and-set on the
   advisor's row (it only replaces a hold that is over) lets one call at a time have an advisor,
@@ -20,10 +21,11 @@ Every function only flushes: the webhook commits once.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Iterable
+from typing import cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Table, and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -34,7 +36,7 @@ from casestore.models import AdvisorHold, CallLog
 # end was never heard (lost callbacks) and no longer keeps the advisor busy.
 STALE_AFTER = timedelta(hours=4)
 
-_TABLE = AdvisorHold.__table__
+_TABLE = cast(Table, AdvisorHold.__table__)
 
 # What `claim` found.
 TAKEN = "taken"  # this call holds the advisor now
@@ -44,10 +46,7 @@ LOCKED = "locked"  # another transaction is changing their hold right now (Postg
 
 def _over(table, now: datetime):
     """SQL: the hold in `table` (the row, or the conflicting row of an upsert) no longer holds."""
-    return or_(
-        and_(table.c.free_at.is_not(None), table.c.free_at <= now),
-        table.c.since < now - STALE_AFTER,
-    )
+    return or_(and_(table.c.free_at.is_not(None), table.c.free_at <= now), table.c.since < now - STALE_AFTER)
 
 
 def claim(session: Session, advisor_pk: int, sid: str, now: datetime) -> str:
@@ -74,9 +73,7 @@ def claim(session: Session, advisor_pk: int, sid: str, now: datetime) -> str:
         if row is not None:  # locked by us now: nobody can change it before we decide
             if not _is_over(row, now) and row.call_sid != sid:
                 return HELD
-            conn.execute(
-                update(_TABLE).where(_TABLE.c.advisor_id == pk).values(call_sid=sid, since=now, free_at=None)
-            )
+            conn.execute(update(_TABLE).where(_TABLE.c.advisor_id == pk).values(call_sid=sid, since=now, free_at=None))
             return TAKEN
         if conn.execute(select(_TABLE.c.advisor_id).where(_TABLE.c.advisor_id == pk)).first() is not None:
             return LOCKED  # it exists, so the locking read skipped it
@@ -96,14 +93,14 @@ def claim(session: Session, advisor_pk: int, sid: str, now: datetime) -> str:
         # RETURNING, not rowcount: a skipped upsert returns no row on every driver.
         return TAKEN if conn.execute(stmt.returning(_TABLE.c.advisor_id)).first() is not None else HELD
     # Other databases: compare-and-set by hand (the primary key still stops two inserts).
-    row = session.get(AdvisorHold, pk, with_for_update=True)
-    if row is None:
+    hold = session.get(AdvisorHold, pk, with_for_update=True)
+    if hold is None:
         session.add(AdvisorHold(advisor_id=pk, call_sid=sid, since=now, free_at=None))
         session.flush()
         return TAKEN
-    if row.call_sid != sid and not _is_over(row, now):
+    if hold.call_sid != sid and not _is_over(hold, now):
         return HELD
-    row.call_sid, row.since, row.free_at = sid, now, None
+    hold.call_sid, hold.since, hold.free_at = sid, now, None
     return TAKEN
 
 
@@ -116,9 +113,7 @@ def end(session: Session, advisor_pk: int, sid: str, free_at: datetime) -> None:
     """Call `sid` no longer needs the advisor: free from `free_at` (the end of wrap-up after a
     talk, or now after a missed ring). Only this call's hold changes."""
     session.connection().execute(
-        update(_TABLE)
-        .where(_TABLE.c.advisor_id == int(advisor_pk), _TABLE.c.call_sid == sid)
-        .values(free_at=free_at)
+        update(_TABLE).where(_TABLE.c.advisor_id == int(advisor_pk), _TABLE.c.call_sid == sid).values(free_at=free_at)
     )
 
 
@@ -131,19 +126,17 @@ def end_call(session: Session, sid: str, now: datetime) -> None:
 
 def held_by(session: Session, sid: str) -> list[int]:
     """The advisors call `sid` holds open (ringing or talking)."""
-    return list(session.scalars(
-        select(AdvisorHold.advisor_id).where(AdvisorHold.call_sid == sid, AdvisorHold.free_at.is_(None))
-    ))
+    return list(
+        session.scalars(
+            select(AdvisorHold.advisor_id).where(AdvisorHold.call_sid == sid, AdvisorHold.free_at.is_(None))
+        )
+    )
 
 
 def busy(session: Session, now: datetime, advisor_pks: Iterable[int] | None = None) -> dict[int, AdvisorHold]:
     """Holds still in force at `now`, by advisor: an open one whose call has not ended, or one
     whose wrap-up runs past `now`."""
-    ended = (
-        select(CallLog.id)
-        .where(CallLog.call_sid == AdvisorHold.call_sid, CallLog.ended_at.is_not(None))
-        .exists()
-    )
+    ended = select(CallLog.id).where(CallLog.call_sid == AdvisorHold.call_sid, CallLog.ended_at.is_not(None)).exists()
     stmt = select(AdvisorHold).where(~_over(_TABLE, now), or_(AdvisorHold.free_at.is_not(None), ~ended))
     if advisor_pks is not None:
         pks = [int(pk) for pk in advisor_pks]

@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 import redis
 from rq import Queue
@@ -59,8 +60,22 @@ def binary_twin(client: redis.Redis) -> redis.Redis:
         import fakeredis
 
         return fakeredis.FakeRedis(server=kw["server"], db=kw.get("db", 0))
-    keep = {k: kw[k] for k in ("host", "port", "db", "username", "password", "path", "socket_timeout",
-                                "socket_connect_timeout", "ssl_cert_reqs", "ssl_ca_certs") if k in kw}
+    keep = {
+        k: kw[k]
+        for k in (
+            "host",
+            "port",
+            "db",
+            "username",
+            "password",
+            "path",
+            "socket_timeout",
+            "socket_connect_timeout",
+            "ssl_cert_reqs",
+            "ssl_ca_certs",
+        )
+        if k in kw
+    }
     pool = redis.ConnectionPool(connection_class=client.connection_pool.connection_class, **keep)
     return redis.Redis(connection_pool=pool)
 
@@ -78,8 +93,9 @@ class Jobs:
     def schedule(self, at: datetime, func: Callable, *args: Any, job_id: str | None = None) -> Job:
         if at.tzinfo is None:
             raise ValueError("schedule() needs a tz-aware instant")
-        return self.queue.enqueue_at(at, func, *args, job_id=job_id, result_ttl=3600, failure_ttl=7 * 86400,
-                                     meta=_meta())
+        return self.queue.enqueue_at(
+            at, func, *args, job_id=job_id, result_ttl=3600, failure_ttl=7 * 86400, meta=_meta()
+        )
 
     def release_due(self, now: datetime) -> int:
         """Move every scheduled job due at `now` (service clock) onto the queue."""

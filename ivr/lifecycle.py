@@ -41,10 +41,28 @@ AUTO_CLOSE_BUSINESS_DAYS = 10
 RING_SECONDS = 30
 
 
-def _event(session: Session, case: Case, now: datetime, kind: str, outcome: str, detail: str,
-           direction: str | None = None, call_sid: str | None = None) -> None:
-    session.add(CaseEvent(case_id=case.id, at=now, kind=kind, direction=direction, call_sid=call_sid,
-                          contact_id=case.contact_id, outcome=outcome, detail=detail))
+def _event(
+    session: Session,
+    case: Case,
+    now: datetime,
+    kind: str,
+    outcome: str,
+    detail: str,
+    direction: str | None = None,
+    call_sid: str | None = None,
+) -> None:
+    session.add(
+        CaseEvent(
+            case_id=case.id,
+            at=now,
+            kind=kind,
+            direction=direction,
+            call_sid=call_sid,
+            contact_id=case.contact_id,
+            outcome=outcome,
+            detail=detail,
+        )
+    )
 
 
 def set_response_due(case: Case, cal: Calendar) -> None:
@@ -72,8 +90,15 @@ def fill_response_due(session: Session, cal: Calendar, limit: int = 500) -> int:
 
 
 def mark_pending_verification(
-    session: Session, jobs: Jobs | None, case: Case, now: datetime, cal: Calendar, *, actor: str,
-    days: tuple[int, ...] = FOLLOWUP_BUSINESS_DAYS, close_after: int = AUTO_CLOSE_BUSINESS_DAYS,
+    session: Session,
+    jobs: Jobs | None,
+    case: Case,
+    now: datetime,
+    cal: Calendar,
+    *,
+    actor: str,
+    days: tuple[int, ...] = FOLLOWUP_BUSINESS_DAYS,
+    close_after: int = AUTO_CLOSE_BUSINESS_DAYS,
 ) -> list[FollowUp]:
     """An advisor resolved the case: pending customer verification, and the follow-ups scheduled."""
     before = {"status": case.status}
@@ -83,16 +108,32 @@ def mark_pending_verification(
     round_ = (session.scalar(select(func.max(FollowUp.round)).where(FollowUp.case_id == case.id)) or 0) + 1
     steps = [(i + 1, placing_time(add_business_days(now, d, cal), now, cal)) for i, d in enumerate(sorted(days))]
     steps.append((0, add_business_days(now, close_after, cal)))
-    rows = [FollowUp(case_id=case.id, round=round_, attempt=a, due_at=due, status="scheduled", updated_at=now)
-            for a, due in steps]
+    rows = [
+        FollowUp(case_id=case.id, round=round_, attempt=a, due_at=due, status="scheduled", updated_at=now)
+        for a, due in steps
+    ]
     session.add_all(rows)
     session.flush()
     when = ", ".join(f"{r.due_at:%Y-%m-%d %H:%M} UTC" for r in rows if r.attempt)
-    _event(session, case, now, "status", "pending_verification",
-           f"Resolved, pending customer verification. Follow-ups on {when}; closes by itself on "
-           f"{rows[-1].due_at:%Y-%m-%d %H:%M} UTC without an answer.")
-    audit.record(session, at=now, actor=actor, action="update", entity="case", key=case.number,
-                 before=before, after={"status": case.status})
+    _event(
+        session,
+        case,
+        now,
+        "status",
+        "pending_verification",
+        f"Resolved, pending customer verification. Follow-ups on {when}; closes by itself on "
+        f"{rows[-1].due_at:%Y-%m-%d %H:%M} UTC without an answer.",
+    )
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="update",
+        entity="case",
+        key=case.number,
+        before=before,
+        after={"status": case.status},
+    )
     if jobs is not None:
         _schedule_after_commit(session, jobs, [(r.id, r.due_at) for r in rows])
     return rows
@@ -122,8 +163,16 @@ def keep_open(session: Session, case: Case, now: datetime, *, actor: str, detail
     case.status = CaseStatus.IN_PROGRESS
     case.updated_at = now
     _event(session, case, now, "status", "kept_open", detail)
-    audit.record(session, at=now, actor=actor, action="update", entity="case", key=case.number,
-                 before=before, after={"status": case.status})
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="update",
+        entity="case",
+        key=case.number,
+        before=before,
+        after={"status": case.status},
+    )
 
 
 def set_available_in_release(session: Session, case: Case, release: str, now: datetime, *, actor: str) -> None:
@@ -134,8 +183,16 @@ def set_available_in_release(session: Session, case: Case, release: str, now: da
     case.release_name = release
     case.updated_at = now
     _event(session, case, now, "status", "available_in_release", f"Available in release {release}.")
-    audit.record(session, at=now, actor=actor, action="update", entity="case", key=case.number,
-                 before=before, after={"status": case.status, "release_name": release})
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="update",
+        entity="case",
+        key=case.number,
+        before=before,
+        after={"status": case.status, "release_name": release},
+    )
 
 
 def close_case(session: Session, jobs: Jobs | None, case: Case, now: datetime, *, actor: str, detail: str) -> None:
@@ -148,16 +205,33 @@ def close_case(session: Session, jobs: Jobs | None, case: Case, now: datetime, *
     case.closed_at = now
     case.updated_at = now
     _event(session, case, now, "status", "closed", detail)
-    audit.record(session, at=now, actor=actor, action="update", entity="case", key=case.number,
-                 before=before, after={"status": case.status, "closed_at": now})
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="update",
+        entity="case",
+        key=case.number,
+        before=before,
+        after={"status": case.status, "closed_at": now},
+    )
     surveys.after_close(session, jobs, case, now)
 
 
 STATUS_CHOICES = ("pending_verification", "available_in_release", "in_progress", "closed")
 
 
-def set_status(session: Session, jobs: Jobs | None, case: Case, status: str, now: datetime, cal: Calendar, *,
-               actor: str, release: str = "") -> str:
+def set_status(
+    session: Session,
+    jobs: Jobs | None,
+    case: Case,
+    status: str,
+    now: datetime,
+    cal: Calendar,
+    *,
+    actor: str,
+    release: str = "",
+) -> str:
     """An advisor's decision on a case (API or console); returns what happened, in words.
     `status` is one of STATUS_CHOICES (the caller validates it, and the release name)."""
     if status == "pending_verification":
@@ -193,8 +267,14 @@ def run_followup(follow_up_id: int) -> str:
         cal = ctx.tables.get(session).calendar
         if row.attempt == 0:
             row.status, row.result, row.updated_at = "done", "closed_no_answer", now
-            close_case(session, ctx.jobs, case, now, actor="ivr:followup",
-                       detail=f"Closed automatically: no answer within {AUTO_CLOSE_BUSINESS_DAYS} business days.")
+            close_case(
+                session,
+                ctx.jobs,
+                case,
+                now,
+                actor="ivr:followup",
+                detail=f"Closed automatically: no answer within {AUTO_CLOSE_BUSINESS_DAYS} business days.",
+            )
             session.commit()
             return "closed"
         # Only within business hours: a late timer waits for the next opening.
@@ -220,36 +300,60 @@ def _reach_contact(ctx: JobContext, session: Session, case: Case, row: FollowUp)
     now = ctx.now()
     if phone is None or ctx.telephony is None:
         row.result = "unreachable"
-        _event(session, case, now, "followup", "not_sent",
-               f"Follow-up {row.attempt} of 3 not sent: " + ("no active contact phone." if phone is None else
-                                                             "no Twilio account configured."))
+        _event(
+            session,
+            case,
+            now,
+            "followup",
+            "not_sent",
+            f"Follow-up {row.attempt} of 3 not sent: "
+            + ("no active contact phone." if phone is None else "no Twilio account configured."),
+        )
         return
     base = ctx.base_url.rstrip("/")
     try:
         row.call_sid = ctx.telephony.place_call(
-            phone, ctx.caller_id, f"{base}/voice/followup?fu={row.id}",
-            status_callback=f"{base}/voice/status", timeout=RING_SECONDS, machine_detection=True,
+            phone,
+            ctx.caller_id,
+            f"{base}/voice/followup?fu={row.id}",
+            status_callback=f"{base}/voice/status",
+            timeout=RING_SECONDS,
+            machine_detection=True,
         )
         row.sms_sid = ctx.telephony.send_sms(phone, ctx.caller_id, sms_text(case))
-        _event(session, case, now, "followup", "sent",
-               f"Follow-up {row.attempt} of 3: call and SMS to {mask(phone)}.", direction="outbound",
-               call_sid=row.call_sid)
+        _event(
+            session,
+            case,
+            now,
+            "followup",
+            "sent",
+            f"Follow-up {row.attempt} of 3: call and SMS to {mask(phone)}.",
+            direction="outbound",
+            call_sid=row.call_sid,
+        )
     except TelephonyError as exc:
         row.result = "failed"
         _event(session, case, now, "followup", "failed", f"Follow-up {row.attempt} of 3 failed: {exc}")
 
 
 def sms_text(case: Case) -> str:
-    return (f"Campus Support: case {case.number} is awaiting your confirmation. Reply 1 {case.number} if it "
-            f"is resolved, 2 {case.number} to have an advisor call you, 3 {case.number} to keep it open.")
+    return (
+        f"Campus Support: case {case.number} is awaiting your confirmation. Reply 1 {case.number} if it "
+        f"is resolved, 2 {case.number} to have an advisor call you, 3 {case.number} to keep it open."
+    )
 
 
 def sweep(ctx: JobContext, limit: int = 200) -> int:
     """Follow-ups whose timer was lost (Redis down when scheduled): run the overdue ones now."""
     now = ctx.now()
     with ctx.sessions() as session:
-        ids = list(session.scalars(select(FollowUp.id).where(
-            FollowUp.status == "scheduled", FollowUp.due_at <= now - timedelta(minutes=5)).limit(limit)))
+        ids = list(
+            session.scalars(
+                select(FollowUp.id)
+                .where(FollowUp.status == "scheduled", FollowUp.due_at <= now - timedelta(minutes=5))
+                .limit(limit)
+            )
+        )
     for follow_up_id in ids:
         ctx.jobs.enqueue(run_followup, follow_up_id, job_id=f"followup-{follow_up_id}")
     return len(ids)

@@ -12,8 +12,9 @@ message or a callback request are counted apart and excluded from answered/aband
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, time
-from typing import Any, Iterable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import redis
@@ -32,8 +33,12 @@ _PRIORITIES = list(Priority)
 
 
 def queue_metrics(
-    session: Session, client: redis.Redis, presence: Presence, advisors: Iterable[AdvisorView],
-    now: datetime, tz_name: str,
+    session: Session,
+    client: redis.Redis,
+    presence: Presence,
+    advisors: Iterable[AdvisorView],
+    now: datetime,
+    tz_name: str,
 ) -> dict:
     roster = list(advisors)
     entries = CallQueue(client).entries()
@@ -65,7 +70,8 @@ def queue_metrics(
         "advisors": by_state,
         "advisors_away": [
             {"advisor": a.pk, "name": a.name, "reason": views[a.pk].away_reason}
-            for a in roster if views[a.pk].state == PresenceState.AWAY.value
+            for a in roster
+            if views[a.pk].state == PresenceState.AWAY.value
         ],
         "open_callback_tasks": int(open_tasks or 0),
         "today": figures(total),
@@ -95,8 +101,12 @@ def figures_by_skill(session: Session, since: datetime, now: datetime) -> dict[s
     out: dict[str, dict[str, float]] = {}
     for skill, offered, ans, aban, tasks, queued, wait_sum, within in session.execute(stmt):
         out[skill or "general"] = {
-            "offered": int(offered or 0), "answered": int(ans or 0), "abandoned": int(aban or 0),
-            "tasks": int(tasks or 0), "queued": int(queued or 0), "wait_sum": float(wait_sum or 0),
+            "offered": int(offered or 0),
+            "answered": int(ans or 0),
+            "abandoned": int(aban or 0),
+            "tasks": int(tasks or 0),
+            "queued": int(queued or 0),
+            "wait_sum": float(wait_sum or 0),
             "within": int(within or 0),
         }
     return out

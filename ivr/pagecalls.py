@@ -28,8 +28,9 @@ from ivr.telephony import Telephony
 
 VOICE = "Polly.Joanna"
 MAX_REPEATS = 3
-_REPLY = re.compile(r"^\s*(?P<verb>4|6|ack(?:nowledge)?|res(?:olve)?|resolved)\s*[#:.,-]?\s*(?P<id>\d{1,9})\s*[.!]?\s*$",
-                    re.IGNORECASE)
+_REPLY = re.compile(
+    r"^\s*(?P<verb>4|6|ack(?:nowledge)?|res(?:olve)?|resolved)\s*[#:.,-]?\s*(?P<id>\d{1,9})\s*[.!]?\s*$", re.IGNORECASE
+)
 
 
 def _say(resp, text: str) -> None:
@@ -46,8 +47,10 @@ def _when(at: datetime, tz_name: str) -> str:
 
 
 def _incident_text(incident: Incident, tz_name: str) -> str:
-    return (f"This is an outage page from Campus Support. {incident.district.name} reports its hosted "
-            f"site is down. Incident {digits_spoken(incident.id)}, reported at {_when(incident.triggered_at, tz_name)}.")
+    return (
+        f"This is an outage page from Campus Support. {incident.district.name} reports its hosted "
+        f"site is down. Incident {digits_spoken(incident.id)}, reported at {_when(incident.triggered_at, tz_name)}."
+    )
 
 
 def answered(session: Session, page_id: int, answered_by: str, tz_name: str, repeat: int = 0) -> str:
@@ -70,8 +73,14 @@ def answered(session: Session, page_id: int, answered_by: str, tz_name: str, rep
         _say(resp, f"Incident {digits_spoken(incident.id)} for {incident.district.name} is already resolved. Goodbye.")
         resp.hangup()
         return str(resp)
-    gather = resp.gather(input="dtmf", num_digits=1, timeout=8, method="POST",
-                         action=_url("key", page=page.id), action_on_empty_result=False)
+    gather = resp.gather(
+        input="dtmf",
+        num_digits=1,
+        timeout=8,
+        method="POST",
+        action=_url("key", page=page.id),
+        action_on_empty_result=False,
+    )
     _say(gather, _incident_text(incident, tz_name))
     if incident.state == "acknowledged" and incident.acknowledged_by is not None:
         _say(gather, f"It was acknowledged by {incident.acknowledged_by.name}.")
@@ -87,8 +96,9 @@ def answered(session: Session, page_id: int, answered_by: str, tz_name: str, rep
     return str(resp)
 
 
-def key_pressed(session: Session, telephony: Telephony | None, page_id: int, digits: str, call_sid: str,
-                now: datetime, tz_name: str) -> str:
+def key_pressed(
+    session: Session, telephony: Telephony | None, page_id: int, digits: str, call_sid: str, now: datetime, tz_name: str
+) -> str:
     resp = VoiceResponse()
     page = session.get(Page, page_id)
     incident = session.get(Incident, page.incident_id) if page else None
@@ -129,13 +139,16 @@ def _already(incident: Incident, number: str) -> str:
     return f"Incident {number} was already acknowledged by {who}."
 
 
-def sms_reply(session: Session, telephony: Telephony | None, from_raw: str, body: str, now: datetime,
-              region: str = "US") -> str:
+def sms_reply(
+    session: Session, telephony: Telephony | None, from_raw: str, body: str, now: datetime, region: str = "US"
+) -> str:
     """The text to answer an inbound SMS with (it also acknowledges or resolves)."""
     e164 = caller_e164(from_raw, region)
-    engineer = session.scalars(
-        select(Engineer).where(Engineer.phone == e164, Engineer.active.is_(True))
-    ).first() if e164 else None
+    engineer = (
+        session.scalars(select(Engineer).where(Engineer.phone == e164, Engineer.active.is_(True))).first()
+        if e164
+        else None
+    )
     if engineer is None:
         return "This number is not an on-call engineer's. Nothing was changed."
     match = _REPLY.match(body or "")
@@ -157,14 +170,25 @@ def sms_reply(session: Session, telephony: Telephony | None, from_raw: str, body
 
 def _mark_sms_page(session: Session, incident: Incident, engineer: Engineer, result: str) -> None:
     """The engineer's latest SMS page for the incident gets the result of their reply."""
-    page = session.scalars(select(Page).where(Page.incident_id == incident.id, Page.engineer_id == engineer.id,
-                                              Page.channel == "sms").order_by(Page.id.desc())).first()
+    page = session.scalars(
+        select(Page)
+        .where(Page.incident_id == incident.id, Page.engineer_id == engineer.id, Page.channel == "sms")
+        .order_by(Page.id.desc())
+    ).first()
     if page is not None:
         page.result = result
 
 
-def _apply(session: Session, telephony: Telephony | None, incident: Incident, engineer: Engineer, action: str,
-           now: datetime, via: str, keep_sid: str | None) -> bool:
+def _apply(
+    session: Session,
+    telephony: Telephony | None,
+    incident: Incident,
+    engineer: Engineer,
+    action: str,
+    now: datetime,
+    via: str,
+    keep_sid: str | None,
+) -> bool:
     """Acknowledge or resolve; when that changed the incident, hang up the pages still ringing."""
     change = incidents.acknowledge if action == "acknowledged" else incidents.resolve
     if not change(session, incident, engineer, now, via=via):

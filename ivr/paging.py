@@ -71,8 +71,13 @@ def _run_step(ctx: JobContext, incident_id: int, pos: Position) -> str:
         policy = tables.policy(incident.policy.name if incident.policy else None)
         if pos.exhausted:
             incident.state = "unacknowledged"
-            incidents.note(session, incident, now, "unacknowledged",
-                           "Nobody acknowledged after every step of the escalation policy.")
+            incidents.note(
+                session,
+                incident,
+                now,
+                "unacknowledged",
+                "Nobody acknowledged after every step of the escalation policy.",
+            )
         names = targets(policy, pos, tables.rotations, now)
         if not names:
             what = "no escalation manager is set" if pos.exhausted else "nobody is on call for this step"
@@ -84,47 +89,74 @@ def _run_step(ctx: JobContext, incident_id: int, pos: Position) -> str:
         session.commit()
     nxt = after(policy, pos)
     if nxt is not None:
-        ctx.jobs.schedule(now + delay_after(policy, pos), run_step, incident_id, nxt.round, nxt.step,
-                          job_id=job_id(incident_id, nxt))
+        ctx.jobs.schedule(
+            now + delay_after(policy, pos), run_step, incident_id, nxt.round, nxt.step, job_id=job_id(incident_id, nxt)
+        )
     return f"paged {len(names)}"
 
 
-def page_engineer(ctx: JobContext, session: Session, incident: Incident, engineer: Engineer, pos: Position,
-                  now: datetime) -> list[Page]:
+def page_engineer(
+    ctx: JobContext, session: Session, incident: Incident, engineer: Engineer, pos: Position, now: datetime
+) -> list[Page]:
     """A voice call and (if the engineer takes SMS) a text, each within the rate limits."""
     channels = ["voice"] + (["sms"] if engineer.sms else [])
     limits = PageLimits(ctx.redis)
     pages = []
     where = "escalation manager" if pos.exhausted else f"step {pos.step + 1}, round {pos.round + 1}"
     for channel in channels:
-        page = Page(incident_id=incident.id, engineer_id=engineer.id, channel=channel, round=pos.round,
-                    step=pos.step, status="queued", created_at=now, updated_at=now)
+        page = Page(
+            incident_id=incident.id,
+            engineer_id=engineer.id,
+            channel=channel,
+            round=pos.round,
+            step=pos.step,
+            status="queued",
+            created_at=now,
+            updated_at=now,
+        )
         session.add(page)
         session.flush()
         pages.append(page)
         full = limits.allow(engineer.id, channel, now, str(page.id))
         if full:
             page.status = "rate_limited"
-            incidents.note(session, incident, now, "page_held",
-                           f"{channel} page to {engineer.name} held back: rate limit ({full // 60} min window).",
-                           engineer.id)
+            incidents.note(
+                session,
+                incident,
+                now,
+                "page_held",
+                f"{channel} page to {engineer.name} held back: rate limit ({full // 60} min window).",
+                engineer.id,
+            )
             continue
         if ctx.telephony is None:
             page.status = "not_sent"
-            incidents.note(session, incident, now, "page_not_sent",
-                           f"{channel} page to {engineer.name} not sent: no Twilio account configured.", engineer.id)
+            incidents.note(
+                session,
+                incident,
+                now,
+                "page_not_sent",
+                f"{channel} page to {engineer.name} not sent: no Twilio account configured.",
+                engineer.id,
+            )
             continue
         try:
             page.sid = _send(ctx, incident, engineer, page)
             page.status = "initiated" if channel == "voice" else "sent"
-            incidents.note(session, incident, now, "page_sent",
-                           f"Paged {engineer.name} by {'phone call' if channel == 'voice' else 'SMS'} ({where}).",
-                           engineer.id)
+            incidents.note(
+                session,
+                incident,
+                now,
+                "page_sent",
+                f"Paged {engineer.name} by {'phone call' if channel == 'voice' else 'SMS'} ({where}).",
+                engineer.id,
+            )
         except TelephonyError as exc:
             page.status = "failed"
             log.warning("page %s to %s failed: %s", page.id, mask(engineer.phone), exc)
-            incidents.note(session, incident, now, "page_failed",
-                           f"{channel} page to {engineer.name} failed: {exc}", engineer.id)
+            incidents.note(
+                session, incident, now, "page_failed", f"{channel} page to {engineer.name} failed: {exc}", engineer.id
+            )
     return pages
 
 
@@ -132,17 +164,23 @@ def _send(ctx: JobContext, incident: Incident, engineer: Engineer, page: Page) -
     base = ctx.base_url.rstrip("/")
     if page.channel == "voice":
         return ctx.telephony.place_call(
-            engineer.phone, ctx.caller_id, f"{base}/page/voice?page={page.id}",
-            status_callback=f"{base}/page/status?page={page.id}", timeout=RING_SECONDS, machine_detection=True,
+            engineer.phone,
+            ctx.caller_id,
+            f"{base}/page/voice?page={page.id}",
+            status_callback=f"{base}/page/status?page={page.id}",
+            timeout=RING_SECONDS,
+            machine_detection=True,
         )
     return ctx.telephony.send_sms(
-        engineer.phone, ctx.caller_id, sms_text(incident), status_callback=f"{base}/page/status?page={page.id}",
+        engineer.phone, ctx.caller_id, sms_text(incident), status_callback=f"{base}/page/status?page={page.id}"
     )
 
 
 def sms_text(incident: Incident) -> str:
-    return (f"Outage at {incident.district.name}, incident {incident.id}. "
-            f"Reply 4 {incident.id} to acknowledge, 6 {incident.id} to resolve.")
+    return (
+        f"Outage at {incident.district.name}, incident {incident.id}. "
+        f"Reply 4 {incident.id} to acknowledge, 6 {incident.id} to resolve."
+    )
 
 
 def stop_ringing(session: Session, telephony: Telephony | None, incident: Incident, keep_sid: str | None) -> int:
@@ -150,8 +188,13 @@ def stop_ringing(session: Session, telephony: Telephony | None, incident: Incide
     if telephony is None:
         return 0
     stopped = 0
-    for page in session.scalars(select(Page).where(Page.incident_id == incident.id, Page.channel == "voice",
-                                                   Page.status.in_(("initiated", "queued", "ringing")))):
+    for page in session.scalars(
+        select(Page).where(
+            Page.incident_id == incident.id,
+            Page.channel == "voice",
+            Page.status.in_(("initiated", "queued", "ringing")),
+        )
+    ):
         if not page.sid or page.sid == keep_sid:
             continue
         try:
@@ -177,8 +220,15 @@ def record_status(session: Session, page_id: int, status: str, answered_by: str 
         assert incident is not None  # pages are deleted with their incident (ON DELETE CASCADE)
         who = page.engineer.name if page.engineer else "engineer"
         extra = " (voicemail: not an acknowledgement)" if (page.answered_by or "").startswith("machine") else ""
-        incidents.note(session, incident, now, "page_delivery",
-                       f"{page.channel} page to {who}: {status}{extra}.", page.engineer_id, case_log=False)
+        incidents.note(
+            session,
+            incident,
+            now,
+            "page_delivery",
+            f"{page.channel} page to {who}: {status}{extra}.",
+            page.engineer_id,
+            case_log=False,
+        )
     return page
 
 

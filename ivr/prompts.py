@@ -34,9 +34,7 @@ PROMPTS: dict[str, str] = {
     ),
     "not_recognized": "Sorry, that is not one of the options.",
     "goodbye": "Thank you for calling Campus Support. Goodbye.",
-    "submit_online": (
-        "You can submit a case online at any time through the Support Case Portal."
-    ),
+    "submit_online": ("You can submit a case online at any time through the Support Case Portal."),
     "in_writing": (
         "For data changes or configuration requests, please submit the request in writing "
         "as a note on your case, so the authorized contact can be confirmed."
@@ -44,12 +42,9 @@ PROMPTS: dict[str, str] = {
     # Hours gating.
     "closed_holiday": "Live support is closed today for {holiday}.",
     "closed_hours": (
-        "Live support is available Monday through Friday, from 6 A M to 6 P M Central Time, "
-        "and is closed right now."
+        "Live support is available Monday through Friday, from 6 A M to 6 P M Central Time, and is closed right now."
     ),
-    "closed_outage_offer": (
-        "If your hosted site is experiencing an outage, press 8 to reach the on call engineer."
-    ),
+    "closed_outage_offer": ("If your hosted site is experiencing an outage, press 8 to reach the on call engineer."),
     # Cases.
     "case_not_found": "We could not find that case number for your district.",
     "case_readback": "Case {number_spoken}. Status: {status}.",
@@ -69,19 +64,14 @@ PROMPTS: dict[str, str] = {
     "owner_unavailable": "Your case owner is not available right now.",
     "advisor_unavailable": "That advisor is not available.",
     "queue_position": (
-        "All advisors are helping other callers. You are number {position} in line. "
-        "The expected wait is about {wait}."
+        "All advisors are helping other callers. You are number {position} in line. The expected wait is about {wait}."
     ),
-    "queue_position_no_estimate": (
-        "All advisors are helping other callers. You are number {position} in line."
-    ),
+    "queue_position_no_estimate": ("All advisors are helping other callers. You are number {position} in line."),
     "queue_still_waiting": "Thank you for holding. You are number {position} in line.",
     "queue_still_waiting_wait": (
         "Thank you for holding. You are number {position} in line. The expected wait is about {wait}."
     ),
-    "queue_options": (
-        "To leave a message or ask for a call back instead of waiting, press 1 at any time."
-    ),
+    "queue_options": ("To leave a message or ask for a call back instead of waiting, press 1 at any time."),
     "queue_choices": (
         "To leave a voice message for an advisor, press 1. "
         "To have an advisor call you back at the number you are calling from, press 2. "
@@ -91,23 +81,19 @@ PROMPTS: dict[str, str] = {
         "To leave a voice message for an advisor, press 1. To keep your place in line, press star."
     ),
     "queue_record": (
-        "Please leave your message after the tone, with your case number if you have one, "
-        "then press pound."
+        "Please leave your message after the tone, with your case number if you have one, then press pound."
     ),
     "queue_message_saved": (
-        "Thank you. Your message has been saved, and an advisor will call you back in the order "
-        "you called. Goodbye."
+        "Thank you. Your message has been saved, and an advisor will call you back in the order you called. Goodbye."
     ),
     "queue_no_message": "We did not receive a message. You are still in line.",
     "queue_callback_saved": (
-        "Thank you. An advisor will call you back at the number ending in {last4}, in the order "
-        "you called. Goodbye."
+        "Thank you. An advisor will call you back at the number ending in {last4}, in the order you called. Goodbye."
     ),
     "queue_back": "You are still in line.",
     "degraded_busy": "We could not reach an advisor right now.",
     "degraded_callback_saved": (
-        "Thank you. An advisor will call you back at the number we have on file, in the order "
-        "you called. Goodbye."
+        "Thank you. An advisor will call you back at the number we have on file, in the order you called. Goodbye."
     ),
     "call_ended": "Thank you for calling. Goodbye.",
     # Whisper to the advisor or engineer who answers.
@@ -116,9 +102,7 @@ PROMPTS: dict[str, str] = {
     "whisper_outage": "Outage call from {district}, case {number_spoken}. Press 1 to accept.",
     "whisper_declined": "The call was not accepted. Goodbye.",
     # Option 8.
-    "outage_not_hosted": (
-        "Around the clock outage support is available for hosted customers only."
-    ),
+    "outage_not_hosted": ("Around the clock outage support is available for hosted customers only."),
     "outage_opened": "We have opened outage case {number_spoken} for your district.",
     "outage_joined": "Your district's outage is already being handled on case {number_spoken}.",
     "outage_connecting": "Connecting you to the on call engineer.",

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
-from typing import Iterable
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, select
@@ -36,8 +36,9 @@ def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
 
 def responses(session: Session, since: datetime, until: datetime, now: datetime, cal: Calendar) -> list[dict]:
     rows = session.execute(
-        select(Case.priority, Case.created_at, Case.response_due_at, Case.responded_at)
-        .where(Case.created_at >= since, Case.created_at < until)
+        select(Case.priority, Case.created_at, Case.response_due_at, Case.responded_at).where(
+            Case.created_at >= since, Case.created_at < until
+        )
     ).all()
     out = []
     for priority in Priority:
@@ -45,17 +46,21 @@ def responses(session: Session, since: datetime, until: datetime, now: datetime,
         responded = [r for r in mine if r.responded_at is not None]
         within = [r for r in responded if r.response_due_at is not None and r.responded_at <= r.response_due_at]
         hours = [business_time_between(r.created_at, r.responded_at, cal).total_seconds() / 3600 for r in responded]
-        overdue = [r for r in mine if r.responded_at is None and r.response_due_at is not None and r.response_due_at < now]
-        out.append({
-            "priority": priority.value,
-            "target_business_hours": RESPONSE_TARGET_HOURS[priority],
-            "cases": len(mine),
-            "responded": len(responded),
-            "within_target": len(within),
-            "within_target_share": round(len(within) / len(responded), 4) if responded else None,
-            "avg_response_business_hours": round(sum(hours) / len(hours), 2) if hours else None,
-            "unanswered_past_due": len(overdue),
-        })
+        overdue = [
+            r for r in mine if r.responded_at is None and r.response_due_at is not None and r.response_due_at < now
+        ]
+        out.append(
+            {
+                "priority": priority.value,
+                "target_business_hours": RESPONSE_TARGET_HOURS[priority],
+                "cases": len(mine),
+                "responded": len(responded),
+                "within_target": len(within),
+                "within_target_share": round(len(within) / len(responded), 4) if responded else None,
+                "avg_response_business_hours": round(sum(hours) / len(hours), 2) if hours else None,
+                "unanswered_past_due": len(overdue),
+            }
+        )
     return out
 
 
@@ -66,19 +71,27 @@ def queue_by_day(session: Session, first: date, last: date, tz_name: str) -> lis
     while day <= last:
         start, end = _local_midnight(day, tz), _local_midnight(day + timedelta(days=1), tz)
         queued, abandoned, wait_sum = session.execute(
-            select(func.count(), func.sum(case((CallLog.outcome == "abandoned", 1), else_=0)),
-                   func.sum(CallLog.wait_seconds))
-            .where(CallLog.started_at >= start, CallLog.started_at < end, CallLog.queued_at.is_not(None),
-                   CallLog.outcome.not_in(TASK_OUTCOMES))
+            select(
+                func.count(),
+                func.sum(case((CallLog.outcome == "abandoned", 1), else_=0)),
+                func.sum(CallLog.wait_seconds),
+            ).where(
+                CallLog.started_at >= start,
+                CallLog.started_at < end,
+                CallLog.queued_at.is_not(None),
+                CallLog.outcome.not_in(TASK_OUTCOMES),
+            )
         ).one()
         queued = int(queued or 0)
-        out.append({
-            "day": day.isoformat(),
-            "queued": queued,
-            "abandoned": int(abandoned or 0),
-            "avg_wait_seconds": round(float(wait_sum or 0) / queued, 1) if queued else None,
-            "abandonment_rate": round(int(abandoned or 0) / queued, 4) if queued else None,
-        })
+        out.append(
+            {
+                "day": day.isoformat(),
+                "queued": queued,
+                "abandoned": int(abandoned or 0),
+                "avg_wait_seconds": round(float(wait_sum or 0) / queued, 1) if queued else None,
+                "abandonment_rate": round(int(abandoned or 0) / queued, 4) if queued else None,
+            }
+        )
         day += timedelta(days=1)
     return out
 
@@ -88,11 +101,15 @@ def surveys(session: Session, since: datetime, until: datetime) -> list[dict]:
     rows = session.execute(
         select(Survey.product_area, func.count(), *[func.avg(c) for c in columns])
         .where(Survey.answered_at >= since, Survey.answered_at < until)
-        .group_by(Survey.product_area).order_by(Survey.product_area)
+        .group_by(Survey.product_area)
+        .order_by(Survey.product_area)
     ).all()
     return [
-        {"product_area": area or "general", "answered": int(n),
-         **{q: round(float(v), 2) if v is not None else None for q, v in zip(QUESTIONS, avgs)}}
+        {
+            "product_area": area or "general",
+            "answered": int(n),
+            **{q: round(float(v), 2) if v is not None else None for q, v in zip(QUESTIONS, avgs)},
+        }
         for area, n, *avgs in rows
     ]
 

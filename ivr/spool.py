@@ -42,10 +42,10 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
@@ -63,12 +63,25 @@ ORPHAN_SECONDS = 120.0
 _thread_lock = threading.Lock()  # flock is per open file; threads of one process share this
 
 
-def spool(path: Path, *, sid: str, from_masked: str, at: datetime, step: str, outcome: str = "fallback",
-          event: dict[str, Any] | None = None) -> bool:
+def spool(
+    path: Path,
+    *,
+    sid: str,
+    from_masked: str,
+    at: datetime,
+    step: str,
+    outcome: str = "fallback",
+    event: dict[str, Any] | None = None,
+) -> bool:
     """Append one record durably; False (and logged) if the disk refused it. `event` (the step's
     cleaned `form` and `query`) marks a call's end to be applied on replay (`replay(apply_event=)`)."""
-    fields: dict[str, Any] = {"sid": sid[:64], "from": from_masked[:32], "at": at.isoformat(), "step": step[:32],
-                              "outcome": outcome}
+    fields: dict[str, Any] = {
+        "sid": sid[:64],
+        "from": from_masked[:32],
+        "at": at.isoformat(),
+        "step": step[:32],
+        "outcome": outcome,
+    }
     if event is not None:
         fields["event"] = event
     record = json.dumps(fields)
@@ -130,7 +143,7 @@ def replay(session: Session, path: Path, *, now: float | None = None, apply_even
         return 0
     records: list[tuple[str, dict | None]] = []
     for f in taken:
-        with open(f, "r", encoding="utf-8") as fh:
+        with open(f, encoding="utf-8") as fh:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)  # writers that opened it before the rename are done
             for line in _lines(fh.read()):
                 try:
@@ -156,8 +169,11 @@ def replay(session: Session, path: Path, *, now: float | None = None, apply_even
     session.commit()
     for f in taken:
         f.unlink()
-    log.warning("replayed %d call-log record(s) written while the database was down (%d dead-lettered)",
-                len(records) - dead, dead)
+    log.warning(
+        "replayed %d call-log record(s) written while the database was down (%d dead-lettered)",
+        len(records) - dead,
+        dead,
+    )
     return len(records)
 
 
@@ -222,8 +238,18 @@ def _apply(session: Session, rec: dict, apply_event: ApplyEvent | None) -> None:
     row = session.scalars(select(CallLog).where(CallLog.call_sid == rec["sid"])).first()
     event = rec.get("event")
     if row is None:
-        session.add(CallLog(call_sid=rec["sid"], from_masked=rec["from"], started_at=at, path=[rec["step"]],
-                            outcome=rec["outcome"], wait_seconds=0, talk_seconds=0, duration_seconds=0))
+        session.add(
+            CallLog(
+                call_sid=rec["sid"],
+                from_masked=rec["from"],
+                started_at=at,
+                path=[rec["step"]],
+                outcome=rec["outcome"],
+                wait_seconds=0,
+                talk_seconds=0,
+                duration_seconds=0,
+            )
+        )
         session.flush()
     elif row.outcome == "in_progress" and event is None:
         row.outcome = rec["outcome"]

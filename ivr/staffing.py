@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from casestore import audit
 from casestore.models import Advisor, AdvisorHold, CallLog
 from ivr import holds
-from ivr.state import CallStore
+from ivr.state import call_key
 from ivr.telephony import Telephony, TelephonyError
 from routing.presence import AUTOPAUSE_REASON, STATES, Presence, PresenceState
 
@@ -68,8 +68,14 @@ def set_presence(
     advisor.signed_in_state = state
     advisor.away_reason = reason
     audit.record(
-        session, at=now, actor=actor, action="update", entity="advisor_presence", key=advisor.name,
-        before=before, after={"presence": state, "away_reason": reason},
+        session,
+        at=now,
+        actor=actor,
+        action="update",
+        entity="advisor_presence",
+        key=advisor.name,
+        before=before,
+        after={"presence": state, "away_reason": reason},
     )
     session.flush()
     return presence.set_state(advisor_pk, state, now, reason)
@@ -84,8 +90,14 @@ def note_autopause(session: Session, advisor_pk: int, now: datetime, reason: str
     advisor.signed_in_state = PresenceState.AWAY.value
     advisor.away_reason = reason
     audit.record(
-        session, at=now, actor="ivr:autopause", action="update", entity="advisor_presence",
-        key=advisor.name, before=before, after={"presence": "away", "away_reason": reason},
+        session,
+        at=now,
+        actor="ivr:autopause",
+        action="update",
+        entity="advisor_presence",
+        key=advisor.name,
+        before=before,
+        after={"presence": "away", "away_reason": reason},
     )
 
 
@@ -99,7 +111,8 @@ def restore(session: Session, presence: Presence, now: datetime) -> dict[int, st
     ).all()
     known = {int(pk) for pk in presence.redis.smembers(presence.registry_key)}
     missing = [
-        (pk, state, reason) for pk, state, reason in rows
+        (pk, state, reason)
+        for pk, state, reason in rows
         if pk not in known and state in STATES and state != PresenceState.OFFLINE.value
     ]
     busy = holds.busy(session, now, [pk for pk, _, _ in missing]) if missing else {}
@@ -126,24 +139,31 @@ def adopt_hold(presence: Presence, hold: AdvisorHold, now: datetime, *, replacin
 
 
 def reconcile(
-    session: Session, presence: Presence, client: redis.Redis, now: datetime, wrap_seconds: float,
-    *, telephony: Telephony | None = None, longest_call: timedelta = holds.STALE_AFTER,
+    session: Session,
+    presence: Presence,
+    client: redis.Redis,
+    now: datetime,
+    wrap_seconds: float,
+    *,
+    telephony: Telephony | None = None,
+    longest_call: timedelta = holds.STALE_AFTER,
 ) -> dict[int, str]:
     """`restore`, then converge live presence on the roster and on the calls still alive."""
     changes = restore(session, presence, now)
     roster = {pk: active for pk, active in session.execute(select(Advisor.id, Advisor.active)).all()}
     views = presence.snapshot(roster, now)
     held = {v.call_sid for v in views.values() if v.state == PresenceState.ON_CALL.value and v.call_sid}
-    calls = CallStore(client)
     # A call is alive while Redis has its state, or while the database holds an advisor for it
     # (its state may have been lost with Redis while the advisor still talks), unless its call-log
     # row says it has ended (its final status came while Redis was unreachable, so the state left
     # in Redis is stale and nobody freed the advisor there).
     open_holds = {h.call_sid for h in holds.busy(session, now).values() if h.free_at is None}
-    ended = set(session.scalars(
-        select(CallLog.call_sid).where(CallLog.call_sid.in_(held), CallLog.ended_at.is_not(None))
-    )) if held else set()
-    live = {sid for sid in held if sid not in ended and (sid in open_holds or client.exists(calls.key(sid)))}
+    ended = (
+        set(session.scalars(select(CallLog.call_sid).where(CallLog.call_sid.in_(held), CallLog.ended_at.is_not(None))))
+        if held
+        else set()
+    )
+    live = {sid for sid in held if sid not in ended and (sid in open_holds or client.exists(call_key(sid)))}
     over = _calls_over(views.values(), live, now, telephony, longest_call)
     for sid in over:
         holds.end_call(session, sid, now)
@@ -152,13 +172,15 @@ def reconcile(
     return changes
 
 
-def _calls_over(views, live: set[str], now: datetime, telephony: Telephony | None,
-                longest_call: timedelta) -> set[str]:
+def _calls_over(views, live: set[str], now: datetime, telephony: Telephony | None, longest_call: timedelta) -> set[str]:
     """Calls that look alive but are over: held with no webhook for longer than `longest_call`
     (presence's `since` is the last change a webhook made), or over by the carrier's word."""
     limit = now.timestamp() - longest_call.total_seconds()
-    over = {v.call_sid for v in views
-            if v.call_sid in live and v.state == PresenceState.ON_CALL.value and (v.since or 0) < limit}
+    over = {
+        v.call_sid
+        for v in views
+        if v.call_sid in live and v.state == PresenceState.ON_CALL.value and (v.since or 0) < limit
+    }
     if telephony is not None:
         for sid in sorted(live - over)[:MAX_STATUS_LOOKUPS]:
             try:
@@ -179,8 +201,13 @@ def presence_rows(session: Session, presence: Presence, now: datetime) -> list[d
     ).all()
     views = presence.snapshot([pk for pk, _ in rows], now)
     return [
-        {"advisor": pk, "name": name, "state": views[pk].state, "calls_today": views[pk].calls_today,
-         "missed_in_a_row": views[pk].missed_in_a_row, "away_reason": views[pk].away_reason}
+        {
+            "advisor": pk,
+            "name": name,
+            "state": views[pk].state,
+            "calls_today": views[pk].calls_today,
+            "missed_in_a_row": views[pk].missed_in_a_row,
+            "away_reason": views[pk].away_reason,
+        }
         for pk, name in rows
     ]
-

@@ -10,14 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, cast
 
 import redis
 from sqlalchemy.orm import Session
 
 from casestore.models import CallStateRow
-from casestore.redisguard import BREAKER, ERRORS
+from casestore.redisguard import ERRORS, Breaker
 
 CALL_TTL_SECONDS = 6 * 3600
 RESPONSE_TTL_SECONDS = 3600
@@ -75,45 +75,53 @@ class CallState:
             del self.path[:-60]
 
 
+def call_key(sid: str, prefix: str = "sl") -> str:
+    """Where a call's state is kept in Redis."""
+    return f"{prefix}:call:{sid}"
+
+
 class CallStore:
     """Call state and replayable answers in Redis, read and written in one round trip each.
 
-    While Redis is unreachable (`casestore.redisguard.BREAKER`), state goes to the database
-    (`CallStateRow`, with `session`) instead, so a call in progress carries on; answers are not
+    While Redis is unreachable (`breaker`, the app's: `casestore.redisguard`), state goes to the
+    database (`CallStateRow`, with `session`) instead, so a call in progress carries on; answers are not
     kept for replay then (a Twilio retry runs the step again). When Redis returns, a call whose
     state is only in the database is found there on its next request.
     """
 
-    def __init__(self, client: redis.Redis, prefix: str = "sl", session: Session | None = None) -> None:
+    def __init__(
+        self, client: redis.Redis, prefix: str = "sl", session: Session | None = None, *, breaker: Breaker
+    ) -> None:
         self.redis = client
         self.prefix = prefix
         self.session = session
+        self.breaker = breaker
 
     def key(self, sid: str) -> str:
-        return f"{self.prefix}:call:{sid}"
+        return call_key(sid, self.prefix)
 
     def answer_key(self, sid: str, url: str) -> str:
         return f"{self.prefix}:resp:{sid}:{hashlib.sha1(url.encode()).hexdigest()}"
 
     @staticmethod
-    def _decode(raw: str | dict | None) -> CallState | None:
+    def _decode(raw: str | bytes | dict | None) -> CallState | None:
         if raw is None:
             return None
-        data: dict[str, Any] = json.loads(raw) if isinstance(raw, str) else raw
+        data: dict[str, Any] = json.loads(raw) if isinstance(raw, (str, bytes)) else raw
         known = CallState.__dataclass_fields__
         return CallState(**{k: v for k, v in data.items() if k in known})
 
     def load(self, sid: str) -> CallState | None:
-        if BREAKER.usable():
+        if self.breaker.usable():
             try:
                 state = self._decode(self.redis.get(self.key(sid)))
-                BREAKER.succeeded()
+                self.breaker.succeeded()
                 if state is not None:
                     return state
             except ERRORS as exc:
-                BREAKER.failed(exc)
+                self.breaker.failed(exc)
         state = self._db_load(sid)
-        if state is None and not BREAKER.usable() and BREAKER.probe(self.redis.ping):
+        if state is None and not self.breaker.usable() and self.breaker.probe(self.redis.ping):
             return self.load(sid)  # Redis is back (see `begin`)
         return state
 
@@ -124,27 +132,36 @@ class CallStore:
         Twilio retry of the same request gets the same answer and runs no side effect twice.
         `may_exist=False` (a call's first request) skips the database look-up on a Redis miss.
         """
-        if BREAKER.usable():
+        if self.breaker.usable():
             try:
-                answer, raw = self.redis.mget(self.answer_key(sid, url), self.key(sid))
-                BREAKER.succeeded()
+                found, raw = self.redis.mget(self.answer_key(sid, url), self.key(sid))
+                answer = cast("str | None", found)  # the clients decode responses
+                self.breaker.succeeded()
                 if raw is not None or not may_exist:
                     return answer, self._decode(raw)
                 return answer, self._db_load(sid)
             except ERRORS as exc:
-                BREAKER.failed(exc)
+                self.breaker.failed(exc)
         if not may_exist:
             return None, None
         state = self._db_load(sid)
-        if state is None and BREAKER.probe(self.redis.ping):
+        if state is None and self.breaker.probe(self.redis.ping):
             # Redis is back and this process had not noticed: the state may be there (another
             # process wrote it), so look again rather than send the caller back to the greeting.
             return self.begin(sid, url, may_exist=True)
         return None, state
 
-    def finish(self, sid: str, url: str, twiml: str, state: CallState | None, forget: bool,
-               now: datetime | None = None, cache: bool = True) -> None:
-        if BREAKER.usable():
+    def finish(
+        self,
+        sid: str,
+        url: str,
+        twiml: str,
+        state: CallState | None,
+        forget: bool,
+        now: datetime | None = None,
+        cache: bool = True,
+    ) -> None:
+        if self.breaker.usable():
             try:
                 pipe = self.redis.pipeline(transaction=False)
                 if forget:
@@ -155,11 +172,11 @@ class CallStore:
                     if state is not None:
                         pipe.set(self.key(sid), json.dumps(asdict(state)), ex=CALL_TTL_SECONDS)
                 pipe.execute()
-                BREAKER.succeeded()
+                self.breaker.succeeded()
                 return
             except ERRORS as exc:
-                BREAKER.failed(exc)
-        self._db_save(sid, None if forget else state, now or datetime.now(timezone.utc))
+                self.breaker.failed(exc)
+        self._db_save(sid, None if forget else state, now or datetime.now(UTC))
 
     # -- the database stand-in ---------------------------------------------------------------
 
@@ -184,28 +201,30 @@ class CallStore:
         self.session.commit()
 
 
-def mark(session: Session | None, client: redis.Redis, key: str, value: str, ttl: int, now: datetime) -> None:
+def mark(
+    session: Session | None, client: redis.Redis, key: str, value: str, ttl: int, now: datetime, *, breaker: Breaker
+) -> None:
     """A short-lived marker (an accepted whisper): Redis, or the database stand-in."""
-    if BREAKER.usable():
+    if breaker.usable():
         try:
             client.set(key, value, ex=ttl)
-            BREAKER.succeeded()
+            breaker.succeeded()
             return
         except ERRORS as exc:
-            BREAKER.failed(exc)
+            breaker.failed(exc)
     if session is None:
         raise RuntimeError("Redis is unreachable and no database session was given")
     if session.get(CallStateRow, key) is None:
         session.add(CallStateRow(key=key, data={"value": value}, updated_at=now))
 
 
-def marked(session: Session | None, client: redis.Redis, key: str) -> bool:
-    if BREAKER.usable():
+def marked(session: Session | None, client: redis.Redis, key: str, *, breaker: Breaker) -> bool:
+    if breaker.usable():
         try:
             found = client.get(key) is not None
-            BREAKER.succeeded()
+            breaker.succeeded()
             if found:
                 return True
         except ERRORS as exc:
-            BREAKER.failed(exc)
+            breaker.failed(exc)
     return session is not None and session.get(CallStateRow, key) is not None

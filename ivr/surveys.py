@@ -36,8 +36,13 @@ def after_close(session: Session, jobs: Jobs | None, case: Case, now: datetime) 
         return None
     if contact.last_survey_at is not None and now - contact.last_survey_at < SURVEY_EVERY:
         return None
-    survey = Survey(case_id=case.id, contact_id=contact.id, channel="sms", sent_at=now,
-                    product_area=case.product_area.value if case.product_area else None)
+    survey = Survey(
+        case_id=case.id,
+        contact_id=contact.id,
+        channel="sms",
+        sent_at=now,
+        product_area=case.product_area.value if case.product_area else None,
+    )
     contact.last_survey_at = now
     session.add(survey)
     session.flush()
@@ -55,8 +60,10 @@ def after_close(session: Session, jobs: Jobs | None, case: Case, now: datetime) 
 
 
 def survey_text(case: Case) -> str:
-    return (f"Campus Support: case {case.number} is closed. How did we do? Reply with five digits from 1 to 5 "
-            "for Courtesy, Knowledge, Timeliness, Quality and Overall Service (e.g. 55454). Reply STOP to opt out.")
+    return (
+        f"Campus Support: case {case.number} is closed. How did we do? Reply with five digits from 1 to 5 "
+        "for Courtesy, Knowledge, Timeliness, Quality and Overall Service (e.g. 55454). Reply STOP to opt out."
+    )
 
 
 def send_survey(survey_id: int) -> str:
@@ -84,15 +91,24 @@ def reply(session: Session, contact: Contact, body: str, now: datetime) -> str |
     if _STOP.match(body or ""):
         if not contact.survey_opt_out:
             contact.survey_opt_out = True
-            audit.record(session, at=now, actor="sms:contact", action="update", entity="contact", key=contact.contact_id,
-                         before={"survey_opt_out": False}, after={"survey_opt_out": True})
+            audit.record(
+                session,
+                at=now,
+                actor="sms:contact",
+                action="update",
+                entity="contact",
+                key=contact.contact_id,
+                before={"survey_opt_out": False},
+                after={"survey_opt_out": True},
+            )
         return "You will not get satisfaction surveys from Campus Support any more."
     match = _SCORES.match(body or "")
     if match is None:
         return None
     survey = session.scalars(
-        select(Survey).where(Survey.contact_id == contact.id, Survey.answered_at.is_(None),
-                             Survey.sent_at >= now - ANSWER_WITHIN).order_by(Survey.sent_at.desc())
+        select(Survey)
+        .where(Survey.contact_id == contact.id, Survey.answered_at.is_(None), Survey.sent_at >= now - ANSWER_WITHIN)
+        .order_by(Survey.sent_at.desc())
     ).first()
     if survey is None:
         return None

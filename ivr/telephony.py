@@ -72,12 +72,7 @@ class TelephonyError(Exception):
     retryable: bool = False
 
     def __init__(
-        self,
-        message: str,
-        *,
-        code: int | None = None,
-        status: int | None = None,
-        retryable: bool | None = None,
+        self, message: str, *, code: int | None = None, status: int | None = None, retryable: bool | None = None
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -134,20 +129,13 @@ class Telephony(Protocol):
         ...
 
     def update_call(
-        self,
-        call_sid: str,
-        *,
-        url: str | None = None,
-        twiml: str | None = None,
-        status: str | None = None,
+        self, call_sid: str, *, url: str | None = None, twiml: str | None = None, status: str | None = None
     ) -> None:
         """Redirect a live call to new TwiML (`url` or inline `twiml`), or end it
         (`status="completed"`; `"canceled"` for a call not yet answered)."""
         ...
 
-    def send_sms(
-        self, to: str, from_: str, body: str, *, status_callback: str | None = None
-    ) -> str:
+    def send_sms(self, to: str, from_: str, body: str, *, status_callback: str | None = None) -> str:
         """Send a text message. Returns the MessageSid."""
         ...
 
@@ -207,14 +195,7 @@ class TwilioTelephony:
     HTTP connections.
     """
 
-    def __init__(
-        self,
-        account_sid: str,
-        auth_token: str,
-        *,
-        base_url: str | None = None,
-        timeout: float = 5.0,
-    ) -> None:
+    def __init__(self, account_sid: str, auth_token: str, *, base_url: str | None = None, timeout: float = 5.0) -> None:
         if not account_sid or not auth_token:
             raise ValueError("account_sid and auth_token are required")
         self._http = TwilioHttpClient(timeout=timeout)
@@ -251,20 +232,13 @@ class TwilioTelephony:
         return call.sid
 
     def update_call(
-        self,
-        call_sid: str,
-        *,
-        url: str | None = None,
-        twiml: str | None = None,
-        status: str | None = None,
+        self, call_sid: str, *, url: str | None = None, twiml: str | None = None, status: str | None = None
     ) -> None:
         kwargs = _update_kwargs(url, twiml, status)
         self._do("update call", None, lambda: self._account.calls(call_sid).update(**kwargs))
         log.info("updated call %s (%s)", call_sid, ", ".join(sorted(kwargs)))
 
-    def send_sms(
-        self, to: str, from_: str, body: str, *, status_callback: str | None = None
-    ) -> str:
+    def send_sms(self, to: str, from_: str, body: str, *, status_callback: str | None = None) -> str:
         kwargs: dict = {"to": to, "from_": from_, "body": body}
         if status_callback:
             kwargs["status_callback"] = status_callback
@@ -293,7 +267,12 @@ class TwilioTelephony:
             error = error_from_transport(exc)
         log.warning(
             "%s%s failed: %s (code=%s status=%s retryable=%s)",
-            what, target, type(error).__name__, error.code, error.status, error.retryable,
+            what,
+            target,
+            type(error).__name__,
+            error.code,
+            error.status,
+            error.retryable,
         )
         # `from None`: the provider's exception repeats the full number; keep it out of tracebacks.
         raise error from None
@@ -408,18 +387,11 @@ class RecordingTelephony:
         with self._lock:
             self._check(to)
             sid = f"CA{next(self._call_ids):032d}"
-            self.calls.append(
-                PlacedCall(sid, to, from_, url, status_callback, int(timeout), machine_detection)
-            )
+            self.calls.append(PlacedCall(sid, to, from_, url, status_callback, int(timeout), machine_detection))
             return sid
 
     def update_call(
-        self,
-        call_sid: str,
-        *,
-        url: str | None = None,
-        twiml: str | None = None,
-        status: str | None = None,
+        self, call_sid: str, *, url: str | None = None, twiml: str | None = None, status: str | None = None
     ) -> None:
         _update_kwargs(url, twiml, status)
         with self._lock:
@@ -427,18 +399,12 @@ class RecordingTelephony:
             if call_sid not in self._inbound and call_sid not in {c.sid for c in self.calls}:
                 raise TelephonyError(f"call {call_sid} not found", code=NOT_FOUND, status=404)
             if call_sid in self.ended:
-                raise CallNotInProgress(
-                    f"call {call_sid} is not in progress", code=CALL_NOT_IN_PROGRESS, status=400
-                )
-            self.updates.append(
-                CallUpdate(call_sid, url, None if twiml is None else str(twiml), status)
-            )
+                raise CallNotInProgress(f"call {call_sid} is not in progress", code=CALL_NOT_IN_PROGRESS, status=400)
+            self.updates.append(CallUpdate(call_sid, url, None if twiml is None else str(twiml), status))
             if status is not None:
                 self.ended.add(call_sid)
 
-    def send_sms(
-        self, to: str, from_: str, body: str, *, status_callback: str | None = None
-    ) -> str:
+    def send_sms(self, to: str, from_: str, body: str, *, status_callback: str | None = None) -> str:
         with self._lock:
             self._check(to)
             sid = f"SM{next(self._sms_ids):032d}"

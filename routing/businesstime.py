@@ -125,9 +125,7 @@ def _first_change(lo: datetime, hi: datetime, offset: timedelta, tz: ZoneInfo) -
     return hi
 
 
-def _offset_pieces(
-    lo: datetime, hi: datetime, tz: ZoneInfo
-) -> list[tuple[datetime, datetime, timedelta]]:
+def _offset_pieces(lo: datetime, hi: datetime, tz: ZoneInfo) -> list[tuple[datetime, datetime, timedelta]]:
     """[lo, hi) cut where the zone's UTC offset changes: (piece_start, piece_end, offset)."""
     pieces: list[tuple[datetime, datetime, timedelta]] = []
     piece_start = probe = lo
@@ -201,9 +199,7 @@ def _iter_open(start: datetime, cal: Calendar, until: datetime | None = None) ->
         intervals = _day_intervals(day, cal)
         closed_run = 0 if intervals else closed_run + 1
         if until is None and closed_run > MAX_CLOSED_DAYS:
-            raise LookupError(
-                f"no business hours in the {MAX_CLOSED_DAYS} days up to {day.isoformat()}"
-            )
+            raise LookupError(f"no business hours in the {MAX_CLOSED_DAYS} days up to {day.isoformat()}")
         for lo, hi in intervals:
             if hi > start:
                 heapq.heappush(pending, (max(lo, start), hi))

@@ -72,9 +72,7 @@ class WeeklyHours(Mapping[int, tuple[HoursRange, ...]]):
                     if not isinstance(t, time) or t.tzinfo is not None:
                         raise ValueError(f"hours must be naive local times, got {t!r}")
                 if not opens < closes:
-                    raise ValueError(
-                        f"weekday {weekday}: {opens}-{closes} must open before it closes"
-                    )
+                    raise ValueError(f"weekday {weekday}: {opens}-{closes} must open before it closes")
                 if previous_close is not None and opens < previous_close:
                     raise ValueError(f"weekday {weekday}: ranges overlap or are out of order")
                 previous_close = closes
@@ -163,10 +161,7 @@ def _weekday_index(value: Weekday | str) -> int:
 
 
 def calendar_from_rows(
-    hours_rows: Iterable[BusinessHours],
-    rule_rows: Iterable[HolidayRule],
-    closure_rows: Iterable[Closure],
-    tz_name: str,
+    hours_rows: Iterable[BusinessHours], rule_rows: Iterable[HolidayRule], closure_rows: Iterable[Closure], tz_name: str
 ) -> Calendar:
     """Build a Calendar from the ORM rows. Inactive rules are left out; the holiday names come
     from HOLIDAY_RULES (the rule's `name` column is display text for admins only)."""

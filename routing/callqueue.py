@@ -209,8 +209,14 @@ def entry_for(
     `exclude` advisors who just missed the call, until `exclude_until`."""
     ts = queued_at.timestamp()
     return Waiting(
-        sid=sid, rank=priority_rank, queued_at=ts, skill=skill, teams=tuple(teams),
-        owner_pk=owner_pk, owner_until=(ts + owner_wait_seconds) if (owner_pk is not None and owner_waits) else None,
-        exclude=tuple(exclude), exclude_until=exclude_until.timestamp() if exclude and exclude_until else None,
+        sid=sid,
+        rank=priority_rank,
+        queued_at=ts,
+        skill=skill,
+        teams=tuple(teams),
+        owner_pk=owner_pk,
+        owner_until=(ts + owner_wait_seconds) if (owner_pk is not None and owner_waits) else None,
+        exclude=tuple(exclude),
+        exclude_until=exclude_until.timestamp() if exclude and exclude_until else None,
         due_at=due_at.timestamp() if due_at is not None else None,
     )

@@ -52,7 +52,7 @@ START = Position(0, 0)
 
 # Used when no policy is defined: primary, then secondary, five minutes each, run twice.
 FALLBACK_POLICY = PolicySpec(
-    name="(built-in)", steps=(StepSpec(5, ("primary",)), StepSpec(5, ("secondary",))), repeats=1,
+    name="(built-in)", steps=(StepSpec(5, ("primary",)), StepSpec(5, ("secondary",))), repeats=1
 )
 
 
@@ -112,8 +112,10 @@ def spec_from_row(row: EscalationPolicy) -> PolicySpec:
 def load_policies(session: Session) -> list[PolicySpec]:
     rows = session.scalars(
         select(EscalationPolicy)
-        .options(selectinload(EscalationPolicy.steps).selectinload(EscalationStep.engineers),
-                 selectinload(EscalationPolicy.manager))
+        .options(
+            selectinload(EscalationPolicy.steps).selectinload(EscalationStep.engineers),
+            selectinload(EscalationPolicy.manager),
+        )
         .order_by(EscalationPolicy.name)
     )
     return [spec_from_row(r) for r in rows]

@@ -1,10 +1,11 @@
 """Advisor presence (available / on_call / wrap_up / away / offline) and atomic reservation, in Redis.
 
 What it owns. Who is free right now, shared by every gunicorn worker and machine: one Redis hash
-per advisor, plus the decision "which free advisor takes this call" and the taking of that advisor,
-done as one atomic step (`Presence.reserve`). The roster (who exists, skills, teams, active) stays
-in the database; callers hand it in as `routing.selection.AdvisorView`s. Eligibility and team order
-are `routing.selection`'s rules; this module layers "is free, and for how long" on top. It never
+per advisor, plus the last step of "which free advisor takes this call" and the taking of that
+advisor, done as one atomic step (`Presence.reserve`). Whom to ask for, from which pool, in which
+team order is `routing.decision`'s (on `routing.selection`'s eligibility and team order); this module
+layers "is free, and for how long" on top. The roster (who exists, skills, teams, active) stays in
+the database; callers hand it in as `routing.selection.AdvisorView`s. It never
 reads the clock: every method takes `now`, which must be tz-aware (a naive datetime raises
 ValueError). It imports only `routing`, redis and the standard library.
 
@@ -31,12 +32,12 @@ drives it. A reservation taken from an elapsed wrap-up writes that idle_since do
 
 Why reservation is atomic. Several workers may route calls at the same moment. `reserve` reads the
 candidates' presence, picks the best one and marks them on_call in ONE Lua script (EVALSHA through
-redis-py `register_script`). Redis runs a script without interleaving any other command, so two
-concurrent reservations can never both see the same advisor as free: the second sees them on_call.
-A read-then-write from Python (even with a pipeline) would have that race. Every other transition
-(release, accepted, call_ended, set_state, reconcile) is also a small script that checks the state
-and the call sid it expects before writing, so a late or duplicate Twilio callback cannot free an
-advisor who has moved on to another call.
+redis-py `register_script`; the scripts are in `routing.presencelua`). Redis runs a script without
+interleaving any other command, so two concurrent reservations can never both see the same advisor
+as free: the second sees them on_call. A read-then-write from Python (even with a pipeline) would
+have that race. Every other transition (release, accepted, call_ended, set_state, reconcile) is also
+a small script that checks the state and the call sid it expects before writing, so a late or
+duplicate Twilio callback cannot free an advisor who has moved on to another call.
 
 Choice order in `reserve`: the case owner, if given and free; otherwise, among candidates eligible
 for the skill, preferred teams first (their order in `preferred_teams`, others after), then longest
@@ -59,6 +60,8 @@ from zoneinfo import ZoneInfo
 
 import redis
 
+from routing import presencelua as lua
+from routing.decision import team_rank
 from routing.selection import AdvisorView, eligible
 
 MISSED_LIMIT = 2
@@ -100,188 +103,6 @@ class AdvisorPresence:
         return self.state == PresenceState.AVAILABLE.value
 
 
-# --- Lua -------------------------------------------------------------------------------------------
-# Shared helpers. Timestamps travel as Python float reprs and are written back with %.17g, which
-# round-trips a double exactly (tostring's %.14g would drop the microseconds).
-_PRELUDE = """
-local function num(v)
-  if v == false or v == nil or v == '' then return nil end
-  return tonumber(v)
-end
-local function fmt(x) return string.format('%.17g', x) end
--- the state as seen at `now`: an elapsed wrap-up is available since its end
-local function effective(state, wrap_until, now)
-  state = state or 'offline'
-  if state == 'wrap_up' then
-    local w = num(wrap_until)
-    if w ~= nil and w <= now then return 'available', w end
-  end
-  return state, nil
-end
-"""
-
-# KEYS[i]: advisor hashes (the owner first when ARGV[4] == '1').
-# ARGV: now, today, call_sid, has_owner, then (pk, team_rank) per key.
-_RESERVE = _PRELUDE + """
-local now = tonumber(ARGV[1])
-local today = ARGV[2]
-local sid = ARGV[3]
-local has_owner = ARGV[4] == '1'
-local best = nil
-for i = 1, #KEYS do
-  local f = redis.call('HMGET', KEYS[i], 'state', 'idle_since', 'since', 'wrap_until',
-                       'calls_today', 'calls_date', 'call_sid')
-  local pk = tonumber(ARGV[3 + 2 * i])
-  if f[1] == 'on_call' and f[7] == sid then return pk end
-  local eff, wrap_end = effective(f[1], f[4], now)
-  if eff == 'available' then
-    local c = {i = i, pk = pk, rank = tonumber(ARGV[4 + 2 * i]),
-               idle = wrap_end or num(f[2]) or num(f[3]) or 0, calls = 0}
-    if f[6] == today then c.calls = num(f[5]) or 0 end
-    if has_owner and i == 1 then
-      c.rank = -1  -- the free owner beats everyone
-    end
-    if best == nil
-       or c.rank < best.rank
-       or (c.rank == best.rank and (c.idle < best.idle
-           or (c.idle == best.idle and (c.calls < best.calls
-               or (c.calls == best.calls and c.pk < best.pk))))) then
-      best = c
-    end
-  end
-end
-if best == nil then return false end
-redis.call('HSET', KEYS[best.i], 'state', 'on_call', 'since', ARGV[1], 'idle_since', fmt(best.idle),
-           'call_sid', sid, 'accepted_sid', '', 'wrap_until', '')
-return best.pk
-"""
-
-# KEYS: advisor hash, registry. ARGV: now, new state, reason, pk. Returns 1 when something changed.
-_SET_STATE = _PRELUDE + """
-local now = tonumber(ARGV[1])
-local new = ARGV[2]
-local f = redis.call('HMGET', KEYS[1], 'state', 'wrap_until', 'away_reason')
-local eff, wrap_end = effective(f[1], f[2], now)
-redis.call('SADD', KEYS[2], ARGV[4])
-if new == 'available' then
-  if eff == 'available' then
-    if wrap_end ~= nil then  -- write the elapsed wrap-up down; idle since it ended
-      redis.call('HSET', KEYS[1], 'state', 'available', 'since', fmt(wrap_end),
-                 'idle_since', fmt(wrap_end), 'wrap_until', '')
-      return 1
-    end
-    return 0
-  end
-  redis.call('HSET', KEYS[1], 'state', 'available', 'since', ARGV[1], 'idle_since', ARGV[1],
-             'missed', '0', 'away_reason', '', 'call_sid', '', 'accepted_sid', '', 'wrap_until', '')
-  return 1
-end
-if eff == new then
-  if new == 'away' and f[3] ~= ARGV[3] then
-    redis.call('HSET', KEYS[1], 'away_reason', ARGV[3])
-    return 1
-  end
-  if new == 'wrap_up' and num(f[2]) ~= nil then  -- open-ended now; `since` keeps its start
-    redis.call('HSET', KEYS[1], 'wrap_until', '')
-    return 1
-  end
-  return 0
-end
-local reason = ''
-if new == 'away' then reason = ARGV[3] end
-redis.call('HSET', KEYS[1], 'state', new, 'since', ARGV[1], 'away_reason', reason,
-           'call_sid', '', 'accepted_sid', '', 'wrap_until', '')
-return 1
-"""
-
-# KEYS: advisor hash. ARGV: now, call_sid, missed ('1'/'0'), limit, reason.
-# Returns the new state, or '' when the sid is not the advisor's unaccepted reservation.
-_RELEASE = """
-local f = redis.call('HMGET', KEYS[1], 'state', 'call_sid', 'accepted_sid', 'missed')
-if f[1] ~= 'on_call' or f[2] ~= ARGV[2] or f[3] == ARGV[2] then return '' end
-local missed = tonumber(f[4] or '0') or 0
-if ARGV[3] == '1' then missed = missed + 1 end
-local limit = tonumber(ARGV[4])
-if limit > 0 and missed >= limit then
-  redis.call('HSET', KEYS[1], 'state', 'away', 'since', ARGV[1], 'away_reason', ARGV[5],
-             'missed', tostring(missed), 'call_sid', '', 'accepted_sid', '')
-  return 'away'
-end
-redis.call('HSET', KEYS[1], 'state', 'available', 'since', ARGV[1], 'missed', tostring(missed),
-           'call_sid', '', 'accepted_sid', '')
-return 'available'
-"""
-
-# KEYS: advisor hash. ARGV: call_sid, today. Returns 1 when counted (0: wrong sid or duplicate).
-_ACCEPTED = """
-local f = redis.call('HMGET', KEYS[1], 'state', 'call_sid', 'accepted_sid', 'calls_today', 'calls_date')
-if f[1] ~= 'on_call' or f[2] ~= ARGV[1] or f[3] == ARGV[1] then return 0 end
-local calls = 0
-if f[5] == ARGV[2] then calls = tonumber(f[4]) or 0 end
-redis.call('HSET', KEYS[1], 'missed', '0', 'calls_today', tostring(calls + 1),
-           'calls_date', ARGV[2], 'accepted_sid', ARGV[1])
-return 1
-"""
-
-# KEYS: advisor hash. ARGV: now, wrap_until, call_sid ('' = whatever call they hold).
-_CALL_ENDED = """
-local f = redis.call('HMGET', KEYS[1], 'state', 'call_sid')
-if f[1] ~= 'on_call' then return 0 end
-if ARGV[3] ~= '' and f[2] ~= ARGV[3] then return 0 end
-redis.call('HSET', KEYS[1], 'state', 'wrap_up', 'since', ARGV[1], 'wrap_until', ARGV[2],
-           'call_sid', '', 'accepted_sid', '')
-return 1
-"""
-
-# KEYS: advisor hash, registry. ARGV: expected sid ('' = only when there is no record), since,
-# call_sid ('' = wrap-up), wrap_until, pk. Returns 1 when the record was written.
-_ADOPT = """
-if ARGV[1] == '' then
-  if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-else
-  local f = redis.call('HMGET', KEYS[1], 'state', 'call_sid', 'accepted_sid')
-  if f[1] ~= 'on_call' or f[2] ~= ARGV[1] or f[3] == ARGV[1] then return 0 end
-end
-redis.call('SADD', KEYS[2], ARGV[5])
-if ARGV[3] ~= '' then
-  redis.call('HSET', KEYS[1], 'state', 'on_call', 'since', ARGV[2], 'call_sid', ARGV[3],
-             'accepted_sid', '', 'wrap_until', '', 'away_reason', '')
-else
-  redis.call('HSET', KEYS[1], 'state', 'wrap_up', 'since', ARGV[2], 'wrap_until', ARGV[4],
-             'idle_since', ARGV[4], 'call_sid', '', 'accepted_sid', '', 'away_reason', '')
-end
-return 1
-"""
-
-# KEYS: advisor hash. ARGV: now, active ('1'/'0'), max_wrap_seconds, check_sid ('1'/'0'), dead sid.
-# Returns the advisor's state at `now` after a change, or '' when nothing changed.
-_RECONCILE = _PRELUDE + """
-local now = tonumber(ARGV[1])
-local f = redis.call('HMGET', KEYS[1], 'state', 'call_sid', 'since', 'wrap_until')
-if not f[1] or f[1] == 'offline' then return '' end
-if ARGV[2] == '0' then
-  redis.call('HSET', KEYS[1], 'state', 'offline', 'since', ARGV[1], 'away_reason', '',
-             'call_sid', '', 'accepted_sid', '', 'wrap_until', '')
-  return 'offline'
-end
-if f[1] == 'on_call' and ARGV[4] == '1' and (f[2] or '') == ARGV[5] then
-  redis.call('HSET', KEYS[1], 'state', 'wrap_up', 'since', ARGV[1], 'wrap_until', ARGV[1],
-             'call_sid', '', 'accepted_sid', '')
-  return 'available'
-end
-if f[1] == 'wrap_up' then
-  local limit = (num(f[3]) or now) + tonumber(ARGV[3])
-  local w = num(f[4])
-  if w == nil or w > limit then
-    redis.call('HSET', KEYS[1], 'wrap_until', fmt(limit))
-    return (effective('wrap_up', fmt(limit), now))
-  end
-end
-return ''
-"""
-
-
-# --- Python side -----------------------------------------------------------------------------------
 def _ts(now: datetime) -> float:
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError(f"naive datetime {now!r}: pass a tz-aware instant")
@@ -309,31 +130,30 @@ def _state(state: PresenceState | str) -> str:
     return value
 
 
-def team_rank(advisor: AdvisorView, preferred_teams: tuple[str, ...] | list[str]) -> int:
-    """Position of the advisor's team in `preferred_teams` (others after all of them)."""
-    teams = tuple(preferred_teams)
-    return teams.index(advisor.team) if advisor.team in teams else len(teams)
-
-
 class Presence:
     """Advisor presence and reservation, in Redis. `tz` is the desk's zone: calls_today resets at
     local midnight there."""
 
-    def __init__(self, client: redis.Redis, tz: str | tzinfo = "America/Chicago", prefix: str = "sl",
-                 missed_limit: int = MISSED_LIMIT) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        tz: str | tzinfo = "America/Chicago",
+        prefix: str = "sl",
+        missed_limit: int = MISSED_LIMIT,
+    ) -> None:
         """`missed_limit`: missed calls in a row that set an advisor away (0: never)."""
         self.redis = client
         self.missed_limit = max(0, int(missed_limit))
         self.tz = ZoneInfo(tz) if isinstance(tz, str) else tz
         self._base = f"{{{prefix}:presence}}"
         self.registry_key = f"{self._base}:advisors"
-        self._reserve = client.register_script(_RESERVE)
-        self._set_state = client.register_script(_SET_STATE)
-        self._release = client.register_script(_RELEASE)
-        self._accepted = client.register_script(_ACCEPTED)
-        self._call_ended = client.register_script(_CALL_ENDED)
-        self._reconcile = client.register_script(_RECONCILE)
-        self._adopt = client.register_script(_ADOPT)
+        self._reserve = client.register_script(lua.RESERVE)
+        self._set_state = client.register_script(lua.SET_STATE)
+        self._release = client.register_script(lua.RELEASE)
+        self._accepted = client.register_script(lua.ACCEPTED)
+        self._call_ended = client.register_script(lua.CALL_ENDED)
+        self._reconcile = client.register_script(lua.RECONCILE)
+        self._adopt = client.register_script(lua.ADOPT)
 
     def key(self, advisor_pk: int) -> str:
         return f"{self._base}:advisor:{int(advisor_pk)}"
@@ -405,8 +225,7 @@ class Presence:
         if value == PresenceState.ON_CALL.value:
             raise ValueError("on_call is entered only through reserve()")
         changed = self._set_state(
-            keys=[self.key(advisor_pk), self.registry_key],
-            args=[_arg(now_ts), value, reason or "", int(advisor_pk)],
+            keys=[self.key(advisor_pk), self.registry_key], args=[_arg(now_ts), value, reason or "", int(advisor_pk)]
         )
         return bool(changed)
 
@@ -444,8 +263,7 @@ class Presence:
         if not keys:
             return None
         taken = self._reserve(
-            keys=keys,
-            args=[_arg(now_ts), self._today(now), call_sid, "1" if owner_pk is not None else "0", *pairs],
+            keys=keys, args=[_arg(now_ts), self._today(now), call_sid, "1" if owner_pk is not None else "0", *pairs]
         )
         return None if taken is None else int(taken)
 
@@ -459,8 +277,13 @@ class Presence:
         result = _text(
             self._release(
                 keys=[self.key(advisor_pk)],
-                args=[_arg(now_ts), call_sid, "1" if missed else "0", self.missed_limit,
-                      f"missed {self.missed_limit} calls in a row"],
+                args=[
+                    _arg(now_ts),
+                    call_sid,
+                    "1" if missed else "0",
+                    self.missed_limit,
+                    f"missed {self.missed_limit} calls in a row",
+                ],
             )
         )
         return result or None
@@ -472,12 +295,7 @@ class Presence:
         return bool(self._accepted(keys=[self.key(advisor_pk)], args=[call_sid, self._today(now)]))
 
     def call_ended(
-        self,
-        advisor_pk: int,
-        now: datetime,
-        wrap_seconds: float = DEFAULT_WRAP_SECONDS,
-        *,
-        call_sid: str | None = None,
+        self, advisor_pk: int, now: datetime, wrap_seconds: float = DEFAULT_WRAP_SECONDS, *, call_sid: str | None = None
     ) -> bool:
         """The advisor's call ended: wrap_up until now + wrap_seconds, then available (lazily).
         Only an on_call advisor changes (away/offline set meanwhile stays); pass `call_sid` to act
@@ -487,8 +305,7 @@ class Presence:
             raise ValueError("wrap_seconds must be >= 0")
         return bool(
             self._call_ended(
-                keys=[self.key(advisor_pk)],
-                args=[_arg(now_ts), _arg(now_ts + wrap_seconds), call_sid or ""],
+                keys=[self.key(advisor_pk)], args=[_arg(now_ts), _arg(now_ts + wrap_seconds), call_sid or ""]
             )
         )
 
@@ -511,8 +328,13 @@ class Presence:
         return bool(
             self._adopt(
                 keys=[self.key(advisor_pk), self.registry_key],
-                args=[replacing or "", _arg(_ts(since)), call_sid or "",
-                      _arg(_ts(wrap_until)) if wrap_until is not None else "", int(advisor_pk)],
+                args=[
+                    replacing or "",
+                    _arg(_ts(since)),
+                    call_sid or "",
+                    _arg(_ts(wrap_until)) if wrap_until is not None else "",
+                    int(advisor_pk),
+                ],
             )
         )
 

@@ -137,9 +137,7 @@ class TablesCache:
                 self._snapshot = load_tables(session, self.tz_name)
                 self._loaded_at = _time.monotonic()
                 self._pid = os.getpid()
-                self._refresher = threading.Thread(
-                    target=self._refresh_forever, name="routing-tables", daemon=True
-                )
+                self._refresher = threading.Thread(target=self._refresh_forever, name="routing-tables", daemon=True)
                 self._refresher.start()
             return self._snapshot
 

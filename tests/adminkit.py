@@ -42,19 +42,27 @@ class Browser:
         data = dict(data or {})
         if csrf:
             page = self.get("/admin/login" if path.startswith("/admin/login") else "/admin/advisors")
-            found = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page.get_data(as_text=True)) or \
-                re.search(r'id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)"', page.get_data(as_text=True))
+            found = re.search(
+                r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page.get_data(as_text=True)
+            ) or re.search(
+                r'id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)"', page.get_data(as_text=True)
+            )
             if found:
                 data["csrf_token"] = found.group(1)
         # Browsers send the Referer; Flask-WTF checks it on https (same-origin posts only).
-        return self.client.post(path, data=data, base_url="https://localhost",
-                                headers={"Referer": "https://localhost/admin/"}, **kw)
+        return self.client.post(
+            path, data=data, base_url="https://localhost", headers={"Referer": "https://localhost/admin/"}, **kw
+        )
 
     def login(self, username: str, password: str = PASSWORD):
         page = self.get("/admin/login").get_data(as_text=True)
         token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-        return self.client.post("/admin/login", base_url="https://localhost", headers={"Referer": "https://localhost/admin/login"},
-                                data={"username": username, "password": password, "csrf_token": token})
+        return self.client.post(
+            "/admin/login",
+            base_url="https://localhost",
+            headers={"Referer": "https://localhost/admin/login"},
+            data={"username": username, "password": password, "csrf_token": token},
+        )
 
 
 @pytest.fixture

@@ -84,9 +84,7 @@ def connection(engine):
 
 @pytest.fixture
 def session_factory(connection):
-    return sessionmaker(
-        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-    )
+    return sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
 
 
 @pytest.fixture
@@ -116,21 +114,23 @@ def dead_redis():
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
-    return redis_lib.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, decode_responses=True,
-                           retry=Retry(NoBackoff(), 0))
+    return redis_lib.Redis(
+        host="127.0.0.1", port=1, socket_connect_timeout=0.2, decode_responses=True, retry=Retry(NoBackoff(), 0)
+    )
 
 
-@pytest.fixture(autouse=True)
-def redis_breaker():
-    """Each test starts with Redis and the database considered reachable (the breakers are
-    process-wide)."""
-    from casestore.redisguard import BREAKER, DB_BREAKER
+@pytest.fixture
+def breakers(app):
+    """The test app's degraded-mode breakers (`Services.breakers`, casestore.redisguard). Each app
+    has its own, built with it: every test starts with Redis and the database considered
+    reachable, and what one app opens never leaks into another (or into the next test)."""
+    return app.extensions["supportline"].breakers
 
-    BREAKER.reset()
-    DB_BREAKER.reset()
-    yield BREAKER
-    BREAKER.reset()
-    DB_BREAKER.reset()
+
+@pytest.fixture
+def redis_breaker(breakers):
+    """The test app's Redis breaker."""
+    return breakers.redis
 
 
 @pytest.fixture
@@ -236,8 +236,16 @@ def api_auth(session):
 def fake_twilio(monkeypatch):
     """A running fake Twilio REST server (`twilio_doubles.fake_twilio`); stopped (and its port
     closed) after the test."""
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",
-                "all_proxy", "TWILIO_EDGE", "TWILIO_REGION"):
+    for var in (
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "TWILIO_EDGE",
+        "TWILIO_REGION",
+    ):
         monkeypatch.delenv(var, raising=False)
     fake = FakeTwilio().start()
     try:

@@ -74,33 +74,84 @@ def build_world(session: Session, pepper: str) -> World:
     marcus = _advisor(session, "Marcus Bell", "+16125550102", campus, [ProductArea.GRADE_BOOK])
     lena = _advisor(session, "Lena Ortiz", "client:lena", campus, [ProductArea.ATTENDANCE])
     utc = UTC
-    open_case = Case(number=240117, district=hosted, contact=dana, product_area=ProductArea.GRADE_BOOK,
-                     priority=Priority.HIGH, status=CaseStatus.IN_PROGRESS, owner=priya,
-                     summary="Report card GPA rounding", created_at=datetime(2026, 11, 2, 15, tzinfo=utc))
-    recent_closed = Case(number=240200, district=hosted, product_area=ProductArea.ATTENDANCE,
-                         priority=Priority.MEDIUM, status=CaseStatus.CLOSED, owner=lena,
-                         created_at=datetime(2026, 9, 1, 15, tzinfo=utc),
-                         closed_at=datetime(2026, 10, 18, 20, tzinfo=utc))
-    old_closed = Case(number=240300, district=hosted, product_area=ProductArea.SCHEDULING,
-                      priority=Priority.LOW, status=CaseStatus.CLOSED,
-                      created_at=datetime(2026, 3, 1, 15, tzinfo=utc),
-                      closed_at=datetime(2026, 5, 1, 15, tzinfo=utc))
-    other_case = Case(number=250001, district=onprem, product_area=ProductArea.GRADE_BOOK,
-                      priority=Priority.MEDIUM, status=CaseStatus.NEW,
-                      created_at=datetime(2026, 11, 10, 15, tzinfo=utc))
+    open_case = Case(
+        number=240117,
+        district=hosted,
+        contact=dana,
+        product_area=ProductArea.GRADE_BOOK,
+        priority=Priority.HIGH,
+        status=CaseStatus.IN_PROGRESS,
+        owner=priya,
+        summary="Report card GPA rounding",
+        created_at=datetime(2026, 11, 2, 15, tzinfo=utc),
+    )
+    recent_closed = Case(
+        number=240200,
+        district=hosted,
+        product_area=ProductArea.ATTENDANCE,
+        priority=Priority.MEDIUM,
+        status=CaseStatus.CLOSED,
+        owner=lena,
+        created_at=datetime(2026, 9, 1, 15, tzinfo=utc),
+        closed_at=datetime(2026, 10, 18, 20, tzinfo=utc),
+    )
+    old_closed = Case(
+        number=240300,
+        district=hosted,
+        product_area=ProductArea.SCHEDULING,
+        priority=Priority.LOW,
+        status=CaseStatus.CLOSED,
+        created_at=datetime(2026, 3, 1, 15, tzinfo=utc),
+        closed_at=datetime(2026, 5, 1, 15, tzinfo=utc),
+    )
+    other_case = Case(
+        number=250001,
+        district=onprem,
+        product_area=ProductArea.GRADE_BOOK,
+        priority=Priority.MEDIUM,
+        status=CaseStatus.NEW,
+        created_at=datetime(2026, 11, 10, 15, tzinfo=utc),
+    )
     session.add_all([open_case, recent_closed, old_closed, other_case])
     sam = Engineer(name="Sam Ortiz", phone="+16125550177")
     lee = Engineer(name="Lee Chen", phone="+16125550178")
     session.add_all([sam, lee])
-    primary = Rotation(name="Hosting primary", layer=RotationLayer.PRIMARY, timezone="America/Chicago",
-                       handoff=HandoffKind.WEEKLY, handoff_time=time(9), handoff_weekday=Weekday.MON,
-                       start_date=date(2026, 1, 5))
+    primary = Rotation(
+        name="Hosting primary",
+        layer=RotationLayer.PRIMARY,
+        timezone="America/Chicago",
+        handoff=HandoffKind.WEEKLY,
+        handoff_time=time(9),
+        handoff_weekday=Weekday.MON,
+        start_date=date(2026, 1, 5),
+    )
     primary.members = [RotationMember(position=0, engineer=sam)]
-    secondary = Rotation(name="Hosting secondary", layer=RotationLayer.SECONDARY, timezone="America/Chicago",
-                         handoff=HandoffKind.WEEKLY, handoff_time=time(9), handoff_weekday=Weekday.MON,
-                         start_date=date(2026, 1, 5))
+    secondary = Rotation(
+        name="Hosting secondary",
+        layer=RotationLayer.SECONDARY,
+        timezone="America/Chicago",
+        handoff=HandoffKind.WEEKLY,
+        handoff_time=time(9),
+        handoff_weekday=Weekday.MON,
+        start_date=date(2026, 1, 5),
+    )
     secondary.members = [RotationMember(position=0, engineer=lee)]
     session.add_all([primary, secondary])
     session.commit()
-    return World(hosted, onprem, dana, omar, shared_a, shared_b, priya, marcus, lena, open_case,
-                 recent_closed, old_closed, other_case, sam, lee)
+    return World(
+        hosted,
+        onprem,
+        dana,
+        omar,
+        shared_a,
+        shared_b,
+        priya,
+        marcus,
+        lena,
+        open_case,
+        recent_closed,
+        old_closed,
+        other_case,
+        sam,
+        lee,
+    )

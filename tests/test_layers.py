@@ -32,8 +32,12 @@ ALLOWED = {
 # them); and the old import path of the `supportline` command, kept for the pinned transcripts test.
 COMPOSITION_ROOT = {Path("webhooks/app.py"): {"console", "api"}}
 PROJECT = set(ALLOWED)
-FORBIDDEN_THIRD_PARTY = {"ivr": {"flask", "werkzeug"}, "routing": {"flask", "werkzeug", "twilio"},
-                         "auth": {"twilio"}, "casestore": {"flask", "werkzeug", "twilio"}}
+FORBIDDEN_THIRD_PARTY = {
+    "ivr": {"flask", "werkzeug"},
+    "routing": {"flask", "werkzeug", "twilio"},
+    "auth": {"twilio"},
+    "casestore": {"flask", "werkzeug", "twilio"},
+}
 
 
 def _parse(path: Path) -> ast.Module:

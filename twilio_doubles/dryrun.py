@@ -82,7 +82,7 @@ class SimulatedPin:
 
 def _one_time_pin(unlike: str | None = None) -> str:
     while True:
-        pin = f"{secrets.randbelow(10 ** PIN_DIGITS):0{PIN_DIGITS}d}"
+        pin = f"{secrets.randbelow(10**PIN_DIGITS):0{PIN_DIGITS}d}"
         if pin != unlike:
             return pin
 
@@ -97,16 +97,31 @@ def parse_at(at: str | None, tz_name: str) -> datetime:
 
 
 def run_call(
-    settings: Settings, *, from_number: str, at: str | None, keys: str, dial: str,
-    interactive: bool, commit: bool, wrong_pin: bool = False,
+    settings: Settings,
+    *,
+    from_number: str,
+    at: str | None,
+    keys: str,
+    dial: str,
+    interactive: bool,
+    commit: bool,
+    wrong_pin: bool = False,
 ) -> None:
     try:
         start = parse_at(at, settings.support_timezone)
     except ValueError:
         raise click.BadParameter(f"cannot read --at {at!r}; use e.g. '2026-11-26 10:00'") from None
     with _transcript_only():
-        _run_call(settings, start, from_number=from_number, keys=keys, dial=dial, interactive=interactive,
-                  commit=commit, wrong_pin=wrong_pin)
+        _run_call(
+            settings,
+            start,
+            from_number=from_number,
+            keys=keys,
+            dial=dial,
+            interactive=interactive,
+            commit=commit,
+            wrong_pin=wrong_pin,
+        )
 
 
 @contextmanager
@@ -123,8 +138,15 @@ def _transcript_only() -> Iterator[None]:
 
 
 def _run_call(
-    settings: Settings, start: datetime, *, from_number: str, keys: str, dial: str,
-    interactive: bool, commit: bool, wrong_pin: bool,
+    settings: Settings,
+    start: datetime,
+    *,
+    from_number: str,
+    keys: str,
+    dial: str,
+    interactive: bool,
+    commit: bool,
+    wrong_pin: bool,
 ) -> None:
     clock = SimClock(start)
     engine = make_engine(settings.database_url)
@@ -140,12 +162,14 @@ def _run_call(
         raise click.ClickException(f"{exc} (use `supportline --dev call ...` for a local try)") from None
     sim = _simulator(app, clock)
     local = start.astimezone(ZoneInfo(settings.support_timezone))
-    click.echo(f"call from {from_number} at {local:%A %Y-%m-%d %H:%M %Z}"
-               + ("" if commit else " (dry run: nothing is kept; the PIN is simulated)"))
+    click.echo(
+        f"call from {from_number} at {local:%A %Y-%m-%d %H:%M %Z}"
+        + ("" if commit else " (dry run: nothing is kept; the PIN is simulated)")
+    )
     shown = [0]  # how many heard lines the interactive prompts have printed
 
     def prompt_keys(heard: list[str]) -> str | None:
-        for line in heard[shown[0]:]:
+        for line in heard[shown[0] :]:
             click.echo(f"line: {line}")
         shown[0] = len(heard)
         value = click.prompt("keys (empty = no input, q = hang up)", default="", show_default=False)
@@ -168,7 +192,7 @@ def _run_call(
             connection.rollback()
             connection.close()
     if interactive:
-        for line in transcript.heard[shown[0]:]:
+        for line in transcript.heard[shown[0] :]:
             click.echo(f"line: {line}")
         click.echo(f"-- {transcript.ended_by}")
     else:
@@ -177,8 +201,15 @@ def _run_call(
 
 
 def dry_run_on(
-    settings: Settings, connection, *, engine=None, from_number: str, start: datetime,
-    keys: list[str], dial: list[str], wrong_pin: bool = False,
+    settings: Settings,
+    connection,
+    *,
+    engine=None,
+    from_number: str,
+    start: datetime,
+    keys: list[str],
+    dial: list[str],
+    wrong_pin: bool = False,
 ):
     """One simulated call as `supportline call` runs it without --commit, for callers that own the
     transaction (the admin console's test-call page).
@@ -193,8 +224,9 @@ def dry_run_on(
     config = {f.name: getattr(settings, f.name) for f in fields(Settings)}
     config["routing_cache_seconds"] = 0
     app = _dry_run_app(config, connection, engine if engine is not None else connection.engine, clock, start)
-    return _simulator(app, clock).call(from_number, keys=list(keys), dial=list(dial),
-                                       pin=SimulatedPin(app, from_number, wrong=wrong_pin))
+    return _simulator(app, clock).call(
+        from_number, keys=list(keys), dial=list(dial), pin=SimulatedPin(app, from_number, wrong=wrong_pin)
+    )
 
 
 def _dry_run_app(config, connection, engine, clock: SimClock, start: datetime):

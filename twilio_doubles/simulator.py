@@ -18,8 +18,8 @@ from __future__ import annotations
 import itertools
 import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 from urllib.parse import urlsplit
 
 from twilio.request_validator import RequestValidator
@@ -55,6 +55,26 @@ class Transcript:
     @property
     def text(self) -> str:
         return "\n".join(self.lines)
+
+
+@dataclass
+class _Call:
+    """One call in progress: what the simulator keeps from one of the app's answers to the next."""
+
+    sid: str
+    base: dict[str, str]  # the parameters of every request of the call
+    params: dict[str, str]  # those of the next request
+    pending: list[str]  # the key groups not yet pressed
+    dial_iter: Iterator[str]
+    ask_keys: Callable[[list[str]], str | None] | None
+    ask_dial: Callable[[str], str] | None
+    record: str | None
+    pin: Callable[[str | None], SimulatedEntry] | None
+    t: Transcript = field(default_factory=Transcript)
+    holds: int = 0
+    child: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    duration: int = 0
+    typed_contact_id: str | None = None
 
 
 class CallSimulator:
@@ -117,105 +137,148 @@ class CallSimulator:
         prompt instead (called with the contact ID typed at the last contact-ID prompt, or None);
         `keys` and `ask_keys` then serve only the other prompts."""
         sid = call_sid or "CA" + uuid.uuid4().hex
-        pending = list(keys)
-        dial_iter = iter(dial)
-        t = Transcript()
-        base = {"CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": from_number,
-                "To": self.to_number, "Direction": "inbound", "ApiVersion": "2010-04-01"}
-        params = dict(base, CallStatus="ringing")
+        base = {
+            "CallSid": sid,
+            "AccountSid": "AC" + "0" * 32,
+            "From": from_number,
+            "To": self.to_number,
+            "Direction": "inbound",
+            "ApiVersion": "2010-04-01",
+        }
+        c = _Call(
+            sid=sid,
+            base=base,
+            params=dict(base, CallStatus="ringing"),
+            pending=list(keys),
+            dial_iter=iter(dial),
+            ask_keys=ask_keys,
+            ask_dial=ask_dial,
+            record=record,
+            pin=pin,
+        )
         path = "/voice/incoming"
-        holds = 0
-        child = itertools.count(1)
-        duration = 0
-        typed_contact_id: str | None = None
         for _ in range(MAX_REQUESTS):
-            doc = self.post(path, params, t)
-            params = dict(base, CallStatus="in-progress")
-            next_path: str | None = None
-            for verb in ET.fromstring(doc):
-                tag = verb.tag
-                if tag == "Say":
-                    self._hear(t, verb.text or "")
-                elif tag in ("Pause", "Play"):
-                    duration += self._wait(t, verb)
-                elif tag == "Gather":
-                    on_hold = "/voice/queue-menu" in (verb.get("action") or "") and "stage=" not in (verb.get("action") or "")
-                    for inner in verb:
-                        if inner.tag == "Say":
-                            self._hear(t, inner.text or "")
-                        elif inner.tag in ("Pause", "Play") and not (on_hold and pending and pending[0].startswith("hold:")):
-                            duration += self._wait(t, inner)
-                    step = urlsplit(verb.get("action") or "").path
-                    if pin is not None and step == PIN_STEP:
-                        answer = pin(typed_contact_id)
-                        t.lines.append(f"caller presses: {answer.shown}")
-                        params = dict(params, Digits=answer.digits)
-                        next_path = verb.get("action")
-                        break
-                    if ask_keys is not None:
-                        entry = ask_keys(t.heard)
-                    elif on_hold:
-                        entry = pending.pop(0)[len("hold:"):] if pending and pending[0].startswith("hold:") else ""
-                    else:
-                        entry = pending.pop(0) if pending else None
-                    if entry is None:
-                        t.ended_by = "caller hung up"
-                        break
-                    if entry == "":
-                        t.lines.append("caller: (no input)")
-                        continue  # falls through to the next verb, as Twilio does
-                    t.lines.append(f"caller presses: {entry}")
-                    digits = entry[:-1] if entry.endswith(verb.get("finishOnKey", "#")) else entry
-                    if step == CONTACT_ID_STEP:
-                        typed_contact_id = digits
-                    params = dict(params, Digits=digits)
-                    next_path = verb.get("action")
-                    break
-                elif tag == "Dial":
-                    next_path, params, talked = self._dial(
-                        verb, base, sid, t, dial_iter, ask_dial, child
-                    )
-                    duration += talked
-                    if next_path is None:
-                        break
-                    break
-                elif tag == "Record":
-                    if record:
-                        t.lines.append("caller leaves a message")
-                        params = dict(params, RecordingUrl=record, RecordingDuration="20",
-                                      RecordingSid="RE" + uuid.uuid4().hex)
-                        next_path = verb.get("action")
-                        break
-                    t.lines.append("caller: (says nothing)")
-                elif tag == "Redirect":
-                    next_path = (verb.text or "").strip()
-                    redirected = self.redirects(sid)
-                    if redirected:
-                        t.lines.append("   (put through from the line)")
-                        next_path = redirected
-                    elif "/voice/queue?" in next_path:
-                        holds += 1
-                        if holds > self.hold_rounds:
-                            t.ended_by = "caller hung up while holding"
-                            next_path = None
-                    break
-                elif tag == "Hangup":
-                    t.ended_by = t.ended_by or "hung up by the line"
-                    break
-                elif tag == "Enqueue":
-                    t.lines.append(f"   (queued in {verb.text})")
-                    next_path = None
-                    t.ended_by = "queued"
-                    break
+            doc = self.post(path, c.params, c.t)
+            c.params = dict(base, CallStatus="in-progress")
+            next_path = self._play(c, doc)
             if next_path is None:
                 break
             path = self._local(next_path)
+        return self._end(c)
+
+    def _play(self, c: _Call, doc: str) -> str | None:
+        """Carry out one TwiML document, verb by verb, until one moves the call on: the path
+        Twilio requests next, or None when the call is over."""
+        handlers = {
+            "Gather": self._gather,
+            "Dial": self._dial_verb,
+            "Record": self._record,
+            "Redirect": self._redirect,
+            "Hangup": self._hangup,
+            "Enqueue": self._enqueue,
+        }
+        for verb in ET.fromstring(doc):
+            if verb.tag == "Say":
+                self._hear(c.t, verb.text or "")
+            elif verb.tag in ("Pause", "Play"):
+                c.duration += self._wait(c.t, verb)
+            elif verb.tag in handlers:
+                moved_on, next_path = handlers[verb.tag](c, verb)
+                if moved_on:
+                    return next_path
+        return None
+
+    def _end(self, c: _Call) -> Transcript:
+        """The caller is gone: the last transcript line, and Twilio's status callback."""
+        t = c.t
         if not t.ended_by:
             t.ended_by = "call ended"
         t.lines.append(f"-- {t.ended_by}")
-        status = dict(base, CallStatus="completed", CallDuration=str(duration + 30))
+        status = dict(c.base, CallStatus="completed", CallDuration=str(c.duration + 30))
         self.post("/voice/status", status, t)
         return t
+
+    # -- the verbs that move a call on: each returns (moved on, the next path or None) ----------
+
+    def _gather(self, c: _Call, verb) -> tuple[bool, str | None]:
+        """A prompt: hear it (on hold, its music too unless the caller presses a "hold:" group),
+        then answer it: the dry run's PIN, a key group, no input (the next verb follows, as on
+        Twilio) or a hang-up when the keys are exhausted."""
+        t = c.t
+        on_hold = "/voice/queue-menu" in (verb.get("action") or "") and "stage=" not in (verb.get("action") or "")
+        for inner in verb:
+            if inner.tag == "Say":
+                self._hear(t, inner.text or "")
+            elif inner.tag in ("Pause", "Play") and not (on_hold and c.pending and c.pending[0].startswith("hold:")):
+                c.duration += self._wait(t, inner)
+        step = urlsplit(verb.get("action") or "").path
+        if c.pin is not None and step == PIN_STEP:
+            answer = c.pin(c.typed_contact_id)
+            t.lines.append(f"caller presses: {answer.shown}")
+            c.params = dict(c.params, Digits=answer.digits)
+            return True, verb.get("action")
+        entry = self._next_entry(c, on_hold)
+        if entry is None:
+            t.ended_by = "caller hung up"
+            return True, None
+        if entry == "":
+            t.lines.append("caller: (no input)")
+            return False, None  # falls through to the next verb, as Twilio does
+        t.lines.append(f"caller presses: {entry}")
+        digits = entry[:-1] if entry.endswith(verb.get("finishOnKey", "#")) else entry
+        if step == CONTACT_ID_STEP:
+            c.typed_contact_id = digits
+        c.params = dict(c.params, Digits=digits)
+        return True, verb.get("action")
+
+    def _next_entry(self, c: _Call, on_hold: bool) -> str | None:
+        """What the caller types at a prompt: asked interactively, else the next key group (on
+        hold only a "hold:" group, else nothing); None: the caller hangs up."""
+        if c.ask_keys is not None:
+            return c.ask_keys(c.t.heard)
+        if on_hold:
+            return c.pending.pop(0)[len("hold:") :] if c.pending and c.pending[0].startswith("hold:") else ""
+        return c.pending.pop(0) if c.pending else None
+
+    def _dial_verb(self, c: _Call, verb) -> tuple[bool, str | None]:
+        next_path, c.params, talked = self._dial(verb, c.base, c.sid, c.t, c.dial_iter, c.ask_dial, c.child)
+        c.duration += talked
+        return True, next_path
+
+    def _record(self, c: _Call, verb) -> tuple[bool, str | None]:
+        if c.record:
+            c.t.lines.append("caller leaves a message")
+            c.params = dict(
+                c.params, RecordingUrl=c.record, RecordingDuration="20", RecordingSid="RE" + uuid.uuid4().hex
+            )
+            return True, verb.get("action")
+        c.t.lines.append("caller: (says nothing)")
+        return False, None
+
+    def _redirect(self, c: _Call, verb) -> tuple[bool, str | None]:
+        """Follow the redirect, unless the carrier put the waiting caller through meanwhile; a
+        caller back in the hold loop more than `hold_rounds` times hangs up."""
+        path = (verb.text or "").strip()
+        next_path: str | None = path
+        redirected = self.redirects(c.sid)
+        if redirected:
+            c.t.lines.append("   (put through from the line)")
+            next_path = redirected
+        elif "/voice/queue?" in path:
+            c.holds += 1
+            if c.holds > self.hold_rounds:
+                c.t.ended_by = "caller hung up while holding"
+                next_path = None
+        return True, next_path
+
+    def _hangup(self, c: _Call, verb) -> tuple[bool, str | None]:
+        c.t.ended_by = c.t.ended_by or "hung up by the line"
+        return True, None
+
+    def _enqueue(self, c: _Call, verb) -> tuple[bool, str | None]:
+        c.t.lines.append(f"   (queued in {verb.text})")
+        c.t.ended_by = "queued"
+        return True, None
 
     def _dial(self, verb, base, sid, t: Transcript, dial_iter, ask_dial, child):
         action = verb.get("action")
@@ -234,9 +297,15 @@ class CallSimulator:
             t.lines.append(f"-> ringing {target}: {outcome}")
             dial_status = outcome
             if outcome in ("accept", "decline"):
-                child_params = {"CallSid": f"{sid}-leg{next(child)}", "ParentCallSid": sid,
-                                "AccountSid": base["AccountSid"], "From": base["To"], "To": target,
-                                "CallStatus": "in-progress", "Direction": "outbound-api"}
+                child_params = {
+                    "CallSid": f"{sid}-leg{next(child)}",
+                    "ParentCallSid": sid,
+                    "AccountSid": base["AccountSid"],
+                    "From": base["To"],
+                    "To": target,
+                    "CallStatus": "in-progress",
+                    "Direction": "outbound-api",
+                }
                 doc = self.post(self._local(whisper), child_params, t)
                 root = ET.fromstring(doc)
                 gather = root.find("Gather")
@@ -245,8 +314,7 @@ class CallSimulator:
                         if inner.tag == "Say":
                             t.lines.append(f"   ({target} hears) {inner.text}")
                     press = "1" if outcome == "accept" else "2"
-                    doc = self.post(self._local(gather.get("action")),
-                                    dict(child_params, Digits=press), t)
+                    doc = self.post(self._local(gather.get("action", "")), dict(child_params, Digits=press), t)
                     bridged = ET.fromstring(doc).find("Hangup") is None
                 else:
                     bridged = False
@@ -258,8 +326,13 @@ class CallSimulator:
                     t.lines.append(f"-> connected to {target} ({talked} s)")
             else:
                 self.advance(20)
-            params = dict(base, CallStatus="in-progress", DialCallStatus=dial_status,
-                          DialCallSid="CA" + uuid.uuid4().hex, DialCallDuration=str(talked))
+            params = dict(
+                base,
+                CallStatus="in-progress",
+                DialCallStatus=dial_status,
+                DialCallSid="CA" + uuid.uuid4().hex,
+                DialCallDuration=str(talked),
+            )
             return (self._local(action) if action else None), params, talked
         return (self._local(action) if action else None), base, talked
 
@@ -295,4 +368,4 @@ def advance_clock(clock) -> Callable[[float], None]:
     return _advance
 
 
-__all__ = ["CallSimulator", "SimulatedEntry", "Transcript", "advance_clock", "DIAL_OUTCOMES"]
+__all__ = ["DIAL_OUTCOMES", "CallSimulator", "SimulatedEntry", "Transcript", "advance_clock"]

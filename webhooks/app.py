@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -49,7 +50,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, **services: Any) ->
         # The client's address and scheme from the last TRUSTED_PROXIES hops of X-Forwarded-*.
         # (Replacing app.wsgi_app is Flask's documented way to add WSGI middleware.)
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies,
+            app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
         )
     _warm_up(app.extensions["supportline"])
     return app
@@ -104,4 +105,4 @@ def _register_blueprints(app: Flask) -> None:
     console.init_app(app)
 
 
-__all__ = ["create_app", "Settings", "ConfigurationError"]
+__all__ = ["ConfigurationError", "Settings", "create_app"]

@@ -72,5 +72,7 @@ def install(app: Flask) -> None:
             return
         request.args = _cleaned(request.args, clean_query_value)
         if request.method in ("POST", "PUT", "PATCH", "DELETE") and request.mimetype in (
-                "application/x-www-form-urlencoded", "multipart/form-data"):
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+        ):
             request.form = _cleaned(request.form, clean_form_value)

@@ -7,9 +7,10 @@ makes a configuration unsafe outside development mode; `create_app` refuses to s
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from auth.callers import DEFAULT_LINE_CEILING
 
@@ -100,8 +101,10 @@ class Settings:
         if not self.validate_signatures:
             found.append("Twilio signature validation is switched off")
         if not self.public_base_url.startswith(("https://", "http://")):
-            found.append("PUBLIC_BASE_URL (the http(s):// address Twilio calls) is missing: "
-                         "signatures would be checked against the request's own Host header")
+            found.append(
+                "PUBLIC_BASE_URL (the http(s):// address Twilio calls) is missing: "
+                "signatures would be checked against the request's own Host header"
+            )
         if self.clock_start:
             found.append("SUPPORTLINE_CLOCK_START is for development only")
         if self.fallback_outage_line:
@@ -161,9 +164,7 @@ _ENV: dict[str, tuple[str, Any]] = {
 }
 
 
-def load_settings(
-    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
-) -> Settings:
+def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Build settings from defaults, the environment and `overrides` (field names), in that order.
 
     In development mode, missing secrets get clearly-marked development values so the demo runs.

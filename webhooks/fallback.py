@@ -39,10 +39,11 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -116,8 +117,12 @@ def config(settings: Any, environ: Mapping[str, str] | None = None) -> FallbackC
         try:
             line = to_e164(line, region)
         except InvalidPhoneNumber:
-            _log_once(logging.ERROR, ("bad line", line), "%s is not a valid phone number; the outage offer is off",
-                      OUTAGE_LINE_ENV)
+            _log_once(
+                logging.ERROR,
+                ("bad line", line),
+                "%s is not a valid phone number; the outage offer is off",
+                OUTAGE_LINE_ENV,
+            )
             line = ""
     raw_path = _setting(settings, "fallback_contacts_file", CACHE_FILE_ENV, environ)
     path = Path(raw_path) if raw_path else Path(getattr(settings, "instance_path", "instance")) / CACHE_FILENAME
@@ -149,7 +154,7 @@ def write_cache(path: Path, key: bytes, numbers: Iterable[str], now: datetime | 
     hashes = sorted({number_hash(key, n) for n in numbers if n})
     doc = {
         "format": FORMAT,
-        "written_at": (now or datetime.now(timezone.utc)).isoformat(timespec="seconds"),
+        "written_at": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
         "key_id": key_id(key),
         "hosted_contacts": hashes,
     }
@@ -213,7 +218,9 @@ def read_cache(path: Path) -> CacheView | None:
             raise ValueError("hosted_contacts is not a list of strings")
         view = CacheView(stamp, str(doc.get("key_id", "")), frozenset(hashes), str(doc.get("written_at", "")))
     except (OSError, ValueError) as exc:
-        _log_once(logging.ERROR, ("unreadable", str(path), stamp), "fallback contacts file %s is unreadable: %s", path, exc)
+        _log_once(
+            logging.ERROR, ("unreadable", str(path), stamp), "fallback contacts file %s is unreadable: %s", path, exc
+        )
         view = CacheView(stamp, "", frozenset(), "", problem=f"unreadable: {type(exc).__name__}")
     with _views_lock:
         _views[str(path)] = view
@@ -232,8 +239,12 @@ def is_hosted_contact(cfg: FallbackConfig, from_raw: str | None) -> bool:
         if view is None or view.problem:
             return False
         if view.key_id != key_id(cfg.key):
-            _log_once(logging.WARNING, ("key", str(cfg.cache_path), view.stamp),
-                      "fallback contacts file %s was written with another key; ignored", cfg.cache_path)
+            _log_once(
+                logging.WARNING,
+                ("key", str(cfg.cache_path), view.stamp),
+                "fallback contacts file %s was written with another key; ignored",
+                cfg.cache_path,
+            )
             return False
         return number_hash(cfg.key, e164) in view.hashes
     except Exception:
@@ -280,8 +291,12 @@ def refresh(sessions, settings: Any, *, if_older_than: float | None = None) -> i
         return None
     if if_older_than is not None:
         view = read_cache(cfg.cache_path)
-        if (view is not None and not view.problem and view.key_id == key_id(cfg.key)
-                and time.time() - view.stamp[2] / 1e9 < if_older_than):
+        if (
+            view is not None
+            and not view.problem
+            and view.key_id == key_id(cfg.key)
+            and time.time() - view.stamp[2] / 1e9 < if_older_than
+        ):
             return None
     with sessions() as session:
         numbers = hosted_contact_numbers(session)
@@ -329,7 +344,7 @@ def apology_twiml(cfg: FallbackConfig, from_raw: str | None) -> str:
     _say(resp, "fault_apology")
     if is_hosted_contact(cfg, from_raw):
         gather = resp.gather(
-            input="dtmf", num_digits=1, timeout=OFFER_SECONDS, action="/voice/fallback?stage=offer", method="POST",
+            input="dtmf", num_digits=1, timeout=OFFER_SECONDS, action="/voice/fallback?stage=offer", method="POST"
         )
         _say(gather, "fault_outage_offer")
         # No key within OFFER_SECONDS: Twilio goes on to the transfer below.

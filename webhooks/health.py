@@ -69,10 +69,7 @@ def code_revisions() -> tuple[frozenset[str], frozenset[str]]:
                 from casestore.db import alembic_config
 
                 script = ScriptDirectory.from_config(alembic_config(None))
-                _scripts = (
-                    frozenset(script.get_heads()),
-                    frozenset(rev.revision for rev in script.walk_revisions()),
-                )
+                _scripts = (frozenset(script.get_heads()), frozenset(rev.revision for rev in script.walk_revisions()))
     return _scripts
 
 
@@ -115,8 +112,19 @@ def check_database(engine) -> tuple[str, str]:
 
 _probes: dict[int, tuple[object, object]] = {}
 _probes_lock = threading.Lock()
-_PROBE_KEYS = ("host", "port", "db", "username", "password", "path", "decode_responses", "encoding",
-               "encoding_errors", "client_name", "protocol")
+_PROBE_KEYS = (
+    "host",
+    "port",
+    "db",
+    "username",
+    "password",
+    "path",
+    "decode_responses",
+    "encoding",
+    "encoding_errors",
+    "client_name",
+    "protocol",
+)
 
 
 def probe_client(client):
@@ -132,10 +140,16 @@ def probe_client(client):
             return cached[1]
         keep = {k: kw[k] for k in _PROBE_KEYS if k in kw}
         keep.update({k: v for k, v in kw.items() if k.startswith("ssl_")})
-        probe = redis.Redis(connection_pool=redis.ConnectionPool(
-            connection_class=pool.connection_class, socket_timeout=1.0, socket_connect_timeout=1.0,
-            retry=Retry(NoBackoff(), 0), health_check_interval=0, **keep,
-        ))
+        probe = redis.Redis(
+            connection_pool=redis.ConnectionPool(
+                connection_class=pool.connection_class,
+                socket_timeout=1.0,
+                socket_connect_timeout=1.0,
+                retry=Retry(NoBackoff(), 0),
+                health_check_interval=0,
+                **keep,
+            )
+        )
         if len(_probes) > 16:  # apps built and dropped (tests): keep this small
             _probes.clear()
         _probes[id(client)] = (client, probe)

@@ -1,5 +1,6 @@
 """Live figures (presence, the waiting line, today's counters) come from Redis; this module says what
-the console and the API do while Redis cannot be reached (`casestore.redisguard.BREAKER`).
+the console and the API do while Redis cannot be reached (the running app's Redis breaker,
+`Services.breakers.redis`: see `casestore.redisguard`).
 
 `read(fn)` runs `fn` against Redis, or raises `LiveUnavailable` at once while the breaker is open;
 `optional(fn)` gives None instead, for a page that renders its database parts anyway and says that
@@ -10,11 +11,13 @@ answer 503 with that sentence (JSON for the API and for the console's JSON route
 
 from __future__ import annotations
 
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from flask import jsonify, render_template
 
-from casestore.redisguard import BREAKER, COOLDOWN_SECONDS, ERRORS
+from casestore.redisguard import COOLDOWN_SECONDS, ERRORS, Breaker
+from webhooks.services import current_services
 
 T = TypeVar("T")
 UNAVAILABLE = "Live figures are unavailable: Redis cannot be reached. Try again in a moment."
@@ -24,15 +27,21 @@ class LiveUnavailable(RuntimeError):
     """Redis is unreachable: live figures cannot be read or set now."""
 
 
+def _breaker() -> Breaker:
+    """The running app's Redis breaker (inside a request or app context)."""
+    return current_services().breakers.redis
+
+
 def read(fn: Callable[[], T]) -> T:
-    if not BREAKER.usable():
+    breaker = _breaker()
+    if not breaker.usable():
         raise LiveUnavailable(UNAVAILABLE)
     try:
         value = fn()
     except ERRORS as exc:
-        BREAKER.failed(exc)
+        breaker.failed(exc)
         raise LiveUnavailable(UNAVAILABLE) from exc
-    BREAKER.succeeded()
+    breaker.succeeded()
     return value
 
 
@@ -45,7 +54,7 @@ def optional(fn: Callable[[], T]) -> T | None:
 
 def _note_failure(exc: Exception) -> None:
     if not isinstance(exc, LiveUnavailable):
-        BREAKER.failed(exc)
+        _breaker().failed(exc)
 
 
 def unavailable_json(exc: Exception):

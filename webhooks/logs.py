@@ -31,12 +31,11 @@ import re
 import sys
 import time
 import uuid
-from datetime import datetime, timezone
-from typing import Mapping
-
-from werkzeug.datastructures import Headers
+from collections.abc import Mapping
+from datetime import UTC, datetime
 
 from flask import Flask, Response, g, request
+from werkzeug.datastructures import Headers
 
 from casestore.phones import mask
 from ivr.jobs import REQUEST_ID
@@ -89,8 +88,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, object] = {
-            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z"),
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "level": record.levelname,
             "logger": record.name,
             "message": redact(record.getMessage()),
@@ -164,7 +162,9 @@ def gunicorn_logger_class():
     class GunicornLogger(glogging.Logger):
         def setup(self, cfg) -> None:
             super().setup(cfg)
-            fmt = log_format(development=os.environ.get("SUPPORTLINE_DEV", "").strip().lower() in {"1", "true", "yes", "on"})
+            fmt = log_format(
+                development=os.environ.get("SUPPORTLINE_DEV", "").strip().lower() in {"1", "true", "yes", "on"}
+            )
             for log in (self.error_log, self.access_log):
                 for handler in log.handlers:
                     handler.setFormatter(formatter(fmt))
@@ -219,7 +219,18 @@ def elapsed_ms() -> float | None:
 def log_webhook(logger: logging.Logger, *, step: str, call_sid: str, outcome: str, ms: float, status: int) -> None:
     """The one line per webhook: `event="webhook"` with its fields (plain text says the same)."""
     logger.info(
-        "webhook step=%s call=%s outcome=%s status=%s ms=%.1f", step, call_sid, outcome, status, ms,
-        extra={"event": "webhook", "call_sid": call_sid, "step": step, "outcome": outcome,
-               "ms": round(ms, 1), "status": status},
+        "webhook step=%s call=%s outcome=%s status=%s ms=%.1f",
+        step,
+        call_sid,
+        outcome,
+        status,
+        ms,
+        extra={
+            "event": "webhook",
+            "call_sid": call_sid,
+            "step": step,
+            "outcome": outcome,
+            "ms": round(ms, 1),
+            "status": status,
+        },
     )

@@ -46,8 +46,9 @@ def _page_id() -> int | None:
 
 def _voice_fault() -> Response:
     resp = VoiceResponse()
-    resp.say("The paging system has a problem. Please call the support line for the outage. Goodbye.",
-             voice=pagecalls.VOICE)
+    resp.say(
+        "The paging system has a problem. Please call the support line for the outage. Goodbye.", voice=pagecalls.VOICE
+    )
     resp.hangup()
     return _xml(str(resp))
 
@@ -59,8 +60,13 @@ def page_voice():
     repeat = twilio_params.query().get("repeat", "0")
     try:
         with svc.sessions() as session:
-            body = pagecalls.answered(session, page_id or 0, twilio_params.form().get("AnsweredBy", ""),
-                                      svc.settings.support_timezone, int(repeat) if repeat.isdigit() else 0)
+            body = pagecalls.answered(
+                session,
+                page_id or 0,
+                twilio_params.form().get("AnsweredBy", ""),
+                svc.settings.support_timezone,
+                int(repeat) if repeat.isdigit() else 0,
+            )
             session.commit()
         return _xml(body)
     except Exception:
@@ -75,8 +81,15 @@ def page_key():
     page_id = _page_id()
     try:
         with svc.sessions() as session:
-            body = pagecalls.key_pressed(session, svc.telephony, page_id or 0, twilio_params.form().get("Digits", ""),
-                                         twilio_params.form().get("CallSid", ""), svc.now(), svc.settings.support_timezone)
+            body = pagecalls.key_pressed(
+                session,
+                svc.telephony,
+                page_id or 0,
+                twilio_params.form().get("Digits", ""),
+                twilio_params.form().get("CallSid", ""),
+                svc.now(),
+                svc.settings.support_timezone,
+            )
             session.commit()
         return _xml(body)
     except Exception:
@@ -108,8 +121,15 @@ def sms_incoming():
     reply = MessagingResponse()
     try:
         with svc.sessions() as session:
-            text = sms.reply(session, svc.telephony, svc.jobs, twilio_params.form().get("From", ""),
-                             twilio_params.form().get("Body", ""), svc.now(), svc.settings.default_region)
+            text = sms.reply(
+                session,
+                svc.telephony,
+                svc.jobs,
+                twilio_params.form().get("From", ""),
+                twilio_params.form().get("Body", ""),
+                svc.now(),
+                svc.settings.default_region,
+            )
             session.commit()
         reply.message(text)
     except Exception:

@@ -1,4 +1,5 @@
-"""The clients the app holds: settings, database engine and sessions, Redis, the clock.
+"""The clients the app holds: settings, database engine and sessions, Redis, the clock, and the
+degraded-mode breakers (`breakers`: one per app, shared by all its requests).
 
 Built by `create_app` (never at import time) and kept in `app.extensions["supportline"]`.
 Tests and the call simulator pass their own clock, engine or Redis in through `create_app`.
@@ -8,18 +9,21 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 import redis
+from flask import current_app
+from redis import Redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
-from flask import current_app
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from casestore.db import make_engine, make_session_factory
+from casestore.redisguard import Breakers
 from ivr import staffing
 from ivr.dispatch import Dispatcher, Offer
 from ivr.jobs import JobContext, Jobs
@@ -33,7 +37,7 @@ log = logging.getLogger("supportline")
 
 
 def system_clock() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def shifted_clock(start: datetime, anchor: float | None = None) -> Clock:
@@ -41,11 +45,11 @@ def shifted_clock(start: datetime, anchor: float | None = None) -> Clock:
     process given the same anchor shares one clock) and runs on at real speed (development only)."""
     if start.tzinfo is None:
         raise ValueError("SUPPORTLINE_CLOCK_START needs a UTC offset, e.g. 2026-11-24T10:00:00-06:00")
-    offset = start - (system_clock() if anchor is None else datetime.fromtimestamp(anchor, timezone.utc))
+    offset = start - (system_clock() if anchor is None else datetime.fromtimestamp(anchor, UTC))
     return lambda: system_clock() + offset
 
 
-_EMBEDDED_SERVERS: dict[str, object] = {}
+_EMBEDDED_SERVERS: dict[str, Any] = {}  # instance path -> fakeredis.FakeServer
 
 
 def make_redis(settings: Settings) -> redis.Redis:
@@ -62,8 +66,12 @@ def make_redis(settings: Settings) -> redis.Redis:
     # Fail fast: one quick retry, then the caller's degraded mode takes over (casestore.redisguard)
     # instead of redis-py's default retries with backoff of seconds on every command.
     return redis.Redis.from_url(
-        settings.redis_url, decode_responses=True, socket_timeout=2.0, socket_connect_timeout=1.0,
-        health_check_interval=30, retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), 1),
+        settings.redis_url,
+        decode_responses=True,
+        socket_timeout=2.0,
+        socket_connect_timeout=1.0,
+        health_check_interval=30,
+        retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), 1),
     )
 
 
@@ -72,13 +80,17 @@ class Services:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
-    redis: redis.Redis
+    redis: Redis
     clock: Clock
     tables: TablesCache
     presence: Presence
     telephony: Telephony | None
     dispatcher: Dispatcher
     jobs: Jobs
+    # Whether Redis and the database are usable now (casestore.redisguard): one per app, so all the
+    # requests and threads of this app (one per process in production) share the cooldown and the
+    # probe; never module-global, so two apps in one process (tests) do not share theirs.
+    breakers: Breakers = field(default_factory=Breakers)
     # This process spooled call-log records the database has not had yet (webhooks/voice.py).
     spooled: threading.Event = field(default_factory=threading.Event)
     replaying: threading.Lock = field(default_factory=threading.Lock)
@@ -90,10 +102,10 @@ class Services:
         *,
         engine: Engine | None = None,
         sessions: sessionmaker[Session] | None = None,
-        redis_client: redis.Redis | None = None,
+        redis_client: Redis | None = None,
         clock: Clock | None = None,
         telephony: Telephony | None = None,
-    ) -> "Services":
+    ) -> Services:
         engine = engine or make_engine(settings.database_url)
         sessions = sessions or make_session_factory(engine)
         client = redis_client if redis_client is not None else make_redis(settings)
@@ -104,15 +116,17 @@ class Services:
             engine=engine,
             sessions=sessions,
             redis=client,
-            clock=clock or (
+            clock=clock
+            or (
                 shifted_clock(datetime.fromisoformat(settings.clock_start), settings.clock_anchor)
-                if settings.clock_start else system_clock
+                if settings.clock_start
+                else system_clock
             ),
             tables=TablesCache(settings.routing_cache_seconds, settings.support_timezone, sessions),
             presence=presence,
             telephony=telephony,
             dispatcher=Dispatcher(
-                client, presence, telephony=telephony, connect_url=connect_url(settings.public_base_url),
+                client, presence, telephony=telephony, connect_url=connect_url(settings.public_base_url)
             ),
             jobs=Jobs(client),
         )
@@ -138,9 +152,15 @@ class Services:
     def job_context(self) -> JobContext:
         """What background jobs use in this process (`supportline worker`, tests)."""
         return JobContext(
-            sessions=self.sessions, redis=self.redis, jobs=self.jobs, telephony=self.telephony,
-            clock=self.now, base_url=self.settings.public_base_url, caller_id=self.settings.twilio_caller_id,
-            tz_name=self.settings.support_timezone, tables=self.tables,
+            sessions=self.sessions,
+            redis=self.redis,
+            jobs=self.jobs,
+            telephony=self.telephony,
+            clock=self.now,
+            base_url=self.settings.public_base_url,
+            caller_id=self.settings.twilio_caller_id,
+            tz_name=self.settings.support_timezone,
+            tables=self.tables,
         )
 
     def now(self) -> datetime:
@@ -156,7 +176,7 @@ def make_telephony(settings: Settings) -> Telephony | None:
     if not settings.twilio_account_sid or not settings.twilio_auth_token:
         return None
     return TwilioTelephony(
-        settings.twilio_account_sid, settings.twilio_auth_token, base_url=settings.twilio_api_base or None,
+        settings.twilio_account_sid, settings.twilio_auth_token, base_url=settings.twilio_api_base or None
     )
 
 

@@ -18,7 +18,7 @@ only `form()` and `query()`, cleaned once per request.
 from __future__ import annotations
 
 import re
-from typing import Mapping
+from collections.abc import Mapping
 
 from flask import g, request
 
@@ -30,11 +30,35 @@ DEFAULT_QUERY_LIMIT = 64
 NAME_LIMIT = 64
 
 LIMITS: dict[str, int] = {
-    **dict.fromkeys(["CallSid", "AccountSid", "ParentCallSid", "DialCallSid", "RecordingSid", "MessageSid",
-                     "SmsSid", "SmsMessageSid", "MessagingServiceSid", "QueueSid"], 64),
+    **dict.fromkeys(
+        [
+            "CallSid",
+            "AccountSid",
+            "ParentCallSid",
+            "DialCallSid",
+            "RecordingSid",
+            "MessageSid",
+            "SmsSid",
+            "SmsMessageSid",
+            "MessagingServiceSid",
+            "QueueSid",
+        ],
+        64,
+    ),
     **dict.fromkeys(["From", "To", "Caller", "Called", "ForwardedFrom", "Digits"], 64),
-    **dict.fromkeys(["CallStatus", "DialCallStatus", "MessageStatus", "SmsStatus", "AnsweredBy", "Direction",
-                     "ApiVersion", "QueueResult"], 32),
+    **dict.fromkeys(
+        [
+            "CallStatus",
+            "DialCallStatus",
+            "MessageStatus",
+            "SmsStatus",
+            "AnsweredBy",
+            "Direction",
+            "ApiVersion",
+            "QueueResult",
+        ],
+        32,
+    ),
     "RecordingUrl": 500,  # the database's recording_url columns
     "Body": 1600,  # Twilio's longest SMS
     "SpeechResult": 1000,

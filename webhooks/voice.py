@@ -21,10 +21,9 @@ from werkzeug.exceptions import HTTPException
 
 from casestore.db import unreachable as database_unreachable
 from casestore.phones import mask
-from casestore.redisguard import DB_BREAKER
 from ivr import flow, spool
 from ivr.prompts import say
-from ivr.state import CallStore
+from ivr.state import CallState, CallStore
 from webhooks import metrics, twilio_params
 from webhooks.services import current_services
 from webhooks.signature import signature_valid
@@ -58,6 +57,9 @@ def http_error(exc: HTTPException):
 
 @bp.route("/<step>", methods=["POST"])
 def webhook(step: str) -> Response:
+    """One Twilio request, in order: parse it, note it for the metrics, then the first answer that
+    applies: Twilio's Fallback URL, a step we cannot follow, the database known to be down, or the
+    call's step (`_answer`)."""
     svc = current_services()
     form = twilio_params.form()  # NULs stripped, lengths bounded, durations clamped: ordinary input
     sid = form.get("CallSid", "")
@@ -71,56 +73,90 @@ def webhook(step: str) -> Response:
         form=form,
     )
     if step == "fallback":
-        # Twilio's Fallback URL: used when the primary handler failed. Touches no database or Redis
-        # (settings, the request and the local hosted-contacts file only: webhooks/fallback.py).
-        from webhooks.fallback import fallback_response
-
-        log.warning("fallback webhook call=%s from=%s", sid, mask(inp.from_raw))
-        return twiml(fallback_response(svc.settings, form, inp.query))
+        return _twilio_fallback(svc, inp)
     if step not in flow.STEPS or not sid:
-        # Not a call we can follow: say nothing private and end politely.
-        resp = VoiceResponse()
-        resp.say(say("goodbye"), voice=flow.VOICE)
-        resp.hangup()
-        return twiml(str(resp))
+        return _goodbye()
+    if not svc.breakers.db.usable():
+        return _database_down(svc, inp)
+    return _answer(svc, inp, request.full_path.rstrip("?"))
 
+
+def _twilio_fallback(svc, inp: flow.CallInput) -> Response:
+    """Twilio's Fallback URL: used when the primary handler failed. Touches no database or Redis
+    (settings, the request and the local hosted-contacts file only: webhooks/fallback.py, imported
+    only when it is needed)."""
+    from webhooks.fallback import fallback_response
+
+    log.warning("fallback webhook call=%s from=%s", inp.sid, mask(inp.from_raw))
+    return twiml(fallback_response(svc.settings, inp.form, inp.query))
+
+
+def _goodbye() -> Response:
+    """Not a call we can follow: say nothing private and end politely."""
+    resp = VoiceResponse()
+    resp.say(say("goodbye"), voice=flow.VOICE)
+    resp.hangup()
+    return twiml(str(resp))
+
+
+def _database_down(svc, inp: flow.CallInput) -> Response:
+    """The database failed moments ago (the app's database breaker is open): answer the fallback at
+    once rather than wait again, and keep the call's trace for when it is back."""
+    metrics.note_webhook(inp.sid, "fault")
+    _spool(svc, inp)
+    return twiml(fallback_twiml(svc.settings.overflow_number, inp.step))
+
+
+def _answer(svc, inp: flow.CallInput, url: str) -> Response:
+    """The call's step: the answer already given to this request if it is a retry, else the flow's
+    answer, committed and stored; any fault, the fallback (`_fault`)."""
     outcome = "ok"
-    url = request.full_path.rstrip("?")
-    if not DB_BREAKER.usable():
-        # The database failed moments ago: answer the fallback at once rather than wait again.
-        outcome = "fault"
-        metrics.note_webhook(sid, outcome)
-        _spool(svc, inp)
-        return twiml(fallback_twiml(svc.settings.overflow_number, step))
     try:
         with svc.sessions() as session:
             # Redis first; while it is unreachable the call state lives in the database.
-            store = CallStore(svc.redis, session=session)
-            answered, state = store.begin(sid, url, may_exist=step in flow.STATEFUL or step == "status")
-            if answered is not None and step != "status":
+            store = CallStore(svc.redis, session=session, breaker=svc.breakers.redis)
+            answered, state = store.begin(inp.sid, url, may_exist=inp.step in flow.STATEFUL or inp.step == "status")
+            if answered is not None and inp.step != "status":
                 outcome = "replayed"
                 return twiml(answered)
-            before = metrics.CallMark.of(state)
-            closing = step == "status" and metrics.call_open(session, sid)
-            env = call_env(svc, session, svc.now())
-            result = flow.handle(env, inp, state)
-            session.commit()
-            store.finish(sid, url, result.twiml, result.state, result.forget, now=env.now, cache=result.cache)
-            ended = metrics.ended_outcome(session, sid) if closing else None
+            result, before, ended = _run_step(svc, session, store, inp, url, state)
         metrics.observe_call(before, result.state, ended)
         if svc.spooled.is_set():  # the database is back: what this process spooled goes in now
             replay_spool_in_background(svc)
         return twiml(result.twiml)
     except Exception as exc:
         outcome = "fault"
-        if isinstance(exc, (DBAPIError, OSError)) and not isinstance(exc, redis.RedisError):
-            if database_unreachable(exc):  # not for one transaction's deadlock or conflict
-                DB_BREAKER.failed(exc)
-            _spool(svc, inp)
-        log.exception("webhook fault step=%s call=%s from=%s", step, sid, mask(inp.from_raw))
-        return twiml(fallback_twiml(svc.settings.overflow_number, step))
+        return _fault(svc, inp, exc)
     finally:
-        metrics.note_webhook(sid, outcome)
+        metrics.note_webhook(inp.sid, outcome)
+
+
+def _run_step(
+    svc, session, store: CallStore, inp: flow.CallInput, url: str, state: CallState | None
+) -> tuple[flow.StepResult, metrics.CallMark, str | None]:
+    """Run the flow's step on the call's state, commit, and store the answer and the new state;
+    with what the metrics compare: the call's mark before the step, and how the call ended when
+    this status callback closed it."""
+    before = metrics.CallMark.of(state)
+    closing = inp.step == "status" and metrics.call_open(session, inp.sid)
+    env = call_env(svc, session, svc.now())
+    result = flow.handle(env, inp, state)
+    session.commit()
+    store.finish(inp.sid, url, result.twiml, result.state, result.forget, now=env.now, cache=result.cache)
+    ended = metrics.ended_outcome(session, inp.sid) if closing else None
+    return result, before, ended
+
+
+def _fault(svc, inp: flow.CallInput, exc: Exception) -> Response:
+    """Any fault (database, Redis, a bug): logged and answered with the fallback. A database error
+    keeps the call's trace (`_spool`), and one that says the database cannot be reached (not one
+    transaction's deadlock or conflict) opens the app's database breaker."""
+    if isinstance(exc, (DBAPIError, OSError)) and not isinstance(exc, redis.RedisError):
+        if database_unreachable(exc):
+            svc.breakers.db.failed(exc)
+        _spool(svc, inp)
+    log.exception("webhook fault step=%s call=%s from=%s", inp.step, inp.sid, mask(inp.from_raw))
+    return twiml(fallback_twiml(svc.settings.overflow_number, inp.step))
 
 
 def call_env(svc, session, now) -> flow.CallEnv:
@@ -130,6 +166,7 @@ def call_env(svc, session, now) -> flow.CallEnv:
         redis=svc.redis,
         now=now,
         pin_pepper=svc.settings.pin_pepper,
+        breakers=svc.breakers,
         tz_name=svc.settings.support_timezone,
         region=svc.settings.default_region,
         overflow_number=svc.settings.overflow_number,
@@ -158,8 +195,9 @@ def _spool(svc, inp: flow.CallInput) -> None:
     event = None
     if inp.step in END_STEPS:
         event = {"form": {k: inp.form[k] for k in END_FIELDS if k in inp.form}, "query": dict(inp.query)}
-    if spool.spool(spool_path(svc), sid=inp.sid, from_masked=mask(inp.from_raw), at=svc.now(), step=inp.step,
-                   event=event):
+    if spool.spool(
+        spool_path(svc), sid=inp.sid, from_masked=mask(inp.from_raw), at=svc.now(), step=inp.step, event=event
+    ):
         svc.spooled.set()
 
 
@@ -174,14 +212,16 @@ def apply_spooled_event(svc) -> spool.ApplyEvent:
     def apply(session, rec: dict) -> None:
         at = datetime.fromisoformat(rec["at"])
         event = rec["event"]
-        inp = flow.CallInput(step=rec["step"], sid=rec["sid"], form=dict(event.get("form") or {}),
-                             query=dict(event.get("query") or {}))
-        store = CallStore(svc.redis, session=session)
+        inp = flow.CallInput(
+            step=rec["step"], sid=rec["sid"], form=dict(event.get("form") or {}), query=dict(event.get("query") or {})
+        )
+        store = CallStore(svc.redis, session=session, breaker=svc.breakers.redis)
         result = flow.replay_end(call_env(svc, session, at), inp, store.load(inp.sid))
         session.flush()
         if result.state is not None or result.forget:
-            store.finish(inp.sid, f"spool:{inp.step}:{rec['at']}", result.twiml, result.state, result.forget,
-                         now=at, cache=False)
+            store.finish(
+                inp.sid, f"spool:{inp.step}:{rec['at']}", result.twiml, result.state, result.forget, now=at, cache=False
+            )
 
     return apply
 

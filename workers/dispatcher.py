@@ -30,8 +30,9 @@ def run_dispatcher(svc, *, interval: float, once: bool) -> None:
             now = svc.now()
             if started - last_reconcile >= 30:
                 with session_scope(svc.sessions) as session:
-                    staffing.reconcile(session, svc.presence, svc.redis, now, svc.settings.wrap_up_seconds,
-                                       **reconcile_options(svc))
+                    staffing.reconcile(
+                        session, svc.presence, svc.redis, now, svc.settings.wrap_up_seconds, **reconcile_options(svc)
+                    )
                 last_reconcile = started
             result = svc.dispatcher.run(roster(svc), now)
             if result.bridged:

@@ -78,9 +78,14 @@ class Worker(SimpleWorker):
             except Exception:
                 outcome = "unknown"
             ms = (time.perf_counter() - started) * 1000
-            log.info("job %s %s outcome=%s ms=%.1f", job.id, job.func_name, outcome, ms,
-                     extra={"event": "job", "job_id": job.id, "job": job.func_name, "outcome": outcome,
-                            "ms": round(ms, 1)})
+            log.info(
+                "job %s %s outcome=%s ms=%.1f",
+                job.id,
+                job.func_name,
+                outcome,
+                ms,
+                extra={"event": "job", "job_id": job.id, "job": job.func_name, "outcome": outcome, "ms": round(ms, 1)},
+            )
             REQUEST_ID.reset(token)
 
 

@@ -75,8 +75,9 @@ class CallPlan:
     patience: float  # seconds in line before leaving (inf when leaves == "")
 
 
-def make_plans(calls: int, arrival_seconds: float, talk: float, callback_share: float,
-               hangup_share: float, seed: int) -> list[CallPlan]:
+def make_plans(
+    calls: int, arrival_seconds: float, talk: float, callback_share: float, hangup_share: float, seed: int
+) -> list[CallPlan]:
     """Arrivals uniform over the window (a Poisson storm of that many calls), talk +/-50 %."""
     rng = random.Random(seed)
     arrivals = sorted(rng.uniform(0.0, arrival_seconds) for _ in range(calls))
@@ -176,8 +177,7 @@ class Board:
             other = self.holding.get(pk)
             if other is not None and other != sid:
                 at = self.now()
-                self.double_bookings.append(
-                    f"t={at:.1f}s advisor {pk} put through to {sid} while talking to {other}")
+                self.double_bookings.append(f"t={at:.1f}s advisor {pk} put through to {sid} while talking to {other}")
                 self.double_booking_at.append(at)
                 return False
             self.holding[pk] = sid

@@ -15,14 +15,17 @@ import redis
 from .board import CallPlan, CallRecord, Storm
 from .shared import AFTER_TALKING, MAX_RESTARTS, PRESENCE_KEY, base
 
-
 HOLD_SECONDS = 30.0  # a hold round when the TwiML has no Pause to go by
 CHOOSE_SECONDS = 4.0  # listening to "1 for a message, 2 for a call back" before pressing 2
 
 
-STRAY_LABEL = {"": "before the first webhook", "menus": "in the menus",
-               "talking": "while being put through or talking", "leaving": "while leaving (callback)",
-               "done": "after the caller hung up"}
+STRAY_LABEL = {
+    "": "before the first webhook",
+    "menus": "in the menus",
+    "talking": "while being put through or talking",
+    "leaving": "while leaving (callback)",
+    "done": "after the caller hung up",
+}
 
 
 def step_of(url: str | None) -> str:
@@ -55,8 +58,7 @@ def restart_target(root: ET.Element) -> str | None:
 
 def is_hold(root: ET.Element) -> bool:
     gather = root.find("Gather")
-    return (gather is not None and step_of(gather.get("action")) == "queue-menu"
-            and root.find("Redirect") is not None)
+    return gather is not None and step_of(gather.get("action")) == "queue-menu" and root.find("Redirect") is not None
 
 
 _POSITION = re.compile(r"You are number (\d+) in line")
@@ -89,11 +91,16 @@ class Caller:
         self.plan, self.storm, self.board = plan, storm, storm.board
         self.sid = "CA" + uuid.uuid4().hex
         self.record = CallRecord(self.sid, plan)
-        self.base = {"CallSid": self.sid, "AccountSid": base.ACCOUNT_SID, "From": storm.phone,
-                     "To": base.TO_NUMBER, "Direction": "inbound", "ApiVersion": "2010-04-01",
-                     "CallStatus": "in-progress"}
-        self.tx = base.Transport(storm.pool, storm.public, storm.token, storm.samples,
-                                 storm.errors, storm.fallback)
+        self.base = {
+            "CallSid": self.sid,
+            "AccountSid": base.ACCOUNT_SID,
+            "From": storm.phone,
+            "To": base.TO_NUMBER,
+            "Direction": "inbound",
+            "ApiVersion": "2010-04-01",
+            "CallStatus": "in-progress",
+        }
+        self.tx = base.Transport(storm.pool, storm.public, storm.token, storm.samples, storm.errors, storm.fallback)
         self.lock = threading.Lock()
         self.wake = threading.Event()
         self.pending: list[str] = []
@@ -123,8 +130,9 @@ class Caller:
         except redis.RedisError:
             state, sid = "unknown (Redis unreachable)", None
         holds = "this call" if sid == self.sid else (sid or "-")
-        self.record.strays.append(f"t={self.board.now():.2f}s redirect to advisor {adv} {label} "
-                                  f"(advisor {adv}: {state} for {holds})")
+        self.record.strays.append(
+            f"t={self.board.now():.2f}s redirect to advisor {adv} {label} (advisor {adv}: {state} for {holds})"
+        )
         self.board.note_stray(label)
 
     def take_redirect(self) -> str | None:
@@ -244,9 +252,15 @@ class Caller:
             self.record.left = self.board.now()
         self.set_phase("leaving")
         self.drop_redirects("while leaving a message")
-        answer = self.post(record.get("action") or "", dict(
-            self.base, RecordingUrl="https://api.twilio.com/recordings/RE-storm",
-            RecordingDuration="15", RecordingSid="RE" + uuid.uuid4().hex))
+        answer = self.post(
+            record.get("action") or "",
+            dict(
+                self.base,
+                RecordingUrl="https://api.twilio.com/recordings/RE-storm",
+                RecordingDuration="15",
+                RecordingSid="RE" + uuid.uuid4().hex,
+            ),
+        )
         if answer is not None and answer.find("Hangup") is not None and answer.find("Dial") is None:
             self.record.outcome = "message"
         return answer
@@ -265,8 +279,10 @@ class Caller:
         pk = int(parse_qs(urlsplit(whisper).query).get("adv", ["0"])[0])
         reach = reach_of(endpoint)
         if self.storm.roster.get(pk) != reach:
-            self.problem("roster", f"dialled advisor {pk} at {reach}, not a signed-in advisor "
-                                   f"(roster: {self.storm.roster.get(pk)})")
+            self.problem(
+                "roster",
+                f"dialled advisor {pk} at {reach}, not a signed-in advisor (roster: {self.storm.roster.get(pk)})",
+            )
             self.record.errors += 1
         self.record.dials.append(f"t={dialled_at:.2f}s advisor {pk} via {self.last_step}")
         self.legs += 1
@@ -277,12 +293,21 @@ class Caller:
             self.record.missed_dials += 1
             self.record.busy_dials += 1
             self.drop_redirects("while being put through")
-            return self.post(dial.get("action") or "", dict(
-                self.base, DialCallStatus="busy", DialCallSid=leg_sid, DialCallDuration="0"))
+            return self.post(
+                dial.get("action") or "",
+                dict(self.base, DialCallStatus="busy", DialCallSid=leg_sid, DialCallDuration="0"),
+            )
         self.holding = pk
-        leg = {"CallSid": leg_sid, "ParentCallSid": self.sid, "AccountSid": base.ACCOUNT_SID,
-               "From": base.TO_NUMBER, "To": reach, "CallStatus": "in-progress",
-               "Direction": "outbound-api", "ApiVersion": "2010-04-01"}
+        leg = {
+            "CallSid": leg_sid,
+            "ParentCallSid": self.sid,
+            "AccountSid": base.ACCOUNT_SID,
+            "From": base.TO_NUMBER,
+            "To": reach,
+            "CallStatus": "in-progress",
+            "Direction": "outbound-api",
+            "ApiVersion": "2010-04-01",
+        }
         heard = self.post(whisper, leg)
         gather = heard.find("Gather") if heard is not None else None
         bridged = False
@@ -300,9 +325,15 @@ class Caller:
         self.board.free_advisor(pk, self.sid)  # before the line can give them to anyone else
         self.holding = None
         self.drop_redirects("while talking")
-        result = self.post(dial.get("action") or "", dict(
-            self.base, DialCallStatus="completed" if bridged else "no-answer",
-            DialCallSid=leg_sid, DialCallDuration=str(talked)))
+        result = self.post(
+            dial.get("action") or "",
+            dict(
+                self.base,
+                DialCallStatus="completed" if bridged else "no-answer",
+                DialCallSid=leg_sid,
+                DialCallDuration=str(talked),
+            ),
+        )
         if bridged and result is not None and result.find("Hangup") is not None:
             self.record.outcome = "connected"
         elif bridged and result is not None and restart_target(result) is not None:

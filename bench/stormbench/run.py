@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import redis
 
@@ -58,10 +58,13 @@ def progress(storm: Storm, every: float, total: int) -> None:
         with board.lock:
             p = dict(board.phases)
             arrived = len(board.callers)
-        print(f"  t={board.now():5.0f}s  arrived {arrived:>5}/{total}  in menus {p.get('menus', 0):>4}"
-              f"  waiting {p.get('waiting', 0) + p.get('choosing', 0):>4}  talking {p.get('talking', 0):>3}"
-              f"  done {p.get('done', 0):>5}  redirects {len(storm.fake.updates):>5}"
-              f"  errors {len(storm.errors)}", flush=True)
+        print(
+            f"  t={board.now():5.0f}s  arrived {arrived:>5}/{total}  in menus {p.get('menus', 0):>4}"
+            f"  waiting {p.get('waiting', 0) + p.get('choosing', 0):>4}  talking {p.get('talking', 0):>3}"
+            f"  done {p.get('done', 0):>5}  redirects {len(storm.fake.updates):>5}"
+            f"  errors {len(storm.errors)}",
+            flush=True,
+        )
 
 
 def run_bench(args: argparse.Namespace, cleanup: list[Callable[[], None]]) -> int:
@@ -85,8 +88,10 @@ def run_bench(args: argparse.Namespace, cleanup: list[Callable[[], None]]) -> in
         base.setup(env)
     roster = staff_advisors(env, args.advisors)
     phone, pin = demo_caller()
-    print(f"advisors: {len(roster)} signed in; callers: demo contact {DEMO_CONTACT_ID} "
-          f"({phone}), PIN, then 0 (next available advisor)")
+    print(
+        f"advisors: {len(roster)} signed in; callers: demo contact {DEMO_CONTACT_ID} "
+        f"({phone}), PIN, then 0 (next available advisor)"
+    )
 
     # N processes behind one PUBLIC_BASE_URL (the first port's): env is the same for all of them.
     ports = [args.port + i for i in range(args.processes)]
@@ -112,33 +117,49 @@ def run_bench(args: argparse.Namespace, cleanup: list[Callable[[], None]]) -> in
     dispatcher.check()
     worker.check()
 
-    plans = make_plans(args.calls, args.arrival_seconds, args.talk, args.callback_share,
-                       args.hangup_share, args.seed)
+    plans = make_plans(args.calls, args.arrival_seconds, args.talk, args.callback_share, args.hangup_share, args.seed)
     board = Board()
     pool = ConnectionPool(ports)
     cleanup.append(pool.close)
-    client = redis.Redis.from_url(base.REDIS_URL, decode_responses=True, socket_timeout=2.0,
-                                  socket_connect_timeout=1.0)
+    client = redis.Redis.from_url(base.REDIS_URL, decode_responses=True, socket_timeout=2.0, socket_connect_timeout=1.0)
     cleanup.append(client.close)
-    storm = Storm(board, pool, env["PUBLIC_BASE_URL"], secret["auth_token"], say("fault_apology"),
-                  fake, roster, phone, pin, args.max_wait, client)
+    storm = Storm(
+        board,
+        pool,
+        env["PUBLIC_BASE_URL"],
+        secret["auth_token"],
+        say("fault_apology"),
+        fake,
+        roster,
+        phone,
+        pin,
+        args.max_wait,
+        client,
+    )
     fake.on_update(board.hear_update)
     load1 = os.getloadavg()[0]
-    print(f"storm: {args.calls} calls within {args.arrival_seconds:g} s, {len(roster)} advisors, talk "
-          f"{args.talk:g} s +/-50%, wrap-up {args.wrap_up:g} s; leave the line: "
-          f"{args.callback_share:.0%} callback, {args.hangup_share:.0%} hang up")
-    print(f"service: {args.processes} x gunicorn {args.workers} workers x {args.threads} threads on "
-          f"{', '.join(s.url for s in services)} (PUBLIC_BASE_URL {env['PUBLIC_BASE_URL']}, "
-          f"round-robin), dispatcher every {args.dispatch_interval:g} s, a worker, fake Twilio REST "
-          f"on {fake.base_url}; host: {os.cpu_count()} CPUs, load average {load1:.2f}")
-    redis_line = (f"private redis-server on port {redis_server.port} (no persistence, log "
-                  f"{redis_server.log}), db {REDIS_DB}"
-                  if redis_server else f"shared Redis at 127.0.0.1:6379, db {REDIS_DB}")
+    print(
+        f"storm: {args.calls} calls within {args.arrival_seconds:g} s, {len(roster)} advisors, talk "
+        f"{args.talk:g} s +/-50%, wrap-up {args.wrap_up:g} s; leave the line: "
+        f"{args.callback_share:.0%} callback, {args.hangup_share:.0%} hang up"
+    )
+    print(
+        f"service: {args.processes} x gunicorn {args.workers} workers x {args.threads} threads on "
+        f"{', '.join(s.url for s in services)} (PUBLIC_BASE_URL {env['PUBLIC_BASE_URL']}, "
+        f"round-robin), dispatcher every {args.dispatch_interval:g} s, a worker, fake Twilio REST "
+        f"on {fake.base_url}; host: {os.cpu_count()} CPUs, load average {load1:.2f}"
+    )
+    redis_line = (
+        f"private redis-server on port {redis_server.port} (no persistence, log {redis_server.log}), db {REDIS_DB}"
+        if redis_server
+        else f"shared Redis at 127.0.0.1:6379, db {REDIS_DB}"
+    )
     outage = None
     if args.restart_redis_at is not None:
         outage = Outage(args.restart_redis_at, args.redis_downtime, redis_server.port)
-        redis_line += (f"; SIGKILL at t={args.restart_redis_at:g} s, started again (empty) "
-                       f"{args.redis_downtime:g} s later")
+        redis_line += (
+            f"; SIGKILL at t={args.restart_redis_at:g} s, started again (empty) {args.redis_downtime:g} s later"
+        )
     print(f"redis: {redis_line}")
 
     deadline = args.arrival_seconds + args.max_wait + 3 * args.talk + 120.0
@@ -148,15 +169,17 @@ def run_bench(args: argparse.Namespace, cleanup: list[Callable[[], None]]) -> in
     if args.progress > 0:
         threading.Thread(target=progress, args=(storm, args.progress, args.calls), daemon=True).start()
     if outage is not None:
-        threading.Thread(target=restart_redis, args=(redis_server, outage, board, len(roster)),
-                         name="redis-restart", daemon=True).start()
+        threading.Thread(
+            target=restart_redis, args=(redis_server, outage, board, len(roster)), name="redis-restart", daemon=True
+        ).start()
     records = run_storm(storm, plans, deadline)
     wall = board.now()
     cpu1, host1 = _server_cpu(pids), base.host_cpu_ticks()
     print(f"storm over after {wall:.0f} s; {pool.opened} keep-alive connections were opened")
 
-    phase = base.Phase("storm", samples=list(storm.samples), results=list(records), wall=wall,
-                       errors=list(storm.errors))
+    phase = base.Phase(
+        "storm", samples=list(storm.samples), results=list(records), wall=wall, errors=list(storm.errors)
+    )
     phase.client_cpu = time.process_time() - own0
     if cpu0 is not None and cpu1 is not None:
         phase.server_cpu = cpu1 - cpu0
@@ -164,21 +187,32 @@ def run_bench(args: argparse.Namespace, cleanup: list[Callable[[], None]]) -> in
         phase.host_busy = (host1[0] - host0[0]) / (host1[1] - host0[1])
     spool = wait_for_replay(worker, args.replay_wait)
     service_view = service_side(records, roster, board.wall0)
-    states = {h.name: ("running" if h.alive() else f"EXITED with status {h.proc.returncode} "
-                       f"(log {h.log})") for h in helpers}
+    states = {
+        h.name: ("running" if h.alive() else f"EXITED with status {h.proc.returncode} (log {h.log})") for h in helpers
+    }
     for server in services:
         server.stop()
     for helper in helpers:
         helper.stop()
     updates = fake.updates
-    carrier = {"requests": fake.requests, "redirects": sum(1 for u in updates if u.get("Url")),
-               "refused": fake.requests - len(updates) - len(fake.calls) - len(fake.messages)}
-    logs = {(f"service {i + 1}" if len(services) > 1 else "service"): scan_log(server.log)
-            for i, server in enumerate(services)}
+    carrier = {
+        "requests": fake.requests,
+        "redirects": sum(1 for u in updates if u.get("Url")),
+        "refused": fake.requests - len(updates) - len(fake.calls) - len(fake.messages),
+    }
+    logs = {
+        (f"service {i + 1}" if len(services) > 1 else "service"): scan_log(server.log)
+        for i, server in enumerate(services)
+    }
     logs.update(dispatcher=scan_log(dispatcher.log), worker=scan_log(worker.log))
-    processes = {"ports": ports, "public_base_url": env["PUBLIC_BASE_URL"], "redis": redis_line,
-                 "requests": {str(port): pool.sent[port] for port in ports}, "spool": spool,
-                 "helpers": states}
+    processes = {
+        "ports": ports,
+        "public_base_url": env["PUBLIC_BASE_URL"],
+        "redis": redis_line,
+        "requests": {str(port): pool.sent[port] for port in ports},
+        "spool": spool,
+        "helpers": states,
+    }
     ops = ops_figures(records, board, storm, outage, pool, logs, processes)
     report = build_report(args, records, board, storm, phase, service_view, logs, carrier, ops)
     print_figures(report, args)
@@ -196,8 +230,7 @@ def _has_control_socket() -> bool:
     """Does this gunicorn have a control server (and so `--control-socket`)? By default every
     master on the host binds the same ~/.gunicorn/gunicorn.ctl, and all but the first fail."""
     try:
-        res = subprocess.run([str(base.VENV_BIN / "gunicorn"), "--help"], capture_output=True,
-                             text=True, timeout=30)
+        res = subprocess.run([str(base.VENV_BIN / "gunicorn"), "--help"], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.SubprocessError):
         return False
     return "--control-socket" in res.stdout

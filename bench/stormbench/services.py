@@ -27,17 +27,25 @@ class CliProcess:
     def start(self) -> None:
         cmd = [str(base.VENV_BIN / "supportline"), *self.args]
         with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen(cmd, env=self.env, cwd=ROOT, stdout=log,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                cmd,
+                env=self.env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
     def check(self) -> None:
         if self.proc is not None and self.proc.poll() is not None:
-            raise BenchError(f"the {self.name} exited with status {self.proc.returncode}:\n"
-                             + base._tail(self.log.read_text(errors="replace")))
+            raise BenchError(
+                f"the {self.name} exited with status {self.proc.returncode}:\n"
+                + base._tail(self.log.read_text(errors="replace"))
+            )
 
     def stop(self) -> None:
         base.terminate(self.proc)
@@ -82,19 +90,35 @@ class RedisServer:
     def start(self, timeout: float = 15.0) -> None:
         workdir = self.log.parent / "redis-data"
         workdir.mkdir(parents=True, exist_ok=True)
-        cmd = [self.exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", "--dir", str(workdir), "--daemonize", "no"]
+        cmd = [
+            self.exe,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+            "--daemonize",
+            "no",
+        ]
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+            self.proc = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            )
         self.pids.append(self.proc.pid)
         client = redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=0.5)
         deadline = time.monotonic() + timeout
         try:
             while True:
                 if self.proc.poll() is not None:
-                    raise BenchError(f"redis-server exited with status {self.proc.returncode}:\n"
-                                     + base._tail(self.log.read_text(errors="replace")))
+                    raise BenchError(
+                        f"redis-server exited with status {self.proc.returncode}:\n"
+                        + base._tail(self.log.read_text(errors="replace"))
+                    )
                 try:
                     if client.ping():
                         return
@@ -150,8 +174,10 @@ def restart_redis(server: RedisServer, outage: Outage, board: Board, advisors: i
             try:
                 if client.scard(PRESENCE_REGISTRY) >= advisors:
                     outage.presence_back = board.now()
-                    print(f"  t={outage.presence_back:5.1f}s  presence restored: {advisors} advisors have a "
-                          f"record again", flush=True)
+                    print(
+                        f"  t={outage.presence_back:5.1f}s  presence restored: {advisors} advisors have a record again",
+                        flush=True,
+                    )
                     return
             except redis.RedisError:
                 pass

@@ -9,11 +9,18 @@ import yaml
 
 from .shared import DB_NAME, DEMO_CONTACT_ID, REDIS_DB, STORM_DIR, BenchError, base
 
-
 STORM_ADVISOR = "Storm Advisor {:03d}"
 STORM_TEAM = "Campus Support"
-PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy",
-              "TWILIO_EDGE", "TWILIO_REGION")
+PROXY_VARS = (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "TWILIO_EDGE",
+    "TWILIO_REGION",
+)
 
 
 def use_storm_database(redis_port: int = 6379) -> None:
@@ -32,8 +39,12 @@ def storm_env(port: int, secret: dict[str, str], fake_base: str, wrap_up: float)
     env = base.child_env(port, secret)
     for var in PROXY_VARS:  # the REST client must reach 127.0.0.1 directly
         env.pop(var, None)
-    env.update(TWILIO_ACCOUNT_SID=base.ACCOUNT_SID, TWILIO_API_BASE=fake_base,
-               WRAP_UP_SECONDS=f"{wrap_up:g}", SUPPORTLINE_INSTANCE=str(STORM_DIR / "instance"))
+    env.update(
+        TWILIO_ACCOUNT_SID=base.ACCOUNT_SID,
+        TWILIO_API_BASE=fake_base,
+        WRAP_UP_SECONDS=f"{wrap_up:g}",
+        SUPPORTLINE_INSTANCE=str(STORM_DIR / "instance"),
+    )
     return env
 
 
@@ -53,19 +64,29 @@ def active_advisors() -> list[AdvisorRow]:
     engine = make_engine(base.DATABASE_URL)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(select(Advisor.id, Advisor.name, Advisor.reach)
-                                .where(Advisor.active.is_(True)).order_by(Advisor.id)).all()
+            rows = conn.execute(
+                select(Advisor.id, Advisor.name, Advisor.reach).where(Advisor.active.is_(True)).order_by(Advisor.id)
+            ).all()
     finally:
         engine.dispose()
     return [AdvisorRow(int(pk), name, reach) for pk, name, reach in rows]
 
 
 def load_storm_advisors(env: dict[str, str], count: int) -> None:
-    """"Storm Advisor 001".."NNN" through `supportline load` (upserts by name: idempotent)."""
-    doc = {"version": 1, "advisors": [
-        {"name": STORM_ADVISOR.format(i), "reach": f"+1612556{i:04d}", "team": STORM_TEAM,
-         "skills": ["grade_book"], "active": True}
-        for i in range(1, count + 1)]}
+    """ "Storm Advisor 001".."NNN" through `supportline load` (upserts by name: idempotent)."""
+    doc = {
+        "version": 1,
+        "advisors": [
+            {
+                "name": STORM_ADVISOR.format(i),
+                "reach": f"+1612556{i:04d}",
+                "team": STORM_TEAM,
+                "skills": ["grade_book"],
+                "active": True,
+            }
+            for i in range(1, count + 1)
+        ],
+    }
     path = STORM_DIR / "advisors.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     res = base.run_cli(["load", str(path)], env)
@@ -88,8 +109,7 @@ def staff_advisors(env: dict[str, str], wanted: int) -> dict[int, str]:
         if group:
             res = base.run_cli(["presence", "set", state, *(str(r.pk) for r in group)], env)
             if res.returncode != 0:
-                raise BenchError(f"`supportline presence set {state}` failed:\n"
-                                 + base._tail(res.stderr + res.stdout))
+                raise BenchError(f"`supportline presence set {state}` failed:\n" + base._tail(res.stderr + res.stdout))
     return {r.pk: r.reach for r in on}
 
 

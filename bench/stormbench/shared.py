@@ -16,11 +16,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 import calls as base  # bench/calls.py: setup, servers, signed transport, figures
+
 from twilio_doubles.fake_twilio import FakeTwilio, Posted
 
-__all__ = ["ROOT", "base", "FakeTwilio", "Posted", "BenchError", "DB_NAME", "REDIS_DB", "STORM_DIR",
-           "DEMO_CONTACT_ID", "MAX_RESTARTS", "AFTER_TALKING", "LINE_KEY", "OFFER_KEYS",
-           "PRESENCE_KEY", "PRESENCE_REGISTRY"]
+__all__ = [
+    "AFTER_TALKING",
+    "DB_NAME",
+    "DEMO_CONTACT_ID",
+    "LINE_KEY",
+    "MAX_RESTARTS",
+    "OFFER_KEYS",
+    "PRESENCE_KEY",
+    "PRESENCE_REGISTRY",
+    "REDIS_DB",
+    "ROOT",
+    "STORM_DIR",
+    "BenchError",
+    "FakeTwilio",
+    "Posted",
+    "base",
+]
 
 
 DB_NAME = "supportline_storm"

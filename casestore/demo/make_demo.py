@@ -20,6 +20,7 @@ import sys
 from collections import Counter
 from datetime import date, datetime, time, timedelta
 from itertools import pairwise
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import phonenumbers
@@ -30,14 +31,7 @@ CHICAGO = ZoneInfo("America/Chicago")
 REFERENCE = datetime(2026, 11, 27, 12, 0, tzinfo=CHICAGO)
 assert REFERENCE.isoformat() == "2026-11-27T12:00:00-06:00"
 
-PRODUCT_AREAS = [
-    "grade_book",
-    "scheduling",
-    "attendance",
-    "online_registration",
-    "point_of_sale",
-    "state_reporting",
-]
+PRODUCT_AREAS = ["grade_book", "scheduling", "attendance", "online_registration", "point_of_sale", "state_reporting"]
 PRIORITIES = ["critical", "high", "medium", "low"]
 # Exact mix over all 220 cases (5% / 20% / 55% / 20%), shuffled; the outages are among the critical ones.
 PRIORITY_COUNTS = {"critical": 11, "high": 44, "medium": 121, "low": 44}
@@ -68,62 +62,108 @@ TEAMS = [
 ]
 
 # name, state, hosted, team, active, area codes, e-mail domain, schools, cases, contacts
-DISTRICTS = [
+DISTRICTS: list[dict[str, Any]] = [
     dict(
-        name="Lakeview Public Schools", state="MN", hosted=True, team="Campus Support", active=True,
-        area_codes=["612", "952"], domain="lakeview.k12.mn.us", cases=45,
-        schools=[
-            "Lakeview High School", "Lakeview Middle School", "Northshore Elementary", "Birch Hill Elementary"
-        ],
+        name="Lakeview Public Schools",
+        state="MN",
+        hosted=True,
+        team="Campus Support",
+        active=True,
+        area_codes=["612", "952"],
+        domain="lakeview.k12.mn.us",
+        cases=45,
+        schools=["Lakeview High School", "Lakeview Middle School", "Northshore Elementary", "Birch Hill Elementary"],
         contacts=["Dana Whitfield", "Marcus Bell", "Jennifer Okafor", "Tom Lindqvist", "Rachel Nguyen"],
     ),
     dict(
-        name="Cedar Valley Community School District", state="IA", hosted=False, team="Campus Support",
-        active=True, area_codes=["319"], domain="cedarvalley.k12.ia.us", cases=30,
+        name="Cedar Valley Community School District",
+        state="IA",
+        hosted=False,
+        team="Campus Support",
+        active=True,
+        area_codes=["319"],
+        domain="cedarvalley.k12.ia.us",
+        cases=30,
         schools=["Cedar Valley High School", "Cedar Valley Junior High", "Prairie Creek Elementary"],
         contacts=["Brian Hartley", "Kelsey Dvorak", "Angela Moreno"],
     ),
     dict(
-        name="Prairie Wind Unified School District", state="KS", hosted=True, team="Campus Support",
-        active=True, area_codes=["785"], domain="prairiewindusd.org", cases=34,
+        name="Prairie Wind Unified School District",
+        state="KS",
+        hosted=True,
+        team="Campus Support",
+        active=True,
+        area_codes=["785"],
+        domain="prairiewindusd.org",
+        cases=34,
         schools=["Prairie Wind High School", "Sunflower Middle School", "Flint Hills Elementary"],
         contacts=["Scott Reinholt", "Tamara Jessup", "Luis Herrera", "Wendy Kowalski"],
     ),
     dict(
-        name="Red River Valley Public Schools", state="ND", hosted=False, team="Campus Support", active=True,
-        area_codes=["701"], domain="rrvschools.org", cases=26,
+        name="Red River Valley Public Schools",
+        state="ND",
+        hosted=False,
+        team="Campus Support",
+        active=True,
+        area_codes=["701"],
+        domain="rrvschools.org",
+        cases=26,
         schools=["Red River Valley High School", "Riverside Middle School", "Prairie Rose Elementary"],
         contacts=["Erik Halvorsen", "Jodi Berg", "Nathan Olson"],
     ),
     dict(
-        name="Wolf Creek Area School District", state="WI", hosted=True, team="Campus Support", active=True,
-        area_codes=["262", "414"], domain="wolfcreek.k12.wi.us", cases=32,
+        name="Wolf Creek Area School District",
+        state="WI",
+        hosted=True,
+        team="Campus Support",
+        active=True,
+        area_codes=["262", "414"],
+        domain="wolfcreek.k12.wi.us",
+        cases=32,
         schools=["Wolf Creek High School", "Wolf Creek Intermediate", "Pine Ridge Elementary"],
         contacts=["Heather Schultz", "Dennis Kramer", "Monica Patel"],
     ),
     dict(
-        name="Osage Bend R-III School District", state="MO", hosted=True, team="Campus Support", active=True,
-        area_codes=["573"], domain="osagebend.k12.mo.us", cases=23,
+        name="Osage Bend R-III School District",
+        state="MO",
+        hosted=True,
+        team="Campus Support",
+        active=True,
+        area_codes=["573"],
+        domain="osagebend.k12.mo.us",
+        cases=23,
         schools=["Osage Bend High School", "Osage Bend Middle School", "Bluff View Elementary"],
         contacts=["Travis McCoy", "Linda Pruitt"],
     ),
     dict(
         # Left for another vendor at the end of last school year: its contacts may no longer call.
-        name="Sandhills Consolidated Schools", state="NE", hosted=False, team="Campus Support", active=False,
-        area_codes=["308"], domain="sandhillsschools.org", cases=10,
+        name="Sandhills Consolidated Schools",
+        state="NE",
+        hosted=False,
+        team="Campus Support",
+        active=False,
+        area_codes=["308"],
+        domain="sandhillsschools.org",
+        cases=10,
         schools=["Sandhills Jr/Sr High School", "Sandhills Elementary"],
         contacts=["Gary Lindgren", "Beth Ann Haskins"],
     ),
     dict(
         # Served by the partner ESA's own help desk.
-        name="Iron Range Area Schools", state="MN", hosted=False, team="North Star ESA", active=True,
-        area_codes=["218"], domain="ironrange.k12.mn.us", cases=20,
+        name="Iron Range Area Schools",
+        state="MN",
+        hosted=False,
+        team="North Star ESA",
+        active=True,
+        area_codes=["218"],
+        domain="ironrange.k12.mn.us",
+        cases=20,
         schools=["Iron Range High School", "Mesabi Middle School", "Hibbing Road Elementary"],
         contacts=["Paula Maki", "Joe Perpich"],
     ),
 ]
 
-DEMO_CONTACT = {
+DEMO_CONTACT: dict[str, Any] = {
     "contact_id": "104233",
     "district": "Lakeview Public Schools",
     "name": "Dana Whitfield",
@@ -151,8 +191,7 @@ ADVISORS = [
     ("Nadia Ibrahim", "State Reporting", ["state_reporting", "attendance"], "651", True),
     ("Owen Gustafson", "State Reporting", ["state_reporting", "scheduling"], "612", True),
     ("Kari Lundgren", "North Star ESA", ["grade_book", "attendance", "scheduling"], "218", True),
-    ("Dave Rintala", "North Star ESA", ["online_registration", "point_of_sale", "state_reporting"], "218",
-     True),
+    ("Dave Rintala", "North Star ESA", ["online_registration", "point_of_sale", "state_reporting"], "218", True),
 ]
 
 # name, phone as written in the file, sms
@@ -268,12 +307,30 @@ SUMMARIES = {
 
 # Hosted outages: (district, days before REFERENCE, local time, product area, status, summary)
 OUTAGES = [
-    ("Lakeview Public Schools", 178, time(7, 38), "grade_book", "closed",
-     "Hosted site returning 503 errors during end-of-year grading; teachers cannot post grades"),
-    ("Wolf Creek Area School District", 22, time(6, 52), "attendance", "closed",
-     "Hosted site unreachable district-wide; teachers cannot take morning attendance"),
-    ("Prairie Wind Unified School District", 2, time(7, 41), "attendance", "in_progress",
-     "Hosted Campus login page timing out for all staff and parents"),
+    (
+        "Lakeview Public Schools",
+        178,
+        time(7, 38),
+        "grade_book",
+        "closed",
+        "Hosted site returning 503 errors during end-of-year grading; teachers cannot post grades",
+    ),
+    (
+        "Wolf Creek Area School District",
+        22,
+        time(6, 52),
+        "attendance",
+        "closed",
+        "Hosted site unreachable district-wide; teachers cannot take morning attendance",
+    ),
+    (
+        "Prairie Wind Unified School District",
+        2,
+        time(7, 41),
+        "attendance",
+        "in_progress",
+        "Hosted Campus login page timing out for all staff and parents",
+    ),
 ]
 
 
@@ -397,18 +454,40 @@ def build() -> dict:
     district_by_name = {d["name"]: d for d in DISTRICTS}
 
     teams = [dict(t) for t in TEAMS]
-    districts = [
-        {k: d[k] for k in ("name", "state", "hosted", "team", "active")} for d in DISTRICTS
-    ]
+    districts = [{k: d[k] for k in ("name", "state", "hosted", "team", "active")} for d in DISTRICTS]
+    contacts = build_contacts(rng, pin_tail, lines)
+    advisors = build_advisors(lines)
+    engineers = [{"name": n, "phone": raw, "sms": sms, "active": True} for n, raw, sms in ENGINEERS]
+    rotations = build_rotations()
+    escalation_policies = build_escalation_policies()
+    cases = build_cases(rng, contacts, advisors, district_by_name)
 
-    # -- contacts --------------------------------------------------------------------------------
+    return {
+        "version": 1,
+        "teams": teams,
+        "districts": districts,
+        "contacts": contacts,
+        "advisors": advisors,
+        "engineers": engineers,
+        "cases": cases,
+        "hours": {day: ["06:00-18:00"] for day in WEEKDAYS[:5]},
+        "holidays": {"observe": list(HOLIDAYS), "closures": [{"date": day, "name": name} for day, name in CLOSURES]},
+        "rotations": rotations,
+        "escalation_policies": escalation_policies,
+    }
+
+
+def build_contacts(rng: random.Random, pin_tail: random.Random, lines: Lines) -> list[dict]:
+    """The Authorized Contacts, district by district: Dana (the README's demo caller) as given, the
+    others with a fresh 6-digit contact ID, a PIN that is not weak, and one or two phone numbers
+    (two contacts of one district share a front-office line)."""
     lines.reserve(DEMO_CONTACT["phones"][0])
     lines.reserve(ADVISORS[0][3])
     for _name, raw, _sms in ENGINEERS:
         lines.reserve(raw)
     used_ids = {DEMO_CONTACT["contact_id"]}
     contacts: list[dict] = []
-    shared_line: str | None = None
+    shared_line: list[str] = []  # the shared front-office line, once drawn
     for d in DISTRICTS:
         for name in d["contacts"]:
             parts = name.lower().split()
@@ -426,29 +505,9 @@ def build() -> dict:
                     }
                 )
                 continue
-            while True:
-                contact_id = str(rng.randint(100000, 999999))
-                if contact_id not in used_ids:
-                    used_ids.add(contact_id)
-                    break
-            while True:
-                pin = f"{rng.randrange(10000):04d}"
-                if not weak_pin(pin):
-                    break
-            pin += f"{pin_tail.randrange(100):02d}"  # new PINs have 6 digits (casestore.types.NEW_PIN_DIGITS)
-            phones = []
-            if d["name"] == SHARED_LINE_DISTRICT and name in SHARED_LINE_CONTACTS:
-                if shared_line is None:
-                    _, line = lines.take(d["area_codes"][0])
-                    shared_line = f"({d['area_codes'][0]}) 555-{line:04d}"
-                phones.append(shared_line)
-            count = 1 if phones else rng.choice([1, 1, 2])
-            if phones and rng.random() < 0.5:
-                count = 2  # the front-office line plus a direct line
-            while len(phones) < count:
-                area = rng.choice(d["area_codes"])
-                _, line = lines.take(area)
-                phones.append(notation(rng, area, line))
+            contact_id = _new_contact_id(rng, used_ids)
+            pin = _new_pin(rng, pin_tail)
+            phones = _contact_phones(rng, lines, d, name, shared_line)
             contacts.append(
                 {
                     "contact_id": contact_id,
@@ -460,8 +519,44 @@ def build() -> dict:
                     "active": name != INACTIVE_CONTACT,
                 }
             )
+    return contacts
 
-    # -- advisors --------------------------------------------------------------------------------
+
+def _new_contact_id(rng: random.Random, used_ids: set[str]) -> str:
+    while True:
+        contact_id = str(rng.randint(100000, 999999))
+        if contact_id not in used_ids:
+            used_ids.add(contact_id)
+            return contact_id
+
+
+def _new_pin(rng: random.Random, pin_tail: random.Random) -> str:
+    while True:
+        pin = f"{rng.randrange(10000):04d}"
+        if not weak_pin(pin):
+            break
+    return pin + f"{pin_tail.randrange(100):02d}"  # new PINs have 6 digits (casestore.types.NEW_PIN_DIGITS)
+
+
+def _contact_phones(rng: random.Random, lines: Lines, d: dict, name: str, shared_line: list[str]) -> list[str]:
+    phones = []
+    if d["name"] == SHARED_LINE_DISTRICT and name in SHARED_LINE_CONTACTS:
+        if not shared_line:
+            _, line = lines.take(d["area_codes"][0])
+            shared_line.append(f"({d['area_codes'][0]}) 555-{line:04d}")
+        phones.append(shared_line[0])
+    count = 1 if phones else rng.choice([1, 1, 2])
+    if phones and rng.random() < 0.5:
+        count = 2  # the front-office line plus a direct line
+    while len(phones) < count:
+        area = rng.choice(d["area_codes"])
+        _, line = lines.take(area)
+        phones.append(notation(rng, area, line))
+    return phones
+
+
+def build_advisors(lines: Lines) -> list[dict]:
+    """The advisors; a reach that is an area code takes a free line there."""
     advisors: list[dict] = []
     for name, team, skills, reach_kind, active in ADVISORS:
         first, last = name.split(" ")[0].lower(), name.split(" ")[-1].lower().replace("'", "")
@@ -473,19 +568,17 @@ def build() -> dict:
             reach = f"sip:{first[0]}{last}@pbx.example.com"
         else:
             reach, _ = lines.take(reach_kind)
-        advisors.append(
-            {"name": name, "reach": reach, "team": team, "skills": list(skills), "active": active}
-        )
+        advisors.append({"name": name, "reach": reach, "team": team, "skills": list(skills), "active": active})
+    return advisors
 
-    # -- engineers -------------------------------------------------------------------------------
-    engineers = [{"name": n, "phone": raw, "sms": sms, "active": True} for n, raw, sms in ENGINEERS]
 
-    # -- rotations -------------------------------------------------------------------------------
+def build_rotations() -> list[dict]:
+    """The two weekly hosting rotations, with a Christmas override on the primary."""
     # Whoever covers Christmas must be on neither layer that week (the scheduled primary gets the days off).
     week = (CHRISTMAS_OVERRIDE[0].date() - ROTATION_START).days // 7
     on_duty = {PRIMARY_MEMBERS[week % len(PRIMARY_MEMBERS)], SECONDARY_MEMBERS[week % len(SECONDARY_MEMBERS)]}
     christmas_cover = next(n for n in PRIMARY_MEMBERS if n not in on_duty)
-    rotations = [
+    return [
         {
             "name": "Hosting primary",
             "layer": "primary",
@@ -496,11 +589,7 @@ def build() -> dict:
             "start_date": ROTATION_START,
             "members": list(PRIMARY_MEMBERS),
             "overrides": [
-                {
-                    "engineer": christmas_cover,
-                    "starts_at": CHRISTMAS_OVERRIDE[0],
-                    "ends_at": CHRISTMAS_OVERRIDE[1],
-                }
+                {"engineer": christmas_cover, "starts_at": CHRISTMAS_OVERRIDE[0], "ends_at": CHRISTMAS_OVERRIDE[1]}
             ],
         },
         {
@@ -516,12 +605,14 @@ def build() -> dict:
         },
     ]
 
-    # -- escalation policy -----------------------------------------------------------------------
+
+def build_escalation_policies() -> list[dict]:
+    """The one (default) policy for hosted outages."""
     # Its manager is an engineer on neither rotation when there is one, else the last engineer.
     on_rotation = set(PRIMARY_MEMBERS) | set(SECONDARY_MEMBERS)
     off_rotation = [n for n, _raw, _sms in ENGINEERS if n not in on_rotation]
     manager = off_rotation[0] if off_rotation else ENGINEERS[-1][0]
-    escalation_policies = [
+    return [
         {
             "name": "Hosted outage",
             "default": True,
@@ -530,26 +621,6 @@ def build() -> dict:
             "steps": [{"layers": list(layers), "delay_minutes": delay} for layers, delay in ESCALATION_STEPS],
         }
     ]
-
-    # -- cases -----------------------------------------------------------------------------------
-    cases = build_cases(rng, contacts, advisors, district_by_name)
-
-    return {
-        "version": 1,
-        "teams": teams,
-        "districts": districts,
-        "contacts": contacts,
-        "advisors": advisors,
-        "engineers": engineers,
-        "cases": cases,
-        "hours": {day: ["06:00-18:00"] for day in WEEKDAYS[:5]},
-        "holidays": {
-            "observe": list(HOLIDAYS),
-            "closures": [{"date": day, "name": name} for day, name in CLOSURES],
-        },
-        "rotations": rotations,
-        "escalation_policies": escalation_policies,
-    }
 
 
 def pick_owner(rng: random.Random, area: str, district: dict, advisors: list[dict], closed: bool) -> str:
@@ -620,9 +691,39 @@ def closing_instant(rng: random.Random, created: datetime, priority: str) -> dat
 def build_cases(
     rng: random.Random, contacts: list[dict], advisors: list[dict], district_by_name: dict[str, dict]
 ) -> list[dict]:
+    """The case history: the outages as given, the other cases drawn per district (date, product
+    area, priority from the fixed counts, summary), then in creation order each gets its status,
+    contact, owner, release and timestamps, and a case number a few above the last."""
+    drafts = _outage_drafts(district_by_name)
+    remaining = Counter({d["name"]: d["cases"] for d in DISTRICTS})
+    for draft in drafts:
+        remaining[draft["district"]] -= 1
+    assert sum(remaining.values()) + len(drafts) == CASE_COUNT
+
+    priorities = [p for p, n in PRIORITY_COUNTS.items() for _ in range(n)]
+    assert len(priorities) == CASE_COUNT
+    for draft in drafts:
+        priorities.remove(draft["priority"])
+    rng.shuffle(priorities)
+    drafts += _regular_drafts(rng, remaining, priorities)
+
+    drafts.sort(key=lambda c: (c["created_at"], c["district"], c["summary"]))
+    contacts_by_district: dict[str, list[dict]] = {}
+    for c in contacts:
+        contacts_by_district.setdefault(c["district"], []).append(c)
+
+    cases: list[dict] = []
+    number = FIRST_CASE_NUMBER
+    for draft in drafts:
+        d = district_by_name[draft["district"]]
+        cases.append(_case_from_draft(rng, draft, number, d, contacts_by_district[d["name"]], advisors))
+        number += rng.randint(1, 9)
+    return cases
+
+
+def _outage_drafts(district_by_name: dict[str, dict]) -> list[dict]:
     reference_day = REFERENCE.date()
     drafts: list[dict] = []
-
     for district_name, days_ago, at, area, status, summary in OUTAGES:
         d = district_by_name[district_name]
         assert d["hosted"], district_name
@@ -638,19 +739,14 @@ def build_cases(
                 "created_at": created,
             }
         )
+    return drafts
 
-    remaining = Counter({d["name"]: d["cases"] for d in DISTRICTS})
-    for draft in drafts:
-        remaining[draft["district"]] -= 1
-    assert sum(remaining.values()) + len(drafts) == CASE_COUNT
 
-    priorities = [p for p, n in PRIORITY_COUNTS.items() for _ in range(n)]
-    assert len(priorities) == CASE_COUNT
-    for draft in drafts:
-        priorities.remove(draft["priority"])
-    rng.shuffle(priorities)
-
+def _regular_drafts(rng: random.Random, remaining: Counter, priorities: list[str]) -> list[dict]:
+    """Each district's other cases: a business-day instant in the history, an area, the next priority."""
+    reference_day = REFERENCE.date()
     area_weights = [22, 14, 20, 12, 10, 22]
+    drafts: list[dict] = []
     for d in DISTRICTS:
         for _ in range(remaining[d["name"]]):
             while True:
@@ -679,84 +775,85 @@ def build_cases(
                     "created_at": created,
                 }
             )
+    return drafts
 
-    drafts.sort(key=lambda c: (c["created_at"], c["district"], c["summary"]))
-    contacts_by_district: dict[str, list[dict]] = {}
-    for c in contacts:
-        contacts_by_district.setdefault(c["district"], []).append(c)
 
-    cases: list[dict] = []
-    number = FIRST_CASE_NUMBER
-    for draft in drafts:
-        d = district_by_name[draft["district"]]
-        created: datetime = draft["created_at"]
-        age_days = (REFERENCE - created).total_seconds() / 86400
-        if draft["status"]:
-            status = draft["status"]
-        elif not d["active"]:
-            status = "closed"
-        elif draft["priority"] == "critical" and age_days > 14:
-            status = rng.choices(["closed", "available_in_release"], weights=[9, 1])[0]
-        else:
-            status = status_for_age(rng, age_days)
-        closed_at = None
-        if status == "closed":
-            closed_at = closing_instant(rng, created, draft["priority"])
-            if closed_at is None:
-                status = "pending_verification"
+def _case_from_draft(
+    rng: random.Random, draft: dict, number: int, d: dict, district_contacts: list[dict], advisors: list[dict]
+) -> dict:
+    """One case row: its status (by age), closing instant, contact, owner, release and update time."""
+    created: datetime = draft["created_at"]
+    age_days = (REFERENCE - created).total_seconds() / 86400
+    status, closed_at = _status_and_closing(rng, draft, d, created, age_days)
 
-        # Contacts: the retired contact only appears on cases from before they retired.
-        pool = [
-            c for c in contacts_by_district[d["name"]] if c["active"] or age_days > 200
-        ]
-        contact = rng.choice(pool)["contact_id"] if rng.random() > 0.08 or draft["is_outage"] else None
+    # Contacts: the retired contact only appears on cases from before they retired.
+    pool = [c for c in district_contacts if c["active"] or age_days > 200]
+    contact = rng.choice(pool)["contact_id"] if rng.random() > 0.08 or draft["is_outage"] else None
 
-        if status == "new":
-            owner = None if rng.random() < 0.6 else pick_owner(rng, draft["product_area"], d, advisors, False)
-        elif status != "closed" and rng.random() < 0.05:
-            owner = None
-        else:
-            owner = pick_owner(rng, draft["product_area"], d, advisors, status == "closed")
+    if status == "new":
+        owner = None if rng.random() < 0.6 else pick_owner(rng, draft["product_area"], d, advisors, False)
+    elif status != "closed" and rng.random() < 0.05:
+        owner = None
+    else:
+        owner = pick_owner(rng, draft["product_area"], d, advisors, status == "closed")
 
-        release = None
-        if status == "available_in_release":
-            shipped = created.date() + timedelta(days=rng.randint(10, 60))
-            shipped = min(shipped, reference_day + timedelta(days=28))
-            release = release_name(shipped)
+    release = None
+    if status == "available_in_release":
+        shipped = created.date() + timedelta(days=rng.randint(10, 60))
+        shipped = min(shipped, REFERENCE.date() + timedelta(days=28))
+        release = release_name(shipped)
 
-        if closed_at is not None:
-            updated = closed_at
-        elif status == "new":
-            updated = created + timedelta(minutes=rng.randint(0, 20))
-        else:
-            span = int(min((REFERENCE - created).total_seconds(), 30 * 86400) // 60)
-            updated = created + timedelta(minutes=rng.randint(min(span, 15), max(span, 15)))
-        updated = min(updated, REFERENCE)
+    if closed_at is not None:
+        updated = closed_at
+    elif status == "new":
+        updated = created + timedelta(minutes=rng.randint(0, 20))
+    else:
+        span = int(min((REFERENCE - created).total_seconds(), 30 * 86400) // 60)
+        updated = created + timedelta(minutes=rng.randint(min(span, 15), max(span, 15)))
+    updated = min(updated, REFERENCE)
 
-        reopen = 0
-        if status not in ("new",) and not draft["is_outage"] and rng.random() < 0.05:
-            reopen = 1
+    reopen = 0
+    if status not in ("new",) and not draft["is_outage"] and rng.random() < 0.05:
+        reopen = 1
 
-        cases.append(
-            {
-                "number": number,
-                "district": d["name"],
-                "contact": contact,
-                "product_area": draft["product_area"],
-                "priority": draft["priority"],
-                "status": status,
-                "owner": owner,
-                "summary": draft["summary"],
-                "is_outage": draft["is_outage"],
-                "release_name": release,
-                "created_at": created,
-                "updated_at": updated,
-                "closed_at": closed_at,
-                "reopen_count": reopen,
-            }
-        )
-        number += rng.randint(1, 9)
-    return cases
+    return {
+        "number": number,
+        "district": d["name"],
+        "contact": contact,
+        "product_area": draft["product_area"],
+        "priority": draft["priority"],
+        "status": status,
+        "owner": owner,
+        "summary": draft["summary"],
+        "is_outage": draft["is_outage"],
+        "release_name": release,
+        "created_at": created,
+        "updated_at": updated,
+        "closed_at": closed_at,
+        "reopen_count": reopen,
+    }
+
+
+def _status_and_closing(
+    rng: random.Random, draft: dict, d: dict, created: datetime, age_days: float
+) -> tuple[str, datetime | None]:
+    """A draft's status (an outage's as given, every case of an inactive district closed, else by
+    age) and, when closed, its closing instant (one that would fall after `REFERENCE` leaves the
+    case pending verification instead)."""
+    if draft["status"]:
+        status = draft["status"]
+    elif not d["active"]:
+        status = "closed"
+    elif draft["priority"] == "critical" and age_days > 14:
+        status = rng.choices(["closed", "available_in_release"], weights=[9, 1])[0]
+    else:
+        status = status_for_age(rng, age_days)
+    closed_at = None
+    if status == "closed":
+        closed_at = closing_instant(rng, created, draft["priority"])
+        if closed_at is None:
+            status = "pending_verification"
+    return status, closed_at
 
 
 # ---------------------------------------------------------------------------------------------
@@ -765,6 +862,18 @@ def build_cases(
 
 def check(doc: dict) -> None:
     """Every promise the README and the loader rely on; fails loudly rather than writing bad data."""
+    districts = check_teams_and_districts(doc)
+    by_id = check_contacts(doc, districts)
+    advisor_by_name = check_advisors(doc)
+    engineers = check_engineers(doc)
+    check_oncall(doc, engineers)
+    check_cases(doc, districts, by_id, advisor_by_name)
+    check_enumerations(doc)
+
+
+def check_teams_and_districts(doc: dict) -> dict[str, dict]:
+    """Unique teams of every kind; unique districts in several states, hosted and not, one of them
+    the ESA partner's and one inactive. Returns the districts by name."""
     team_names = [t["name"] for t in doc["teams"]]
     assert len(set(team_names)) == len(team_names)
     assert {t["kind"] for t in doc["teams"]} == {"campus", "state_reporting", "partner"}
@@ -777,13 +886,22 @@ def check(doc: dict) -> None:
     assert sum(d["team"] == "North Star ESA" for d in doc["districts"]) == 1
     inactive_districts = {d["name"] for d in doc["districts"] if not d["active"]}
     assert len(inactive_districts) == 1
-    districts = {d["name"]: d for d in doc["districts"]}
+    return {d["name"]: d for d in doc["districts"]}
 
+
+def check_contacts(doc: dict, districts: dict[str, dict]) -> dict[str, dict]:
+    """Dana first, as the README says; unique IDs, 6-digit PINs, 2 to 5 contacts per district, one
+    inactive, exactly one front-office line shared by two contacts. Returns them by contact ID."""
+    district_names = [d["name"] for d in doc["districts"]]
     contacts = doc["contacts"]
     assert len(contacts) == 24
     first = contacts[0]
     assert (first["contact_id"], first["district"], first["name"], first["phones"], first["pin"]) == (
-        "104233", "Lakeview Public Schools", "Dana Whitfield", ["(612) 555-0134"], "4821"
+        "104233",
+        "Lakeview Public Schools",
+        "Dana Whitfield",
+        ["(612) 555-0134"],
+        "4821",
     )
     assert districts[first["district"]]["hosted"] and districts[first["district"]]["state"] == "MN"
     ids = [c["contact_id"] for c in contacts]
@@ -806,7 +924,13 @@ def check(doc: dict) -> None:
     by_id = {c["contact_id"]: c for c in contacts}
     assert len({by_id[i]["district"] for i in next(iter(shared.values()))}) == 1
     assert e164("(612) 555-0134") not in shared
+    return by_id
 
+
+def check_advisors(doc: dict) -> dict[str, dict]:
+    """14 unique advisors covering every product area, one Twilio Client and one SIP reach, the
+    team sizes, one inactive. Returns them by name."""
+    team_names = [t["name"] for t in doc["teams"]]
     advisors = doc["advisors"]
     assert len(advisors) == 14
     advisor_names = [a["name"] for a in advisors]
@@ -822,17 +946,26 @@ def check(doc: dict) -> None:
     assert by_team["State Reporting"] == 3 and by_team["North Star ESA"] == 2
     assert all("state_reporting" in a["skills"] for a in advisors if a["team"] == "State Reporting")
     assert sum(not a["active"] for a in advisors) == 1
-    advisor_by_name = {a["name"]: a for a in advisors}
+    return {a["name"]: a for a in advisors}
 
+
+def check_engineers(doc: dict) -> dict[str, dict]:
+    """Four engineers with valid numbers; no number used twice anywhere but the shared line.
+    Returns them by name."""
     engineers = {e["name"]: e for e in doc["engineers"]}
     assert len(engineers) == len(doc["engineers"]) == 4
     for e in doc["engineers"]:
         e164(e["phone"])
+    contacts, advisors = doc["contacts"], doc["advisors"]
     all_numbers = [e164(p) for c in contacts for p in c["phones"]]
     all_numbers += [a["reach"] for a in advisors if a["reach"].startswith("+")]
     all_numbers += [e164(e["phone"]) for e in doc["engineers"]]
     assert len(set(all_numbers)) == len(all_numbers) - 1  # only the one shared front-office line
+    return engineers
 
+
+def check_oncall(doc: dict, engineers: dict[str, dict]) -> None:
+    """Rotations of known engineers with sane overrides; one default policy whose steps all page someone."""
     for r in doc["rotations"]:
         assert all(m in engineers for m in r["members"]) and len(set(r["members"])) == len(r["members"])
         for o in r["overrides"]:
@@ -851,6 +984,12 @@ def check(doc: dict) -> None:
             assert all(e in engineers for e in step.get("engineers", []))
             assert 1 <= step["delay_minutes"] <= 240
 
+
+def check_cases(
+    doc: dict, districts: dict[str, dict], by_id: dict[str, dict], advisor_by_name: dict[str, dict]
+) -> None:
+    """The case set as a whole: its size, numbers, every status, priority and area, closures recent
+    and old, outages, reopens, unowned cases, and Dana's cases (open and recently closed)."""
     cases = doc["cases"]
     assert len(cases) == CASE_COUNT
     numbers = [c["number"] for c in cases]
@@ -860,34 +999,8 @@ def check(doc: dict) -> None:
     assert {c["status"] for c in cases} == set(STATUSES)
     assert Counter(c["priority"] for c in cases) == Counter(PRIORITY_COUNTS)
     assert {c["product_area"] for c in cases} == set(PRODUCT_AREAS)
-    earliest = REFERENCE - timedelta(days=HISTORY_DAYS)
-    recent_closed = old_closed = 0
-    for c in cases:
-        d = districts[c["district"]]
-        if c["contact"] is not None:
-            assert by_id[c["contact"]]["district"] == c["district"], c
-        if c["owner"] is not None:
-            assert c["product_area"] in advisor_by_name[c["owner"]]["skills"], c
-        created = c["created_at"]
-        assert earliest <= created < REFERENCE
-        local = created.astimezone(CHICAGO)
-        assert created.utcoffset() == local.utcoffset() and is_business_day(created.date())
-        assert time(6, 0) <= created.time() < time(18, 0)
-        assert created <= c["updated_at"] <= REFERENCE
-        assert (c["status"] == "closed") == (c["closed_at"] is not None)
-        assert (c["release_name"] is not None) == (c["status"] == "available_in_release")
-        if c["closed_at"] is not None:
-            assert created < c["closed_at"] < REFERENCE and c["updated_at"] == c["closed_at"]
-            assert is_business_day(c["closed_at"].date())
-            if REFERENCE - c["closed_at"] <= timedelta(days=REOPEN_WINDOW_DAYS):
-                recent_closed += 1
-            else:
-                old_closed += 1
-        if c["is_outage"]:
-            assert c["priority"] == "critical" and d["hosted"]
-        if not d["active"]:
-            assert c["status"] == "closed"
-    assert recent_closed >= 5 and old_closed >= 5
+    closed = Counter(check_case(c, districts, by_id, advisor_by_name) for c in cases)
+    assert closed["recent"] >= 5 and closed["old"] >= 5
     assert 2 <= sum(c["is_outage"] for c in cases) <= 3
     assert sum(c["reopen_count"] for c in cases) >= 3
     assert sum(c["owner"] is None for c in cases) >= 5
@@ -896,6 +1009,40 @@ def check(doc: dict) -> None:
     window = timedelta(days=REOPEN_WINDOW_DAYS)
     assert any(c["status"] == "closed" and REFERENCE - c["closed_at"] <= window for c in demo)
 
+
+def check_case(c: dict, districts: dict[str, dict], by_id: dict[str, dict], advisor_by_name: dict[str, dict]) -> str:
+    """One case: its contact and owner fit, its instants are business hours in order, closed_at
+    and release_name exactly when the status says. Returns "recent" or "old" for a closed case
+    (closed within the reopen window or before it), else ""."""
+    earliest = REFERENCE - timedelta(days=HISTORY_DAYS)
+    d = districts[c["district"]]
+    if c["contact"] is not None:
+        assert by_id[c["contact"]]["district"] == c["district"], c
+    if c["owner"] is not None:
+        assert c["product_area"] in advisor_by_name[c["owner"]]["skills"], c
+    created = c["created_at"]
+    assert earliest <= created < REFERENCE
+    local = created.astimezone(CHICAGO)
+    assert created.utcoffset() == local.utcoffset() and is_business_day(created.date())
+    assert time(6, 0) <= created.time() < time(18, 0)
+    assert created <= c["updated_at"] <= REFERENCE
+    assert (c["status"] == "closed") == (c["closed_at"] is not None)
+    assert (c["release_name"] is not None) == (c["status"] == "available_in_release")
+    kind = ""
+    if c["closed_at"] is not None:
+        assert created < c["closed_at"] < REFERENCE and c["updated_at"] == c["closed_at"]
+        assert is_business_day(c["closed_at"].date())
+        kind = "recent" if REFERENCE - c["closed_at"] <= timedelta(days=REOPEN_WINDOW_DAYS) else "old"
+    if c["is_outage"]:
+        assert c["priority"] == "critical" and d["hosted"]
+    if not d["active"]:
+        assert c["status"] == "closed"
+    return kind
+
+
+def check_enumerations(doc: dict) -> None:
+    """The observed holidays, and the data set's vocabularies in step with the model's enumerations
+    (when the package is importable)."""
     assert set(doc["holidays"]["observe"]) == set(HOLIDAYS)
     try:  # keep in step with the model's enumerations when the package is importable
         from casestore.types import HOLIDAY_RULES, CaseStatus, Priority, ProductArea, RotationLayer
@@ -929,12 +1076,7 @@ def scalar(value, force_quote: bool = False) -> str:
     if isinstance(value, date):
         return value.isoformat()
     text = str(value)
-    if (
-        not force_quote
-        and _PLAIN.fullmatch(text)
-        and not text.endswith(" ")
-        and text.lower() not in _RESERVED
-    ):
+    if not force_quote and _PLAIN.fullmatch(text) and not text.endswith(" ") and text.lower() not in _RESERVED:
         return text
     return json.dumps(text)
 

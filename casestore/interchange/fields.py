@@ -109,9 +109,7 @@ def _reach(value: Any, info: ValidationInfo) -> str:
     try:
         return to_e164(text, _region(info))
     except InvalidPhoneNumber:
-        raise ValueError(
-            f"not a phone number, client:NAME or sip: URI: {shorten(text)}"
-        ) from None
+        raise ValueError(f"not a phone number, client:NAME or sip: URI: {shorten(text)}") from None
 
 
 _EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -190,14 +188,10 @@ def _aware_datetime(value: Any) -> datetime:
         try:
             value = datetime.fromisoformat(text)
         except ValueError:
-            raise ValueError(
-                f"not an ISO-8601 date-time: {shorten(text)} (e.g. 2026-11-02T09:14:00-06:00)"
-            ) from None
+            raise ValueError(f"not an ISO-8601 date-time: {shorten(text)} (e.g. 2026-11-02T09:14:00-06:00)") from None
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(
-                "date-time without a time zone; add an offset such as -06:00 or Z"
-            )
+            raise ValueError("date-time without a time zone; add an offset such as -06:00 or Z")
         try:
             return value.astimezone(UTC)
         except (OverflowError, ValueError):
@@ -249,7 +243,7 @@ def _time(value: Any) -> time:
 
 def _hours_range(value: Any) -> tuple[time, time]:
     if not isinstance(value, str) or value.count("-") != 1:
-        raise ValueError(f"expected an opening range like \"06:00-18:00\", got {describe(value)}")
+        raise ValueError(f'expected an opening range like "06:00-18:00", got {describe(value)}')
     opens_text, closes_text = value.split("-")
     opens, closes = _parse_time(opens_text), _parse_time(closes_text)
     if closes <= opens:

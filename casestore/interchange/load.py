@@ -61,6 +61,13 @@ def load_text(
     if problems and data is None:
         raise LoadError(problems, source)
     return load_document(
-        session, data, lines=lines, source=source, hash_pin=hash_pin, region=region, actor=actor,
-        now=now, problems=problems,
+        session,
+        data,
+        lines=lines,
+        source=source,
+        hash_pin=hash_pin,
+        region=region,
+        actor=actor,
+        now=now,
+        problems=problems,
     )

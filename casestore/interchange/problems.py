@@ -65,9 +65,7 @@ class LoadReport:
     def __str__(self) -> str:
         if not self.counts:
             return "nothing to load"
-        return "; ".join(
-            f"{kind}: " + ", ".join(f"{c[o]} {o}" for o in _COUNTED) for kind, c in self.counts.items()
-        )
+        return "; ".join(f"{kind}: " + ", ".join(f"{c[o]} {o}" for o in _COUNTED) for kind, c in self.counts.items())
 
 
 def render_path(loc: Iterable[Any]) -> str:

@@ -44,12 +44,19 @@ from casestore.types import CaseStatus, Priority, TeamKind
 
 FORMAT_VERSION = 1
 SECTIONS = (
-    "version", "teams", "districts", "contacts", "advisors", "engineers", "cases", "hours",
-    "holidays", "rotations", "escalation_policies",
+    "version",
+    "teams",
+    "districts",
+    "contacts",
+    "advisors",
+    "engineers",
+    "cases",
+    "hours",
+    "holidays",
+    "rotations",
+    "escalation_policies",
 )
-LIST_SECTIONS = (
-    "teams", "districts", "contacts", "advisors", "engineers", "cases", "rotations", "escalation_policies",
-)
+LIST_SECTIONS = ("teams", "districts", "contacts", "advisors", "engineers", "cases", "rotations", "escalation_policies")
 
 
 class _Row(BaseModel):

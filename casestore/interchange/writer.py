@@ -79,22 +79,32 @@ def team_snap(t: Team) -> dict[str, Any]:
 
 def district_snap(d: District) -> dict[str, Any]:
     return {
-        "name": d.name, "state": d.state, "hosted": bool(d.hosted),
-        "team": d.team.name if d.team else None, "active": bool(d.active),
+        "name": d.name,
+        "state": d.state,
+        "hosted": bool(d.hosted),
+        "team": d.team.name if d.team else None,
+        "active": bool(d.active),
     }
 
 
 def contact_snap(c: Contact) -> dict[str, Any]:
     return {
-        "contact_id": c.contact_id, "district": c.district.name, "name": c.name, "email": c.email,
-        "phones": [p.e164 for p in sorted(c.phones, key=lambda p: p.position)], "active": bool(c.active),
+        "contact_id": c.contact_id,
+        "district": c.district.name,
+        "name": c.name,
+        "email": c.email,
+        "phones": [p.e164 for p in sorted(c.phones, key=lambda p: p.position)],
+        "active": bool(c.active),
     }
 
 
 def advisor_snap(a: Advisor) -> dict[str, Any]:
     return {
-        "name": a.name, "reach": a.reach, "team": a.team.name if a.team else None,
-        "skills": sorted(a.skills, key=_skill_order), "active": bool(a.active),
+        "name": a.name,
+        "reach": a.reach,
+        "team": a.team.name if a.team else None,
+        "skills": sorted(a.skills, key=_skill_order),
+        "active": bool(a.active),
     }
 
 
@@ -104,12 +114,19 @@ def engineer_snap(e: Engineer) -> dict[str, Any]:
 
 def case_snap(c: Case) -> dict[str, Any]:
     return {
-        "number": c.number, "district": c.district.name,
+        "number": c.number,
+        "district": c.district.name,
         "contact": c.contact.contact_id if c.contact else None,
-        "product_area": ProductArea(c.product_area), "priority": Priority(c.priority),
-        "status": CaseStatus(c.status), "owner": c.owner.name if c.owner else None,
-        "summary": c.summary or "", "is_outage": bool(c.is_outage), "release_name": c.release_name,
-        "created_at": c.created_at, "updated_at": c.updated_at, "closed_at": c.closed_at,
+        "product_area": ProductArea(c.product_area),
+        "priority": Priority(c.priority),
+        "status": CaseStatus(c.status),
+        "owner": c.owner.name if c.owner else None,
+        "summary": c.summary or "",
+        "is_outage": bool(c.is_outage),
+        "release_name": c.release_name,
+        "created_at": c.created_at,
+        "updated_at": c.updated_at,
+        "closed_at": c.closed_at,
         "reopen_count": c.reopen_count or 0,
     }
 
@@ -120,8 +137,11 @@ def _override_key(o: Mapping[str, Any]) -> tuple[Any, ...]:
 
 def rotation_snap(r: Rotation) -> dict[str, Any]:
     return {
-        "name": r.name, "layer": RotationLayer(r.layer), "timezone": r.timezone,
-        "handoff": HandoffKind(r.handoff), "handoff_time": fmt_time(r.handoff_time),
+        "name": r.name,
+        "layer": RotationLayer(r.layer),
+        "timezone": r.timezone,
+        "handoff": HandoffKind(r.handoff),
+        "handoff_time": fmt_time(r.handoff_time),
         "handoff_weekday": Weekday(r.handoff_weekday) if r.handoff_weekday else None,
         "start_date": r.start_date,
         "members": [m.engineer.name for m in sorted(r.members, key=lambda m: m.position)],
@@ -144,14 +164,17 @@ def step_layers(text: str) -> list[str]:
 
 def escalation_step_snap(s: EscalationStep) -> dict[str, Any]:
     return {
-        "layers": step_layers(s.layers), "engineers": sorted(e.name for e in s.engineers),
+        "layers": step_layers(s.layers),
+        "engineers": sorted(e.name for e in s.engineers),
         "delay_minutes": s.delay_minutes,
     }
 
 
 def escalation_policy_snap(p: EscalationPolicy) -> dict[str, Any]:
     return {
-        "name": p.name, "default": bool(p.is_default), "repeats": p.repeats,
+        "name": p.name,
+        "default": bool(p.is_default),
+        "repeats": p.repeats,
         "manager": p.manager.name if p.manager else None,
         "steps": [escalation_step_snap(s) for s in sorted(p.steps, key=lambda s: s.position)],
     }
@@ -173,16 +196,31 @@ class Writer:
         self.session, self.plan, self.report, self.actor, self.now = session, plan, report, actor, now
 
     def _upsert(
-        self, kind: str, entity: str, key: Any, existing: Any, desired: dict[str, Any],
-        snap: Callable[[Any], dict[str, Any]], create: Callable[[], Any], apply: Callable[[Any], None],
-        extra_before: dict[str, Any] | None = None, extra_after: dict[str, Any] | None = None,
+        self,
+        kind: str,
+        entity: str,
+        key: Any,
+        existing: Any,
+        desired: dict[str, Any],
+        snap: Callable[[Any], dict[str, Any]],
+        create: Callable[[], Any],
+        apply: Callable[[Any], None],
+        extra_before: dict[str, Any] | None = None,
+        extra_after: dict[str, Any] | None = None,
     ) -> Any:
         if existing is None:
             obj = create()
             apply(obj)
             self.session.add(obj)
-            audit.record(self.session, at=self.now, actor=self.actor, action="create", entity=entity,
-                         key=_audit_key(key), after={**desired, **(extra_after or {})})
+            audit.record(
+                self.session,
+                at=self.now,
+                actor=self.actor,
+                action="create",
+                entity=entity,
+                key=_audit_key(key),
+                after={**desired, **(extra_after or {})},
+            )
             self.report.count(kind, "created")
             return obj
         before = {**snap(existing), **(extra_before or {})}
@@ -191,8 +229,16 @@ class Writer:
             self.report.count(kind, "unchanged")
             return existing
         apply(existing)
-        audit.record(self.session, at=self.now, actor=self.actor, action="update", entity=entity,
-                     key=_audit_key(key), before=before, after=after)
+        audit.record(
+            self.session,
+            at=self.now,
+            actor=self.actor,
+            action="update",
+            entity=entity,
+            key=_audit_key(key),
+            before=before,
+            after=after,
+        )
         self.report.count(kind, "updated")
         return existing
 
@@ -240,8 +286,14 @@ class Writer:
             d.team = self.plan.teams[row.team] if row.team else None
 
         self.plan.districts[row.name] = self._upsert(
-            "districts", "district", row.name, self.plan.districts.get(row.name), desired, district_snap,
-            lambda: District(created_at=self.now), apply,
+            "districts",
+            "district",
+            row.name,
+            self.plan.districts.get(row.name),
+            desired,
+            district_snap,
+            lambda: District(created_at=self.now),
+            apply,
         )
 
     def contact(self, row: ContactRow) -> None:
@@ -254,8 +306,12 @@ class Writer:
         else:
             pin_after = {"pin": "changed" if old_hash else "set"}
         desired = {
-            "contact_id": row.contact_id, "district": row.district, "name": row.name, "email": row.email,
-            "phones": list(row.phones), "active": row.active,
+            "contact_id": row.contact_id,
+            "district": row.district,
+            "name": row.name,
+            "email": row.email,
+            "phones": list(row.phones),
+            "active": row.active,
         }
 
         def apply(c: Contact) -> None:
@@ -273,8 +329,16 @@ class Writer:
                 c.phones = phones
 
         self.plan.contacts[row.contact_id] = self._upsert(
-            "contacts", "contact", row.contact_id, existing, desired, contact_snap,
-            lambda: Contact(created_at=self.now), apply, extra_before=pin_before, extra_after=pin_after,
+            "contacts",
+            "contact",
+            row.contact_id,
+            existing,
+            desired,
+            contact_snap,
+            lambda: Contact(created_at=self.now),
+            apply,
+            extra_before=pin_before,
+            extra_after=pin_after,
         )
 
     def advisor(self, row: AdvisorRow) -> None:
@@ -288,8 +352,14 @@ class Writer:
             a.skill_rows = [reuse.get(skill) or AdvisorSkill(skill=skill) for skill in skills]
 
         self.plan.advisors[row.name] = self._upsert(
-            "advisors", "advisor", row.name, self.plan.advisors.get(row.name), desired, advisor_snap,
-            lambda: Advisor(created_at=self.now), apply,
+            "advisors",
+            "advisor",
+            row.name,
+            self.plan.advisors.get(row.name),
+            desired,
+            advisor_snap,
+            lambda: Advisor(created_at=self.now),
+            apply,
         )
 
     def engineer(self, row: EngineerRow) -> None:
@@ -299,17 +369,31 @@ class Writer:
             e.name, e.phone, e.sms, e.active = row.name, row.phone, row.sms, row.active
 
         self.plan.engineers[row.name] = self._upsert(
-            "engineers", "engineer", row.name, self.plan.engineers.get(row.name), desired, engineer_snap,
-            Engineer, apply,
+            "engineers",
+            "engineer",
+            row.name,
+            self.plan.engineers.get(row.name),
+            desired,
+            engineer_snap,
+            Engineer,
+            apply,
         )
 
     def case(self, row: CaseRow) -> None:
         desired: dict[str, Any] = {
-            "number": row.number, "district": row.district, "contact": row.contact,
-            "product_area": row.product_area, "priority": row.priority, "status": row.status,
-            "owner": row.owner, "summary": row.summary, "is_outage": row.is_outage,
-            "release_name": row.release_name, "created_at": row.created_at,
-            "updated_at": row.updated_at or row.created_at, "closed_at": row.closed_at,
+            "number": row.number,
+            "district": row.district,
+            "contact": row.contact,
+            "product_area": row.product_area,
+            "priority": row.priority,
+            "status": row.status,
+            "owner": row.owner,
+            "summary": row.summary,
+            "is_outage": row.is_outage,
+            "release_name": row.release_name,
+            "created_at": row.created_at,
+            "updated_at": row.updated_at or row.created_at,
+            "closed_at": row.closed_at,
             "reopen_count": row.reopen_count,
         }
 
@@ -351,8 +435,16 @@ class Writer:
                     bh.closes = closes
             for stale in reuse.values():
                 self.session.delete(stale)
-            audit.record(self.session, at=self.now, actor=self.actor, action="update", entity="business_hours",
-                         key=day.value, before={"ranges": before}, after={"ranges": after})
+            audit.record(
+                self.session,
+                at=self.now,
+                actor=self.actor,
+                action="update",
+                entity="business_hours",
+                key=day.value,
+                before={"ranges": before},
+                after={"ranges": after},
+            )
             self.report.count("hours", "updated")
 
     def holidays(self, doc: HolidaysDoc) -> None:
@@ -370,8 +462,16 @@ class Writer:
                 def apply(r: HolidayRule, desired: dict[str, Any] = desired) -> None:
                     r.key, r.name, r.active = desired["key"], desired["name"], desired["active"]
 
-                self._upsert("holidays", "holiday_rule", key, rule, desired,
-                             lambda r: {"key": r.key, "name": r.name, "active": bool(r.active)}, HolidayRule, apply)
+                self._upsert(
+                    "holidays",
+                    "holiday_rule",
+                    key,
+                    rule,
+                    desired,
+                    lambda r: {"key": r.key, "name": r.name, "active": bool(r.active)},
+                    HolidayRule,
+                    apply,
+                )
         if doc.closures is not None:
             self.report.touch("closures")
             for closure in doc.closures:
@@ -381,8 +481,14 @@ class Writer:
                     c.day, c.name = closure.date, closure.name
 
                 self.plan.closures[closure.date] = self._upsert(
-                    "closures", "closure", closure.date.isoformat(), self.plan.closures.get(closure.date), desired,
-                    lambda c: {"date": c.day, "name": c.name}, Closure, apply_closure,
+                    "closures",
+                    "closure",
+                    closure.date.isoformat(),
+                    self.plan.closures.get(closure.date),
+                    desired,
+                    lambda c: {"date": c.day, "name": c.name},
+                    Closure,
+                    apply_closure,
                 )
 
     def rotation(self, row: RotationRow) -> None:
@@ -391,9 +497,15 @@ class Writer:
             key=_override_key,
         )
         desired = {
-            "name": row.name, "layer": row.layer, "timezone": row.timezone, "handoff": row.handoff,
-            "handoff_time": fmt_time(row.handoff_time), "handoff_weekday": row.handoff_weekday,
-            "start_date": row.start_date, "members": list(row.members), "overrides": overrides,
+            "name": row.name,
+            "layer": row.layer,
+            "timezone": row.timezone,
+            "handoff": row.handoff,
+            "handoff_time": fmt_time(row.handoff_time),
+            "handoff_weekday": row.handoff_weekday,
+            "start_date": row.start_date,
+            "members": list(row.members),
+            "overrides": overrides,
         }
         engineers = self.plan.engineers
 
@@ -406,7 +518,7 @@ class Writer:
                     members[position].engineer = engineers[name]
                 else:
                     r.members.append(RotationMember(position=position, engineer=engineers[name]))
-            for stale_member in members[len(row.members):]:
+            for stale_member in members[len(row.members) :]:
                 r.members.remove(stale_member)
             current = sorted(r.overrides, key=lambda o: (o.starts_at, o.ends_at, o.engineer.name))
             for index, wanted in enumerate(overrides):
@@ -417,12 +529,18 @@ class Writer:
                     r.overrides.append(target)
                 target.engineer = engineers[wanted["engineer"]]
                 target.starts_at, target.ends_at = wanted["starts_at"], wanted["ends_at"]
-            for stale_override in current[len(overrides):]:
+            for stale_override in current[len(overrides) :]:
                 r.overrides.remove(stale_override)
 
         self.plan.rotations[row.name] = self._upsert(
-            "rotations", "rotation", row.name, self.plan.rotations.get(row.name), desired, rotation_snap,
-            Rotation, apply,
+            "rotations",
+            "rotation",
+            row.name,
+            self.plan.rotations.get(row.name),
+            desired,
+            rotation_snap,
+            Rotation,
+            apply,
         )
 
     def escalation_policy(self, row: EscalationPolicyRow) -> None:
@@ -436,7 +554,10 @@ class Writer:
             for step in row.steps
         ]
         desired = {
-            "name": row.name, "default": row.default, "repeats": row.repeats, "manager": row.manager,
+            "name": row.name,
+            "default": row.default,
+            "repeats": row.repeats,
+            "manager": row.manager,
             "steps": steps,
         }
         engineers = self.plan.engineers
@@ -458,10 +579,16 @@ class Writer:
                 target.layers = ",".join(wanted["layers"])
                 target.delay_minutes = wanted["delay_minutes"]
                 target.engineers = [engineers[name] for name in wanted["engineers"]]
-            for stale in current[len(steps):]:
+            for stale in current[len(steps) :]:
                 p.steps.remove(stale)
 
         self.plan.escalation_policies[row.name] = self._upsert(
-            "escalation_policies", "escalation_policy", row.name, self.plan.escalation_policies.get(row.name),
-            desired, escalation_policy_snap, EscalationPolicy, apply,
+            "escalation_policies",
+            "escalation_policy",
+            row.name,
+            self.plan.escalation_policies.get(row.name),
+            desired,
+            escalation_policy_snap,
+            EscalationPolicy,
+            apply,
         )

@@ -23,6 +23,15 @@ from ivr.flow.steps import STATEFUL, STATELESS, STEPS, VERIFIED_ONLY, handle
 from ivr.flow.twiml import VOICE, url
 
 __all__ = [
-    "STATEFUL", "STATELESS", "STEPS", "VERIFIED_ONLY", "VOICE",
-    "CallEnv", "CallInput", "StepResult", "handle", "replay_end", "url",
+    "STATEFUL",
+    "STATELESS",
+    "STEPS",
+    "VERIFIED_ONLY",
+    "VOICE",
+    "CallEnv",
+    "CallInput",
+    "StepResult",
+    "handle",
+    "replay_end",
+    "url",
 ]

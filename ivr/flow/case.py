@@ -40,13 +40,19 @@ def _case_entered(env: CallEnv, state: CallState, resp: VoiceResponse, number: i
     actions.update_call_log(env.session, state.sid, case_id=case.id, skill=state.skill, path=list(state.path))
     state.owner_pk = case.owner_id
     state.priority_rank = case.priority.rank
-    state.response_due = (case.response_due_at.isoformat()
-                          if case.response_due_at is not None and case.responded_at is None else None)
+    state.response_due = (
+        case.response_due_at.isoformat() if case.response_due_at is not None and case.responded_at is None else None
+    )
     if case.id not in state.logged_cases:
         state.logged_cases.append(case.id)
         actions.log_case_event(
-            env.session, case, at=env.now, kind="call", call_sid=state.sid,
-            contact_pk=state.verified_pk, outcome="in_progress",
+            env.session,
+            case,
+            at=env.now,
+            kind="call",
+            call_sid=state.sid,
+            contact_pk=state.verified_pk,
+            outcome="in_progress",
             detail="Inbound call from the authorized contact.",
         )
     readback = say("case_readback", number_spoken=digits_spoken(case.number), status=case.status.spoken)
@@ -75,8 +81,7 @@ def _closed_case(env: CallEnv, state: CallState, resp: VoiceResponse, case: Case
     state.visit("reopen_offer")
     closed_on = case.closed_at.astimezone(env.tz).strftime("%B %d") if case.closed_at else ""
     return _gather(
-        resp, state, "reopen", [readback, say("case_closed_reopen", closed_on=closed_on)],
-        num_digits=1, timeout=7,
+        resp, state, "reopen", [readback, say("case_closed_reopen", closed_on=closed_on)], num_digits=1, timeout=7
     )
 
 
@@ -93,7 +98,10 @@ def reopen_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceRespo
         return _route(env, state, resp, say("case_reopened"))
     if not digits and inp.arg("noinput") and not _no_input_again(env, state, "reopen"):
         return _closed_case(
-            env, state, resp, case,
+            env,
+            state,
+            resp,
+            case,
             say("case_readback", number_spoken=digits_spoken(case.number), status=case.status.spoken),
         )
     return _main_menu(env, state, resp)

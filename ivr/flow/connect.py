@@ -1,17 +1,17 @@
-"""Routing to people, as the caller hears it: the owner or the best free advisor (reserved
-atomically) is rung with the whisper on their leg; else the caller joins the line and holds
-(position, expected wait, a message or a callback); with Redis unreachable, the degraded hunt.
+"""Routing to people, as the caller hears it: `routing.decision` says who gets the call, and this
+carries it out. The owner or the best free advisor (reserved atomically) is rung with the whisper on
+their leg; else the caller joins the line and holds (position, expected wait, a message or a
+callback); with Redis unreachable, the degraded hunt (claims in the database), else a message.
 Then the dial's result: talked (wrap-up), or missed (free them, try the next)."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from datetime import datetime, timedelta
 
 from twilio.twiml.voice_response import VoiceResponse
 
-from casestore.redisguard import BREAKER, ERRORS
+from casestore.redisguard import ERRORS
 from casestore.types import Priority
 from ivr import actions, holds, staffing
 from ivr.dispatch import Offer, Offers, stale
@@ -21,132 +21,168 @@ from ivr.flow.shared import RING_SECONDS, _accepted, _autopause_reason, _finish_
 from ivr.flow.twiml import _dial_endpoint, _gather, _hangup, _int, _keypad, _response, _say, url
 from ivr.prompts import digits_spoken, minutes_spoken, say
 from ivr.state import CallState
-from routing.callqueue import entry_for, expected_wait_seconds
-from routing.selection import eligible, preferred_teams
+from routing.callqueue import expected_wait_seconds
+from routing.decision import (
+    HOLD_ROUND_SECONDS,
+    CallFacts,
+    Decision,
+    DialOwner,
+    HoldsView,
+    Hunt,
+    JoinLine,
+    PresenceView,
+    ReserveFrom,
+    decide,
+    join_line,
+)
+from routing.selection import eligible
 
 log = logging.getLogger("supportline.ivr")
 
-MAX_ADVISOR_ATTEMPTS = 2
-HOLD_SECONDS = 30
-BUSY_STATES = {"on_call", "wrap_up"}  # will be free soon: worth waiting for (the case owner)
+HOLD_SECONDS = HOLD_ROUND_SECONDS  # a hold round: advisors who just missed the call sit it out
 SIGNED_IN_STATES = {"available", "on_call", "wrap_up"}  # staffing, for the expected wait
+MAX_DECISIONS = 100  # carrying out fails only when someone was taken or left: a loop this long is a bug
 
 
-def _preferred_teams(env: CallEnv, state: CallState) -> tuple[str, ...]:
-    return preferred_teams(state.district_team, state.skill, env.tables.teams)
+def _route(
+    env: CallEnv, state: CallState, resp: VoiceResponse, *extra: str, offer: int | None = None, line: bool = False
+) -> VoiceResponse:
+    """Put the call through: `routing.decision` says who gets it, and this carries that out.
 
-
-def _route(env: CallEnv, state: CallState, resp: VoiceResponse, *extra: str) -> VoiceResponse:
-    """Put the call through: the owner if free, else the best free advisor, else the line.
-
-    Taking an advisor is atomic (`Presence.reserve`), so two calls never hold the same person.
-    While others are waiting for the same advisors, a new caller joins the line behind them
-    instead of jumping it (the dispatcher serves the line in order, this caller included).
+    `offer`: first dial the advisor the dispatcher reserved for this call; `line`: the caller goes
+    back in the line (keeping their place) rather than taking an advisor. When carrying a decision
+    out fails (the advisor was taken meanwhile, left the roster, is held in the database; Redis went
+    away), the facts now say so and routing is asked again: one loop, here.
     """
     for text in extra:
         _say(resp, text)
-    if not BREAKER.usable():
-        return _hunt(env, state, resp)
-    try:
-        pk = _reserve(env, state)
-    except ERRORS as exc:
-        BREAKER.failed(exc)
-        return _hunt(env, state, resp)
-    if pk is None:
-        return _queue(env, state, resp)
-    return _dial_advisor(env, state, resp, pk)
+    if offer is not None and (dialled := _dial_advisor(env, state, resp, offer)) is not None:
+        return dialled
+    refused: set[int] = set()  # degraded: advisors whose claim this request lost
+    for _ in range(MAX_DECISIONS):
+        call, wait = _facts(state), env.owner_wait_seconds
+        decision: Decision | None = None
+        if env.breakers.redis.usable():  # live: presence and the line, in Redis
+            try:
+                if line:
+                    decision = join_line(call, env.tables, env.now, owner_wait_seconds=wait)
+                else:
+                    decision = decide(call, env.tables, _seen(env, state), env.now, owner_wait_seconds=wait)
+            except ERRORS as exc:
+                env.breakers.redis.failed(exc)
+        if decision is None:  # degraded: Redis unreachable, the database's holds
+            decision = decide(call, env.tables, _held(env, refused), env.now)
+        line = False
+        state.route, state.owner_waits = decision.route, decision.owner_waits
+        try:
+            done = _carry_out(env, state, resp, decision, refused)
+        except ERRORS as exc:  # Redis went away while reserving or joining the line: the degraded hunt
+            env.breakers.redis.failed(exc)
+            continue
+        if done is not None:
+            return done
+    raise RuntimeError(f"routing call={state.sid} did not settle in {MAX_DECISIONS} decisions")
 
 
-def _hunt(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse:
-    """Degraded mode (Redis unreachable: no presence, no line): ring the owner, then skilled
-    advisors in team order, each once, reserving each in the database (`ivr.holds`) so two calls
-    never get the same advisor; then take a message for an advisor."""
+def _facts(state: CallState) -> CallFacts:
+    """What routing needs to know about the call, from its state."""
+    return CallFacts(
+        sid=state.sid,
+        route=state.route,
+        skill=state.skill,
+        owner_pk=state.owner_pk,
+        owner_waits=state.owner_waits,
+        district_team=state.district_team,
+        tried=tuple(state.tried),
+        round_attempts=state.round_attempts,
+        priority_rank=state.priority_rank,
+        queued_at=datetime.fromisoformat(state.queued_at) if state.queued_at else None,
+        response_due=datetime.fromisoformat(state.response_due) if state.response_due else None,
+    )
+
+
+def _seen(env: CallEnv, state: CallState) -> PresenceView:
+    """Live presence of the roster, and whether others in line wait for the same advisors."""
+    snapshot = env.presence.snapshot([a.pk for a in env.tables.advisors], env.now)
+    return PresenceView.of(snapshot, state.sid, line_ahead=env.queue.others_waiting_for(state.sid, state.skill))
+
+
+def _held(env: CallEnv, refused: set[int]) -> HoldsView:
+    """Degraded: who the database says is busy, and whose claim this request lost."""
+    busy = holds.busy(env.session, env.now, [a.pk for a in env.tables.advisors])
+    return HoldsView(frozenset(busy) | frozenset(refused))
+
+
+def _carry_out(
+    env: CallEnv, state: CallState, resp: VoiceResponse, decision: Decision, refused: set[int]
+) -> VoiceResponse | None:
+    """Do what routing decided; None when it could not be done (then routing is asked again)."""
+    if isinstance(decision, DialOwner | ReserveFrom):  # taken atomically, so two calls never hold one person
+        pk = (
+            env.presence.reserve([], skill=None, call_sid=state.sid, now=env.now, owner_pk=decision.owner_pk)
+            if isinstance(decision, DialOwner)
+            else env.presence.reserve(
+                decision.pool,
+                skill=decision.skill,
+                preferred_teams=decision.preferred_teams,
+                call_sid=state.sid,
+                now=env.now,
+            )
+        )
+        return None if pk is None else _dial_advisor(env, state, resp, pk)
+    if isinstance(decision, JoinLine):
+        return _join_line(env, state, resp, decision)
     state.visit("degraded_route")
-    candidates: list[int] = []
-    if state.route == "owner":
-        owner = env.tables.advisor(state.owner_pk)
-        if owner is not None and owner.target not in state.tried:
-            candidates.append(owner.pk)
-        state.route = "advisor"
-    if state.round_attempts < MAX_ADVISOR_ATTEMPTS + 1:
-        teams = _preferred_teams(env, state)
-        pool = [a for a in env.tables.advisors if eligible(a, state.skill) and a.target not in state.tried]
-        pool.sort(key=lambda a: (teams.index(a.team) if a.team in teams else len(teams), a.pk))
-        if pool:
-            # No presence to pick the longest idle: start each call at its own place in the team
-            # so that concurrent calls do not all race for the same first advisor.
-            first_team = [a for a in pool if a.team == pool[0].team]
-            start = int(hashlib.sha1(state.sid.encode()).hexdigest(), 16) % len(first_team)
-            ordered = first_team[start:] + first_team[:start] + pool[len(first_team):]
-            candidates += [a.pk for a in ordered if a.pk not in candidates]
-    busy = holds.busy(env.session, env.now, candidates)
-    for pk in candidates:
-        if pk not in busy and holds.claim(env.session, pk, state.sid, env.now) == holds.TAKEN:
-            return _dial_advisor(env, state, resp, pk, claimed=True)
+    if isinstance(decision, Hunt):
+        for pk in decision.candidates:
+            if holds.claim(env.session, pk, state.sid, env.now) == holds.TAKEN:
+                return _dial_advisor(env, state, resp, pk, claimed=True)
+            refused.add(pk)
+        return None
+    return _take_message(env, state, resp)
+
+
+def _take_message(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse:
+    """Degraded, nobody free to ring: a message for an advisor (silence keeps a callback task)."""
     state.visit("queue_record")
     _say(resp, say("degraded_busy"))
     _say(resp, say("queue_record"))
     if state.queued_at is None:
         state.queued_at = env.now.isoformat()
-    resp.record(action=url("queue-message", state), method="POST", max_length=120, timeout=5,
-                finish_on_key="#", play_beep=True)
+    resp.record(
+        action=url("queue-message", state), method="POST", max_length=120, timeout=5, finish_on_key="#", play_beep=True
+    )
     resp.redirect(url("queue-message", state, noinput=1), method="POST")
     return resp
 
 
-def _reserve(env: CallEnv, state: CallState) -> int | None:
-    presence = env.presence
-    if state.route == "owner":
-        owner = env.tables.advisor(state.owner_pk)  # active advisors only
-        if owner is not None and owner.target not in state.tried:
-            pk = presence.reserve([], skill=None, call_sid=state.sid, now=env.now, owner_pk=owner.pk)
-            if pk is not None:
-                return pk
-            # Busy with another call or wrapping up: wait for them a little, in the line.
-            state.owner_waits = presence.get(owner.pk, env.now).state in BUSY_STATES
-            if state.owner_waits:
-                return None
-        state.route = "advisor"
-    if state.round_attempts >= MAX_ADVISOR_ATTEMPTS:
-        return None
-    if _line_competes(env, state):
-        return None
-    pool = [a for a in env.tables.advisors if a.target not in state.tried]
-    return presence.reserve(
-        pool, skill=state.skill, preferred_teams=_preferred_teams(env, state), call_sid=state.sid, now=env.now,
-    )
-
-
-def _line_competes(env: CallEnv, state: CallState) -> bool:
-    """Is anyone already waiting for the advisors this call would take?"""
-    return env.queue.others_waiting_for(state.sid, state.skill)
-
-
 def _dial_advisor(
     env: CallEnv, state: CallState, resp: VoiceResponse, pk: int, *, claimed: bool = False
-) -> VoiceResponse:
+) -> VoiceResponse | None:
     """Ring the advisor reserved for this call, with the whisper-accept on their leg. The Redis
-    reservation is confirmed by a hold in the database (`claimed`: taken already, in degraded mode)."""
-    _quiet(env.queue.leave, state.sid)
+    reservation is confirmed by a hold in the database (`claimed`: taken already, in degraded mode).
+    None when they cannot be rung after all (the facts say why: routing is asked again)."""
+    _quiet(env, env.queue.leave, state.sid)
     advisor = env.tables.advisor(pk)
     if advisor is None:  # removed from the roster while reserved: let them go, try again
-        _quiet(env.presence.release, pk, state.sid, env.now, missed=False)
+        _quiet(env, env.presence.release, pk, state.sid, env.now, missed=False)
         state.tried.append(f"advisor:{pk}")
-        return _route(env, state, resp)
+        return None
     claim = holds.TAKEN if claimed else holds.claim(env.session, pk, state.sid, env.now)
     if claim != holds.TAKEN:
         other = holds.busy(env.session, env.now, [pk]).get(pk) if claim == holds.HELD else None
         if other is not None:
             # Busy with a call put through while Redis was unreachable, which presence does not
             # know of: presence follows the database, and this call tries someone else.
-            _quiet(staffing.adopt_hold, env.presence, other, env.now, replacing=state.sid)
-            log.warning("advisor %s reserved for call=%s is held for call=%s in the database",
-                        pk, state.sid, other.call_sid)
+            _quiet(env, staffing.adopt_hold, env.presence, other, env.now, replacing=state.sid)
+            log.warning(
+                "advisor %s reserved for call=%s is held for call=%s in the database", pk, state.sid, other.call_sid
+            )
         else:
             # Their hold is being released this instant: leave them free for the next caller.
-            _quiet(env.presence.release, pk, state.sid, env.now, missed=False)
+            _quiet(env, env.presence.release, pk, state.sid, env.now, missed=False)
         state.tried.append(advisor.target)
-        return _route(env, state, resp)
+        return None
     state.route = "owner" if pk == state.owner_pk else "advisor"
     state.attempt += 1
     if state.route != "owner":
@@ -156,41 +192,27 @@ def _dial_advisor(
     state.visit(f"dial_{state.route}")
     _say(resp, say("connecting_owner") if state.route == "owner" else say("connecting_advisor"))
     dial = resp.dial(
-        action=url("dial-result", state), method="POST", timeout=RING_SECONDS,
-        answer_on_bridge=True, caller_id=None,
+        action=url("dial-result", state), method="POST", timeout=RING_SECONDS, answer_on_bridge=True, caller_id=None
     )
     _dial_endpoint(dial, advisor.reach, url("whisper", None, parent=state.sid, a=state.attempt, adv=pk))
     return resp
 
 
 def _queue(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse:
-    """Nobody fitting is free: join the line (keeping any earlier place), let the dispatcher serve
-    the line in order, and if this caller's turn has not come, tell position and expected wait.
-    The line lives in Redis: while it is unreachable, the degraded hunt (`_hunt`) instead."""
-    if not BREAKER.usable():
-        return _hunt(env, state, resp)
-    try:
-        return _join_line(env, state, resp)
-    except ERRORS as exc:
-        BREAKER.failed(exc)
-        return _hunt(env, state, resp)
+    """Back in the line (keeping any earlier place): the dispatcher serves the line in order, and if
+    this caller's turn has not come they hear position and expected wait. The line lives in Redis:
+    while it is unreachable, the degraded hunt instead."""
+    return _route(env, state, resp, line=True)
 
 
-def _join_line(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse:
+def _join_line(env: CallEnv, state: CallState, resp: VoiceResponse, decision: JoinLine) -> VoiceResponse | None:
+    """Nobody fitting is free (or the caller waits for the owner): join the line, let the dispatcher
+    serve it, then this caller's offer is dialled or they hold."""
     if state.queued_at is None:
         state.queued_at = env.now.isoformat()
         actions.set_queued_at(env.session, state.sid, env.now)
-    queued_at = datetime.fromisoformat(state.queued_at)
-    rank = state.priority_rank if state.priority_rank is not None else Priority.MEDIUM.rank
     Offers(env.redis).clear_taken(state.sid)
-    env.queue.join(entry_for(
-        state.sid, priority_rank=rank, queued_at=queued_at, skill=state.skill,
-        teams=_preferred_teams(env, state), owner_pk=state.owner_pk,
-        owner_waits=state.owner_waits, owner_wait_seconds=env.owner_wait_seconds,
-        exclude=tuple(pk for t in state.tried if (pk := _target_pk(t, "advisor")) is not None),
-        exclude_until=env.now + timedelta(seconds=HOLD_SECONDS),
-        due_at=datetime.fromisoformat(state.response_due) if state.response_due else None,
-    ))
+    env.queue.join(decision.entry)
     offer = _my_offer(env, state)
     if offer is not None:
         return _dial_advisor(env, state, resp, offer.advisor_pk)
@@ -227,16 +249,23 @@ def _hold(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse:
     entry = env.queue.get(state.sid)
     position = env.queue.position(entry) if entry is not None else 1
     staffed = sum(
-        1 for p in env.presence.snapshot([a.pk for a in env.tables.advisors if eligible(a, state.skill)], env.now).values()
+        1
+        for p in env.presence.snapshot(
+            [a.pk for a in env.tables.advisors if eligible(a, state.skill)], env.now
+        ).values()
         if p.state in SIGNED_IN_STATES
     )
     wait = expected_wait_seconds(
-        position, staffed, actions.recent_handle_seconds(env.session, env.redis, state.skill, env.now, env.wrap_seconds),
+        position, staffed, actions.recent_handle_seconds(env.session, env.redis, state.skill, env.now, env.wrap_seconds)
     )
     first_round = "queue" not in state.path
     state.visit("queue")
     gather = resp.gather(
-        input="dtmf", num_digits=1, timeout=1, action=url("queue-menu", state), method="POST",
+        input="dtmf",
+        num_digits=1,
+        timeout=1,
+        action=url("queue-menu", state),
+        method="POST",
         action_on_empty_result=False,
     )
     if wait is None:
@@ -258,34 +287,33 @@ def _hold(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse:
 
 
 def queue_wait(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
-    """A hold round ended: this caller's turn if an advisor is reserved for them, else hold on."""
+    """A hold round ended: this caller's turn if an advisor is reserved for them, else hold on. A
+    caller not in line (back from a missed advisor; Redis lost) is routed afresh."""
     resp = _response()
-    if not BREAKER.usable() or _quiet(env.queue.get, state.sid) is None:
-        return _route(env, state, resp)  # not in line (back from a missed advisor; Redis lost): route
-    try:
-        offer = _my_offer(env, state)
-    except ERRORS as exc:  # Redis went away since the read above: the degraded hunt
-        BREAKER.failed(exc)
-        return _route(env, state, resp)
-    if offer is not None:
-        return _dial_advisor(env, state, resp, offer.advisor_pk)
-    return _hold(env, state, resp)
+    offer = None
+    if env.breakers.redis.usable() and _quiet(env, env.queue.get, state.sid) is not None:
+        try:
+            offer = _my_offer(env, state)
+        except ERRORS as exc:  # Redis went away since the read above: the degraded hunt
+            env.breakers.redis.failed(exc)
+        else:
+            if offer is None:
+                return _hold(env, state, resp)
+    return _route(env, state, resp, offer=offer.advisor_pk if offer is not None else None)
 
 
 def connect(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
-    """The dispatcher redirected this waiting call here (REST): dial the advisor it reserved."""
+    """The dispatcher redirected this waiting call here (REST): dial the advisor it reserved; an
+    offer gone meanwhile puts a caller who was in line back in it, else routes afresh."""
     resp = _response()
-    pk = inp.arg("adv")
     try:
         offer = _valid_offer(env, state, Offers(env.redis).take(state.sid, inp.arg("o")))
     except ERRORS as exc:  # Redis went away after the dispatcher's redirect: the degraded hunt
-        BREAKER.failed(exc)
-        return _route(env, state, resp)
-    if offer is None or str(offer.advisor_pk) != pk:
-        if state.queued_at is not None:
-            return _queue(env, state, resp)
-        return _route(env, state, resp)
-    return _dial_advisor(env, state, resp, offer.advisor_pk)
+        env.breakers.redis.failed(exc)
+        offer = None
+    if offer is not None and str(offer.advisor_pk) == inp.arg("adv"):
+        return _route(env, state, resp, offer=offer.advisor_pk)
+    return _route(env, state, resp, line=state.queued_at is not None)  # after a Redis error: the hunt, line or not
 
 
 def queue_menu(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
@@ -302,15 +330,21 @@ def queue_menu(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
     if digits == "1":
         state.visit("queue_record")
         _say(resp, say("queue_record"))
-        resp.record(action=url("queue-message", state), method="POST", max_length=120, timeout=5,
-                    finish_on_key="#", play_beep=True)
+        resp.record(
+            action=url("queue-message", state),
+            method="POST",
+            max_length=120,
+            timeout=5,
+            finish_on_key="#",
+            play_beep=True,
+        )
         resp.redirect(url("queue-message", state, noinput=1), method="POST")
         return resp
     if digits == "2" and state.from_e164:
         _leave_for_task(env, state, kind="callback", recording_url=None)
         state.visit("callback_requested")
         return _hangup(resp, say("queue_callback_saved", last4=digits_spoken(state.from_e164[-4:])))
-    if BREAKER.usable():  # else there is no line to be back in (`_queue` hunts instead)
+    if env.breakers.redis.usable():  # else there is no line to be back in (`_queue` hunts instead)
         _say(resp, say("queue_back"))
     return _queue(env, state, resp)
 
@@ -320,7 +354,7 @@ def queue_message(env: CallEnv, inp: CallInput, state: CallState) -> VoiceRespon
     the line; while Redis is unreachable there is no line, so a callback task is kept instead."""
     recording_url = inp.form.get("RecordingUrl", "")
     resp = _response()
-    if not recording_url and not BREAKER.usable():
+    if not recording_url and not env.breakers.redis.usable():
         _leave_for_task(env, state, kind="callback", recording_url=None)
         state.visit("callback_requested")
         if state.from_e164:
@@ -336,20 +370,28 @@ def queue_message(env: CallEnv, inp: CallInput, state: CallState) -> VoiceRespon
 
 def _leave_for_task(env: CallEnv, state: CallState, *, kind: str, recording_url: str | None) -> None:
     """Out of the line, into the task list at the same place (priority, first queue time)."""
-    _quiet(env.queue.leave, state.sid)
-    late = _quiet(Offers(env.redis).take, state.sid)
+    _quiet(env, env.queue.leave, state.sid)
+    late = _quiet(env, Offers(env.redis).take, state.sid)
     if late is not None:  # an advisor was reserved meanwhile: let them take the next caller
-        _quiet(env.presence.release, late.advisor_pk, state.sid, env.now, missed=False)
+        _quiet(env, env.presence.release, late.advisor_pk, state.sid, env.now, missed=False)
     queued_at = datetime.fromisoformat(state.queued_at) if state.queued_at else env.now
     rank = state.priority_rank if state.priority_rank is not None else Priority.MEDIUM.rank
     actions.add_callback_task(
-        env.session, kind=kind, sid=state.sid, case_pk=state.case_pk, district_pk=state.district_pk,
-        contact_pk=state.verified_pk, callback_e164=state.from_e164 if kind == "callback" else None,
-        recording_url=recording_url, skill=state.skill, priority_rank=rank, queued_at=queued_at, now=env.now,
+        env.session,
+        kind=kind,
+        sid=state.sid,
+        case_pk=state.case_pk,
+        district_pk=state.district_pk,
+        contact_pk=state.verified_pk,
+        callback_e164=state.from_e164 if kind == "callback" else None,
+        recording_url=recording_url,
+        skill=state.skill,
+        priority_rank=rank,
+        queued_at=queued_at,
+        now=env.now,
     )
     outcome = "callback_requested" if kind == "callback" else "message_recorded"
-    actions.update_call_log(env.session, state.sid, outcome=outcome, recording_url=recording_url,
-                            path=list(state.path))
+    actions.update_call_log(env.session, state.sid, outcome=outcome, recording_url=recording_url, path=list(state.path))
     _finish_case_event(env, state, outcome=outcome, advisor_pk=None)
     env.dispatch()
 
@@ -384,15 +426,20 @@ def _talk_ended(env: CallEnv, inp: CallInput, state: CallState, advisor_pk: int 
     if state.queued_at is not None:
         waited = max(0, int((env.now - datetime.fromisoformat(state.queued_at)).total_seconds()) - talk)
     actions.update_call_log(
-        env.session, state.sid, outcome="connected", talk_seconds=talk, wait_seconds=waited,
-        advisor_id=advisor_pk, path=list(state.path),
+        env.session,
+        state.sid,
+        outcome="connected",
+        talk_seconds=talk,
+        wait_seconds=waited,
+        advisor_id=advisor_pk,
+        path=list(state.path),
     )
     _finish_case_event(env, state, outcome="connected", advisor_pk=advisor_pk)
     if state.case_pk is not None:
         actions.mark_responded(env.session, state.case_pk, env.now)
     if advisor_pk is not None:
         holds.end(env.session, advisor_pk, state.sid, env.now + timedelta(seconds=env.wrap_seconds))
-        _quiet(env.presence.call_ended, advisor_pk, env.now, env.wrap_seconds, call_sid=state.sid)
+        _quiet(env, env.presence.call_ended, advisor_pk, env.now, env.wrap_seconds, call_sid=state.sid)
         env.dispatch()
     state.visit("done")
 
@@ -401,9 +448,10 @@ def _ring_missed(env: CallEnv, state: CallState, advisor_pk: int | None, dial_st
     """The person dialled did not take the call: they are free again at once (a miss toward the
     autopause)."""
     state.visit(f"missed_{state.route}")
-    log.info("dial not accepted call=%s target=%s status=%s", state.sid, state.current_target or "",
-             dial_status or "none")
+    log.info(
+        "dial not accepted call=%s target=%s status=%s", state.sid, state.current_target or "", dial_status or "none"
+    )
     if advisor_pk is not None:
         holds.end(env.session, advisor_pk, state.sid, env.now)
-        if _quiet(env.presence.release, advisor_pk, state.sid, env.now, missed=True) == "away":
+        if _quiet(env, env.presence.release, advisor_pk, state.sid, env.now, missed=True) == "away":
             staffing.note_autopause(env.session, advisor_pk, env.now, _autopause_reason(env))

@@ -1,20 +1,22 @@
 """What a step is given and what it gives back: `CallInput` (one webhook request, parsed),
-`CallEnv` (session, Redis, `now`, the line's settings and the services built from them) and
+`CallEnv` (session, Redis, `now`, the app's breakers, the line's settings and the services built
+from them) and
 `StepResult` (the TwiML and what to do with the call's state)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Mapping
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 import redis
 from sqlalchemy.orm import Session
 
 from auth.callers import DEFAULT_LINE_CEILING, Lockout
-from casestore.redisguard import BREAKER, ERRORS
+from casestore.redisguard import ERRORS, Breakers
 from ivr.dispatch import Dispatcher
 from ivr.jobs import Jobs
 from ivr.state import CallState, CallStore
@@ -48,6 +50,9 @@ class CallEnv:
     redis: redis.Redis
     now: datetime
     pin_pepper: str
+    breakers: Breakers  # the app's (`Services.breakers`): shared by all its requests, never per request
+    presence: Presence  # the app's, like the dispatcher (`Services`)
+    dispatcher: Dispatcher
     tz_name: str = "America/Chicago"
     region: str = "US"
     overflow_number: str = ""
@@ -55,53 +60,40 @@ class CallEnv:
     tables_cache: TablesCache | None = None
     wrap_seconds: float = DEFAULT_WRAP_SECONDS
     owner_wait_seconds: float = 60.0
-    presence: Presence | None = None  # type: ignore[assignment]  # built from `redis` when None
-    dispatcher: Dispatcher | None = None  # type: ignore[assignment]  # ditto, without REST
     jobs: Jobs | None = None  # background jobs (outage paging); None: no paging from this env
     pin_failure_ceiling: int = DEFAULT_LINE_CEILING  # line-wide wrong PINs per 10 minutes; 0 = none
-    _tables: RoutingTables | None = field(default=None, init=False, repr=False)
 
-    def __post_init__(self) -> None:
-        if self.presence is None:
-            self.presence = Presence(self.redis, self.tz_name)
-        if self.dispatcher is None:
-            self.dispatcher = Dispatcher(
-                self.redis, self.presence, telephony=None, connect_url=lambda sid, offer: "/voice/connect",
-            )
-
-    @property
+    @cached_property
     def tables(self) -> RoutingTables:
         """The routing tables for this request (loaded once; cached per process by TablesCache)."""
-        if self._tables is None:
-            cache = self.tables_cache or TablesCache(ttl=0, tz_name=self.tz_name)
-            self._tables = cache.get(self.session)
-        return self._tables
+        cache = self.tables_cache or TablesCache(ttl=0, tz_name=self.tz_name)
+        return cache.get(self.session)
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.tz_name)
 
-    @property
+    @cached_property
     def calls(self) -> CallStore:
-        return CallStore(self.redis, session=self.session)
+        return CallStore(self.redis, session=self.session, breaker=self.breakers.redis)
 
-    @property
+    @cached_property
     def lockout(self) -> Lockout:
-        return Lockout(self.redis, session=self.session, ceiling=self.pin_failure_ceiling)
+        return Lockout(self.redis, session=self.session, ceiling=self.pin_failure_ceiling, breaker=self.breakers.redis)
 
-    @property
+    @cached_property
     def queue(self) -> CallQueue:
         return CallQueue(self.redis)
 
     def dispatch(self) -> None:
         """Let the dispatcher give any free advisor to the right waiting caller (never raises:
         the caller in front of us must not pay for a problem with someone else's call)."""
-        if not BREAKER.usable():
+        if not self.breakers.redis.usable():
             return
         try:
             self.dispatcher.run(self.tables.advisors, self.now)
         except ERRORS as exc:
-            BREAKER.failed(exc)
+            self.breakers.redis.failed(exc)
         except Exception:
             log.exception("dispatch failed")
 

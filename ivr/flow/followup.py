@@ -44,7 +44,7 @@ def followup_answered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceRe
 def _followup_menu(env: CallEnv, state: CallState, resp: VoiceResponse, *extra: str) -> VoiceResponse:
     row = env.session.get(FollowUp, state.followup_pk)
     case = env.session.get(Case, row.case_id) if row is not None else None
-    if case is None or case.status != CaseStatus.PENDING_VERIFICATION:
+    if row is None or case is None or case.status != CaseStatus.PENDING_VERIFICATION:
         return _hangup(resp, say("followup_stale"))
     state.visit("followup_menu")
     text = say("followup_menu", number_spoken=digits_spoken(case.number), district=case.district.name)
@@ -58,25 +58,33 @@ def followup_choice(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResp
     digits = _keypad(inp.digits)
     row = env.session.get(FollowUp, state.followup_pk) if state.followup_pk else None
     case = env.session.get(Case, row.case_id) if row is not None else None
-    if case is None or case.status != CaseStatus.PENDING_VERIFICATION:
+    if row is None or case is None or case.status != CaseStatus.PENDING_VERIFICATION:
         return _hangup(resp, say("followup_stale"))
     who = f"contact:{case.contact.contact_id}" if case.contact else "contact"
     if digits == "1":
         row.result = "resolved"
-        lifecycle.close_case(env.session, env.jobs, case, env.now, actor=who,
-                             detail="Confirmed resolved by the contact on a follow-up call.")
+        lifecycle.close_case(
+            env.session,
+            env.jobs,
+            case,
+            env.now,
+            actor=who,
+            detail="Confirmed resolved by the contact on a follow-up call.",
+        )
         state.visit("followup_resolved")
         return _hangup(resp, say("followup_closed", number_spoken=digits_spoken(case.number)))
     if digits == "3":
         row.result = "keep_open"
-        lifecycle.keep_open(env.session, case, env.now, actor=who,
-                            detail="The contact asked to keep the case open on a follow-up call.")
+        lifecycle.keep_open(
+            env.session, case, env.now, actor=who, detail="The contact asked to keep the case open on a follow-up call."
+        )
         state.visit("followup_keep_open")
         return _hangup(resp, say("followup_kept_open", number_spoken=digits_spoken(case.number)))
     if digits == "2":
         row.result = "advisor"
-        lifecycle.keep_open(env.session, case, env.now, actor=who,
-                            detail="The contact asked for an advisor on a follow-up call.")
+        lifecycle.keep_open(
+            env.session, case, env.now, actor=who, detail="The contact asked for an advisor on a follow-up call."
+        )
         state.followup_pk = None
         state.case_pk, state.case_number = case.id, case.number
         state.skill = case.product_area.value

@@ -31,15 +31,15 @@ def _main_menu(env: CallEnv, state: CallState, resp: VoiceResponse, *extra: str)
 
 def _closed(env: CallEnv, state: CallState, resp: VoiceResponse, status, *extra: str) -> VoiceResponse:
     state.visit("closed")
-    reason = (
-        say("closed_holiday", holiday=status.holiday_name)
-        if status.holiday_name
-        else say("closed_hours")
-    )
+    reason = say("closed_holiday", holiday=status.holiday_name) if status.holiday_name else say("closed_hours")
     if state.hosted:
         return _gather(
-            resp, state, "closed", [*extra, reason, say("closed_outage_offer"), say("submit_online")],
-            num_digits=1, timeout=7,
+            resp,
+            state,
+            "closed",
+            [*extra, reason, say("closed_outage_offer"), say("submit_online")],
+            num_digits=1,
+            timeout=7,
         )
     actions.update_call_log(env.session, state.sid, outcome="closed", path=list(state.path))
     return _hangup(resp, *extra, reason, say("submit_online"), say("goodbye"))
@@ -89,7 +89,10 @@ def menu_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceRespons
 def _goodbye(env: CallEnv, state: CallState, key: str) -> VoiceResponse:
     state.visit("goodbye")
     actions.update_call_log(
-        env.session, state.sid, only_if_in_progress=True,
-        outcome="no_input" if key == "no_input" else "ended_in_menu", path=list(state.path),
+        env.session,
+        state.sid,
+        only_if_in_progress=True,
+        outcome="no_input" if key == "no_input" else "ended_in_menu",
+        path=list(state.path),
     )
     return _hangup(_response(), say(key), say("submit_online"), say("goodbye"))

@@ -27,8 +27,13 @@ def _outage(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
     assert district is not None
     resp = _response()
     case, incident, created = actions.open_or_join_outage(
-        env.session, env.redis, district=district, now=env.now, sid=state.sid,
+        env.session,
+        env.redis,
+        district=district,
+        now=env.now,
+        sid=state.sid,
         contact_pk=state.verified_pk,
+        breaker=env.breakers.redis,
     )
     state.incident_pk = incident.id
     if created:
@@ -78,8 +83,7 @@ def _outage_next(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceRe
     state.visit("outage_record")
     _say(resp, say("outage_record"))
     resp.record(
-        action=url("recording", state), method="POST", max_length=120, timeout=5,
-        finish_on_key="#", play_beep=True,
+        action=url("recording", state), method="POST", max_length=120, timeout=5, finish_on_key="#", play_beep=True
     )
     resp.redirect(url("recording", state, noinput=1), method="POST")
     return resp
@@ -93,17 +97,31 @@ def recording_done(env: CallEnv, inp: CallInput, state: CallState) -> VoiceRespo
         incident = env.session.get(Incident, state.incident_pk)
         if incident is not None:
             incident.recording_url = recording_url
-            incidents.note(env.session, incident, env.now, "caller_message",
-                           f"The caller left a voice message: {recording_url}", call_sid=state.sid)
+            incidents.note(
+                env.session,
+                incident,
+                env.now,
+                "caller_message",
+                f"The caller left a voice message: {recording_url}",
+                call_sid=state.sid,
+            )
     if recording_url and case is not None:
         actions.log_case_event(
-            env.session, case, at=env.now, kind="recording", call_sid=state.sid,
-            contact_pk=state.verified_pk, outcome="callback_requested",
+            env.session,
+            case,
+            at=env.now,
+            kind="recording",
+            call_sid=state.sid,
+            contact_pk=state.verified_pk,
+            outcome="callback_requested",
             detail=f"Voice message: {recording_url} ({_int(inp.form.get('RecordingDuration'))} s)",
         )
     actions.update_call_log(
-        env.session, state.sid, outcome="message_recorded" if recording_url else "callback_pending",
-        recording_url=recording_url or None, path=list(state.path),
+        env.session,
+        state.sid,
+        outcome="message_recorded" if recording_url else "callback_pending",
+        recording_url=recording_url or None,
+        path=list(state.path),
     )
     _finish_case_event(env, state, outcome="callback_requested", advisor_pk=None)
     key = "outage_recorded" if recording_url else "outage_no_recording"

@@ -5,9 +5,10 @@ dial target, and the autopause reason."""
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from casestore.redisguard import BREAKER, ERRORS
+from casestore.redisguard import ERRORS
 from ivr import actions
 from ivr.flow.env import CallEnv
 from ivr.state import CallState, marked
@@ -23,17 +24,18 @@ def _no_input_again(env: CallEnv, state: CallState, key: str) -> bool:
     return state.bump(f"noinput:{key}") > MAX_NO_INPUT
 
 
-def _quiet(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+def _quiet(env: CallEnv, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """A shared-state side effect that must not fail the call while Redis is unreachable (presence
-    converges later: `reconcile` runs every 30 s once Redis is back)."""
-    if not BREAKER.usable():
+    converges later: `reconcile` runs every 30 s once Redis is back); `env` gives the breaker."""
+    breaker = env.breakers.redis
+    if not breaker.usable():
         return None
     try:
         result = fn(*args, **kwargs)
-        BREAKER.succeeded()
+        breaker.succeeded()
         return result
     except ERRORS as exc:
-        BREAKER.failed(exc)
+        breaker.failed(exc)
         log.warning("skipped %s: Redis unreachable", getattr(fn, "__name__", "a Redis update"))
         return None
 
@@ -44,12 +46,12 @@ def _finish_case_event(env: CallEnv, state: CallState, *, outcome: str, advisor_
 
 
 def _accepted(env: CallEnv, sid: str, attempt: int) -> bool:
-    return marked(env.session, env.redis, f"sl:accept:{sid}:{attempt}")
+    return marked(env.session, env.redis, f"sl:accept:{sid}:{attempt}", breaker=env.breakers.redis)
 
 
 def _target_pk(target: str, kind: str) -> int | None:
     prefix = f"{kind}:"
-    return int(target[len(prefix):]) if target.startswith(prefix) else None
+    return int(target[len(prefix) :]) if target.startswith(prefix) else None
 
 
 def _autopause_reason(env: CallEnv) -> str:

@@ -37,7 +37,7 @@ def call_status(env: CallEnv, inp: CallInput, state: CallState | None) -> VoiceR
                     _finish_case_event(env, state, outcome=row.outcome, advisor_pk=row.advisor_id)
     if status in {"completed", "busy", "failed", "no-answer", "canceled"}:
         holds.end_call(env.session, inp.sid, env.now)
-        _quiet(_free_advisors_of, env, inp.sid, state)
+        _quiet(env, _free_advisors_of, env, inp.sid, state)
     return _response()
 
 
@@ -72,8 +72,13 @@ def replay_end(env: CallEnv, inp: CallInput, state: CallState | None) -> StepRes
         # happened on the call.
         talk = _int(inp.form.get("DialCallDuration"))
         if inp.form.get("DialCallStatus") in {"completed", "answered"} and talk > 0:
-            actions.update_call_log(env.session, inp.sid, only_if_outcome_in=("in_progress", "hung_up", "abandoned"),
-                                    outcome="connected", talk_seconds=talk)
+            actions.update_call_log(
+                env.session,
+                inp.sid,
+                only_if_outcome_in=("in_progress", "hung_up", "abandoned"),
+                outcome="connected",
+                talk_seconds=talk,
+            )
         _conversation_over(env, inp)
         return StepResult("")
     advisor_pk = _target_pk(state.current_target or "", "advisor")
@@ -82,8 +87,9 @@ def replay_end(env: CallEnv, inp: CallInput, state: CallState | None) -> StepRes
         _talk_ended(env, inp, state, advisor_pk)
     else:
         _ring_missed(env, state, advisor_pk, dial_status)
-        actions.update_call_log(env.session, state.sid, only_if_in_progress=True, outcome="fallback",
-                                path=list(state.path))
+        actions.update_call_log(
+            env.session, state.sid, only_if_in_progress=True, outcome="fallback", path=list(state.path)
+        )
     return StepResult("", state=state)
 
 
@@ -93,10 +99,9 @@ def _conversation_over(env: CallEnv, inp: CallInput) -> str:
     talk = _int(inp.form.get("DialCallDuration"))
     talked = inp.form.get("DialCallStatus") in {"completed", "answered"} and talk > 0
     if talked:
-        actions.update_call_log(env.session, inp.sid, only_if_in_progress=True, outcome="connected",
-                                talk_seconds=talk)
+        actions.update_call_log(env.session, inp.sid, only_if_in_progress=True, outcome="connected", talk_seconds=talk)
     wrap = env.wrap_seconds if talked else 0
     for pk in holds.held_by(env.session, inp.sid):  # the advisor it had: wrap-up, then free
         holds.end(env.session, pk, inp.sid, env.now + timedelta(seconds=wrap))
-        _quiet(env.presence.call_ended, pk, env.now, wrap, call_sid=inp.sid)
+        _quiet(env, env.presence.call_ended, pk, env.now, wrap, call_sid=inp.sid)
     return str(_hangup(_response(), say("call_ended")))

@@ -4,7 +4,7 @@ call's (verified) state, the restart of a call whose state is lost, and a new ca
 from __future__ import annotations
 
 import uuid
-from typing import Callable
+from collections.abc import Callable
 
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -20,7 +20,6 @@ from ivr.flow.twiml import _int, _response
 from ivr.flow.verify import contact_id_entered, incoming, pin_entered
 from ivr.flow.whisper import whisper, whisper_accept
 from ivr.state import CallState
-
 
 Step = Callable[[CallEnv, CallInput, CallState], VoiceResponse]
 
@@ -41,8 +40,18 @@ STATEFUL: dict[str, Step] = {
 }
 # Steps that may arrive without (or for another call's) state.
 STATELESS = {"whisper": whisper, "whisper-accept": whisper_accept, "status": call_status}
-VERIFIED_ONLY = {"menu", "closed", "reopen", "dial-result", "queue", "queue-menu", "queue-message",
-                 "connect", "recording", "followup-choice"}
+VERIFIED_ONLY = {
+    "menu",
+    "closed",
+    "reopen",
+    "dial-result",
+    "queue",
+    "queue-menu",
+    "queue-message",
+    "connect",
+    "recording",
+    "followup-choice",
+}
 STEPS = set(STATEFUL) | set(STATELESS) | {"incoming", "followup"}
 
 
@@ -86,11 +95,7 @@ def handle(env: CallEnv, inp: CallInput, state: CallState | None) -> StepResult:
 def _fresh_state(env: CallEnv, inp: CallInput, old: CallState | None) -> CallState:
     """A new call, or a call sent back to the greeting: verification starts again, but the
     call's failure count, response counter and path carry over."""
-    state = CallState(
-        sid=inp.sid,
-        from_e164=caller_e164(inp.from_raw, env.region),
-        started_at=env.now.isoformat(),
-    )
+    state = CallState(sid=inp.sid, from_e164=caller_e164(inp.from_raw, env.region), started_at=env.now.isoformat())
     if old is None and inp.arg("n").isdigit():
         state.seq = int(inp.arg("n"))  # a restarted call: its URLs never reuse the lost call's
     if old is not None:

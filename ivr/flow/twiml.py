@@ -22,7 +22,7 @@ def _say(resp: VoiceResponse | Gather, text: str) -> None:
 
 
 def url(step: str, state: CallState | None = None, **params: object) -> str:
-    query = {"n": state.seq} if state is not None else {}
+    query: dict[str, object] = {"n": state.seq} if state is not None else {}
     query.update({k: v for k, v in params.items() if v is not None})
     return f"/voice/{step}" + (f"?{urlencode(query)}" if query else "")
 
@@ -40,8 +40,12 @@ def _gather(
 ) -> VoiceResponse:
     """Ask with a keypad Gather; no input falls through to a redirect flagged `noinput=1`."""
     kwargs: dict[str, object] = {
-        "input": "dtmf", "action": url(step, state, **params), "method": "POST",
-        "timeout": timeout, "finish_on_key": finish_on_key, "action_on_empty_result": False,
+        "input": "dtmf",
+        "action": url(step, state, **params),
+        "method": "POST",
+        "timeout": timeout,
+        "finish_on_key": finish_on_key,
+        "action_on_empty_result": False,
     }
     if num_digits:
         kwargs["num_digits"] = num_digits

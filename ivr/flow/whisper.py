@@ -26,17 +26,25 @@ def whisper(env: CallEnv, inp: CallInput, state: CallState | None) -> VoiceRespo
     if parent_state is None:
         return _hangup(resp, say("whisper_declined"))
     if parent_state.route == "oncall":
-        text = say("whisper_outage", district=parent_state.district_name,
-                   number_spoken=digits_spoken(parent_state.case_number or ""))
+        text = say(
+            "whisper_outage",
+            district=parent_state.district_name,
+            number_spoken=digits_spoken(parent_state.case_number or ""),
+        )
     elif parent_state.case_number:
-        text = say("whisper_case", district=parent_state.district_name,
-                   number_spoken=digits_spoken(parent_state.case_number))
+        text = say(
+            "whisper_case", district=parent_state.district_name, number_spoken=digits_spoken(parent_state.case_number)
+        )
     else:
         text = say("whisper_general", district=parent_state.district_name)
     gather = resp.gather(
-        input="dtmf", num_digits=1, timeout=WHISPER_SECONDS, method="POST",
-        action=url("whisper-accept", None, parent=parent, a=attempt, adv=inp.arg("adv") or None,
-                   eng=inp.arg("eng") or None),
+        input="dtmf",
+        num_digits=1,
+        timeout=WHISPER_SECONDS,
+        method="POST",
+        action=url(
+            "whisper-accept", None, parent=parent, a=attempt, adv=inp.arg("adv") or None, eng=inp.arg("eng") or None
+        ),
     )
     _say(gather, text)
     return _hangup(resp, say("whisper_declined"))
@@ -45,16 +53,24 @@ def whisper(env: CallEnv, inp: CallInput, state: CallState | None) -> VoiceRespo
 def whisper_accept(env: CallEnv, inp: CallInput, state: CallState | None) -> VoiceResponse:
     parent, attempt, adv = inp.arg("parent"), inp.arg("a"), inp.arg("adv")
     if _keypad(inp.digits) == "1" and parent and attempt.isdigit():
-        mark(env.session, env.redis, f"sl:accept:{parent}:{attempt}", inp.sid, 6 * 3600, env.now)
+        mark(
+            env.session,
+            env.redis,
+            f"sl:accept:{parent}:{attempt}",
+            inp.sid,
+            6 * 3600,
+            env.now,
+            breaker=env.breakers.redis,
+        )
         if adv.isdigit():
-            _quiet(env.presence.accepted, int(adv), parent, env.now)
+            _quiet(env, env.presence.accepted, int(adv), parent, env.now)
         if inp.arg("eng").isdigit():
             _engineer_took_the_call(env, parent, int(inp.arg("eng")), inp.sid)
         return _response()  # an empty response bridges the two legs
     if parent and adv.isdigit():
         # Declined or not confirmed: free the advisor at once (a missed call toward the autopause).
         holds.end(env.session, int(adv), parent, env.now)
-        if _quiet(env.presence.release, int(adv), parent, env.now, missed=True) == "away":
+        if _quiet(env, env.presence.release, int(adv), parent, env.now, missed=True) == "away":
             staffing.note_autopause(env.session, int(adv), env.now, _autopause_reason(env))
     return _hangup(_response(), say("whisper_declined"))
 

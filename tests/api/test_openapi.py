@@ -49,10 +49,13 @@ def resolve(doc: dict, node: Any) -> Any:
 # --------------------------------------------------------------------------------------------
 
 _TYPES = {
-    "string": lambda v: isinstance(v, str), "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "string": lambda v: isinstance(v, str),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
     "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-    "boolean": lambda v: isinstance(v, bool), "null": lambda v: v is None,
-    "array": lambda v: isinstance(v, list), "object": lambda v: isinstance(v, dict),
+    "boolean": lambda v: isinstance(v, bool),
+    "null": lambda v: v is None,
+    "array": lambda v: isinstance(v, list),
+    "object": lambda v: isinstance(v, dict),
 }
 
 
@@ -95,8 +98,11 @@ def errors_of(doc: dict, schema: Any, value: Any, where: str = "") -> list[str]:
             out.append(f"{where}: {value!r} does not match {schema['pattern']}")
         if "format" in schema and not _format_ok(schema["format"], value):
             out.append(f"{where}: {value!r} is not a {schema['format']}")
-    if (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and not schema.get("minimum", float("-inf")) <= value <= schema.get("maximum", float("inf"))):
+    if (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and not schema.get("minimum", float("-inf")) <= value <= schema.get("maximum", float("inf"))
+    ):
         out.append(f"{where}: {value} out of range")
     if isinstance(value, list):
         if len(value) < schema.get("minItems", 0) or len(value) > schema.get("maxItems", 10**9):
@@ -256,7 +262,10 @@ def test_the_document_is_well_formed_openapi_3_1(doc):
     assert check_document(doc) == []
     json.dumps(doc, allow_nan=False)  # plain JSON
     assert doc["components"]["securitySchemes"]["bearer"] == {
-        "type": "http", "scheme": "bearer", "description": "a per-user API token, slt_..."}
+        "type": "http",
+        "scheme": "bearer",
+        "description": "a per-user API token, slt_...",
+    }
     assert doc["security"] == [{"bearer": []}]
 
 
@@ -264,8 +273,9 @@ def test_the_structural_check_catches_mistakes(doc):
     broken = json.loads(json.dumps(doc))
     broken["openapi"] = "3.0.0"
     broken["paths"]["/api/teams/{name}"]["parameters"] = []
-    broken["paths"]["/api/teams"]["get"]["responses"]["200"]["content"][
-        "application/json"]["schema"]["properties"]["items"]["items"] = {"$ref": "#/components/schemas/Nope"}
+    broken["paths"]["/api/teams"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["properties"][
+        "items"
+    ]["items"] = {"$ref": "#/components/schemas/Nope"}
     broken["components"]["schemas"]["DistrictRow"]["properties"]["state"]["pattern"] = "(["
     found = "\n".join(check_document(broken))
     for needle in ("3.1.x", "{'name'} are not declared", "unresolved $ref #/components/schemas/Nope", "bad pattern"):
@@ -285,8 +295,14 @@ def test_every_api_route_is_in_the_document_with_its_methods(app, doc):
     routes = _flask_paths(app)
     documented = {path: METHODS & set(item) for path, item in doc["paths"].items()}
     assert routes == documented
-    assert {"/api/teams", "/api/contacts/{contact_id}", "/api/hours", "/api/queue", "/api/openapi.json",
-            "/api/incidents/{incident_id}/banner"} <= set(routes)
+    assert {
+        "/api/teams",
+        "/api/contacts/{contact_id}",
+        "/api/hours",
+        "/api/queue",
+        "/api/openapi.json",
+        "/api/incidents/{incident_id}/banner",
+    } <= set(routes)
 
 
 def test_the_document_is_served_without_a_token(client, doc):
@@ -368,19 +384,29 @@ def test_bad_rows_do_not_match_the_request_schemas(doc):
 
 def test_hours_holidays_and_existing_endpoints_match_the_document(client, api_auth, world, doc):
     admin = api_auth("admin")
-    for path, body in (("/api/hours", {"mon": ["07:00-18:00"]}),
-                       ("/api/holidays", {"observe": ["thanksgiving"], "closures": [{"date": "2026-12-24", "name": "Eve"}]})):
+    for path, body in (
+        ("/api/hours", {"mon": ["07:00-18:00"]}),
+        ("/api/holidays", {"observe": ["thanksgiving"], "closures": [{"date": "2026-12-24", "name": "Eve"}]}),
+    ):
         put = _operation(doc, path, "put")
         assert errors_of(doc, _request_schema(doc, put), body) == []
         resp = client.put(path, json=body, headers=admin)
         assert resp.status_code == 200 and errors_of(doc, _response_schema(doc, put, 200), resp.get_json()) == []
-        assert errors_of(doc, _response_schema(doc, _operation(doc, path, "get"), 200),
-                         client.get(path, headers=admin).get_json()) == []
+        assert (
+            errors_of(
+                doc,
+                _response_schema(doc, _operation(doc, path, "get"), 200),
+                client.get(path, headers=admin).get_json(),
+            )
+            == []
+        )
     for path in ("/api/queue", "/api/advisors/presence", "/api/tasks", "/api/incidents"):
         resp = client.get(path, headers=admin)
         assert errors_of(doc, _response_schema(doc, _operation(doc, path, "get"), 200), resp.get_json()) == [], path
     op = _operation(doc, "/api/advisors/{advisor_id}/presence", "post")
-    resp = client.post(f"/api/advisors/{world.lena.id}/presence", json={"state": "away", "reason": "lunch"}, headers=admin)
+    resp = client.post(
+        f"/api/advisors/{world.lena.id}/presence", json={"state": "away", "reason": "lunch"}, headers=admin
+    )
     assert errors_of(doc, _response_schema(doc, op, 200), resp.get_json()) == []
     resp = client.post(f"/api/advisors/{world.lena.id}/presence", json={"state": "nope"}, headers=admin)
     assert resp.status_code == 400 and errors_of(doc, _response_schema(doc, op, 400), resp.get_json()) == []
@@ -395,9 +421,32 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
     max_leaves=12,
 )
-KNOWN = ["Campus Support", "Lakeview Public Schools", "Prairie Ridge USD", "Priya Raman", "Lena Ortiz", "Sam Ortiz",
-         "Lee Chen", "Hosting primary", "104233", "+16125550134", "client:x", "presence", "07:00-18:00", "mon",
-         "primary", "2026-12-24", "2026-11-20T09:00:00-06:00", "America/Chicago", "", " ", "\x00", "a/b", "%", ".."]
+KNOWN = [
+    "Campus Support",
+    "Lakeview Public Schools",
+    "Prairie Ridge USD",
+    "Priya Raman",
+    "Lena Ortiz",
+    "Sam Ortiz",
+    "Lee Chen",
+    "Hosting primary",
+    "104233",
+    "+16125550134",
+    "client:x",
+    "presence",
+    "07:00-18:00",
+    "mon",
+    "primary",
+    "2026-12-24",
+    "2026-11-20T09:00:00-06:00",
+    "America/Chicago",
+    "",
+    " ",
+    "\x00",
+    "a/b",
+    "%",
+    "..",
+]
 
 
 def _mostly(valid: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
@@ -445,8 +494,9 @@ def from_schema(doc: dict, schema: Any, depth: int = 0) -> st.SearchStrategy[Any
         props = schema.get("properties", {})
         values = {name: _mostly(from_schema(doc, sub, depth + 1)) for name, sub in props.items()}
         required = [n for n in schema.get("required", []) if n in values]
-        return st.fixed_dictionaries({n: values[n] for n in required},
-                                     optional={n: v for n, v in values.items() if n not in required})
+        return st.fixed_dictionaries(
+            {n: values[n] for n in required}, optional={n: v for n, v in values.items() if n not in required}
+        )
     return json_values
 
 
@@ -475,9 +525,18 @@ def _body_field(doc: dict, op: dict, name: str) -> Any:
 
 
 @pytest.mark.parametrize("path, method", _all_operations(), ids=lambda v: v)
-@settings(max_examples=30, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                 HealthCheck.filter_too_much, HealthCheck.data_too_large])
+@settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+        HealthCheck.data_too_large,
+    ],
+)
 @given(data=st.data())
 def test_no_input_gives_a_server_error(client, admin, world, doc, path, method, data):
     op = doc["paths"][path][method]
@@ -526,9 +585,11 @@ def test_no_input_gives_a_server_error(client, admin, world, doc, path, method, 
 
 def test_existing_endpoints_take_ids_past_the_integer_range_as_404(client, api_auth, world):
     auth = api_auth("admin")
-    for method, path, body in (("GET", "/api/incidents/2147483648", None),
-                               ("GET", "/api/incidents/99999999999999999999", None),
-                               ("POST", "/api/incidents/99999999999999999999/banner", {"message": "Down"}),
-                               ("POST", "/api/incidents/99999999999999999999/districts", {"district": "x"}),
-                               ("POST", "/api/advisors/99999999999999999999/presence", {"state": "away"})):
+    for method, path, body in (
+        ("GET", "/api/incidents/2147483648", None),
+        ("GET", "/api/incidents/99999999999999999999", None),
+        ("POST", "/api/incidents/99999999999999999999/banner", {"message": "Down"}),
+        ("POST", "/api/incidents/99999999999999999999/districts", {"district": "x"}),
+        ("POST", "/api/advisors/99999999999999999999/presence", {"state": "away"}),
+    ):
         assert client.open(path, method=method, json=body, headers=auth).status_code == 404, path

@@ -14,43 +14,110 @@ from casestore.models import AuditEntry, Closure, Contact, District
 from tests.conftest import PIN_PEPPER
 
 ENTITY = {
-    "teams": "team", "districts": "district", "contacts": "contact", "advisors": "advisor",
-    "engineers": "engineer", "rotations": "rotation", "escalation_policies": "escalation_policy",
+    "teams": "team",
+    "districts": "district",
+    "contacts": "contact",
+    "advisors": "advisor",
+    "engineers": "engineer",
+    "rotations": "rotation",
+    "escalation_policies": "escalation_policy",
 }
 KEY = {"contacts": "contact_id"}
 
 # section, key, the row to create, what the API must return for it, a change to make afterwards
 ROUND_TRIPS = [
-    ("teams", "Night Desk", {"kind": "partner", "route_order": 40},
-     {"kind": "partner", "route_order": 40}, {"route_order": 45}),
-    ("districts", "Maple Grove ISD", {"state": "mn", "team": "Campus Support"},
-     {"state": "MN", "team": "Campus Support", "hosted": False, "active": True}, {"hosted": True}),
-    ("contacts", "300001",
-     {"district": "Lakeview Public Schools", "name": "Ana Silva", "phones": ["(612) 555-0190"], "pin": "2468"},
-     {"district": "Lakeview Public Schools", "phones": ["+16125550190"], "email": None, "active": True},
-     {"email": "ana@example.org"}),
-    ("advisors", "Noor Haddad", {"reach": "client:noor", "skills": ["attendance", "grade_book"], "team": "Campus Support"},
-     {"reach": "client:noor", "skills": ["grade_book", "attendance"], "team": "Campus Support", "active": True},
-     {"skills": ["scheduling"]}),
-    ("engineers", "Ana Ruiz", {"phone": "612-555-0179"}, {"phone": "+16125550179", "sms": True, "active": True},
-     {"sms": False}),
-    ("rotations", "Network primary",
-     {"layer": "primary", "handoff": "weekly", "handoff_time": "09:00", "handoff_weekday": "mon",
-      "start_date": "2026-01-05", "members": ["Sam Ortiz", "Lee Chen"],
-      "overrides": [{"engineer": "Lee Chen", "starts_at": "2026-11-20T09:00:00-06:00",
-                     "ends_at": "2026-11-21T09:00:00-06:00"}]},
-     {"layer": "primary", "timezone": "America/Chicago", "handoff_time": "09:00", "start_date": "2026-01-05",
-      "members": ["Sam Ortiz", "Lee Chen"],
-      "overrides": [{"engineer": "Lee Chen", "starts_at": "2026-11-20T15:00:00+00:00",
-                     "ends_at": "2026-11-21T15:00:00+00:00"}]},
-     {"members": ["Lee Chen"], "overrides": []}),
-    ("escalation_policies", "Hosting outage",
-     {"default": True, "repeats": 2, "manager": "Sam Ortiz",
-      "steps": [{"layers": ["primary"]}, {"layers": ["secondary"], "engineers": ["Lee Chen"], "delay_minutes": 10}]},
-     {"default": True, "repeats": 2, "manager": "Sam Ortiz",
-      "steps": [{"layers": ["primary"], "engineers": [], "delay_minutes": 5},
-                {"layers": ["secondary"], "engineers": ["Lee Chen"], "delay_minutes": 10}]},
-     {"repeats": 3}),
+    (
+        "teams",
+        "Night Desk",
+        {"kind": "partner", "route_order": 40},
+        {"kind": "partner", "route_order": 40},
+        {"route_order": 45},
+    ),
+    (
+        "districts",
+        "Maple Grove ISD",
+        {"state": "mn", "team": "Campus Support"},
+        {"state": "MN", "team": "Campus Support", "hosted": False, "active": True},
+        {"hosted": True},
+    ),
+    (
+        "contacts",
+        "300001",
+        {"district": "Lakeview Public Schools", "name": "Ana Silva", "phones": ["(612) 555-0190"], "pin": "2468"},
+        {"district": "Lakeview Public Schools", "phones": ["+16125550190"], "email": None, "active": True},
+        {"email": "ana@example.org"},
+    ),
+    (
+        "advisors",
+        "Noor Haddad",
+        {"reach": "client:noor", "skills": ["attendance", "grade_book"], "team": "Campus Support"},
+        {"reach": "client:noor", "skills": ["grade_book", "attendance"], "team": "Campus Support", "active": True},
+        {"skills": ["scheduling"]},
+    ),
+    (
+        "engineers",
+        "Ana Ruiz",
+        {"phone": "612-555-0179"},
+        {"phone": "+16125550179", "sms": True, "active": True},
+        {"sms": False},
+    ),
+    (
+        "rotations",
+        "Network primary",
+        {
+            "layer": "primary",
+            "handoff": "weekly",
+            "handoff_time": "09:00",
+            "handoff_weekday": "mon",
+            "start_date": "2026-01-05",
+            "members": ["Sam Ortiz", "Lee Chen"],
+            "overrides": [
+                {
+                    "engineer": "Lee Chen",
+                    "starts_at": "2026-11-20T09:00:00-06:00",
+                    "ends_at": "2026-11-21T09:00:00-06:00",
+                }
+            ],
+        },
+        {
+            "layer": "primary",
+            "timezone": "America/Chicago",
+            "handoff_time": "09:00",
+            "start_date": "2026-01-05",
+            "members": ["Sam Ortiz", "Lee Chen"],
+            "overrides": [
+                {
+                    "engineer": "Lee Chen",
+                    "starts_at": "2026-11-20T15:00:00+00:00",
+                    "ends_at": "2026-11-21T15:00:00+00:00",
+                }
+            ],
+        },
+        {"members": ["Lee Chen"], "overrides": []},
+    ),
+    (
+        "escalation_policies",
+        "Hosting outage",
+        {
+            "default": True,
+            "repeats": 2,
+            "manager": "Sam Ortiz",
+            "steps": [
+                {"layers": ["primary"]},
+                {"layers": ["secondary"], "engineers": ["Lee Chen"], "delay_minutes": 10},
+            ],
+        },
+        {
+            "default": True,
+            "repeats": 2,
+            "manager": "Sam Ortiz",
+            "steps": [
+                {"layers": ["primary"], "engineers": [], "delay_minutes": 5},
+                {"layers": ["secondary"], "engineers": ["Lee Chen"], "delay_minutes": 10},
+            ],
+        },
+        {"repeats": 3},
+    ),
 ]
 
 
@@ -81,8 +148,9 @@ def test_round_trip(client, admin, world, session, section, key, body, expected,
     listed = client.get(f"/api/{section}?limit=200", headers=admin).get_json()
     assert item in listed["items"] and listed["total"] == len(listed["items"])
 
-    entry = session.scalars(select(AuditEntry).where(AuditEntry.entity == ENTITY[section],
-                                                     AuditEntry.entity_key == key)).one()
+    entry = session.scalars(
+        select(AuditEntry).where(AuditEntry.entity == ENTITY[section], AuditEntry.entity_key == key)
+    ).one()
     assert entry.action == "create" and entry.actor == "api:admin-user"
 
     # What GET returns can be PUT back as it is (id and all): nothing changes, nothing is audited.
@@ -96,8 +164,11 @@ def test_round_trip(client, admin, world, session, section, key, body, expected,
     replaced = client.put(url(section, key), json=replacement, headers=admin)
     assert replaced.status_code == 200, replaced.get_json()
     assert replaced.get_json() == item | change
-    update = session.scalars(select(AuditEntry).where(AuditEntry.entity == ENTITY[section], AuditEntry.action == "update",
-                                                      AuditEntry.entity_key == key)).one()
+    update = session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.entity == ENTITY[section], AuditEntry.action == "update", AuditEntry.entity_key == key
+        )
+    ).one()
     assert update.actor == "api:admin-user" and set(update.after) == set(change)
 
     gone = client.delete(url(section, key), headers=admin)
@@ -157,22 +228,36 @@ def test_hours_are_one_document(client, admin, world, session):
 
 
 def test_holidays_are_one_document(client, admin, world, session):
-    doc = {"observe": ["thanksgiving", "christmas_day"],
-           "closures": [{"date": "2026-12-24", "name": "Christmas Eve"}, {"date": "2026-12-31", "name": "Inventory"}]}
+    doc = {
+        "observe": ["thanksgiving", "christmas_day"],
+        "closures": [{"date": "2026-12-24", "name": "Christmas Eve"}, {"date": "2026-12-31", "name": "Inventory"}],
+    }
     put = client.put("/api/holidays", json=doc, headers=admin)
     assert put.status_code == 200 and put.get_json() == doc
     # Only the closures are given: the observed rules stay; the closures become exactly the list.
-    renamed = client.put("/api/holidays", json={"closures": [{"date": "2026-12-24", "name": "Christmas Eve (all day)"}]},
-                         headers=admin)
-    assert renamed.get_json() == {"observe": ["thanksgiving", "christmas_day"],
-                                  "closures": [{"date": "2026-12-24", "name": "Christmas Eve (all day)"}]}
-    deleted = session.scalars(select(AuditEntry).where(AuditEntry.entity == "closure", AuditEntry.action == "delete")).one()
-    assert deleted.entity_key == "2026-12-31" and deleted.actor == "api:admin-user" and deleted.before["name"] == "Inventory"
+    renamed = client.put(
+        "/api/holidays", json={"closures": [{"date": "2026-12-24", "name": "Christmas Eve (all day)"}]}, headers=admin
+    )
+    assert renamed.get_json() == {
+        "observe": ["thanksgiving", "christmas_day"],
+        "closures": [{"date": "2026-12-24", "name": "Christmas Eve (all day)"}],
+    }
+    deleted = session.scalars(
+        select(AuditEntry).where(AuditEntry.entity == "closure", AuditEntry.action == "delete")
+    ).one()
+    assert (
+        deleted.entity_key == "2026-12-31"
+        and deleted.actor == "api:admin-user"
+        and deleted.before["name"] == "Inventory"
+    )
     cleared = client.put("/api/holidays", json={"observe": [], "closures": []}, headers=admin)
     assert cleared.get_json() == {"observe": [], "closures": []}
     assert session.scalar(select(func.count()).select_from(Closure)) == 0
-    bad = client.put("/api/holidays", json={"observe": ["festivus"], "closures": [{"date": "2026-02-30", "name": "x"}]},
-                     headers=admin)
+    bad = client.put(
+        "/api/holidays",
+        json={"observe": ["festivus"], "closures": [{"date": "2026-02-30", "name": "x"}]},
+        headers=admin,
+    )
     assert bad.status_code == 400 and bad.get_json()["field"] == "observe[0]"
     assert {p["field"] for p in bad.get_json()["problems"]} == {"observe[0]", "closures[0].date"}
 
@@ -187,8 +272,11 @@ WRITES = [
     ("delete", "/api/advisors/Lena Ortiz", None),
     ("put", "/api/engineers/Ana Ruiz", {"phone": "+16125550179"}),
     ("delete", "/api/engineers/Sam Ortiz", None),
-    ("put", "/api/rotations/Hosting primary", {"layer": "primary", "handoff": "daily", "handoff_time": "09:00",
-                                               "start_date": "2026-01-05"}),
+    (
+        "put",
+        "/api/rotations/Hosting primary",
+        {"layer": "primary", "handoff": "daily", "handoff_time": "09:00", "start_date": "2026-01-05"},
+    ),
     ("put", "/api/escalation_policies/P", {"steps": [{"layers": ["primary"]}]}),
     ("put", "/api/hours", {"mon": ["07:00-18:00"]}),
     ("put", "/api/holidays", {"observe": []}),
@@ -215,28 +303,41 @@ def test_a_token_is_needed(client, world):
     assert client.put("/api/teams/X", json={}, headers={"Authorization": "Bearer slt_nope"}).status_code == 401
 
 
-@pytest.mark.parametrize("path, body, field", [
-    ("/api/districts/Maple Grove ISD", {"state": "Minnesota"}, "state"),
-    ("/api/advisors/Noor Haddad", {"reach": "nope"}, "reach"),
-    ("/api/contacts/300001", {"district": "Lakeview Public Schools", "name": "A", "phones": ["+16125550190", "12"]},
-     "phones[1]"),
-    ("/api/contacts/300001", {"district": "Nowhere", "name": "A"}, "district"),
-    ("/api/contacts/12", {"district": "Lakeview Public Schools", "name": "A"}, "contact_id"),
-    ("/api/districts/Maple Grove ISD", {"state": "MN", "colour": "red"}, "colour"),
-    ("/api/districts/Maple Grove ISD", {"state": "MN", "team": "No Such Team"}, "team"),
-    ("/api/teams/T", {"route_order": -1}, "route_order"),
-    ("/api/engineers/E", {"phone": "+16125550179", "sms": "yes"}, "sms"),
-    ("/api/rotations/R", {"layer": "primary", "handoff": "weekly", "handoff_time": "09:00", "start_date": "2026-01-05"},
-     "handoff_weekday"),
-    ("/api/escalation_policies/P", {"steps": [{"engineers": ["Nobody"]}]}, "steps[0].engineers[0]"),
-    ("/api/escalation_policies/P", {"steps": []}, "steps"),
-    ("/api/escalation_policies/P", {"steps": [{}]}, "steps[0]"),
-    ("/api/districts/" + "x" * 201, {"state": "MN"}, "name"),
-    ("/api/districts/Maple Grove ISD", {"name": "Elm Grove ISD", "state": "MN"}, "name"),
-    ("/api/contacts/300001", {"contact_id": "300002", "district": "Lakeview Public Schools", "name": "A"}, "contact_id"),
-    ("/api/districts/Maple Grove ISD", {"state": "MN", "id": 1}, "id"),
-    ("/api/districts/Maple Grove ISD", ["state", "MN"], "body"),
-])
+@pytest.mark.parametrize(
+    "path, body, field",
+    [
+        ("/api/districts/Maple Grove ISD", {"state": "Minnesota"}, "state"),
+        ("/api/advisors/Noor Haddad", {"reach": "nope"}, "reach"),
+        (
+            "/api/contacts/300001",
+            {"district": "Lakeview Public Schools", "name": "A", "phones": ["+16125550190", "12"]},
+            "phones[1]",
+        ),
+        ("/api/contacts/300001", {"district": "Nowhere", "name": "A"}, "district"),
+        ("/api/contacts/12", {"district": "Lakeview Public Schools", "name": "A"}, "contact_id"),
+        ("/api/districts/Maple Grove ISD", {"state": "MN", "colour": "red"}, "colour"),
+        ("/api/districts/Maple Grove ISD", {"state": "MN", "team": "No Such Team"}, "team"),
+        ("/api/teams/T", {"route_order": -1}, "route_order"),
+        ("/api/engineers/E", {"phone": "+16125550179", "sms": "yes"}, "sms"),
+        (
+            "/api/rotations/R",
+            {"layer": "primary", "handoff": "weekly", "handoff_time": "09:00", "start_date": "2026-01-05"},
+            "handoff_weekday",
+        ),
+        ("/api/escalation_policies/P", {"steps": [{"engineers": ["Nobody"]}]}, "steps[0].engineers[0]"),
+        ("/api/escalation_policies/P", {"steps": []}, "steps"),
+        ("/api/escalation_policies/P", {"steps": [{}]}, "steps[0]"),
+        ("/api/districts/" + "x" * 201, {"state": "MN"}, "name"),
+        ("/api/districts/Maple Grove ISD", {"name": "Elm Grove ISD", "state": "MN"}, "name"),
+        (
+            "/api/contacts/300001",
+            {"contact_id": "300002", "district": "Lakeview Public Schools", "name": "A"},
+            "contact_id",
+        ),
+        ("/api/districts/Maple Grove ISD", {"state": "MN", "id": 1}, "id"),
+        ("/api/districts/Maple Grove ISD", ["state", "MN"], "body"),
+    ],
+)
 def test_a_bad_field_gets_a_400_naming_it(client, admin, world, session, path, body, field):
     before = audit_count(session)
     resp = client.put(path, json=body, headers=admin)
@@ -249,13 +350,16 @@ def test_a_bad_field_gets_a_400_naming_it(client, admin, world, session, path, b
 
 
 def test_every_problem_of_a_row_is_listed(client, admin, world):
-    resp = client.put("/api/districts/Maple Grove ISD", json={"state": "Minnesota", "hosted": "yes", "x": 1},
-                      headers=admin)
+    resp = client.put(
+        "/api/districts/Maple Grove ISD", json={"state": "Minnesota", "hosted": "yes", "x": 1}, headers=admin
+    )
     assert resp.status_code == 400
     assert {p["field"] for p in resp.get_json()["problems"]} == {"state", "hosted", "x"}
 
 
-@pytest.mark.parametrize("data", [b"{not json", b"", b"   ", b"\xff\xfe\x00", b"[" * 50_000 + b"]" * 50_000, b"null", b"42"])
+@pytest.mark.parametrize(
+    "data", [b"{not json", b"", b"   ", b"\xff\xfe\x00", b"[" * 50_000 + b"]" * 50_000, b"null", b"42"]
+)
 def test_a_body_that_is_not_a_json_object_is_a_400_on_body(client, admin, world, data):
     for path in ("/api/districts/Maple Grove ISD", "/api/hours", "/api/holidays"):
         resp = client.put(path, data=data, headers=admin | {"Content-Type": "application/json"})
@@ -263,8 +367,14 @@ def test_a_body_that_is_not_a_json_object_is_a_400_on_body(client, admin, world,
 
 
 def test_unknown_keys_are_404(client, admin, world):
-    for path in ("/api/teams/Nope", "/api/contacts/999999", "/api/contacts/not-an-id", "/api/districts/a%00b",
-                 "/api/rotations/" + "r" * 500, "/api/escalation_policies/P"):
+    for path in (
+        "/api/teams/Nope",
+        "/api/contacts/999999",
+        "/api/contacts/not-an-id",
+        "/api/districts/a%00b",
+        "/api/rotations/" + "r" * 500,
+        "/api/escalation_policies/P",
+    ):
         resp = client.get(path, headers=admin)
         assert resp.status_code == 404 and resp.get_json() == {"error": "not_found"}, path
     assert client.delete("/api/districts/Nope", headers=admin).status_code == 404
@@ -282,13 +392,23 @@ def test_pagination(client, admin, world):
     assert client.get("/api/engineers?limit=3&offset=6", headers=admin).get_json()["items"] == everyone["items"][6:]
     past = client.get("/api/engineers?offset=100", headers=admin).get_json()
     assert past["items"] == [] and past["total"] == 7
-    for query, field in (("limit=0", "limit"), ("limit=201", "limit"), ("limit=x", "limit"), ("offset=-1", "offset"),
-                         ("offset=99999999999999999999", "offset"), ("limit=%D9%A3", "limit")):
+    for query, field in (
+        ("limit=0", "limit"),
+        ("limit=201", "limit"),
+        ("limit=x", "limit"),
+        ("offset=-1", "offset"),
+        ("offset=99999999999999999999", "offset"),
+        ("limit=%D9%A3", "limit"),
+    ):
         resp = client.get(f"/api/engineers?{query}", headers=admin)
         assert resp.status_code == 400 and resp.get_json()["field"] == field, query
     # Contacts come in export order: shorter IDs first.
-    assert client.put("/api/contacts/9999", json={"district": "Lakeview Public Schools", "name": "Short"},
-                      headers=admin).status_code == 201
+    assert (
+        client.put(
+            "/api/contacts/9999", json={"district": "Lakeview Public Schools", "name": "Short"}, headers=admin
+        ).status_code
+        == 201
+    )
     ids = [c["contact_id"] for c in client.get("/api/contacts", headers=admin).get_json()["items"]]
     assert ids[0] == "9999" and ids[1:] == sorted(ids[1:])
 

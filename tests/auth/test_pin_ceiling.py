@@ -13,6 +13,7 @@ import logging
 import pytest
 
 from auth.callers import DEFAULT_LINE_CEILING, Lockout
+from casestore.redisguard import Breaker
 from tests.factories import World
 from tests.webhooks.test_metrics import delta, scrape, value
 
@@ -23,14 +24,16 @@ def guesses_per_hour(redis_client, clock, ceiling: int, hours: int = 2) -> list[
     """An attacker with a fresh spoofed number for every call, trying each of 23 contact IDs
     from three calls at once, every 5 minutes (the line refuses what it must): the wrong PINs
     evaluated in each hour."""
-    lockout = Lockout(redis_client, ceiling=ceiling)
+    lockout = Lockout(redis_client, ceiling=ceiling, breaker=Breaker())
     numbers = itertools.count()
     counts = []
     for _hour in range(hours):
         n = 0
         for _step in range(12):
             for c, _call in itertools.product(range(CONTACTS), range(3)):
-                verdict = lockout.attempt(clock(), False, number=f"+1763{next(numbers):07d}", contact_id=f"{300000 + c}")
+                verdict = lockout.attempt(
+                    clock(), False, number=f"+1763{next(numbers):07d}", contact_id=f"{300000 + c}"
+                )
                 n += not verdict.refused
             clock.advance(minutes=5)
         counts.append(n)
@@ -88,14 +91,21 @@ def test_past_the_ceiling_every_caller_waits_and_gets_one_try_and_it_is_logged_o
     assert value(scrape(client), "supportline_pin_ceiling_active") == 0
 
 
-def test_with_redis_down_the_ceiling_is_counted_in_the_database(settings_overrides, engine, session_factory,
-                                                                   dead_redis, clock, telephony, world: World):
+def test_with_redis_down_the_ceiling_is_counted_in_the_database(
+    settings_overrides, engine, session_factory, dead_redis, clock, telephony, world: World
+):
     from tests.conftest import AUTH_TOKEN, BASE_URL
     from twilio_doubles.simulator import CallSimulator, advance_clock
     from webhooks import create_app
 
-    app = create_app(settings_overrides, engine=engine, sessions=session_factory, redis_client=dead_redis,
-                     clock=clock, telephony=telephony)
+    app = create_app(
+        settings_overrides,
+        engine=engine,
+        sessions=session_factory,
+        redis_client=dead_redis,
+        clock=clock,
+        telephony=telephony,
+    )
     sim = CallSimulator(app.test_client(), base_url=BASE_URL, auth_token=AUTH_TOKEN, advance=advance_clock(clock))
     for i, cid in enumerate(["900001", "900002", "900003"]):
         sim.call(f"+1763555010{i}", keys=[f"{cid}#", "9999#"])

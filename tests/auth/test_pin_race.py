@@ -30,6 +30,7 @@ from auth.callers import MAX_FAILURES, Lockout
 from auth.pins import hash_pin
 from casestore.db import make_engine, make_session_factory, upgrade
 from casestore.models import Contact, District
+from casestore.redisguard import Breaker
 from tests.conftest import AUTH_TOKEN, BASE_URL, PIN_PEPPER, TEST_DATABASE_URL, TEST_REDIS_URL
 
 CONTACT_ID, PIN = "104233", "4821"
@@ -55,8 +56,14 @@ def own_db(tmp_path):
     upgrade(engine)
     with make_session_factory(engine)() as s:
         district = District(name="Lakeview Public Schools", state="MN", hosted=True)
-        s.add(Contact(contact_id=CONTACT_ID, district=district, name="Dana Whitfield",
-                      pin_hash=hash_pin(PIN_PEPPER, CONTACT_ID, PIN)))
+        s.add(
+            Contact(
+                contact_id=CONTACT_ID,
+                district=district,
+                name="Dana Whitfield",
+                pin_hash=hash_pin(PIN_PEPPER, CONTACT_ID, PIN),
+            )
+        )
         s.commit()
     yield db_url, engine
     engine.dispose()
@@ -86,15 +93,26 @@ def _app(db_url, redis_client, clock, tmp_path):
     from webhooks import create_app
 
     settings = {
-        "development": False, "twilio_auth_tokens": (AUTH_TOKEN,), "twilio_account_sid": "AC" + "0" * 32,
-        "public_base_url": BASE_URL, "secret_key": "test-secret-key-0123456789abcdef",
-        "pin_pepper": PIN_PEPPER, "database_url": db_url, "instance_path": tmp_path / "instance",
+        "development": False,
+        "twilio_auth_tokens": (AUTH_TOKEN,),
+        "twilio_account_sid": "AC" + "0" * 32,
+        "public_base_url": BASE_URL,
+        "secret_key": "test-secret-key-0123456789abcdef",
+        "pin_pepper": PIN_PEPPER,
+        "database_url": db_url,
+        "instance_path": tmp_path / "instance",
         "routing_cache_seconds": 0,
     }
     # A pool for every call in flight at once (a server has one connection per thread).
     engine = make_engine(db_url, pool_size=BURST + 5, max_overflow=5)
-    app = create_app(settings, engine=engine, sessions=make_session_factory(engine), redis_client=redis_client,
-                     clock=clock, telephony=RecordingTelephony())
+    app = create_app(
+        settings,
+        engine=engine,
+        sessions=make_session_factory(engine),
+        redis_client=redis_client,
+        clock=clock,
+        telephony=RecordingTelephony(),
+    )
     return app, engine
 
 
@@ -105,8 +123,13 @@ class Caller:
         from twilio_doubles.simulator import CallSimulator
 
         self.sim = CallSimulator(app.test_client(), base_url=BASE_URL, auth_token=AUTH_TOKEN)
-        self.base = {"CallSid": "CA" + uuid.uuid4().hex, "AccountSid": "AC" + "0" * 32, "From": number,
-                     "To": "+18005550100", "CallStatus": "in-progress"}
+        self.base = {
+            "CallSid": "CA" + uuid.uuid4().hex,
+            "AccountSid": "AC" + "0" * 32,
+            "From": number,
+            "To": "+18005550100",
+            "CallStatus": "in-progress",
+        }
         root = self.post("/voice/incoming")
         self.answer = root = self.post(root.find("Gather").get("action"), Digits=CONTACT_ID)
         self.pin_url = root.find("Gather").get("action") if root.find("Gather") is not None else ""
@@ -232,8 +255,10 @@ def test_twenty_parallel_guesses_with_redis_down_get_three_judged(own_db, make_a
     assert judged <= MAX_FAILURES, f"{judged:.0f} wrong guesses judged against a limit of {MAX_FAILURES}"
     assert not any("Thank you" in a for a in answers)
     with engine.connect() as conn:
-        recorded = conn.execute(text("SELECT count(*) FROM auth_failures WHERE subject = :s"),
-                                {"s": auth.callers._digest(("cid", CONTACT_ID))}).scalar_one()
+        recorded = conn.execute(
+            text("SELECT count(*) FROM auth_failures WHERE subject = :s"),
+            {"s": auth.callers._digest(("cid", CONTACT_ID))},
+        ).scalar_one()
     # (On SQLite a request whose write met another's fails as a whole, answered with the
     # fallback: its try may be kept or not, and its answer does not count it as judged.)
     assert judged <= recorded <= MAX_FAILURES
@@ -261,13 +286,20 @@ def _from_threads(attempt, n: int = BURST) -> list:
 
 def _redis_attempts(client, race_clock) -> None:
     now = race_clock()
-    verdicts = _from_threads(lambda number: Lockout(client).attempt(now, False, number=number, contact_id=CONTACT_ID))
+    breaker = Breaker()  # one process's, shared by its threads
+    verdicts = _from_threads(
+        lambda number: Lockout(client, breaker=breaker).attempt(now, False, number=number, contact_id=CONTACT_ID)
+    )
     assert sum(not v.refused for v in verdicts) == MAX_FAILURES
     assert sum(v.locked for v in verdicts) == 1
     # A right PIN now is refused like a wrong one.
-    assert Lockout(client).attempt(now, True, number="+16125559999", contact_id=CONTACT_ID).refused
+    assert Lockout(client, breaker=breaker).attempt(now, True, number="+16125559999", contact_id=CONTACT_ID).refused
     race_clock.advance(minutes=16)  # the lock and the failures expire together
-    assert not Lockout(client).attempt(race_clock(), True, number="+16125559999", contact_id=CONTACT_ID).refused
+    assert (
+        not Lockout(client, breaker=breaker)
+        .attempt(race_clock(), True, number="+16125559999", contact_id=CONTACT_ID)
+        .refused
+    )
 
 
 def test_parallel_attempts_in_redis_never_exceed_the_limit(redis_client, race_clock):
@@ -277,8 +309,12 @@ def test_parallel_attempts_in_redis_never_exceed_the_limit(redis_client, race_cl
 def test_parallel_right_pins_are_all_accepted(redis_client, race_clock):
     """Many calls of one contact from one (shared) number at once, all with the right PIN."""
     now = race_clock()
-    verdicts = _from_threads(lambda _n: Lockout(redis_client).attempt(now, True, number="+16125550150",
-                                                                      contact_id=CONTACT_ID))
+    breaker = Breaker()
+    verdicts = _from_threads(
+        lambda _n: Lockout(redis_client, breaker=breaker).attempt(
+            now, True, number="+16125550150", contact_id=CONTACT_ID
+        )
+    )
     assert not any(v.refused for v in verdicts)
 
 
@@ -305,15 +341,19 @@ def test_parallel_attempts_in_postgresql_never_exceed_the_limit(own_db, dead_red
     _, engine = own_db
     sessions = make_session_factory(engine)
     now = race_clock()
+    breaker = Breaker()  # one process's, shared by its threads: the first failure opens it for all
 
     def attempt(number: str):
         with sessions() as s:
-            verdict = Lockout(dead_redis, session=s).attempt(now, False, number=number, contact_id=CONTACT_ID)
+            verdict = Lockout(dead_redis, session=s, breaker=breaker).attempt(
+                now, False, number=number, contact_id=CONTACT_ID
+            )
             s.commit()
             return verdict
 
     verdicts = _from_threads(attempt)
     assert sum(not v.refused for v in verdicts) == MAX_FAILURES
     with sessions() as s:
-        assert Lockout(dead_redis, session=s).locked(now, contact_id=CONTACT_ID)
-        assert Lockout(dead_redis, session=s).attempt(now, True, number="+16125559999", contact_id=CONTACT_ID).refused
+        lockout = Lockout(dead_redis, session=s, breaker=breaker)
+        assert lockout.locked(now, contact_id=CONTACT_ID)
+        assert lockout.attempt(now, True, number="+16125559999", contact_id=CONTACT_ID).refused

@@ -31,8 +31,13 @@ def _forget_failures(redis_client) -> None:
 
 def _sample(sim, contact_id: str, i: int) -> tuple[float, str]:
     """One call from a number nobody has: contact ID, then a wrong PIN; (seconds for the PIN step, what it said)."""
-    base = {"CallSid": "CA" + uuid.uuid4().hex, "AccountSid": "AC" + "0" * 32, "From": f"+1763555{i:04d}",
-            "To": sim.to_number, "CallStatus": "in-progress"}
+    base = {
+        "CallSid": "CA" + uuid.uuid4().hex,
+        "AccountSid": "AC" + "0" * 32,
+        "From": f"+1763555{i:04d}",
+        "To": sim.to_number,
+        "CallStatus": "in-progress",
+    }
     root = ET.fromstring(sim.post("/voice/incoming", base))
     root = ET.fromstring(sim.post(root.find("Gather").get("action"), dict(base, Digits=contact_id)))
     pin_url = root.find("Gather").get("action")

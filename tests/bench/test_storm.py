@@ -15,8 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_storm_script_starts_and_shows_its_options():
-    res = subprocess.run([sys.executable, "bench/storm.py", "--help"], cwd=ROOT, capture_output=True,
-                         text=True, timeout=60)
+    res = subprocess.run(
+        [sys.executable, "bench/storm.py", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert res.returncode == 0, res.stderr
     assert res.stdout.startswith("usage: storm.py")
     assert "Outage storm: 1,000 calls arriving within 60 s on 50 advisors" in res.stdout

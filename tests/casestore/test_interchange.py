@@ -170,7 +170,9 @@ def session_rows(session) -> dict[str, list]:
 
 
 def row_counts(session) -> dict[str, int]:
-    return {t.name: session.execute(select(func.count()).select_from(t)).scalar_one() for t in Base.metadata.sorted_tables}
+    return {
+        t.name: session.execute(select(func.count()).select_from(t)).scalar_one() for t in Base.metadata.sorted_tables
+    }
 
 
 def audit_count(session) -> int:
@@ -267,7 +269,11 @@ def test_valid_document_loads_every_table(session):
     # Audit: one create per row, never a PIN hash.
     entries = session.scalars(select(AuditEntry)).all()
     creates = [e for e in entries if e.action == "create"]
-    assert {(e.entity, e.entity_key) for e in creates} >= {("contact", "104233"), ("case", "240117"), ("team", "Campus Support")}
+    assert {(e.entity, e.entity_key) for e in creates} >= {
+        ("contact", "104233"),
+        ("case", "240117"),
+        ("team", "Campus Support"),
+    }
     dana_entry = next(e for e in creates if e.entity == "contact" and e.entity_key == "104233")
     assert dana_entry.after["pin"] == "set" and dana_entry.actor == "test" and dana_entry.at == NOW
     assert all(dana.pin_hash not in json.dumps([e.before, e.after]) for e in entries)
@@ -326,8 +332,19 @@ def test_round_trip_into_an_empty_database(session, connection):
 def test_export_is_sorted_and_typed(session):
     load(session, VALID)
     doc = export_document(session)
-    assert list(doc) == ["version", "teams", "districts", "contacts", "advisors", "engineers", "cases",
-                         "hours", "holidays", "rotations", "escalation_policies"]
+    assert list(doc) == [
+        "version",
+        "teams",
+        "districts",
+        "contacts",
+        "advisors",
+        "engineers",
+        "cases",
+        "hours",
+        "holidays",
+        "rotations",
+        "escalation_policies",
+    ]
     assert [d["name"] for d in doc["districts"]] == ["Lakeview Public Schools", "Riverside ISD"]
     assert [c["contact_id"] for c in doc["contacts"]] == ["5521", "104233"]
     assert [a["name"] for a in doc["advisors"]] == ["Ann Lee", "Priya Raman", "Tom Baker"]
@@ -335,14 +352,19 @@ def test_export_is_sorted_and_typed(session):
     assert doc["hours"]["tue"] == ["06:00-12:00", "13:00-18:00"] and "sun" not in doc["hours"]
     assert doc["holidays"]["observe"] == ["new_years_day", "thanksgiving", "christmas_day"]
     assert doc["rotations"][0]["handoff_time"] == "09:00"
-    assert doc["escalation_policies"] == [{
-        "name": "Hosted outage", "default": True, "repeats": 1, "manager": "Lee Chen",
-        "steps": [
-            {"layers": ["primary"], "engineers": [], "delay_minutes": 5},
-            {"layers": ["secondary"], "engineers": ["Sam Ortiz"], "delay_minutes": 10},
-            {"layers": ["primary", "secondary"], "engineers": [], "delay_minutes": 5},
-        ],
-    }]
+    assert doc["escalation_policies"] == [
+        {
+            "name": "Hosted outage",
+            "default": True,
+            "repeats": 1,
+            "manager": "Lee Chen",
+            "steps": [
+                {"layers": ["primary"], "engineers": [], "delay_minutes": 5},
+                {"layers": ["secondary"], "engineers": ["Sam Ortiz"], "delay_minutes": 10},
+                {"layers": ["primary", "secondary"], "engineers": [], "delay_minutes": 5},
+            ],
+        }
+    ]
     text = dump(doc)
     assert "created_at: 2026-11-02T15:14:00Z" in text and "date: 2026-12-31" in text
     as_json = json.loads(dump(doc, "json"))
@@ -361,7 +383,9 @@ def test_changes_update_rows_and_are_audited(session):
     load(session, VALID)
     changed = VALID
     changed = replace_once(changed, "summary: Report card GPA rounding", "summary: GPA rounding on report cards")
-    changed = replace_once(changed, 'phones: ["(612) 555-0134", "+1 651 555 0199"]', 'phones: ["+1 651 555 0199", "612-555-0135"]')
+    changed = replace_once(
+        changed, 'phones: ["(612) 555-0134", "+1 651 555 0199"]', 'phones: ["+1 651 555 0199", "612-555-0135"]'
+    )
     changed = replace_once(changed, 'pin: "4821"', 'pin: "73915"')
     changed = replace_once(changed, "skills: [grade_book, scheduling]", "skills: [attendance]")
     changed = replace_once(changed, "members: [Sam Ortiz, Lee Chen]", "members: [Lee Chen]")
@@ -508,7 +532,9 @@ def test_escalation_policy_step_changes_replace_the_steps_and_are_audited(sessio
     report = load(session, VALID)
     assert report.counts["escalation_policies"] == {"created": 0, "updated": 1, "unchanged": 0}
     assert policy_steps(session, "Hosted outage") == [
-        (0, "primary", [], 5), (1, "secondary", ["Sam Ortiz"], 10), (2, "primary,secondary", [], 5),
+        (0, "primary", [], 5),
+        (1, "secondary", ["Sam Ortiz"], 10),
+        (2, "primary,secondary", [], 5),
     ]
     last = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
     assert (last.entity, last.action) == ("escalation_policy", "update") and set(last.after) == {"manager", "steps"}
@@ -545,17 +571,23 @@ def test_only_one_default_policy_counting_the_database(session):
 @pytest.mark.parametrize("fmt", ["yaml", "json"])
 def test_escalation_policies_round_trip(session, fmt):
     load(session, VALID)
-    load(session, """escalation_policies:
+    load(
+        session,
+        """escalation_policies:
   - name: Campus outage
     repeats: 0
     steps:
       - {engineers: [Sam Ortiz, Lee Chen], delay_minutes: 1}
       - {layers: [secondary]}
-""")
+""",
+    )
     exported = export_document(session)
     assert [p["name"] for p in exported["escalation_policies"]] == ["Campus outage", "Hosted outage"]
     assert exported["escalation_policies"][0] == {
-        "name": "Campus outage", "default": False, "repeats": 0, "manager": None,
+        "name": "Campus outage",
+        "default": False,
+        "repeats": 0,
+        "manager": None,
         "steps": [
             {"layers": [], "engineers": ["Lee Chen", "Sam Ortiz"], "delay_minutes": 1},
             {"layers": ["secondary"], "engineers": [], "delay_minutes": 5},
@@ -655,127 +687,428 @@ cases:
 # (id, old text, new text (marked with `# <-`), expected path, message fragment, load kwargs)
 BAD = [
     ("malformed-yaml", "    name: Dana Whitfield", "    name: Dana: Whitfield  # <-", "", "malformed YAML", {}),
-    ("unknown-key", "    email: dana@lakeview.k12.mn.us",
-     "    email: dana@lakeview.k12.mn.us\n    phone_number: 6125550134  # <-", "contacts[0].phone_number",
-     "unknown key 'phone_number'", {}),
+    (
+        "unknown-key",
+        "    email: dana@lakeview.k12.mn.us",
+        "    email: dana@lakeview.k12.mn.us\n    phone_number: 6125550134  # <-",
+        "contacts[0].phone_number",
+        "unknown key 'phone_number'",
+        {},
+    ),
     ("unknown-section", "version: 1", "version: 1\nrouting: {}  # <-", "routing", "unknown section", {}),
-    ("duplicate-case-number", "  - number: 240118", "  - number: 240117  # <-", "cases[1].number",
-     "duplicate case number 240117", {}),
-    ("duplicate-contact-id", "  - contact_id: 5521", "  - contact_id: 104233  # <-", "contacts[1].contact_id",
-     "duplicate contact ID '104233'", {}),
-    ("duplicate-advisor", "  - {name: Tom Baker,", "  - {name: Priya Raman,  # <-\n    ", "advisors[1].name",
-     "duplicate advisor name 'Priya Raman'", {}),
-    ("duplicate-district", "  - {name: Riverside ISD, state: tx}",
-     "  - {name: Riverside ISD, state: tx}\n  - {name: Lakeview Public Schools, state: MN}  # <-",
-     "districts[2].name", "duplicate district name 'Lakeview Public Schools'", {}),
-    ("contact-unknown-district", "    district: Riverside ISD\n    name: Luis Garza",
-     "    district: Riverside School District  # <-\n    name: Luis Garza", "contacts[1].district",
-     "unknown district 'Riverside School District'", {}),
-    ("invalid-phone", '    phones: ["(612) 555-0134", "+1 651 555 0199"]',
-     '    phones: ["(612) 555-0134",\n             "555-01"]  # <-', "contacts[0].phones[1]",
-     "not a valid phone number", {}),
+    (
+        "duplicate-case-number",
+        "  - number: 240118",
+        "  - number: 240117  # <-",
+        "cases[1].number",
+        "duplicate case number 240117",
+        {},
+    ),
+    (
+        "duplicate-contact-id",
+        "  - contact_id: 5521",
+        "  - contact_id: 104233  # <-",
+        "contacts[1].contact_id",
+        "duplicate contact ID '104233'",
+        {},
+    ),
+    (
+        "duplicate-advisor",
+        "  - {name: Tom Baker,",
+        "  - {name: Priya Raman,  # <-\n    ",
+        "advisors[1].name",
+        "duplicate advisor name 'Priya Raman'",
+        {},
+    ),
+    (
+        "duplicate-district",
+        "  - {name: Riverside ISD, state: tx}",
+        "  - {name: Riverside ISD, state: tx}\n  - {name: Lakeview Public Schools, state: MN}  # <-",
+        "districts[2].name",
+        "duplicate district name 'Lakeview Public Schools'",
+        {},
+    ),
+    (
+        "contact-unknown-district",
+        "    district: Riverside ISD\n    name: Luis Garza",
+        "    district: Riverside School District  # <-\n    name: Luis Garza",
+        "contacts[1].district",
+        "unknown district 'Riverside School District'",
+        {},
+    ),
+    (
+        "invalid-phone",
+        '    phones: ["(612) 555-0134", "+1 651 555 0199"]',
+        '    phones: ["(612) 555-0134",\n             "555-01"]  # <-',
+        "contacts[0].phones[1]",
+        "not a valid phone number",
+        {},
+    ),
     ("short-pin", '    pin: "4821"', '    pin: "482"  # <-', "contacts[0].pin", "4 to 8 digits", {}),
     ("long-pin", '    pin: "4821"', '    pin: "123456789"  # <-', "contacts[0].pin", "4 to 8 digits", {}),
-    ("pin-without-pepper", '    pin: "4821"', '    pin: "4821"  # <-', "contacts[0].pin", "no PIN pepper",
-     {"hash_pin": None}),
-    ("unknown-owner", "    owner: Priya Raman", "    owner: Priya Ramen  # <-", "cases[0].owner",
-     "unknown advisor 'Priya Ramen'", {}),
-    ("naive-datetime", "    created_at: 2026-11-02T09:14:00-06:00", "    created_at: 2026-11-02T09:14:00  # <-",
-     "cases[0].created_at", "without a time zone", {}),
-    ("naive-override", "starts_at: 2026-12-24T00:00:00-06:00", "starts_at: 2026-12-24 00:00:00",
-     "rotations[0].overrides[0].starts_at", "without a time zone", {}),
-    ("unknown-product-area", "    product_area: grade_book", "    product_area: gradebook  # <-",
-     "cases[0].product_area", "unknown product area 'gradebook'", {}),
-    ("unknown-skill", "skills: [grade_book, scheduling]", "skills: [grade_book,\n      lunch]  # <-",
-     "advisors[0].skills[1]", "unknown skill 'lunch'", {}),
-    ("unknown-priority", "    priority: high", "    priority: urgent  # <-", "cases[0].priority",
-     "unknown priority 'urgent'", {}),
-    ("unknown-status", "    status: in_progress", "    status: open  # <-", "cases[0].status",
-     "unknown status 'open'", {}),
+    (
+        "pin-without-pepper",
+        '    pin: "4821"',
+        '    pin: "4821"  # <-',
+        "contacts[0].pin",
+        "no PIN pepper",
+        {"hash_pin": None},
+    ),
+    (
+        "unknown-owner",
+        "    owner: Priya Raman",
+        "    owner: Priya Ramen  # <-",
+        "cases[0].owner",
+        "unknown advisor 'Priya Ramen'",
+        {},
+    ),
+    (
+        "naive-datetime",
+        "    created_at: 2026-11-02T09:14:00-06:00",
+        "    created_at: 2026-11-02T09:14:00  # <-",
+        "cases[0].created_at",
+        "without a time zone",
+        {},
+    ),
+    (
+        "naive-override",
+        "starts_at: 2026-12-24T00:00:00-06:00",
+        "starts_at: 2026-12-24 00:00:00",
+        "rotations[0].overrides[0].starts_at",
+        "without a time zone",
+        {},
+    ),
+    (
+        "unknown-product-area",
+        "    product_area: grade_book",
+        "    product_area: gradebook  # <-",
+        "cases[0].product_area",
+        "unknown product area 'gradebook'",
+        {},
+    ),
+    (
+        "unknown-skill",
+        "skills: [grade_book, scheduling]",
+        "skills: [grade_book,\n      lunch]  # <-",
+        "advisors[0].skills[1]",
+        "unknown skill 'lunch'",
+        {},
+    ),
+    (
+        "unknown-priority",
+        "    priority: high",
+        "    priority: urgent  # <-",
+        "cases[0].priority",
+        "unknown priority 'urgent'",
+        {},
+    ),
+    (
+        "unknown-status",
+        "    status: in_progress",
+        "    status: open  # <-",
+        "cases[0].status",
+        "unknown status 'open'",
+        {},
+    ),
     ("short-case-number", "  - number: 240117", "  - number: 9999  # <-", "cases[0].number", "under 5 digits", {}),
-    ("contact-id-leading-zero", "  - contact_id: 5521", '  - contact_id: "05521"  # <-',
-     "contacts[1].contact_id", "not a valid contact ID", {}),
-    ("contact-id-unquoted-octal", "  - contact_id: 5521", "  - contact_id: 012345  # <-",
-     "contacts[1].contact_id", "not a valid contact ID: '012345'", {}),
-    ("contact-id-not-digits", "  - contact_id: 5521", "  - contact_id: 55-21  # <-",
-     "contacts[1].contact_id", "not a valid contact ID", {}),
-    ("contact-id-too-short", "  - contact_id: 5521", "  - contact_id: 552  # <-", "contacts[1].contact_id",
-     "4-10 digits", {}),
-    ("contact-id-too-long", "  - contact_id: 5521", "  - contact_id: 55211234567  # <-",
-     "contacts[1].contact_id", "4-10 digits", {}),
-    ("member-not-engineer", "    members: [Sam Ortiz, Lee Chen]", "    members: [Sam Ortiz,\n      Priya Raman]  # <-",
-     "rotations[0].members[1]", "'Priya Raman' is not an engineer", {}),
-    ("override-not-engineer", "{engineer: Lee Chen,", "{engineer: Tom Baker,", "rotations[0].overrides[0].engineer",
-     "not an engineer", {}),
-    ("unknown-timezone", "    timezone: America/Chicago", "    timezone: America/Minneapolis  # <-",
-     "rotations[0].timezone", "unknown time zone", {}),
-    ("hours-close-before-open", '  tue: ["06:00-12:00", "13:00-18:00"]', '  tue: ["12:00-06:00", "13:00-18:00"]  # <-',
-     "hours.tue[0]", "must be after it opens", {}),
-    ("hours-close-equals-open", "  sat: [08:00-12:00]", "  sat: [08:00-08:00]  # <-", "hours.sat[0]",
-     "must be after it opens", {}),
-    ("hours-overlap", '  tue: ["06:00-12:00", "13:00-18:00"]', '  tue: ["06:00-12:00", "11:00-18:00"]  # <-',
-     "hours.tue[1]", "overlaps", {}),
-    ("hours-unknown-day", "  sat: [08:00-12:00]", "  saturday: [08:00-12:00]  # <-", "hours.saturday",
-     "unknown key 'saturday'", {}),
-    ("closed-without-closed_at", "    closed_at: 2026-10-05T08:00:00Z", "    closed_at: null  # <-",
-     "cases[1].closed_at", "needs closed_at", {}),
-    ("open-with-closed_at", "    closed_at: null", "    closed_at: 2026-11-04T10:00:00-06:00  # <-",
-     "cases[0].closed_at", "only a closed case", {}),
-    ("closed-before-created", "    closed_at: 2026-10-05T08:00:00Z", "    closed_at: 2026-09-05T08:00:00Z  # <-",
-     "cases[1].closed_at", "before created_at", {}),
-    ("invalid-date", "    start_date: 2026-01-05", "    start_date: 2026-02-30  # <-", "rotations[0].start_date",
-     "expected a date", {}),
-    ("weekly-without-weekday", "    handoff_weekday: mon", "    handoff_weekday: null  # <-",
-     "rotations[0].handoff_weekday", "needs handoff_weekday", {}),
-    ("unknown-holiday", "observe: [new_years_day, thanksgiving, christmas_day]",
-     "observe: [new_years_day, boxing_day]  # <-", "holidays.observe[1]", "unknown holiday 'boxing_day'", {}),
-    ("case-contact-other-district", "    district: Riverside ISD\n    product_area: state_reporting",
-     '    district: Riverside ISD\n    contact: "104233"  # <-\n    product_area: state_reporting',
-     "cases[1].contact", "belongs to 'Lakeview Public Schools'", {}),
-    ("duplicate-yaml-key", "    priority: high", "    priority: high\n    priority: low  # <-", "cases[0].priority",
-     "duplicate key 'priority'", {}),
-    ("row-not-a-mapping", "  - {name: Sam Ortiz,", "  - Sam Ortiz  # <-\n  - {name: Sam Ortiz,", "engineers[0]",
-     "expected a mapping", {}),
+    (
+        "contact-id-leading-zero",
+        "  - contact_id: 5521",
+        '  - contact_id: "05521"  # <-',
+        "contacts[1].contact_id",
+        "not a valid contact ID",
+        {},
+    ),
+    (
+        "contact-id-unquoted-octal",
+        "  - contact_id: 5521",
+        "  - contact_id: 012345  # <-",
+        "contacts[1].contact_id",
+        "not a valid contact ID: '012345'",
+        {},
+    ),
+    (
+        "contact-id-not-digits",
+        "  - contact_id: 5521",
+        "  - contact_id: 55-21  # <-",
+        "contacts[1].contact_id",
+        "not a valid contact ID",
+        {},
+    ),
+    (
+        "contact-id-too-short",
+        "  - contact_id: 5521",
+        "  - contact_id: 552  # <-",
+        "contacts[1].contact_id",
+        "4-10 digits",
+        {},
+    ),
+    (
+        "contact-id-too-long",
+        "  - contact_id: 5521",
+        "  - contact_id: 55211234567  # <-",
+        "contacts[1].contact_id",
+        "4-10 digits",
+        {},
+    ),
+    (
+        "member-not-engineer",
+        "    members: [Sam Ortiz, Lee Chen]",
+        "    members: [Sam Ortiz,\n      Priya Raman]  # <-",
+        "rotations[0].members[1]",
+        "'Priya Raman' is not an engineer",
+        {},
+    ),
+    (
+        "override-not-engineer",
+        "{engineer: Lee Chen,",
+        "{engineer: Tom Baker,",
+        "rotations[0].overrides[0].engineer",
+        "not an engineer",
+        {},
+    ),
+    (
+        "unknown-timezone",
+        "    timezone: America/Chicago",
+        "    timezone: America/Minneapolis  # <-",
+        "rotations[0].timezone",
+        "unknown time zone",
+        {},
+    ),
+    (
+        "hours-close-before-open",
+        '  tue: ["06:00-12:00", "13:00-18:00"]',
+        '  tue: ["12:00-06:00", "13:00-18:00"]  # <-',
+        "hours.tue[0]",
+        "must be after it opens",
+        {},
+    ),
+    (
+        "hours-close-equals-open",
+        "  sat: [08:00-12:00]",
+        "  sat: [08:00-08:00]  # <-",
+        "hours.sat[0]",
+        "must be after it opens",
+        {},
+    ),
+    (
+        "hours-overlap",
+        '  tue: ["06:00-12:00", "13:00-18:00"]',
+        '  tue: ["06:00-12:00", "11:00-18:00"]  # <-',
+        "hours.tue[1]",
+        "overlaps",
+        {},
+    ),
+    (
+        "hours-unknown-day",
+        "  sat: [08:00-12:00]",
+        "  saturday: [08:00-12:00]  # <-",
+        "hours.saturday",
+        "unknown key 'saturday'",
+        {},
+    ),
+    (
+        "closed-without-closed_at",
+        "    closed_at: 2026-10-05T08:00:00Z",
+        "    closed_at: null  # <-",
+        "cases[1].closed_at",
+        "needs closed_at",
+        {},
+    ),
+    (
+        "open-with-closed_at",
+        "    closed_at: null",
+        "    closed_at: 2026-11-04T10:00:00-06:00  # <-",
+        "cases[0].closed_at",
+        "only a closed case",
+        {},
+    ),
+    (
+        "closed-before-created",
+        "    closed_at: 2026-10-05T08:00:00Z",
+        "    closed_at: 2026-09-05T08:00:00Z  # <-",
+        "cases[1].closed_at",
+        "before created_at",
+        {},
+    ),
+    (
+        "invalid-date",
+        "    start_date: 2026-01-05",
+        "    start_date: 2026-02-30  # <-",
+        "rotations[0].start_date",
+        "expected a date",
+        {},
+    ),
+    (
+        "weekly-without-weekday",
+        "    handoff_weekday: mon",
+        "    handoff_weekday: null  # <-",
+        "rotations[0].handoff_weekday",
+        "needs handoff_weekday",
+        {},
+    ),
+    (
+        "unknown-holiday",
+        "observe: [new_years_day, thanksgiving, christmas_day]",
+        "observe: [new_years_day, boxing_day]  # <-",
+        "holidays.observe[1]",
+        "unknown holiday 'boxing_day'",
+        {},
+    ),
+    (
+        "case-contact-other-district",
+        "    district: Riverside ISD\n    product_area: state_reporting",
+        '    district: Riverside ISD\n    contact: "104233"  # <-\n    product_area: state_reporting',
+        "cases[1].contact",
+        "belongs to 'Lakeview Public Schools'",
+        {},
+    ),
+    (
+        "duplicate-yaml-key",
+        "    priority: high",
+        "    priority: high\n    priority: low  # <-",
+        "cases[0].priority",
+        "duplicate key 'priority'",
+        {},
+    ),
+    (
+        "row-not-a-mapping",
+        "  - {name: Sam Ortiz,",
+        "  - Sam Ortiz  # <-\n  - {name: Sam Ortiz,",
+        "engineers[0]",
+        "expected a mapping",
+        {},
+    ),
     ("missing-key", "    product_area: state_reporting\n", "", "cases[1].product_area", "required", {}),
-    ("bad-reach", 'reach: "client:tom"', 'reach: "tom@example.com"', "advisors[1].reach",
-     "not a phone number, client:NAME or sip: URI", {}),
+    (
+        "bad-reach",
+        'reach: "client:tom"',
+        'reach: "tom@example.com"',
+        "advisors[1].reach",
+        "not a phone number, client:NAME or sip: URI",
+        {},
+    ),
     ("bad-bool", "    hosted: true", "    hosted: maybe  # <-", "districts[0].hosted", "expected true or false", {}),
-    ("policy-step-unknown-engineer", "        engineers: [Sam Ortiz]", "        engineers: [Sam Ortiz, Priya Raman]  # <-",
-     "escalation_policies[0].steps[1].engineers[1]", "'Priya Raman' is not an engineer", {}),
-    ("policy-step-engineer-twice", "        engineers: [Sam Ortiz]", "        engineers: [Sam Ortiz, Sam Ortiz]  # <-",
-     "escalation_policies[0].steps[1].engineers[1]", "duplicate engineer 'Sam Ortiz'", {}),
-    ("policy-unknown-manager", "    manager: Lee Chen", "    manager: Lee Chan  # <-", "escalation_policies[0].manager",
-     "'Lee Chan' is not an engineer", {}),
-    ("policy-unknown-layer", "      - {layers: [primary], delay_minutes: 5}",
-     "      - {layers: [primary, tertiary], delay_minutes: 5}  # <-", "escalation_policies[0].steps[0].layers[1]",
-     "unknown rotation layer 'tertiary'; expected one of: primary, secondary", {}),
-    ("policy-layer-twice", "      - {layers: [primary], delay_minutes: 5}",
-     "      - {layers: [primary, primary], delay_minutes: 5}  # <-", "escalation_policies[0].steps[0].layers[1]",
-     "duplicate layer 'primary'", {}),
-    ("policy-two-defaults", "      - {layers: [secondary, primary]}",
-     "      - {layers: [secondary, primary]}\n  - name: Nights\n    default: true  # <-\n    steps: [{layers: [primary]}]",
-     "escalation_policies[1].default", "only one policy may be the default; 'Hosted outage' already is", {}),
-    ("policy-empty-steps", "      - {layers: [secondary, primary]}",
-     "      - {layers: [secondary, primary]}\n  - {name: Nights, steps: []}  # <-", "escalation_policies[1].steps",
-     "a policy needs at least one step", {}),
-    ("policy-no-steps", "      - {layers: [secondary, primary]}",
-     "      - {layers: [secondary, primary]}\n  - {name: Nights}  # <-", "escalation_policies[1].steps",
-     "a policy needs at least one step", {}),
-    ("policy-step-without-target", "      - {layers: [secondary, primary]}", "      - {layers: [], engineers: []}  # <-",
-     "escalation_policies[0].steps[2]", "at least one layer or engineer", {}),
-    ("policy-delay-zero", "        delay_minutes: 10", "        delay_minutes: 0  # <-",
-     "escalation_policies[0].steps[1].delay_minutes", "must be between 1 and 240", {}),
-    ("policy-delay-too-long", "        delay_minutes: 10", "        delay_minutes: 241  # <-",
-     "escalation_policies[0].steps[1].delay_minutes", "must be between 1 and 240", {}),
-    ("policy-delay-not-a-number", "        delay_minutes: 10", "        delay_minutes: 10m  # <-",
-     "escalation_policies[0].steps[1].delay_minutes", "expected a whole number", {}),
-    ("policy-repeats-too-many", "    repeats: 1", "    repeats: 6  # <-", "escalation_policies[0].repeats",
-     "must be between 0 and 5", {}),
-    ("policy-step-unknown-key", "        delay_minutes: 10", "        delay: 10  # <-",
-     "escalation_policies[0].steps[1].delay", "unknown key 'delay' (allowed: layers, engineers, delay_minutes)", {}),
-    ("duplicate-policy", "      - {layers: [secondary, primary]}",
-     "      - {layers: [secondary, primary]}\n  - {name: Hosted outage, steps: [{layers: [primary]}]}  # <-",
-     "escalation_policies[1].name", "duplicate policy name 'Hosted outage'", {}),
+    (
+        "policy-step-unknown-engineer",
+        "        engineers: [Sam Ortiz]",
+        "        engineers: [Sam Ortiz, Priya Raman]  # <-",
+        "escalation_policies[0].steps[1].engineers[1]",
+        "'Priya Raman' is not an engineer",
+        {},
+    ),
+    (
+        "policy-step-engineer-twice",
+        "        engineers: [Sam Ortiz]",
+        "        engineers: [Sam Ortiz, Sam Ortiz]  # <-",
+        "escalation_policies[0].steps[1].engineers[1]",
+        "duplicate engineer 'Sam Ortiz'",
+        {},
+    ),
+    (
+        "policy-unknown-manager",
+        "    manager: Lee Chen",
+        "    manager: Lee Chan  # <-",
+        "escalation_policies[0].manager",
+        "'Lee Chan' is not an engineer",
+        {},
+    ),
+    (
+        "policy-unknown-layer",
+        "      - {layers: [primary], delay_minutes: 5}",
+        "      - {layers: [primary, tertiary], delay_minutes: 5}  # <-",
+        "escalation_policies[0].steps[0].layers[1]",
+        "unknown rotation layer 'tertiary'; expected one of: primary, secondary",
+        {},
+    ),
+    (
+        "policy-layer-twice",
+        "      - {layers: [primary], delay_minutes: 5}",
+        "      - {layers: [primary, primary], delay_minutes: 5}  # <-",
+        "escalation_policies[0].steps[0].layers[1]",
+        "duplicate layer 'primary'",
+        {},
+    ),
+    (
+        "policy-two-defaults",
+        "      - {layers: [secondary, primary]}",
+        "      - {layers: [secondary, primary]}\n  - name: Nights\n    default: true  # <-\n    steps: [{layers: [primary]}]",
+        "escalation_policies[1].default",
+        "only one policy may be the default; 'Hosted outage' already is",
+        {},
+    ),
+    (
+        "policy-empty-steps",
+        "      - {layers: [secondary, primary]}",
+        "      - {layers: [secondary, primary]}\n  - {name: Nights, steps: []}  # <-",
+        "escalation_policies[1].steps",
+        "a policy needs at least one step",
+        {},
+    ),
+    (
+        "policy-no-steps",
+        "      - {layers: [secondary, primary]}",
+        "      - {layers: [secondary, primary]}\n  - {name: Nights}  # <-",
+        "escalation_policies[1].steps",
+        "a policy needs at least one step",
+        {},
+    ),
+    (
+        "policy-step-without-target",
+        "      - {layers: [secondary, primary]}",
+        "      - {layers: [], engineers: []}  # <-",
+        "escalation_policies[0].steps[2]",
+        "at least one layer or engineer",
+        {},
+    ),
+    (
+        "policy-delay-zero",
+        "        delay_minutes: 10",
+        "        delay_minutes: 0  # <-",
+        "escalation_policies[0].steps[1].delay_minutes",
+        "must be between 1 and 240",
+        {},
+    ),
+    (
+        "policy-delay-too-long",
+        "        delay_minutes: 10",
+        "        delay_minutes: 241  # <-",
+        "escalation_policies[0].steps[1].delay_minutes",
+        "must be between 1 and 240",
+        {},
+    ),
+    (
+        "policy-delay-not-a-number",
+        "        delay_minutes: 10",
+        "        delay_minutes: 10m  # <-",
+        "escalation_policies[0].steps[1].delay_minutes",
+        "expected a whole number",
+        {},
+    ),
+    (
+        "policy-repeats-too-many",
+        "    repeats: 1",
+        "    repeats: 6  # <-",
+        "escalation_policies[0].repeats",
+        "must be between 0 and 5",
+        {},
+    ),
+    (
+        "policy-step-unknown-key",
+        "        delay_minutes: 10",
+        "        delay: 10  # <-",
+        "escalation_policies[0].steps[1].delay",
+        "unknown key 'delay' (allowed: layers, engineers, delay_minutes)",
+        {},
+    ),
+    (
+        "duplicate-policy",
+        "      - {layers: [secondary, primary]}",
+        "      - {layers: [secondary, primary]}\n  - {name: Hosted outage, steps: [{layers: [primary]}]}  # <-",
+        "escalation_policies[1].name",
+        "duplicate policy name 'Hosted outage'",
+        {},
+    ),
 ]
 
 
@@ -812,7 +1145,11 @@ def test_every_problem_is_collected(session):
         load(session, text)
     paths = [p.path for p in err.value.problems]
     assert paths == [
-        "contacts[0].phones[0]", "contacts[0].phones[1]", "contacts[1].fax", "cases[0].owner", "cases[1].number",
+        "contacts[0].phones[0]",
+        "contacts[0].phones[1]",
+        "contacts[1].fax",
+        "cases[0].owner",
+        "cases[1].number",
         "rotations[0].timezone",
     ]
     lines = [p.line for p in err.value.problems]
@@ -865,10 +1202,12 @@ def test_problem_formatting():
 
 
 def test_load_document_maps_lines_given_by_the_caller(session):
-    doc = {"cases": [
-        {"number": 12, "district": "X", "product_area": "grade_book", "created_at": NOW},
-        {"number": 12345, "district": "X", "product_area": "grade_book", "created_at": NOW},
-    ]}
+    doc = {
+        "cases": [
+            {"number": 12, "district": "X", "product_area": "grade_book", "created_at": NOW},
+            {"number": 12345, "district": "X", "product_area": "grade_book", "created_at": NOW},
+        ]
+    }
     with pytest.raises(LoadError) as err:
         load_document(session, doc, lines={"cases[0]": 7, "cases[1].district": 9}, hash_pin=None, actor="api", now=NOW)
     # A row that fails its shape check is not checked against other rows (no follow-on noise).
@@ -881,16 +1220,40 @@ def test_load_document_maps_lines_given_by_the_caller(session):
 
 BASE_DOC = parse_text(VALID)[0]
 FIELDS = [
-    ("teams", 0, "name"), ("teams", 0, "kind"), ("teams", 0, "route_order"),
-    ("districts", 0, "name"), ("districts", 0, "state"), ("districts", 0, "team"), ("districts", 1, "hosted"),
-    ("contacts", 0, "contact_id"), ("contacts", 0, "phones"), ("contacts", 0, "pin"), ("contacts", 0, "email"),
-    ("contacts", 1, "district"), ("advisors", 0, "reach"), ("advisors", 0, "skills"), ("advisors", 1, "team"),
-    ("engineers", 0, "phone"), ("engineers", 1, "name"), ("cases", 0, "number"), ("cases", 0, "created_at"),
-    ("cases", 0, "summary"), ("cases", 0, "contact"), ("cases", 1, "closed_at"), ("cases", 1, "status"),
-    ("cases", 0, "reopen_count"), ("rotations", 0, "timezone"), ("rotations", 0, "handoff_time"),
-    ("rotations", 0, "start_date"), ("rotations", 0, "members"), ("rotations", 0, "overrides"),
-    ("escalation_policies", 0, "name"), ("escalation_policies", 0, "default"), ("escalation_policies", 0, "repeats"),
-    ("escalation_policies", 0, "manager"), ("escalation_policies", 0, "steps"),
+    ("teams", 0, "name"),
+    ("teams", 0, "kind"),
+    ("teams", 0, "route_order"),
+    ("districts", 0, "name"),
+    ("districts", 0, "state"),
+    ("districts", 0, "team"),
+    ("districts", 1, "hosted"),
+    ("contacts", 0, "contact_id"),
+    ("contacts", 0, "phones"),
+    ("contacts", 0, "pin"),
+    ("contacts", 0, "email"),
+    ("contacts", 1, "district"),
+    ("advisors", 0, "reach"),
+    ("advisors", 0, "skills"),
+    ("advisors", 1, "team"),
+    ("engineers", 0, "phone"),
+    ("engineers", 1, "name"),
+    ("cases", 0, "number"),
+    ("cases", 0, "created_at"),
+    ("cases", 0, "summary"),
+    ("cases", 0, "contact"),
+    ("cases", 1, "closed_at"),
+    ("cases", 1, "status"),
+    ("cases", 0, "reopen_count"),
+    ("rotations", 0, "timezone"),
+    ("rotations", 0, "handoff_time"),
+    ("rotations", 0, "start_date"),
+    ("rotations", 0, "members"),
+    ("rotations", 0, "overrides"),
+    ("escalation_policies", 0, "name"),
+    ("escalation_policies", 0, "default"),
+    ("escalation_policies", 0, "repeats"),
+    ("escalation_policies", 0, "manager"),
+    ("escalation_policies", 0, "steps"),
 ]
 SECTION_FIELDS = ["hours", "holidays", "teams", "cases", "version", "escalation_policies"]
 
@@ -901,12 +1264,37 @@ _scalars = st.one_of(
     st.integers(min_value=0, max_value=99_999_999),
     st.floats(),
     st.text(max_size=30),
-    st.sampled_from([
-        "", " ", "\x00", "18:00", "06:00-18:00", "2026-02-30", "2026-11-02T09:14:00", "2026-11-02T09:14:00Z",
-        "+16125550134", "(612) 555-0134", "client:x", "sip:a@b", "104233", "5521", "012345", "4821", "closed",
-        "in_progress", "mon", "Lee Chen", "Priya Raman", "Campus Support", "Lakeview Public Schools",
-        "America/Chicago", "Mars/Olympus", "é" * 300, "a\nb",
-    ]),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "\x00",
+            "18:00",
+            "06:00-18:00",
+            "2026-02-30",
+            "2026-11-02T09:14:00",
+            "2026-11-02T09:14:00Z",
+            "+16125550134",
+            "(612) 555-0134",
+            "client:x",
+            "sip:a@b",
+            "104233",
+            "5521",
+            "012345",
+            "4821",
+            "closed",
+            "in_progress",
+            "mon",
+            "Lee Chen",
+            "Priya Raman",
+            "Campus Support",
+            "Lakeview Public Schools",
+            "America/Chicago",
+            "Mars/Olympus",
+            "é" * 300,
+            "a\nb",
+        ]
+    ),
     st.dates(),
     st.datetimes(timezones=st.none() | st.timezones()),
     st.times(),
@@ -914,15 +1302,26 @@ _scalars = st.one_of(
 junk = st.one_of(
     _scalars,
     st.lists(_scalars, max_size=3),
-    st.dictionaries(st.sampled_from(["engineer", "starts_at", "ends_at", "layers", "engineers", "delay_minutes", "x"]) | st.text(max_size=5), _scalars,
-                    max_size=3),
+    st.dictionaries(
+        st.sampled_from(["engineer", "starts_at", "ends_at", "layers", "engineers", "delay_minutes", "x"])
+        | st.text(max_size=5),
+        _scalars,
+        max_size=3,
+    ),
 )
 
 
-@settings(max_examples=150, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(edits=st.lists(st.tuples(st.sampled_from(FIELDS), junk), min_size=1, max_size=2),
-       section_junk=st.one_of(st.none(), st.none(), st.none(), st.tuples(st.sampled_from(SECTION_FIELDS), junk)))
+@settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    edits=st.lists(st.tuples(st.sampled_from(FIELDS), junk), min_size=1, max_size=2),
+    section_junk=st.one_of(st.none(), st.none(), st.none(), st.tuples(st.sampled_from(SECTION_FIELDS), junk)),
+)
 def test_junk_values_only_ever_give_a_report_or_a_load_error(session, edits, section_junk):
     doc = copy.deepcopy(BASE_DOC)
     for (section, index, key), value in edits:
@@ -939,8 +1338,13 @@ def test_junk_values_only_ever_give_a_report_or_a_load_error(session, edits, sec
         nested.rollback()
 
 
-@settings(max_examples=100, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=100,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(st.text(max_size=200) | st.sampled_from([VALID[:n] for n in range(0, len(VALID), 97)]))
 def test_junk_text_only_ever_gives_a_report_or_a_load_error(session, text):
     nested = session.begin_nested()
@@ -1012,8 +1416,9 @@ def test_cli_load_warns_about_pins_shorter_than_six_digits_and_still_loads_them(
     result = runner.invoke(main, ["load", str(short)])
     assert result.exit_code == 0, result.output
     line = line_of(VALID, 'pin: "4821"')
-    assert (f"warning: contacts[0].pin (line {line}): a 4-digit PIN; "
-            "new PINs should have 6 or more digits") in result.stderr
+    assert (
+        f"warning: contacts[0].pin (line {line}): a 4-digit PIN; new PINs should have 6 or more digits"
+    ) in result.stderr
     assert "4821" not in result.output  # never the PIN itself
     with engine.connect() as conn:
         pin_hash = conn.execute(select(Contact.pin_hash).where(Contact.contact_id == "104233")).scalar_one()

@@ -28,8 +28,18 @@ def test_call_command_dry_run(tmp_path, monkeypatch):
     engine = _db(tmp_path, monkeypatch)
     result = CliRunner().invoke(
         main,
-        ["--dev", "call", "--from", "(612) 555-0134", "--at", "2026-11-24 10:00",
-         "--keys", "240117#", "--dial", "no-answer,accept"],
+        [
+            "--dev",
+            "call",
+            "--from",
+            "(612) 555-0134",
+            "--at",
+            "2026-11-24 10:00",
+            "--keys",
+            "240117#",
+            "--dial",
+            "no-answer,accept",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "Tuesday 2026-11-24 10:00 CST" in result.output and "the PIN is simulated" in result.output
@@ -42,9 +52,7 @@ def test_call_command_dry_run(tmp_path, monkeypatch):
 
 def test_call_command_on_a_holiday(tmp_path, monkeypatch):
     _db(tmp_path, monkeypatch)
-    result = CliRunner().invoke(
-        main, ["--dev", "call", "--from", "+16515550111", "--at", "2026-11-26 10:00"]
-    )
+    result = CliRunner().invoke(main, ["--dev", "call", "--from", "+16515550111", "--at", "2026-11-26 10:00"])
     assert result.exit_code == 0, result.output
     assert "closed today for Thanksgiving" in result.output
     assert "put through to: nobody" in result.output
@@ -53,8 +61,7 @@ def test_call_command_on_a_holiday(tmp_path, monkeypatch):
 def test_call_command_commit_keeps_the_call_log(tmp_path, monkeypatch):
     engine = _db(tmp_path, monkeypatch)
     result = CliRunner().invoke(
-        main, ["--dev", "call", "--from", "+16515550111", "--at", "2026-11-24 10:00",
-               "--keys", "1357#,0", "--commit"]
+        main, ["--dev", "call", "--from", "+16515550111", "--at", "2026-11-24 10:00", "--keys", "1357#,0", "--commit"]
     )
     assert result.exit_code == 0, result.output
     with engine.connect() as conn:
@@ -64,7 +71,8 @@ def test_call_command_commit_keeps_the_call_log(tmp_path, monkeypatch):
 def test_interactive_call(tmp_path, monkeypatch):
     _db(tmp_path, monkeypatch)
     result = CliRunner().invoke(
-        main, ["--dev", "call", "--from", "+16515550111", "--at", "2026-11-24 10:00", "-i"],
+        main,
+        ["--dev", "call", "--from", "+16515550111", "--at", "2026-11-24 10:00", "-i"],
         input="0\naccept\n",  # the PIN prompt is answered by the dry run
     )
     assert result.exit_code == 0, result.output
@@ -78,13 +86,15 @@ def test_a_dry_run_never_checks_the_pin_typed(tmp_path, monkeypatch):
     _db(tmp_path, monkeypatch)
     outputs = set()
     for guess in ("1357#", "1358#"):
-        result = CliRunner().invoke(main, ["--dev", "call", "--from", "+16515550111", "--at", "2026-11-24 10:00",
-                                           "--keys", guess])
+        result = CliRunner().invoke(
+            main, ["--dev", "call", "--from", "+16515550111", "--at", "2026-11-24 10:00", "--keys", guess]
+        )
         assert result.exit_code == 0, result.output
         outputs.add(result.output.replace(guess, "GUESS"))
     assert len(outputs) == 1 and "Thank you, Omar" in outputs.pop()
-    wrong = CliRunner().invoke(main, ["--dev", "call", "--from", "+16515550111", "--at", "2026-11-24 10:00",
-                                      "--wrong-pin"])
+    wrong = CliRunner().invoke(
+        main, ["--dev", "call", "--from", "+16515550111", "--at", "2026-11-24 10:00", "--wrong-pin"]
+    )
     assert wrong.exit_code == 0, wrong.output
     assert "That did not match our records" in wrong.output and "Thank you, Omar" not in wrong.output
     refused = CliRunner().invoke(main, ["--dev", "call", "--from", "+16515550111", "--wrong-pin", "--commit"])

@@ -30,8 +30,16 @@ if not (CHROMIUM and sync_playwright) and not REQUIRED:
 
 # Flags for a closed network and a root user (see the machine notes): no sandbox, no background
 # networking, a fresh profile per launch.
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture
@@ -40,8 +48,14 @@ def live_app(settings_overrides, engine, session_factory, redis_client, clock, t
     marked Secure on plain http://127.0.0.1 (secrets are the test ones, not the demo ones)."""
     from webhooks import create_app
 
-    return create_app(dict(settings_overrides, development=True), engine=engine, sessions=session_factory,
-                      redis_client=redis_client, clock=clock, telephony=telephony)
+    return create_app(
+        dict(settings_overrides, development=True),
+        engine=engine,
+        sessions=session_factory,
+        redis_client=redis_client,
+        clock=clock,
+        telephony=telephony,
+    )
 
 
 @pytest.fixture
@@ -127,8 +141,18 @@ def test_the_pages_run_under_the_content_security_policy(page, tmp_path):
     page.on("pageerror", lambda exc: messages.append(f"pageerror: {exc}"))
     sign_in(page)
     shots = os.environ.get("SUPPORTLINE_SCREENSHOTS")
-    for path in ("/admin/", "/admin/advisors", "/admin/test-call", "/admin/charts", "/admin/calendar",
-                 "/admin/districts", "/admin/oncall", "/admin/banners", "/admin/calls", "/admin/audit"):
+    for path in (
+        "/admin/",
+        "/admin/advisors",
+        "/admin/test-call",
+        "/admin/charts",
+        "/admin/calendar",
+        "/admin/districts",
+        "/admin/oncall",
+        "/admin/banners",
+        "/admin/calls",
+        "/admin/audit",
+    ):
         response = page.goto(path)
         page.wait_for_load_state("networkidle")
         assert "script-src 'self'" in response.headers["content-security-policy"], path

@@ -20,16 +20,18 @@ ROLES = ("admin", "supervisor", "viewer")
 @pytest.fixture
 def signed_in(app, accounts, world):
     """`signed_in("viewer")`: a browser of its own, signed in with that role."""
+
     def make(role: str) -> Browser:
         b = Browser(app.test_client())
         assert b.login(role).status_code == 302
         return b
+
     return make
 
 
 def preview(page: str) -> dict[str, str]:
     """The closed-day preview as {iso date: the row's text}."""
-    section = page[page.index('id="preview"'):]
+    section = page[page.index('id="preview"') :]
     rows = re.findall(r'<tr data-date="([0-9-]+)">(.*?)</tr>', section, re.S)
     return {day: html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body))).strip() for day, body in rows}
 
@@ -113,8 +115,19 @@ def test_a_closure_on_a_holiday_wins_in_the_preview(signed_in):
 
 def test_turning_a_holiday_off_removes_it_from_the_preview(signed_in, session):
     b = signed_in("admin")
-    observe = {f"observe_{key}": "1" for key in ("new_years_day", "memorial_day", "juneteenth", "independence_day",
-                                                 "labor_day", "thanksgiving", "christmas_eve", "christmas_day")}
+    observe = {
+        f"observe_{key}": "1"
+        for key in (
+            "new_years_day",
+            "memorial_day",
+            "juneteenth",
+            "independence_day",
+            "labor_day",
+            "thanksgiving",
+            "christmas_eve",
+            "christmas_day",
+        )
+    }
     res = b.post("/admin/calendar/holidays", observe)  # everything but the day after Thanksgiving
     assert res.status_code == 302
     days = preview(b.get("/admin/calendar").get_data(as_text=True))
@@ -142,16 +155,20 @@ def test_an_admin_sets_several_ranges_and_closes_a_day(signed_in, session):
     assert not any(day == "fri" for day, _, _ in rows) and ("sat", time(9), time(12)) in rows
     page = b.get("/admin/calendar").get_data(as_text=True)
     assert 'value="07:00-12:00, 13:00-17:30"' in page
-    monday = session.scalars(select(AuditEntry).where(AuditEntry.entity == "business_hours",
-                                                      AuditEntry.entity_key == "mon")).one()
+    monday = session.scalars(
+        select(AuditEntry).where(AuditEntry.entity == "business_hours", AuditEntry.entity_key == "mon")
+    ).one()
     assert monday.actor == "admin:admin" and monday.after == {"ranges": ["07:00-12:00", "13:00-17:30"]}
 
 
-@pytest.mark.parametrize("monday, reason", [
-    ("18:00-06:00", "Monday, range 1: closes (06:00) must be after it opens (18:00)"),
-    ("06:00-12:00, 11:00-14:00", "Monday, range 2: overlaps another range of the same day"),
-    ("breakfast", "Monday, range 1: expected an opening range"),
-])
+@pytest.mark.parametrize(
+    "monday, reason",
+    [
+        ("18:00-06:00", "Monday, range 1: closes (06:00) must be after it opens (18:00)"),
+        ("06:00-12:00, 11:00-14:00", "Monday, range 2: overlaps another range of the same day"),
+        ("breakfast", "Monday, range 1: expected an opening range"),
+    ],
+)
 def test_bad_hours_are_shown_and_nothing_is_written(signed_in, session, monday, reason):
     b = signed_in("admin")
     res = b.post("/admin/calendar/hours", {"hours_mon": monday, "hours_tue": "06:00-18:00"})
@@ -163,12 +180,15 @@ def test_bad_hours_are_shown_and_nothing_is_written(signed_in, session, monday, 
     assert session.scalars(select(AuditEntry)).first() is None
 
 
-@pytest.mark.parametrize("form, reason", [
-    ({"date": "", "name": "a day off"}, "date: required"),
-    ({"date": "2027-02-30", "name": "a day off"}, "date: expected a date"),
-    ({"date": "2027-02-03", "name": ""}, "name: required"),
-    ({"date": "2027-02-03", "name": "x" * 121}, "name: longer than 120 characters"),
-])
+@pytest.mark.parametrize(
+    "form, reason",
+    [
+        ({"date": "", "name": "a day off"}, "date: required"),
+        ({"date": "2027-02-30", "name": "a day off"}, "date: expected a date"),
+        ({"date": "2027-02-03", "name": ""}, "name: required"),
+        ({"date": "2027-02-03", "name": "x" * 121}, "name: longer than 120 characters"),
+    ],
+)
 def test_a_bad_closure_is_refused(signed_in, session, form, reason):
     res = signed_in("admin").post("/admin/calendar/closures", form)
     assert res.status_code == 400 and reason in html.unescape(res.get_data(as_text=True))
@@ -189,7 +209,11 @@ def test_the_preview_marks_new_years_day_observed_the_year_before():
     (reason,) = days[date(2027, 12, 31)]["reasons"]
     assert reason["name"] == "New Year's Day" and reason["observed"] and reason["actual"] == date(2028, 1, 1)
     assert days[date(2027, 12, 24)]["reasons"][0]["name"] == "Christmas Day"
-    assert days[date(2027, 12, 23)]["reasons"][0] == {"kind": "holiday", "name": "Christmas Eve", "observed": True,
-                                                      "actual": date(2027, 12, 24)}
+    assert days[date(2027, 12, 23)]["reasons"][0] == {
+        "kind": "holiday",
+        "name": "Christmas Eve",
+        "observed": True,
+        "actual": date(2027, 12, 24),
+    }
     assert date(2028, 1, 1) not in days
     assert min(days) == date(2027, 12, 23) and max(days) < date(2028, 12, 1)

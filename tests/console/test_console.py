@@ -44,8 +44,12 @@ def test_failed_sign_ins_are_throttled(browser):
 def test_a_redirect_after_sign_in_stays_on_the_console(browser):
     page = browser.get("/admin/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    res = browser.client.post("/admin/login?next=//evil.example/x", base_url="https://localhost",
-                              headers={"Referer": "https://localhost/admin/login"}, data={"username": "viewer", "password": PASSWORD, "csrf_token": token})
+    res = browser.client.post(
+        "/admin/login?next=//evil.example/x",
+        base_url="https://localhost",
+        headers={"Referer": "https://localhost/admin/login"},
+        data={"username": "viewer", "password": PASSWORD, "csrf_token": token},
+    )
     assert res.headers["Location"].endswith("/admin/")
 
 
@@ -75,21 +79,31 @@ def test_a_supervisor_sets_presence_but_cannot_edit_advisors(browser, world, red
 
 def test_an_admin_edits_skills_and_the_change_is_audited(browser, world, session):
     browser.login("admin")
-    form = {"name": "Marcus Bell", "reach": "+16125550102", "team": "Campus Support", "active": "1",
-            "skill_grade_book": "1", "skill_attendance": "1"}
+    form = {
+        "name": "Marcus Bell",
+        "reach": "+16125550102",
+        "team": "Campus Support",
+        "active": "1",
+        "skill_grade_book": "1",
+        "skill_attendance": "1",
+    }
     res = browser.post(f"/admin/advisors/{world.marcus.id}/edit", form)
     assert res.status_code == 302
     session.expire_all()
     marcus = session.get(Advisor, world.marcus.id)
     assert {s.value for s in marcus.skills} == {"grade_book", "attendance"}
-    entry = session.scalars(select(AuditEntry).where(AuditEntry.entity == "advisor", AuditEntry.entity_key == "Marcus Bell")).one()
+    entry = session.scalars(
+        select(AuditEntry).where(AuditEntry.entity == "advisor", AuditEntry.entity_key == "Marcus Bell")
+    ).one()
     assert entry.actor == "admin:admin" and sorted(entry.after["skills"]) == ["attendance", "grade_book"]
 
 
 def test_bad_input_is_shown_and_nothing_is_written(browser, world, session):
     browser.login("admin")
-    res = browser.post(f"/admin/advisors/{world.marcus.id}/edit",
-                       {"name": "Marcus Bell", "reach": "not a number", "skill_grade_book": "1", "active": "1"})
+    res = browser.post(
+        f"/admin/advisors/{world.marcus.id}/edit",
+        {"name": "Marcus Bell", "reach": "not a number", "skill_grade_book": "1", "active": "1"},
+    )
     assert res.status_code == 400 and "reach:" in res.get_data(as_text=True)
     session.expire_all()
     assert session.get(Advisor, world.marcus.id).reach == "+16125550102"
@@ -97,11 +111,14 @@ def test_bad_input_is_shown_and_nothing_is_written(browser, world, session):
 
 def test_an_admin_renames_and_adds_advisors(browser, world, session):
     browser.login("admin")
-    res = browser.post(f"/admin/advisors/{world.lena.id}/edit",
-                       {"name": "Lena Ortiz-Park", "reach": "client:lena", "skill_attendance": "1", "active": "1"})
+    res = browser.post(
+        f"/admin/advisors/{world.lena.id}/edit",
+        {"name": "Lena Ortiz-Park", "reach": "client:lena", "skill_attendance": "1", "active": "1"},
+    )
     assert res.status_code == 302
-    res = browser.post("/admin/advisors/new", {"name": "Noor Haddad", "reach": "+16125550111", "skill_scheduling": "1",
-                                               "active": "1"})
+    res = browser.post(
+        "/admin/advisors/new", {"name": "Noor Haddad", "reach": "+16125550111", "skill_scheduling": "1", "active": "1"}
+    )
     assert res.status_code == 302
     session.expire_all()
     names = set(session.scalars(select(Advisor.name)))
@@ -112,8 +129,10 @@ def test_a_new_advisor_cannot_take_an_existing_name_and_a_rename_is_checked(brow
     browser.login("admin")
     res = browser.post("/admin/advisors/new", {"name": "Marcus Bell", "reach": "+16125550111", "active": "1"})
     assert res.status_code == 400 and "already exists" in res.get_data(as_text=True)
-    res = browser.post(f"/admin/advisors/{world.lena.id}/edit",
-                       {"name": "L" * 300, "reach": "client:lena", "skill_attendance": "1", "active": "1"})
+    res = browser.post(
+        f"/admin/advisors/{world.lena.id}/edit",
+        {"name": "L" * 300, "reach": "client:lena", "skill_attendance": "1", "active": "1"},
+    )
     assert res.status_code == 400
     session.expire_all()
     assert session.get(Advisor, world.lena.id).name == "Lena Ortiz"

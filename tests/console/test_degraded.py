@@ -16,13 +16,19 @@ NOTE = "Live figures are unavailable"
 def down(settings_overrides, engine, session_factory, dead_redis, clock, telephony, accounts, world):
     from webhooks import create_app
 
-    return create_app(settings_overrides, engine=engine, sessions=session_factory, redis_client=dead_redis,
-                      clock=clock, telephony=telephony)
+    return create_app(
+        settings_overrides,
+        engine=engine,
+        sessions=session_factory,
+        redis_client=dead_redis,
+        clock=clock,
+        telephony=telephony,
+    )
 
 
 def test_every_console_page_renders_with_redis_down(down):
     browser = Browser(down.test_client())
-    assert browser.login("admin").status_code == 302   # was a 500
+    assert browser.login("admin").status_code == 302  # was a 500
     for method, path in _paths(down, ("admin.",)):
         if method != "GET" or path == "/admin/logout":
             continue
@@ -40,7 +46,7 @@ def test_live_pages_say_their_figures_are_unavailable(down, path, world):
     res = browser.get(path)
     page = res.get_data(as_text=True)
     assert res.status_code == 200 and NOTE in page
-    assert "Priya Raman" in page                      # the roster still comes from the database
+    assert "Priya Raman" in page  # the roster still comes from the database
 
 
 def test_the_board_json_says_so_too(down):
@@ -57,12 +63,15 @@ def test_setting_presence_with_redis_down_says_why(down, world):
     assert res.status_code == 503 and NOTE in res.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("method, path", [("GET", "/api/queue"), ("GET", "/api/advisors/presence"),
-                                          ("POST", "/api/advisors/{lena}/presence")])
+@pytest.mark.parametrize(
+    "method, path",
+    [("GET", "/api/queue"), ("GET", "/api/advisors/presence"), ("POST", "/api/advisors/{lena}/presence")],
+)
 def test_api_endpoints_that_need_redis_answer_503_json(down, api_auth, world, method, path):
-    res = down.test_client().open(path.format(lena=world.lena.id), method=method, headers=api_auth("admin"),
-                                  json={"state": "away"})
-    assert res.status_code == 503, res.status_code          # /api/queue was a 500
+    res = down.test_client().open(
+        path.format(lena=world.lena.id), method=method, headers=api_auth("admin"), json={"state": "away"}
+    )
+    assert res.status_code == 503, res.status_code  # /api/queue was a 500
     body = res.get_json()
     assert body["error"] == "unavailable" and "Redis" in body["detail"]
     assert res.headers.get("Retry-After")

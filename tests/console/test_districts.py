@@ -23,8 +23,11 @@ def _audit_count(session) -> int:
 
 
 def _entries(session, entity: str, key: str) -> list[AuditEntry]:
-    return list(session.scalars(select(AuditEntry).where(AuditEntry.entity == entity, AuditEntry.entity_key == key)
-                                .order_by(AuditEntry.id)))
+    return list(
+        session.scalars(
+            select(AuditEntry).where(AuditEntry.entity == entity, AuditEntry.entity_key == key).order_by(AuditEntry.id)
+        )
+    )
 
 
 def _contact(session, contact_id: str) -> Contact | None:
@@ -32,8 +35,14 @@ def _contact(session, contact_id: str) -> Contact | None:
 
 
 def _contact_form(contact: Contact, **changes) -> dict:
-    form = {"district": contact.district.name, "name": contact.name, "contact_id": contact.contact_id,
-            "email": contact.email or "", "phones": [p.e164 for p in contact.phones], "active": "1"}
+    form = {
+        "district": contact.district.name,
+        "name": contact.name,
+        "contact_id": contact.contact_id,
+        "email": contact.email or "",
+        "phones": [p.e164 for p in contact.phones],
+        "active": "1",
+    }
     form.update(changes)
     return form
 
@@ -70,14 +79,28 @@ def test_only_admins_edit_districts_and_contacts(browser, world, session, role):
     browser.login(role)
     before = _audit_count(session)
     dana = world.dana
-    for path in ("/admin/districts/new", f"/admin/districts/{world.hosted.id}/edit",
-                 f"/admin/districts/{world.hosted.id}/contacts/new", f"/admin/contacts/{dana.id}/edit"):
+    for path in (
+        "/admin/districts/new",
+        f"/admin/districts/{world.hosted.id}/edit",
+        f"/admin/districts/{world.hosted.id}/contacts/new",
+        f"/admin/contacts/{dana.id}/edit",
+    ):
         assert browser.get(path).status_code == 403, path
     assert browser.post("/admin/districts/new", {"name": "Nope ISD", "state": "TX", "active": "1"}).status_code == 403
     assert browser.post(f"/admin/contacts/{dana.id}/edit", _contact_form(dana, name="Mallory")).status_code == 403
-    assert browser.post(f"/admin/districts/{world.hosted.id}/contacts/new",
-                        {"district": world.hosted.name, "name": "Mallory", "contact_id": "666666",
-                         "phones": ["+16125550199"], "active": "1"}).status_code == 403
+    assert (
+        browser.post(
+            f"/admin/districts/{world.hosted.id}/contacts/new",
+            {
+                "district": world.hosted.name,
+                "name": "Mallory",
+                "contact_id": "666666",
+                "phones": ["+16125550199"],
+                "active": "1",
+            },
+        ).status_code
+        == 403
+    )
     assert browser.post(f"/admin/contacts/{dana.id}/deactivate").status_code == 403
     res = browser.post(f"/admin/contacts/{dana.id}/pin")
     assert res.status_code == 403 and "not shown again" not in res.get_data(as_text=True)
@@ -89,8 +112,10 @@ def test_only_admins_edit_districts_and_contacts(browser, world, session, role):
 
 def test_an_admin_creates_a_district_and_a_contact_with_two_phones(browser, world, session):
     browser.login("admin")
-    res = browser.post("/admin/districts/new", {"name": "Cedar Falls CSD", "state": "ia", "team": "Campus Support",
-                                                "hosted": "1", "active": "1"})
+    res = browser.post(
+        "/admin/districts/new",
+        {"name": "Cedar Falls CSD", "state": "ia", "team": "Campus Support", "hosted": "1", "active": "1"},
+    )
     assert res.status_code == 302
     session.expire_all()
     cedar = session.scalars(select(District).where(District.name == "Cedar Falls CSD")).one()
@@ -99,9 +124,17 @@ def test_an_admin_creates_a_district_and_a_contact_with_two_phones(browser, worl
     (entry,) = _entries(session, "district", "Cedar Falls CSD")
     assert entry.actor == "admin:admin" and entry.action == "create" and entry.after["state"] == "IA"
 
-    res = browser.post(f"/admin/districts/{cedar.id}/contacts/new", {
-        "district": "Cedar Falls CSD", "name": "Alex Moreno", "contact_id": "305001", "email": "amoreno@cfcsd.example",
-        "phones": ["(319) 555-0142", "", "+1 319 555 0199"], "active": "1"})
+    res = browser.post(
+        f"/admin/districts/{cedar.id}/contacts/new",
+        {
+            "district": "Cedar Falls CSD",
+            "name": "Alex Moreno",
+            "contact_id": "305001",
+            "email": "amoreno@cfcsd.example",
+            "phones": ["(319) 555-0142", "", "+1 319 555 0199"],
+            "active": "1",
+        },
+    )
     assert res.status_code == 302 and res.headers["Location"].endswith(f"/admin/districts/{cedar.id}")
     session.expire_all()
     alex = _contact(session, "305001")
@@ -127,26 +160,45 @@ def test_bad_input_is_shown_next_to_the_form_and_nothing_is_written(browser, wor
     page = res.get_data(as_text=True)
     assert res.status_code == 400 and "state: expected a two-letter state code" in page
     assert 'value="Bad State SD"' in page and 'aria-invalid="true"' in page  # the form keeps what was typed
-    res = browser.post(f"/admin/districts/{world.onprem.id}/edit", {"name": "Prairie Ridge USD", "state": "K5",
-                                                                    "active": "1"})
+    res = browser.post(
+        f"/admin/districts/{world.onprem.id}/edit", {"name": "Prairie Ridge USD", "state": "K5", "active": "1"}
+    )
     assert res.status_code == 400 and "state:" in res.get_data(as_text=True)
     res = browser.post("/admin/districts/new", {"name": "Prairie Ridge USD", "state": "KS", "active": "1"})
     assert res.status_code == 400 and "already exists" in res.get_data(as_text=True)
 
-    res = browser.post(f"/admin/districts/{world.hosted.id}/contacts/new", {
-        "district": world.hosted.name, "name": "Pat Doe", "contact_id": "104999",
-        "phones": ["+16125550161", "", "555-12"], "active": "1"})
+    res = browser.post(
+        f"/admin/districts/{world.hosted.id}/contacts/new",
+        {
+            "district": world.hosted.name,
+            "name": "Pat Doe",
+            "contact_id": "104999",
+            "phones": ["+16125550161", "", "555-12"],
+            "active": "1",
+        },
+    )
     page = res.get_data(as_text=True)
     assert res.status_code == 400 and "phones[2]: not a valid phone number" in page  # the third input
-    res = browser.post(f"/admin/districts/{world.hosted.id}/contacts/new", {
-        "district": world.hosted.name, "name": "Pat Doe", "contact_id": "0123", "phones": ["+16125550161"]})
+    res = browser.post(
+        f"/admin/districts/{world.hosted.id}/contacts/new",
+        {"district": world.hosted.name, "name": "Pat Doe", "contact_id": "0123", "phones": ["+16125550161"]},
+    )
     assert res.status_code == 400 and "contact_id: not a valid contact ID" in res.get_data(as_text=True)
-    res = browser.post(f"/admin/districts/{world.hosted.id}/contacts/new", {
-        "district": world.hosted.name, "name": "Pat Doe", "contact_id": world.omar.contact_id,
-        "phones": ["+16125550161"], "active": "1"})
+    res = browser.post(
+        f"/admin/districts/{world.hosted.id}/contacts/new",
+        {
+            "district": world.hosted.name,
+            "name": "Pat Doe",
+            "contact_id": world.omar.contact_id,
+            "phones": ["+16125550161"],
+            "active": "1",
+        },
+    )
     assert res.status_code == 400 and "already the contact ID of Omar Haddad" in res.get_data(as_text=True)
-    res = browser.post(f"/admin/contacts/{world.dana.id}/edit",
-                       _contact_form(world.dana, name="Dana W.", phones=[world.DANA_PHONE, "12"], email="dana@"))
+    res = browser.post(
+        f"/admin/contacts/{world.dana.id}/edit",
+        _contact_form(world.dana, name="Dana W.", phones=[world.DANA_PHONE, "12"], email="dana@"),
+    )
     page = res.get_data(as_text=True)
     assert res.status_code == 400 and "phones[1]:" in page and "email:" in page
 
@@ -165,15 +217,18 @@ def test_phone_inputs_are_added_and_removed_without_saving(browser, world, sessi
     res = browser.post(f"/admin/contacts/{dana.id}/edit", _contact_form(dana, phone_action="add"))
     page = res.get_data(as_text=True)
     assert res.status_code == 200 and page.count('name="phones"') == 2
-    res = browser.post(f"/admin/contacts/{dana.id}/edit",
-                       _contact_form(dana, phones=[world.DANA_PHONE, "+16125550162"], phone_action="remove:0"))
+    res = browser.post(
+        f"/admin/contacts/{dana.id}/edit",
+        _contact_form(dana, phones=[world.DANA_PHONE, "+16125550162"], phone_action="remove:0"),
+    )
     page = res.get_data(as_text=True)
     assert res.status_code == 200 and page.count('name="phones"') == 1 and 'value="+16125550162"' in page
     session.expire_all()
     assert [p.e164 for p in session.get(Contact, dana.id).phones] == [world.DANA_PHONE]
 
-    res = browser.post(f"/admin/contacts/{dana.id}/edit",
-                       _contact_form(dana, phones=["+16125550162", world.DANA_PHONE]))
+    res = browser.post(
+        f"/admin/contacts/{dana.id}/edit", _contact_form(dana, phones=["+16125550162", world.DANA_PHONE])
+    )
     assert res.status_code == 302
     session.expire_all()
     assert [p.e164 for p in session.get(Contact, dana.id).phones] == ["+16125550162", world.DANA_PHONE]
@@ -225,9 +280,16 @@ def test_a_pin_reset_shows_the_pin_once(browser, world, session, monkeypatch, ca
 
 def test_a_pin_can_be_set_for_a_new_contact_and_pins_are_random(browser, world, session):
     browser.login("admin")
-    res = browser.post(f"/admin/districts/{world.onprem.id}/contacts/new", {
-        "district": world.onprem.name, "name": "Kim Lee", "contact_id": "204600", "phones": ["+16515550123"],
-        "active": "1"})
+    res = browser.post(
+        f"/admin/districts/{world.onprem.id}/contacts/new",
+        {
+            "district": world.onprem.name,
+            "name": "Kim Lee",
+            "contact_id": "204600",
+            "phones": ["+16515550123"],
+            "active": "1",
+        },
+    )
     assert res.status_code == 302
     kim = _contact(session, "204600")
     res = browser.post(f"/admin/contacts/{kim.id}/pin")
@@ -243,8 +305,9 @@ def test_a_pin_can_be_set_for_a_new_contact_and_pins_are_random(browser, world, 
 
 def test_renames_are_audited_first(browser, world, session):
     browser.login("admin")
-    res = browser.post(f"/admin/districts/{world.onprem.id}/edit",
-                       {"name": "Prairie Ridge Unified", "state": "KS", "active": "1"})
+    res = browser.post(
+        f"/admin/districts/{world.onprem.id}/edit", {"name": "Prairie Ridge Unified", "state": "KS", "active": "1"}
+    )
     assert res.status_code == 302
     session.expire_all()
     assert session.get(District, world.onprem.id).name == "Prairie Ridge Unified"

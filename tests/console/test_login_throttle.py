@@ -51,8 +51,9 @@ def threaded_app(tmp_path, settings_overrides, any_redis, clock, telephony):
     with sessions() as s:
         s.add(AdminUser(username="admin", password_hash=hash_password(PASSWORD), role=AdminRole.ADMIN, active=True))
         s.commit()
-    app = create_app(settings_overrides, engine=engine, sessions=sessions, redis_client=any_redis, clock=clock,
-                     telephony=telephony)
+    app = create_app(
+        settings_overrides, engine=engine, sessions=sessions, redis_client=any_redis, clock=clock, telephony=telephony
+    )
     yield app
     engine.dispose()
 
@@ -69,10 +70,16 @@ def test_parallel_wrong_passwords_get_no_more_tries_than_the_limit(threaded_app)
 
     def attempt(i: int) -> int:
         start.wait()
-        return clients[i].post("/admin/login", base_url="https://localhost",
-                               headers={"Referer": "https://localhost/admin/login"},
-                               data={"username": "admin", "password": f"wrong guess {i}", "csrf_token": tokens[i]}
-                               ).status_code
+        return (
+            clients[i]
+            .post(
+                "/admin/login",
+                base_url="https://localhost",
+                headers={"Referer": "https://localhost/admin/login"},
+                data={"username": "admin", "password": f"wrong guess {i}", "csrf_token": tokens[i]},
+            )
+            .status_code
+        )
 
     with ThreadPoolExecutor(PARALLEL) as pool:
         codes = list(pool.map(attempt, range(PARALLEL)))
@@ -89,9 +96,12 @@ def _client_at(app, address: str | None):
     def login(username: str, password: str) -> int:
         page = client.get("/admin/login", base_url="https://localhost", headers=headers).get_data(as_text=True)
         token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-        return client.post("/admin/login", base_url="https://localhost",
-                           headers={**headers, "Referer": "https://localhost/admin/login"},
-                           data={"username": username, "password": password, "csrf_token": token}).status_code
+        return client.post(
+            "/admin/login",
+            base_url="https://localhost",
+            headers={**headers, "Referer": "https://localhost/admin/login"},
+            data={"username": username, "password": password, "csrf_token": token},
+        ).status_code
 
     return login
 
@@ -100,16 +110,22 @@ def _client_at(app, address: str | None):
 def proxied(settings_overrides, engine, session_factory, redis_client, clock, telephony, accounts):
     from webhooks import create_app
 
-    return create_app({**settings_overrides, "trusted_proxies": 1}, engine=engine, sessions=session_factory,
-                      redis_client=redis_client, clock=clock, telephony=telephony)
+    return create_app(
+        {**settings_overrides, "trusted_proxies": 1},
+        engine=engine,
+        sessions=session_factory,
+        redis_client=redis_client,
+        clock=clock,
+        telephony=telephony,
+    )
 
 
 def test_behind_a_proxy_one_clients_failures_do_not_lock_out_another(proxied):
     mallory, alice = _client_at(proxied, "203.0.113.5"), _client_at(proxied, "198.51.100.7")
     for _ in range(PAIR_MAX_FAILURES):
         assert mallory("admin", "not the password") == 401
-    assert mallory("admin", PASSWORD) == 429       # locked: that account, from that address
-    assert alice("admin", PASSWORD) == 302         # was 429: every client shared the proxy's address
+    assert mallory("admin", PASSWORD) == 429  # locked: that account, from that address
+    assert alice("admin", PASSWORD) == 302  # was 429: every client shared the proxy's address
 
 
 def test_without_trusted_proxies_a_forged_forwarded_for_changes_nothing(app, accounts):
@@ -130,26 +146,33 @@ def test_one_address_guessing_many_accounts_is_locked_out_of_all_of_them(proxied
 
 def test_many_addresses_cannot_lock_an_account_out_for_its_own_user(proxied, clock):
     alice = _client_at(proxied, "198.51.100.7")
-    assert alice("admin", PASSWORD) == 302              # alice has signed in from here before
+    assert alice("admin", PASSWORD) == 302  # alice has signed in from here before
     for host in range(1, ACCOUNT_MAX_FAILURES // PAIR_MAX_FAILURES + 2):  # a botnet guessing her password
         for _ in range(PAIR_MAX_FAILURES):
             _client_at(proxied, f"203.0.113.{host}")("admin", "not the password")
-    assert _client_at(proxied, "203.0.113.200")("admin", PASSWORD) == 429   # a new address: locked
-    assert _client_at(proxied, "198.51.100.7")("admin", PASSWORD) == 302    # alice's own address: not
+    assert _client_at(proxied, "203.0.113.200")("admin", PASSWORD) == 429  # a new address: locked
+    assert _client_at(proxied, "198.51.100.7")("admin", PASSWORD) == 302  # alice's own address: not
 
 
-def test_with_redis_down_failures_are_counted_in_the_database(settings_overrides, engine, session_factory,
-                                                              dead_redis, clock, telephony, accounts):
+def test_with_redis_down_failures_are_counted_in_the_database(
+    settings_overrides, engine, session_factory, dead_redis, clock, telephony, accounts
+):
     from webhooks import create_app
 
-    app = create_app(settings_overrides, engine=engine, sessions=session_factory, redis_client=dead_redis,
-                     clock=clock, telephony=telephony)
+    app = create_app(
+        settings_overrides,
+        engine=engine,
+        sessions=session_factory,
+        redis_client=dead_redis,
+        clock=clock,
+        telephony=telephony,
+    )
     down = Browser(app.test_client())
-    assert down.login("viewer").status_code == 302          # was a 500
+    assert down.login("viewer").status_code == 302  # was a 500
     down.post("/admin/logout")
     for _ in range(PAIR_MAX_FAILURES):
         assert down.login("admin", "not the password").status_code == 401
-    assert down.login("admin").status_code == 429           # counted in the database: fails closed
+    assert down.login("admin").status_code == 429  # counted in the database: fails closed
     assert Browser(app.test_client()).login("supervisor").status_code == 302
     clock.advance(minutes=16)
     assert down.login("admin").status_code == 302

@@ -10,15 +10,7 @@ import pytest
 from flask import render_template
 
 from casestore import audit
-from casestore.models import (
-    AuditEntry,
-    CallbackTask,
-    CallLog,
-    Case,
-    CaseEvent,
-    Incident,
-    IncidentEvent,
-)
+from casestore.models import AuditEntry, CallbackTask, CallLog, Case, CaseEvent, Incident, IncidentEvent
 from casestore.types import CaseStatus, Priority, ProductArea
 from console.charts import charts_svg, daily_figures
 from console.logs import audit_diff, mask_text
@@ -29,21 +21,38 @@ CHICAGO = ZoneInfo("America/Chicago")
 UTC = UTC
 
 # Every full number in the world fixture: contacts, advisors, engineers.
-WORLD_NUMBERS = [World.DANA_PHONE, World.OMAR_PHONE, World.SHARED_PHONE, "+16125550101", "+16125550102",
-                 "+16125550177", "+16125550178"]
+WORLD_NUMBERS = [
+    World.DANA_PHONE,
+    World.OMAR_PHONE,
+    World.SHARED_PHONE,
+    "+16125550101",
+    "+16125550102",
+    "+16125550177",
+    "+16125550178",
+]
 
 
 def _local(*args) -> datetime:
     return datetime(*args, tzinfo=CHICAGO)
 
 
-def _call(session, sid: str, started: datetime, *, outcome: str = "connected", wait: int = 0,
-          queued: bool = True, **kw) -> CallLog:
-    row = CallLog(call_sid=sid, from_masked="***0134", started_at=started, outcome=outcome,
-                  queued_at=started + timedelta(seconds=20) if queued else None, wait_seconds=wait,
-                  talk_seconds=kw.pop("talk", 120 if outcome == "connected" else 0),
-                  duration_seconds=kw.pop("duration", 200), path=kw.pop("path", ["greeting", "pin", "verified"]),
-                  ended_at=started + timedelta(minutes=4), status="completed", **kw)
+def _call(
+    session, sid: str, started: datetime, *, outcome: str = "connected", wait: int = 0, queued: bool = True, **kw
+) -> CallLog:
+    row = CallLog(
+        call_sid=sid,
+        from_masked="***0134",
+        started_at=started,
+        outcome=outcome,
+        queued_at=started + timedelta(seconds=20) if queued else None,
+        wait_seconds=wait,
+        talk_seconds=kw.pop("talk", 120 if outcome == "connected" else 0),
+        duration_seconds=kw.pop("duration", 200),
+        path=kw.pop("path", ["greeting", "pin", "verified"]),
+        ended_at=started + timedelta(minutes=4),
+        status="completed",
+        **kw,
+    )
     session.add(row)
     return row
 
@@ -56,8 +65,12 @@ def _full_numbers_in(page: str) -> list[str]:
     found = []
     for e164 in WORLD_NUMBERS:
         national = e164[2:]
-        for form in (e164, national, f"({national[:3]}) {national[3:6]}-{national[6:]}",
-                     f"{national[:3]}-{national[3:6]}-{national[6:]}"):
+        for form in (
+            e164,
+            national,
+            f"({national[:3]}) {national[3:6]}-{national[6:]}",
+            f"{national[:3]}-{national[3:6]}-{national[6:]}",
+        ):
             if form in page:
                 found.append(form)
     return found
@@ -89,8 +102,14 @@ def test_call_log_pages_newest_first_without_repeats(browser, world, session):
     # 120 calls, three at each instant, so the order needs its tie-break to be stable.
     base = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
     for i in range(120):
-        _call(session, f"CA{i:04d}", base + timedelta(minutes=i // 3), district_id=world.hosted.id,
-              case_id=world.open_case.id, advisor_id=world.priya.id)
+        _call(
+            session,
+            f"CA{i:04d}",
+            base + timedelta(minutes=i // 3),
+            district_id=world.hosted.id,
+            case_id=world.open_case.id,
+            advisor_id=world.priya.id,
+        )
     session.commit()
     browser.login("viewer")
     pages = [browser.get(f"/admin/calls?page={n}").get_data(as_text=True) for n in (1, 2, 3)]
@@ -111,14 +130,34 @@ def test_call_log_pages_newest_first_without_repeats(browser, world, session):
 
 def test_call_log_filters(browser, world, session):
     # 23:30 on Monday 16 November in Chicago is already Tuesday in UTC.
-    _call(session, "CAlate", _local(2026, 11, 16, 23, 30), outcome="abandoned", wait=45,
-          district_id=world.hosted.id, case_id=world.open_case.id, skill="grade_book")
-    _call(session, "CAmorning", _local(2026, 11, 17, 8, 5), district_id=world.onprem.id,
-          case_id=world.other_case.id, skill="attendance", advisor_id=world.lena.id)
-    _call(session, "CAgeneral", _local(2026, 11, 17, 8, 10), outcome="message_recorded",
-          district_id=world.hosted.id, skill=None)
-    _call(session, "CAearly", _local(2026, 11, 16, 0, 5), outcome="closed", queued=False,
-          district_id=world.onprem.id)
+    _call(
+        session,
+        "CAlate",
+        _local(2026, 11, 16, 23, 30),
+        outcome="abandoned",
+        wait=45,
+        district_id=world.hosted.id,
+        case_id=world.open_case.id,
+        skill="grade_book",
+    )
+    _call(
+        session,
+        "CAmorning",
+        _local(2026, 11, 17, 8, 5),
+        district_id=world.onprem.id,
+        case_id=world.other_case.id,
+        skill="attendance",
+        advisor_id=world.lena.id,
+    )
+    _call(
+        session,
+        "CAgeneral",
+        _local(2026, 11, 17, 8, 10),
+        outcome="message_recorded",
+        district_id=world.hosted.id,
+        skill=None,
+    )
+    _call(session, "CAearly", _local(2026, 11, 16, 0, 5), outcome="closed", queued=False, district_id=world.onprem.id)
     session.commit()
     browser.login("viewer")
 
@@ -166,59 +205,122 @@ def test_case_page_shows_details_log_and_tasks(browser, world, session):
     case = world.open_case
     case.release_name = "2026.11 Autumn"
     at = datetime(2026, 11, 16, 16, 0, tzinfo=UTC)
-    session.add_all([
-        CaseEvent(case_id=case.id, at=at + timedelta(minutes=5), kind="call", direction="inbound",
-                  contact_id=world.dana.id, advisor_id=world.priya.id, outcome="connected",
-                  detail="Inbound call from the authorized contact."),
-        CaseEvent(case_id=case.id, at=at, kind="note", detail="Dana asked us to call +16125550134 or (612) 555-0134."),
-        CaseEvent(case_id=case.id, at=at + timedelta(minutes=9), kind="task", direction="inbound",
-                  outcome="callback_requested", detail="Callback requested from the queue to ***0134"),
-        CallbackTask(kind="callback", status="open", case_id=case.id, district_id=world.hosted.id,
-                     contact_id=world.dana.id, call_sid="CAtask", callback_e164=World.DANA_PHONE,
-                     skill="grade_book", priority_rank=1, queued_at=at + timedelta(minutes=8),
-                     created_at=at + timedelta(minutes=9)),
-    ])
+    session.add_all(
+        [
+            CaseEvent(
+                case_id=case.id,
+                at=at + timedelta(minutes=5),
+                kind="call",
+                direction="inbound",
+                contact_id=world.dana.id,
+                advisor_id=world.priya.id,
+                outcome="connected",
+                detail="Inbound call from the authorized contact.",
+            ),
+            CaseEvent(
+                case_id=case.id, at=at, kind="note", detail="Dana asked us to call +16125550134 or (612) 555-0134."
+            ),
+            CaseEvent(
+                case_id=case.id,
+                at=at + timedelta(minutes=9),
+                kind="task",
+                direction="inbound",
+                outcome="callback_requested",
+                detail="Callback requested from the queue to ***0134",
+            ),
+            CallbackTask(
+                kind="callback",
+                status="open",
+                case_id=case.id,
+                district_id=world.hosted.id,
+                contact_id=world.dana.id,
+                call_sid="CAtask",
+                callback_e164=World.DANA_PHONE,
+                skill="grade_book",
+                priority_rank=1,
+                queued_at=at + timedelta(minutes=8),
+                created_at=at + timedelta(minutes=9),
+            ),
+        ]
+    )
     session.commit()
     browser.login("viewer")
     page = browser.get("/admin/cases/240117").get_data(as_text=True)
-    for text in ("Case 240117", "Lakeview Public Schools", "Dana Whitfield (contact ID 104233)", "grade book",
-                 "high", "in progress", "Priya Raman", "2026.11 Autumn", "Report card GPA rounding",
-                 "2026-11-02 09:00"):  # created 15:00 UTC = 09:00 in Chicago
+    for text in (
+        "Case 240117",
+        "Lakeview Public Schools",
+        "Dana Whitfield (contact ID 104233)",
+        "grade book",
+        "high",
+        "in progress",
+        "Priya Raman",
+        "2026.11 Autumn",
+        "Report card GPA rounding",
+        "2026-11-02 09:00",
+    ):  # created 15:00 UTC = 09:00 in Chicago
         assert text in page, text
     # The communication log in time order, numbers masked.
-    log = page[page.index('id="events"'):page.index('id="tasks"')]
+    log = page[page.index('id="events"') : page.index('id="tasks"')]
     assert log.index("Dana asked us") < log.index("Inbound call") < log.index("Callback requested")
     assert "Dana asked us to call ***0134 or ***0134." in log
-    tasks = page[page.index('id="tasks"'):]
+    tasks = page[page.index('id="tasks"') :]
     assert "callback" in tasks and "open" in tasks and "***0134" in tasks
     assert _full_numbers_in(page) == []
     assert browser.get("/admin/cases/999999").status_code == 404
 
 
 def test_outage_case_shows_its_incident_timeline(browser, world, session):
-    outage = Case(number=260001, district=world.hosted, product_area=ProductArea.ATTENDANCE, priority=Priority.CRITICAL,
-                  status=CaseStatus.NEW, is_outage=True, summary="Outage reported by phone",
-                  created_at=datetime(2026, 11, 17, 13, 0, tzinfo=UTC))
+    outage = Case(
+        number=260001,
+        district=world.hosted,
+        product_area=ProductArea.ATTENDANCE,
+        priority=Priority.CRITICAL,
+        status=CaseStatus.NEW,
+        is_outage=True,
+        summary="Outage reported by phone",
+        created_at=datetime(2026, 11, 17, 13, 0, tzinfo=UTC),
+    )
     session.add(outage)
     session.flush()
-    incident = Incident(case_id=outage.id, district_id=world.hosted.id, state="acknowledged",
-                        triggered_at=datetime(2026, 11, 17, 13, 0, tzinfo=UTC),
-                        acknowledged_at=datetime(2026, 11, 17, 13, 4, tzinfo=UTC), acknowledged_by_id=world.sam.id)
+    incident = Incident(
+        case_id=outage.id,
+        district_id=world.hosted.id,
+        state="acknowledged",
+        triggered_at=datetime(2026, 11, 17, 13, 0, tzinfo=UTC),
+        acknowledged_at=datetime(2026, 11, 17, 13, 4, tzinfo=UTC),
+        acknowledged_by_id=world.sam.id,
+    )
     incident.linked_districts = [world.onprem]
     session.add(incident)
     session.flush()
-    session.add_all([
-        IncidentEvent(incident_id=incident.id, at=datetime(2026, 11, 17, 13, 0, tzinfo=UTC), kind="triggered",
-                      detail="Outage reported by phone for Lakeview Public Schools."),
-        IncidentEvent(incident_id=incident.id, at=datetime(2026, 11, 17, 13, 1, tzinfo=UTC), kind="paged",
-                      engineer_id=world.sam.id, detail="Voice page to +16125550177"),
-        IncidentEvent(incident_id=incident.id, at=datetime(2026, 11, 17, 13, 4, tzinfo=UTC), kind="acknowledged",
-                      engineer_id=world.sam.id, detail="Acknowledged by keypress."),
-    ])
+    session.add_all(
+        [
+            IncidentEvent(
+                incident_id=incident.id,
+                at=datetime(2026, 11, 17, 13, 0, tzinfo=UTC),
+                kind="triggered",
+                detail="Outage reported by phone for Lakeview Public Schools.",
+            ),
+            IncidentEvent(
+                incident_id=incident.id,
+                at=datetime(2026, 11, 17, 13, 1, tzinfo=UTC),
+                kind="paged",
+                engineer_id=world.sam.id,
+                detail="Voice page to +16125550177",
+            ),
+            IncidentEvent(
+                incident_id=incident.id,
+                at=datetime(2026, 11, 17, 13, 4, tzinfo=UTC),
+                kind="acknowledged",
+                engineer_id=world.sam.id,
+                detail="Acknowledged by keypress.",
+            ),
+        ]
+    )
     session.commit()
     browser.login("viewer")
     page = browser.get("/admin/cases/260001").get_data(as_text=True)
-    timeline = page[page.index('id="timeline"'):]
+    timeline = page[page.index('id="timeline"') :]
     assert timeline.index("triggered") < timeline.index("paged") < timeline.index("acknowledged")
     assert "Sam Ortiz" in page and "Prairie Ridge USD" in page and "acknowledged 2026-11-17 07:04" in page
     assert "Voice page to ***0177" in timeline and "+16125550177" not in page
@@ -231,17 +333,38 @@ def test_outage_case_shows_its_incident_timeline(browser, world, session):
 
 def test_audit_log_newest_first_filters_and_diffs(browser, world, session):
     t0 = datetime(2026, 11, 16, 15, 0, tzinfo=UTC)
-    audit.record(session, at=t0, actor="cli:load", action="create", entity="contact", key="104233",
-                 after={"name": "Dana Whitfield", "phones": [World.DANA_PHONE]})
-    audit.record(session, at=t0 + timedelta(hours=1), actor="admin:alice", action="update", entity="advisor",
-                 key="Marcus Bell", before={"skills": ["grade_book"], "reach": "+16125550102"},
-                 after={"skills": ["attendance", "grade_book"], "reach": "+16125550103"})
-    audit.record(session, at=t0 + timedelta(hours=2), actor="admin:bob", action="delete", entity="banner",
-                 key="7", before={"message": "Snow day"})
+    audit.record(
+        session,
+        at=t0,
+        actor="cli:load",
+        action="create",
+        entity="contact",
+        key="104233",
+        after={"name": "Dana Whitfield", "phones": [World.DANA_PHONE]},
+    )
+    audit.record(
+        session,
+        at=t0 + timedelta(hours=1),
+        actor="admin:alice",
+        action="update",
+        entity="advisor",
+        key="Marcus Bell",
+        before={"skills": ["grade_book"], "reach": "+16125550102"},
+        after={"skills": ["attendance", "grade_book"], "reach": "+16125550103"},
+    )
+    audit.record(
+        session,
+        at=t0 + timedelta(hours=2),
+        actor="admin:bob",
+        action="delete",
+        entity="banner",
+        key="7",
+        before={"message": "Snow day"},
+    )
     session.commit()
     browser.login("viewer")
     page = browser.get("/admin/audit").get_data(as_text=True)
-    body = page[page.index('id="audit"'):]
+    body = page[page.index('id="audit"') :]
     assert body.index("Snow day") < body.index("Marcus Bell") < body.index("104233")  # newest first
     assert "+ attendance" in body  # a list diff names what came and went
     assert "***0102" in body and "***0103" in body and "***0134" in body
@@ -257,8 +380,15 @@ def test_audit_log_newest_first_filters_and_diffs(browser, world, session):
 def test_audit_log_pages(browser, world, session):
     t0 = datetime(2026, 11, 1, 15, 0, tzinfo=UTC)
     for i in range(60):
-        audit.record(session, at=t0 + timedelta(minutes=i), actor="admin:alice", action="create", entity="closure",
-                     key=f"day-{i:02d}", after={"name": f"Closure {i}"})
+        audit.record(
+            session,
+            at=t0 + timedelta(minutes=i),
+            actor="admin:alice",
+            action="create",
+            entity="closure",
+            key=f"day-{i:02d}",
+            after={"name": f"Closure {i}"},
+        )
     session.commit()
     browser.login("viewer")
     first = browser.get("/admin/audit?entity=closure").get_data(as_text=True)
@@ -270,8 +400,14 @@ def test_audit_log_pages(browser, world, session):
 
 def test_a_real_admin_change_shows_in_the_audit_log(browser, world, session):
     browser.login("admin")
-    form = {"name": "Marcus Bell", "reach": "+16125550102", "team": "Campus Support", "active": "1",
-            "skill_grade_book": "1", "skill_attendance": "1"}
+    form = {
+        "name": "Marcus Bell",
+        "reach": "+16125550102",
+        "team": "Campus Support",
+        "active": "1",
+        "skill_grade_book": "1",
+        "skill_attendance": "1",
+    }
     assert browser.post(f"/admin/advisors/{world.marcus.id}/edit", form).status_code == 302
     page = browser.get("/admin/audit?actor=admin:admin").get_data(as_text=True)
     assert "Marcus Bell" in page and "+ attendance" in page
@@ -284,11 +420,15 @@ def test_audit_diff_and_masking_helpers():
     assert by_field["a"]["change"] == "same" and by_field["c"]["change"] == "removed"
     assert by_field["d"]["change"] == "added"
     assert by_field["b"]["came_went"] == {"added": ["3"], "removed": ["1"]}
-    assert mask_text("call +16125550134, 612-555-0134, (612) 555-0134 or 6125550134") == \
-        "call ***0134, ***0134, ***0134 or ***0134"
+    assert (
+        mask_text("call +16125550134, 612-555-0134, (612) 555-0134 or 6125550134")
+        == "call ***0134, ***0134, ***0134 or ***0134"
+    )
     # Dates, times, case numbers and call SIDs are left alone.
-    assert mask_text("case 240117 on 2026-11-17 15:00, call CA0123456789abcdef0123") == \
-        "case 240117 on 2026-11-17 15:00, call CA0123456789abcdef0123"
+    assert (
+        mask_text("case 240117 on 2026-11-17 15:00, call CA0123456789abcdef0123")
+        == "case 240117 on 2026-11-17 15:00, call CA0123456789abcdef0123"
+    )
 
 
 # --------------------------------------------------------------------------- no full numbers anywhere
@@ -298,12 +438,29 @@ def test_no_page_shows_a_full_phone_number(browser, world, session, sim):
     # Real calls through the IVR leave real rows: a call log, case events, a callback task.
     sim.call(World.DANA_PHONE, keys=["4821#", "240117#"], dial=["accept"])
     sim.call(World.OMAR_PHONE, keys=["1357#", "0"], dial=["busy"] * 10)
-    session.add(CallbackTask(kind="callback", status="open", case_id=world.open_case.id, district_id=world.hosted.id,
-                             contact_id=world.dana.id, call_sid="CAcb", callback_e164=World.SHARED_PHONE,
-                             priority_rank=1, queued_at=datetime(2026, 11, 17, 14, 0, tzinfo=UTC)))
-    audit.record(session, at=datetime(2026, 11, 17, 14, 0, tzinfo=UTC), actor="cli:load", action="update",
-                 entity="contact", key="204511", before={"phones": [World.OMAR_PHONE]},
-                 after={"phones": [World.OMAR_PHONE, World.SHARED_PHONE]})
+    session.add(
+        CallbackTask(
+            kind="callback",
+            status="open",
+            case_id=world.open_case.id,
+            district_id=world.hosted.id,
+            contact_id=world.dana.id,
+            call_sid="CAcb",
+            callback_e164=World.SHARED_PHONE,
+            priority_rank=1,
+            queued_at=datetime(2026, 11, 17, 14, 0, tzinfo=UTC),
+        )
+    )
+    audit.record(
+        session,
+        at=datetime(2026, 11, 17, 14, 0, tzinfo=UTC),
+        actor="cli:load",
+        action="update",
+        entity="contact",
+        key="204511",
+        before={"phones": [World.OMAR_PHONE]},
+        after={"phones": [World.OMAR_PHONE, World.SHARED_PHONE]},
+    )
     session.commit()
     assert session.query(CallLog).count() == 2
     browser.login("viewer")
@@ -352,8 +509,12 @@ def test_daily_figures_use_the_metrics_definitions(session, known_calls, clock):
     assert monday["asa_seconds"] == 13.0  # (5 + 10 + 30 + 0 + 20) / 5
     assert monday["abandonment_rate"] == 0.333  # 2 / 6
     sunday = next(r for r in rows if r["day"] == date(2026, 11, 15))
-    assert (sunday["answered"], sunday["service_level"], sunday["asa_seconds"], sunday["abandonment_rate"]) == \
-        (1, 1.0, 3.0, 0.0)
+    assert (sunday["answered"], sunday["service_level"], sunday["asa_seconds"], sunday["abandonment_rate"]) == (
+        1,
+        1.0,
+        3.0,
+        0.0,
+    )
     today = rows[-1]
     assert today["answered"] == 0 and today["service_level"] is None
 

@@ -22,9 +22,18 @@ def _numbers(value) -> set[str]:
 
 @pytest.fixture
 def task(session, world, clock):
-    row = CallbackTask(kind="callback", status="open", case_id=world.open_case.id, district_id=world.hosted.id,
-                       contact_id=world.dana.id, call_sid="CAmask", callback_e164=World.DANA_PHONE,
-                       skill="grade_book", priority_rank=1, queued_at=clock() - timedelta(minutes=5))
+    row = CallbackTask(
+        kind="callback",
+        status="open",
+        case_id=world.open_case.id,
+        district_id=world.hosted.id,
+        contact_id=world.dana.id,
+        call_sid="CAmask",
+        callback_e164=World.DANA_PHONE,
+        skill="grade_book",
+        priority_rank=1,
+        queued_at=clock() - timedelta(minutes=5),
+    )
     session.add(row)
     session.commit()
     return row
@@ -42,17 +51,28 @@ def test_a_viewer_token_gets_masked_numbers_everywhere_in_the_api(client, api_au
     assert advisors == {"Priya Raman": "***0101", "Marcus Bell": "***0102", "Lena Ortiz": "client:lena"}
     tasks = client.get("/api/tasks", headers=viewer).get_json()
     assert [(t["callback_to"], t["callback_e164"]) for t in tasks] == [("***0134", "***0134")]
-    for path in ("/api/contacts?limit=200", "/api/engineers", "/api/advisors", "/api/tasks",
-                 "/api/advisors/presence", "/api/queue", "/api/incidents?state=all"):
+    for path in (
+        "/api/contacts?limit=200",
+        "/api/engineers",
+        "/api/advisors",
+        "/api/tasks",
+        "/api/advisors/presence",
+        "/api/queue",
+        "/api/incidents?state=all",
+    ):
         assert _numbers(client.get(path, headers=viewer).get_json()) == set(), path
 
 
 @pytest.mark.parametrize("role", ["supervisor", "admin"])
 def test_roles_with_the_phones_permission_get_full_numbers(client, api_auth, world, task, role):
     token = api_auth(role)
-    assert client.get(f"/api/contacts/{world.dana.contact_id}", headers=token).get_json()["phones"] == [World.DANA_PHONE]
+    assert client.get(f"/api/contacts/{world.dana.contact_id}", headers=token).get_json()["phones"] == [
+        World.DANA_PHONE
+    ]
     assert {e["phone"] for e in client.get("/api/engineers", headers=token).get_json()["items"]} == {
-        "+16125550177", "+16125550178"}
+        "+16125550177",
+        "+16125550178",
+    }
     assert client.get("/api/advisors/Priya%20Raman", headers=token).get_json()["reach"] == "+16125550101"
     assert client.get("/api/tasks", headers=token).get_json()[0]["callback_e164"] == World.DANA_PHONE
 

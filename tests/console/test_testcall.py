@@ -17,8 +17,10 @@ DANA = {"from": World.DANA_PHONE, "keys": "240117#", "dial": "accept", "at": ""}
 
 def _counts(session) -> dict:
     session.expire_all()
-    return {model.__name__: session.scalar(select(func.count()).select_from(model))
-            for model in (CallLog, CaseEvent, CallbackTask, AuditEntry, Case, Incident, Page)}
+    return {
+        model.__name__: session.scalar(select(func.count()).select_from(model))
+        for model in (CallLog, CaseEvent, CallbackTask, AuditEntry, Case, Incident, Page)
+    }
 
 
 def _one_more_audit_entry(before: dict) -> dict:
@@ -31,9 +33,18 @@ def _redis_state(client) -> dict:
     state = {}
     for key in sorted(k for k in client.keys("*") if not k.startswith("sl:limit:")):
         kind = client.type(key)
-        state[key] = (kind, client.hgetall(key) if kind == "hash" else client.get(key) if kind == "string"
-                      else client.zrange(key, 0, -1, withscores=True) if kind == "zset"
-                      else sorted(client.smembers(key)) if kind == "set" else client.lrange(key, 0, -1))
+        state[key] = (
+            kind,
+            client.hgetall(key)
+            if kind == "hash"
+            else client.get(key)
+            if kind == "string"
+            else client.zrange(key, 0, -1, withscores=True)
+            if kind == "zset"
+            else sorted(client.smembers(key))
+            if kind == "set"
+            else client.lrange(key, 0, -1),
+        )
     return state
 
 
@@ -71,7 +82,7 @@ def test_dana_reaches_her_case_owner_and_nothing_is_kept(browser, world, session
     res = browser.post("/admin/test-call", DANA)
     assert res.status_code == 200, res.get_data(as_text=True)
     page = res.get_data(as_text=True)
-    result = page[page.index('id="result"'):]
+    result = page[page.index('id="result"') :]
     assert "Thank you, Dana" in result
     assert "Connecting you to your case owner" in result
     assert "ringing +16125550101: accept" in result  # the owner, Priya
@@ -92,7 +103,8 @@ def test_fetch_with_the_csrf_header_answers_json(browser, world, session):
     token = _csrf_meta(browser)
     before = _counts(session)
     res = browser.client.post(
-        "/admin/test-call", base_url="https://localhost",
+        "/admin/test-call",
+        base_url="https://localhost",
         data={"from": "(612) 555-0134", "keys": "240117#", "dial": ["no-answer", "accept"], "at": ""},
         headers={"X-CSRFToken": token, "Accept": "application/json", "Referer": "https://localhost/admin/test-call"},
     )
@@ -134,9 +146,12 @@ def test_bad_input_is_explained(browser, world, session):
     assert "keys: &#39;12a#&#39; is not a key group" in page
     assert "dial: &#39;maybe&#39; is not one of" in page
     assert "at: cannot read" in page
-    res = browser.client.post("/admin/test-call", base_url="https://localhost",
-                              data={"from": World.DANA_PHONE, "keys": "x", "csrf_token": _csrf_meta(browser)},
-                              headers={"Accept": "application/json", "Referer": "https://localhost/admin/test-call"})
+    res = browser.client.post(
+        "/admin/test-call",
+        base_url="https://localhost",
+        data={"from": World.DANA_PHONE, "keys": "x", "csrf_token": _csrf_meta(browser)},
+        headers={"Accept": "application/json", "Referer": "https://localhost/admin/test-call"},
+    )
     assert res.status_code == 400 and res.get_json()["problems"][0].startswith("keys:")
     assert _counts(session) == before
 
@@ -147,8 +162,9 @@ def test_a_caller_who_holds_and_leaves_a_message_leaves_nothing(browser, world, 
     browser.login("admin")
     browser.get("/admin/test-call")
     before, redis_before = _counts(session), _redis_state(redis_client)
-    res = browser.post("/admin/test-call", {"from": World.DANA_PHONE, "keys": "240117#,hold:1,1",
-                                            "dial": ["busy"] * 12})
+    res = browser.post(
+        "/admin/test-call", {"from": World.DANA_PHONE, "keys": "240117#,hold:1,1", "dial": ["busy"] * 12}
+    )
     assert res.status_code == 200, res.get_data(as_text=True)
     assert _counts(session) == _one_more_audit_entry(before)
     assert _redis_state(redis_client) == redis_before
@@ -173,7 +189,9 @@ def test_an_outage_report_pages_nobody_and_leaves_nothing(browser, world, sessio
 
 def _json_call(browser, data: dict):
     return browser.client.post(
-        "/admin/test-call", base_url="https://localhost", data={**data, "csrf_token": _csrf_meta(browser)},
+        "/admin/test-call",
+        base_url="https://localhost",
+        data={**data, "csrf_token": _csrf_meta(browser)},
         headers={"Accept": "application/json", "Referer": "https://localhost/admin/test-call"},
     )
 
@@ -183,10 +201,13 @@ def _test_call_entries(session) -> list[AuditEntry]:
     return list(session.scalars(select(AuditEntry).where(AuditEntry.action == "test_call").order_by(AuditEntry.id)))
 
 
-@pytest.mark.parametrize("caller, before_guess", [
-    (World.DANA_PHONE, ""),  # caller ID finds Dana: the line asks her PIN at once
-    ("+16125550999", "104233#,"),  # an unknown number: her contact ID, then the PIN
-])
+@pytest.mark.parametrize(
+    "caller, before_guess",
+    [
+        (World.DANA_PHONE, ""),  # caller ID finds Dana: the line asks her PIN at once
+        ("+16125550999", "104233#,"),  # an unknown number: her contact ID, then the PIN
+    ],
+)
 def test_guesses_at_the_real_pin_cannot_be_told_apart(browser, world, session, caller, before_guess):
     """The attack: a supervisor tries PINs (4821 is Dana's). Before: the right guess reached the
     menu ("Thank you, Dana") and the wrong ones heard "That did not match". Now the PIN prompt is
@@ -219,8 +240,10 @@ def test_a_wrong_pin_can_still_be_simulated(browser, world):
 
 def test_every_test_call_is_audited_without_numbers_or_pin_like_keys(browser, world, session):
     browser.login("supervisor")
-    res = browser.post("/admin/test-call", {"from": "(612) 555-0134", "keys": "240117#,4821#,1,hold:1",
-                                            "dial": "no-answer", "at": "2026-11-17T09:30"})
+    res = browser.post(
+        "/admin/test-call",
+        {"from": "(612) 555-0134", "keys": "240117#,4821#,1,hold:1", "dial": "no-answer", "at": "2026-11-17T09:30"},
+    )
     assert res.status_code == 200
     [entry] = _test_call_entries(session)
     assert (entry.actor, entry.entity, entry.entity_key) == ("admin:supervisor", "call", "***0134")
@@ -253,15 +276,22 @@ def test_the_page_is_rate_limited_per_user(browser, world, session, clock):
     assert _json_call(browser, quick).status_code == 200  # the window has moved on
 
 
-def test_with_redis_down_the_page_refuses_test_calls(browser, settings_overrides, engine, session_factory,
-                                                      dead_redis, clock, telephony, session):
+def test_with_redis_down_the_page_refuses_test_calls(
+    browser, settings_overrides, engine, session_factory, dead_redis, clock, telephony, session
+):
     """Fail closed: without the rate limit's counter no test call is placed (503). (Signed in
     while Redis was up: the same session cookie on a worker whose Redis is unreachable.)"""
     from webhooks import create_app
 
     browser.login("supervisor")
-    app = create_app(settings_overrides, engine=engine, sessions=session_factory, redis_client=dead_redis,
-                     clock=clock, telephony=telephony)
+    app = create_app(
+        settings_overrides,
+        engine=engine,
+        sessions=session_factory,
+        redis_client=dead_redis,
+        clock=clock,
+        telephony=telephony,
+    )
     down = Browser(app.test_client())
     cookie = browser.client.get_cookie("session", domain="localhost")
     down.client.set_cookie("session", cookie.value, domain="localhost")

@@ -73,7 +73,9 @@ def test_unknown_number_identifies_with_contact_id(sim, world: World):
 
 def test_withheld_number_and_wrong_id_never_reveals_which_part(sim, world: World):
     t = sim.call("Anonymous", keys=["999999#", "4821#", "104233#", "0000#"])
-    assert t.heard.count("That did not match our records. Please enter your contact I D, followed by the pound key.") == 0
+    assert (
+        t.heard.count("That did not match our records. Please enter your contact I D, followed by the pound key.") == 0
+    )
     assert sum("did not match" in h for h in t.heard) == 2
     assert not t.said("Dana")
 
@@ -214,16 +216,21 @@ def test_admin_one_off_closure_applies_without_deploy(sim, world: World, session
 def test_global_banner_before_verification_district_banner_after(sim, world: World, session, clock):
     from casestore.models import StatusBanner
 
-    session.add_all([
-        StatusBanner(message="We are investigating slow logins for some districts.", starts_at=clock.now),
-        StatusBanner(message="Lakeview maintenance tonight at ten.", district_id=world.hosted.id, starts_at=clock.now),
-    ])
+    session.add_all(
+        [
+            StatusBanner(message="We are investigating slow logins for some districts.", starts_at=clock.now),
+            StatusBanner(
+                message="Lakeview maintenance tonight at ten.", district_id=world.hosted.id, starts_at=clock.now
+            ),
+        ]
+    )
     session.commit()
     stranger = sim.call("+13125550199", keys=[])
     assert stranger.said("slow logins") and not stranger.said("Lakeview")
     dana = sim.call(World.DANA_PHONE, keys=["4821#", "*"])
     assert dana.heard.index(next(h for h in dana.heard if "slow logins" in h)) < dana.heard.index(
-        next(h for h in dana.heard if "Lakeview maintenance" in h))
+        next(h for h in dana.heard if "Lakeview maintenance" in h)
+    )
 
 
 def test_star_repeats_menu_and_junk_is_not_recognised(sim, world: World):
@@ -261,13 +268,20 @@ def test_contact_id_locks_across_numbers(sim, world: World):
     assert not t.said("Thank you, Dana")
 
 
-def test_hold_music_plays_between_announcements(settings_overrides, engine, session_factory, redis_client, clock, world: World):
+def test_hold_music_plays_between_announcements(
+    settings_overrides, engine, session_factory, redis_client, clock, world: World
+):
     from tests.conftest import AUTH_TOKEN, BASE_URL
     from twilio_doubles.simulator import CallSimulator
     from webhooks import create_app
 
-    app = create_app(dict(settings_overrides, hold_music_url="https://example.test/hold.mp3"),
-                     engine=engine, sessions=session_factory, redis_client=redis_client, clock=clock)
+    app = create_app(
+        dict(settings_overrides, hold_music_url="https://example.test/hold.mp3"),
+        engine=engine,
+        sessions=session_factory,
+        redis_client=redis_client,
+        clock=clock,
+    )
     sim = CallSimulator(app.test_client(), base_url=BASE_URL, auth_token=AUTH_TOKEN, hold_rounds=1)
     t = sim.call(World.DANA_PHONE, keys=["4821#", "240117#"], dial=["busy"] * 10)
     assert t.said("You are number 1 in line")

@@ -69,8 +69,12 @@ def shared_db():
     sessions = make_session_factory(engine)
     with sessions() as s:
         district = District(name="Lakeview Public Schools", state="MN", hosted=True)
-        contact = Contact(contact_id="104233", district=district, name="Dana Whitfield",
-                          pin_hash=hash_pin(PIN_PEPPER, "104233", "4821"))
+        contact = Contact(
+            contact_id="104233",
+            district=district,
+            name="Dana Whitfield",
+            pin_hash=hash_pin(PIN_PEPPER, "104233", "4821"),
+        )
         contact.phones = [ContactPhone(e164=PHONE, position=0)]
         s.add_all([district, contact])
         for i in range(ADVISORS):
@@ -99,14 +103,25 @@ def test_200_callers_50_advisors_two_workers(shared_db, tmp_path):
         presence.set_state(pk, "available", clock())
     carrier = RecordingTelephony()
     settings = {
-        "development": False, "twilio_auth_tokens": (AUTH_TOKEN,), "twilio_account_sid": "AC" + "0" * 32,
-        "public_base_url": BASE_URL, "secret_key": "test-secret-key-0123456789abcdef",
-        "pin_pepper": PIN_PEPPER, "database_url": db_url, "redis_url": TEST_REDIS_URL,
-        "instance_path": tmp_path, "routing_cache_seconds": 30, "wrap_up_seconds": 0,
+        "development": False,
+        "twilio_auth_tokens": (AUTH_TOKEN,),
+        "twilio_account_sid": "AC" + "0" * 32,
+        "public_base_url": BASE_URL,
+        "secret_key": "test-secret-key-0123456789abcdef",
+        "pin_pepper": PIN_PEPPER,
+        "database_url": db_url,
+        "redis_url": TEST_REDIS_URL,
+        "instance_path": tmp_path,
+        "routing_cache_seconds": 30,
+        "wrap_up_seconds": 0,
     }
     workers = [
-        create_app(settings, redis_client=redis_lib.Redis.from_url(TEST_REDIS_URL, decode_responses=True),
-                   clock=clock, telephony=carrier)
+        create_app(
+            settings,
+            redis_client=redis_lib.Redis.from_url(TEST_REDIS_URL, decode_responses=True),
+            clock=clock,
+            telephony=carrier,
+        )
         for _ in range(2)
     ]
     sims = [CallSimulator(w.test_client(), base_url=BASE_URL, auth_token=AUTH_TOKEN) for w in workers]
@@ -120,15 +135,20 @@ def test_200_callers_50_advisors_two_workers(shared_db, tmp_path):
     def post(path: str, params: dict) -> ET.Element:
         sim = sims[next(turn) % 2]  # alternate workers, like a round-robin load balancer
         if path.startswith(BASE_URL):
-            path = path[len(BASE_URL):]
+            path = path[len(BASE_URL) :]
         return ET.fromstring(sim.post(path, params))
 
     class Caller:
         def __init__(self) -> None:
             self.sid = "CA" + uuid.uuid4().hex
             carrier.inbound(self.sid)
-            self.base = {"CallSid": self.sid, "AccountSid": "AC" + "0" * 32, "From": PHONE,
-                         "To": "+18005550100", "CallStatus": "in-progress"}
+            self.base = {
+                "CallSid": self.sid,
+                "AccountSid": "AC" + "0" * 32,
+                "From": PHONE,
+                "To": "+18005550100",
+                "CallStatus": "in-progress",
+            }
             self.root: ET.Element | None = None
             self.talking_to: int | None = None
             self.dial_action = ""
@@ -223,6 +243,8 @@ def test_200_callers_50_advisors_two_workers(shared_db, tmp_path):
     assert sum(1 for c in callers if c.seen_redirects) >= ADVISORS, connected
     now = clock()
     views = presence.snapshot(advisor_pks, now)
-    assert all(v.state == "available" for v in views.values()), {pk: v.state for pk, v in views.items() if v.state != "available"}
+    assert all(v.state == "available" for v in views.values()), {
+        pk: v.state for pk, v in views.items() if v.state != "available"
+    }
     assert client.zcard("{sl:queue}:line") == 0
     client.flushdb()

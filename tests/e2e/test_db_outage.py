@@ -96,9 +96,9 @@ def _said(root: ET.Element) -> str:
     return " ".join(s.text or "" for s in root.iter("Say"))
 
 
-def test_the_database_killed_mid_call_and_restarted(private_postgres, settings_overrides, redis_client, clock,
-                                                     telephony, tmp_path, redis_breaker):
-    from casestore.redisguard import DB_BREAKER
+def test_the_database_killed_mid_call_and_restarted(
+    private_postgres, settings_overrides, redis_client, clock, telephony, tmp_path
+):
     from ivr import spool
     from twilio_doubles.simulator import CallSimulator
     from webhooks import create_app
@@ -111,9 +111,14 @@ def test_the_database_killed_mid_call_and_restarted(private_postgres, settings_o
         s.commit()
     from routing.presence import Presence
 
-    app = create_app(dict(settings_overrides, database_url=private_postgres.url, instance_path=tmp_path / "inst"),
-                     engine=engine, sessions=make_session_factory(engine), redis_client=redis_client,
-                     clock=clock, telephony=telephony)
+    app = create_app(
+        dict(settings_overrides, database_url=private_postgres.url, instance_path=tmp_path / "inst"),
+        engine=engine,
+        sessions=make_session_factory(engine),
+        redis_client=redis_client,
+        clock=clock,
+        telephony=telephony,
+    )
     svc = app.extensions["supportline"]
     with svc.sessions() as s:
         from casestore.models import Advisor
@@ -127,18 +132,20 @@ def test_the_database_killed_mid_call_and_restarted(private_postgres, settings_o
 
     private_postgres.crash()
     # Mid-call and for a new caller: the fallback (apology, then the overflow number), each fast.
-    for sid, path in (("CAbefore", root.find("Gather").get("action")), ("CAduring", "/voice/incoming"),
-                      ("CAduring2", "/voice/incoming")):
+    for sid, path in (
+        ("CAbefore", root.find("Gather").get("action")),
+        ("CAduring", "/voice/incoming"),
+        ("CAduring2", "/voice/incoming"),
+    ):
         started = time.perf_counter()
         body = sim.post(path, dict(base, CallSid=sid, Digits="4821"))
         assert time.perf_counter() - started < 1.0
         assert "trouble with our phone system" in body and "+16125550100" in body, body
-    assert not DB_BREAKER.usable()
+    assert not svc.breakers.db.usable()
     assert spool.pending(spool_path(svc)) == 3  # each call's trace, on this machine's disk
 
     private_postgres.start()
-    redis_breaker.reset()  # the 5 s cooldown has passed (not waited for: the clock is injected elsewhere)
-    DB_BREAKER.reset()
+    svc.breakers.reset()  # the 5 s cooldown has passed (not waited for: the clock is injected elsewhere)
     # Recovery on its own: the next caller is verified and put through, and this web process
     # writes what it spooled into the call log (no worker needed).
     t = sim.call(World.DANA_PHONE, keys=["4821#", "240117#"], dial=["accept"], call_sid="CAafter")
@@ -162,21 +169,26 @@ def _put_through(sim, sid: str, keys: list[str]) -> tuple[str, dict]:
         root = ET.fromstring(sim.post(root.find("Gather").get("action"), dict(base, Digits=digits)))
     dial = root.find("Dial")
     assert dial is not None, ET.tostring(root)
-    leg = {"CallSid": f"{sid}-leg", "ParentCallSid": sid, "From": base["To"], "To": next(iter(dial)).text,
-           "CallStatus": "in-progress"}
+    leg = {
+        "CallSid": f"{sid}-leg",
+        "ParentCallSid": sid,
+        "From": base["To"],
+        "To": next(iter(dial)).text,
+        "CallStatus": "in-progress",
+    }
     whisper = ET.fromstring(sim.post(next(iter(dial)).get("url"), leg))
     assert ET.fromstring(sim.post(whisper.find("Gather").get("action"), dict(leg, Digits="1"))).find("Hangup") is None
     return dial.get("action"), base
 
 
 def test_the_end_of_calls_heard_during_an_outage_closes_their_rows_and_frees_their_advisors(
-        private_postgres, settings_overrides, redis_client, clock, telephony, tmp_path, redis_breaker):
+    private_postgres, settings_overrides, redis_client, clock, telephony, tmp_path
+):
     """Issue #13 item 5: three callers talking with three advisors when the database stops; their
     Dial results and final statuses arrive during the outage. Once it is back, one replay of the
     spool and one reconcile pass: every row closed with the right outcome, every advisor free."""
     from casestore.models import Advisor
-    from casestore.redisguard import DB_BREAKER
-    from ivr import spool, staffing
+    from ivr import staffing
     from routing.presence import Presence
     from twilio_doubles.simulator import CallSimulator
     from webhooks import create_app
@@ -189,9 +201,14 @@ def test_the_end_of_calls_heard_during_an_outage_closes_their_rows_and_frees_the
         build_world(s, PIN_PEPPER)
         s.commit()
         advisors = list(s.scalars(select(Advisor.id)))
-    app = create_app(dict(settings_overrides, database_url=private_postgres.url, instance_path=tmp_path / "inst"),
-                     engine=engine, sessions=make_session_factory(engine), redis_client=redis_client,
-                     clock=clock, telephony=telephony)
+    app = create_app(
+        dict(settings_overrides, database_url=private_postgres.url, instance_path=tmp_path / "inst"),
+        engine=engine,
+        sessions=make_session_factory(engine),
+        redis_client=redis_client,
+        clock=clock,
+        telephony=telephony,
+    )
     svc = app.extensions["supportline"]
     for pk in advisors:
         Presence(redis_client).set_state(pk, "available", clock())
@@ -211,23 +228,25 @@ def test_the_end_of_calls_heard_during_an_outage_closes_their_rows_and_frees_the
     assert spool.pending(spool_path(svc)) == 6 and World.DANA_PHONE not in spooled and "0134" in spooled
 
     private_postgres.start()
-    redis_breaker.reset()
-    DB_BREAKER.reset()
+    svc.breakers.reset()
     clock.advance(seconds=30)
     thread = replay_spool_in_background(svc)  # what the worker's timer, or the next webhook, does
     if thread is not None:
         thread.join(timeout=20)
     with Session(engine) as s:  # the dispatcher's reconcile pass
-        staffing.reconcile(s, svc.presence, redis_client, clock(), svc.settings.wrap_up_seconds,
-                           **reconcile_options(svc))
+        staffing.reconcile(
+            s, svc.presence, redis_client, clock(), svc.settings.wrap_up_seconds, **reconcile_options(svc)
+        )
         s.commit()
     clock.advance(seconds=svc.settings.wrap_up_seconds)  # the wrap-up after the talk
     with Session(engine) as s:
         rows = {r.call_sid: r for r in s.scalars(select(CallLog))}
     open_rows = [sid for sid in dials if rows[sid].ended_at is None]
     stranded = [pk for pk in advisors if Presence(redis_client).get(pk, clock()).state == "on_call"]
-    print(f"after the outage: {len(open_rows)} of {len(dials)} rows open, {len(stranded)} of {len(advisors)} "
-          f"advisors stranded")
+    print(
+        f"after the outage: {len(open_rows)} of {len(dials)} rows open, {len(stranded)} of {len(advisors)} "
+        f"advisors stranded"
+    )
     assert open_rows == [] and stranded == []
     for sid in dials:
         row = rows[sid]

@@ -20,8 +20,14 @@ def degraded(settings_overrides, engine, session_factory, dead_redis, clock, tel
     from twilio_doubles.simulator import CallSimulator, advance_clock
     from webhooks import create_app
 
-    app = create_app(settings_overrides, engine=engine, sessions=session_factory, redis_client=dead_redis,
-                     clock=clock, telephony=telephony)
+    app = create_app(
+        settings_overrides,
+        engine=engine,
+        sessions=session_factory,
+        redis_client=dead_redis,
+        clock=clock,
+        telephony=telephony,
+    )
     return CallSimulator(app.test_client(), base_url=BASE_URL, auth_token=AUTH_TOKEN, advance=advance_clock(clock))
 
 
@@ -51,31 +57,43 @@ def test_with_redis_down_lockouts_are_counted_in_the_database(degraded, world, s
     assert again.said("entry has been paused") and not again.said("Thank you, Dana")
 
 
-def test_the_breaker_skips_redis_after_a_failure_and_tries_again_after_the_cooldown(redis_breaker):
+def test_the_breaker_skips_redis_after_a_failure_and_tries_again_after_the_cooldown():
+    from casestore.redisguard import Breaker
+
     now = [100.0]
-    redis_breaker.clock = lambda: now[0]
-    try:
-        assert redis_breaker.usable()
-        redis_breaker.failed(ConnectionError("down"))
-        assert not redis_breaker.usable()
-        now[0] += redis_breaker.cooldown
-        assert redis_breaker.usable()
-        redis_breaker.succeeded()
-        assert redis_breaker.usable()
-    finally:
-        redis_breaker.clock = time.monotonic
+    breaker = Breaker(clock=lambda: now[0])
+    assert breaker.usable()
+    breaker.failed(ConnectionError("down"))
+    assert not breaker.usable()
+    now[0] += breaker.cooldown
+    assert breaker.usable()
+    breaker.succeeded()
+    assert breaker.usable()
 
 
-def test_a_call_carries_on_when_redis_comes_back_mid_call(settings_overrides, engine, session_factory, dead_redis,
-                                                          redis_client, clock, telephony, world, redis_breaker):
+def test_a_call_carries_on_when_redis_comes_back_mid_call(
+    settings_overrides, engine, session_factory, dead_redis, redis_client, clock, telephony, world
+):
     """State written to the database while Redis was down is found once it is back."""
     from twilio_doubles.simulator import CallSimulator
     from webhooks import create_app
 
-    down = create_app(settings_overrides, engine=engine, sessions=session_factory, redis_client=dead_redis,
-                      clock=clock, telephony=telephony)
-    up = create_app(settings_overrides, engine=engine, sessions=session_factory, redis_client=redis_client,
-                    clock=clock, telephony=telephony)
+    down = create_app(
+        settings_overrides,
+        engine=engine,
+        sessions=session_factory,
+        redis_client=dead_redis,
+        clock=clock,
+        telephony=telephony,
+    )
+    up = create_app(
+        settings_overrides,
+        engine=engine,
+        sessions=session_factory,
+        redis_client=redis_client,
+        clock=clock,
+        telephony=telephony,
+    )
     sim_down = CallSimulator(down.test_client(), base_url=BASE_URL, auth_token=AUTH_TOKEN)
     sim_up = CallSimulator(up.test_client(), base_url=BASE_URL, auth_token=AUTH_TOKEN)
     import xml.etree.ElementTree as ET
@@ -83,34 +101,42 @@ def test_a_call_carries_on_when_redis_comes_back_mid_call(settings_overrides, en
     base = {"CallSid": "CAmid", "From": World.DANA_PHONE, "To": "+18005550100", "CallStatus": "in-progress"}
     root = ET.fromstring(sim_down.post("/voice/incoming", base))
     action = root.find("Gather").get("action")
-    redis_breaker.reset()  # Redis is back
+    # Redis is back: `up` (its own breakers, never opened: apps do not share them) reads it again.
+    assert not down.extensions["supportline"].breakers.redis.usable()
+    assert up.extensions["supportline"].breakers.redis.usable()
     root = ET.fromstring(sim_up.post(action, dict(base, Digits="4821")))
     assert "Thank you, Dana" in " ".join(s.text or "" for s in root.iter("Say"))
 
 
-def test_with_the_database_down_every_webhook_answers_the_fallback_within_a_second(settings_overrides, redis_client,
-                                                                                    clock, telephony, world):
+def test_with_the_database_down_every_webhook_answers_the_fallback_within_a_second(
+    settings_overrides, redis_client, clock, telephony, world
+):
     from twilio_doubles.simulator import CallSimulator
     from webhooks import create_app
 
-    app = create_app(dict(settings_overrides, database_url="postgresql+psycopg://nobody@127.0.0.1:1/none"),
-                     redis_client=redis_client, clock=clock, telephony=telephony)
+    app = create_app(
+        dict(settings_overrides, database_url="postgresql+psycopg://nobody@127.0.0.1:1/none"),
+        redis_client=redis_client,
+        clock=clock,
+        telephony=telephony,
+    )
     sim = CallSimulator(app.test_client(), base_url=BASE_URL, auth_token=AUTH_TOKEN)
     for path in ("/voice/incoming", "/voice/pin?n=1", "/voice/menu?n=2", "/voice/status"):
         started = time.perf_counter()
-        body = sim.post(path, {"CallSid": "CAdown", "From": World.DANA_PHONE, "Digits": "4821",
-                               "CallStatus": "completed"})
+        body = sim.post(
+            path, {"CallSid": "CAdown", "From": World.DANA_PHONE, "Digits": "4821", "CallStatus": "completed"}
+        )
         assert time.perf_counter() - started < 1.0
         assert "<Response" in body
     body = sim.post("/voice/incoming", {"CallSid": "CAdown2", "From": World.DANA_PHONE})
     assert "+16125550100" in body and "trouble with our phone system" in body
-    from casestore.redisguard import DB_BREAKER
-
-    assert not DB_BREAKER.usable()  # later requests do not even try for a few seconds
+    # Later requests to this app do not even try for a few seconds.
+    assert not app.extensions["supportline"].breakers.db.usable()
 
 
 def test_call_log_records_are_spooled_while_the_database_is_down_and_replayed_after(
-        settings_overrides, engine, session_factory, redis_client, clock, telephony, world, session):
+    settings_overrides, engine, session_factory, redis_client, clock, telephony, world, session
+):
     """Write-behind: the fallback keeps the call's trace in a local file (not in Redis, which may
     lose it); the call log gets it exactly once when the database is back."""
     from ivr import spool
@@ -118,8 +144,12 @@ def test_call_log_records_are_spooled_while_the_database_is_down_and_replayed_af
     from webhooks import create_app
     from webhooks.voice import spool_path
 
-    broken = create_app(dict(settings_overrides, database_url="postgresql+psycopg://nobody@127.0.0.1:1/none"),
-                        redis_client=redis_client, clock=clock, telephony=telephony)
+    broken = create_app(
+        dict(settings_overrides, database_url="postgresql+psycopg://nobody@127.0.0.1:1/none"),
+        redis_client=redis_client,
+        clock=clock,
+        telephony=telephony,
+    )
     svc = broken.extensions["supportline"]
     sim = CallSimulator(broken.test_client(), base_url=BASE_URL, auth_token=AUTH_TOKEN)
     sim.post("/voice/incoming", {"CallSid": "CAspool1", "From": World.DANA_PHONE})
@@ -155,9 +185,23 @@ def private_redis(tmp_path):
         proc: subprocess.Popen | None = None
 
         def start(self) -> None:
-            self.proc = subprocess.Popen([REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                          "--appendonly", "no", "--dir", str(tmp_path)],
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(
+                [
+                    REDIS_SERVER,
+                    "--port",
+                    str(port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(tmp_path),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             client = redis_lib.Redis(port=port)
             for _ in range(200):
                 try:
@@ -179,8 +223,9 @@ def private_redis(tmp_path):
         server.kill()
 
 
-def test_a_real_redis_killed_mid_call_and_restarted(private_redis, settings_overrides, engine, session_factory,
-                                                    clock, telephony, world, session, redis_breaker):
+def test_a_real_redis_killed_mid_call_and_restarted(
+    private_redis, settings_overrides, engine, session_factory, clock, telephony, world, session
+):
     """Kill the real Redis between two steps of a call: the call is still verified and put through
     (degraded mode); restart it: the next call uses Redis again."""
     import xml.etree.ElementTree as ET
@@ -193,12 +238,19 @@ def test_a_real_redis_killed_mid_call_and_restarted(private_redis, settings_over
     from twilio_doubles.simulator import CallSimulator
     from webhooks import create_app
 
-    client = redis_lib.Redis(port=private_redis.port, decode_responses=True, socket_connect_timeout=0.5,
-                             retry=Retry(NoBackoff(), 0))
+    client = redis_lib.Redis(
+        port=private_redis.port, decode_responses=True, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0)
+    )
     staffing.set_presence(session, Presence(client), world.priya.id, "available", clock(), actor="test")
     session.commit()
-    app = create_app(settings_overrides, engine=engine, sessions=session_factory, redis_client=client,
-                     clock=clock, telephony=telephony)
+    app = create_app(
+        settings_overrides,
+        engine=engine,
+        sessions=session_factory,
+        redis_client=client,
+        clock=clock,
+        telephony=telephony,
+    )
     sim = CallSimulator(app.test_client(), base_url=BASE_URL, auth_token=AUTH_TOKEN)
     base = {"CallSid": "CAkill", "From": World.DANA_PHONE, "To": "+18005550100", "CallStatus": "in-progress"}
     root = ET.fromstring(sim.post("/voice/incoming", base))
@@ -214,7 +266,7 @@ def test_a_real_redis_killed_mid_call_and_restarted(private_redis, settings_over
     root = ET.fromstring(sim.post(root.find("Gather").get("action"), dict(base, Digits="240117")))
     assert (next(iter(root.find("Dial"))).text or "").strip() == "+16125550101"
     private_redis.start()  # empty: presence, the line and call states are gone
-    redis_breaker.reset()  # the cooldown has passed
+    app.extensions["supportline"].breakers.redis.reset()  # the cooldown has passed
     # What the dispatcher does every 30 s: presence comes back from the database, and Priya, whom
     # the database holds for CAkill (put through while Redis was down), is on that call, not free.
     assert staffing.reconcile(session, Presence(client), client, clock(), 60)[world.priya.id] == "on_call"
@@ -228,40 +280,40 @@ def test_a_real_redis_killed_mid_call_and_restarted(private_redis, settings_over
     assert t.connected_to == "+16125550101"
 
 
-def test_a_process_still_in_its_cooldown_finds_a_call_another_process_wrote_to_redis(
-        redis_client, session, redis_breaker):
+def test_a_process_still_in_its_cooldown_finds_a_call_another_process_wrote_to_redis(redis_client, session):
     """After a Redis restart, one process is back on Redis while another's breaker is still open:
     the second finds no state in the database, probes Redis, finds it there, and carries on
     instead of sending the caller back to the greeting."""
+    from casestore.redisguard import Breaker
     from ivr.state import CallState, CallStore
 
     now = [100.0]
-    redis_breaker.clock = lambda: now[0]
-    try:
-        store = CallStore(redis_client, session=session)
-        store.finish("CAback", "/voice/pin?n=1", "<Response/>", CallState(sid="CAback", seq=1), False)
-        redis_breaker.failed(ConnectionError("was down"))  # this process has not noticed it is back
-        _answer, state = store.begin("CAback", "/voice/menu?n=2")
-        assert state is not None and state.seq == 1 and redis_breaker.usable()
-        # While Redis is really down, probes are spaced out: one every PROBE_SECONDS at most.
-        dead = CallStore(__import__("redis").Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2),
-                         session=session)
-        pings = []
+    breaker = Breaker(clock=lambda: now[0])  # this process's
+    store = CallStore(redis_client, session=session, breaker=breaker)
+    store.finish("CAback", "/voice/pin?n=1", "<Response/>", CallState(sid="CAback", seq=1), False)
+    breaker.failed(ConnectionError("was down"))  # this process has not noticed it is back
+    _answer, state = store.begin("CAback", "/voice/menu?n=2")
+    assert state is not None and state.seq == 1 and breaker.usable()
+    # While Redis is really down, probes are spaced out: one every PROBE_SECONDS at most.
+    dead = CallStore(
+        __import__("redis").Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2),
+        session=session,
+        breaker=breaker,
+    )
+    pings = []
 
-        def ping():
-            pings.append(now[0])
-            raise redis_lib.ConnectionError("refused")
+    def ping():
+        pings.append(now[0])
+        raise redis_lib.ConnectionError("refused")
 
-        dead.redis.ping = ping
-        now[0] += 0.5  # the first probe was just now
-        redis_breaker.failed(ConnectionError("down"))
-        assert dead.begin("CAnone", "/voice/menu?n=2") == (None, None)
-        assert not redis_breaker.usable()
-        assert dead.load("CAnone") is None and len(pings) == 1  # no second probe within PROBE_SECONDS
-        now[0] += 0.5
-        assert dead.load("CAnone") is None and len(pings) == 2
-    finally:
-        redis_breaker.clock = __import__("time").monotonic
+    dead.redis.ping = ping
+    now[0] += 0.5  # the first probe was just now
+    breaker.failed(ConnectionError("down"))
+    assert dead.begin("CAnone", "/voice/menu?n=2") == (None, None)
+    assert not breaker.usable()
+    assert dead.load("CAnone") is None and len(pings) == 1  # no second probe within PROBE_SECONDS
+    now[0] += 0.5
+    assert dead.load("CAnone") is None and len(pings) == 2
 
 
 def test_only_an_unreachable_database_opens_the_breaker():
@@ -290,7 +342,6 @@ def test_one_transactions_deadlock_answers_that_request_only(app, sim, world, mo
     from psycopg import errors as pg_errors
     from sqlalchemy.exc import OperationalError
 
-    from casestore.redisguard import DB_BREAKER
     from ivr import flow
 
     real = flow.handle
@@ -305,7 +356,7 @@ def test_one_transactions_deadlock_answers_that_request_only(app, sim, world, mo
     monkeypatch.setattr(flow, "handle", deadlocked_once)
     body = sim.post("/voice/incoming", {"CallSid": "CAdeadlock", "From": World.DANA_PHONE})
     assert "trouble with our phone system" in body
-    assert DB_BREAKER.usable()
+    assert app.extensions["supportline"].breakers.db.usable()
     # The failed request's trace was spooled; replay it here rather than in the background thread
     # the next request would start (this test's sessions share one connection).
     from ivr import spool
@@ -363,10 +414,13 @@ def test_with_redis_down_a_message_at_the_beep_is_saved(degraded, world, session
     assert task.kind == "message" and task.recording_url.startswith("https://api.twilio.com/recordings/")
 
 
-@pytest.mark.parametrize("digits, said, kind", [
-    ("2", "call you back at the number ending in 0 1 3 4", "callback"),  # a callback instead of waiting
-    ("*", "leave your message", None),  # back to the line: there is none, so the degraded message prompt
-])
+@pytest.mark.parametrize(
+    "digits, said, kind",
+    [
+        ("2", "call you back at the number ending in 0 1 3 4", "callback"),  # a callback instead of waiting
+        ("*", "leave your message", None),  # back to the line: there is none, so the degraded message prompt
+    ],
+)
 def test_with_redis_down_the_queue_choices_work_in_degraded_mode(degraded, world, session, digits, said, kind):
     """A hold prompt's choices answered while Redis is unreachable (the caller pressed 1 on hold
     just as it went away): a callback is recorded in the database, and 'keep my place' gives the
@@ -380,7 +434,8 @@ def test_with_redis_down_the_queue_choices_work_in_degraded_mode(degraded, world
 
 
 def test_redis_lost_between_two_reads_of_a_hold_round_hunts_instead_of_the_apology(
-        sim, world, session, redis_client, clock, monkeypatch, redis_breaker):
+    sim, world, session, redis_client, clock, monkeypatch, redis_breaker
+):
     """Redis goes away after the hold round read the caller's place in line but before it read the
     caller's offer (seen in the storm bench's Redis kill): the caller is put through by the
     degraded hunt, never the apology."""

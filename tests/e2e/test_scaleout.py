@@ -158,8 +158,9 @@ class Processes:
 
 
 def _cli(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([str(BIN / "supportline"), *args], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [str(BIN / "supportline"), *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, f"supportline {' '.join(args)}: {done.stdout}{done.stderr}"
     return done.stdout
 
@@ -177,8 +178,12 @@ class Balancer:
     def post(self, path: str, params: dict[str, str], via: int | None = None) -> ET.Element:
         i = next(self.turn) % len(self.ports) if via is None else via
         signature = self.validator.compute_signature(BASE_URL + path, params)
-        res = self.http[i].post(f"http://127.0.0.1:{self.ports[i]}{path}", data=params,
-                                headers={"X-Twilio-Signature": signature}, timeout=15)
+        res = self.http[i].post(
+            f"http://127.0.0.1:{self.ports[i]}{path}",
+            data=params,
+            headers={"X-Twilio-Signature": signature},
+            timeout=15,
+        )
         assert res.status_code == 200, (path, res.status_code, res.text[:300])
         root = ET.fromstring(res.text)
         assert FAULT not in said(root), (path, res.text)  # never the fault fallback
@@ -197,8 +202,14 @@ class Call:
     def __init__(self, lb: Balancer, phone: str) -> None:
         self.lb = lb
         self.sid = "CA" + uuid.uuid4().hex
-        self.base = {"CallSid": self.sid, "AccountSid": "AC" + "0" * 32, "From": phone, "To": "+18005550100",
-                     "Direction": "inbound", "CallStatus": "in-progress"}
+        self.base = {
+            "CallSid": self.sid,
+            "AccountSid": "AC" + "0" * 32,
+            "From": phone,
+            "To": "+18005550100",
+            "Direction": "inbound",
+            "CallStatus": "in-progress",
+        }
 
     def post(self, path: str, via: int | None = None, **extra: str) -> ET.Element:
         return self.lb.post(path, dict(self.base, **extra), via=via)
@@ -272,10 +283,18 @@ def test_two_web_processes_share_one_call_flow(scaleout_db, shared_redis, tmp_pa
     ports = [_free_port(), _free_port()]
     try:
         for i, port in enumerate(ports):
-            procs.start(f"web-{'ab'[i]}", [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "webhooks:create_app()"],
-                        dict(env, SUPPORTLINE_BIND=f"127.0.0.1:{port}",
-                             SUPPORTLINE_INSTANCE=str(tmp_path / f"instance-{'ab'[i]}")))
-        procs.start("worker", [str(BIN / "supportline"), "worker"], dict(env, SUPPORTLINE_INSTANCE=str(tmp_path / "instance-w")))
+            procs.start(
+                f"web-{'ab'[i]}",
+                [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "webhooks:create_app()"],
+                dict(
+                    env,
+                    SUPPORTLINE_BIND=f"127.0.0.1:{port}",
+                    SUPPORTLINE_INSTANCE=str(tmp_path / f"instance-{'ab'[i]}"),
+                ),
+            )
+        procs.start(
+            "worker", [str(BIN / "supportline"), "worker"], dict(env, SUPPORTLINE_INSTANCE=str(tmp_path / "instance-w"))
+        )
         lb = Balancer(ports)
         deadline = time.monotonic() + 30
         for i in range(2):
@@ -316,8 +335,10 @@ def test_two_web_processes_share_one_call_flow(scaleout_db, shared_redis, tmp_pa
             gate.wait()
             answers[call.sid] = call.post(menu.find("Gather").get("action"), via, Digits="0")
 
-        racers = [threading.Thread(target=press_0, args=(dana, dana_menu, 0)),
-                  threading.Thread(target=press_0, args=(jennifer, jennifer_menu, 1))]
+        racers = [
+            threading.Thread(target=press_0, args=(dana, dana_menu, 0)),
+            threading.Thread(target=press_0, args=(jennifer, jennifer_menu, 1)),
+        ]
         for t in racers:
             t.start()
         for t in racers:
@@ -361,8 +382,12 @@ def test_two_web_processes_share_one_call_flow(scaleout_db, shared_redis, tmp_pa
         for i in range(2):
             call = Call(lb, DANA)  # (not lb.post: this answer is the apology it refuses elsewhere)
             signature = lb.validator.compute_signature(BASE_URL + "/voice/fallback", call.base)
-            res = lb.http[i].post(f"http://127.0.0.1:{ports[i]}/voice/fallback", data=call.base,
-                                  headers={"X-Twilio-Signature": signature}, timeout=5)
+            res = lb.http[i].post(
+                f"http://127.0.0.1:{ports[i]}/voice/fallback",
+                data=call.base,
+                headers={"X-Twilio-Signature": signature},
+                timeout=5,
+            )
             root = ET.fromstring(res.text)
             assert "press 8" in said(root.find("Gather")) and root.find("Dial").text == OVERFLOW
             offer = root.find("Gather").get("action")

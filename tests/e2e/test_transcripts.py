@@ -24,27 +24,57 @@ UPDATE = os.environ.get("SUPPORTLINE_UPDATE_TRANSCRIPTS") == "1"
 # name -> the `supportline call` arguments (local times in America/Chicago; demo data)
 CALLS: dict[str, list[str]] = {
     # the README's example: the case owner misses the ring, the next advisor takes it
-    "readme_owner_then_next": ["--from", "(612) 555-0134", "--at", "2026-11-24 10:00",
-                               "--keys", "241025#", "--dial", "no-answer,accept"],
+    "readme_owner_then_next": [
+        "--from",
+        "(612) 555-0134",
+        "--at",
+        "2026-11-24 10:00",
+        "--keys",
+        "241025#",
+        "--dial",
+        "no-answer,accept",
+    ],
     # a wrong PIN, three times: locked out
-    "wrong_pin": ["--from", "(612) 555-0134", "--at", "2026-11-24 10:00", "--wrong-pin",
-                  "--keys", ",,"],
+    "wrong_pin": ["--from", "(612) 555-0134", "--at", "2026-11-24 10:00", "--wrong-pin", "--keys", ",,"],
     # 0: the next available advisor for a new issue
     "press_0": ["--from", "(612) 555-0134", "--at", "2026-11-24 10:00", "--keys", "0", "--dial", "accept"],
     # an unknown case number three times, then an advisor
-    "unknown_case_three_times": ["--from", "(612) 555-0134", "--at", "2026-11-24 10:00",
-                                 "--keys", "99999#,99998#,99997#", "--dial", "accept"],
+    "unknown_case_three_times": [
+        "--from",
+        "(612) 555-0134",
+        "--at",
+        "2026-11-24 10:00",
+        "--keys",
+        "99999#,99998#,99997#",
+        "--dial",
+        "accept",
+    ],
     # a number the line does not know: contact ID, then the (simulated) PIN
-    "unknown_number_contact_id": ["--from", "+1 415 555 0100", "--at", "2026-11-24 10:00",
-                                  "--keys", "104233#,0", "--dial", "accept"],
+    "unknown_number_contact_id": [
+        "--from",
+        "+1 415 555 0100",
+        "--at",
+        "2026-11-24 10:00",
+        "--keys",
+        "104233#,0",
+        "--dial",
+        "accept",
+    ],
     # a withheld number
     "anonymous": ["--from", "Anonymous", "--at", "2026-11-24 10:00", "--keys", "583324#,0", "--dial", "accept"],
     # option 8 at night for a hosted district: the on-call engineer
-    "outage_at_night": ["--from", "(612) 555-0134", "--at", "2026-11-24 22:30", "--keys", "8",
-                        "--dial", "accept"],
+    "outage_at_night": ["--from", "(612) 555-0134", "--at", "2026-11-24 22:30", "--keys", "8", "--dial", "accept"],
     # option 8 on Thanksgiving: on-call hosting support is there on holidays
-    "outage_on_thanksgiving": ["--from", "(612) 555-0134", "--at", "2026-11-26 10:00", "--keys", "8",
-                               "--dial", "no-answer,accept"],
+    "outage_on_thanksgiving": [
+        "--from",
+        "(612) 555-0134",
+        "--at",
+        "2026-11-26 10:00",
+        "--keys",
+        "8",
+        "--dial",
+        "no-answer,accept",
+    ],
     # a non-hosted district's contact on Thanksgiving: closed, no option 8
     "thanksgiving_not_hosted": ["--from", "(319) 555-0179", "--at", "2026-11-26 10:00"],
     # Saturday morning, hosted: closed, option 8 offered
@@ -54,21 +84,27 @@ CALLS: dict[str, list[str]] = {
     # a minute before opening on that Monday: closed
     "dst_monday_before_open": ["--from", "(319) 555-0179", "--at", "2026-03-09 05:59"],
     # a closed case of the district, in its reopen window or not
-    "closed_case": ["--from", "(612) 555-0134", "--at", "2026-11-24 10:00", "--keys", "240100#,1",
-                    "--dial", "accept"],
+    "closed_case": ["--from", "(612) 555-0134", "--at", "2026-11-24 10:00", "--keys", "240100#,1", "--dial", "accept"],
     # silence at the menu
     "no_input_at_menu": ["--from", "(612) 555-0134", "--at", "2026-11-24 10:00", "--keys", ",,,"],
     # nobody answers: the caller leaves a message
-    "nobody_answers": ["--from", "(612) 555-0134", "--at", "2026-11-24 10:00", "--keys", "0",
-                       "--dial", "no-answer,no-answer,no-answer,no-answer"],
+    "nobody_answers": [
+        "--from",
+        "(612) 555-0134",
+        "--at",
+        "2026-11-24 10:00",
+        "--keys",
+        "0",
+        "--dial",
+        "no-answer,no-answer,no-answer,no-answer",
+    ],
 }
 
 
 @pytest.fixture(scope="module")
 def demo_instance(tmp_path_factory):
     folder = tmp_path_factory.mktemp("demo")
-    env = {"DATABASE_URL": f"sqlite:///{folder / 'demo.sqlite3'}", "SUPPORTLINE_INSTANCE": str(folder),
-           "REDIS_URL": ""}
+    env = {"DATABASE_URL": f"sqlite:///{folder / 'demo.sqlite3'}", "SUPPORTLINE_INSTANCE": str(folder), "REDIS_URL": ""}
     runner = CliRunner()
     for args in (["--dev", "db", "upgrade"], ["--dev", "load", str(DEMO)]):
         result = runner.invoke(main, args, env=env)

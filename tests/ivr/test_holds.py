@@ -199,8 +199,14 @@ def degraded_sim(settings_overrides, engine, session_factory, clock, telephony, 
     from twilio_doubles.simulator import CallSimulator
     from webhooks import create_app
 
-    app = create_app(settings_overrides, engine=engine, sessions=session_factory, redis_client=dead_redis,
-                     clock=clock, telephony=telephony)
+    app = create_app(
+        settings_overrides,
+        engine=engine,
+        sessions=session_factory,
+        redis_client=dead_redis,
+        clock=clock,
+        telephony=telephony,
+    )
     return CallSimulator(app.test_client(), base_url=BASE_URL, auth_token=AUTH_TOKEN)
 
 
@@ -228,11 +234,14 @@ def test_with_redis_down_two_calls_at_once_never_get_the_same_advisor(degraded_s
     assert _dialled(second) == "+16125550102"  # Marcus: Priya is held for CAdeg1
     assert _dialled(third) is None and third.find("Record") is not None  # nobody free: a message
     assert {h.advisor_id: h.call_sid for h in session.scalars(select(AdvisorHold))} == {
-        world.priya.id: "CAdeg1", world.marcus.id: "CAdeg2",
+        world.priya.id: "CAdeg1",
+        world.marcus.id: "CAdeg2",
     }
     # CAdeg1 hangs up; the next caller gets Priya again.
-    degraded_sim.post("/voice/status", {"CallSid": "CAdeg1", "From": World.DANA_PHONE, "CallStatus": "completed",
-                                        "CallDuration": "30"})
+    degraded_sim.post(
+        "/voice/status",
+        {"CallSid": "CAdeg1", "From": World.DANA_PHONE, "CallStatus": "completed", "CallDuration": "30"},
+    )
     assert _dialled(_up_to_the_dial(degraded_sim, "CAdeg4")) == "+16125550101"
 
 
@@ -251,12 +260,15 @@ def test_reconcile_frees_an_advisor_whose_call_ended_while_redis_was_unreachable
     """Redis was only unreachable (its data survived): the call's final status went to the
     database, so Redis still holds the advisor on a call, with the call's state left behind.
     The call-log row says the call is over: reconcile frees the advisor."""
+    from casestore.redisguard import Breaker
     from ivr.state import CallState, CallStore
 
     now = clock()
     presence = Presence(redis_client)
     assert presence.reserve([], skill=None, call_sid="CAgone", now=now, owner_pk=world.priya.id) == world.priya.id
-    CallStore(redis_client).finish("CAgone", "/voice/menu?n=3", "<Response/>", CallState(sid="CAgone"), False)
+    CallStore(redis_client, breaker=Breaker()).finish(
+        "CAgone", "/voice/menu?n=3", "<Response/>", CallState(sid="CAgone"), False
+    )
     session.add(CallLog(call_sid="CAgone", started_at=now, ended_at=now, outcome="connected"))
     session.flush()
     assert staffing.reconcile(session, presence, redis_client, now, 60)[world.priya.id] == "available"
@@ -265,12 +277,13 @@ def test_reconcile_frees_an_advisor_whose_call_ended_while_redis_was_unreachable
 def _held_on(session, redis_client, world, sid: str, now):
     """Priya reserved for `sid` and its hold claimed, the call's state in Redis: a call put
     through whose end (Dial result, final status) was never heard."""
+    from casestore.redisguard import Breaker
     from ivr.state import CallState, CallStore
 
     presence = Presence(redis_client)
     assert presence.reserve([], skill=None, call_sid=sid, now=now, owner_pk=world.priya.id) == world.priya.id
     assert holds.claim(session, world.priya.id, sid, now) == holds.TAKEN
-    CallStore(redis_client).finish(sid, "/voice/menu?n=3", "<Response/>", CallState(sid=sid), False)
+    CallStore(redis_client, breaker=Breaker()).finish(sid, "/voice/menu?n=3", "<Response/>", CallState(sid=sid), False)
     session.flush()
     return presence
 
@@ -292,7 +305,8 @@ def test_reconcile_frees_an_advisor_whose_call_twilio_says_is_over(session, worl
 
 
 def test_reconcile_frees_an_advisor_held_longer_than_the_longest_call_without_a_webhook(
-        session, world, redis_client, clock):
+    session, world, redis_client, clock
+):
     """No carrier to ask (or it cannot say): an advisor held on one call for longer than the
     longest plausible talk, with no webhook since, is freed."""
     now = clock()
@@ -302,6 +316,8 @@ def test_reconcile_frees_an_advisor_held_longer_than_the_longest_call_without_a_
     staffing.reconcile(session, presence, redis_client, later, 60, longest_call=longest)
     assert presence.get(world.priya.id, later).state == "on_call"
     later = now + longest + timedelta(minutes=1)
-    assert staffing.reconcile(session, presence, redis_client, later, 60,
-                              longest_call=longest)[world.priya.id] == "available"
+    assert (
+        staffing.reconcile(session, presence, redis_client, later, 60, longest_call=longest)[world.priya.id]
+        == "available"
+    )
     assert holds.held_by(session, "CAforever") == []

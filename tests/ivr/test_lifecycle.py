@@ -60,13 +60,14 @@ def test_follow_ups_land_on_business_days_1_4_7_and_close_on_day_10(client, api_
         (1, datetime(2026, 11, 18, 15, tzinfo=UTC)),  # Wed 18, 09:00 CST
         (2, datetime(2026, 11, 23, 15, tzinfo=UTC)),  # Mon 23
         (3, datetime(2026, 11, 30, 15, tzinfo=UTC)),  # Mon 30: Thanksgiving and the day after skipped
-        (0, datetime(2026, 12, 3, 15, tzinfo=UTC)),   # Thu Dec 3: tenth business day, closes
+        (0, datetime(2026, 12, 3, 15, tzinfo=UTC)),  # Thu Dec 3: tenth business day, closes
     ]
     assert the_case(session).status == CaseStatus.PENDING_VERIFICATION
 
 
 def test_nobody_answers_three_follow_ups_then_the_case_closes_and_a_survey_goes_out(
-        client, api_auth, svc, world, session, clock, telephony):
+    client, api_auth, svc, world, session, clock, telephony
+):
     resolve(client, api_auth)
     for day, calls in (("2026-11-18T15:00", 1), ("2026-11-23T15:00", 2), ("2026-11-30T15:00", 3)):
         clock.set(datetime.fromisoformat(day).replace(tzinfo=UTC) - timedelta(minutes=1))
@@ -90,8 +91,14 @@ def test_nobody_answers_three_follow_ups_then_the_case_closes_and_a_survey_goes_
 
 
 def call_leg(sim, sid: str, path: str, **form: str) -> ET.Element:
-    base = {"CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": CALLER_ID, "To": World.DANA_PHONE,
-            "Direction": "outbound-api", "CallStatus": "in-progress"}
+    base = {
+        "CallSid": sid,
+        "AccountSid": "AC" + "0" * 32,
+        "From": CALLER_ID,
+        "To": World.DANA_PHONE,
+        "Direction": "outbound-api",
+        "CallStatus": "in-progress",
+    }
     return ET.fromstring(sim.post(path, dict(base, **form)))
 
 
@@ -103,7 +110,7 @@ def answered_followup(sim, svc, clock, telephony) -> tuple[str, ET.Element]:
     clock.set(datetime(2026, 11, 18, 15, tzinfo=UTC))
     run_jobs(svc)
     call = telephony.calls[-1]
-    path = call.url[call.url.index("/voice/"):]
+    path = call.url[call.url.index("/voice/") :]
     root = call_leg(sim, call.sid, path, AnsweredBy="human")
     assert "240117" not in said(root) and "Lakeview" not in said(root)  # nothing private before the PIN
     root = call_leg(sim, call.sid, root.find("Gather").get("action"), Digits="4821")
@@ -118,11 +125,15 @@ def test_pressing_1_on_the_follow_up_call_closes_the_case(client, api_auth, sim,
     assert "is now closed" in said(root)
     assert the_case(session).status == CaseStatus.CLOSED
     assert [r.status for r in followups(session)] == ["sent", "cancelled", "cancelled", "cancelled"]
-    entry = session.scalars(select(AuditEntry).where(AuditEntry.entity == "case", AuditEntry.actor == "contact:104233")).one()
+    entry = session.scalars(
+        select(AuditEntry).where(AuditEntry.entity == "case", AuditEntry.actor == "contact:104233")
+    ).one()
     assert entry.after["status"] == "closed"
 
 
-def test_pressing_3_keeps_it_open_and_stops_the_follow_ups(client, api_auth, sim, svc, world, session, clock, telephony):
+def test_pressing_3_keeps_it_open_and_stops_the_follow_ups(
+    client, api_auth, sim, svc, world, session, clock, telephony
+):
     resolve(client, api_auth)
     sid, menu = answered_followup(sim, svc, clock, telephony)
     root = call_leg(sim, sid, menu.find("Gather").get("action"), Digits="3")
@@ -133,7 +144,9 @@ def test_pressing_3_keeps_it_open_and_stops_the_follow_ups(client, api_auth, sim
     assert len(telephony.calls) == 1 and the_case(session).status == CaseStatus.IN_PROGRESS
 
 
-def test_pressing_2_puts_the_contact_through_to_the_case_owner(client, api_auth, sim, svc, world, session, clock, telephony):
+def test_pressing_2_puts_the_contact_through_to_the_case_owner(
+    client, api_auth, sim, svc, world, session, clock, telephony
+):
     resolve(client, api_auth)
     sid, menu = answered_followup(sim, svc, clock, telephony)
     root = call_leg(sim, sid, menu.find("Gather").get("action"), Digits="2")
@@ -146,14 +159,16 @@ def test_a_voicemail_hears_nothing_private(client, api_auth, sim, svc, world, se
     clock.set(datetime(2026, 11, 18, 15, tzinfo=UTC))
     run_jobs(svc)
     call = telephony.calls[-1]
-    root = call_leg(sim, call.sid, call.url[call.url.index("/voice/"):], AnsweredBy="machine_end_beep")
+    root = call_leg(sim, call.sid, call.url[call.url.index("/voice/") :], AnsweredBy="machine_end_beep")
     assert root.find("Gather") is None and "240117" not in said(root) and "Lakeview" not in said(root)
     assert the_case(session).status == CaseStatus.PENDING_VERIFICATION
 
 
 def sms(sim, body: str, from_: str = World.DANA_PHONE) -> str:
-    return sim.post("/sms/incoming", {"From": from_, "To": CALLER_ID, "Body": body, "MessageSid": "SM1",
-                                      "AccountSid": "AC" + "0" * 32})
+    return sim.post(
+        "/sms/incoming",
+        {"From": from_, "To": CALLER_ID, "Body": body, "MessageSid": "SM1", "AccountSid": "AC" + "0" * 32},
+    )
 
 
 def test_sms_replies_to_a_follow_up(client, api_auth, sim, svc, world, session, clock, telephony):
@@ -180,7 +195,9 @@ def test_an_sms_1_closes_and_a_survey_is_answered_once(client, api_auth, sim, sv
     assert survey.product_area == "grade_book"
 
 
-def test_at_most_one_survey_every_30_days_and_stop_is_for_good(client, api_auth, sim, svc, world, session, clock, telephony):
+def test_at_most_one_survey_every_30_days_and_stop_is_for_good(
+    client, api_auth, sim, svc, world, session, clock, telephony
+):
     auth = api_auth("admin")
     for number in (240117,):
         client.post(f"/api/cases/{number}/status", json={"status": "closed"}, headers=auth)
@@ -201,8 +218,11 @@ def test_at_most_one_survey_every_30_days_and_stop_is_for_good(client, api_auth,
 def test_available_in_release_is_read_back(client, api_auth, sim, world, session):
     res = client.post("/api/cases/240117/status", json={"status": "available_in_release"}, headers=api_auth("admin"))
     assert res.status_code == 400 and res.get_json()["field"] == "release_name"
-    client.post("/api/cases/240117/status", json={"status": "available_in_release", "release_name": "24.3"},
-                headers=api_auth("admin", "admin2"))
+    client.post(
+        "/api/cases/240117/status",
+        json={"status": "available_in_release", "release_name": "24.3"},
+        headers=api_auth("admin", "admin2"),
+    )
     t = sim.call(World.DANA_PHONE, keys=["4821#", "240117#"], dial=["accept"])
     assert t.said("Status: available in release") and t.said("A fix is available in release 24.3")
 

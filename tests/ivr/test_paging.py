@@ -73,8 +73,10 @@ def test_page_rate_limits(redis_client):
 def policy(session, world):
     manager = Engineer(name="Avery Johnson", phone=MANAGER_PHONE, sms=False)
     p = EscalationPolicy(name="Hosted outage", repeats=1, manager=manager, is_default=True)
-    p.steps = [EscalationStep(position=0, delay_minutes=5, layers="primary"),
-               EscalationStep(position=1, delay_minutes=5, layers="secondary")]
+    p.steps = [
+        EscalationStep(position=0, delay_minutes=5, layers="primary"),
+        EscalationStep(position=1, delay_minutes=5, layers="secondary"),
+    ]
     session.add_all([manager, p])
     session.commit()
     return p
@@ -112,7 +114,9 @@ def voice_pages_to(telephony) -> list[str]:
     return [c.to for c in telephony.calls]
 
 
-def test_nobody_answers_steps_and_repeats_run_in_order_then_the_manager(sim, svc, world, policy, clock, telephony, session):
+def test_nobody_answers_steps_and_repeats_run_in_order_then_the_manager(
+    sim, svc, world, policy, clock, telephony, session
+):
     t = outage_call(sim)
     assert t.said("opened outage case") and t.said("describe the outage")
     run_jobs(svc)
@@ -135,7 +139,9 @@ def test_nobody_answers_steps_and_repeats_run_in_order_then_the_manager(sim, svc
     kinds = [e.kind for e in incident.events]
     assert kinds[0] == "triggered" and "unacknowledged" in kinds and kinds.count("page_sent") == 5 + 4
     # The timeline is in the case's communication log too.
-    logged = session.scalars(select(CaseEvent).where(CaseEvent.case_id == incident.case_id, CaseEvent.kind == "incident"))
+    logged = session.scalars(
+        select(CaseEvent).where(CaseEvent.case_id == incident.case_id, CaseEvent.kind == "incident")
+    )
     assert len(list(logged)) >= 10
 
 
@@ -145,7 +151,7 @@ def page_post(sim, path: str, **form: str) -> ET.Element:
 
 
 def page_url(call) -> str:
-    return call.url[len(BASE_URL):]
+    return call.url[len(BASE_URL) :]
 
 
 def test_ack_by_keypress_stops_everything_at_once(sim, svc, world, policy, clock, telephony, session):
@@ -180,8 +186,16 @@ def test_ack_by_sms_reply_stops_it(sim, svc, world, policy, clock, telephony, se
     run_jobs(svc)
     assert voice_pages_to(telephony) == ["+16125550177", "+16125550178"]
     incident = the_incident(session)
-    reply = sim.post("/sms/incoming", {"From": "(612) 555-0178", "To": CALLER_ID, "Body": f"  ack  {incident.id} ",
-                                       "MessageSid": "SM1", "AccountSid": "AC" + "0" * 32})
+    reply = sim.post(
+        "/sms/incoming",
+        {
+            "From": "(612) 555-0178",
+            "To": CALLER_ID,
+            "Body": f"  ack  {incident.id} ",
+            "MessageSid": "SM1",
+            "AccountSid": "AC" + "0" * 32,
+        },
+    )
     assert f"Incident {incident.id} (Lakeview Public Schools) acknowledged" in reply
     assert the_incident(session).acknowledged_by.name == "Lee Chen"
     # Lee's ringing page call is hung up; nothing more is paged.
@@ -195,14 +209,23 @@ def test_ack_by_sms_reply_stops_it(sim, svc, world, policy, clock, telephony, se
     assert "resolved" in done and the_incident(session).state == "resolved"
 
 
-@pytest.mark.parametrize("body,expected", [
-    ("4 {id}", "acknowledged"), ("ACK{id}", "acknowledged"), (" 6   {id} ", "resolved"),
-    ("Resolve #{id}", "resolved"), ("yes", "Reply 4 and the incident number"), ("4 999999", "no incident 999999"),
-])
+@pytest.mark.parametrize(
+    "body,expected",
+    [
+        ("4 {id}", "acknowledged"),
+        ("ACK{id}", "acknowledged"),
+        (" 6   {id} ", "resolved"),
+        ("Resolve #{id}", "resolved"),
+        ("yes", "Reply 4 and the incident number"),
+        ("4 999999", "no incident 999999"),
+    ],
+)
 def test_sms_replies_are_read_tolerantly(sim, svc, world, policy, session, body, expected):
     outage_call(sim)
     incident = the_incident(session)
-    reply = sim.post("/sms/incoming", {"From": "+16125550177", "Body": body.format(id=incident.id), "MessageSid": "SM1"})
+    reply = sim.post(
+        "/sms/incoming", {"From": "+16125550177", "Body": body.format(id=incident.id), "MessageSid": "SM1"}
+    )
     assert expected in reply
 
 
@@ -219,8 +242,10 @@ def test_voicemail_does_not_acknowledge(sim, svc, world, policy, clock, telephon
     (sam_call,) = telephony.calls
     root = page_post(sim, page_url(sam_call), CallSid=sam_call.sid, AnsweredBy="machine_end_beep")
     assert root.find("Gather") is None and root.find("Hangup") is not None
-    sim.post(f"/page/status?page={sam_call.url.split('page=')[1]}",
-             {"CallSid": sam_call.sid, "CallStatus": "completed", "AnsweredBy": "machine_end_beep"})
+    sim.post(
+        f"/page/status?page={sam_call.url.split('page=')[1]}",
+        {"CallSid": sam_call.sid, "CallStatus": "completed", "AnsweredBy": "machine_end_beep"},
+    )
     assert the_incident(session).state == "triggered"
     clock.advance(minutes=5)
     run_jobs(svc)
@@ -229,7 +254,9 @@ def test_voicemail_does_not_acknowledge(sim, svc, world, policy, clock, telephon
     assert any("voicemail: not an acknowledgement" in d for d in delivery)
 
 
-def test_two_calls_for_the_same_district_open_one_incident_and_one_round_of_pages(sim, svc, world, policy, telephony, session):
+def test_two_calls_for_the_same_district_open_one_incident_and_one_round_of_pages(
+    sim, svc, world, policy, telephony, session
+):
     first = outage_call(sim)
     second = outage_call(sim)
     assert first.said("opened outage case") and second.said("already being handled")
@@ -271,7 +298,9 @@ def test_a_storm_of_pages_is_rate_limited(sim, svc, world, session, clock, telep
 
     for i in range(2):
         d = District(name=f"Hosted {i}", state="MN", hosted=True)
-        c = Contact(contact_id=f"90000{i}", district=d, name=f"Caller {i}", pin_hash=hash_pin(PIN_PEPPER, f"90000{i}", "1111"))
+        c = Contact(
+            contact_id=f"90000{i}", district=d, name=f"Caller {i}", pin_hash=hash_pin(PIN_PEPPER, f"90000{i}", "1111")
+        )
         c.phones = [ContactPhone(e164=f"+1612555020{i}", position=0)]
         session.add_all([d, c])
     session.commit()
@@ -323,8 +352,11 @@ def test_admins_link_districts_and_set_the_banner_from_an_incident(client, api_a
     session.commit()
     ok = api.post(f"/api/incidents/{incident.id}/districts", json={"district": "Prairie Ridge USD"}, headers=auth)
     assert ok.get_json()["linked_districts"] == ["Prairie Ridge USD"]
-    banner = api.post(f"/api/incidents/{incident.id}/banner", json={"message": "We know the hosted sites are down.",
-                                                                    "expires_minutes": 60}, headers=auth)
+    banner = api.post(
+        f"/api/incidents/{incident.id}/banner",
+        json={"message": "We know the hosted sites are down.", "expires_minutes": 60},
+        headers=auth,
+    )
     assert banner.get_json()["districts"] == ["Lakeview Public Schools", "Prairie Ridge USD"]
     # A caller of the linked district hears the banner and joins the same incident.
     t = sim.call(World.OMAR_PHONE, keys=["1357#", "8"], dial=["no-answer", "no-answer"])

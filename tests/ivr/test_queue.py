@@ -77,13 +77,18 @@ class Leg:
         self.sim = sim
         self.advance = sim.advance
         self.sid = sid or "CA" + uuid.uuid4().hex
-        self.base = {"CallSid": self.sid, "AccountSid": "AC" + "0" * 32, "From": from_number,
-                     "To": "+18005550100", "Direction": "inbound"}
+        self.base = {
+            "CallSid": self.sid,
+            "AccountSid": "AC" + "0" * 32,
+            "From": from_number,
+            "To": "+18005550100",
+            "Direction": "inbound",
+        }
         telephony.inbound(self.sid)
 
     def post(self, path: str, **extra: str) -> ET.Element:
         if path.startswith(BASE_URL):
-            path = path[len(BASE_URL):]
+            path = path[len(BASE_URL) :]
         return ET.fromstring(self.sim.post(path, dict(self.base, CallStatus="in-progress", **extra)))
 
     @staticmethod
@@ -108,8 +113,12 @@ class Leg:
         dial = dial_root.find("Dial")
         assert dial is not None, ET.tostring(dial_root)
         endpoint = next(iter(dial))
-        leg = {"CallSid": self.sid + "-leg", "ParentCallSid": self.sid, "AccountSid": "AC" + "0" * 32,
-               "CallStatus": "in-progress"}
+        leg = {
+            "CallSid": self.sid + "-leg",
+            "ParentCallSid": self.sid,
+            "AccountSid": "AC" + "0" * 32,
+            "CallStatus": "in-progress",
+        }
         whisper = ET.fromstring(self.sim.post(endpoint.get("url"), leg))
         self.sim.post(whisper.find("Gather").get("action"), dict(leg, Digits=press))
         if press == "1":
@@ -238,7 +247,10 @@ def test_an_advisor_coming_free_is_given_to_the_right_waiting_caller(sim, world,
     assert row.outcome == "connected" and row.advisor_id == world.marcus.id
     assert row.wait_seconds >= 60
     # A and C are still waiting, A first.
-    assert [e.sid for e in CallQueue(sim.client.application.extensions["supportline"].redis).entries()] == [a.sid, c.sid]
+    assert [e.sid for e in CallQueue(sim.client.application.extensions["supportline"].redis).entries()] == [
+        a.sid,
+        c.sid,
+    ]
 
 
 def _pass_dispatcher(sim) -> int:
@@ -378,8 +390,14 @@ def test_api_sets_presence_with_field_errors_and_an_audit_entry(api_client, api_
     bad = api_client.post(f"/api/advisors/{world.lena.id}/presence", json={"state": "on_call"}, headers=auth)
     assert bad.status_code == 400 and bad.get_json()["field"] == "state"
     assert api_client.post("/api/advisors/999999/presence", json={"state": "away"}, headers=auth).status_code == 404
-    ok = api_client.post(f"/api/advisors/{world.lena.id}/presence", json={"state": "away", "reason": "training"}, headers=auth)
-    assert ok.status_code == 200 and ok.get_json() == {"advisor": world.lena.id, "state": "away", "away_reason": "training"}
+    ok = api_client.post(
+        f"/api/advisors/{world.lena.id}/presence", json={"state": "away", "reason": "training"}, headers=auth
+    )
+    assert ok.status_code == 200 and ok.get_json() == {
+        "advisor": world.lena.id,
+        "state": "away",
+        "away_reason": "training",
+    }
     entry = session.scalars(select(AuditEntry).where(AuditEntry.entity == "advisor_presence")).one()
     assert entry.actor == "api:supervisor-user" and entry.after["presence"] == "away"
     listed = {r["name"]: r["state"] for r in api_client.get("/api/advisors/presence", headers=auth).get_json()}
@@ -408,9 +426,16 @@ def test_queue_figures_from_the_call_log(api_client, api_auth, sim, world, prese
 def test_team_order_is_data():
     from routing.selection import TeamView, preferred_teams
 
-    teams = [TeamView("State Reporting", "state_reporting", 20), TeamView("Campus Support", "campus", 10),
-             TeamView("North Star ESA", "partner", 30)]
-    assert preferred_teams("North Star ESA", "grade_book", teams) == ("North Star ESA", "Campus Support", "State Reporting")
+    teams = [
+        TeamView("State Reporting", "state_reporting", 20),
+        TeamView("Campus Support", "campus", 10),
+        TeamView("North Star ESA", "partner", 30),
+    ]
+    assert preferred_teams("North Star ESA", "grade_book", teams) == (
+        "North Star ESA",
+        "Campus Support",
+        "State Reporting",
+    )
     assert preferred_teams(None, "state_reporting", teams) == ("State Reporting", "Campus Support", "North Star ESA")
     assert preferred_teams("North Star ESA", "state_reporting", teams)[:2] == ("North Star ESA", "State Reporting")
 

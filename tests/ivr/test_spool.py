@@ -93,8 +93,7 @@ def test_an_unwritable_spool_is_logged_not_raised(tmp_path, caplog):
 
 def test_concurrent_threads_of_one_process_write_whole_lines(tmp_path):
     path = tmp_path / "call_log.jsonl"
-    threads = [threading.Thread(target=lambda i=i: [_write(path, f"CAt{i}-{j}") for j in range(50)])
-               for i in range(4)]
+    threads = [threading.Thread(target=lambda i=i: [_write(path, f"CAt{i}-{j}") for j in range(50)]) for i in range(4)]
     for t in threads:
         t.start()
     for t in threads:
@@ -104,15 +103,22 @@ def test_concurrent_threads_of_one_process_write_whole_lines(tmp_path):
 
 
 def test_a_web_process_replays_its_own_spool_once_the_database_answers(
-        settings_overrides, engine, session_factory, redis_client, clock, telephony, world, session):
+    settings_overrides, engine, session_factory, redis_client, clock, telephony, world, session
+):
     """No worker on this host: the web process that spooled replays its records itself, on its
     first webhook after the database is back."""
     from twilio_doubles.simulator import CallSimulator
     from webhooks import create_app
     from webhooks.voice import spool_path
 
-    app = create_app(settings_overrides, engine=engine, sessions=session_factory, redis_client=redis_client,
-                     clock=clock, telephony=telephony)
+    app = create_app(
+        settings_overrides,
+        engine=engine,
+        sessions=session_factory,
+        redis_client=redis_client,
+        clock=clock,
+        telephony=telephony,
+    )
     svc = app.extensions["supportline"]
     path = spool_path(svc)
     _write(path, "CAduring")  # what the fallback wrote while the database was down
@@ -166,22 +172,24 @@ def test_the_dead_letter_count_is_in_metrics(client, app, session):
     path = spool_path(app.extensions["supportline"])
     _write(path, "CAfine")
     with open(path, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps({"sid": "CAbad", "from": "", "at": "not a time", "step": "incoming",
-                             "outcome": "fallback"}) + "\n")
+        fh.write(
+            json.dumps({"sid": "CAbad", "from": "", "at": "not a time", "step": "incoming", "outcome": "fallback"})
+            + "\n"
+        )
     assert spool.replay(session, path) == 2
     body = client.get("/metrics").get_data(as_text=True)
     assert "supportline_spool_dead_letters 1.0" in body and "supportline_spool_pending 0.0" in body
 
 
 def test_a_dial_result_replayed_after_the_live_final_status_still_records_the_talk(
-        app, sim, world, session, clock, monkeypatch):
+    app, sim, world, session, clock, monkeypatch
+):
     """The Dial result was spooled during the outage; the database came back before the caller's
     final status, which closed the row as hung up. Replaying the Dial result afterwards records
     the talk: the outcome is connected, not hung up."""
     from psycopg import OperationalError as PgOperationalError
     from sqlalchemy.exc import OperationalError
 
-    from casestore.redisguard import DB_BREAKER
     from ivr import flow
     from routing.presence import Presence
     from tests.e2e.test_db_outage import _put_through
@@ -197,10 +205,11 @@ def test_a_dial_result_replayed_after_the_live_final_status_still_records_the_ta
         return real(env, inp, state)
 
     monkeypatch.setattr(flow, "handle", database_gone)
-    assert "trouble with our phone system" in sim.post(action, dict(base, DialCallStatus="completed",
-                                                                     DialCallDuration="180"))
+    assert "trouble with our phone system" in sim.post(
+        action, dict(base, DialCallStatus="completed", DialCallDuration="180")
+    )
     monkeypatch.setattr(flow, "handle", real)
-    DB_BREAKER.reset()
+    svc.breakers.db.reset()
     svc.spooled.clear()  # (replayed below, not in the background: this test's sessions share one connection)
     sim.post("/voice/status", dict(base, CallStatus="completed", CallDuration="200"))
     row = session.scalars(select(CallLog).where(CallLog.call_sid == "CAorder")).one()

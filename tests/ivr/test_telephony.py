@@ -32,9 +32,7 @@ STATUS_URL = "https://ivr.example.test/voice/status"
 
 @pytest.fixture
 def telephony(fake_twilio):
-    tel = TwilioTelephony(
-        fake_twilio.account_sid, fake_twilio.auth_token, base_url=fake_twilio.base_url, timeout=2.0
-    )
+    tel = TwilioTelephony(fake_twilio.account_sid, fake_twilio.auth_token, base_url=fake_twilio.base_url, timeout=2.0)
     yield tel
     tel.close()
 
@@ -54,8 +52,7 @@ def test_both_implementations_satisfy_the_protocol(telephony):
 
 def test_place_call_sends_the_twilio_form_and_returns_the_sid(telephony, fake_twilio):
     sid = telephony.place_call(
-        CUSTOMER, SUPPORT_LINE, ANSWER_URL,
-        status_callback=STATUS_URL, timeout=25, machine_detection=True,
+        CUSTOMER, SUPPORT_LINE, ANSWER_URL, status_callback=STATUS_URL, timeout=25, machine_detection=True
     )
     assert sid.startswith("CA") and len(sid) == 34
     [call] = fake_twilio.calls
@@ -146,13 +143,14 @@ def test_call_status_fetches_the_call_from_the_carrier(telephony, fake_twilio, l
 
 
 def test_send_sms(telephony, fake_twilio):
-    sid = telephony.send_sms(CUSTOMER, SUPPORT_LINE, "Case 10234 has been updated.",
-                             status_callback=STATUS_URL)
+    sid = telephony.send_sms(CUSTOMER, SUPPORT_LINE, "Case 10234 has been updated.", status_callback=STATUS_URL)
     assert sid.startswith("SM") and len(sid) == 34
     [message] = fake_twilio.messages
     assert message.sid == sid
     assert dict(message.form) == {
-        "To": CUSTOMER, "From": SUPPORT_LINE, "Body": "Case 10234 has been updated.",
+        "To": CUSTOMER,
+        "From": SUPPORT_LINE,
+        "Body": "Case 10234 has been updated.",
         "StatusCallback": STATUS_URL,
     }
 
@@ -255,8 +253,12 @@ def test_stopped_server_is_provider_unavailable(telephony, fake_twilio):
 
 def test_timeout_is_provider_unavailable(fake_twilio):
     fake_twilio.stall_next()
-    with TwilioTelephony(fake_twilio.account_sid, fake_twilio.auth_token,
-                         base_url=fake_twilio.base_url, timeout=0.1) as tel, pytest.raises(ProviderUnavailable) as info:
+    with (
+        TwilioTelephony(
+            fake_twilio.account_sid, fake_twilio.auth_token, base_url=fake_twilio.base_url, timeout=0.1
+        ) as tel,
+        pytest.raises(ProviderUnavailable) as info,
+    ):
         tel.place_call(CUSTOMER, SUPPORT_LINE, ANSWER_URL)
     assert "Timeout" in str(info.value)
 
@@ -302,8 +304,7 @@ def test_error_from_twilio(status, code, kind, retryable):
 
 
 @pytest.mark.parametrize(
-    "exc",
-    [requests.ConnectionError("refused"), requests.ConnectTimeout("slow"), requests.ReadTimeout("slow")],
+    "exc", [requests.ConnectionError("refused"), requests.ConnectTimeout("slow"), requests.ReadTimeout("slow")]
 )
 def test_transport_failures_are_provider_unavailable(exc):
     error = error_from_transport(exc)

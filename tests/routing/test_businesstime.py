@@ -47,42 +47,31 @@ def utc(*args) -> datetime:
 DEFAULT = default_calendar()
 # The default week plus two one-off closures: a Wednesday offsite and New Year's Eve 2026.
 CLOSURES = Calendar(
-    CHI,
-    DEFAULT.hours,
-    ALL_RULES,
-    {D(2026, 11, 18): "Company offsite", D(2026, 12, 31): "Year-end inventory"},
+    CHI, DEFAULT.hours, ALL_RULES, {D(2026, 11, 18): "Company offsite", D(2026, 12, 31): "Year-end inventory"}
 )
 # Two ranges a weekday (a lunch break) and a Saturday morning; closed the Saturday after
 # Thanksgiving. 9.5 business hours Mon-Fri (5 + 4.5), 3 on Saturdays.
 SPLIT = Calendar(
     CHI,
     WeeklyHours.from_mapping(
-        {d: [(time(7), time(12)), (time(13), time(17, 30))] for d in range(5)}
-        | {5: [(time(9), time(12))]}
+        {d: [(time(7), time(12)), (time(13), time(17, 30))] for d in range(5)} | {5: [(time(9), time(12))]}
     ),
     ALL_RULES,
     {D(2026, 11, 28): "Saturday maintenance"},
 )
 # Sunday night shifts straddling Chicago's DST changes (02:00 local): 135 min on a plain Sunday.
 NIGHT = Calendar(
-    CHI,
-    WeeklyHours.from_mapping({6: [(time(0, 30), time(1, 15)), (time(1, 30), time(3))]}),
-    frozenset(),
-    {},
+    CHI, WeeklyHours.from_mapping({6: [(time(0, 30), time(1, 15)), (time(1, 30), time(3))]}), frozenset(), {}
 )
 # Lord Howe Island moves its clocks by 30 minutes, at 02:00 local.
 LORD_HOWE = Calendar(
-    ZoneInfo("Australia/Lord_Howe"),
-    WeeklyHours.from_mapping({6: [(time(1), time(3))]}),
-    frozenset(),
-    {},
+    ZoneInfo("Australia/Lord_Howe"), WeeklyHours.from_mapping({6: [(time(1), time(3))]}), frozenset(), {}
 )
 # Chile changes clocks at local midnight (Sat 24:00 -> Sat 23:00 / Sun 01:00).
 SANTIAGO = Calendar(
     ZoneInfo("America/Santiago"),
     WeeklyHours.from_mapping(
-        {d: [(time(8), time(17))] for d in range(5)}
-        | {5: [(time(22), time(23, 59))], 6: [(time(0), time(2))]}
+        {d: [(time(8), time(17))] for d in range(5)} | {5: [(time(22), time(23, 59))], 6: [(time(0), time(2))]}
     ),
     frozenset(),
     {},
@@ -321,13 +310,10 @@ def test_open_intervals_are_clipped_and_merged():
     ]
     # Ranges that touch (06:00-12:00, 12:00-18:00) are one interval.
     touching = Calendar(
-        CHI,
-        WeeklyHours.from_mapping({0: [(time(6), time(12)), (time(12), time(18))]}),
-        frozenset(),
-        {},
+        CHI, WeeklyHours.from_mapping({0: [(time(6), time(12)), (time(12), time(18))]}), frozenset(), {}
     )
     assert open_intervals(chi(2026, 11, 16), chi(2026, 11, 17), touching) == [
-        (chi(2026, 11, 16, 6), chi(2026, 11, 16, 18)),
+        (chi(2026, 11, 16, 6), chi(2026, 11, 16, 18))
     ]
     # Nothing when end <= start, or inside a closed stretch.
     assert open_intervals(chi(2026, 11, 17), chi(2026, 11, 16), DEFAULT) == []
@@ -478,17 +464,13 @@ def test_add_is_monotonic_in_hours(cal, a, h1, h2):
 )
 def test_between_is_additive(cal, a, ab, bc):
     b, c = a + ab, a + ab + bc
-    assert business_time_between(a, c, cal) == business_time_between(
-        a, b, cal
-    ) + business_time_between(b, c, cal)
+    assert business_time_between(a, c, cal) == business_time_between(a, b, cal) + business_time_between(b, c, cal)
 
 
 @settings(max_examples=100, deadline=None)
 @given(
     st.sampled_from(CALENDARS),
-    st.one_of(random_instants, near_dst).map(
-        lambda t: t.astimezone(UTC).replace(second=0, microsecond=0)
-    ),
+    st.one_of(random_instants, near_dst).map(lambda t: t.astimezone(UTC).replace(second=0, microsecond=0)),
     st.integers(min_value=0, max_value=3 * 1440),
 )
 @example(NIGHT, utc(2026, 11, 1, 4), 360)

@@ -485,9 +485,7 @@ ZONES = [
 def simple_open(now: datetime) -> bool:
     local = now.astimezone(CHI)
     return (
-        local.weekday() < 5
-        and time(6) <= local.time() < time(18)
-        and local.date() not in observed_holidays(local.year)
+        local.weekday() < 5 and time(6) <= local.time() < time(18) and local.date() not in observed_holidays(local.year)
     )
 
 

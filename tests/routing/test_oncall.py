@@ -57,13 +57,9 @@ DAILY = rotation(handoff="daily", at=time(8, 0), weekday=None, members=("ana", "
 # Weekly Monday 09:00, but start_date is a Wednesday: the first handoff is the next Monday 01-12.
 WEEKLY_MIDWEEK_START = rotation(start=date(2026, 1, 7))
 # Daily at 02:30 from Sunday 2026-03-01: on 2026-03-08 (spring forward) 02:30 does not exist.
-DAILY_0230 = rotation(
-    handoff="daily", at=time(2, 30), weekday=None, start=date(2026, 3, 1), members=("ana", "ben")
-)
+DAILY_0230 = rotation(handoff="daily", at=time(2, 30), weekday=None, start=date(2026, 3, 1), members=("ana", "ben"))
 # Daily at 01:30 from Sunday 2026-10-25: on 2026-11-01 (fall back) 01:30 happens twice.
-DAILY_0130 = rotation(
-    handoff="daily", at=time(1, 30), weekday=None, start=date(2026, 10, 25), members=("ana", "ben")
-)
+DAILY_0130 = rotation(handoff="daily", at=time(1, 30), weekday=None, start=date(2026, 10, 25), members=("ana", "ben"))
 # Same as WEEKLY but in New York: 09:00 EST is 14:00 UTC, an hour before Chicago's handoff.
 WEEKLY_NY = rotation(tz=NEW_YORK)
 
@@ -347,11 +343,7 @@ def test_load_rotations_from_the_case_store(session):
 # nonexistent spring-forward times shorten a week by the length of the skipped part).
 WEEKLY_SPECS = st.builds(
     lambda tz, weekday, hour, minute, start, n: rotation(
-        tz=ZoneInfo(tz),
-        weekday=weekday,
-        at=time(hour, minute),
-        start=start,
-        members=tuple(f"eng{i}" for i in range(n)),
+        tz=ZoneInfo(tz), weekday=weekday, at=time(hour, minute), start=start, members=tuple(f"eng{i}" for i in range(n))
     ),
     tz=st.sampled_from(["America/Chicago", "America/New_York", "America/Denver"]),
     weekday=st.integers(0, 6),

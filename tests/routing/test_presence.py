@@ -19,8 +19,9 @@ CHICAGO = "America/Chicago"
 
 
 def adv(pk: int, team: str | None = None, skills: tuple[str, ...] = ("billing",), active: bool = True) -> AdvisorView:
-    return AdvisorView(pk=pk, name=f"Advisor {pk}", reach=f"client:a{pk}", skills=frozenset(skills), team=team,
-                       active=active)
+    return AdvisorView(
+        pk=pk, name=f"Advisor {pk}", reach=f"client:a{pk}", skills=frozenset(skills), team=team, active=active
+    )
 
 
 @pytest.fixture
@@ -97,7 +98,13 @@ def test_snapshot_and_available_count(presence, clock):
     presence.set_state(5, "away", clock.now)
     snap = presence.snapshot([1, 2, 3, 4, 5, 6], clock.now)
     assert {pk: p.state for pk, p in snap.items()} == {
-        1: "available", 2: "available", 3: "available", 4: "available", 5: "away", 6: "offline"}
+        1: "available",
+        2: "available",
+        3: "available",
+        4: "available",
+        5: "away",
+        6: "offline",
+    }
     # 3 lacks the skill, 4 is inactive in the roster, 5 is away
     assert presence.available_count(team, "billing", clock.now) == 2
     assert presence.available_count(team, None, clock.now) == 3
@@ -297,7 +304,11 @@ def test_two_missed_in_a_row_autopause(presence, clock):
     assert presence.release(1, "CA2", clock.now, missed=True) == "away"
     p = presence.get(1, clock.now)
     assert (p.state, p.away_reason, p.missed_in_a_row, p.since) == (
-        "away", "missed 2 calls in a row", 2, clock.now.timestamp())
+        "away",
+        "missed 2 calls in a row",
+        2,
+        clock.now.timestamp(),
+    )
     assert p.away_reason == AUTOPAUSE_REASON
     assert take(presence, team, "CA3", clock.now) == 2
     assert take(presence, team, "CA4", clock.now) is None
@@ -459,8 +470,11 @@ def worker_clients(redis_client, n: int) -> list[redis_lib.Redis]:
     workers (one redis-py pool allows 100 connections, fewer than the threads here)."""
     pool = redis_client.connection_pool
     return [
-        redis_lib.Redis(connection_pool=redis_lib.ConnectionPool(
-            connection_class=pool.connection_class, max_connections=100, **pool.connection_kwargs))
+        redis_lib.Redis(
+            connection_pool=redis_lib.ConnectionPool(
+                connection_class=pool.connection_class, max_connections=100, **pool.connection_kwargs
+            )
+        )
         for _ in range(n)
     ]
 
@@ -526,8 +540,7 @@ pks = st.integers(1, N_ADVISORS)
 sids = st.sampled_from(SIDS)
 ops = st.one_of(
     st.tuples(st.just("advance"), st.sampled_from([0.0, 0.5, 1.0, 30.0, 59.999, 60.0, 61.0, 600.0])),
-    st.tuples(st.just("reserve"), sids, st.one_of(st.none(), pks),
-              st.sampled_from([(), ("a",), ("b", "a")])),
+    st.tuples(st.just("reserve"), sids, st.one_of(st.none(), pks), st.sampled_from([(), ("a",), ("b", "a")])),
     st.tuples(st.just("release"), pks, sids, st.booleans()),
     st.tuples(st.just("accepted"), pks, sids),
     st.tuples(st.just("call_ended"), pks, st.sampled_from([0, 1, 60]), st.one_of(st.none(), sids)),
@@ -570,8 +583,9 @@ def test_random_operations_keep_presence_consistent(redis_client, steps):
             now += timedelta(seconds=op[1])
         elif kind == "reserve":
             _, sid, owner, prefs = op
-            got = presence.reserve(PROP_TEAM, skill="billing", preferred_teams=prefs, call_sid=sid,
-                                   now=now, owner_pk=owner)
+            got = presence.reserve(
+                PROP_TEAM, skill="billing", preferred_teams=prefs, call_sid=sid, now=now, owner_pk=owner
+            )
             holder = [p.pk for p in before.values() if p.call_sid == sid]
             if holder:
                 assert got == holder[0]  # the call already holds an advisor: the same one

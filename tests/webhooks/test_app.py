@@ -81,8 +81,7 @@ def test_health_and_readiness(client):
 def test_clock_start_is_development_only(tmp_path, settings_overrides):
     with pytest.raises(ConfigurationError, match="CLOCK_START"):
         create_app(dict(settings_overrides, clock_start="2026-11-24T10:00:00-06:00"))
-    app = create_app({"development": True, "instance_path": tmp_path,
-                      "clock_start": "2026-11-24T10:00:00-06:00"})
+    app = create_app({"development": True, "instance_path": tmp_path, "clock_start": "2026-11-24T10:00:00-06:00"})
     now = app.extensions["supportline"].now()
     assert abs((now - datetime(2026, 11, 24, 16, 0, tzinfo=UTC)).total_seconds()) < 60
 

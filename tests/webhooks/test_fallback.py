@@ -93,11 +93,13 @@ def broken_app(settings_overrides, outage_line, monkeypatch):
         return real_connect(self, *a, **k)
 
     monkeypatch.setattr(redis.connection.Connection, "connect", redis_connect)
-    app = create_app(dict(
-        settings_overrides,
-        database_url="postgresql+psycopg://nobody@127.0.0.1:1/unreachable",
-        redis_url="redis://127.0.0.1:1/0",
-    ))
+    app = create_app(
+        dict(
+            settings_overrides,
+            database_url="postgresql+psycopg://nobody@127.0.0.1:1/unreachable",
+            redis_url="redis://127.0.0.1:1/0",
+        )
+    )
     svc = app.extensions["supportline"]
     event.listen(svc.engine, "do_connect", lambda *a, **k: attempts.append("database"))
     app.connection_attempts = attempts
@@ -186,7 +188,9 @@ def test_the_file_holds_no_number_in_clear(contacts_file, world):
     assert [p.name for p in contacts_file.parent.iterdir() if p.name != contacts_file.name] == []
 
 
-def test_a_file_written_with_another_key_is_ignored(settings_overrides, outage_line, world, session_factory, contacts_file):
+def test_a_file_written_with_another_key_is_ignored(
+    settings_overrides, outage_line, world, session_factory, contacts_file
+):
     from webhooks import create_app
     from webhooks.config import load_settings
 

@@ -176,8 +176,11 @@ def test_redis_unreachable_is_not_ready(settings_overrides, engine, session_fact
 
 
 def test_database_unreachable_is_not_ready(settings_overrides, redis_client, clock):
-    app = app_on(dict(settings_overrides, database_url="postgresql+psycopg://nobody@127.0.0.1:1/unreachable"),
-                 redis_client, clock)
+    app = app_on(
+        dict(settings_overrides, database_url="postgresql+psycopg://nobody@127.0.0.1:1/unreachable"),
+        redis_client,
+        clock,
+    )
     status, body = ready(app.test_client())
     assert status == 503
     assert body["checks"] == {"database": "error: OperationalError", "redis": "ok"}

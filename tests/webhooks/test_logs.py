@@ -58,7 +58,15 @@ def test_one_json_line_per_webhook_with_its_fields(sim, world, log_lines):
     sim.call(World.DANA_PHONE, keys=["4821#", "240117#"], dial=["accept"])
     lines = log_lines()
     hooks = [r for r in lines if r.get("event") == "webhook"]
-    assert [r["step"] for r in hooks] == ["incoming", "pin", "menu", "whisper", "whisper-accept", "dial-result", "status"]
+    assert [r["step"] for r in hooks] == [
+        "incoming",
+        "pin",
+        "menu",
+        "whisper",
+        "whisper-accept",
+        "dial-result",
+        "status",
+    ]
     for r in hooks:
         assert set(r) >= WEBHOOK_FIELDS, r
         assert r["level"] == "INFO" and r["outcome"] == "ok" and r["status"] == 200
@@ -76,9 +84,19 @@ def test_no_phone_number_pin_or_case_contents_in_any_line(sim, world, log_lines)
     assert any("***0134" in r["message"] for r in lines)  # the caller is there, masked
     for r in lines:
         said = _text_of(r)
-        for secret in ("6125550134", "555-0134", "5550134", "6125550177", "5550177",  # numbers
-                       "4821", "9753", "8642", "104233",                               # PINs, contact ID
-                       "GPA rounding", "Whitfield"):                                 # case and contact
+        for secret in (
+            "6125550134",
+            "555-0134",
+            "5550134",
+            "6125550177",
+            "5550177",  # numbers
+            "4821",
+            "9753",
+            "8642",
+            "104233",  # PINs, contact ID
+            "GPA rounding",
+            "Whitfield",
+        ):  # case and contact
             assert secret not in said, (secret, r)
 
 
@@ -93,30 +111,46 @@ def test_every_other_record_is_json_too_with_the_exception_as_text(log_lines, ap
             log.exception("dispatch failed")
     lines = log_lines()
     warning = next(r for r in lines if r["message"].startswith("callback to"))
-    assert warning == {"ts": warning["ts"], "level": "WARNING", "logger": "supportline.test",
-                       "message": "callback to ***0134 failed after 3 tries", "request_id": "req-for-a-plain-line"}
+    assert warning == {
+        "ts": warning["ts"],
+        "level": "WARNING",
+        "logger": "supportline.test",
+        "message": "callback to ***0134 failed after 3 tries",
+        "request_id": "req-for-a-plain-line",
+    }
     error = next(r for r in lines if r["message"] == "dispatch failed")
     assert error["level"] == "ERROR"
     assert "Traceback" in error["exc_info"] and "ValueError: no route to ***0134" in error["exc_info"]
     assert "6125550134" not in error["exc_info"]
 
 
-@pytest.mark.parametrize("text, masked", [
-    ("+16125550134", "***0134"),
-    ("from=+1 (612) 555-0134 retry", "from=***0134 retry"),
-    ("(612) 555-0134", "***0134"),
-    ("612.555.0134 and 612-555-0134", "***0134 and ***0134"),
-    ("6125550134", "***0134"),
-    ("+44 20 7946 0958", "***0958"),
-])
+@pytest.mark.parametrize(
+    "text, masked",
+    [
+        ("+16125550134", "***0134"),
+        ("from=+1 (612) 555-0134 retry", "from=***0134 retry"),
+        ("(612) 555-0134", "***0134"),
+        ("612.555.0134 and 612-555-0134", "***0134 and ***0134"),
+        ("6125550134", "***0134"),
+        ("+44 20 7946 0958", "***0958"),
+    ],
+)
 def test_redact_masks_phone_numbers_in_any_notation(text, masked):
     assert logs.redact(text) == masked
 
 
-@pytest.mark.parametrize("text", [
-    "closure on 2026-12-31 at 18:00:00", "case 240117 reopened", "call=CA0123456789abcdef0123456789abcdef",
-    "ms=1234.5", "incident 42 page 7", "took 1763391600.25 s", "***0134",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "closure on 2026-12-31 at 18:00:00",
+        "case 240117 reopened",
+        "call=CA0123456789abcdef0123456789abcdef",
+        "ms=1234.5",
+        "incident 42 page 7",
+        "took 1763391600.25 s",
+        "***0134",
+    ],
+)
 def test_redact_leaves_dates_ids_and_figures_alone(text):
     assert logs.redact(text) == text
 
@@ -164,13 +198,18 @@ def test_the_request_id_is_taken_from_the_request_or_made_and_echoed(client, wor
     params = {"CallSid": "CA" + "5" * 32, "From": World.DANA_PHONE, "To": "+18005550100", "CallStatus": "ringing"}
     res = signed_post(client, "/voice/incoming", params, {"X-Request-Id": "lb-7f3a9c"})
     assert res.status_code == 200 and res.headers["X-Request-Id"] == "lb-7f3a9c"
-    res = signed_post(client, "/voice/incoming", dict(params, CallSid="CA" + "6" * 32),
-                      {"I-Twilio-Idempotency-Token": "a1b2c3d4-5e6f-4a7b-8c9d-0e1f2a3b4c5d"})
+    res = signed_post(
+        client,
+        "/voice/incoming",
+        dict(params, CallSid="CA" + "6" * 32),
+        {"I-Twilio-Idempotency-Token": "a1b2c3d4-5e6f-4a7b-8c9d-0e1f2a3b4c5d"},
+    )
     assert res.headers["X-Request-Id"] == "a1b2c3d4-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
     made = signed_post(client, "/voice/incoming", dict(params, CallSid="CA" + "7" * 32)).headers["X-Request-Id"]
     assert re.fullmatch(r"[0-9a-f]{32}", made)
-    odd = signed_post(client, "/voice/incoming", dict(params, CallSid="CA" + "8" * 32),
-                      {"X-Request-Id": "x" * 129}).headers["X-Request-Id"]
+    odd = signed_post(
+        client, "/voice/incoming", dict(params, CallSid="CA" + "8" * 32), {"X-Request-Id": "x" * 129}
+    ).headers["X-Request-Id"]
     assert re.fullmatch(r"[0-9a-f]{32}", odd)  # too long (or odd characters): a new one, not an echo
     assert client.get("/healthz", headers={"X-Request-Id": "probe-1"}).headers["X-Request-Id"] == "probe-1"
     assert client.post("/voice/pin", data={}, headers={"X-Request-Id": "evil-1"}).headers["X-Request-Id"] == "evil-1"
@@ -205,8 +244,10 @@ def settings_overrides(settings_overrides):
 def policy(session, world):
     manager = Engineer(name="Avery Johnson", phone="+16125550199", sms=False)
     p = EscalationPolicy(name="Hosted outage", repeats=1, manager=manager, is_default=True)
-    p.steps = [EscalationStep(position=0, delay_minutes=5, layers="primary"),
-               EscalationStep(position=1, delay_minutes=5, layers="secondary")]
+    p.steps = [
+        EscalationStep(position=0, delay_minutes=5, layers="primary"),
+        EscalationStep(position=1, delay_minutes=5, layers="secondary"),
+    ]
     session.add_all([manager, p])
     session.commit()
     return p
@@ -222,7 +263,9 @@ def test_the_request_id_reaches_the_job_and_the_worker_lines(app, client, clock,
     sim = CallSimulator(tagging, base_url=BASE_URL, auth_token=AUTH_TOKEN, advance=advance_clock(clock))
     sim.call(World.DANA_PHONE, keys=["4821#", "8"], dial=["no-answer", "no-answer"])  # option 8: an outage
 
-    pressed_8 = [rid for path, data, rid in tagging.sent if path.startswith("/voice/menu") and data.get("Digits") == "8"]
+    pressed_8 = [
+        rid for path, data, rid in tagging.sent if path.startswith("/voice/menu") and data.get("Digits") == "8"
+    ]
     assert len(pressed_8) == 1
     (incident,) = session.query(Incident).all()
     job = Job.fetch(f"page-{incident.id}-0-0", connection=svc.jobs.connection)

@@ -72,8 +72,17 @@ def test_a_repeated_status_callback_counts_the_call_once(sim, world, client):
     sid = "CA" + "7" * 32
     before = scrape(client)
     sim.call(World.DANA_PHONE, keys=["4821#", "240117#"], dial=["accept"], call_sid=sid)
-    sim.post("/voice/status", {"CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": World.DANA_PHONE,
-                               "To": sim.to_number, "CallStatus": "completed", "CallDuration": "210"})
+    sim.post(
+        "/voice/status",
+        {
+            "CallSid": sid,
+            "AccountSid": "AC" + "0" * 32,
+            "From": World.DANA_PHONE,
+            "To": sim.to_number,
+            "CallStatus": "completed",
+            "CallDuration": "210",
+        },
+    )
     after = scrape(client)
     assert delta(before, after, "supportline_calls_total", outcome="connected") == 1
     assert delta(before, after, "supportline_webhook_duration_seconds_count", step="status") == 2
@@ -114,27 +123,81 @@ def test_unsigned_webhooks_count_as_forbidden_under_a_bounded_step_label(client)
 def test_queue_presence_pages_and_job_gauges_show_what_is_set_up(client, svc, world, redis_client, session, clock):
     now = clock()
     line = CallQueue(redis_client)
-    line.join(entry_for("CAq1", priority_rank=1, queued_at=now - timedelta(seconds=90), skill="grade_book",
-                        teams=(), owner_pk=None, owner_waits=False))
-    line.join(entry_for("CAq2", priority_rank=2, queued_at=now - timedelta(seconds=30), skill="grade_book",
-                        teams=(), owner_pk=None, owner_waits=False))
-    line.join(entry_for("CAq3", priority_rank=2, queued_at=now - timedelta(seconds=10), skill=None,
-                        teams=(), owner_pk=None, owner_waits=False))
+    line.join(
+        entry_for(
+            "CAq1",
+            priority_rank=1,
+            queued_at=now - timedelta(seconds=90),
+            skill="grade_book",
+            teams=(),
+            owner_pk=None,
+            owner_waits=False,
+        )
+    )
+    line.join(
+        entry_for(
+            "CAq2",
+            priority_rank=2,
+            queued_at=now - timedelta(seconds=30),
+            skill="grade_book",
+            teams=(),
+            owner_pk=None,
+            owner_waits=False,
+        )
+    )
+    line.join(
+        entry_for(
+            "CAq3",
+            priority_rank=2,
+            queued_at=now - timedelta(seconds=10),
+            skill=None,
+            teams=(),
+            owner_pk=None,
+            owner_waits=False,
+        )
+    )
     svc.presence.set_state(world.priya.id, "away", now, reason="lunch")
     svc.presence.set_state(world.lena.id, "offline", now)
 
-    incident = Incident(case_id=world.open_case.id, district_id=world.hosted.id, state="acknowledged",
-                        triggered_at=now - timedelta(minutes=20), acknowledged_at=now - timedelta(minutes=5))
+    incident = Incident(
+        case_id=world.open_case.id,
+        district_id=world.hosted.id,
+        state="acknowledged",
+        triggered_at=now - timedelta(minutes=20),
+        acknowledged_at=now - timedelta(minutes=5),
+    )
     session.add(incident)
     session.flush()
-    for channel, sid, status, result in (("voice", "CAp1", "completed", "acknowledged"),
-                                         ("voice", "CAp2", "no-answer", None),
-                                         ("sms", "SMp3", "delivered", None),
-                                         ("voice", None, "rate_limited", None)):
-        session.add(Page(incident_id=incident.id, engineer_id=world.sam.id, channel=channel, sid=sid,
-                         status=status, result=result, created_at=now - timedelta(minutes=10), updated_at=now))
-    session.add(Page(incident_id=incident.id, engineer_id=world.sam.id, channel="voice", sid="CAold",
-                     status="completed", result="acknowledged", created_at=now - timedelta(days=1), updated_at=now))
+    for channel, sid, status, result in (
+        ("voice", "CAp1", "completed", "acknowledged"),
+        ("voice", "CAp2", "no-answer", None),
+        ("sms", "SMp3", "delivered", None),
+        ("voice", None, "rate_limited", None),
+    ):
+        session.add(
+            Page(
+                incident_id=incident.id,
+                engineer_id=world.sam.id,
+                channel=channel,
+                sid=sid,
+                status=status,
+                result=result,
+                created_at=now - timedelta(minutes=10),
+                updated_at=now,
+            )
+        )
+    session.add(
+        Page(
+            incident_id=incident.id,
+            engineer_id=world.sam.id,
+            channel="voice",
+            sid="CAold",
+            status="completed",
+            result="acknowledged",
+            created_at=now - timedelta(days=1),
+            updated_at=now,
+        )
+    )
     session.commit()
 
     job = svc.jobs.enqueue(json.dumps, "queued")
@@ -172,8 +235,9 @@ def test_redis_down_at_scrape_time_gives_the_error_gauge_and_still_a_page(client
     from ivr.jobs import Jobs
     from routing.presence import Presence
 
-    dead = redis_lib.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5, socket_timeout=0.5,
-                           decode_responses=True)
+    dead = redis_lib.Redis(
+        host="127.0.0.1", port=1, socket_connect_timeout=0.5, socket_timeout=0.5, decode_responses=True
+    )
     monkeypatch.setattr(svc, "redis", dead)
     monkeypatch.setattr(svc, "presence", Presence(dead, "America/Chicago"))
     monkeypatch.setattr(svc, "jobs", Jobs(dead))
@@ -271,8 +335,9 @@ def test_multiprocess_mode_adds_up_every_worker_and_marks_dead_ones(tmp_path, re
         print(metrics.render(Svc()).decode())
     """)
     env = dict(os.environ, PROMETHEUS_MULTIPROC_DIR=str(mp))
-    out = subprocess.run([sys.executable, "-c", script], cwd=repo_root, env=env, capture_output=True,
-                         text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=repo_root, env=env, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     text = out.stdout
     assert value(text, "supportline_webhook_responses_total", step="pin", outcome="ok") == 2
@@ -290,4 +355,3 @@ def test_gunicorn_config_wires_the_hooks(repo_root):
     from gunicorn.glogging import Logger
 
     assert issubclass(config["logger_class"], Logger)
-

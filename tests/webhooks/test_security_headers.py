@@ -8,8 +8,15 @@ import pytest
 
 from tests.adminkit import accounts, browser  # noqa: F401  (fixtures)
 
-CSP_PARTS = ["default-src 'self'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'",
-             "object-src 'none'", "base-uri 'self'", "form-action 'self'"]
+CSP_PARTS = [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "frame-ancestors 'none'",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+]
 
 
 def _paths(app, prefixes: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -17,7 +24,9 @@ def _paths(app, prefixes: tuple[str, ...]) -> list[tuple[str, str]]:
     for rule in app.url_map.iter_rules():
         if not rule.endpoint.startswith(prefixes):
             continue
-        values = {arg: 1 if type(conv).__name__ == "IntegerConverter" else "x" for arg, conv in rule._converters.items()}
+        values = {
+            arg: 1 if type(conv).__name__ == "IntegerConverter" else "x" for arg, conv in rule._converters.items()
+        }
         path = rule.build(values, append_unknown=False)[1]
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             found.append((method, path))
@@ -46,8 +55,9 @@ def test_every_console_route_answers_with_the_headers(app, browser):
     for method, path in paths:
         if path == "/admin/logout":
             continue  # it would sign the browser out; checked below
-        res = browser.client.open(path, method=method, base_url="https://localhost",
-                                  headers={"Referer": "https://localhost/admin/"})
+        res = browser.client.open(
+            path, method=method, base_url="https://localhost", headers={"Referer": "https://localhost/admin/"}
+        )
         assert_secure_headers(res)
     assert_secure_headers(browser.post("/admin/logout"))
     assert_secure_headers(browser.get("/admin/login"))
@@ -68,12 +78,19 @@ def test_hsts_only_over_https(client, base):
     assert_secure_headers(client.get("/admin/login", base_url=base), https=base.startswith("https"))
 
 
-def test_hsts_behind_a_trusted_proxy_that_terminates_tls(settings_overrides, engine, session_factory,
-                                                          redis_client, clock, telephony):
+def test_hsts_behind_a_trusted_proxy_that_terminates_tls(
+    settings_overrides, engine, session_factory, redis_client, clock, telephony
+):
     from webhooks import create_app
 
-    app = create_app({**settings_overrides, "trusted_proxies": 1}, engine=engine, sessions=session_factory,
-                     redis_client=redis_client, clock=clock, telephony=telephony)
+    app = create_app(
+        {**settings_overrides, "trusted_proxies": 1},
+        engine=engine,
+        sessions=session_factory,
+        redis_client=redis_client,
+        clock=clock,
+        telephony=telephony,
+    )
     res = app.test_client().get("/admin/login", headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "192.0.2.1"})
     assert_secure_headers(res, https=True)
     res = app.test_client().get("/admin/login", headers={"X-Forwarded-Proto": "http", "X-Forwarded-For": "192.0.2.1"})

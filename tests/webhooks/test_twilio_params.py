@@ -62,17 +62,24 @@ def test_a_600_character_recording_url_is_bounded(sim, world, session, caplog):
     t = sim.call(World.DANA_PHONE, keys=["4821#", "8"], dial=["no-answer", "no-answer"], record=url)
     assert t.said("describe the outage") and not t.said(APOLOGY)
     row = session.scalars(select(CallLog)).one()
-    assert row.outcome == "message_recorded" and row.recording_url == url[:twilio_params.LIMITS["RecordingUrl"]]
+    assert row.outcome == "message_recorded" and row.recording_url == url[: twilio_params.LIMITS["RecordingUrl"]]
     assert len(session.scalars(select(Incident)).one().recording_url) <= 500
     assert not _faults(caplog)
 
 
 def test_the_cleaning_rules():
-    clean = twilio_params.clean_form({
-        "CallSid": "CA\x00ab\r\n", "Body": "line one\nline\x00 two\x1b", "CallDuration": "1000000000000",
-        "DialCallDuration": "-5", "QueueTime": "12abc", "RecordingDuration": "²", "From": "+1" + "9" * 500,
-        "Weird\x00Key": "v",
-    })
+    clean = twilio_params.clean_form(
+        {
+            "CallSid": "CA\x00ab\r\n",
+            "Body": "line one\nline\x00 two\x1b",
+            "CallDuration": "1000000000000",
+            "DialCallDuration": "-5",
+            "QueueTime": "12abc",
+            "RecordingDuration": "²",
+            "From": "+1" + "9" * 500,
+            "Weird\x00Key": "v",
+        }
+    )
     assert clean["CallSid"] == "CAab" and clean["Body"] == "line one\nline two"
     assert clean["CallDuration"] == "86400" and clean["DialCallDuration"] == "0"
     assert "QueueTime" not in clean and "RecordingDuration" not in clean  # not numbers: missing
@@ -84,29 +91,61 @@ def test_the_cleaning_rules():
 # -- fuzz: every webhook Twilio calls, with any parameters --------------------------------------
 
 TWILIO_PATHS = [
-    "/voice/incoming", "/voice/pin?n=1", "/voice/contact-id?n=1", "/voice/menu?n=2", "/voice/dial-result?n=3",
-    "/voice/queue?n=3", "/voice/queue-menu?n=3&stage=choose", "/voice/queue-message?n=4", "/voice/recording?n=4",
-    "/voice/whisper?parent=CAfuzz&a=1&adv=1", "/voice/whisper-accept?parent=CAfuzz&a=1&adv=1",
-    "/voice/status", "/voice/followup?fu=1", "/voice/fallback", "/page/voice?page=1", "/page/key?page=1",
-    "/page/status?page=1", "/sms/incoming",
+    "/voice/incoming",
+    "/voice/pin?n=1",
+    "/voice/contact-id?n=1",
+    "/voice/menu?n=2",
+    "/voice/dial-result?n=3",
+    "/voice/queue?n=3",
+    "/voice/queue-menu?n=3&stage=choose",
+    "/voice/queue-message?n=4",
+    "/voice/recording?n=4",
+    "/voice/whisper?parent=CAfuzz&a=1&adv=1",
+    "/voice/whisper-accept?parent=CAfuzz&a=1&adv=1",
+    "/voice/status",
+    "/voice/followup?fu=1",
+    "/voice/fallback",
+    "/page/voice?page=1",
+    "/page/key?page=1",
+    "/page/status?page=1",
+    "/sms/incoming",
 ]
-FIELDS = ["CallSid", "From", "To", "Digits", "CallStatus", "DialCallStatus", "CallDuration", "DialCallDuration",
-          "RecordingUrl", "RecordingDuration", "AnsweredBy", "Body", "MessageStatus", "QueueTime"]
+FIELDS = [
+    "CallSid",
+    "From",
+    "To",
+    "Digits",
+    "CallStatus",
+    "DialCallStatus",
+    "CallDuration",
+    "DialCallDuration",
+    "RecordingUrl",
+    "RecordingDuration",
+    "AnsweredBy",
+    "Body",
+    "MessageStatus",
+    "QueueTime",
+]
 nasty = st.one_of(
     st.text(max_size=40),
     st.text(alphabet=st.characters(codec="utf-8"), min_size=400, max_size=700),
-    st.integers(min_value=-10**20, max_value=10**20).map(str),
+    st.integers(min_value=-(10**20), max_value=10**20).map(str),
     st.sampled_from(["\x00", "CA\x00", "²", "9" * 30, "%00", "1e9"]),
 )
-queries = st.dictionaries(st.sampled_from(["n", "page", "fu", "a", "adv", "eng", "repeat", "parent", "o", "stage"]),
-                          nasty, max_size=3)
+queries = st.dictionaries(
+    st.sampled_from(["n", "page", "fu", "a", "adv", "eng", "repeat", "parent", "o", "stage"]), nasty, max_size=3
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(path=st.sampled_from(TWILIO_PATHS), params=st.dictionaries(st.sampled_from(FIELDS), nasty, max_size=6),
-       extra=queries)
-@example(path="/voice/status", params={"CallSid": "CAfuzz", "CallStatus": "completed", "CallDuration": "9" * 20},
-         extra={})
+@given(
+    path=st.sampled_from(TWILIO_PATHS),
+    params=st.dictionaries(st.sampled_from(FIELDS), nasty, max_size=6),
+    extra=queries,
+)
+@example(
+    path="/voice/status", params={"CallSid": "CAfuzz", "CallStatus": "completed", "CallDuration": "9" * 20}, extra={}
+)
 @example(path="/page/voice", params={}, extra={"page": "²"})
 @example(path="/voice/followup", params={"CallSid": "CAfu"}, extra={"fu": "9" * 30})
 def test_any_parameters_get_200_and_twiml_and_no_fault(sim, world, caplog, path, params, extra):

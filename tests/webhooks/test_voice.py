@@ -137,11 +137,18 @@ def test_a_database_fault_answers_the_fallback(client, world, app, monkeypatch):
     assert root.find("Dial").text == "+16125550100"
 
 
-def test_fault_without_overflow_still_says_something(settings_overrides, engine, session_factory, redis_client, clock, world, monkeypatch):
+def test_fault_without_overflow_still_says_something(
+    settings_overrides, engine, session_factory, redis_client, clock, world, monkeypatch
+):
     from webhooks import create_app
 
-    app = create_app(dict(settings_overrides, overflow_number=""), engine=engine,
-                     sessions=session_factory, redis_client=redis_client, clock=clock)
+    app = create_app(
+        dict(settings_overrides, overflow_number=""),
+        engine=engine,
+        sessions=session_factory,
+        redis_client=redis_client,
+        clock=clock,
+    )
     monkeypatch.setattr(steps, "incoming", lambda *a: 1 / 0)
     root = assert_twiml(signed_post(app.test_client(), "/voice/incoming", CALL))
     assert root.find("Dial") is None and root.find("Hangup") is not None
@@ -156,11 +163,41 @@ def test_oversized_and_malformed_bodies(client, world):
 
 form_values = st.one_of(
     st.text(max_size=40),
-    st.sampled_from(["", "*", "#", "8", "0", "1", "4821", "240117", "99999999999", "Anonymous",
-                     "+16125550134", "completed", "no-answer", "busy", "answered"]),
+    st.sampled_from(
+        [
+            "",
+            "*",
+            "#",
+            "8",
+            "0",
+            "1",
+            "4821",
+            "240117",
+            "99999999999",
+            "Anonymous",
+            "+16125550134",
+            "completed",
+            "no-answer",
+            "busy",
+            "answered",
+        ]
+    ),
 )
-form_keys = st.sampled_from(["CallSid", "From", "To", "Digits", "CallStatus", "DialCallStatus",
-                             "DialCallDuration", "RecordingUrl", "CallDuration", "ParentCallSid", "Junk"])
+form_keys = st.sampled_from(
+    [
+        "CallSid",
+        "From",
+        "To",
+        "Digits",
+        "CallStatus",
+        "DialCallStatus",
+        "DialCallDuration",
+        "RecordingUrl",
+        "CallDuration",
+        "ParentCallSid",
+        "Junk",
+    ]
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -222,8 +259,13 @@ def test_a_restarted_call_never_meets_an_answer_cached_for_the_lost_one(client, 
 
 
 def test_a_dial_result_for_a_lost_call_hangs_up(client, world):
-    root = assert_twiml(signed_post(client, "/voice/dial-result?n=7",
-                                    dict(CALL, CallSid="CAgone", DialCallStatus="completed", DialCallDuration="95")))
+    root = assert_twiml(
+        signed_post(
+            client,
+            "/voice/dial-result?n=7",
+            dict(CALL, CallSid="CAgone", DialCallStatus="completed", DialCallDuration="95"),
+        )
+    )
     assert root.find("Hangup") is not None and root.find("Redirect") is None
 
 
@@ -231,8 +273,9 @@ def test_a_request_signed_for_another_deployment_is_403_whatever_its_host(client
     """Signed for https://other.example/voice/incoming and sent with that Host: the app checks
     only its configured PUBLIC_BASE_URL."""
     sig = RequestValidator(AUTH_TOKEN).compute_signature("https://other.example/voice/incoming", CALL)
-    res = client.post("/voice/incoming", data=CALL, base_url="https://other.example",
-                      headers={"X-Twilio-Signature": sig})
+    res = client.post(
+        "/voice/incoming", data=CALL, base_url="https://other.example", headers={"X-Twilio-Signature": sig}
+    )
     assert res.status_code == 403
     assert session.scalars(select(CallLog)).first() is None
 
@@ -248,9 +291,13 @@ def test_without_public_base_url_only_development_checks_the_request_url(setting
     sig = RequestValidator(AUTH_TOKEN).compute_signature("https://other.example/voice/incoming", CALL)
     production = load_settings(dict(settings_overrides, public_base_url=""), environ={})
     development = load_settings(dict(settings_overrides, public_base_url="", development=True), environ={})
-    with Flask(__name__).test_request_context("/voice/incoming", method="POST", data=CALL,
-                                              base_url="https://other.example",
-                                              headers={"X-Twilio-Signature": sig}):
+    with Flask(__name__).test_request_context(
+        "/voice/incoming",
+        method="POST",
+        data=CALL,
+        base_url="https://other.example",
+        headers={"X-Twilio-Signature": sig},
+    ):
         from flask import request
 
         assert not signature_valid(request, production)

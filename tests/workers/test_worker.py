@@ -25,8 +25,13 @@ def test_the_in_process_worker_runs_jobs_from_its_own_thread(settings_overrides,
     engine = make_engine(f"sqlite:///{tmp_path / 'worker.sqlite3'}")
     upgrade(engine)
     client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
-    app = create_app(dict(settings_overrides, instance_path=tmp_path / "inst"), engine=engine,
-                     sessions=make_session_factory(engine), redis_client=client, clock=clock)
+    app = create_app(
+        dict(settings_overrides, instance_path=tmp_path / "inst"),
+        engine=engine,
+        sessions=make_session_factory(engine),
+        redis_client=client,
+        clock=clock,
+    )
     svc = app.extensions["supportline"]
     RAN.clear()
     svc.jobs.enqueue(record, "first")

@@ -7,6 +7,7 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-28
 """
+
 from __future__ import annotations
 
 from datetime import time
@@ -34,20 +35,13 @@ RULES = [
 
 def upgrade() -> None:
     hours = sa.table(
-        "business_hours",
-        sa.column("weekday", sa.String),
-        sa.column("opens", sa.Time),
-        sa.column("closes", sa.Time),
+        "business_hours", sa.column("weekday", sa.String), sa.column("opens", sa.Time), sa.column("closes", sa.Time)
     )
     op.bulk_insert(
-        hours,
-        [{"weekday": d, "opens": time(6), "closes": time(18)} for d in ("mon", "tue", "wed", "thu", "fri")],
+        hours, [{"weekday": d, "opens": time(6), "closes": time(18)} for d in ("mon", "tue", "wed", "thu", "fri")]
     )
     rules = sa.table(
-        "holiday_rules",
-        sa.column("key", sa.String),
-        sa.column("name", sa.String),
-        sa.column("active", sa.Boolean),
+        "holiday_rules", sa.column("key", sa.String), sa.column("name", sa.String), sa.column("active", sa.Boolean)
     )
     op.bulk_insert(rules, [{"key": k, "name": n, "active": True} for k, n in RULES])
 

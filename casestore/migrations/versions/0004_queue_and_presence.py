@@ -4,6 +4,7 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-28
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -35,10 +36,18 @@ def upgrade() -> None:
         sa.Column("created_at", casestore.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("done_at", casestore.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("advisor_id", sa.Integer(), nullable=True),
-        sa.ForeignKeyConstraint(["advisor_id"], ["advisors.id"], name=op.f("fk_callback_tasks_advisor_id_advisors"), ondelete="SET NULL"),
-        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_callback_tasks_case_id_cases"), ondelete="SET NULL"),
-        sa.ForeignKeyConstraint(["contact_id"], ["contacts.id"], name=op.f("fk_callback_tasks_contact_id_contacts"), ondelete="SET NULL"),
-        sa.ForeignKeyConstraint(["district_id"], ["districts.id"], name=op.f("fk_callback_tasks_district_id_districts"), ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(
+            ["advisor_id"], ["advisors.id"], name=op.f("fk_callback_tasks_advisor_id_advisors"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["case_id"], ["cases.id"], name=op.f("fk_callback_tasks_case_id_cases"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["contact_id"], ["contacts.id"], name=op.f("fk_callback_tasks_contact_id_contacts"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["district_id"], ["districts.id"], name=op.f("fk_callback_tasks_district_id_districts"), ondelete="SET NULL"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_callback_tasks")),
         sa.UniqueConstraint("call_sid", name=op.f("uq_callback_tasks_call_sid")),
     )
