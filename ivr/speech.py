@@ -49,36 +49,101 @@ from typing import Literal
 
 # ----------------------------------------------------------------------------------------- words
 
-UNITS: Mapping[str, int] = MappingProxyType({
-    "zero": 0, "oh": 0, "o": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
-    "seven": 7, "eight": 8, "nine": 9,
-    "cero": 0, "uno": 1, "un": 1, "una": 1, "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5,
-    "seis": 6, "siete": 7, "ocho": 8, "nueve": 9,
-})
-TEENS: Mapping[str, int] = MappingProxyType({
-    "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
-    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
-    "diez": 10, "once": 11, "doce": 12, "trece": 13, "catorce": 14, "quince": 15,
-    "dieciseis": 16, "diecisiete": 17, "dieciocho": 18, "diecinueve": 19,
-    # Spanish 21-29 are one word ("veinticuatro"); split by a hyphen they are "veinti" + a unit.
-    "veintiuno": 21, "veintiun": 21, "veintiuna": 21, "veintidos": 22, "veintitres": 23,
-    "veinticuatro": 24, "veinticinco": 25, "veintiseis": 26, "veintisiete": 27, "veintiocho": 28,
-    "veintinueve": 29,
-})
-TENS: Mapping[str, int] = MappingProxyType({
-    "twenty": 20, "thirty": 30, "forty": 40, "fourty": 40, "fifty": 50, "sixty": 60,
-    "seventy": 70, "eighty": 80, "ninety": 90,
-    "veinte": 20, "treinta": 30, "cuarenta": 40, "cincuenta": 50, "sesenta": 60, "setenta": 70,
-    "ochenta": 80, "noventa": 90,
-})
+UNITS: Mapping[str, int] = MappingProxyType(
+    {
+        "zero": 0,
+        "oh": 0,
+        "o": 0,
+        "one": 1,
+        "two": 2,
+        "three": 3,
+        "four": 4,
+        "five": 5,
+        "six": 6,
+        "seven": 7,
+        "eight": 8,
+        "nine": 9,
+        "cero": 0,
+        "uno": 1,
+        "un": 1,
+        "una": 1,
+        "dos": 2,
+        "tres": 3,
+        "cuatro": 4,
+        "cinco": 5,
+        "seis": 6,
+        "siete": 7,
+        "ocho": 8,
+        "nueve": 9,
+    }
+)
+TEENS: Mapping[str, int] = MappingProxyType(
+    {
+        "ten": 10,
+        "eleven": 11,
+        "twelve": 12,
+        "thirteen": 13,
+        "fourteen": 14,
+        "fifteen": 15,
+        "sixteen": 16,
+        "seventeen": 17,
+        "eighteen": 18,
+        "nineteen": 19,
+        "diez": 10,
+        "once": 11,
+        "doce": 12,
+        "trece": 13,
+        "catorce": 14,
+        "quince": 15,
+        "dieciseis": 16,
+        "diecisiete": 17,
+        "dieciocho": 18,
+        "diecinueve": 19,
+        # Spanish 21-29 are one word ("veinticuatro"); split by a hyphen they are "veinti" + a unit.
+        "veintiuno": 21,
+        "veintiun": 21,
+        "veintiuna": 21,
+        "veintidos": 22,
+        "veintitres": 23,
+        "veinticuatro": 24,
+        "veinticinco": 25,
+        "veintiseis": 26,
+        "veintisiete": 27,
+        "veintiocho": 28,
+        "veintinueve": 29,
+    }
+)
+TENS: Mapping[str, int] = MappingProxyType(
+    {
+        "twenty": 20,
+        "thirty": 30,
+        "forty": 40,
+        "fourty": 40,
+        "fifty": 50,
+        "sixty": 60,
+        "seventy": 70,
+        "eighty": 80,
+        "ninety": 90,
+        "veinte": 20,
+        "treinta": 30,
+        "cuarenta": 40,
+        "cincuenta": 50,
+        "sesenta": 60,
+        "setenta": 70,
+        "ochenta": 80,
+        "noventa": 90,
+    }
+)
 REPEATS: Mapping[str, int] = MappingProxyType({"double": 2, "triple": 3})
-FILLER: frozenset[str] = frozenset("""
+FILLER: frozenset[str] = frozenset(
+    """
     my the a an is it it's its it is that's thats this that number numbers case contact i d id
     uh um umm uhm er erm ah hmm mm okay ok so well yes yeah sure please thanks thank you and
     like let me see think i'm im it'll be was our account ticket code press dial enter option
     pound hash sign key
     mi el la es numero de del caso contacto eh este pues bueno por favor gracias
-""".split())  # noqa: SIM905  (a word list reads best as words)
+""".split()  # noqa: SIM905  (a word list reads best as words)
+)
 
 _VEINTI = "veinti"  # "veinti-cuatro" -> "veinti" "cuatro"
 _HUNDRED, _THOUSAND = "hundred", "thousand"
@@ -136,8 +201,14 @@ def _atoms(words: list[str]) -> list[_Atom] | None:
 
 
 def _is_number_word(word: str) -> bool:
-    return (word.isdigit() or word in UNITS or word in TEENS or word in TENS or word in REPEATS
-            or word in (_HUNDRED, _THOUSAND, _VEINTI))
+    return (
+        word.isdigit()
+        or word in UNITS
+        or word in TEENS
+        or word in TENS
+        or word in REPEATS
+        or word in (_HUNDRED, _THOUSAND, _VEINTI)
+    )
 
 
 # ------------------------------------------------------------------------------------- reading
@@ -248,8 +319,11 @@ def _pieces(atoms: list[_Atom]) -> list[_Piece] | None:
             value, j = low
             if value % 10:
                 after_unit = bool(pieces) and i > 0 and atoms[i - 1].kind == "unit"
-                pieces.append(_Piece(str(value), joinable=atom.text != _VEINTI and atoms[i + 1].kind != "and",
-                                     after_unit=after_unit))
+                pieces.append(
+                    _Piece(
+                        str(value), joinable=atom.text != _VEINTI and atoms[i + 1].kind != "and", after_unit=after_unit
+                    )
+                )
             elif atom.text == _VEINTI:
                 return None  # "veinti" without its unit
             else:
@@ -303,19 +377,67 @@ class Intent(StrEnum):
     REPEAT = "repeat"  # hear the options again (star)
 
 
-SYNONYMS: Mapping[Intent, tuple[str, ...]] = MappingProxyType({
-    Intent.AGENT: ("agent", "representative", "rep", "operator", "advisor", "adviser", "person",
-                   "human", "someone", "somebody", "anyone", "customer service", "live person",
-                   "agente", "representante", "operador", "operadora", "persona", "asesor", "asesora",
-                   "alguien"),
-    Intent.OUTAGE: ("outage", "site down", "site is down", "site's down", "website down",
-                    "website is down", "server down", "server is down", "system down", "system is down",
-                    "sitio caido", "sitio esta caido", "servidor caido", "caida", "interrupcion"),
-    Intent.YES: ("yes", "yeah", "yep", "yup", "correct", "right", "that's right", "sure", "affirmative",
-                 "si", "correcto", "claro", "exacto"),
-    Intent.NO: ("no", "nope", "nah", "incorrect", "wrong", "not right", "negative", "incorrecto"),
-    Intent.REPEAT: ("repeat", "again", "star", "options", "menu", "repetir", "otra vez"),
-})
+SYNONYMS: Mapping[Intent, tuple[str, ...]] = MappingProxyType(
+    {
+        Intent.AGENT: (
+            "agent",
+            "representative",
+            "rep",
+            "operator",
+            "advisor",
+            "adviser",
+            "person",
+            "human",
+            "someone",
+            "somebody",
+            "anyone",
+            "customer service",
+            "live person",
+            "agente",
+            "representante",
+            "operador",
+            "operadora",
+            "persona",
+            "asesor",
+            "asesora",
+            "alguien",
+        ),
+        Intent.OUTAGE: (
+            "outage",
+            "site down",
+            "site is down",
+            "site's down",
+            "website down",
+            "website is down",
+            "server down",
+            "server is down",
+            "system down",
+            "system is down",
+            "sitio caido",
+            "sitio esta caido",
+            "servidor caido",
+            "caida",
+            "interrupcion",
+        ),
+        Intent.YES: (
+            "yes",
+            "yeah",
+            "yep",
+            "yup",
+            "correct",
+            "right",
+            "that's right",
+            "sure",
+            "affirmative",
+            "si",
+            "correcto",
+            "claro",
+            "exacto",
+        ),
+        Intent.NO: ("no", "nope", "nah", "incorrect", "wrong", "not right", "negative", "incorrecto"),
+        Intent.REPEAT: ("repeat", "again", "star", "options", "menu", "repetir", "otra vez"),
+    }
+)
 """Intent -> the phrases (lower case, accents dropped, words separated by one space) that say it."""
 
 MAIN_MENU_KEYS: Mapping[Intent, str] = MappingProxyType({Intent.AGENT: "0", Intent.OUTAGE: "8", Intent.REPEAT: "*"})
@@ -336,15 +458,15 @@ def parse_intent(text: str | None) -> Intent | None:
     matches: list[tuple[int, int, Intent]] = []
     for phrase, intent in _PHRASES:
         size = len(phrase)
-        matches += [(i, i + size, intent) for i in range(len(words) - size + 1) if words[i:i + size] == phrase]
+        matches += [(i, i + size, intent) for i in range(len(words) - size + 1) if words[i : i + size] == phrase]
     # A phrase inside a longer one says nothing of its own ("right" in "not right").
-    found = {intent for lo, hi, intent in matches
-             if not any(a <= lo and hi <= b and b - a > hi - lo for a, b, _ in matches)}
+    found = {
+        intent for lo, hi, intent in matches if not any(a <= lo and hi <= b and b - a > hi - lo for a, b, _ in matches)
+    }
     return found.pop() if len(found) == 1 else None
 
 
-def menu_choice(text: str | None, options: Collection[str],
-                keys: Mapping[Intent, str] = MAIN_MENU_KEYS) -> str | None:
+def menu_choice(text: str | None, options: Collection[str], keys: Mapping[Intent, str] = MAIN_MENU_KEYS) -> str | None:
     """The key of `options` that `text` picks: a spoken digit ("eight", "option eight") or an
     intent mapped by `keys` ("outage" -> "8" on the main menu); None otherwise."""
     digit = parse_digits(text, lengths=(1,))
@@ -392,25 +514,49 @@ entries, each at most 100 characters, the words of a phrase separated by spaces.
 HintKind = Literal["case_number", "contact_id", "menu", "yes_no"]
 
 _DIGIT_WORDS = {
-    "en": ("zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
-           "double", "triple", "hundred"),
+    "en": (
+        "zero",
+        "oh",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "double",
+        "triple",
+        "hundred",
+    ),
     "es": ("cero", "uno", "dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho", "nueve"),
 }
-_HINTS: Mapping[str, Mapping[HintKind, tuple[str, ...]]] = MappingProxyType({
-    "en": {
-        "case_number": ("case number", "my case number is", *_DIGIT_WORDS["en"]),
-        "contact_id": ("contact I D", "my contact I D is", *_DIGIT_WORDS["en"]),
-        "menu": ("agent", "representative", "operator", "outage", "site down", "repeat", "star",
-                 *_DIGIT_WORDS["en"][:11]),
-        "yes_no": ("yes", "no", "correct", "that's right", "wrong"),
-    },
-    "es": {
-        "case_number": ("numero de caso", "mi numero de caso es", *_DIGIT_WORDS["es"]),
-        "contact_id": ("numero de contacto", *_DIGIT_WORDS["es"]),
-        "menu": ("agente", "representante", "operador", "sitio caido", "repetir", *_DIGIT_WORDS["es"]),
-        "yes_no": ("si", "no", "correcto", "incorrecto"),
-    },
-})
+_HINTS: Mapping[str, Mapping[HintKind, tuple[str, ...]]] = MappingProxyType(
+    {
+        "en": {
+            "case_number": ("case number", "my case number is", *_DIGIT_WORDS["en"]),
+            "contact_id": ("contact I D", "my contact I D is", *_DIGIT_WORDS["en"]),
+            "menu": (
+                "agent",
+                "representative",
+                "operator",
+                "outage",
+                "site down",
+                "repeat",
+                "star",
+                *_DIGIT_WORDS["en"][:11],
+            ),
+            "yes_no": ("yes", "no", "correct", "that's right", "wrong"),
+        },
+        "es": {
+            "case_number": ("numero de caso", "mi numero de caso es", *_DIGIT_WORDS["es"]),
+            "contact_id": ("numero de contacto", *_DIGIT_WORDS["es"]),
+            "menu": ("agente", "representante", "operador", "sitio caido", "repetir", *_DIGIT_WORDS["es"]),
+            "yes_no": ("si", "no", "correcto", "incorrecto"),
+        },
+    }
+)
 
 
 def join_hints(entries: Iterable[str]) -> str:

@@ -305,9 +305,7 @@ def _latest_start(due: datetime, cal: Calendar, lead: timedelta) -> datetime | N
         span *= 2
 
 
-def placing_time(
-    due: datetime, now: datetime, cal: Calendar, *, lead: timedelta = LAST_CALL_LEAD
-) -> datetime:
+def placing_time(due: datetime, now: datetime, cal: Calendar, *, lead: timedelta = LAST_CALL_LEAD) -> datetime:
     """When to place an outbound call (a follow-up) that is due at `due`, deciding at `now`.
 
     On time (the usual case, `now` is when the follow-up is scheduled): the LATEST instant at or

@@ -268,8 +268,7 @@ def test_a_follow_up_due_at_closing_is_placed_the_same_day(client, api_auth, svc
     # when each call goes out.
     chicago = ZoneInfo("America/Chicago")
     moments = []
-    for closing, next_opening in (((11, 18, 18), (11, 19, 6)), ((11, 23, 18), (11, 24, 6)),
-                                  ((11, 30, 18), (12, 1, 6))):
+    for closing, next_opening in (((11, 18, 18), (11, 19, 6)), ((11, 23, 18), (11, 24, 6)), ((11, 30, 18), (12, 1, 6))):
         closes = datetime(2026, *closing, tzinfo=chicago)
         moments += [closes - timedelta(minutes=m) for m in range(20, -1, -1)]
         moments.append(datetime(2026, *next_opening, tzinfo=chicago))
@@ -280,7 +279,9 @@ def test_a_follow_up_due_at_closing_is_placed_the_same_day(client, api_auth, svc
         run_jobs(svc)
         placed += [moment] * (len(telephony.calls) - before)
     assert [p.astimezone(chicago).strftime("%a %d %H:%M") for p in placed] == [
-        "Wed 18 17:45", "Mon 23 17:45", "Mon 30 17:45",
+        "Wed 18 17:45",
+        "Mon 23 17:45",
+        "Mon 30 17:45",
     ]
     assert [(r.attempt, r.due_at.astimezone(UTC)) for r in followups(session)] == [
         (1, datetime(2026, 11, 18, 23, 45, tzinfo=UTC)),
@@ -291,7 +292,8 @@ def test_a_follow_up_due_at_closing_is_placed_the_same_day(client, api_auth, svc
 
 
 def test_a_late_follow_up_timer_still_waits_for_the_next_opening(
-        client, api_auth, svc, world, session, clock, telephony):
+    client, api_auth, svc, world, session, clock, telephony
+):
     clock.set(datetime(2026, 11, 18, 1, 30, tzinfo=UTC))  # Tue Nov 17 19:30 CST
     resolve(client, api_auth)
     clock.set(datetime(2026, 11, 19, 0, 5, tzinfo=UTC))  # Wed 18:05 CST: the 17:45 timer ran 20 minutes late

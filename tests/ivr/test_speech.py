@@ -240,8 +240,18 @@ def test_hints_content_and_limits():
 
 # ---------------------------------------------------------------------------------- properties
 UNIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
-TEEN_WORDS = ["ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
-              "eighteen", "nineteen"]
+TEEN_WORDS = [
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
 TENS_WORDS = {2: "twenty", 3: "thirty", 4: "forty", 5: "fifty", 6: "sixty", 7: "seventy", 8: "eighty", 9: "ninety"}
 
 
@@ -273,7 +283,7 @@ def spoken(draw) -> tuple[str, str]:
         if how == "single" and last_bare_tens and digits[i] != "0":
             how = "literal"  # "forty" + "one" would be heard as "forty one": say the digit
         if how == "pair":
-            words.append(pair_words(digits[i:i + 2]))
+            words.append(pair_words(digits[i : i + 2]))
             last_bare_tens = digits[i] != "1" and digits[i + 1] == "0"
             i += 2
             continue
@@ -282,15 +292,16 @@ def spoken(draw) -> tuple[str, str]:
             words.append(draw(st.sampled_from(["oh", "zero"])) if digits[i] == "0" else UNIT_WORDS[int(digits[i])])
             i += 1
         elif how == "double":
-            words.append("double " + (draw(st.sampled_from(["oh", "zero"])) if digits[i] == "0"
-                                      else UNIT_WORDS[int(digits[i])]))
+            words.append(
+                "double " + (draw(st.sampled_from(["oh", "zero"])) if digits[i] == "0" else UNIT_WORDS[int(digits[i])])
+            )
             i += 2
         elif how == "triple":
             words.append("triple " + UNIT_WORDS[int(digits[i])])
             i += 3
         else:
             run = draw(st.integers(min_value=1, max_value=len(digits) - i))
-            words.append(digits[i:i + run])
+            words.append(digits[i : i + run])
             i += run
     filler = draw(st.sampled_from(["", "my case number is ", "uh, ", "it's "]))
     end = draw(st.sampled_from(["", ".", "?"]))
@@ -315,15 +326,43 @@ def test_spoken_digits_without_pairs_parse_back_without_a_length(case):
         assert parse_digits(words) == digits
 
 
-number_words = st.sampled_from(UNIT_WORDS + TEEN_WORDS + list(TENS_WORDS.values()) + [
-    "oh", "o", "double", "triple", "hundred", "thousand", "a", "and", "y", "veinti", "veinticuatro", "cero",
-    "agent", "yes", "no", "um", "-", ",", ".", "240", "0", "site", "down",
-])
+number_words = st.sampled_from(
+    UNIT_WORDS
+    + TEEN_WORDS
+    + list(TENS_WORDS.values())
+    + [
+        "oh",
+        "o",
+        "double",
+        "triple",
+        "hundred",
+        "thousand",
+        "a",
+        "and",
+        "y",
+        "veinti",
+        "veinticuatro",
+        "cero",
+        "agent",
+        "yes",
+        "no",
+        "um",
+        "-",
+        ",",
+        ".",
+        "240",
+        "0",
+        "site",
+        "down",
+    ]
+)
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.one_of(st.text(), st.lists(number_words, max_size=12).map(" ".join)),
-       st.one_of(st.none(), st.sets(st.integers(min_value=0, max_value=12), max_size=3)))
+@given(
+    st.one_of(st.text(), st.lists(number_words, max_size=12).map(" ".join)),
+    st.one_of(st.none(), st.sets(st.integers(min_value=0, max_value=12), max_size=3)),
+)
 def test_arbitrary_text_never_raises(text, lengths):
     digits = parse_digits(text, lengths=lengths)
     assert digits is None or (digits.isdigit() and digits.isascii())
