@@ -35,7 +35,7 @@ def ref(name: str) -> dict[str, str]:
 def _closure(fn: Callable[..., Any]) -> dict[str, Any]:
     names = getattr(getattr(fn, "__code__", None), "co_freevars", ())
     cells = getattr(fn, "__closure__", None) or ()
-    return {name: cell.cell_contents for name, cell in zip(names, cells)}
+    return {name: cell.cell_contents for name, cell in zip(names, cells, strict=True)}
 
 
 def _validator_schema(fn: Callable[..., Any], mode: JsonSchemaMode) -> JsonSchemaValue | None:

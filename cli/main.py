@@ -234,7 +234,8 @@ def demo_cmd(ctx: click.Context, host: str, port: int, no_serve: bool) -> None:
                 f"  Health:                                  GET  {base}/healthz  {base}/readyz",
                 "",
                 "  Try a call without a phone (demo contact Dana Whitfield, PIN 4821, open case 241025):",
-                f"    ./dev --dev call --from '(612) 555-0134' --at '{at}' --keys '4821#,241025#' --dial no-answer,accept",
+                f"    ./dev --dev call --from '(612) 555-0134' --at '{at}' --keys '4821#,241025#'"
+                " --dial no-answer,accept",
                 f"    ./dev --dev call --from '(612) 555-0134' --at '{at}' -i",
                 "",
                 "  Development mode: demo secrets; Twilio requests must still be signed (dev auth token).",

@@ -162,7 +162,7 @@ def _series(key: str, rows: list[dict], values: list[float | None], scale: _Scal
         parts.append(
             f'<path d="{" ".join(path)}" fill="none" stroke="{ACCENT}" stroke-width="2" stroke-linejoin="round"/>'
         )
-    for i, (row, v) in enumerate(zip(rows, values)):
+    for i, (row, v) in enumerate(zip(rows, values, strict=True)):
         label = escape(
             f"{row['day']:%a} {_day(row['day'])}: {_label(key, v)}"
             + (f" ({row['answered']} answered, {row['abandoned']} abandoned)" if v is not None else "")

@@ -14,6 +14,7 @@ session cookie, never in a URL, never logged; the audit entry says only that the
 
 from __future__ import annotations
 
+import itertools
 import secrets
 from functools import partial
 from typing import Any
@@ -362,7 +363,7 @@ def new_pin(length: int = PIN_LENGTH) -> str:
     """A random keypad PIN from `secrets`, never one digit repeated or a straight run (123456)."""
     while True:
         pin = "".join(str(secrets.randbelow(10)) for _ in range(length))
-        steps = {(int(b) - int(a)) % 10 for a, b in zip(pin, pin[1:])}
+        steps = {(int(b) - int(a)) % 10 for a, b in itertools.pairwise(pin)}
         if steps not in ({0}, {1}, {9}):
             return pin
 

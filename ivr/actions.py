@@ -6,6 +6,7 @@ Every function takes the caller's session and only flushes; the webhook commits 
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta
 from typing import cast
 
@@ -276,10 +277,8 @@ def _serialise_outage(session: Session, client: redis.Redis, district_pk: int, b
         return
 
     def release(*_args) -> None:
-        try:
+        with contextlib.suppress(redis.exceptions.LockError):  # expired already: nothing to release
             lock.release()
-        except redis.exceptions.LockError:  # expired already: nothing to release
-            pass
 
     event.listen(session, "after_commit", release, once=True)
     event.listen(session, "after_rollback", release, once=True)

@@ -160,7 +160,10 @@ def sms_reply(
     if match["verb"].lower() in ("4", "ack", "acknowledge"):
         if _apply(session, telephony, incident, engineer, "acknowledged", now, "SMS reply", None):
             _mark_sms_page(session, incident, engineer, "acknowledged")
-            return f"Incident {incident.id} ({incident.district.name}) acknowledged by you. Reply 6 {incident.id} when resolved."
+            return (
+                f"Incident {incident.id} ({incident.district.name}) acknowledged by you."
+                f" Reply 6 {incident.id} when resolved."
+            )
         return _already(incident, str(incident.id))
     if _apply(session, telephony, incident, engineer, "resolved", now, "SMS reply", None):
         _mark_sms_page(session, incident, engineer, "resolved")

@@ -108,7 +108,7 @@ def surveys(session: Session, since: datetime, until: datetime) -> list[dict]:
         {
             "product_area": area or "general",
             "answered": int(n),
-            **{q: round(float(v), 2) if v is not None else None for q, v in zip(QUESTIONS, avgs)},
+            **{q: round(float(v), 2) if v is not None else None for q, v in zip(QUESTIONS, avgs, strict=True)},
         }
         for area, n, *avgs in rows
     ]

@@ -35,6 +35,7 @@ Several processes on one host append to the same file and any of them may replay
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import logging
@@ -114,10 +115,8 @@ def pending(path: Path) -> int:
     """Records waiting in this folder (the live file and taken ones)."""
     count = 0
     for f in _spool_files(path):
-        try:
+        with contextlib.suppress(FileNotFoundError):
             count += len(_lines(f.read_text(encoding="utf-8")))
-        except FileNotFoundError:
-            pass
     return count
 
 

@@ -112,7 +112,7 @@ def reply(session: Session, contact: Contact, body: str, now: datetime) -> str |
     ).first()
     if survey is None:
         return None
-    for name, value in zip(QUESTIONS, match.groups()):
+    for name, value in zip(QUESTIONS, match.groups(), strict=True):
         setattr(survey, name, int(value))
     survey.answered_at = now
     return "Thank you for rating our support."

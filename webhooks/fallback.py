@@ -31,6 +31,7 @@ them, else from the environment directly.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -169,10 +170,8 @@ def write_cache(path: Path, key: bytes, numbers: Iterable[str], now: datetime | 
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
     try:  # make the rename itself durable (best effort; not every platform can open a folder)
         dir_fd = os.open(path.parent, os.O_RDONLY)

@@ -40,6 +40,7 @@ no X-Forwarded-For / Forwarded / X-Real-IP) or carrying `Authorization: Bearer <
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hmac
 import ipaddress
@@ -333,10 +334,8 @@ def clear_multiproc_dir() -> None:
         return
     os.makedirs(path, exist_ok=True)
     for name in glob.glob(os.path.join(path, "*.db")):
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.remove(name)
-        except FileNotFoundError:
-            pass
 
 
 def child_exit(server, worker) -> None:

@@ -22,6 +22,7 @@ schedules. Each job ends with one `event="job"` log line (job id, function, outc
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -128,10 +129,8 @@ def _timers(svc, stop: threading.Event) -> None:
             _refresh_fallback(svc)
         ticks += 1
         stop.wait(TICK_SECONDS)
-    try:
+    with contextlib.suppress(Exception):
         forget(svc.redis, name)
-    except Exception:
-        pass
 
 
 def run_worker(svc, *, burst: bool = False, stop: threading.Event | None = None) -> None:

@@ -54,7 +54,7 @@ def wait_figures(records: list[CallRecord]) -> dict[str, object]:
         "p90_s": base.pct(waits, 90),
         "p99_s": base.pct(waits, 99),
         "max_s": round(waits[-1], 2) if waits else 0.0,
-        "histogram": {label: histogram[label] for label in [NO_WAIT] + [l for _, l in WAIT_BUCKETS]},
+        "histogram": {label: histogram[label] for label in [NO_WAIT] + [label for _, label in WAIT_BUCKETS]},
     }
 
 

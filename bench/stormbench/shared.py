@@ -13,11 +13,11 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-
-import calls as base  # bench/calls.py: setup, servers, signed transport, figures
+import calls as base  # bench/calls.py (bench/ is on sys.path: storm.py runs from it): setup, servers, figures
 
 from twilio_doubles.fake_twilio import FakeTwilio, Posted
+
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 __all__ = [
     "AFTER_TALKING",

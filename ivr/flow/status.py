@@ -17,25 +17,26 @@ from ivr.flow.twiml import _hangup, _int, _response
 from ivr.prompts import say
 from ivr.state import CallState
 
+FINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})  # Twilio's, for a call that ended
+
 
 def call_status(env: CallEnv, inp: CallInput, state: CallState | None) -> VoiceResponse:
     """Twilio's final status for the call: close the call-log row, leave the queue, drop state."""
     status = inp.form.get("CallStatus", "")
     row = actions.call_log(env.session, inp.sid)
-    if row is not None and status in {"completed", "busy", "failed", "no-answer", "canceled"}:
-        if row.ended_at is None:
-            row.ended_at = env.now
-            row.status = status
-            row.duration_seconds = _int(inp.form.get("CallDuration"))
-            if row.outcome == "in_progress":
-                row.outcome = "abandoned" if row.queued_at is not None else "hung_up"
-                if row.queued_at is not None:
-                    row.wait_seconds = max(0, int((env.now - row.queued_at).total_seconds()))
-            if state is not None:
-                row.path = list(state.path)
-                if state.case_pk is not None:
-                    _finish_case_event(env, state, outcome=row.outcome, advisor_pk=row.advisor_id)
-    if status in {"completed", "busy", "failed", "no-answer", "canceled"}:
+    if row is not None and row.ended_at is None and status in FINAL_STATUSES:
+        row.ended_at = env.now
+        row.status = status
+        row.duration_seconds = _int(inp.form.get("CallDuration"))
+        if row.outcome == "in_progress":
+            row.outcome = "abandoned" if row.queued_at is not None else "hung_up"
+            if row.queued_at is not None:
+                row.wait_seconds = max(0, int((env.now - row.queued_at).total_seconds()))
+        if state is not None:
+            row.path = list(state.path)
+            if state.case_pk is not None:
+                _finish_case_event(env, state, outcome=row.outcome, advisor_pk=row.advisor_id)
+    if status in FINAL_STATUSES:
         holds.end_call(env.session, inp.sid, env.now)
         _quiet(env, _free_advisors_of, env, inp.sid, state)
     return _response()

@@ -82,6 +82,9 @@ def _engineer_took_the_call(env: CallEnv, parent: str, engineer_pk: int, leg_sid
         return
     incident = env.session.get(Incident, parent_state.incident_pk)
     engineer = env.session.get(Engineer, engineer_pk)
-    if incident is not None and engineer is not None:
-        if incidents.acknowledge(env.session, incident, engineer, env.now, via="accepted the caller's outage call"):
-            paging.stop_ringing(env.session, env.dispatcher.telephony, incident, keep_sid=leg_sid)
+    if (
+        incident is not None
+        and engineer is not None
+        and incidents.acknowledge(env.session, incident, engineer, env.now, via="accepted the caller's outage call")
+    ):
+        paging.stop_ringing(env.session, env.dispatcher.telephony, incident, keep_sid=leg_sid)

@@ -1032,7 +1032,8 @@ BAD = [
     (
         "policy-two-defaults",
         "      - {layers: [secondary, primary]}",
-        "      - {layers: [secondary, primary]}\n  - name: Nights\n    default: true  # <-\n    steps: [{layers: [primary]}]",
+        "      - {layers: [secondary, primary]}\n  - name: Nights\n    default: true  # <-\n"
+        "    steps: [{layers: [primary]}]",
         "escalation_policies[1].default",
         "only one policy may be the default; 'Hosted outage' already is",
         {},

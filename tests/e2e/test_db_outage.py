@@ -188,7 +188,7 @@ def test_the_end_of_calls_heard_during_an_outage_closes_their_rows_and_frees_the
     Dial results and final statuses arrive during the outage. Once it is back, one replay of the
     spool and one reconcile pass: every row closed with the right outcome, every advisor free."""
     from casestore.models import Advisor
-    from ivr import staffing
+    from ivr import spool, staffing
     from routing.presence import Presence
     from twilio_doubles.simulator import CallSimulator
     from webhooks import create_app
