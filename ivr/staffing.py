@@ -150,7 +150,7 @@ def reconcile(
 ) -> dict[int, str]:
     """`restore`, then converge live presence on the roster and on the calls still alive."""
     changes = restore(session, presence, now)
-    roster = dict(session.execute(select(Advisor.id, Advisor.active)).tuples().all())
+    roster = dict(session.execute(select(Advisor.id, Advisor.active)).all())
     views = presence.snapshot(roster, now)
     held = {v.call_sid for v in views.values() if v.state == PresenceState.ON_CALL.value and v.call_sid}
     # A call is alive while Redis has its state, or while the database holds an advisor for it
