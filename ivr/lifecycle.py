@@ -7,8 +7,10 @@
   outbound call through the IVR and an SMS to the case's contact ("press 1 if it is resolved, 2 to
   speak to an advisor now, 3 to keep it open"), only within business hours; with no answer, the case
   closes itself on business day `AUTO_CLOSE_BUSINESS_DAYS` (10). Every step is a `FollowUp` row
-  and an RQ job (`run_followup`) at its due time on the service clock; a job that runs twice, or
-  runs after the case moved on, does nothing.
+  and an RQ job (`run_followup`) at its `due_at` on the service clock; a job that runs twice, or
+  runs after the case moved on, does nothing. For a call step `due_at` is when the call is placed,
+  `routing.businesstime.placing_time` of the business-day due time: inside that day's open hours
+  even when the due time is the closing instant itself (issue #15 item 8).
 * Closing (by the contact, by an admin, or automatically) cancels what is left of the follow-up and
   may send a satisfaction survey (`ivr.surveys`).
 Functions only flush; their caller commits (jobs commit themselves).
@@ -29,8 +31,8 @@ from casestore.types import CaseStatus
 from ivr import surveys
 from ivr.jobs import JobContext, Jobs, context
 from ivr.telephony import TelephonyError
-from routing.businesstime import add_business_days, response_due
-from routing.calendar import Calendar, is_open, status_at
+from routing.businesstime import add_business_days, placing_time, response_due
+from routing.calendar import Calendar
 
 log = logging.getLogger("supportline.lifecycle")
 
@@ -104,7 +106,7 @@ def mark_pending_verification(
     case.status = CaseStatus.PENDING_VERIFICATION
     case.updated_at = now
     round_ = (session.scalar(select(func.max(FollowUp.round)).where(FollowUp.case_id == case.id)) or 0) + 1
-    steps = [(i + 1, add_business_days(now, d, cal)) for i, d in enumerate(sorted(days))]
+    steps = [(i + 1, placing_time(add_business_days(now, d, cal), now, cal)) for i, d in enumerate(sorted(days))]
     steps.append((0, add_business_days(now, close_after, cal)))
     rows = [
         FollowUp(case_id=case.id, round=round_, attempt=a, due_at=due, status="scheduled", updated_at=now)
@@ -275,14 +277,16 @@ def run_followup(follow_up_id: int) -> str:
             )
             session.commit()
             return "closed"
-        if not is_open(now, cal):
-            # Only within business hours: a late timer waits for the next opening.
-            opens = status_at(now, cal).next_open
-            if opens is not None:
-                row.due_at, row.updated_at = opens, now
-                session.commit()
-                ctx.jobs.schedule(opens, run_followup, row.id, job_id=f"followup-{row.id}")
-                return "waiting for business hours"
+        # Only within business hours: a late timer waits for the next opening.
+        try:
+            placed = placing_time(row.due_at, now, cal)
+        except LookupError:
+            placed = now  # no open hours for a year: call anyway rather than never
+        if placed > now:
+            row.due_at, row.updated_at = placed, now
+            session.commit()
+            ctx.jobs.schedule(placed, run_followup, row.id, job_id=f"followup-{row.id}")
+            return "waiting for business hours"
         row.status, row.updated_at = "sent", now
         session.flush()
         _reach_contact(ctx, session, case, row)

@@ -4,7 +4,9 @@ Owns
   * `open_intervals`: the instants between two instants at which the desk is open, as merged
     half-open [opens, closes) intervals of aware UTC datetimes (the building block);
   * `business_time_between`, `add_business_time`, `add_business_days`;
-  * the response targets per case priority (`RESPONSE_TARGET_HOURS`) and `response_due`.
+  * the response targets per case priority (`RESPONSE_TARGET_HOURS`) and `response_due`;
+  * `placing_time`: when an outbound call that is due at some instant (a follow-up) is placed,
+    so that it rings while the desk is open, on its due day (issue #15 item 8).
 
 What counts as business time. An instant is open exactly when `routing.calendar.is_open` says so:
 its LOCAL wall clock in the calendar's zone falls inside one of the weekday's ranges, on a local
@@ -62,6 +64,11 @@ RESPONSE_TARGET_HOURS: Mapping[Priority, float] = MappingProxyType(
 MAX_CLOSED_DAYS = 366
 """`add_business_time` gives up (LookupError) after this many local dates in a row without any
 open time: the calendar has no hours, or a closure covers more than a year."""
+
+LAST_CALL_LEAD = timedelta(minutes=15)
+"""`placing_time` starts a call at least this long before the desk closes: the ring (30 s), the
+PIN, the menu and a transfer to the case owner (option 2 of a follow-up) then all happen while
+the desk is open."""
 
 Interval = tuple[datetime, datetime]
 """(start, end), aware UTC, half-open: open from `start`, closed again at `end`."""
@@ -268,3 +275,69 @@ def response_due(created_at: datetime, priority: Priority | str, cal: Calendar) 
     """When the response to a case created at `created_at` is due (aware UTC):
     RESPONSE_TARGET_HOURS[priority] business hours later. Unknown priority -> ValueError."""
     return add_business_time(created_at, RESPONSE_TARGET_HOURS[Priority(priority)], cal)
+
+
+# --------------------------------------------------------------------------------------------
+# Placing calls
+# --------------------------------------------------------------------------------------------
+
+
+def _latest_start(due: datetime, cal: Calendar, lead: timedelta) -> datetime | None:
+    """The latest instant <= `due` at which a call may start: an open instant at least `lead`
+    before its interval closes, or the opening of an interval shorter than `lead`. None when the
+    desk has no open time in the MAX_CLOSED_DAYS before `due`."""
+    span = timedelta(days=4)
+    while True:
+        window_start = due - span
+        best: datetime | None = None
+        clipped = False
+        for lo, hi in _iter_open(window_start, cal, until=due + _SECOND):
+            if lo > due:
+                break
+            best = min(due, max(lo, hi - lead))
+            # The first interval may be cut at the window's start; its real opening is earlier,
+            # which matters only when it is shorter than `lead`: look further back then.
+            clipped = lo == window_start and hi - lead < lo
+        if best is not None and not clipped:
+            return best
+        if span > (MAX_CLOSED_DAYS + 2) * _DAY:
+            return best
+        span *= 2
+
+
+def placing_time(due: datetime, now: datetime, cal: Calendar, *, lead: timedelta = LAST_CALL_LEAD) -> datetime:
+    """When to place an outbound call (a follow-up) that is due at `due`, deciding at `now`.
+
+    On time (the usual case, `now` is when the follow-up is scheduled): the LATEST instant at or
+    before `due` at which a call can start, i.e. an open instant at least `lead` before its open
+    interval closes (or the opening of an interval shorter than `lead`):
+      * due inside open hours, `lead` or more before closing: `due` itself;
+      * due in the last `lead` before a closing, or exactly AT the closing: closing - `lead` the
+        same day. Business-day arithmetic lands exactly on 18:00 whenever the clock started
+        outside open hours or at 06:00 (`add_business_time` is due at the closing instant, and
+        [06:00, 18:00) is closed at 18:00), and a call placed then would wait for the next
+        opening, a business day late. Not "the last open moment" (17:59:59.999999) either: that
+        call would ring, and its contact press 2 for an advisor, after closing. `lead` (15 min)
+        of the due day's business time is the price of reaching the contact on the due day,
+        while someone can still take the transfer;
+      * due while closed (not a business-arithmetic result: a weekend, a holiday, a closure,
+        after hours): the last such instant before it, e.g. the previous business day's 17:45.
+    So the call is never placed after its due day, and always while the desk is open.
+
+    Late (that instant is already before `now`, e.g. a timer that fired after closing, or the
+    sweep running a lost one): `now` if the desk is open, else the next opening; a late call
+    goes out as soon as someone can answer for the desk, not a full business day later.
+
+    The result is aware UTC. `lead` must be a positive timedelta. Raises LookupError only if the
+    calendar has no open time for MAX_CLOSED_DAYS days in a row after `now`.
+    """
+    due, now = _aware_utc(due, "due"), _aware_utc(now, "now")
+    cal = _require_calendar(cal)
+    if not isinstance(lead, timedelta) or lead <= timedelta(0):
+        raise ValueError(f"lead must be a positive timedelta, got {lead!r}")
+    latest = _latest_start(due, cal, lead)
+    if latest is not None and latest >= now:
+        return latest
+    for lo, _hi in _iter_open(now, cal):
+        return lo  # `now` itself when open (_iter_open clips to its start), else the next opening
+    raise AssertionError("unreachable: _iter_open without `until` never ends")  # pragma: no cover

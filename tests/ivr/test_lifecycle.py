@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -254,3 +255,52 @@ def test_the_case_page_starts_the_follow_up(client, world, session, accounts):
     res = browser.post("/admin/cases/240117/status", {"status": "pending_verification"})
     assert res.status_code == 302
     assert the_case(session).status == CaseStatus.PENDING_VERIFICATION and len(followups(session)) == 4
+
+
+# Issue #15 item 8: a resolve outside open hours (here Tue Nov 17 19:30 CST) starts the business clock
+# at the next opening, so every step is due exactly at 18:00, the closing instant. The call must still
+# be placed inside that day's open hours (LAST_CALL_LEAD before closing), not at 06:00 the next day.
+def test_a_follow_up_due_at_closing_is_placed_the_same_day(client, api_auth, svc, world, session, clock, telephony):
+    clock.set(datetime(2026, 11, 18, 1, 30, tzinfo=UTC))  # Tue Nov 17 19:30 CST: after hours
+    resolve(client, api_auth)
+    # Steps 1-3 are due Wed 18, Mon 23 and Mon 30 (Thanksgiving and the day after skipped) at 18:00
+    # CST. Run the jobs a minute at a time around each closing and at the next opening, and note
+    # when each call goes out.
+    chicago = ZoneInfo("America/Chicago")
+    moments = []
+    for closing, next_opening in (((11, 18, 18), (11, 19, 6)), ((11, 23, 18), (11, 24, 6)), ((11, 30, 18), (12, 1, 6))):
+        closes = datetime(2026, *closing, tzinfo=chicago)
+        moments += [closes - timedelta(minutes=m) for m in range(20, -1, -1)]
+        moments.append(datetime(2026, *next_opening, tzinfo=chicago))
+    placed = []
+    for moment in moments:
+        clock.set(moment)
+        before = len(telephony.calls)
+        run_jobs(svc)
+        placed += [moment] * (len(telephony.calls) - before)
+    assert [p.astimezone(chicago).strftime("%a %d %H:%M") for p in placed] == [
+        "Wed 18 17:45",
+        "Mon 23 17:45",
+        "Mon 30 17:45",
+    ]
+    assert [(r.attempt, r.due_at.astimezone(UTC)) for r in followups(session)] == [
+        (1, datetime(2026, 11, 18, 23, 45, tzinfo=UTC)),
+        (2, datetime(2026, 11, 23, 23, 45, tzinfo=UTC)),
+        (3, datetime(2026, 11, 30, 23, 45, tzinfo=UTC)),
+        (0, datetime(2026, 12, 4, 0, 0, tzinfo=UTC)),  # Thu Dec 3 18:00 CST: closing the case needs no open desk
+    ]
+
+
+def test_a_late_follow_up_timer_still_waits_for_the_next_opening(
+    client, api_auth, svc, world, session, clock, telephony
+):
+    clock.set(datetime(2026, 11, 18, 1, 30, tzinfo=UTC))  # Tue Nov 17 19:30 CST
+    resolve(client, api_auth)
+    clock.set(datetime(2026, 11, 19, 0, 5, tzinfo=UTC))  # Wed 18:05 CST: the 17:45 timer ran 20 minutes late
+    run_jobs(svc)
+    assert telephony.calls == []
+    first = followups(session)[0]
+    assert (first.status, first.due_at.astimezone(UTC)) == ("scheduled", datetime(2026, 11, 19, 12, tzinfo=UTC))
+    clock.set(datetime(2026, 11, 19, 12, tzinfo=UTC))  # Thu 06:00 CST
+    run_jobs(svc)
+    assert len(telephony.calls) == 1 and followups(session)[0].status == "sent"

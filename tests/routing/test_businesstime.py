@@ -13,15 +13,17 @@ from hypothesis import strategies as st
 from casestore.types import Priority
 from routing.businesstime import (
     BUSINESS_DAY_HOURS,
+    LAST_CALL_LEAD,
     MAX_CLOSED_DAYS,
     RESPONSE_TARGET_HOURS,
     add_business_days,
     add_business_time,
     business_time_between,
     open_intervals,
+    placing_time,
     response_due,
 )
-from routing.calendar import ALL_RULES, Calendar, WeeklyHours, default_calendar, is_open
+from routing.calendar import ALL_RULES, Calendar, WeeklyHours, default_calendar, is_open, status_at
 
 CHI = ZoneInfo("America/Chicago")
 UTC = UTC
@@ -484,3 +486,354 @@ def test_between_matches_minute_by_minute_count(cal, a, minutes):
         assert a <= lo < hi <= a + minutes * MIN
         assert is_open(lo, cal) and is_open(hi - US, cal)
     assert all(x[1] < y[0] for x, y in itertools.pairwise(intervals))  # sorted, merged
+
+
+# ---------------------------------------------------------------------------------------------
+# placing_time (issue #15 item 8): when a call due at an instant is placed
+# ---------------------------------------------------------------------------------------------
+# (calendar, resolved at, business days, placed at). The due time is add_business_days(resolved,
+# days); a resolve outside open hours (or at 06:00) makes it exactly 18:00, the closing instant.
+FOLLOWUP_CASES = [
+    pytest.param(
+        DEFAULT,
+        chi(2026, 11, 17, 19, 30),
+        1,
+        chi(2026, 11, 18, 17, 45),
+        id="the issue: Tue 19:30 + 1 day is due Wed 18:00, placed Wed 17:45 (was Thu 06:00)",
+    ),
+    pytest.param(
+        DEFAULT,
+        chi(2026, 11, 17, 6),
+        1,
+        chi(2026, 11, 17, 17, 45),
+        id="resolved at 06:00: due 18:00 the same day, placed 17:45",
+    ),
+    pytest.param(
+        DEFAULT, chi(2026, 11, 17, 9), 1, chi(2026, 11, 18, 9), id="resolved in hours: placed at the due time itself"
+    ),
+    pytest.param(
+        DEFAULT,
+        chi(2026, 11, 17, 17, 50),
+        1,
+        chi(2026, 11, 18, 17, 45),
+        id="due in the last quarter hour: moved to 17:45",
+    ),
+    pytest.param(
+        DEFAULT,
+        chi(2026, 11, 17, 17, 45),
+        1,
+        chi(2026, 11, 18, 17, 45),
+        id="due exactly LAST_CALL_LEAD before closing: unchanged",
+    ),
+    pytest.param(
+        DEFAULT,
+        chi(2026, 11, 21, 10),
+        1,
+        chi(2026, 11, 23, 17, 45),
+        id="resolved on a Saturday: due Mon 18:00, placed Mon 17:45",
+    ),
+    pytest.param(
+        DEFAULT,
+        chi(2026, 11, 24, 19),
+        1,
+        chi(2026, 11, 25, 17, 45),
+        id="due Wed before Thanksgiving 18:00: placed that Wed, not Mon 30 06:00",
+    ),
+    pytest.param(
+        DEFAULT,
+        chi(2026, 11, 25, 19),
+        1,
+        chi(2026, 11, 30, 17, 45),
+        id="Thanksgiving and the day after before the due day: placed Mon 30 17:45",
+    ),
+    pytest.param(
+        DEFAULT,
+        chi(2026, 11, 17, 19, 30),
+        7,
+        chi(2026, 11, 30, 17, 45),
+        id="third follow-up over Thanksgiving: Mon 30 17:45",
+    ),
+    pytest.param(
+        DEFAULT,
+        chi(2026, 12, 30, 19),
+        1,
+        chi(2026, 12, 31, 17, 45),
+        id="due the day before New Year's Day: placed Dec 31, not Jan 4",
+    ),
+    pytest.param(
+        DEFAULT,
+        chi(2026, 3, 6, 19, 30),
+        1,
+        utc(2026, 3, 9, 22, 45),
+        id="March: due Mon 18:00 CDT after spring forward, placed 17:45 CDT",
+    ),
+    pytest.param(
+        DEFAULT,
+        chi(2026, 3, 6, 17, 50),
+        1,
+        utc(2026, 3, 9, 22, 45),
+        id="March: resolved Fri 17:50 CST, due Mon 17:50 CDT, placed 17:45 CDT",
+    ),
+    pytest.param(
+        DEFAULT,
+        chi(2026, 3, 3, 19, 30),
+        4,
+        utc(2026, 3, 9, 22, 45),
+        id="March: four days across the DST weekend, placed Mon 17:45 CDT",
+    ),
+    pytest.param(
+        DEFAULT,
+        chi(2026, 10, 30, 19, 30),
+        1,
+        utc(2026, 11, 2, 23, 45),
+        id="November: due Mon 18:00 CST after fall back, placed 17:45 CST",
+    ),
+    pytest.param(
+        DEFAULT,
+        chi(2026, 10, 27, 19, 30),
+        4,
+        utc(2026, 11, 2, 23, 45),
+        id="November: four days across the DST weekend, placed Mon 17:45 CST",
+    ),
+    pytest.param(
+        CLOSURES,
+        chi(2026, 11, 16, 19),
+        1,
+        chi(2026, 11, 17, 17, 45),
+        id="closure on Wed after the due day: placed Tue 17:45",
+    ),
+    pytest.param(
+        CLOSURES,
+        chi(2026, 11, 17, 19),
+        1,
+        chi(2026, 11, 19, 17, 45),
+        id="closure on Wed, the day before the due day: placed Thu 17:45",
+    ),
+    pytest.param(
+        SPLIT,
+        chi(2026, 11, 16, 11),
+        1 / 12,
+        chi(2026, 11, 16, 11, 45),
+        id="split day: due at the 12:00 lunch closing, placed 11:45",
+    ),
+]
+
+
+@pytest.mark.parametrize(("cal", "resolved", "days", "placed"), FOLLOWUP_CASES)
+def test_placing_time_for_follow_ups(cal, resolved, days, placed):
+    due = add_business_days(resolved, days, cal)
+    got = placing_time(due, resolved, cal)
+    assert got.tzinfo is UTC
+    assert got == placed, (due.astimezone(cal.tz), got.astimezone(cal.tz), placed.astimezone(cal.tz))
+    assert is_open(got, cal) and got <= due
+
+
+# (calendar, due, now, placed): due instants that business arithmetic does not produce, and late
+# timers (now after the placing time).
+PLACING_CASES = [
+    pytest.param(
+        DEFAULT, chi(2026, 11, 18, 12), chi(2026, 11, 17, 9), chi(2026, 11, 18, 12), id="in hours: the due time"
+    ),
+    pytest.param(
+        DEFAULT,
+        chi(2026, 11, 18, 18),
+        chi(2026, 11, 17, 9),
+        chi(2026, 11, 18, 17, 45),
+        id="at closing: LAST_CALL_LEAD before it",
+    ),
+    pytest.param(
+        DEFAULT,
+        chi(2026, 11, 18, 18),
+        chi(2026, 11, 18, 17, 50),
+        chi(2026, 11, 18, 17, 50),
+        id="at closing, deciding at 17:50 (still open): now",
+    ),
+    pytest.param(
+        DEFAULT,
+        chi(2026, 11, 18, 17, 45),
+        chi(2026, 11, 18, 18),
+        chi(2026, 11, 19, 6),
+        id="timer late past closing: the next opening",
+    ),
+    pytest.param(
+        DEFAULT,
+        chi(2026, 11, 18, 17, 45),
+        chi(2026, 11, 18, 17, 45, 0, 300),
+        chi(2026, 11, 18, 17, 45, 0, 300),
+        id="timer a moment late while open: now",
+    ),
+    pytest.param(
+        DEFAULT,
+        chi(2026, 11, 25, 17, 45),
+        chi(2026, 11, 25, 18, 30),
+        chi(2026, 11, 30, 6),
+        id="timer late on the Wed before Thanksgiving: Mon 30 06:00",
+    ),
+    pytest.param(
+        DEFAULT,
+        chi(2026, 11, 18, 20),
+        chi(2026, 11, 17, 9),
+        chi(2026, 11, 18, 17, 45),
+        id="after hours: that day's 17:45",
+    ),
+    pytest.param(
+        DEFAULT,
+        chi(2026, 11, 18, 5),
+        chi(2026, 11, 16, 9),
+        chi(2026, 11, 17, 17, 45),
+        id="before hours: the previous day's 17:45",
+    ),
+    pytest.param(
+        DEFAULT,
+        chi(2026, 11, 23, 6),
+        chi(2026, 11, 20, 9),
+        chi(2026, 11, 23, 6),
+        id="exactly at an opening: the opening",
+    ),
+    pytest.param(
+        DEFAULT, chi(2026, 11, 22, 12), chi(2026, 11, 17, 9), chi(2026, 11, 20, 17, 45), id="on a Sunday: Friday 17:45"
+    ),
+    pytest.param(
+        DEFAULT,
+        chi(2026, 11, 26, 10),
+        chi(2026, 11, 17, 9),
+        chi(2026, 11, 25, 17, 45),
+        id="on Thanksgiving: the Wednesday before, 17:45",
+    ),
+    pytest.param(
+        DEFAULT,
+        chi(2026, 11, 30, 7),
+        chi(2026, 11, 17, 9),
+        chi(2026, 11, 30, 7),
+        id="the Monday after Thanksgiving, in hours: the due time",
+    ),
+    pytest.param(
+        SPLIT,
+        chi(2026, 11, 17, 17, 30),
+        chi(2026, 11, 16, 18),
+        chi(2026, 11, 17, 17, 15),
+        id="split day: due at the 17:30 closing, placed 17:15",
+    ),
+    pytest.param(
+        SPLIT,
+        chi(2026, 11, 17, 12, 30),
+        chi(2026, 11, 16, 18),
+        chi(2026, 11, 17, 11, 45),
+        id="split day: due in the lunch break, placed before lunch",
+    ),
+    pytest.param(
+        NIGHT,
+        utc(2026, 3, 8, 8),
+        utc(2026, 3, 1, 12),
+        utc(2026, 3, 8, 7, 45),
+        id="spring-forward night: the 01:30 range closes at the jump (08:00 UTC), placed 01:45 CST",
+    ),
+    pytest.param(
+        NIGHT,
+        utc(2026, 11, 1, 9),
+        utc(2026, 10, 25, 12),
+        utc(2026, 11, 1, 8, 45),
+        id="fall-back night: due at the 03:00 CST closing, placed 02:45 CST",
+    ),
+    pytest.param(
+        NIGHT,
+        utc(2026, 11, 8, 7, 10),
+        utc(2026, 11, 1, 12),
+        utc(2026, 11, 8, 7, 0),
+        id="due in the last quarter hour of the 00:30-01:15 range: placed 01:00 CST",
+    ),
+    pytest.param(
+        LORD_HOWE,
+        datetime(2026, 11, 1, 3, tzinfo=ZoneInfo("Australia/Lord_Howe")),
+        utc(2026, 10, 25, 12),
+        datetime(2026, 11, 1, 2, 45, tzinfo=ZoneInfo("Australia/Lord_Howe")),
+        id="a 30-minute DST zone: 15 minutes before the 03:00 closing",
+    ),
+]
+
+
+@pytest.mark.parametrize(("cal", "due", "now", "placed"), PLACING_CASES)
+def test_placing_time(cal, due, now, placed):
+    got = placing_time(due, now, cal)
+    assert got.tzinfo is UTC
+    assert got == placed, (got.astimezone(cal.tz), placed.astimezone(cal.tz))
+    assert is_open(got, cal)
+
+
+def test_placing_time_refuses_bad_input():
+    with pytest.raises(ValueError, match="naive"):
+        placing_time(datetime(2026, 11, 18, 18), chi(2026, 11, 17, 9), DEFAULT)  # noqa: DTZ001
+    with pytest.raises(ValueError, match="naive"):
+        placing_time(chi(2026, 11, 18, 18), datetime(2026, 11, 17, 9), DEFAULT)  # noqa: DTZ001
+    with pytest.raises(ValueError, match="lead"):
+        placing_time(chi(2026, 11, 18, 18), chi(2026, 11, 17, 9), DEFAULT, lead=timedelta(0))
+    with pytest.raises(TypeError):
+        placing_time(chi(2026, 11, 18, 18), chi(2026, 11, 17, 9), "default")  # type: ignore[arg-type]
+    with pytest.raises(LookupError):
+        placing_time(chi(2026, 11, 18, 18), chi(2026, 11, 17, 9), NEVER)
+    assert timedelta(minutes=15) == LAST_CALL_LEAD
+
+
+def test_placing_time_with_a_longer_lead():
+    due = chi(2026, 11, 18, 18)
+    assert placing_time(due, chi(2026, 11, 17, 9), DEFAULT, lead=2 * H) == chi(2026, 11, 18, 16)
+    # A lead longer than the open day: the day's opening.
+    assert placing_time(due, chi(2026, 11, 17, 9), DEFAULT, lead=20 * H) == chi(2026, 11, 18, 6)
+
+
+# Resolve instants: anywhere 2020-2035 in any zone, near the calendars' DST changes, and exactly
+# at the default calendar's edges in the March and November DST weeks (06:00, 17:45-18:00, 19:30).
+def _local(day: date, at: time) -> datetime:
+    return datetime.combine(day, at, tzinfo=CHI)
+
+
+dst_week_edges = st.builds(
+    _local,
+    st.sampled_from(
+        [D(2026, 3, d) for d in range(2, 14)]
+        + [D(2026, 10, d) for d in range(26, 32)]
+        + [D(2026, 11, d) for d in range(1, 6)]
+        + [D(2026, 11, d) for d in range(23, 30)]
+    ),
+    st.sampled_from([time(6), time(17, 45), time(17, 50), time(17, 59, 59), time(18), time(19, 30)]),
+)
+resolve_instants = st.one_of(random_instants, near_dst, dst_week_edges)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(CALENDARS), resolve_instants, st.integers(min_value=1, max_value=10))
+@example(DEFAULT, chi(2026, 11, 17, 19, 30), 1)
+@example(DEFAULT, chi(2026, 3, 6, 19, 30), 1)
+@example(DEFAULT, chi(2026, 10, 30, 19, 30), 1)
+@example(DEFAULT, chi(2026, 11, 24, 18), 1)
+def test_a_follow_up_is_placed_in_open_hours_on_its_due_day_or_earlier(cal, resolved, days):
+    due = add_business_days(resolved, days, cal)
+    placed = placing_time(due, resolved, cal)
+    # Within open hours, never after the due time (so never after the due day), never before
+    # the resolve, and no more than LAST_CALL_LEAD early unless the open range is shorter.
+    assert is_open(placed, cal)
+    assert resolved <= placed <= due
+    if business_time_between(placed, due, cal) > LAST_CALL_LEAD:
+        # Only a range shorter than the lead puts it further back: then it is that range's opening.
+        assert not is_open(placed - US, cal)
+    if cal == DEFAULT:
+        # The default day is 12 h and the due time open or at a closing: placed the same local
+        # day, at the due time or within the last LAST_CALL_LEAD before 18:00.
+        assert placed.astimezone(CHI).date() == (due - US).astimezone(CHI).date()
+        assert placed == due or placed.astimezone(CHI).time() == time(17, 45)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(CALENDARS), instants, instants)
+def test_placing_time_is_open_and_on_time_or_as_soon_as_open(cal, due, now):
+    placed = placing_time(due, now, cal)
+    assert is_open(placed, cal) and placed >= now and placed.tzinfo is UTC
+    if placed > due:
+        # Late: the call goes out now, or at the first opening after now.
+        assert placed == now or not status_at(now, cal).open
+        assert business_time_between(now, placed, cal) == timedelta(0)
+    else:
+        # On time: the latest start at or before `due`; a call starting later would still be
+        # ringing, or not yet answered, at a closing (or would start after `due`).
+        later = placed + US
+        assert later > due or business_time_between(later, later + LAST_CALL_LEAD, cal) < LAST_CALL_LEAD
