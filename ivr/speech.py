@@ -1,7 +1,9 @@
-"""Spoken input: Twilio's `SpeechResult` text turned into digits, intents and confidence decisions.
+"""Spoken numbers: Twilio's `SpeechResult` text turned into digits (`parse_digits`).
 
-Owns (pure functions, no Flask, no Twilio client; issue #15 item 1, the parser only: wiring
-`<Gather input="dtmf speech">` into the flow is a later step)
+What a caller says instead of a key is `ivr.speech_intents` (intents, a menu's choice, the
+confidence floor); the `hints` of a speech `<Gather>` are `ivr.speech_hints`. Pure functions, no
+Flask, no Twilio client (issue #15 item 1, the parser only: wiring `<Gather input="dtmf speech">`
+into the flow is a later step). Together they own
   * `parse_digits`: "two four oh one one seven", "240117", "2 4 0 1 1 7", "240-117", "2,401",
     "two forty one seventeen", "twenty four oh one seventeen", "double one", "triple five",
     "two hundred five", "two hundred forty thousand one hundred seventeen", Spanish digits and
@@ -38,12 +40,10 @@ thousands ("cien", "doscientos", "mil"), negation ("not an agent" is still an ad
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from types import MappingProxyType
 from typing import Literal
 
@@ -364,215 +364,3 @@ def parse_digits(text: str | None, *, lengths: Collection[int] | None = None) ->
             apart = set(order[:extra])
             return "".join(p.split() if i in apart else p.digits for i, p in enumerate(pieces))
     return None
-
-
-# ------------------------------------------------------------------------------------- intents
-
-
-class Intent(StrEnum):
-    AGENT = "agent"  # talk to someone
-    OUTAGE = "outage"  # the hosted site is down (option 8)
-    YES = "yes"
-    NO = "no"
-    REPEAT = "repeat"  # hear the options again (star)
-
-
-SYNONYMS: Mapping[Intent, tuple[str, ...]] = MappingProxyType(
-    {
-        Intent.AGENT: (
-            "agent",
-            "representative",
-            "rep",
-            "operator",
-            "advisor",
-            "adviser",
-            "person",
-            "human",
-            "someone",
-            "somebody",
-            "anyone",
-            "customer service",
-            "live person",
-            "agente",
-            "representante",
-            "operador",
-            "operadora",
-            "persona",
-            "asesor",
-            "asesora",
-            "alguien",
-        ),
-        Intent.OUTAGE: (
-            "outage",
-            "site down",
-            "site is down",
-            "site's down",
-            "website down",
-            "website is down",
-            "server down",
-            "server is down",
-            "system down",
-            "system is down",
-            "sitio caido",
-            "sitio esta caido",
-            "servidor caido",
-            "caida",
-            "interrupcion",
-        ),
-        Intent.YES: (
-            "yes",
-            "yeah",
-            "yep",
-            "yup",
-            "correct",
-            "right",
-            "that's right",
-            "sure",
-            "affirmative",
-            "si",
-            "correcto",
-            "claro",
-            "exacto",
-        ),
-        Intent.NO: ("no", "nope", "nah", "incorrect", "wrong", "not right", "negative", "incorrecto"),
-        Intent.REPEAT: ("repeat", "again", "star", "options", "menu", "repetir", "otra vez"),
-    }
-)
-"""Intent -> the phrases (lower case, accents dropped, words separated by one space) that say it."""
-
-MAIN_MENU_KEYS: Mapping[Intent, str] = MappingProxyType({Intent.AGENT: "0", Intent.OUTAGE: "8", Intent.REPEAT: "*"})
-"""The main menu's key for an intent (prompts "menu_open": 8 an outage, 0 an advisor, star again)."""
-
-_PHRASES: tuple[tuple[tuple[str, ...], Intent], ...] = tuple(
-    (tuple(phrase.split()), intent) for intent, phrases in SYNONYMS.items() for phrase in phrases
-)
-
-
-def parse_intent(text: str | None) -> Intent | None:
-    """The one intent `text` says (a phrase of SYNONYMS as whole words; a phrase inside a longer
-    one that matched does not count), else None: nothing recognised, or two different intents
-    ("no, an agent") and so ambiguous."""
-    if not text or not isinstance(text, str):
-        return None
-    words = tuple(normalize(text))
-    matches: list[tuple[int, int, Intent]] = []
-    for phrase, intent in _PHRASES:
-        size = len(phrase)
-        matches += [(i, i + size, intent) for i in range(len(words) - size + 1) if words[i : i + size] == phrase]
-    # A phrase inside a longer one says nothing of its own ("right" in "not right").
-    found = {
-        intent for lo, hi, intent in matches if not any(a <= lo and hi <= b and b - a > hi - lo for a, b, _ in matches)
-    }
-    return found.pop() if len(found) == 1 else None
-
-
-def menu_choice(text: str | None, options: Collection[str], keys: Mapping[Intent, str] = MAIN_MENU_KEYS) -> str | None:
-    """The key of `options` that `text` picks: a spoken digit ("eight", "option eight") or an
-    intent mapped by `keys` ("outage" -> "8" on the main menu); None otherwise."""
-    digit = parse_digits(text, lengths=(1,))
-    if digit is not None:
-        return digit if digit in options else None
-    intent = parse_intent(text)
-    key = keys.get(intent) if intent is not None else None
-    return key if key is not None and key in options else None
-
-
-# ---------------------------------------------------------------------------------- confidence
-
-CONFIDENCE_FLOOR = 0.5
-"""Below this Twilio `Confidence` a spoken answer is asked again (or confirmed) rather than used."""
-
-
-def confidence(raw: str | float | None) -> float | None:
-    """Twilio's `Confidence` (a string "0.0".."1.0") as a float; None when missing or not a
-    number in [0, 1]."""
-    if raw is None or isinstance(raw, bool):
-        return None
-    try:
-        value = float(raw.strip()) if isinstance(raw, str) else float(raw)
-    except (TypeError, ValueError):
-        return None
-    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
-        return None
-    return value
-
-
-def is_confident(raw: str | float | None, floor: float = CONFIDENCE_FLOOR) -> bool:
-    """Whether a recognition with Twilio `Confidence` `raw` may be used without asking again.
-    Missing or invalid counts as low, whatever the floor."""
-    value = confidence(raw)
-    return value is not None and value >= floor
-
-
-# --------------------------------------------------------------------------------------- hints
-
-HINT_MAX_CHARS = 100
-HINT_MAX_ENTRIES = 500
-"""Twilio's limits for `<Gather hints>` (error 13330): a comma-separated list of at most 500
-entries, each at most 100 characters, the words of a phrase separated by spaces."""
-
-HintKind = Literal["case_number", "contact_id", "menu", "yes_no"]
-
-_DIGIT_WORDS = {
-    "en": (
-        "zero",
-        "oh",
-        "one",
-        "two",
-        "three",
-        "four",
-        "five",
-        "six",
-        "seven",
-        "eight",
-        "nine",
-        "double",
-        "triple",
-        "hundred",
-    ),
-    "es": ("cero", "uno", "dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho", "nueve"),
-}
-_HINTS: Mapping[str, Mapping[HintKind, tuple[str, ...]]] = MappingProxyType(
-    {
-        "en": {
-            "case_number": ("case number", "my case number is", *_DIGIT_WORDS["en"]),
-            "contact_id": ("contact I D", "my contact I D is", *_DIGIT_WORDS["en"]),
-            "menu": (
-                "agent",
-                "representative",
-                "operator",
-                "outage",
-                "site down",
-                "repeat",
-                "star",
-                *_DIGIT_WORDS["en"][:11],
-            ),
-            "yes_no": ("yes", "no", "correct", "that's right", "wrong"),
-        },
-        "es": {
-            "case_number": ("numero de caso", "mi numero de caso es", *_DIGIT_WORDS["es"]),
-            "contact_id": ("numero de contacto", *_DIGIT_WORDS["es"]),
-            "menu": ("agente", "representante", "operador", "sitio caido", "repetir", *_DIGIT_WORDS["es"]),
-            "yes_no": ("si", "no", "correcto", "incorrecto"),
-        },
-    }
-)
-
-
-def join_hints(entries: Iterable[str]) -> str:
-    """`entries` as a `hints` value; ValueError if one breaks Twilio's limits (a comma inside an
-    entry, longer than HINT_MAX_CHARS, more than HINT_MAX_ENTRIES) or is empty."""
-    cleaned = [" ".join(entry.split()) for entry in entries]
-    if len(cleaned) > HINT_MAX_ENTRIES:
-        raise ValueError(f"{len(cleaned)} hints: Twilio takes at most {HINT_MAX_ENTRIES}")
-    for entry in cleaned:
-        if not entry or "," in entry or len(entry) > HINT_MAX_CHARS:
-            raise ValueError(f"hint {entry!r}: non-empty, no commas, at most {HINT_MAX_CHARS} characters")
-    return ", ".join(cleaned)
-
-
-def hints_for(kind: HintKind, language: str = "en-US") -> str:
-    """The `hints` attribute for a speech Gather asking for `kind`, in `language` (a BCP-47 tag:
-    "es-..." gives the Spanish hints, anything else the English ones). Unknown kind -> KeyError."""
-    table = _HINTS["es" if language.lower().startswith("es") else "en"]
-    return join_hints(table[kind])
