@@ -41,9 +41,11 @@ PROMPTS: dict[str, str] = {
     ),
     # Hours gating.
     "closed_holiday": "Live support is closed today for {holiday}.",
-    "closed_hours": (
-        "Live support is available Monday through Friday, from 6 A M to 6 P M Central Time, and is closed right now."
-    ),
+    # {hours}, {zone}, {when}: from the calendar (ivr/hours_spoken.py), e.g. "Monday through
+    # Friday, from 6 a.m. to 6 p.m.", "Central", "tomorrow at 6 a.m. Central".
+    "closed_hours": "Live support is available {hours} {zone}, and is closed right now.",
+    "closed_now": "Live support is closed right now.",
+    "next_opening": "We open again {when}.",
     "closed_outage_offer": ("If your hosted site is experiencing an outage, press 8 to reach the on call engineer."),
     # Cases.
     "case_not_found": "We could not find that case number for your district.",

@@ -14,6 +14,7 @@ from ivr.flow.env import CallEnv, CallInput
 from ivr.flow.shared import _no_input_again
 from ivr.flow.twiml import _gather, _hangup, _keypad, _response, _say
 from ivr.flow.verify import _ask_pin
+from ivr.hours_spoken import closed_sentences
 from ivr.prompts import digits_spoken, say
 from ivr.state import CallState
 from routing.calendar import status_at
@@ -91,8 +92,9 @@ def followup_choice(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResp
         state.owner_pk, state.priority_rank = case.owner_id, case.priority.rank
         state.route = "owner" if case.owner_id else "advisor"
         actions.update_call_log(env.session, state.sid, case_id=case.id, skill=state.skill, path=list(state.path))
-        if not status_at(env.now, env.tables.calendar).open:
-            return _hangup(resp, say("closed_hours"), say("followup_advisor_later"))
+        status = status_at(env.now, env.tables.calendar)
+        if not status.open:
+            return _hangup(resp, *closed_sentences(status, env.tables.calendar), say("followup_advisor_later"))
         return _route(env, state, resp)
     if _no_input_again(env, state, "followup"):
         return _hangup(resp, say("followup_no_choice"))

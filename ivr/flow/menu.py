@@ -12,9 +12,10 @@ from ivr.flow.env import CallEnv, CallInput
 from ivr.flow.outage import _outage
 from ivr.flow.shared import _no_input_again
 from ivr.flow.twiml import _gather, _hangup, _keypad, _response
+from ivr.hours_spoken import closed_sentences
 from ivr.prompts import say
 from ivr.state import CallState
-from routing.calendar import status_at
+from routing.calendar import OpenStatus, status_at
 
 MAX_CASE_TRIES = 3
 MIN_CASE_NUMBER = 10000  # case numbers have at least five digits; menu keys are one digit
@@ -29,20 +30,20 @@ def _main_menu(env: CallEnv, state: CallState, resp: VoiceResponse, *extra: str)
     return _gather(resp, state, "menu", [*extra, menu], timeout=7)
 
 
-def _closed(env: CallEnv, state: CallState, resp: VoiceResponse, status, *extra: str) -> VoiceResponse:
+def _closed(env: CallEnv, state: CallState, resp: VoiceResponse, status: OpenStatus, *extra: str) -> VoiceResponse:
     state.visit("closed")
-    reason = say("closed_holiday", holiday=status.holiday_name) if status.holiday_name else say("closed_hours")
+    reason = closed_sentences(status, env.tables.calendar)
     if state.hosted:
         return _gather(
             resp,
             state,
             "closed",
-            [*extra, reason, say("closed_outage_offer"), say("submit_online")],
+            [*extra, *reason, say("closed_outage_offer"), say("submit_online")],
             num_digits=1,
             timeout=7,
         )
     actions.update_call_log(env.session, state.sid, outcome="closed", path=list(state.path))
-    return _hangup(resp, *extra, reason, say("submit_online"), say("goodbye"))
+    return _hangup(resp, *extra, *reason, say("submit_online"), say("goodbye"))
 
 
 def closed_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:

@@ -77,6 +77,10 @@ CALLS: dict[str, list[str]] = {
     ],
     # a non-hosted district's contact on Thanksgiving: closed, no option 8
     "thanksgiving_not_hosted": ["--from", "(319) 555-0179", "--at", "2026-11-26 10:00"],
+    # a weekday evening, not hosted: the hours and the next opening, from the calendar
+    "after_hours": ["--from", "(319) 555-0179", "--at", "2026-12-02 19:00"],
+    # the evening before Christmas Eve: two holidays skipped, the date said
+    "before_christmas": ["--from", "(319) 555-0179", "--at", "2026-12-23 19:00"],
     # Saturday morning, hosted: closed, option 8 offered
     "saturday_hosted": ["--from", "(612) 555-0134", "--at", "2026-11-28 09:00", "--keys", ""],
     # the first minute after the spring DST change (Monday 2026-03-09, 06:00 CDT): open

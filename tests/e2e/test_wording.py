@@ -1,0 +1,27 @@
+"""What callers hear, end to end through the signed webhooks: the wording fixes of issue #15
+items 4 and 5 (the closed message from the calendar, no sentence said twice, the lockout's
+retry time, silence and long entries at the menu)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from tests.factories import World
+
+
+def _count(t, fragment: str) -> int:
+    return sum(fragment.lower() in text.lower() for text in t.heard)
+
+
+def test_closed_after_hours_says_the_hours_and_the_next_opening(sim, world: World, clock):
+    clock.set(datetime(2026, 12, 3, 1, 0, tzinfo=UTC))  # Wednesday 2026-12-02 19:00 CST
+    t = sim.call(World.OMAR_PHONE, keys=["1357#"])
+    assert t.said("Live support is available Monday through Friday, from 6 a.m. to 6 p.m. Central")
+    assert t.said("We open again tomorrow at 6 a.m. Central.")
+
+
+def test_closed_on_thanksgiving_names_it_and_skips_the_day_after(sim, world: World, clock):
+    clock.set(datetime(2026, 11, 26, 16, 0, tzinfo=UTC))  # Thanksgiving, 10:00 CST
+    t = sim.call(World.OMAR_PHONE, keys=["1357#"])
+    assert t.said("Live support is closed today for Thanksgiving.")
+    assert t.said("We open again on Monday, November 30, at 6 a.m. Central.")
