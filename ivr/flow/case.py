@@ -31,7 +31,8 @@ def _case_entered(env: CallEnv, state: CallState, resp: VoiceResponse, number: i
         if state.bump("case") >= MAX_CASE_TRIES:
             state.route = "general"
             state.skill = None
-            return _route(env, state, resp, say("case_not_found"), say("connecting_advisor"))
+            # No "connecting" here: ringing the advisor says it (`connect._dial_advisor`).
+            return _route(env, state, resp, say("case_not_found"))
         return _main_menu(env, state, resp, say("case_not_found"))
     state.case_pk = case.id
     state.case_number = case.number

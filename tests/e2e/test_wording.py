@@ -25,3 +25,10 @@ def test_closed_on_thanksgiving_names_it_and_skips_the_day_after(sim, world: Wor
     t = sim.call(World.OMAR_PHONE, keys=["1357#"])
     assert t.said("Live support is closed today for Thanksgiving.")
     assert t.said("We open again on Monday, November 30, at 6 a.m. Central.")
+
+
+def test_third_unknown_case_says_connecting_once(sim, world: World):
+    t = sim.call(World.DANA_PHONE, keys=["4821#", "99999#", "99998#", "99997#"], dial=["accept"])
+    assert _count(t, "could not find that case number") == 3
+    assert _count(t, "Connecting you to the next available advisor") == 1
+    assert t.connected_to is not None
