@@ -108,6 +108,7 @@ PROMPTS: dict[str, str] = {
     "outage_opened": "We have opened outage case {number_spoken} for your district.",
     "outage_joined": "Your district's outage is already being handled on case {number_spoken}.",
     "outage_connecting": "Connecting you to the on call engineer.",
+    "outage_backup": "Trying the backup engineer.",
     "outage_record": (
         "No engineer could be reached right now. Please describe the outage after the tone, "
         "then press pound. An engineer will call you back."

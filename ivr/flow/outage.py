@@ -72,11 +72,13 @@ def _outage_next(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceRe
         engineer = tables.engineers.get(shift.engineer)
         if engineer is None or f"engineer:{engineer.pk}" in state.tried:
             continue
+        # The first engineer rung is "the on call engineer"; every later one is the backup.
+        backup = any(target.startswith("engineer:") for target in state.tried)
         state.attempt += 1
         state.tried.append(f"engineer:{engineer.pk}")
         state.current_target = f"engineer:{engineer.pk}"
         state.visit("dial_oncall")
-        _say(resp, say("outage_connecting"))
+        _say(resp, say("outage_backup" if backup else "outage_connecting"))
         dial = resp.dial(action=url("dial-result", state), method="POST", timeout=RING_SECONDS, answer_on_bridge=True)
         _dial_endpoint(dial, engineer.phone, url("whisper", None, parent=state.sid, a=state.attempt, eng=engineer.pk))
         return resp

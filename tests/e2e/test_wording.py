@@ -32,3 +32,10 @@ def test_third_unknown_case_says_connecting_once(sim, world: World):
     assert _count(t, "could not find that case number") == 3
     assert _count(t, "Connecting you to the next available advisor") == 1
     assert t.connected_to is not None
+
+
+def test_backup_engineer_is_announced_as_the_backup(sim, world: World):
+    t = sim.call(World.DANA_PHONE, keys=["4821#", "8"], dial=["no-answer", "accept"])
+    assert t.dialled == ["+16125550177", "+16125550178"]
+    assert _count(t, "Connecting you to the on call engineer") == 1
+    assert t.said("Trying the backup engineer.")
