@@ -31,7 +31,7 @@ import logging
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import redis
 from sqlalchemy import delete, func, select
@@ -226,6 +226,22 @@ class Lockout:
                 self.breaker.failed(exc)
         return self._db_locked(now, subjects)
 
+    def locked_for(self, now: datetime, number: str | None = None, contact_id: str | None = None) -> float:
+        """Seconds until the number and the contact ID may both try again (0 when neither is
+        locked), for the lockout message; like `locked`, a look, never a decision."""
+        subjects = self._subjects(number, contact_id)
+        if not subjects:
+            return 0.0
+        if self.breaker.usable():
+            try:
+                keys = [self._keys(kind, value)[1] for kind, value in subjects]
+                untils = [float(until) for until in self.redis.mget(keys) if until is not None]
+                self.breaker.succeeded()
+                return max([0.0, *(until - now.timestamp() for until in untils)])
+            except ERRORS as exc:
+                self.breaker.failed(exc)
+        return self._db_locked_for(now, subjects)
+
     def attempt(self, now: datetime, right: bool, number: str | None = None, contact_id: str | None = None) -> Verdict:
         """Decide on one PIN attempt whose check came out `right`, and record it, in one atomic
         step: refused when the number or contact ID is locked or out of tries (then the check
@@ -323,6 +339,23 @@ class Lockout:
 
     def _db_locked(self, now: datetime, subjects: list[tuple[str, str]]) -> bool:
         return any(n >= MAX_FAILURES for n in self._db_counts(now, subjects))
+
+    def _db_locked_for(self, now: datetime, subjects: list[tuple[str, str]]) -> float:
+        """In the database a lock lasts until the MAX_FAILURES-th latest failure leaves the window."""
+        session = self._need_session()
+        since = now - timedelta(seconds=WINDOW_SECONDS)
+        longest = 0.0
+        for subj in subjects:
+            times = session.scalars(
+                select(AuthFailure.at)
+                .where(AuthFailure.subject == _digest(subj), AuthFailure.at > since)
+                .order_by(AuthFailure.at.desc())
+                .limit(MAX_FAILURES)
+            ).all()
+            if len(times) >= MAX_FAILURES:
+                oldest = times[-1] if times[-1].tzinfo else times[-1].replace(tzinfo=UTC)
+                longest = max(longest, (oldest + timedelta(seconds=WINDOW_SECONDS) - now).total_seconds())
+        return longest
 
     def _db_line_count(self, now: datetime) -> int:
         since = now - timedelta(seconds=LINE_WINDOW_SECONDS)

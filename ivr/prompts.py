@@ -7,6 +7,8 @@ flow only fills those fields after verification.
 
 from __future__ import annotations
 
+import math
+
 PROMPTS: dict[str, str] = {
     # Greeting and verification (said to anyone who dials).
     "greeting": "Thank you for calling Campus Support.",
@@ -18,6 +20,12 @@ PROMPTS: dict[str, str] = {
     "locked_out": (
         "This line is for authorized contacts only, and entry has been paused after several "
         "attempts. Please contact your district's technical team for help. Goodbye."
+    ),
+    # The same, when the lock's remaining time is known: {minutes} from `retry_minutes_spoken`.
+    "locked_out_retry": (
+        "This line is for authorized contacts only, and entry has been paused after several "
+        "attempts. You can try again in {minutes}. Please contact your district's technical team "
+        "for help. Goodbye."
     ),
     "verified": "Thank you, {name}.",
     # Menus.
@@ -152,4 +160,10 @@ def minutes_spoken(seconds: float) -> str:
     if seconds < 60:
         return "less than a minute"
     minutes = round(seconds / 60)
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+
+
+def retry_minutes_spoken(seconds: float) -> str:
+    """A wait in whole minutes, rounded up (never tell a caller to try too early): '15 minutes'."""
+    minutes = max(1, math.ceil(seconds / 60))
     return "1 minute" if minutes == 1 else f"{minutes} minutes"

@@ -16,7 +16,7 @@ from ivr.flow.env import CallEnv, CallInput
 from ivr.flow.menu import _goodbye, _main_menu
 from ivr.flow.shared import _no_input_again
 from ivr.flow.twiml import _gather, _hangup, _keypad, _response, _say
-from ivr.prompts import say
+from ivr.prompts import retry_minutes_spoken, say
 from ivr.state import CallState
 
 log = logging.getLogger("supportline.ivr")
@@ -55,9 +55,15 @@ def _ask_contact_id(state: CallState, resp: VoiceResponse, *extra: str) -> Voice
     return _gather(resp, state, "contact-id", [*extra, say("ask_contact_id")], timeout=8)
 
 
-def _locked_out(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse:
+def _locked_out(env: CallEnv, state: CallState, resp: VoiceResponse, typed_id: str | None = None) -> VoiceResponse:
+    """Turned away; with when the caller may try again, from the locks on what the caller gave us
+    (their number, a contact ID they typed: never the matched contact's, which would tell them
+    about someone else's attempts). No lock on those (one try per call, the line's ceiling): no time."""
     state.visit("locked_out")
     actions.update_call_log(env.session, state.sid, outcome="locked_out", path=list(state.path))
+    seconds = env.lockout.locked_for(env.now, number=state.from_e164, contact_id=typed_id)
+    if seconds > 0:
+        return _hangup(resp, say("locked_out_retry", minutes=retry_minutes_spoken(seconds)))
     return _hangup(resp, say("locked_out"))
 
 
@@ -69,7 +75,7 @@ def contact_id_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceR
             return _goodbye(env, state, "no_input")
         return _ask_contact_id(state, resp, say("no_input"))
     if env.lockout.locked(env.now, number=state.from_e164, contact_id=digits):
-        return _locked_out(env, state, resp)
+        return _locked_out(env, state, resp, digits)
     state.entered_contact_id = digits[:16]
     contact = contact_by_contact_id(env.session, digits) if digits.isdigit() else None
     state.candidate_pk = contact.id if contact else None
@@ -93,7 +99,7 @@ def pin_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse
     # calls never get more tries than the limit, and a right PIN past it is refused like a wrong one.
     verdict = env.lockout.attempt(env.now, right, number=state.from_e164, contact_id=counted_id)
     if verdict.refused:
-        return _locked_out(env, state, resp)
+        return _locked_out(env, state, resp, state.entered_contact_id)
     if right:
         assert contact is not None
         return _verified(env, state, contact, resp)
@@ -102,7 +108,7 @@ def pin_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse
     log.info("pin mismatch call=%s from=%s failures=%d", inp.sid, mask(state.from_e164), state.failures)
     # Over the line-wide ceiling, a call gets one try.
     if verdict.locked or verdict.strict or verdict.line_crossed or state.failures >= MAX_FAILURES_PER_CALL:
-        return _locked_out(env, state, resp)
+        return _locked_out(env, state, resp, state.entered_contact_id)
     if state.entered_contact_id is not None or state.candidate_pk is None:
         state.entered_contact_id = None
         state.candidate_pk = None

@@ -39,3 +39,12 @@ def test_backup_engineer_is_announced_as_the_backup(sim, world: World):
     assert t.dialled == ["+16125550177", "+16125550178"]
     assert _count(t, "Connecting you to the on call engineer") == 1
     assert t.said("Trying the backup engineer.")
+
+
+def test_lockout_says_when_to_try_again(sim, world: World, clock):
+    t = sim.call(World.DANA_PHONE, keys=["1111#", "2222#", "3333#"])
+    assert t.said("You can try again in 15 minutes.")
+    assert not t.said("Dana") and not t.said("Lakeview")
+    clock.advance(minutes=5)
+    again = sim.call(World.DANA_PHONE, keys=["4821#"])
+    assert again.said("You can try again in 10 minutes.")
