@@ -62,7 +62,7 @@ def menu_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceRespons
     digits = _keypad(raw)
     if inp.arg("noinput") and not raw:
         if _no_input_again(env, state, "menu"):
-            return _goodbye(env, state, "no_input")
+            return _silent_caller(env, state, resp)
         return _main_menu(env, state, resp, say("no_input"))
     if "*" in raw:
         return _main_menu(env, state, resp)
@@ -72,10 +72,7 @@ def menu_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceRespons
         state.visit("outage_not_hosted")
         return _main_menu(env, state, resp, say("outage_not_hosted"))
     if digits == "0":
-        state.skill = None
-        state.case_pk = None
-        state.route = "general"
-        return _route(env, state, resp)
+        return _to_advisor(env, state, resp)
     if digits.isdigit() and len(digits) >= len(str(MIN_CASE_NUMBER)) and len(digits) <= 9:
         # Imported here: a case not found (or too old to reopen) comes back to this menu
         # (`case` imports `_main_menu`), so the two stages call each other.
@@ -85,6 +82,23 @@ def menu_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceRespons
     if state.bump("menu_junk") > MAX_CASE_TRIES:
         return _goodbye(env, state, "not_recognized")
     return _main_menu(env, state, resp, say("not_recognized"))
+
+
+def _to_advisor(env: CallEnv, state: CallState, resp: VoiceResponse, *extra: str) -> VoiceResponse:
+    """The next available advisor, for a new issue (0 at the menu)."""
+    state.skill = None
+    state.case_pk = None
+    state.route = "general"
+    return _route(env, state, resp, *extra)
+
+
+def _silent_caller(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse:
+    """After the third silence at the menu: an advisor as 0 does while open, else the closed
+    message (the desk may have closed while the menu was playing)."""
+    status = status_at(env.now, env.tables.calendar)
+    if status.open:
+        return _to_advisor(env, state, resp, say("no_input"))
+    return _closed(env, state, resp, status, say("no_input"))
 
 
 def _goodbye(env: CallEnv, state: CallState, key: str) -> VoiceResponse:

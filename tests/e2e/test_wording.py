@@ -48,3 +48,25 @@ def test_lockout_says_when_to_try_again(sim, world: World, clock):
     clock.advance(minutes=5)
     again = sim.call(World.DANA_PHONE, keys=["4821#"])
     assert again.said("You can try again in 10 minutes.")
+
+
+def test_three_silences_at_the_menu_reach_an_advisor(sim, world: World):
+    t = sim.call(World.DANA_PHONE, keys=["4821#", "", "", ""], dial=["accept"])
+    assert _count(t, "did not receive") == 3
+    assert t.said("Connecting you to the next available advisor")
+    assert t.connected_to == "+16125550101"
+
+
+def test_three_silences_after_closing_hear_the_closed_message(sim, world: World, clock):
+    clock.set(datetime(2026, 11, 17, 23, 59, tzinfo=UTC))  # 17:59 CST; closes at 18:00
+    entries = ["1357#", "", "", ""]
+
+    def caller(heard: list[str]) -> str | None:
+        if len(entries) == 1:  # the third silence lasts past six o'clock
+            clock.advance(minutes=2)
+        return entries.pop(0) if entries else None
+
+    t = sim.call(World.OMAR_PHONE, ask_keys=caller)
+    assert _count(t, "did not receive") == 3
+    assert t.said("closed right now") and t.said("We open again tomorrow at 6 a.m. Central.")
+    assert t.connected_to is None
