@@ -57,6 +57,7 @@ PROMPTS: dict[str, str] = {
     "closed_outage_offer": ("If your hosted site is experiencing an outage, press 8 to reach the on call engineer."),
     # Cases.
     "case_not_found": "We could not find that case number for your district.",
+    "not_a_case_number": "Sorry, that is not a case number.",
     "case_readback": "Case {number_spoken}. Status: {status}.",
     "case_release": "A fix is available in release {release}.",
     "case_closed_reopen": (

@@ -27,13 +27,7 @@ def _case_entered(env: CallEnv, state: CallState, resp: VoiceResponse, number: i
     assert state.district_pk is not None
     case = actions.case_for_district(env.session, number, state.district_pk)
     if case is None:
-        state.visit("case_not_found")
-        if state.bump("case") >= MAX_CASE_TRIES:
-            state.route = "general"
-            state.skill = None
-            # No "connecting" here: ringing the advisor says it (`connect._dial_advisor`).
-            return _route(env, state, resp, say("case_not_found"))
-        return _main_menu(env, state, resp, say("case_not_found"))
+        return _not_a_case(env, state, resp, say("case_not_found"))
     state.case_pk = case.id
     state.case_number = case.number
     state.skill = case.product_area.value
@@ -65,6 +59,17 @@ def _case_entered(env: CallEnv, state: CallState, resp: VoiceResponse, number: i
     extra.append(say("in_writing"))
     state.route = "owner" if case.owner_id else "advisor"
     return _route(env, state, resp, *extra)
+
+
+def _not_a_case(env: CallEnv, state: CallState, resp: VoiceResponse, why: str) -> VoiceResponse:
+    """An entry that finds no case of the district: back to the menu, and at the third an advisor."""
+    state.visit("case_not_found")
+    if state.bump("case") >= MAX_CASE_TRIES:
+        state.route = "general"
+        state.skill = None
+        # No "connecting" here: ringing the advisor says it (`connect._dial_advisor`).
+        return _route(env, state, resp, why)
+    return _main_menu(env, state, resp, why)
 
 
 def reopen_window_open(closed_at: datetime | None, now: datetime, tz: ZoneInfo) -> bool:

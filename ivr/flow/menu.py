@@ -19,6 +19,7 @@ from routing.calendar import OpenStatus, status_at
 
 MAX_CASE_TRIES = 3
 MIN_CASE_NUMBER = 10000  # case numbers have at least five digits; menu keys are one digit
+MAX_CASE_DIGITS = 9  # ... and at most nine
 
 
 def _main_menu(env: CallEnv, state: CallState, resp: VoiceResponse, *extra: str) -> VoiceResponse:
@@ -73,11 +74,13 @@ def menu_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceRespons
         return _main_menu(env, state, resp, say("outage_not_hosted"))
     if digits == "0":
         return _to_advisor(env, state, resp)
-    if digits.isdigit() and len(digits) >= len(str(MIN_CASE_NUMBER)) and len(digits) <= 9:
+    if digits.isdigit() and len(digits) >= len(str(MIN_CASE_NUMBER)):
         # Imported here: a case not found (or too old to reopen) comes back to this menu
         # (`case` imports `_main_menu`), so the two stages call each other.
-        from ivr.flow.case import _case_entered
+        from ivr.flow.case import _case_entered, _not_a_case
 
+        if len(digits) > MAX_CASE_DIGITS:  # a long entry is a case number typed wrong, not a menu key
+            return _not_a_case(env, state, resp, say("not_a_case_number"))
         return _case_entered(env, state, resp, int(digits))
     if state.bump("menu_junk") > MAX_CASE_TRIES:
         return _goodbye(env, state, "not_recognized")

@@ -89,6 +89,8 @@ CALLS: dict[str, list[str]] = {
     "dst_monday_before_open": ["--from", "(319) 555-0179", "--at", "2026-03-09 05:59"],
     # a closed case of the district, in its reopen window or not
     "closed_case": ["--from", "(612) 555-0134", "--at", "2026-11-24 10:00", "--keys", "240100#,1", "--dial", "accept"],
+    # 39 digits at the menu: a case number typed wrong, not a menu key
+    "long_entry_at_menu": ["--from", "(612) 555-0134", "--at", "2026-11-24 10:00", "--keys", "1" * 39 + "#"],
     # silence at the menu
     "no_input_at_menu": ["--from", "(612) 555-0134", "--at", "2026-11-24 10:00", "--keys", ",,,"],
     # nobody answers: the caller leaves a message

@@ -70,3 +70,16 @@ def test_three_silences_after_closing_hear_the_closed_message(sim, world: World,
     assert _count(t, "did not receive") == 3
     assert t.said("closed right now") and t.said("We open again tomorrow at 6 a.m. Central.")
     assert t.connected_to is None
+
+
+def test_long_digit_entry_is_not_a_case_number(sim, world: World):
+    t = sim.call(World.DANA_PHONE, keys=["4821#", "1" * 39 + "#", "*"])
+    assert t.said("That is not a case number.")
+    assert not t.said("not one of the options")
+
+
+def test_long_entries_count_as_case_number_tries(sim, world: World):
+    t = sim.call(World.DANA_PHONE, keys=["4821#", "1" * 39 + "#", "99999#", "1" * 12 + "#"], dial=["accept"])
+    assert _count(t, "not a case number") == 2 and _count(t, "could not find that case number") == 1
+    assert _count(t, "Connecting you to the next available advisor") == 1
+    assert t.connected_to == "+16125550101"
