@@ -8,13 +8,15 @@ free. Three sources for when that is, the first that has enough data wins:
 
 1. The live departures rate: callers who left the line for an advisor in the last
    `DEPARTURE_WINDOW_SECONDS` (those competing with this caller: same skill, or general calls).
-   With at least `MIN_DEPARTURES` of them, the rate is their count over the time since the oldest
-   (at least `MIN_SPAN_SECONDS`, so a burst of offers in one dispatch does not read as an endless
-   capacity), and the wait is k / rate. This is what the desk actually does right now: it follows
-   the real handle time, ringing and whisper included, within seconds of the line forming, which
-   neither the call-log average (calls that ended, cached) nor a default can. While the line is
-   short, departures are limited by arrivals rather than by advisors, so the rate reads low and the
-   estimate errs long, never short, and only while the wait is short anyway.
+   The rate is their count over the time since the oldest, and the wait is k / rate; it is
+   trusted once there are at least `MIN_DEPARTURES` and they span at least one handle time
+   (at least `MIN_SPAN_SECONDS`, at most half the window): over a handle time every advisor comes free
+   about once, so the count is the desk's capacity, whereas the first few departures of a surge
+   come in a burst (the advisors all took their calls at once) and would read as a rate many
+   times too high. This is what the desk actually does right now, ringing and whisper included,
+   which neither the call-log average (talk and wrap-up only) nor a default can say. While the
+   line is short, departures are limited by arrivals rather than by advisors, so the rate reads
+   low and the estimate errs long, and only while the wait is short anyway.
 2. The advisors' releases, elapsed-time aware: each available advisor frees now, each wrapping-up
    advisor at their wrap-up's end, each advisor on a call at `handle - elapsed` (at least
    `RESIDUAL_SHARE` x handle: one past the average is still expected to finish soon, not at once),
@@ -39,9 +41,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 DEFAULT_HANDLE_SECONDS = 300.0
-DEPARTURE_WINDOW_SECONDS = 300.0
+DEPARTURE_WINDOW_SECONDS = 600.0
 MIN_DEPARTURES = 5
-MIN_SPAN_SECONDS = 15.0
+MIN_SPAN_SECONDS = 10.0
 RESIDUAL_SHARE = 0.2
 
 
@@ -59,13 +61,15 @@ class WaitFacts:
     default_handle_seconds: float = DEFAULT_HANDLE_SECONDS
 
 
-def departure_rate(departures: tuple[float, ...], now_ts: float) -> float | None:
+def departure_rate(departures: tuple[float, ...], now_ts: float, handle: float) -> float | None:
     """Callers per second leaving the line for an advisor over the recent window; None when fewer
-    than MIN_DEPARTURES (too few to say)."""
+    than MIN_DEPARTURES or spanning less than one `handle` time (too little to say)."""
     recent = [t for t in departures if now_ts - DEPARTURE_WINDOW_SECONDS <= t <= now_ts]
     if len(recent) < MIN_DEPARTURES:
         return None
-    span = max(now_ts - min(recent), MIN_SPAN_SECONDS)
+    span = now_ts - min(recent)
+    if span < max(MIN_SPAN_SECONDS, min(handle, DEPARTURE_WINDOW_SECONDS / 2)):
+        return None
     return len(recent) / span
 
 
@@ -93,8 +97,8 @@ def expected_wait(facts: WaitFacts, now: datetime) -> float | None:
     if facts.staffed <= 0:
         return None
     now_ts = now.timestamp()
-    rate = departure_rate(facts.departures, now_ts)
+    handle = max(facts.handle_seconds if facts.handle_seconds else facts.default_handle_seconds, 1.0)
+    rate = departure_rate(facts.departures, now_ts, handle)
     if rate is not None:
         return float(math.ceil(facts.position / rate))
-    handle = facts.handle_seconds if facts.handle_seconds else facts.default_handle_seconds
-    return float(math.ceil(kth_release(facts, now_ts, max(handle, 1.0))))
+    return float(math.ceil(kth_release(facts, now_ts, handle)))

@@ -66,8 +66,15 @@ CASES = [
     ("signed in but no detail (on a call with no start): a whole handle time", WaitFacts(position=1, staffed=1), 300.0),
     (
         "first minute of a surge: 10 departures over the last 20 s say 0.5 callers a second",
-        WaitFacts(position=20, staffed=15, call_started=ago(*[5] * 15), departures=ago(*range(2, 21, 2))),
+        WaitFacts(
+            position=20, staffed=15, call_started=ago(*[5] * 15), departures=ago(*range(2, 21, 2)), handle_seconds=12.0
+        ),
         40.0,  # the old rule (position x 300 s / 15) said 400 s
+    ),
+    (
+        "first seconds of a surge, the first calls ended: their handle time, not the default",
+        WaitFacts(position=20, staffed=15, call_started=ago(*[3] * 15), handle_seconds=12.0),
+        21.0,  # 15 free at 9 s, the next 15 at 21 s
     ),
     (
         "too few departures to go by: the advisors' releases",
@@ -75,9 +82,14 @@ CASES = [
         240.0,
     ),
     (
-        "a burst of offers in one dispatch is spread over at least 15 s",
+        "a burst of departures shorter than a handle time says nothing of the rate: the releases",
         WaitFacts(position=6, staffed=6, call_started=ago(*[1] * 6), departures=ago(*[0.5] * 6)),
-        15.0,
+        299.0,  # a rate over half a second would have said 1 s
+    ),
+    (
+        "the rate once the departures span a handle time",
+        WaitFacts(position=6, staffed=6, call_started=ago(*[1] * 6), departures=ago(*range(10, 301, 10))),
+        60.0,  # 30 over 300 s
     ),
 ]
 
@@ -89,9 +101,11 @@ def test_expected_wait(what, facts, expected):
 
 def test_departures_outside_the_window_do_not_count():
     old = ago(*[DEPARTURE_WINDOW_SECONDS + 10 + i for i in range(20)])
-    assert departure_rate(old, T) is None
-    assert departure_rate(ago(*range(1, MIN_DEPARTURES)), T) is None
-    assert departure_rate(ago(*range(1, 31)), T) == pytest.approx(30 / 30)
+    assert departure_rate(old, T, 60.0) is None
+    assert departure_rate(ago(*range(1, MIN_DEPARTURES)), T, 1.0) is None
+    assert departure_rate(ago(*range(1, 31)), T, 30.0) == pytest.approx(30 / 30)
+    assert departure_rate(ago(*range(1, 31)), T, 31.0) is None  # less than a handle time: too little
+    assert departure_rate(ago(*range(1, 31)), T, 3600.0) is None
 
 
 facts_st = st.builds(
