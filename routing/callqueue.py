@@ -18,21 +18,18 @@ Expected wait (what the caller is told): `routing.waitestimate`, from the caller
 the advisors' presence and the live departures rate, which this module records: every caller who
 leaves the line for an advisor (`departed`) is kept for `DEPARTURE_WINDOW_SECONDS` in
 `{sl:queue}:departed` with their skill, and `departures` reads back the ones competing with a call.
-`expected_wait_seconds` is the plain `position x handle / staffed`, kept for callers who know only
-that much. With nobody staffed there is no honest estimate: None.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
 import redis
 
 from casestore.types import ProductArea
-from routing.waitestimate import DEFAULT_HANDLE_SECONDS, DEPARTURE_WINDOW_SECONDS
+from routing.waitestimate import DEPARTURE_WINDOW_SECONDS
 
 SKILLS = tuple(p.value for p in ProductArea)
 OWNER_WAIT_SECONDS = 60
@@ -100,16 +97,6 @@ def position_in(entries: list[Waiting], sid: str) -> int | None:
         if e.competes_with(me):
             ahead += 1
     return ahead + 1
-
-
-def expected_wait_seconds(position: int, staffed: int, handle_seconds: float = DEFAULT_HANDLE_SECONDS) -> float | None:
-    """Seconds until the caller at `position` (1-based) is likely answered; None when nobody
-    who could take the call is signed in."""
-    if position <= 0:
-        return 0.0
-    if staffed <= 0:
-        return None
-    return math.ceil(position * handle_seconds / staffed)
 
 
 GENERAL = "general"  # the index of general calls (no skill): they compete with everyone

@@ -8,12 +8,10 @@ import xml.etree.ElementTree as ET
 from datetime import timedelta
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from sqlalchemy import select
 
 from casestore.models import Advisor, AuditEntry, CallbackTask, CallLog
-from routing.callqueue import CallQueue, Waiting, expected_wait_seconds, position_in
+from routing.callqueue import CallQueue, Waiting, position_in
 from routing.presence import AUTOPAUSE_REASON, Presence
 from tests.conftest import BASE_URL
 from tests.factories import World
@@ -56,16 +54,6 @@ def test_position_counts_only_callers_competing_for_the_same_advisors():
     assert position_in(entries, "d") == 3  # b and c are ahead, a is not competing
     assert position_in(entries, "c") == 3
     assert position_in(entries, "zz") is None
-
-
-@given(position=st.integers(1, 500), staffed=st.integers(1, 80), aht=st.floats(30, 3600))
-@settings(max_examples=60, deadline=None)
-def test_expected_wait_grows_with_position_and_shrinks_with_staff(position, staffed, aht):
-    wait = expected_wait_seconds(position, staffed, aht)
-    assert wait is not None and wait >= position * aht / staffed - 1e-6
-    assert expected_wait_seconds(position + 1, staffed, aht) >= wait
-    assert expected_wait_seconds(position, staffed + 1, aht) <= wait
-    assert expected_wait_seconds(position, 0, aht) is None
 
 
 # --------------------------------------------------------------------------- a signed step driver
