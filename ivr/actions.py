@@ -366,7 +366,7 @@ HANDLE_SAMPLE = 50
 HANDLE_WINDOW = timedelta(hours=8)
 HANDLE_MIN_SAMPLE = 5
 HANDLE_CACHE_SECONDS = 60
-THIN_HISTORY_CACHE_SECONDS = 5  # no or little history yet is cached briefly: the first calls end soon
+THIN_HISTORY_CACHE_SECONDS = 2  # no or little history yet is cached briefly: the first calls end soon
 
 
 def recent_handle_seconds(
@@ -375,7 +375,7 @@ def recent_handle_seconds(
     """Average handle time (talk + wrap-up) of the last 50 connected calls of the last 8 hours for
     this skill (all skills for a general call, or when the skill has fewer than 5 such calls);
     None with no history (the estimate then falls back to its configured default). Cached in Redis
-    for a minute, as it moves slowly; with fewer than 5 calls for 5 s only, so that at the start of
+    for a minute, as it moves slowly; with fewer than 5 calls for 2 s only, so that at the start of
     the day or of a surge the first calls that end count at once."""
     key = f"sl:aht:{skill or '*'}"
     cached = client.get(key)
