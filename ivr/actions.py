@@ -23,7 +23,6 @@ from casestore.phones import mask
 from casestore.redisguard import ERRORS, Breaker
 from casestore.types import CaseStatus, Priority, ProductArea
 from ivr import incidents
-from routing.callqueue import DEFAULT_HANDLE_SECONDS
 
 _OUTAGE_LOCK_SPACE = 0x5350  # first key of pg_advisory_xact_lock(int, int): "outage per district"
 # An outage is not about one product area, but every case needs one: outages are filed under the
@@ -367,23 +366,30 @@ HANDLE_SAMPLE = 50
 HANDLE_WINDOW = timedelta(hours=8)
 HANDLE_MIN_SAMPLE = 5
 HANDLE_CACHE_SECONDS = 60
+THIN_HISTORY_CACHE_SECONDS = 2  # no or little history yet is cached briefly: the first calls end soon
 
 
 def recent_handle_seconds(
     session: Session, client: redis.Redis, skill: str | None, now: datetime, wrap_seconds: float
-) -> float:
+) -> float | None:
     """Average handle time (talk + wrap-up) of the last 50 connected calls of the last 8 hours for
     this skill (all skills for a general call, or when the skill has fewer than 5 such calls);
-    DEFAULT_HANDLE_SECONDS with no history. Cached in Redis for a minute: it moves slowly."""
+    None with no history (the estimate then falls back to its configured default). Cached in Redis
+    for a minute, as it moves slowly; with fewer than 5 calls for 2 s only, so that at the start of
+    the day or of a surge the first calls that end count at once."""
     key = f"sl:aht:{skill or '*'}"
     cached = client.get(key)
     if cached is not None:
-        return float(cached)
+        return float(cached) if cached not in (b"", "") else None
     talks = _recent_talks(session, skill, now)
     if skill is not None and len(talks) < HANDLE_MIN_SAMPLE:
         talks = _recent_talks(session, None, now)
-    value = (sum(talks) / len(talks) + wrap_seconds) if talks else DEFAULT_HANDLE_SECONDS
-    client.set(key, repr(float(value)), ex=HANDLE_CACHE_SECONDS)
+    if not talks:
+        client.set(key, "", ex=THIN_HISTORY_CACHE_SECONDS)
+        return None
+    value = sum(talks) / len(talks) + wrap_seconds
+    thin = len(talks) < HANDLE_MIN_SAMPLE
+    client.set(key, repr(float(value)), ex=THIN_HISTORY_CACHE_SECONDS if thin else HANDLE_CACHE_SECONDS)
     return float(value)
 
 

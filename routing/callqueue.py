@@ -14,26 +14,24 @@ Owner preference: a caller whose case owner is busy (on a call or wrapping up) w
 alone until `owner_until` (queue time + 60 s by default), then takes anyone fitting; the owner is
 still tried first whenever they are free.
 
-Expected wait (what the caller is told): `position x average handle time / advisors staffed`,
-where position counts only the callers ahead who compete for the same advisors (same skill, or a
-general call), staffed counts the eligible advisors signed in (available, on a call or wrapping
-up), and the average handle time is talk plus wrap-up over recent connected calls (see
-`ivr.actions.recent_handle_seconds`). With nobody staffed there is no honest estimate: None.
+Expected wait (what the caller is told): `routing.waitestimate`, from the caller's position here,
+the advisors' presence and the live departures rate, which this module records: every caller who
+leaves the line for an advisor (`departed`) is kept for `DEPARTURE_WINDOW_SECONDS` in
+`{sl:queue}:departed` with their skill, and `departures` reads back the ones competing with a call.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
 import redis
 
 from casestore.types import ProductArea
+from routing.waitestimate import DEPARTURE_WINDOW_SECONDS
 
 SKILLS = tuple(p.value for p in ProductArea)
-DEFAULT_HANDLE_SECONDS = 300.0
 OWNER_WAIT_SECONDS = 60
 _PRIORITY_WEIGHT = 1e11  # far above any epoch-seconds value, so priority dominates
 
@@ -101,16 +99,6 @@ def position_in(entries: list[Waiting], sid: str) -> int | None:
     return ahead + 1
 
 
-def expected_wait_seconds(position: int, staffed: int, handle_seconds: float = DEFAULT_HANDLE_SECONDS) -> float | None:
-    """Seconds until the caller at `position` (1-based) is likely answered; None when nobody
-    who could take the call is signed in."""
-    if position <= 0:
-        return 0.0
-    if staffed <= 0:
-        return None
-    return math.ceil(position * handle_seconds / staffed)
-
-
 GENERAL = "general"  # the index of general calls (no skill): they compete with everyone
 
 
@@ -126,6 +114,7 @@ class CallQueue:
         self.line_key = f"{base}:line"
         self.meta_key = f"{base}:meta"
         self._skill_base = f"{base}:by-skill"
+        self.departed_key = f"{base}:departed"
 
     def skill_key(self, skill: str | None) -> str:
         return f"{self._skill_base}:{skill or GENERAL}"
@@ -146,6 +135,29 @@ class CallQueue:
             pipe.zrem(self.skill_key(skill), sid)
         pipe.hdel(self.meta_key, sid)
         return bool(pipe.execute()[0])
+
+    def departed(self, sid: str, skill: str | None, now: datetime) -> None:
+        """The caller left the line for an advisor at `now` (the live departures rate); departures
+        older than the window are dropped on the way."""
+        ts = now.timestamp()
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zadd(self.departed_key, {f"{skill or GENERAL}|{sid}": ts})
+        pipe.zremrangebyscore(self.departed_key, "-inf", ts - DEPARTURE_WINDOW_SECONDS)
+        pipe.execute()
+
+    def departures(self, skill: str | None, now: datetime) -> tuple[float, ...]:
+        """Epoch seconds of the recent departures of callers competing with a call of `skill`
+        (the same skill or general calls; every departure for a general call)."""
+        ts = now.timestamp()
+        rows: list[tuple[bytes | str, float]] = list(
+            self.redis.zrangebyscore(self.departed_key, ts - DEPARTURE_WINDOW_SECONDS, ts, withscores=True)  # type: ignore[arg-type]
+        )
+        out = []
+        for member, score in rows:
+            their = (member.decode() if isinstance(member, bytes) else member).split("|", 1)[0]
+            if skill is None or their in (skill, GENERAL):
+                out.append(float(score))
+        return tuple(out)
 
     def position(self, entry: Waiting) -> int:
         """1-based place among the callers competing with `entry` (same skill, or general calls;

@@ -54,6 +54,9 @@ class Settings:
     wrap_up_seconds: float = 60.0
     # A caller whose case owner is busy waits this long for the owner, then takes anyone fitting.
     owner_wait_seconds: float = 60.0
+    # The handle time (talk + wrap-up) the expected wait assumes before the desk has any history or
+    # live departures from the line to go by (`routing.waitestimate`).
+    expected_handle_seconds: float = 300.0
     # Missed calls in a row (no answer, busy, declined) that set an advisor away; 0 = never.
     autopause_misses: int = 2
     # The longest plausible talk: an advisor held on a call with no webhook for longer is freed by
@@ -118,6 +121,8 @@ class Settings:
             found.append("TRUSTED_PROXIES must not be negative")
         if self.wrap_up_seconds < 0 or self.owner_wait_seconds < 0:
             found.append("WRAP_UP_SECONDS and OWNER_WAIT_SECONDS must not be negative")
+        if self.expected_handle_seconds <= 0:
+            found.append("EXPECTED_HANDLE_SECONDS must be positive")
         if self.longest_call_seconds <= 0:
             found.append("LONGEST_CALL_SECONDS must be positive")
         if self.pin_failure_ceiling < 0:
@@ -151,6 +156,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "ROUTING_CACHE_SECONDS": ("routing_cache_seconds", float),
     "WRAP_UP_SECONDS": ("wrap_up_seconds", float),
     "OWNER_WAIT_SECONDS": ("owner_wait_seconds", float),
+    "EXPECTED_HANDLE_SECONDS": ("expected_handle_seconds", float),
     "AUTOPAUSE_MISSES": ("autopause_misses", int),
     "LONGEST_CALL_SECONDS": ("longest_call_seconds", float),
     "PIN_FAILURE_CEILING": ("pin_failure_ceiling", int),

@@ -174,6 +174,7 @@ def call_env(svc, session, now) -> flow.CallEnv:
         tables_cache=svc.tables,
         wrap_seconds=svc.settings.wrap_up_seconds,
         owner_wait_seconds=svc.settings.owner_wait_seconds,
+        default_handle_seconds=svc.settings.expected_handle_seconds,
         presence=svc.presence,
         dispatcher=svc.dispatcher,
         jobs=svc.jobs,

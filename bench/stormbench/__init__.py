@@ -22,7 +22,8 @@ It prints:
     (the first hold answer) to being put through (the Dial answer); p50/p90/p99/max and a
     histogram (answered without waiting, < 15 s, 15-30, 30-60, 60-120, > 120 s); how many callers
     left with a callback request and how many hung up; whether the line was first come, first
-    served; the expected wait the first hold prompt announced against the wait that followed;
+    served; the expected wait the first hold prompt announced against the wait that followed
+    (median and p90 ratio, p50 and p90 absolute error in seconds);
   * redirects the carrier accepted for a caller who was not waiting (being put through, talking,
     gone): not followed, counted, and shown with what the advisor they name was doing;
   * latency by the length of the line when the request was sent (hold webhooks read the line);

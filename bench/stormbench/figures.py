@@ -77,7 +77,9 @@ def line_latency(timeline: list[tuple]) -> dict[str, dict[str, object]]:
 
 
 def announcement_figures(records: list[CallRecord]) -> dict[str, object]:
-    """The expected wait the first hold prompt announced, against the wait that followed."""
+    """The expected wait the first hold prompt announced (as spoken: "less than a minute" is 30 s,
+    "N minutes" N x 60 s), against the wait that followed: the ratio announced / real and the
+    absolute error in seconds, overall and for the callers who joined in the first 60 s."""
     pairs = [
         (r.announced_wait, r.waited, r.joined)
         for r in records
@@ -86,6 +88,8 @@ def announcement_figures(records: list[CallRecord]) -> dict[str, object]:
     ratios = sorted(a / max(w, 1.0) for a, w, _ in pairs)
     first = sorted(a / max(w, 1.0) for a, w, j in pairs if j < 60.0)
     later = sorted(a / max(w, 1.0) for a, w, j in pairs if j >= 60.0)  # history by then
+    errors = sorted(abs(a - w) for a, w, _ in pairs)
+    first_errors = sorted(abs(a - w) for a, w, j in pairs if j < 60.0)
     return {
         "with_estimate": len(pairs),
         "without_estimate": sum(r.joined is not None and r.announced_wait is None for r in records),
@@ -96,6 +100,9 @@ def announcement_figures(records: list[CallRecord]) -> dict[str, object]:
         "over_2x": sum(x > 2.0 for x in ratios),
         "ratio_p50_joined_first_60s": base.pct(first, 50) if first else None,
         "ratio_p50_joined_later": base.pct(later, 50) if later else None,
+        "abs_error_p50_s": base.pct(errors, 50),
+        "abs_error_p90_s": base.pct(errors, 90),
+        "abs_error_p90_s_joined_first_60s": base.pct(first_errors, 90) if first_errors else None,
         "max_announced_s": max((a for a, _, _ in pairs), default=0.0),
     }
 

@@ -145,6 +145,12 @@ def print_figures(report: dict[str, object], args: argparse.Namespace) -> None:
             f"who joined in the first 60 s {_ratio(a['ratio_p50_joined_first_60s'])}, later "
             f"{_ratio(a['ratio_p50_joined_later'])}; longest announced {a['max_announced_s'] / 60:.0f} min"
         )
+        first_p90 = a["abs_error_p90_s_joined_first_60s"]
+        print(
+            f"  announced - actual wait, absolute: p50 {a['abs_error_p50_s']:.0f} s, "
+            f"p90 {a['abs_error_p90_s']:.0f} s; p90 for callers who joined in the first 60 s "
+            f"{'-' if first_p90 is None else f'{first_p90:.0f} s'}"
+        )
     print(
         f"left the line: {left['callback']['calls']} with a callback request "
         f"(after p50 {left['callback']['p50_s_in_line']:.0f} s in line), "

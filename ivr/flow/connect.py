@@ -19,9 +19,9 @@ from ivr.flow.env import CallEnv, CallInput
 from ivr.flow.outage import _outage_next
 from ivr.flow.shared import RING_SECONDS, _accepted, _autopause_reason, _finish_case_event, _quiet, _target_pk
 from ivr.flow.twiml import _dial_endpoint, _gather, _hangup, _int, _keypad, _response, _say, url
+from ivr.flow.waits import expected_wait_for
 from ivr.prompts import digits_spoken, minutes_spoken, say
 from ivr.state import CallState
-from routing.callqueue import expected_wait_seconds
 from routing.decision import (
     HOLD_ROUND_SECONDS,
     CallFacts,
@@ -35,12 +35,10 @@ from routing.decision import (
     decide,
     join_line,
 )
-from routing.selection import eligible
 
 log = logging.getLogger("supportline.ivr")
 
 HOLD_SECONDS = HOLD_ROUND_SECONDS  # a hold round: advisors who just missed the call sit it out
-SIGNED_IN_STATES = {"available", "on_call", "wrap_up"}  # staffing, for the expected wait
 MAX_DECISIONS = 100  # carrying out fails only when someone was taken or left: a loop this long is a bug
 
 
@@ -162,7 +160,8 @@ def _dial_advisor(
     """Ring the advisor reserved for this call, with the whisper-accept on their leg. The Redis
     reservation is confirmed by a hold in the database (`claimed`: taken already, in degraded mode).
     None when they cannot be rung after all (the facts say why: routing is asked again)."""
-    _quiet(env, env.queue.leave, state.sid)
+    if _quiet(env, env.queue.leave, state.sid):  # out of the line to an advisor: the departures rate
+        _quiet(env, env.queue.departed, state.sid, state.skill, env.now)
     advisor = env.tables.advisor(pk)
     if advisor is None:  # removed from the roster while reserved: let them go, try again
         _quiet(env, env.presence.release, pk, state.sid, env.now, missed=False)
@@ -248,16 +247,7 @@ def _hold(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse:
     again. Any key interrupts; a dispatcher redirect interrupts too."""
     entry = env.queue.get(state.sid)
     position = env.queue.position(entry) if entry is not None else 1
-    staffed = sum(
-        1
-        for p in env.presence.snapshot(
-            [a.pk for a in env.tables.advisors if eligible(a, state.skill)], env.now
-        ).values()
-        if p.state in SIGNED_IN_STATES
-    )
-    wait = expected_wait_seconds(
-        position, staffed, actions.recent_handle_seconds(env.session, env.redis, state.skill, env.now, env.wrap_seconds)
-    )
+    wait = expected_wait_for(env, state, position)
     first_round = "queue" not in state.path
     state.visit("queue")
     gather = resp.gather(

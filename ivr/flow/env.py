@@ -23,6 +23,7 @@ from ivr.state import CallState, CallStore
 from routing.callqueue import CallQueue
 from routing.presence import DEFAULT_WRAP_SECONDS, Presence
 from routing.tables import RoutingTables, TablesCache
+from routing.waitestimate import DEFAULT_HANDLE_SECONDS
 
 log = logging.getLogger("supportline.ivr")
 
@@ -60,6 +61,7 @@ class CallEnv:
     tables_cache: TablesCache | None = None
     wrap_seconds: float = DEFAULT_WRAP_SECONDS
     owner_wait_seconds: float = 60.0
+    default_handle_seconds: float = DEFAULT_HANDLE_SECONDS  # the expected wait's, before any history
     jobs: Jobs | None = None  # background jobs (outage paging); None: no paging from this env
     pin_failure_ceiling: int = DEFAULT_LINE_CEILING  # line-wide wrong PINs per 10 minutes; 0 = none
 

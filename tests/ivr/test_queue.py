@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import uuid
 import xml.etree.ElementTree as ET
+from datetime import timedelta
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from sqlalchemy import select
 
 from casestore.models import Advisor, AuditEntry, CallbackTask, CallLog
-from routing.callqueue import CallQueue, Waiting, expected_wait_seconds, position_in
+from routing.callqueue import CallQueue, Waiting, position_in
 from routing.presence import AUTOPAUSE_REASON, Presence
 from tests.conftest import BASE_URL
 from tests.factories import World
@@ -55,16 +54,6 @@ def test_position_counts_only_callers_competing_for_the_same_advisors():
     assert position_in(entries, "d") == 3  # b and c are ahead, a is not competing
     assert position_in(entries, "c") == 3
     assert position_in(entries, "zz") is None
-
-
-@given(position=st.integers(1, 500), staffed=st.integers(1, 80), aht=st.floats(30, 3600))
-@settings(max_examples=60, deadline=None)
-def test_expected_wait_grows_with_position_and_shrinks_with_staff(position, staffed, aht):
-    wait = expected_wait_seconds(position, staffed, aht)
-    assert wait is not None and wait >= position * aht / staffed - 1e-6
-    assert expected_wait_seconds(position + 1, staffed, aht) >= wait
-    assert expected_wait_seconds(position, staffed + 1, aht) <= wait
-    assert expected_wait_seconds(position, 0, aht) is None
 
 
 # --------------------------------------------------------------------------- a signed step driver
@@ -492,3 +481,31 @@ def test_a_caller_back_in_line_after_a_miss_can_be_offered_again(sim, world, pre
     presence.set_state(world.marcus.id, "available", clock())
     assert _pass_dispatcher(sim) == 1
     assert telephony.updates[-1].call_sid == a.sid and f"adv={world.marcus.id}" in telephony.updates[-1].url
+
+
+def test_the_hold_prompt_counts_what_the_busy_advisors_calls_have_run(sim, world, presence, clock):
+    """No history yet (the default 5 min handle time), every advisor 4 minutes into a call: the
+    first caller in line hears about a minute, not a third of the handle time twice over."""
+    _only(presence, clock, world, world.priya, world.marcus, world.lena)
+    started = clock() - timedelta(minutes=4)
+    for n, advisor in enumerate((world.priya, world.marcus, world.lena)):
+        assert presence.reserve([], skill=None, call_sid=f"CA-busy-{n}", now=started, owner_pk=advisor.id)
+    t = sim.call(World.DANA_PHONE, keys=["4821#", "0"], dial=[])
+    assert t.said("You are number 1 in line. The expected wait is about 1 minute.")  # was "2 minutes"
+    assert t.dialled == []
+
+
+def test_a_caller_leaving_the_line_for_an_advisor_is_a_departure(sim, world, presence, clock, telephony, redis_client):
+    _only(presence, clock, world, world.priya)
+    assert presence.reserve([], skill=None, call_sid="CA-other", now=clock(), owner_pk=world.priya.id)
+    leg = Leg(sim, telephony, World.DANA_PHONE)
+    menu = leg.verified_menu("4821")
+    root = leg.post(leg.action(menu), Digits="0")
+    assert _dialled(root) is None and "number 1 in line" in leg.text(root)
+    assert CallQueue(redis_client).departures(None, clock()) == ()
+    clock.advance(seconds=30)
+    presence.release(world.priya.id, "CA-other", clock(), missed=False)
+    root = leg.post(root.find("Redirect").text)
+    assert _dialled(root) == "+16125550101"
+    assert CallQueue(redis_client).departures(None, clock()) == (clock().timestamp(),)
+    assert CallQueue(redis_client).departures("attendance", clock()) == (clock().timestamp(),)  # a general call

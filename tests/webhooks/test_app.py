@@ -125,3 +125,9 @@ def test_refuses_to_start_without_public_base_url_outside_development(tmp_path, 
     with pytest.raises(ConfigurationError, match="PUBLIC_BASE_URL"):
         create_app(dict(settings_overrides, public_base_url="ivr.example.com"))  # no scheme: not an address
     assert create_app({"development": True, "instance_path": tmp_path}).extensions["supportline"]
+
+
+def test_the_expected_waits_default_handle_time_is_a_setting():
+    assert load_settings({}, environ={}).expected_handle_seconds == 300.0
+    assert load_settings(environ={"EXPECTED_HANDLE_SECONDS": "240"}).expected_handle_seconds == 240.0
+    assert "EXPECTED_HANDLE_SECONDS" in " ".join(load_settings({"expected_handle_seconds": 0}).problems())
