@@ -72,6 +72,7 @@ PROMPTS: dict[str, str] = {
     # Routing.
     "connecting_owner": "Connecting you to your case owner.",
     "connecting_advisor": "Connecting you to the next available advisor.",
+    "trying_another_advisor": "Trying another advisor.",  # the second and later advisors of one round
     "owner_unavailable": "Your case owner is not available right now.",
     "advisor_unavailable": "That advisor is not available.",
     "queue_position": (

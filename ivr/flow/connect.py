@@ -189,12 +189,20 @@ def _dial_advisor(
     state.tried.append(advisor.target)
     state.current_target = advisor.target
     state.visit(f"dial_{state.route}")
-    _say(resp, say("connecting_owner") if state.route == "owner" else say("connecting_advisor"))
+    _say(resp, say(_connecting_key(state)))
     dial = resp.dial(
         action=url("dial-result", state), method="POST", timeout=RING_SECONDS, answer_on_bridge=True, caller_id=None
     )
     _dial_endpoint(dial, advisor.reach, url("whisper", None, parent=state.sid, a=state.attempt, adv=pk))
     return resp
+
+
+def _connecting_key(state: CallState) -> str:
+    """What the caller hears as a dial starts: the owner, the next available advisor, or (after an
+    advisor of this round did not answer) another advisor, not the same sentence again."""
+    if state.route == "owner":
+        return "connecting_owner"
+    return "trying_another_advisor" if state.round_attempts > 1 else "connecting_advisor"
 
 
 def _queue(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse:

@@ -1,6 +1,6 @@
 """What callers hear, end to end through the signed webhooks: the wording fixes of issue #15
 items 4 and 5 (the closed message from the calendar, no sentence said twice, the lockout's
-retry time, silence and long entries at the menu)."""
+retry time, silence and long entries at the menu, another advisor after a miss)."""
 
 from __future__ import annotations
 
@@ -32,6 +32,14 @@ def test_third_unknown_case_says_connecting_once(sim, world: World):
     assert _count(t, "could not find that case number") == 3
     assert _count(t, "Connecting you to the next available advisor") == 1
     assert t.connected_to is not None
+
+
+def test_the_next_advisor_after_a_miss_is_another_advisor_not_the_same_sentence(sim, world: World):
+    t = sim.call(World.DANA_PHONE, keys=["4821#", "0"], dial=["no-answer", "no-answer", "accept"])
+    assert len(t.dialled) == 3 and t.connected_to == t.dialled[-1]
+    assert _count(t, "Connecting you to the next available advisor") == 1
+    assert _count(t, "That advisor is not available") == 2
+    assert _count(t, "Trying another advisor.") == 2
 
 
 def test_backup_engineer_is_announced_as_the_backup(sim, world: World):
