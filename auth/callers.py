@@ -211,20 +211,8 @@ class Lockout:
         return subjects
 
     def locked(self, now: datetime, number: str | None = None, contact_id: str | None = None) -> bool:
-        """A quick look (to turn a locked caller away early); `begin` is what decides."""
-        subjects = self._subjects(number, contact_id)
-        if not subjects:
-            return False
-        if self.breaker.usable():
-            try:
-                keys = [self._keys(kind, value)[1] for kind, value in subjects]
-                ts = now.timestamp()
-                result = any(until is not None and float(until) > ts for until in self.redis.mget(keys))
-                self.breaker.succeeded()
-                return result
-            except ERRORS as exc:
-                self.breaker.failed(exc)
-        return self._db_locked(now, subjects)
+        """A quick look (to turn a locked caller away early); `attempt` is what decides."""
+        return self.locked_for(now, number, contact_id) > 0
 
     def locked_for(self, now: datetime, number: str | None = None, contact_id: str | None = None) -> float:
         """Seconds until the number and the contact ID may both try again (0 when neither is
@@ -336,9 +324,6 @@ class Lockout:
             )
             for subj in subjects
         ]
-
-    def _db_locked(self, now: datetime, subjects: list[tuple[str, str]]) -> bool:
-        return any(n >= MAX_FAILURES for n in self._db_counts(now, subjects))
 
     def _db_locked_for(self, now: datetime, subjects: list[tuple[str, str]]) -> float:
         """In the database a lock lasts until the MAX_FAILURES-th latest failure leaves the window."""

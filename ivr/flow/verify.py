@@ -34,8 +34,9 @@ def incoming(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
     _say(resp, say("greeting"))
     for banner in _banners(env, district_pk=None):
         _say(resp, banner)
-    if env.lockout.locked(env.now, number=e164):
-        return _locked_out(env, state, resp)
+    locked_for = env.lockout.locked_for(env.now, number=e164)
+    if locked_for > 0:
+        return _locked_out(env, state, resp, seconds=locked_for)
     match = match_caller(env.session, e164)
     if match.contact_pk is not None:
         state.candidate_pk = match.contact_pk
@@ -55,13 +56,17 @@ def _ask_contact_id(state: CallState, resp: VoiceResponse, *extra: str) -> Voice
     return _gather(resp, state, "contact-id", [*extra, say("ask_contact_id")], timeout=8)
 
 
-def _locked_out(env: CallEnv, state: CallState, resp: VoiceResponse, typed_id: str | None = None) -> VoiceResponse:
+def _locked_out(
+    env: CallEnv, state: CallState, resp: VoiceResponse, typed_id: str | None = None, *, seconds: float | None = None
+) -> VoiceResponse:
     """Turned away; with when the caller may try again, from the locks on what the caller gave us
     (their number, a contact ID they typed: never the matched contact's, which would tell them
-    about someone else's attempts). No lock on those (one try per call, the line's ceiling): no time."""
+    about someone else's attempts). No lock on those (one try per call, the line's ceiling): no time.
+    `seconds`: that lock's remaining time, when the caller has just read it."""
     state.visit("locked_out")
     actions.update_call_log(env.session, state.sid, outcome="locked_out", path=list(state.path))
-    seconds = env.lockout.locked_for(env.now, number=state.from_e164, contact_id=typed_id)
+    if seconds is None:
+        seconds = env.lockout.locked_for(env.now, number=state.from_e164, contact_id=typed_id)
     if seconds > 0:
         return _hangup(resp, say("locked_out_retry", minutes=retry_minutes_spoken(seconds)))
     return _hangup(resp, say("locked_out"))
@@ -74,8 +79,9 @@ def contact_id_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceR
         if _no_input_again(env, state, "contact_id"):
             return _goodbye(env, state, "no_input")
         return _ask_contact_id(state, resp, say("no_input"))
-    if env.lockout.locked(env.now, number=state.from_e164, contact_id=digits):
-        return _locked_out(env, state, resp, digits)
+    locked_for = env.lockout.locked_for(env.now, number=state.from_e164, contact_id=digits)
+    if locked_for > 0:
+        return _locked_out(env, state, resp, digits, seconds=locked_for)
     state.entered_contact_id = digits[:16]
     contact = contact_by_contact_id(env.session, digits) if digits.isdigit() else None
     state.candidate_pk = contact.id if contact else None
