@@ -158,14 +158,16 @@ def digits_spoken(number: int | str) -> str:
     return " ".join(str(number))
 
 
+def _minutes(n: int) -> str:
+    return "1 minute" if n == 1 else f"{n} minutes"
+
+
 def minutes_spoken(seconds: float) -> str:
     if seconds < 60:
         return "less than a minute"
-    minutes = round(seconds / 60)
-    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+    return _minutes(round(seconds / 60))
 
 
 def retry_minutes_spoken(seconds: float) -> str:
     """A wait in whole minutes, rounded up (never tell a caller to try too early): '15 minutes'."""
-    minutes = max(1, math.ceil(seconds / 60))
-    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+    return _minutes(max(1, math.ceil(seconds / 60)))
