@@ -929,8 +929,8 @@ def _run(args: argparse.Namespace, servers: list[Server]) -> int:
     planner = Planner(demo, args.seed)
     warm_plans = planner.plans(args.warmup)
     plans = planner.plans(args.calls)
-    locked_out = say("locked_out")
-    fallback = say("fault_apology")
+    locked_out = say("locked_out", lang="en")
+    fallback = say("fault_apology", lang="en")
 
     # ---- service
     service = Server("service", "webhooks:create_app()", args.port, args.workers, args.threads, env, ROOT)

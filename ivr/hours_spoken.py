@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from ivr.prompts import say
+from ivr.prompts import Language, say
 from routing.calendar import Calendar, HoursRange, OpenStatus, WeeklyHours, holiday_name, status_at
 
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -117,23 +117,27 @@ def when_spoken(now: datetime, opening: datetime, cal: Calendar) -> str:
     return f"on {weekday}, {MONTH_NAMES[local.month - 1]} {local.day}, {at}"
 
 
-def next_opening_spoken(now: datetime, cal: Calendar) -> str | None:
+def next_opening_spoken(now: datetime, cal: Calendar, lang: Language = "en") -> str | None:
     """'We open again tomorrow at 6 a.m. Central.'; None while open, or when no opening is
     within the calendar's search horizon."""
     status = status_at(now, cal)
     if status.open or status.next_open is None:
         return None
-    return say("next_opening", when=when_spoken(now, status.next_open, cal))
+    return say("next_opening", lang=lang, when=when_spoken(now, status.next_open, cal))
 
 
-def closed_sentences(status: OpenStatus, cal: Calendar) -> list[str]:
+def closed_sentences(status: OpenStatus, cal: Calendar, lang: Language = "en") -> list[str]:
     """Why the desk is closed (the holiday or closure by name, else the configured hours), then
     when it opens again."""
     if status.holiday_name:
-        reason = say("closed_holiday", holiday=status.holiday_name)
+        reason = say("closed_holiday", lang=lang, holiday=status.holiday_name)
     else:
         hours = hours_spoken(cal.hours)
-        reason = say("closed_hours", hours=hours, zone=zone_spoken(cal, status.local)) if hours else say("closed_now")
+        reason = (
+            say("closed_hours", lang=lang, hours=hours, zone=zone_spoken(cal, status.local))
+            if hours
+            else say("closed_now", lang=lang)
+        )
     if status.next_open is None:
         return [reason]
-    return [reason, say("next_opening", when=when_spoken(status.local, status.next_open, cal))]
+    return [reason, say("next_opening", lang=lang, when=when_spoken(status.local, status.next_open, cal))]

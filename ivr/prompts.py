@@ -1,13 +1,55 @@
-"""Every sentence the line speaks, in one catalogue.
+"""Every sentence the line speaks to callers, in one catalogue per language (English here, Spanish
+in `ivr.prompts_es`), and `say`, which picks a call's language and returns the text tagged with it.
 
 Prompts are plain text with `str.format` fields; the TwiML builder escapes them, so never
 pre-escape. Nothing here names a district, case or person until the caller is verified: the
-flow only fills those fields after verification.
+flow only fills those fields after verification. Every key exists in every language
+(tests/ivr/test_prompts.py), with the same fields.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Literal
+
+from ivr.prompts_es import PROMPTS_ES
+
+Language = Literal["en", "es"]
+LANGUAGES: tuple[Language, ...] = ("en", "es")
+
+
+@dataclass(frozen=True)
+class Speech:
+    """How Twilio speaks and hears a language: the `<Say>` voice and the BCP-47 tag for `<Say
+    language>` and `<Gather language>` (speech recognition)."""
+
+    voice: str
+    tag: str
+
+
+SPEECH: dict[Language, Speech] = {
+    "en": Speech(voice="Polly.Joanna", tag="en-US"),
+    "es": Speech(voice="Polly.Lupe", tag="es-US"),
+}
+
+
+def language_of(value: str | None) -> Language:
+    """A stored or requested language as one the line speaks; anything unknown is English."""
+    return "es" if value == "es" else "en"
+
+
+class Spoken(str):
+    """A sentence with the language it is in, so the TwiML builder gives its `<Say>` the right voice
+    and `language` (a plain `str`, such as an admin's banner, is said in English)."""
+
+    language: Language
+
+    def __new__(cls, text: str, language: Language) -> Spoken:
+        obj = super().__new__(cls, text)
+        obj.language = language
+        return obj
+
 
 PROMPTS: dict[str, str] = {
     # Greeting and verification (said to anyone who dials).
@@ -148,9 +190,13 @@ PROMPTS: dict[str, str] = {
 }
 
 
-def say(key: str, **fields: object) -> str:
-    """The text of prompt `key` with its fields filled in."""
-    return PROMPTS[key].format(**fields) if fields else PROMPTS[key]
+CATALOGUES: dict[Language, dict[str, str]] = {"en": PROMPTS, "es": PROMPTS_ES}
+
+
+def say(key: str, *, lang: Language, **fields: object) -> Spoken:
+    """The text of prompt `key` in `lang` with its fields filled in."""
+    text = CATALOGUES[lang][key]
+    return Spoken(text.format(**fields) if fields else text, lang)
 
 
 def digits_spoken(number: int | str) -> str:
@@ -158,16 +204,18 @@ def digits_spoken(number: int | str) -> str:
     return " ".join(str(number))
 
 
-def _minutes(n: int) -> str:
+def _minutes(n: int, lang: Language) -> str:
+    if lang == "es":
+        return "1 minuto" if n == 1 else f"{n} minutos"
     return "1 minute" if n == 1 else f"{n} minutes"
 
 
-def minutes_spoken(seconds: float) -> str:
+def minutes_spoken(seconds: float, lang: Language = "en") -> str:
     if seconds < 60:
-        return "less than a minute"
-    return _minutes(round(seconds / 60))
+        return "menos de un minuto" if lang == "es" else "less than a minute"
+    return _minutes(round(seconds / 60), lang)
 
 
-def retry_minutes_spoken(seconds: float) -> str:
+def retry_minutes_spoken(seconds: float, lang: Language = "en") -> str:
     """A wait in whole minutes, rounded up (never tell a caller to try too early): '15 minutes'."""
-    return _minutes(max(1, math.ceil(seconds / 60)))
+    return _minutes(max(1, math.ceil(seconds / 60)), lang)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from casestore.models import CallStateRow
 from casestore.redisguard import ERRORS, Breaker
+from ivr.prompts import Language, language_of
 
 CALL_TTL_SECONDS = 6 * 3600
 RESPONSE_TTL_SECONDS = 3600
@@ -30,6 +31,7 @@ class CallState:
     started_at: str = ""
     seq: int = 0
     step: str = "new"
+    language: Language = "en"  # the caller's (ivr.prompts.Language): chosen at the greeting, remembered per contact
     # Verification.
     candidate_pk: int | None = None  # contact matched by caller ID, awaiting PIN
     entered_contact_id: str | None = None
@@ -109,7 +111,9 @@ class CallStore:
             return None
         data: dict[str, Any] = json.loads(raw) if isinstance(raw, (str, bytes)) else raw
         known = CallState.__dataclass_fields__
-        return CallState(**{k: v for k, v in data.items() if k in known})
+        state = CallState(**{k: v for k, v in data.items() if k in known})
+        state.language = language_of(state.language)
+        return state
 
     def load(self, sid: str) -> CallState | None:
         if self.breaker.usable():

@@ -324,7 +324,7 @@ def refresh_in_background(svc, *, if_older_than: float | None = 60.0) -> threadi
 
 
 def _say(target, key: str) -> None:
-    target.say(say(key), voice=VOICE)
+    target.say(say(key, lang="en"), voice=VOICE)
 
 
 def _transfer(resp: VoiceResponse, cfg: FallbackConfig) -> str:

@@ -94,7 +94,7 @@ def _twilio_fallback(svc, inp: flow.CallInput) -> Response:
 def _goodbye() -> Response:
     """Not a call we can follow: say nothing private and end politely."""
     resp = VoiceResponse()
-    resp.say(say("goodbye"), voice=flow.VOICE)
+    resp.say(say("goodbye", lang="en"), voice=flow.VOICE)
     resp.hangup()
     return twiml(str(resp))
 

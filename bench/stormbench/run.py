@@ -128,7 +128,7 @@ def run_bench(args: argparse.Namespace, cleanup: list[Callable[[], None]]) -> in
         pool,
         env["PUBLIC_BASE_URL"],
         secret["auth_token"],
-        say("fault_apology"),
+        say("fault_apology", lang="en"),
         fake,
         roster,
         phone,

@@ -37,6 +37,7 @@ class CallLog(Base):
     duration_seconds: Mapped[int] = mapped_column(Integer, default=0)
     recording_url: Mapped[str | None] = mapped_column(String(500))
     skill: Mapped[str | None] = mapped_column(String(32))  # product area routed for; None: general
+    priority: Mapped[str | None] = mapped_column(String(16))  # casestore.types.Priority the call was routed at
 
 
 class CallStateRow(Base):

@@ -92,6 +92,8 @@ class CallbackTask(Base):
     skill: Mapped[str | None] = mapped_column(String(32))
     priority_rank: Mapped[int] = mapped_column(Integer)
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Left after hours: not to be worked before the desk's next opening; None: at once.
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     advisor_id: Mapped[int | None] = mapped_column(ForeignKey("advisors.id", ondelete="SET NULL"))

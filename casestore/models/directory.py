@@ -63,6 +63,8 @@ class Contact(Base):
     # Satisfaction surveys: at most one every 30 days; an opt-out (STOP, or 9 on the phone) is for good.
     survey_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
     last_survey_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The language the contact chose on the line ("en", "es"); None: never chosen (English).
+    language: Mapped[str | None] = mapped_column(String(8))
 
     district: Mapped[District] = relationship(back_populates="contacts")
     phones: Mapped[list[ContactPhone]] = relationship(

@@ -27,7 +27,7 @@ def _case_entered(env: CallEnv, state: CallState, resp: VoiceResponse, number: i
     assert state.district_pk is not None
     case = actions.case_for_district(env.session, number, state.district_pk)
     if case is None:
-        return _not_a_case(env, state, resp, say("case_not_found"))
+        return _not_a_case(env, state, resp, say("case_not_found", lang=state.language))
     state.case_pk = case.id
     state.case_number = case.number
     state.skill = case.product_area.value
@@ -50,13 +50,15 @@ def _case_entered(env: CallEnv, state: CallState, resp: VoiceResponse, number: i
             outcome="in_progress",
             detail="Inbound call from the authorized contact.",
         )
-    readback = say("case_readback", number_spoken=digits_spoken(case.number), status=case.status.spoken)
+    readback = say(
+        "case_readback", lang=state.language, number_spoken=digits_spoken(case.number), status=case.status.spoken
+    )
     if case.status == CaseStatus.CLOSED:
         return _closed_case(env, state, resp, case, readback)
     extra = [readback]
     if case.status == CaseStatus.AVAILABLE_IN_RELEASE and case.release_name:
-        extra.append(say("case_release", release=case.release_name))
-    extra.append(say("in_writing"))
+        extra.append(say("case_release", lang=state.language, release=case.release_name))
+    extra.append(say("in_writing", lang=state.language))
     state.route = "owner" if case.owner_id else "advisor"
     return _route(env, state, resp, *extra)
 
@@ -83,11 +85,16 @@ def reopen_window_open(closed_at: datetime | None, now: datetime, tz: ZoneInfo) 
 def _closed_case(env: CallEnv, state: CallState, resp: VoiceResponse, case: Case, readback: str) -> VoiceResponse:
     if not reopen_window_open(case.closed_at, env.now, env.tz):
         state.visit("case_too_old")
-        return _main_menu(env, state, resp, readback, say("case_too_old"))
+        return _main_menu(env, state, resp, readback, say("case_too_old", lang=state.language))
     state.visit("reopen_offer")
     closed_on = case.closed_at.astimezone(env.tz).strftime("%B %d") if case.closed_at else ""
     return _gather(
-        resp, state, "reopen", [readback, say("case_closed_reopen", closed_on=closed_on)], num_digits=1, timeout=7
+        resp,
+        state,
+        "reopen",
+        [readback, say("case_closed_reopen", lang=state.language, closed_on=closed_on)],
+        num_digits=1,
+        timeout=7,
     )
 
 
@@ -101,13 +108,18 @@ def reopen_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceRespo
         actions.reopen_case(env.session, case, now=env.now, sid=state.sid, contact_pk=state.verified_pk)
         state.visit("reopened")
         state.route = "owner" if case.owner_id else "advisor"
-        return _route(env, state, resp, say("case_reopened"))
+        return _route(env, state, resp, say("case_reopened", lang=state.language))
     if not digits and inp.arg("noinput") and not _no_input_again(env, state, "reopen"):
         return _closed_case(
             env,
             state,
             resp,
             case,
-            say("case_readback", number_spoken=digits_spoken(case.number), status=case.status.spoken),
+            say(
+                "case_readback",
+                lang=state.language,
+                number_spoken=digits_spoken(case.number),
+                status=case.status.spoken,
+            ),
         )
     return _main_menu(env, state, resp)

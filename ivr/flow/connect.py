@@ -143,8 +143,8 @@ def _carry_out(
 def _take_message(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse:
     """Degraded, nobody free to ring: a message for an advisor (silence keeps a callback task)."""
     state.visit("queue_record")
-    _say(resp, say("degraded_busy"))
-    _say(resp, say("queue_record"))
+    _say(resp, say("degraded_busy", lang=state.language))
+    _say(resp, say("queue_record", lang=state.language))
     if state.queued_at is None:
         state.queued_at = env.now.isoformat()
     resp.record(
@@ -189,7 +189,7 @@ def _dial_advisor(
     state.tried.append(advisor.target)
     state.current_target = advisor.target
     state.visit(f"dial_{state.route}")
-    _say(resp, say(_connecting_key(state)))
+    _say(resp, say(_connecting_key(state), lang=state.language))
     dial = resp.dial(
         action=url("dial-result", state), method="POST", timeout=RING_SECONDS, answer_on_bridge=True, caller_id=None
     )
@@ -268,11 +268,11 @@ def _hold(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse:
     )
     if wait is None:
         key = "queue_position_no_estimate" if first_round else "queue_still_waiting"
-        _say(gather, say(key, position=position))
+        _say(gather, say(key, lang=state.language, position=position))
     else:
         key = "queue_position" if first_round else "queue_still_waiting_wait"
-        _say(gather, say(key, position=position, wait=minutes_spoken(wait)))
-    _say(gather, say("queue_options"))
+        _say(gather, say(key, lang=state.language, position=position, wait=minutes_spoken(wait, state.language)))
+    _say(gather, say("queue_options", lang=state.language))
     if env.hold_music_url:
         gather.play(env.hold_music_url)
     else:
@@ -324,10 +324,12 @@ def queue_menu(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
             return _queue(env, state, resp)
         state.visit("queue_choices")
         key = "queue_choices" if state.from_e164 else "queue_choices_no_callback"
-        return _gather(resp, state, "queue-menu", [say(key)], num_digits=1, timeout=6, stage="choose")
+        return _gather(
+            resp, state, "queue-menu", [say(key, lang=state.language)], num_digits=1, timeout=6, stage="choose"
+        )
     if digits == "1":
         state.visit("queue_record")
-        _say(resp, say("queue_record"))
+        _say(resp, say("queue_record", lang=state.language))
         resp.record(
             action=url("queue-message", state),
             method="POST",
@@ -341,9 +343,11 @@ def queue_menu(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
     if digits == "2" and state.from_e164:
         _leave_for_task(env, state, kind="callback", recording_url=None)
         state.visit("callback_requested")
-        return _hangup(resp, say("queue_callback_saved", last4=digits_spoken(state.from_e164[-4:])))
+        return _hangup(
+            resp, say("queue_callback_saved", lang=state.language, last4=digits_spoken(state.from_e164[-4:]))
+        )
     if env.breakers.redis.usable():  # else there is no line to be back in (`_queue` hunts instead)
-        _say(resp, say("queue_back"))
+        _say(resp, say("queue_back", lang=state.language))
     return _queue(env, state, resp)
 
 
@@ -356,14 +360,16 @@ def queue_message(env: CallEnv, inp: CallInput, state: CallState) -> VoiceRespon
         _leave_for_task(env, state, kind="callback", recording_url=None)
         state.visit("callback_requested")
         if state.from_e164:
-            return _hangup(resp, say("queue_callback_saved", last4=digits_spoken(state.from_e164[-4:])))
-        return _hangup(resp, say("degraded_callback_saved"))
+            return _hangup(
+                resp, say("queue_callback_saved", lang=state.language, last4=digits_spoken(state.from_e164[-4:]))
+            )
+        return _hangup(resp, say("degraded_callback_saved", lang=state.language))
     if not recording_url:
-        _say(resp, say("queue_no_message"))
+        _say(resp, say("queue_no_message", lang=state.language))
         return _queue(env, state, resp)
     _leave_for_task(env, state, kind="message", recording_url=recording_url)
     state.visit("message_recorded")
-    return _hangup(resp, say("queue_message_saved"))
+    return _hangup(resp, say("queue_message_saved", lang=state.language))
 
 
 def _leave_for_task(env: CallEnv, state: CallState, *, kind: str, recording_url: str | None) -> None:
@@ -402,12 +408,16 @@ def dial_result(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse
     advisor_pk = _target_pk(target, "advisor")
     if accepted and dial_status in {"completed", "answered"}:
         _talk_ended(env, inp, state, advisor_pk)
-        return _hangup(_response(), say("call_ended"))
+        return _hangup(_response(), say("call_ended", lang=state.language))
     _ring_missed(env, state, advisor_pk, dial_status)
     resp = _response()
     if state.route == "oncall":
         return _outage_next(env, state, resp)
-    prefix = say("owner_unavailable") if state.route == "owner" else say("advisor_unavailable")
+    prefix = (
+        say("owner_unavailable", lang=state.language)
+        if state.route == "owner"
+        else say("advisor_unavailable", lang=state.language)
+    )
     if state.route == "owner":
         state.route = "advisor"
         state.owner_waits = False

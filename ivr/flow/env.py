@@ -42,6 +42,16 @@ class CallInput:
     def arg(self, name: str, default: str = "") -> str:
         return self.query.get(name, default)
 
+    @property
+    def speech(self) -> str:
+        """What the caller said to a speech Gather (Twilio's `SpeechResult`), "" when they keyed or said nothing."""
+        return self.form.get("SpeechResult", "")
+
+    @property
+    def confidence(self) -> str | None:
+        """Twilio's `Confidence` for `speech` ("0.0".."1.0"), None when missing (`ivr.speech_intents.confidence`)."""
+        return self.form.get("Confidence")
+
 
 @dataclass
 class CallEnv:

@@ -30,15 +30,15 @@ def followup_answered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceRe
     answered_by = inp.form.get("AnsweredBy", "")
     if row is None or case is None or case.status != CaseStatus.PENDING_VERIFICATION or case.contact_id is None:
         state.visit("followup_stale")
-        return _hangup(resp, say("followup_stale"))
+        return _hangup(resp, say("followup_stale", lang=state.language))
     if answered_by.startswith("machine") or answered_by == "fax":
         row.result = row.result or "voicemail"
         state.visit("followup_voicemail")
-        return _hangup(resp, say("followup_voicemail"))
+        return _hangup(resp, say("followup_voicemail", lang=state.language))
     state.followup_pk = row.id
     state.candidate_pk = case.contact_id
     state.visit("followup")
-    _say(resp, say("followup_greeting"))
+    _say(resp, say("followup_greeting", lang=state.language))
     return _ask_pin(env, state, resp)
 
 
@@ -46,9 +46,11 @@ def _followup_menu(env: CallEnv, state: CallState, resp: VoiceResponse, *extra: 
     row = env.session.get(FollowUp, state.followup_pk)
     case = env.session.get(Case, row.case_id) if row is not None else None
     if row is None or case is None or case.status != CaseStatus.PENDING_VERIFICATION:
-        return _hangup(resp, say("followup_stale"))
+        return _hangup(resp, say("followup_stale", lang=state.language))
     state.visit("followup_menu")
-    text = say("followup_menu", number_spoken=digits_spoken(case.number), district=case.district.name)
+    text = say(
+        "followup_menu", lang=state.language, number_spoken=digits_spoken(case.number), district=case.district.name
+    )
     return _gather(resp, state, "followup-choice", [*extra, text], num_digits=1, timeout=7)
 
 
@@ -60,7 +62,7 @@ def followup_choice(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResp
     row = env.session.get(FollowUp, state.followup_pk) if state.followup_pk else None
     case = env.session.get(Case, row.case_id) if row is not None else None
     if row is None or case is None or case.status != CaseStatus.PENDING_VERIFICATION:
-        return _hangup(resp, say("followup_stale"))
+        return _hangup(resp, say("followup_stale", lang=state.language))
     who = f"contact:{case.contact.contact_id}" if case.contact else "contact"
     if digits == "1":
         row.result = "resolved"
@@ -73,14 +75,14 @@ def followup_choice(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResp
             detail="Confirmed resolved by the contact on a follow-up call.",
         )
         state.visit("followup_resolved")
-        return _hangup(resp, say("followup_closed", number_spoken=digits_spoken(case.number)))
+        return _hangup(resp, say("followup_closed", lang=state.language, number_spoken=digits_spoken(case.number)))
     if digits == "3":
         row.result = "keep_open"
         lifecycle.keep_open(
             env.session, case, env.now, actor=who, detail="The contact asked to keep the case open on a follow-up call."
         )
         state.visit("followup_keep_open")
-        return _hangup(resp, say("followup_kept_open", number_spoken=digits_spoken(case.number)))
+        return _hangup(resp, say("followup_kept_open", lang=state.language, number_spoken=digits_spoken(case.number)))
     if digits == "2":
         row.result = "advisor"
         lifecycle.keep_open(
@@ -94,8 +96,14 @@ def followup_choice(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResp
         actions.update_call_log(env.session, state.sid, case_id=case.id, skill=state.skill, path=list(state.path))
         status = status_at(env.now, env.tables.calendar)
         if not status.open:
-            return _hangup(resp, *closed_sentences(status, env.tables.calendar), say("followup_advisor_later"))
+            return _hangup(
+                resp,
+                *closed_sentences(status, env.tables.calendar, state.language),
+                say("followup_advisor_later", lang=state.language),
+            )
         return _route(env, state, resp)
     if _no_input_again(env, state, "followup"):
-        return _hangup(resp, say("followup_no_choice"))
-    return _followup_menu(env, state, resp, say("not_recognized") if digits else say("no_input"))
+        return _hangup(resp, say("followup_no_choice", lang=state.language))
+    return _followup_menu(
+        env, state, resp, say("not_recognized", lang=state.language) if digits else say("no_input", lang=state.language)
+    )

@@ -27,24 +27,31 @@ def _main_menu(env: CallEnv, state: CallState, resp: VoiceResponse, *extra: str)
     if not status.open:
         return _closed(env, state, resp, status, *extra)
     state.visit("menu")
-    menu = say("menu_open") if state.hosted else say("menu_open_not_hosted")
+    menu = say("menu_open", lang=state.language) if state.hosted else say("menu_open_not_hosted", lang=state.language)
     return _gather(resp, state, "menu", [*extra, menu], timeout=7)
 
 
 def _closed(env: CallEnv, state: CallState, resp: VoiceResponse, status: OpenStatus, *extra: str) -> VoiceResponse:
     state.visit("closed")
-    reason = closed_sentences(status, env.tables.calendar)
+    reason = closed_sentences(status, env.tables.calendar, state.language)
     if state.hosted:
         return _gather(
             resp,
             state,
             "closed",
-            [*extra, *reason, say("closed_outage_offer"), say("submit_online")],
+            [
+                *extra,
+                *reason,
+                say("closed_outage_offer", lang=state.language),
+                say("submit_online", lang=state.language),
+            ],
             num_digits=1,
             timeout=7,
         )
     actions.update_call_log(env.session, state.sid, outcome="closed", path=list(state.path))
-    return _hangup(resp, *extra, *reason, say("submit_online"), say("goodbye"))
+    return _hangup(
+        resp, *extra, *reason, say("submit_online", lang=state.language), say("goodbye", lang=state.language)
+    )
 
 
 def closed_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
@@ -54,7 +61,7 @@ def closed_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceRespo
     if not digits and not _no_input_again(env, state, "closed"):
         return _main_menu(env, state, _response())
     actions.update_call_log(env.session, state.sid, outcome="closed", path=list(state.path))
-    return _hangup(_response(), say("submit_online"), say("goodbye"))
+    return _hangup(_response(), say("submit_online", lang=state.language), say("goodbye", lang=state.language))
 
 
 def menu_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
@@ -64,14 +71,14 @@ def menu_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceRespons
     if inp.arg("noinput") and not raw:
         if _no_input_again(env, state, "menu"):
             return _silent_caller(env, state, resp)
-        return _main_menu(env, state, resp, say("no_input"))
+        return _main_menu(env, state, resp, say("no_input", lang=state.language))
     if "*" in raw:
         return _main_menu(env, state, resp)
     if digits == "8":
         if state.hosted:
             return _outage(env, inp, state)
         state.visit("outage_not_hosted")
-        return _main_menu(env, state, resp, say("outage_not_hosted"))
+        return _main_menu(env, state, resp, say("outage_not_hosted", lang=state.language))
     if digits == "0":
         return _to_advisor(env, state, resp)
     if digits.isdigit() and len(digits) >= len(str(MIN_CASE_NUMBER)):
@@ -80,11 +87,11 @@ def menu_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceRespons
         from ivr.flow.case import _case_entered, _not_a_case
 
         if len(digits) > MAX_CASE_DIGITS:  # a long entry is a case number typed wrong, not a menu key
-            return _not_a_case(env, state, resp, say("not_a_case_number"))
+            return _not_a_case(env, state, resp, say("not_a_case_number", lang=state.language))
         return _case_entered(env, state, resp, int(digits))
     if state.bump("menu_junk") > MAX_CASE_TRIES:
         return _goodbye(env, state, "not_recognized")
-    return _main_menu(env, state, resp, say("not_recognized"))
+    return _main_menu(env, state, resp, say("not_recognized", lang=state.language))
 
 
 def _to_advisor(env: CallEnv, state: CallState, resp: VoiceResponse, *extra: str) -> VoiceResponse:
@@ -100,8 +107,8 @@ def _silent_caller(env: CallEnv, state: CallState, resp: VoiceResponse) -> Voice
     message (the desk may have closed while the menu was playing)."""
     status = status_at(env.now, env.tables.calendar)
     if status.open:
-        return _to_advisor(env, state, resp, say("no_input"))
-    return _closed(env, state, resp, status, say("no_input"))
+        return _to_advisor(env, state, resp, say("no_input", lang=state.language))
+    return _closed(env, state, resp, status, say("no_input", lang=state.language))
 
 
 def _goodbye(env: CallEnv, state: CallState, key: str) -> VoiceResponse:
@@ -113,4 +120,9 @@ def _goodbye(env: CallEnv, state: CallState, key: str) -> VoiceResponse:
         outcome="no_input" if key == "no_input" else "ended_in_menu",
         path=list(state.path),
     )
-    return _hangup(_response(), say(key), say("submit_online"), say("goodbye"))
+    return _hangup(
+        _response(),
+        say(key, lang=state.language),
+        say("submit_online", lang=state.language),
+        say("goodbye", lang=state.language),
+    )

@@ -46,7 +46,7 @@ def _outage(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
     state.visit("outage")
     actions.update_call_log(env.session, state.sid, case_id=case.id, path=list(state.path))
     key = "outage_opened" if created else "outage_joined"
-    _say(resp, say(key, number_spoken=digits_spoken(case.number)))
+    _say(resp, say(key, lang=state.language, number_spoken=digits_spoken(case.number)))
     return _outage_next(env, state, resp)
 
 
@@ -78,12 +78,12 @@ def _outage_next(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceRe
         state.tried.append(f"engineer:{engineer.pk}")
         state.current_target = f"engineer:{engineer.pk}"
         state.visit("dial_oncall")
-        _say(resp, say("outage_backup" if backup else "outage_connecting"))
+        _say(resp, say("outage_backup" if backup else "outage_connecting", lang=state.language))
         dial = resp.dial(action=url("dial-result", state), method="POST", timeout=RING_SECONDS, answer_on_bridge=True)
         _dial_endpoint(dial, engineer.phone, url("whisper", None, parent=state.sid, a=state.attempt, eng=engineer.pk))
         return resp
     state.visit("outage_record")
-    _say(resp, say("outage_record"))
+    _say(resp, say("outage_record", lang=state.language))
     resp.record(
         action=url("recording", state), method="POST", max_length=120, timeout=5, finish_on_key="#", play_beep=True
     )
@@ -127,4 +127,4 @@ def recording_done(env: CallEnv, inp: CallInput, state: CallState) -> VoiceRespo
     )
     _finish_case_event(env, state, outcome="callback_requested", advisor_pk=None)
     key = "outage_recorded" if recording_url else "outage_no_recording"
-    return _hangup(_response(), say(key))
+    return _hangup(_response(), say(key, lang=state.language))

@@ -105,4 +105,4 @@ def _conversation_over(env: CallEnv, inp: CallInput) -> str:
     for pk in holds.held_by(env.session, inp.sid):  # the advisor it had: wrap-up, then free
         holds.end(env.session, pk, inp.sid, env.now + timedelta(seconds=wrap))
         _quiet(env, env.presence.call_ended, pk, env.now, wrap, call_sid=inp.sid)
-    return str(_hangup(_response(), say("call_ended")))
+    return str(_hangup(_response(), say("call_ended", lang="en")))  # no state: the language is not known

@@ -1,6 +1,7 @@
-"""Small TwiML helpers the stages share: a response, a sentence in the line's voice, the URL of a
-step, a keypad Gather that falls through on no input, a hang-up, the Dial noun for an advisor's or
-engineer's reach; and the cleaning of keypad and number input from the webhook."""
+"""Small TwiML helpers the stages share: a response, a sentence in its language's voice, the URL of
+a step, a Gather (keypad, or keypad and speech) that falls through on no input, a hang-up, the Dial
+noun for an advisor's or engineer's reach; and the cleaning of keypad and number input from the
+webhook."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from urllib.parse import urlencode
 
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
+from ivr.prompts import SPEECH, language_of
+from ivr.speech_hints import HintKind, hints_for
 from ivr.state import CallState
 
-VOICE = "Polly.Joanna"
+VOICE = SPEECH["en"].voice
 
 
 def _response() -> VoiceResponse:
@@ -18,7 +21,9 @@ def _response() -> VoiceResponse:
 
 
 def _say(resp: VoiceResponse | Gather, text: str) -> None:
-    resp.say(text, voice=VOICE)
+    """Say `text` in its own language (`ivr.prompts.Spoken`); plain text is English."""
+    speech = SPEECH[getattr(text, "language", "en")]
+    resp.say(str(text), voice=speech.voice, language=speech.tag)
 
 
 def url(step: str, state: CallState | None = None, **params: object) -> str:
@@ -36,9 +41,12 @@ def _gather(
     num_digits: int | None = None,
     timeout: int = 6,
     finish_on_key: str = "#",
+    speech: HintKind | None = None,
     **params: object,
 ) -> VoiceResponse:
-    """Ask with a keypad Gather; no input falls through to a redirect flagged `noinput=1`."""
+    """Ask with a Gather: the keypad, and with `speech` (the kind of answer, for its hints) the
+    caller's voice too, recognised in the call's language; no input falls through to a redirect
+    flagged `noinput=1`."""
     kwargs: dict[str, object] = {
         "input": "dtmf",
         "action": url(step, state, **params),
@@ -49,6 +57,9 @@ def _gather(
     }
     if num_digits:
         kwargs["num_digits"] = num_digits
+    if speech is not None:
+        tag = SPEECH[language_of(state.language)].tag
+        kwargs.update(input="dtmf speech", hints=hints_for(speech, tag), speech_timeout="auto", language=tag)
     gather = resp.gather(**kwargs)
     for text in texts:
         _say(gather, text)

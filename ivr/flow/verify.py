@@ -31,7 +31,7 @@ def incoming(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
     e164 = state.from_e164
     actions.ensure_call_log(env.session, inp.sid, e164, inp.from_raw, env.now)
     state.visit("greeting")
-    _say(resp, say("greeting"))
+    _say(resp, say("greeting", lang=state.language))
     for banner in _banners(env, district_pk=None):
         _say(resp, banner)
     locked_for = env.lockout.locked_for(env.now, number=e164)
@@ -48,12 +48,12 @@ def _ask_pin(env: CallEnv, state: CallState, resp: VoiceResponse, *extra: str) -
     state.visit("pin")
     if env.lockout.line_strict(env.now):  # the line is being guessed at: everyone slows down
         resp.pause(length=STRICT_PAUSE_SECONDS)
-    return _gather(resp, state, "pin", [*extra, say("ask_pin")], timeout=8)
+    return _gather(resp, state, "pin", [*extra, say("ask_pin", lang=state.language)], timeout=8)
 
 
 def _ask_contact_id(state: CallState, resp: VoiceResponse, *extra: str) -> VoiceResponse:
     state.visit("contact_id")
-    return _gather(resp, state, "contact-id", [*extra, say("ask_contact_id")], timeout=8)
+    return _gather(resp, state, "contact-id", [*extra, say("ask_contact_id", lang=state.language)], timeout=8)
 
 
 def _locked_out(
@@ -68,8 +68,10 @@ def _locked_out(
     if seconds is None:
         seconds = env.lockout.locked_for(env.now, number=state.from_e164, contact_id=typed_id)
     if seconds > 0:
-        return _hangup(resp, say("locked_out_retry", minutes=retry_minutes_spoken(seconds)))
-    return _hangup(resp, say("locked_out"))
+        return _hangup(
+            resp, say("locked_out_retry", lang=state.language, minutes=retry_minutes_spoken(seconds, state.language))
+        )
+    return _hangup(resp, say("locked_out", lang=state.language))
 
 
 def contact_id_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
@@ -78,7 +80,7 @@ def contact_id_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceR
     if not digits:
         if _no_input_again(env, state, "contact_id"):
             return _goodbye(env, state, "no_input")
-        return _ask_contact_id(state, resp, say("no_input"))
+        return _ask_contact_id(state, resp, say("no_input", lang=state.language))
     locked_for = env.lockout.locked_for(env.now, number=state.from_e164, contact_id=digits)
     if locked_for > 0:
         return _locked_out(env, state, resp, digits, seconds=locked_for)
@@ -95,7 +97,7 @@ def pin_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse
     if not digits:
         if _no_input_again(env, state, "pin"):
             return _goodbye(env, state, "no_input")
-        return _ask_pin(env, state, resp, say("no_input"))
+        return _ask_pin(env, state, resp, say("no_input", lang=state.language))
     contact = candidate(env.session, state.candidate_pk)
     # Failures count against the number and against the contact ID, whether it was typed or
     # matched from caller ID, so neither changing numbers nor changing IDs gets more tries.
@@ -118,8 +120,8 @@ def pin_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse
     if state.entered_contact_id is not None or state.candidate_pk is None:
         state.entered_contact_id = None
         state.candidate_pk = None
-        return _ask_contact_id(state, resp, say("no_match"))
-    return _ask_pin(env, state, resp, say("no_match"))
+        return _ask_contact_id(state, resp, say("no_match", lang=state.language))
+    return _ask_pin(env, state, resp, say("no_match", lang=state.language))
 
 
 def _verified(env: CallEnv, state: CallState, contact: Contact, resp: VoiceResponse) -> VoiceResponse:
@@ -133,7 +135,7 @@ def _verified(env: CallEnv, state: CallState, contact: Contact, resp: VoiceRespo
     actions.update_call_log(
         env.session, state.sid, contact_id=contact.id, district_id=district.id, path=list(state.path)
     )
-    _say(resp, say("verified", name=contact.name.split()[0]))
+    _say(resp, say("verified", lang=state.language, name=contact.name.split()[0]))
     for banner in _banners(env, district_pk=district.id):
         _say(resp, banner)
     if state.followup_pk is not None:

@@ -24,19 +24,23 @@ def whisper(env: CallEnv, inp: CallInput, state: CallState | None) -> VoiceRespo
     parent_state = env.calls.load(parent) if parent else None
     resp = _response()
     if parent_state is None:
-        return _hangup(resp, say("whisper_declined"))
+        return _hangup(resp, say("whisper_declined", lang="en"))
     if parent_state.route == "oncall":
         text = say(
             "whisper_outage",
+            lang="en",
             district=parent_state.district_name,
             number_spoken=digits_spoken(parent_state.case_number or ""),
         )
     elif parent_state.case_number:
         text = say(
-            "whisper_case", district=parent_state.district_name, number_spoken=digits_spoken(parent_state.case_number)
+            "whisper_case",
+            lang="en",
+            district=parent_state.district_name,
+            number_spoken=digits_spoken(parent_state.case_number),
         )
     else:
-        text = say("whisper_general", district=parent_state.district_name)
+        text = say("whisper_general", lang="en", district=parent_state.district_name)
     gather = resp.gather(
         input="dtmf",
         num_digits=1,
@@ -47,7 +51,7 @@ def whisper(env: CallEnv, inp: CallInput, state: CallState | None) -> VoiceRespo
         ),
     )
     _say(gather, text)
-    return _hangup(resp, say("whisper_declined"))
+    return _hangup(resp, say("whisper_declined", lang="en"))
 
 
 def whisper_accept(env: CallEnv, inp: CallInput, state: CallState | None) -> VoiceResponse:
@@ -72,7 +76,7 @@ def whisper_accept(env: CallEnv, inp: CallInput, state: CallState | None) -> Voi
         holds.end(env.session, int(adv), parent, env.now)
         if _quiet(env, env.presence.release, int(adv), parent, env.now, missed=True) == "away":
             staffing.note_autopause(env.session, int(adv), env.now, _autopause_reason(env))
-    return _hangup(_response(), say("whisper_declined"))
+    return _hangup(_response(), say("whisper_declined", lang="en"))
 
 
 def _engineer_took_the_call(env: CallEnv, parent: str, engineer_pk: int, leg_sid: str) -> None:
