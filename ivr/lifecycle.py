@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
@@ -62,6 +63,15 @@ def _event(
             outcome=outcome,
             detail=detail,
         )
+    )
+
+
+def _audit_case(
+    session: Session, case: Case, now: datetime, actor: str, before: dict[str, Any], after: dict[str, Any]
+) -> None:
+    """The audit entry of one status change of `case` by `actor`."""
+    audit.record(
+        session, at=now, actor=actor, action="update", entity="case", key=case.number, before=before, after=after
     )
 
 
@@ -124,16 +134,7 @@ def mark_pending_verification(
         f"Resolved, pending customer verification. Follow-ups on {when}; closes by itself on "
         f"{rows[-1].due_at:%Y-%m-%d %H:%M} UTC without an answer.",
     )
-    audit.record(
-        session,
-        at=now,
-        actor=actor,
-        action="update",
-        entity="case",
-        key=case.number,
-        before=before,
-        after={"status": case.status},
-    )
+    _audit_case(session, case, now, actor, before, {"status": case.status})
     if jobs is not None:
         _schedule_after_commit(session, jobs, [(r.id, r.due_at) for r in rows])
     return rows
@@ -163,16 +164,7 @@ def keep_open(session: Session, case: Case, now: datetime, *, actor: str, detail
     case.status = CaseStatus.IN_PROGRESS
     case.updated_at = now
     _event(session, case, now, "status", "kept_open", detail)
-    audit.record(
-        session,
-        at=now,
-        actor=actor,
-        action="update",
-        entity="case",
-        key=case.number,
-        before=before,
-        after={"status": case.status},
-    )
+    _audit_case(session, case, now, actor, before, {"status": case.status})
 
 
 def set_available_in_release(session: Session, case: Case, release: str, now: datetime, *, actor: str) -> None:
@@ -183,16 +175,7 @@ def set_available_in_release(session: Session, case: Case, release: str, now: da
     case.release_name = release
     case.updated_at = now
     _event(session, case, now, "status", "available_in_release", f"Available in release {release}.")
-    audit.record(
-        session,
-        at=now,
-        actor=actor,
-        action="update",
-        entity="case",
-        key=case.number,
-        before=before,
-        after={"status": case.status, "release_name": release},
-    )
+    _audit_case(session, case, now, actor, before, {"status": case.status, "release_name": release})
 
 
 def close_case(session: Session, jobs: Jobs | None, case: Case, now: datetime, *, actor: str, detail: str) -> None:
@@ -205,16 +188,7 @@ def close_case(session: Session, jobs: Jobs | None, case: Case, now: datetime, *
     case.closed_at = now
     case.updated_at = now
     _event(session, case, now, "status", "closed", detail)
-    audit.record(
-        session,
-        at=now,
-        actor=actor,
-        action="update",
-        entity="case",
-        key=case.number,
-        before=before,
-        after={"status": case.status, "closed_at": now},
-    )
+    _audit_case(session, case, now, actor, before, {"status": case.status, "closed_at": now})
     surveys.after_close(session, jobs, case, now)
 
 
