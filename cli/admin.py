@@ -4,8 +4,6 @@ API tokens are printed once."""
 
 from __future__ import annotations
 
-import os
-
 import click
 from sqlalchemy import select
 
@@ -14,15 +12,12 @@ from casestore import audit
 from casestore.db import make_engine, make_session_factory, session_scope
 from casestore.models import AdminUser
 from casestore.types import AdminRole
+from cli.common import actor
 from webhooks.services import system_clock
 
 
 def _sessions(ctx: click.Context):
     return make_session_factory(make_engine(ctx.obj["settings"].database_url))
-
-
-def _actor() -> str:
-    return f"cli:{os.environ.get('USER', 'unknown')}"
 
 
 @click.group("admin")
@@ -51,7 +46,7 @@ def admin_create(ctx: click.Context, username: str, role: str, password: str) ->
             audit.record(
                 session,
                 at=now,
-                actor=_actor(),
+                actor=actor(),
                 action="update" if before else "create",
                 entity="admin_user",
                 key=username,
@@ -77,7 +72,7 @@ def admin_token(ctx: click.Context, username: str) -> None:
         audit.record(
             session,
             at=now,
-            actor=_actor(),
+            actor=actor(),
             action="update",
             entity="admin_user",
             key=user.username,

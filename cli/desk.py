@@ -5,13 +5,14 @@ functions). The worker and the dispatcher loop themselves live in `workers/`."""
 from __future__ import annotations
 
 import json
-import os
 
 import click
 from sqlalchemy import select
 
 from casestore.db import session_scope
 from casestore.models import Advisor
+from cli.common import actor
+from cli.queue_text import queue_text
 from ivr import staffing
 from ivr.metrics import queue_metrics
 from webhooks.app import create_app
@@ -25,10 +26,6 @@ def _services(ctx: click.Context):
     except ConfigurationError as exc:
         raise click.ClickException(str(exc)) from None
     return app.extensions["supportline"]
-
-
-def _actor() -> str:
-    return f"cli:{os.environ.get('USER', 'unknown')}"
 
 
 @click.group("presence")
@@ -72,7 +69,7 @@ def presence_set(ctx: click.Context, state: str, advisors: tuple[str, ...], all_
             if missing or not rows:
                 raise click.ClickException(f"no active advisor: {', '.join(sorted(missing)) or '(none given)'}")
         for row in rows:
-            staffing.set_presence(session, svc.presence, row.id, state, now, actor=_actor(), reason=reason)
+            staffing.set_presence(session, svc.presence, row.id, state, now, actor=actor(), reason=reason)
     svc.dispatcher.run(roster(svc), now)
     click.echo(f"{len(rows)} advisor(s) {state}")
 
@@ -101,31 +98,33 @@ def dispatcher_cmd(ctx: click.Context, interval: float, once: bool) -> None:
 
 
 @click.command("queue")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (the same as GET /api/queue).")
 @click.pass_context
-def queue_cmd(ctx: click.Context) -> None:
-    """The waiting line and today's queue figures, as JSON (the same as GET /api/queue)."""
+def queue_cmd(ctx: click.Context, as_json: bool) -> None:
+    """The waiting line, advisors by presence and today's queue figures."""
     svc = _services(ctx)
     with session_scope(svc.sessions) as session:
-        click.echo(
-            json.dumps(
-                queue_metrics(
-                    session,
-                    svc.redis,
-                    svc.presence,
-                    svc.tables.get(session).advisors,
-                    svc.now(),
-                    svc.settings.support_timezone,
-                ),
-                indent=2,
-            )
+        data = queue_metrics(
+            session, svc.redis, svc.presence, svc.tables.get(session).advisors, svc.now(), svc.settings.support_timezone
         )
+    click.echo(json.dumps(data, indent=2) if as_json else queue_text(data, svc.settings.support_timezone))
 
 
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Run the jobs due now, then exit.")
 @click.pass_context
 def worker_cmd(ctx: click.Context, burst: bool) -> None:
-    """Run background jobs (outage paging and its escalation timers) on RQ. Run one or more."""
+    """Run the background jobs on RQ. Run one or more, on any machine (jobs are idempotent).
+
+    \b
+    Jobs: outage paging (calls and SMS by escalation policy, the escalation timers, hanging up
+    pages once acknowledged), follow-ups of resolved cases (3 x 10 calls and SMS, the automatic
+    close), satisfaction surveys.
+    Every second: due scheduled jobs onto the queue (on the service clock).
+    Every 30 s: paging for an incident that missed its start, lost follow-up timers, response-due
+    times for cases without one, call-log records spooled while the database was down.
+    Every 10 s a heartbeat for GET /readyz; every 5 min the Fallback URL's hosted-contacts file.
+    """
     from workers.worker import run_worker
 
     svc = _services(ctx)
@@ -136,6 +135,15 @@ def worker_cmd(ctx: click.Context, burst: bool) -> None:
     run_worker(svc, burst=burst)
 
 
+def _day(text: str, option: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a date (YYYY-MM-DD)", param_hint=option) from None
+
+
 @click.command("report")
 @click.argument("kind", type=click.Choice(["responses", "queue", "surveys"]))
 @click.option("--since", "since", default=None, help="First local date (YYYY-MM-DD); default 30 days ago.")
@@ -144,7 +152,7 @@ def worker_cmd(ctx: click.Context, burst: bool) -> None:
 @click.pass_context
 def report_cmd(ctx: click.Context, kind: str, since: str | None, until: str | None, output: str | None) -> None:
     """Service reports as CSV: response targets by priority, the queue by day, surveys by area."""
-    from datetime import date, datetime, time, timedelta
+    from datetime import datetime, time, timedelta
     from zoneinfo import ZoneInfo
 
     from ivr import reports
@@ -152,13 +160,10 @@ def report_cmd(ctx: click.Context, kind: str, since: str | None, until: str | No
     svc = _services(ctx)
     tz = ZoneInfo(svc.settings.support_timezone)
     now = svc.now()
-    try:
-        last = date.fromisoformat(until) if until else now.astimezone(tz).date()
-        first = date.fromisoformat(since) if since else last - timedelta(days=29)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
+    last = _day(until, "--until") if until else now.astimezone(tz).date()
+    first = _day(since, "--since") if since else last - timedelta(days=29)
     if first > last:
-        raise click.BadParameter("--since is after --until")
+        raise click.BadParameter(f"{first} is after --until {last}", param_hint="--since")
     start = datetime.combine(first, time(0), tzinfo=tz)
     end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=tz)
     with session_scope(svc.sessions) as session:
@@ -168,7 +173,7 @@ def report_cmd(ctx: click.Context, kind: str, since: str | None, until: str | No
             rows = reports.queue_by_day(session, first, last, svc.settings.support_timezone)
         else:
             rows = reports.surveys(session, start, end)
-    text = reports.to_csv(rows)
+    text = reports.to_csv(rows, reports.COLUMNS[kind])
     if output:
         with open(output, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import click
 from auth.pins import hash_pin
 from casestore.db import make_engine, make_session_factory, session_scope, upgrade
 from casestore.interchange.problems import LoadReport
+from cli.common import Group, actor
 from webhooks.config import ConfigurationError, Settings, load_settings
 from webhooks.services import system_clock
 
@@ -25,7 +27,8 @@ def _settings(ctx: click.Context) -> Settings:
     return ctx.obj["settings"]
 
 
-@click.group()
+@click.group(cls=Group)
+@click.version_option(package_name="supportline", prog_name="supportline")
 @click.option("--dev", is_flag=True, envvar="SUPPORTLINE_DEV", help="Development mode (demo secrets allowed).")
 @click.pass_context
 def main(ctx: click.Context, dev: bool) -> None:
@@ -57,13 +60,22 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def _load_file(settings: Settings, path: Path, actor: str) -> LoadReport:
+def _load_file(settings: Settings, path: Path, actor: str, *, show_progress: bool = False) -> LoadReport:
+    """Load `path` in one transaction; `show_progress`: a progress bar on stderr while rows are written."""
     from casestore.interchange import load_text
 
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
     pepper = settings.pin_pepper
-    with session_scope(sessions) as session:
+    with ExitStack() as stack, session_scope(sessions) as session:
+        bar = None
+
+        def progress(done: int, total: int) -> None:
+            nonlocal bar
+            if bar is None:
+                bar = stack.enter_context(click.progressbar(length=total, label="writing rows", file=sys.stderr))
+            bar.update(1)
+
         report = load_text(
             session,
             path.read_text(encoding="utf-8"),
@@ -72,6 +84,7 @@ def _load_file(settings: Settings, path: Path, actor: str) -> LoadReport:
             region=settings.default_region,
             actor=actor,
             now=system_clock(),
+            progress=progress if show_progress else None,
         )
     return report
 
@@ -80,11 +93,12 @@ def _load_file(settings: Settings, path: Path, actor: str) -> LoadReport:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.pass_context
 def load_cmd(ctx: click.Context, file: Path) -> None:
-    """Validate FILE (YAML or JSON routing tables) and write it in one transaction."""
+    """Validate FILE (YAML or JSON routing tables) and write it in one transaction (a progress bar on
+    stderr while the rows are written)."""
     from casestore.interchange import LoadError
 
     try:
-        report = _load_file(_settings(ctx), file, actor=f"cli:load:{os.environ.get('USER', 'unknown')}")
+        report = _load_file(_settings(ctx), file, actor=actor("load"), show_progress=True)
         click.echo(str(report))
         for warning in report.warnings:
             click.echo(f"warning: {warning}", err=True)
@@ -109,6 +123,7 @@ def export_cmd(ctx: click.Context, fmt: str, output: Path | None) -> None:
         text = dump(export_document(session), fmt)
     if output:
         output.write_text(text, encoding="utf-8")
+        click.echo(f"routing tables written to {output} ({fmt}, {len(text.splitlines())} lines)")
     else:
         click.echo(text, nl=False)
 

@@ -29,6 +29,22 @@ from routing.calendar import Calendar
 
 TASK_OUTCOMES = ("callback_requested", "message_recorded")
 
+# Each report's CSV columns, in order: the header is written even when there are no rows.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "responses": (
+        "priority",
+        "target_business_hours",
+        "cases",
+        "responded",
+        "within_target",
+        "within_target_share",
+        "avg_response_business_hours",
+        "unanswered_past_due",
+    ),
+    "queue": ("day", "queued", "abandoned", "avg_wait_seconds", "abandonment_rate"),
+    "surveys": ("product_area", "answered", *QUESTIONS),
+}
+
 
 def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=tz)
@@ -114,11 +130,14 @@ def surveys(session: Session, since: datetime, until: datetime) -> list[dict]:
     ]
 
 
-def to_csv(rows: Iterable[dict]) -> str:
+def to_csv(rows: Iterable[dict], columns: Iterable[str] | None = None) -> str:
+    """The rows as CSV with a header: `columns` (a report's `COLUMNS`), else the first row's keys;
+    with neither (no rows, no columns) nothing at all."""
     rows = list(rows)
+    fieldnames = list(columns) if columns is not None else list(rows[0]) if rows else []
     buf = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    if fieldnames:
+        writer = csv.DictWriter(buf, fieldnames=fieldnames, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
     return buf.getvalue()

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from casestore.interchange.plan import PinHasher, validate
 from casestore.interchange.problems import LoadError, LoadReport, Problem, ProblemCollector
-from casestore.interchange.writer import Writer
+from casestore.interchange.writer import Progress, Writer
 from casestore.interchange.yamlio import parse_text
 
 
@@ -28,11 +28,13 @@ def load_document(
     actor: str,
     now: datetime,
     problems: Sequence[Problem] = (),
+    progress: Progress | None = None,
 ) -> LoadReport:
     """Validate `doc` (the parsed file) completely, then upsert it; raises LoadError on any problem.
 
     `lines` maps paths ("contacts[3].phones[1]") to lines for the messages. Only `flush()`es, inside
-    a SAVEPOINT: the caller commits. Nothing is written when a problem is found.
+    a SAVEPOINT: the caller commits. Nothing is written when a problem is found. `progress` is told
+    (rows written, rows in all) as the rows are written.
     """
     found = ProblemCollector(lines)
     found.items.extend(problems)
@@ -41,7 +43,7 @@ def load_document(
         raise LoadError(found.sorted(), source)
     report = LoadReport(source=source, warnings=list(found.warnings))
     with session.begin_nested(), session.no_autoflush:
-        Writer(session, plan, report, actor, now).write()
+        Writer(session, plan, report, actor, now, progress).write()
     session.flush()
     return report
 
@@ -55,6 +57,7 @@ def load_text(
     region: str = "US",
     actor: str,
     now: datetime,
+    progress: Progress | None = None,
 ) -> LoadReport:
     """Parse YAML (or JSON) `text` and load it; raises LoadError listing every problem."""
     data, lines, problems = parse_text(text)
@@ -70,4 +73,5 @@ def load_text(
         actor=actor,
         now=now,
         problems=problems,
+        progress=progress,
     )

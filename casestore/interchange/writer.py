@@ -73,9 +73,22 @@ def _audit_key(key: Any) -> str:
     return text if len(text) <= 120 else text[:119] + "…"
 
 
+Progress = Callable[[int, int], None]
+"""Told (rows written, rows in all) after each row the writer writes: a long load's progress bar."""
+
+
 class Writer:
-    def __init__(self, session: Session, plan: Plan, report: LoadReport, actor: str, now: datetime) -> None:
+    def __init__(
+        self,
+        session: Session,
+        plan: Plan,
+        report: LoadReport,
+        actor: str,
+        now: datetime,
+        progress: Progress | None = None,
+    ) -> None:
         self.session, self.plan, self.report, self.actor, self.now = session, plan, report, actor, now
+        self.progress = progress
 
     def _upsert(
         self,
@@ -129,26 +142,22 @@ class Writer:
         for section in LIST_SECTIONS:
             if section in plan.sections:
                 self.report.touch(section)
-        for _, row in plan.rows.get("teams", []):
-            self.team(row)
-        for _, row in plan.rows.get("districts", []):
-            self.district(row)
-        for _, row in plan.rows.get("contacts", []):
-            self.contact(row)
-        for _, row in plan.rows.get("advisors", []):
-            self.advisor(row)
-        for _, row in plan.rows.get("engineers", []):
-            self.engineer(row)
-        for _, row in plan.rows.get("cases", []):
-            self.case(row)
-        if plan.hours is not None:
-            self.hours(plan.hours)
-        if plan.holidays is not None:
-            self.holidays(plan.holidays)
-        for _, row in plan.rows.get("rotations", []):
-            self.rotation(row)
-        for _, row in plan.rows.get("escalation_policies", []):
-            self.escalation_policy(row)
+        steps: list[tuple[Callable[[Any], None], Any]] = [
+            *((self.team, row) for _, row in plan.rows.get("teams", [])),
+            *((self.district, row) for _, row in plan.rows.get("districts", [])),
+            *((self.contact, row) for _, row in plan.rows.get("contacts", [])),
+            *((self.advisor, row) for _, row in plan.rows.get("advisors", [])),
+            *((self.engineer, row) for _, row in plan.rows.get("engineers", [])),
+            *((self.case, row) for _, row in plan.rows.get("cases", [])),
+            *([(self.hours, plan.hours)] if plan.hours is not None else []),
+            *([(self.holidays, plan.holidays)] if plan.holidays is not None else []),
+            *((self.rotation, row) for _, row in plan.rows.get("rotations", [])),
+            *((self.escalation_policy, row) for _, row in plan.rows.get("escalation_policies", [])),
+        ]
+        for done, (write_one, row) in enumerate(steps, start=1):
+            write_one(row)
+            if self.progress is not None:
+                self.progress(done, len(steps))
 
     def team(self, row: TeamRow) -> None:
         desired = {"name": row.name, "kind": row.kind, "route_order": row.route_order}

@@ -280,6 +280,16 @@ def test_valid_document_loads_every_table(session):
     assert "hmac" not in json.dumps([[e.before, e.after] for e in entries])
 
 
+def test_load_reports_each_row_written(session):
+    seen: list[tuple[int, int]] = []
+    load(session, VALID, progress=lambda done, total: seen.append((done, total)))
+    doc = yaml.safe_load(VALID)
+    # Every row of every list section once, and one step each for the hours and holidays sections.
+    rows = sum(len(value) for value in doc.values() if isinstance(value, list))
+    expected = rows + ("hours" in doc) + ("holidays" in doc)
+    assert seen == [(i, expected) for i in range(1, expected + 1)]
+
+
 def test_pin_is_never_exported(session):
     load(session, VALID)
     doc = export_document(session)

@@ -19,6 +19,6 @@ def test_presence_set_all_then_reconcile_and_queue(tmp_path, monkeypatch):
     done = runner.invoke(main, ["--dev", "presence", "reconcile"])
     assert done.exit_code == 0, done.output
     assert "advisor(s) changed" in done.output
-    done = runner.invoke(main, ["--dev", "queue"])
+    done = runner.invoke(main, ["--dev", "queue", "--json"])
     assert done.exit_code == 0, done.output
     assert isinstance(json.loads(done.output), dict)
