@@ -14,7 +14,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -110,6 +110,13 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Run the migrations up to `revision` (head by default)."""
     with engine.begin() as conn:
         command.upgrade(alembic_config(conn), revision)
+
+
+def wipe(engine: Engine) -> None:
+    """Drop every table the database has (ours and Alembic's), for a demo started over (`--reset`)."""
+    tables = MetaData()
+    tables.reflect(engine)
+    tables.drop_all(engine)
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -20,8 +20,6 @@ from cli.common import Group, actor
 from webhooks.config import ConfigurationError, Settings, load_settings
 from webhooks.services import system_clock
 
-DEMO_FILE = Path(__file__).resolve().parent.parent / "casestore" / "demo" / "demo.yaml"
-
 
 def _settings(ctx: click.Context) -> Settings:
     return ctx.obj["settings"]
@@ -223,80 +221,13 @@ def call_cmd(ctx, from_number, at, keys, dial, interactive, commit, wrong_pin) -
     )
 
 
-@main.command("demo")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--no-serve", is_flag=True, help="Create and load the demo database, then stop.")
-@click.pass_context
-def demo_cmd(ctx: click.Context, host: str, port: int, no_serve: bool) -> None:
-    """Create the database, load the demo data set, print what to call, and serve."""
-    os.environ.setdefault("SUPPORTLINE_DEV", "1")
-    settings = load_settings({"development": True})
-    upgrade(make_engine(settings.database_url))
-    summary = _load_file(settings, DEMO_FILE, actor="cli:demo")
-    _sign_in_everyone(settings)
-    base = f"http://{host}:{port}"
-    at = _next_open_morning(settings)
-    click.echo(
-        "\n".join(
-            [
-                f"supportline demo: database {_safe_url(settings.database_url)}",
-                f"loaded {DEMO_FILE.name}: {summary}",
-                "",
-                f"  Voice URL (point a Twilio number here): POST {base}/voice/incoming",
-                f"  Fallback URL:                            POST {base}/voice/fallback",
-                f"  Status callback:                         POST {base}/voice/status",
-                f"  Health:                                  GET  {base}/healthz  {base}/readyz",
-                "",
-                "  Try a call without a phone (demo contact Dana Whitfield, PIN 4821, open case 241025):",
-                f"    ./dev --dev call --from '(612) 555-0134' --at '{at}' --keys '4821#,241025#'"
-                " --dial no-answer,accept",
-                f"    ./dev --dev call --from '(612) 555-0134' --at '{at}' -i",
-                "",
-                "  Development mode: demo secrets; Twilio requests must still be signed (dev auth token).",
-            ]
-        )
-    )
-    if not no_serve:
-        os.environ.setdefault("SUPPORTLINE_DEV", "1")
-        _serve(settings, host, port, workers=1)
-
-
-def _sign_in_everyone(settings: Settings) -> None:
-    """The demo desk is staffed: every active advisor's chosen presence is available (the server
-    restores live presence from it when it starts, since its Redis is in-process)."""
-    from sqlalchemy import update
-
-    from casestore.models import Advisor
-
-    sessions = make_session_factory(make_engine(settings.database_url))
-    with session_scope(sessions) as session:
-        session.execute(update(Advisor).where(Advisor.active.is_(True)).values(signed_in_state="available"))
-
-
-def _next_open_morning(settings: Settings) -> str:
-    """A local '%Y-%m-%d 10:00' on the next day the desk is open, for the printed examples."""
-    from datetime import datetime, time, timedelta
-    from zoneinfo import ZoneInfo
-
-    from routing.calendar import default_calendar, is_open
-
-    tz = ZoneInfo(settings.support_timezone)
-    day = system_clock().astimezone(tz).date()
-    cal = default_calendar(settings.support_timezone)
-    for _ in range(14):
-        candidate = datetime.combine(day, time(10), tzinfo=tz)
-        if is_open(candidate, cal):
-            break
-        day += timedelta(days=1)
-    return f"{day:%Y-%m-%d} 10:00"
-
-
 def _register_desk_commands() -> None:
     from cli.admin import admin_group
+    from cli.demo import demo_cmd
     from cli.desk import dispatcher_cmd, presence_group, queue_cmd, report_cmd, worker_cmd
 
     main.add_command(admin_group)
+    main.add_command(demo_cmd)
     main.add_command(report_cmd)
     main.add_command(worker_cmd)
     main.add_command(presence_group)

@@ -18,7 +18,7 @@ from functools import wraps
 from typing import Any
 
 import redis
-from flask import Blueprint, Flask, abort, flash, request
+from flask import Blueprint, Flask, abort, flash, redirect, request, url_for
 from flask_login import LoginManager, current_user, login_required
 from flask_wtf.csrf import CSRFProtect
 
@@ -136,6 +136,8 @@ def init_app(app: Flask) -> None:
     for module in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{module.name}")
     app.register_blueprint(bp)
+    # The service's own address lands on the console: the board, or the login page first.
+    app.add_url_rule("/", "root", lambda: redirect(url_for("admin.board")), methods=["GET"])
 
     @app.context_processor
     def _roles():

@@ -17,6 +17,16 @@ def test_pages_need_a_sign_in(browser):
     assert browser.get("/admin/board.json").status_code == 302
 
 
+def test_the_service_address_lands_on_the_console(browser):
+    res = browser.get("/")
+    assert res.status_code == 302 and res.headers["Location"].endswith("/admin/")
+    assert browser.get("/admin/").headers["Location"].startswith("/admin/login")
+    browser.login("viewer")
+    res = browser.get("/")
+    assert res.status_code == 302
+    assert "Live board" in browser.get(res.headers["Location"]).get_data(as_text=True)
+
+
 def test_sign_in_and_the_live_board(browser):
     assert browser.login("viewer", "wrong password!").status_code == 401
     res = browser.login("viewer")

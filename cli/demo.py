@@ -1,0 +1,135 @@
+"""`supportline demo`: a development desk from nothing. It creates the database, loads the demo data
+set into a new database only (`--reset` starts over; otherwise an admin's edits are kept), creates a
+demo console account, prints where everything is (the console, the webhook URLs from
+`PUBLIC_BASE_URL` when set, which auth token signs Twilio's requests, a call to try), and serves."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+from sqlalchemy import func, select, update
+
+from casestore.db import make_engine, make_session_factory, session_scope, upgrade, wipe
+from casestore.models import AdminUser, Advisor, District
+from casestore.types import AdminRole
+from webhooks.config import DEV_AUTH_TOKEN, Settings, load_settings
+from webhooks.services import system_clock
+
+DEMO_FILE = Path(__file__).resolve().parent.parent / "casestore" / "demo" / "demo.yaml"
+DEMO_ADMIN = "admin"
+DEMO_ADMIN_PASSWORD = "demo-admin-password"  # development mode only, like the other demo secrets
+
+
+@click.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Create and load the demo database, then stop.")
+@click.option("--reset", is_flag=True, help="Drop everything in the database and load the demo data again.")
+def demo_cmd(host: str, port: int, no_serve: bool, reset: bool) -> None:
+    """Create the database, load the demo data into a new one, print what to call, and serve."""
+    from cli.main import _load_file, _safe_url, _serve
+
+    os.environ.setdefault("SUPPORTLINE_DEV", "1")
+    settings = load_settings({"development": True})
+    engine = make_engine(settings.database_url)
+    if reset:
+        wipe(engine)
+    upgrade(engine)
+    sessions = make_session_factory(engine)
+    with session_scope(sessions) as session:
+        fresh = not session.scalar(select(func.count()).select_from(District))
+    if fresh:
+        loaded = f"loaded {DEMO_FILE.name}: {_load_file(settings, DEMO_FILE, actor='cli:demo')}"
+        _sign_in_everyone(sessions)
+    else:
+        loaded = f"kept the data already there (not reloading {DEMO_FILE.name}: `./dev demo --reset` starts over)"
+    console_login = _demo_admin(sessions)
+    click.echo(
+        "\n".join(
+            [
+                f"supportline demo: database {_safe_url(settings.database_url)}",
+                loaded,
+                "",
+                *_banner(settings, host, port, console_login),
+            ]
+        )
+    )
+    if not no_serve:
+        _serve(settings, host, port, workers=1)
+
+
+def _sign_in_everyone(sessions) -> None:
+    """The demo desk is staffed: every active advisor's chosen presence is available (the server
+    restores live presence from it when it starts)."""
+    with session_scope(sessions) as session:
+        session.execute(update(Advisor).where(Advisor.active.is_(True)).values(signed_in_state="available"))
+
+
+def _demo_admin(sessions) -> str:
+    """The console login to print: the demo account, created when the database has no account yet;
+    "" when someone else's accounts are there (their passwords are theirs)."""
+    from auth.admins import set_password
+    from casestore import audit
+
+    now = system_clock()
+    with session_scope(sessions) as session:
+        users = list(session.scalars(select(AdminUser)))
+        if users:
+            return f"{DEMO_ADMIN} / {DEMO_ADMIN_PASSWORD}" if [u.username for u in users] == [DEMO_ADMIN] else ""
+        user = AdminUser(username=DEMO_ADMIN, role=AdminRole.ADMIN, active=True, created_at=now)
+        set_password(user, DEMO_ADMIN_PASSWORD)
+        session.add(user)
+        audit.record(
+            session,
+            at=now,
+            actor="cli:demo",
+            action="create",
+            entity="admin_user",
+            key=DEMO_ADMIN,
+            after={"role": AdminRole.ADMIN.value, "active": True, "password": "(set)"},
+        )
+    return f"{DEMO_ADMIN} / {DEMO_ADMIN_PASSWORD}"
+
+
+def _banner(settings: Settings, host: str, port: int, console_login: str) -> list[str]:
+    local = f"http://{host}:{port}"
+    public = settings.public_base_url or local
+    at = _next_open_morning(settings)
+    signed = (
+        "the development auth token (set TWILIO_AUTH_TOKEN to take real Twilio calls)"
+        if settings.twilio_auth_token == DEV_AUTH_TOKEN
+        else "your TWILIO_AUTH_TOKEN"
+    )
+    login = f"sign in as {console_login}" if console_login else "sign in with your console account"
+    return [
+        f"  Console:                                 {local}/  ({login})",
+        f"  Voice URL (point a Twilio number here): POST {public}/voice/incoming",
+        f"  Fallback URL:                            POST {public}/voice/fallback",
+        f"  Status callback:                         POST {public}/voice/status",
+        f"  Health:                                  GET  {local}/healthz  {local}/readyz",
+        "",
+        "  Try a call without a phone (demo contact Dana Whitfield, PIN 4821, open case 241025):",
+        f"    ./dev --dev call --from '(612) 555-0134' --at '{at}' --keys '4821#,241025#' --dial no-answer,accept",
+        f"    ./dev --dev call --from '(612) 555-0134' --at '{at}' -i",
+        "",
+        f"  Development mode: demo secrets. Twilio's requests must be signed with {signed}.",
+    ]
+
+
+def _next_open_morning(settings: Settings) -> str:
+    """A local '%Y-%m-%d 10:00' on the next day the desk is open, for the printed examples."""
+    from routing.calendar import default_calendar, is_open
+
+    tz = ZoneInfo(settings.support_timezone)
+    day = system_clock().astimezone(tz).date()
+    cal = default_calendar(settings.support_timezone)
+    for _ in range(14):
+        candidate = datetime.combine(day, time(10), tzinfo=tz)
+        if is_open(candidate, cal):
+            break
+        day += timedelta(days=1)
+    return f"{day:%Y-%m-%d} 10:00"
