@@ -116,7 +116,9 @@ def _responses() -> dict[str, Any]:
     def error(description: str, schema: str = "Error") -> dict[str, Any]:
         return _ok(description, ref(schema))
 
-    unauthorized = error("No token, or a token that is not valid")
+    unauthorized = error(
+        'No token (`error` "unauthorized"), or a token that is not valid (`error` "invalid_token": mistyped or replaced)'
+    )
     unauthorized["headers"] = {"WWW-Authenticate": {"schema": _string()}}
     return {
         "Unauthorized": unauthorized,

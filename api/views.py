@@ -29,6 +29,7 @@ import redis
 from flask import Blueprint, abort, g, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import object_session
+from werkzeug.exceptions import HTTPException
 
 from auth.admins import allowed, user_for_token
 from auth.disclosure import phone_for
@@ -42,7 +43,8 @@ from webhooks import live
 from webhooks.cleaning import MAX_ID, json_strings
 from webhooks.services import current_services
 
-bp = Blueprint("api", __name__, url_prefix="/api")
+API_PREFIX = "/api"
+bp = Blueprint("api", __name__, url_prefix=API_PREFIX)
 
 
 @bp.url_value_preprocessor
@@ -64,9 +66,32 @@ def check_token():
             g.api_actor = f"api:{user.username}"
             g.api_role = user.role.value
             return None
-    resp = jsonify(error="unauthorized", detail="send Authorization: Bearer <your API token>")
+    if not given:  # RFC 6750: no credentials, no error code; a wrong one is "invalid_token"
+        resp = jsonify(error="unauthorized", detail="send Authorization: Bearer <your API token>")
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="supportline"'
+    else:
+        resp = jsonify(
+            error="invalid_token",
+            detail="this API token is not valid: mistyped, or replaced by a newer one (supportline admin token USER)",
+        )
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="supportline", error="invalid_token"'
     resp.status_code = 401
-    resp.headers["WWW-Authenticate"] = 'Bearer realm="supportline"'
+    return resp
+
+
+@bp.app_errorhandler(404)
+@bp.app_errorhandler(405)
+def _api_path_errors(exc: HTTPException):
+    """Under /api every answer is JSON, a path that does not exist or a method it does not take too
+    (those fail while routing, before the blueprint's own handlers could run); elsewhere Flask's own."""
+    if not request.path.startswith(API_PREFIX + "/") and request.path != API_PREFIX:
+        return exc
+    if exc.code == 405:
+        resp = jsonify(error="method_not_allowed", detail=f"{request.method} is not allowed on {request.path}")
+        resp.headers["Allow"] = ", ".join(getattr(exc, "valid_methods", None) or [])
+    else:
+        resp = jsonify(error="not_found", detail=f"no such resource: {request.path}")
+    resp.status_code = exc.code or 404
     return resp
 
 

@@ -303,6 +303,30 @@ def test_a_token_is_needed(client, world):
     assert client.put("/api/teams/X", json={}, headers={"Authorization": "Bearer slt_nope"}).status_code == 401
 
 
+def test_a_missing_and_a_wrong_token_are_told_apart(client, world):
+    missing = client.get("/api/teams")
+    assert missing.get_json()["error"] == "unauthorized"
+    assert missing.headers["WWW-Authenticate"] == 'Bearer realm="supportline"'
+    wrong = client.get("/api/teams", headers={"Authorization": "Bearer slt_nope"})
+    assert wrong.status_code == 401
+    assert wrong.get_json()["error"] == "invalid_token"
+    assert 'error="invalid_token"' in wrong.headers["WWW-Authenticate"]
+
+
+def test_every_api_path_answers_json(client, world):
+    unknown = client.get("/api/no-such-thing")
+    assert unknown.status_code == 404 and unknown.is_json
+    assert unknown.get_json() == {"error": "not_found", "detail": "no such resource: /api/no-such-thing"}
+    wrong_method = client.delete("/api/queue")
+    assert wrong_method.status_code == 405 and wrong_method.is_json
+    assert wrong_method.get_json()["error"] == "method_not_allowed"
+    assert "GET" in wrong_method.headers["Allow"]
+    assert client.get("/api").is_json
+    # Outside /api, Flask's own pages.
+    elsewhere = client.get("/no-such-page")
+    assert elsewhere.status_code == 404 and not elsewhere.is_json
+
+
 @pytest.mark.parametrize(
     "path, body, field",
     [
