@@ -117,7 +117,7 @@ def _responses() -> dict[str, Any]:
         return _ok(description, ref(schema))
 
     unauthorized = error(
-        'No token (`error` "unauthorized"), or a token that is not valid (`error` "invalid_token": mistyped or replaced)'
+        'No token (`error` "unauthorized"), or one that is not valid (`error` "invalid_token": mistyped or replaced)'
     )
     unauthorized["headers"] = {"WWW-Authenticate": {"schema": _string()}}
     return {
