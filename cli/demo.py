@@ -1,11 +1,15 @@
 """`supportline demo`: a development desk from nothing. It creates the database, loads the demo data
 set into a new database only (`--reset` starts over; otherwise an admin's edits are kept), creates a
 demo console account, prints where everything is (the console, the webhook URLs from
-`PUBLIC_BASE_URL` when set, which auth token signs Twilio's requests, a call to try), and serves."""
+`PUBLIC_BASE_URL` when set, which auth token signs Twilio's requests, a call to try), and serves:
+two web workers, the background worker and the dispatcher, all on one shared Redis
+(`cli.localredis`) that every other command of the instance finds."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -16,10 +20,15 @@ from sqlalchemy import func, select, update
 from casestore.db import make_engine, make_session_factory, session_scope, upgrade, wipe
 from casestore.models import AdminUser, Advisor, District
 from casestore.types import AdminRole
+from cli import localredis
 from webhooks.config import DEV_AUTH_TOKEN, Settings, load_settings
 from webhooks.services import system_clock
 
 DEMO_FILE = Path(__file__).resolve().parent.parent / "casestore" / "demo" / "demo.yaml"
+DEMO_WEB_WORKERS = 2
+HELPERS = ("worker", "dispatcher")  # `supportline worker`, `supportline dispatcher`
+DEMO_WEB_WORKERS = 2
+HELPERS = ("worker", "dispatcher")  # `supportline worker`, `supportline dispatcher`
 DEMO_ADMIN = "admin"
 DEMO_ADMIN_PASSWORD = "demo-admin-password"  # development mode only, like the other demo secrets
 
@@ -48,18 +57,54 @@ def demo_cmd(host: str, port: int, no_serve: bool, reset: bool) -> None:
     else:
         loaded = f"kept the data already there (not reloading {DEMO_FILE.name}: `./dev demo --reset` starts over)"
     console_login = _demo_admin(sessions)
-    click.echo(
-        "\n".join(
-            [
-                f"supportline demo: database {_safe_url(settings.database_url)}",
-                loaded,
-                "",
-                *_banner(settings, host, port, console_login),
-            ]
-        )
-    )
-    if not no_serve:
-        _serve(settings, host, port, workers=1)
+    head = [f"supportline demo: database {_safe_url(settings.database_url)}", loaded, ""]
+    if no_serve:
+        click.echo("\n".join([*head, *_banner(settings, host, port, console_login)]))
+        return
+    shared = localredis.serve(settings.instance_path) if settings.redis_embedded else None
+    if shared is not None:  # every process of the demo, and every CLI command, on one state
+        os.environ["REDIS_URL"] = shared.url
+        settings = load_settings({"development": True})
+    helpers = _start_helpers(settings)
+    try:
+        click.echo("\n".join([*head, *_state_lines(settings, shared), *_banner(settings, host, port, console_login)]))
+        _serve(settings, host, port, workers=DEMO_WEB_WORKERS)
+    finally:
+        _stop(helpers, shared)
+
+
+def _start_helpers(settings: Settings) -> list[subprocess.Popen]:
+    """The background worker and the dispatcher, as in production, each logging to a file of the
+    instance (their JSON lines would drown the banner)."""
+    procs = []
+    for name in HELPERS:
+        with open(Path(settings.instance_path) / f"{name}.log", "ab") as log:
+            cmd = [sys.executable, "-m", "cli.main", "--dev", name]
+            procs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ)))
+    return procs
+
+
+def _stop(helpers: list[subprocess.Popen], shared: localredis.LocalRedis | None) -> None:
+    for proc in helpers:
+        proc.terminate()
+    for proc in helpers:
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    if shared is not None:
+        shared.stop()
+
+
+def _state_lines(settings: Settings, shared: localredis.LocalRedis | None) -> list[str]:
+    folder = Path(settings.instance_path)
+    where = f"{shared.kind} at {shared.url}" if shared is not None else settings.redis_url
+    logs = ", ".join(str(folder / f"{name}.log") for name in HELPERS)
+    return [
+        f"  Shared state: {where} (every ./dev command on this instance finds it)",
+        f"  Web workers: {DEMO_WEB_WORKERS}; worker and dispatcher running (logs: {logs})",
+        "",
+    ]
 
 
 def _sign_in_everyone(sessions) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from casestore.db import session_scope
 from casestore.models import Advisor
 from cli.common import actor
+from cli.localredis import shared_config
 from cli.queue_text import queue_text
 from ivr import staffing
 from ivr.metrics import queue_metrics
@@ -20,9 +21,15 @@ from webhooks.config import ConfigurationError
 from workers.dispatcher import reconcile_options, roster, run_dispatcher
 
 
-def _services(ctx: click.Context):
+def _services(ctx: click.Context, *, shared: bool = True):
+    """The app's services on the shared state: REDIS_URL, or the running demo's (`cli.localredis`).
+    `shared=False`: a command that reads only the database (reports) needs no running demo."""
+    settings = ctx.obj["settings"]
+    config = {"development": True} if settings.development else None
+    if shared:
+        config = shared_config(settings, config)
     try:
-        app = create_app({"development": True} if ctx.obj["settings"].development else None)
+        app = create_app(config)
     except ConfigurationError as exc:
         raise click.ClickException(str(exc)) from None
     return app.extensions["supportline"]
@@ -127,12 +134,7 @@ def worker_cmd(ctx: click.Context, burst: bool) -> None:
     """
     from workers.worker import run_worker
 
-    svc = _services(ctx)
-    if svc.settings.redis_embedded:
-        raise click.ClickException(
-            "the worker needs a real Redis (REDIS_URL); the embedded one lives in the web process"
-        )
-    run_worker(svc, burst=burst)
+    run_worker(_services(ctx), burst=burst)
 
 
 def _day(text: str, option: str):
@@ -157,7 +159,7 @@ def report_cmd(ctx: click.Context, kind: str, since: str | None, until: str | No
 
     from ivr import reports
 
-    svc = _services(ctx)
+    svc = _services(ctx, shared=False)
     tz = ZoneInfo(svc.settings.support_timezone)
     now = svc.now()
     last = _day(until, "--until") if until else now.astimezone(tz).date()

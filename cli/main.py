@@ -205,12 +205,16 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
 @click.pass_context
 def call_cmd(ctx, from_number, at, keys, dial, interactive, commit, wrong_pin) -> None:
     """Simulate a call through the real app: signed webhooks, every action URL followed."""
+    from cli.localredis import shared_config
     from twilio_doubles.dryrun import run_call
 
     if commit and wrong_pin:
         raise click.UsageError("--wrong-pin is for a dry run; with --commit type the PIN in --keys")
+    settings = _settings(ctx)
+    if commit:  # a real call: on the shared state (the demo's, or REDIS_URL), never a private one
+        settings = load_settings(shared_config(settings, {"development": True} if settings.development else None))
     run_call(
-        _settings(ctx),
+        settings,
         from_number=from_number,
         at=at,
         keys=keys,

@@ -197,7 +197,8 @@ def _call_app(settings: Settings, clock: SimClock, start: datetime, *, commit: b
     connection = None
     try:
         if commit:
-            app = create_app({"routing_cache_seconds": 0}, clock=clock, engine=engine, telephony=RecordingTelephony())
+            config = {f.name: getattr(settings, f.name) for f in fields(Settings)} | {"routing_cache_seconds": 0}
+            app = create_app(config, clock=clock, engine=engine, telephony=RecordingTelephony())
         else:
             connection = engine.connect()
             connection.begin()

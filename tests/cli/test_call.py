@@ -58,7 +58,7 @@ def test_call_command_on_a_holiday(tmp_path, monkeypatch):
     assert "put through to: nobody" in result.output
 
 
-def test_call_command_commit_keeps_the_call_log(tmp_path, monkeypatch):
+def test_call_command_commit_keeps_the_call_log(tmp_path, monkeypatch, shared_state):
     engine = _db(tmp_path, monkeypatch)
     result = CliRunner().invoke(
         main, ["--dev", "call", "--from", "+16515550111", "--at", "2026-11-24 10:00", "--keys", "1357#,0", "--commit"]
@@ -66,6 +66,16 @@ def test_call_command_commit_keeps_the_call_log(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     with engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(CallLog)) == 1
+
+
+def test_a_real_call_needs_the_shared_state(tmp_path, monkeypatch):
+    """Without a running demo (or REDIS_URL) a --commit call would reach nobody on a private state."""
+    engine = _db(tmp_path, monkeypatch)
+    result = CliRunner().invoke(main, ["--dev", "call", "--from", "+16515550111", "--keys", "1357#,0", "--commit"])
+    assert result.exit_code == 1
+    assert "no shared state to reach" in result.output and "./dev demo" in result.output
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(CallLog)) == 0
 
 
 def test_interactive_call(tmp_path, monkeypatch):

@@ -25,7 +25,7 @@ def test_version() -> None:
     assert done.output.startswith("supportline, version ")
 
 
-def test_a_fresh_database_says_to_upgrade(tmp_path, monkeypatch) -> None:
+def test_a_fresh_database_says_to_upgrade(tmp_path, monkeypatch, shared_state) -> None:
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
     monkeypatch.setenv("SUPPORTLINE_INSTANCE", str(tmp_path))
     monkeypatch.delenv("REDIS_URL", raising=False)
@@ -67,7 +67,7 @@ def test_export_to_a_file_says_what_it_wrote(tmp_path, monkeypatch) -> None:
     assert done.output.strip() == f"routing tables written to {out} (yaml, {lines} lines)"
 
 
-def test_queue_is_a_table_and_json_on_request(tmp_path, monkeypatch) -> None:
+def test_queue_is_a_table_and_json_on_request(tmp_path, monkeypatch, shared_state) -> None:
     _db(tmp_path, monkeypatch)
     done = _run("queue")
     assert done.exit_code == 0, done.output
