@@ -192,7 +192,14 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
 @click.option(
     "--at", "at", default=None, help='Local time in SUPPORT_TIMEZONE, e.g. "2026-11-26 10:00" (default: now).'
 )
-@click.option("--keys", default="", help="Key groups for successive prompts, comma-separated ('' = no input).")
+@click.option(
+    "--keys",
+    default="",
+    help="Key groups for successive prompts, comma-separated: keys as pressed ('241025#', '0'), '' for no "
+    "input, 'hold:<keys>' while on hold, 'say:<words>' to speak instead (Twilio's SpeechResult, "
+    "Confidence 0.9: 'say:two four one oh two five', 'say:agent', 'say:yes'), 'say@0.3:<words>' for a "
+    "chosen confidence. Speaking works only at prompts that listen for speech (not the PIN).",
+)
 @click.option("--dial", default="", help="Outcomes for successive rings: accept, decline, no-answer, busy, failed.")
 @click.option("-i", "--interactive", is_flag=True, help="Ask for keys and ring outcomes as the call goes.")
 @click.option(
@@ -204,25 +211,39 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
 @click.option("--wrong-pin", is_flag=True, help="Dry run: answer the PIN prompt with a wrong PIN.")
 @click.pass_context
 def call_cmd(ctx, from_number, at, keys, dial, interactive, commit, wrong_pin) -> None:
-    """Simulate a call through the real app: signed webhooks, every action URL followed."""
+    """Simulate a call through the real app: signed webhooks, every action URL followed.
+
+    \b
+    ./dev --dev call --from '(612) 555-0134' --keys '241025#' --dial no-answer,accept
+    ./dev --dev call --from '(612) 555-0134' --keys 'say:two four one oh two five,say:yes'
+    """
     from cli.localredis import shared_config
     from twilio_doubles.dryrun import run_call
+    from twilio_doubles.simulator import SpeechEntryError, Spoken
 
     if commit and wrong_pin:
         raise click.UsageError("--wrong-pin is for a dry run; with --commit type the PIN in --keys")
+    try:
+        for group in keys.split(","):
+            Spoken.of(group)
+    except SpeechEntryError as exc:
+        raise click.BadParameter(str(exc), param_hint="--keys") from None
     settings = _settings(ctx)
     if commit:  # a real call: on the shared state (the demo's, or REDIS_URL), never a private one
         settings = load_settings(shared_config(settings, {"development": True} if settings.development else None))
-    run_call(
-        settings,
-        from_number=from_number,
-        at=at,
-        keys=keys,
-        dial=dial,
-        interactive=interactive,
-        commit=commit,
-        wrong_pin=wrong_pin,
-    )
+    try:
+        run_call(
+            settings,
+            from_number=from_number,
+            at=at,
+            keys=keys,
+            dial=dial,
+            interactive=interactive,
+            commit=commit,
+            wrong_pin=wrong_pin,
+        )
+    except SpeechEntryError as exc:  # "say:" at a keypad-only prompt, or typed so in --interactive
+        raise click.ClickException(str(exc)) from None
 
 
 def _register_desk_commands() -> None:

@@ -55,8 +55,8 @@ PROMPTS: dict[str, str] = {
     # Greeting and verification (said to anyone who dials).
     "greeting": "Thank you for calling Campus Support.",
     "authorized_only": "This line is for authorized contacts.",
-    "ask_pin": "Please enter your PIN, followed by the pound key.",
-    "ask_contact_id": "Please enter your contact I D, followed by the pound key.",
+    "ask_pin": "Using your keypad, please enter your PIN, followed by the pound key.",  # never by voice
+    "ask_contact_id": "Please enter your contact I D followed by the pound key, or say it.",
     "no_match": "That did not match our records.",
     "no_input": "Sorry, we did not receive your entry.",
     "locked_out": (
@@ -72,17 +72,23 @@ PROMPTS: dict[str, str] = {
     "verified": "Thank you, {name}.",
     # Menus.
     "menu_open": (
-        "Enter your case number followed by the pound key. "
-        "To report an outage of your hosted site, press 8. "
-        "To speak with the next available advisor, press 0. "
+        "Enter your case number followed by the pound key, or say it. "
+        "To report an outage of your hosted site, press 8 or say outage. "
+        "To speak with the next available advisor, press 0 or say advisor. "
         "To hear these options again, press star."
     ),
     "menu_open_not_hosted": (
-        "Enter your case number followed by the pound key. "
-        "To speak with the next available advisor, press 0. "
+        "Enter your case number followed by the pound key, or say it. "
+        "To speak with the next available advisor, press 0 or say advisor. "
         "To hear these options again, press star."
     ),
     "not_recognized": "Sorry, that is not one of the options.",
+    # Speech (ivr.flow.answers): not understood, and a spoken number read back before it is used
+    # ({number_spoken}: only the digits the caller said, so nothing private before verification).
+    "didnt_catch": "Sorry, I didn't catch that.",
+    "heard_number": (
+        "I heard {number_spoken}. If that is right, press 1 or say yes. To enter it again, press 2 or say no."
+    ),
     "goodbye": "Thank you for calling Campus Support. Goodbye.",
     "submit_online": ("You can submit a case online at any time through the Support Case Portal."),
     "in_writing": (
@@ -103,7 +109,7 @@ PROMPTS: dict[str, str] = {
     "case_readback": "Case {number_spoken}. Status: {status}.",
     "case_release": "A fix is available in release {release}.",
     "case_closed_reopen": (
-        "This case was closed on {closed_on}. To reopen it and speak with an advisor, press 1. "
+        "This case was closed on {closed_on}. To reopen it and speak with an advisor, press 1 or say yes. "
         "To return to the main menu, press star."
     ),
     "case_reopened": "Your case has been reopened.",
@@ -127,12 +133,13 @@ PROMPTS: dict[str, str] = {
     ),
     "queue_options": ("To leave a message or ask for a call back instead of waiting, press 1 at any time."),
     "queue_choices": (
-        "To leave a voice message for an advisor, press 1. "
-        "To have an advisor call you back at the number you are calling from, press 2. "
-        "To keep your place in line, press star."
+        "To leave a voice message for an advisor, press 1 or say message. "
+        "To have an advisor call you back at the number you are calling from, press 2 or say call back. "
+        "To keep your place in line, press star or say wait."
     ),
     "queue_choices_no_callback": (
-        "To leave a voice message for an advisor, press 1. To keep your place in line, press star."
+        "To leave a voice message for an advisor, press 1 or say message. "
+        "To keep your place in line, press star or say wait."
     ),
     "queue_record": (
         "Please leave your message after the tone, with your case number if you have one, then press pound."
@@ -176,7 +183,8 @@ PROMPTS: dict[str, str] = {
     "followup_stale": "This call is about a case that no longer needs your confirmation. Thank you. Goodbye.",
     "followup_menu": (
         "Case {number_spoken} for {district} was resolved and is awaiting your confirmation. "
-        "If it is resolved, press 1. To speak with an advisor now, press 2. To keep the case open, press 3."
+        "If it is resolved, press 1 or say resolved. To speak with an advisor now, press 2 or say advisor. "
+        "To keep the case open, press 3 or say keep it open."
     ),
     "followup_closed": "Thank you. Case {number_spoken} is now closed. Goodbye.",
     "followup_kept_open": "Case {number_spoken} stays open, and your advisor will be in touch. Goodbye.",

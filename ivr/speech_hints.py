@@ -1,5 +1,6 @@
-"""The `hints` attribute of a speech `<Gather>` for a kind of answer (case number, contact ID, a
-menu, yes or no), in English or Spanish, within Twilio's limits."""
+"""The `hints` attribute of a speech `<Gather>` for a kind of answer (case number, contact ID, the
+main menu, yes or no, and each menu's own words), in English or Spanish, within Twilio's limits.
+What the words then mean is `ivr.flow.answers`."""
 
 from __future__ import annotations
 
@@ -12,7 +13,13 @@ HINT_MAX_ENTRIES = 500
 """Twilio's limits for `<Gather hints>` (error 13330): a comma-separated list of at most 500
 entries, each at most 100 characters, the words of a phrase separated by spaces."""
 
-HintKind = Literal["case_number", "contact_id", "menu", "yes_no"]
+HintKind = Literal["case_number", "contact_id", "menu", "yes_no", "reopen", "queue_choice", "followup"]
+"""The kinds of answer a speech Gather asks for: `menu` is the main menu (a case number or an
+option), `reopen` a closed case's offer, `queue_choice` the choices while holding (a message, a
+callback, keep waiting), `followup` the follow-up call's (resolved, an advisor, keep it open)."""
+
+DIGIT_SEQUENCE = "$OOV_CLASS_DIGIT_SEQUENCE"
+"""The recogniser's class token for a run of digits (Twilio passes class tokens in `hints`)."""
 
 _DIGIT_WORDS = {
     "en": (
@@ -33,28 +40,49 @@ _DIGIT_WORDS = {
     ),
     "es": ("cero", "uno", "dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho", "nueve"),
 }
+_YES_NO = {"en": ("yes", "no", "correct", "that's right", "wrong"), "es": ("si", "no", "correcto", "incorrecto")}
 _HINTS: Mapping[str, Mapping[HintKind, tuple[str, ...]]] = MappingProxyType(
     {
         "en": {
-            "case_number": ("case number", "my case number is", *_DIGIT_WORDS["en"]),
-            "contact_id": ("contact I D", "my contact I D is", *_DIGIT_WORDS["en"]),
+            "case_number": ("case number", "my case number is", DIGIT_SEQUENCE, *_DIGIT_WORDS["en"]),
+            "contact_id": ("contact I D", "my contact I D is", DIGIT_SEQUENCE, *_DIGIT_WORDS["en"]),
             "menu": (
+                "case number",
+                "my case number is",
                 "agent",
+                "advisor",
                 "representative",
                 "operator",
+                "no case number",
                 "outage",
                 "site down",
                 "repeat",
                 "star",
-                *_DIGIT_WORDS["en"][:11],
+                DIGIT_SEQUENCE,
+                *_DIGIT_WORDS["en"],
             ),
-            "yes_no": ("yes", "no", "correct", "that's right", "wrong"),
+            "yes_no": _YES_NO["en"],
+            "reopen": ("reopen", "reopen it", "main menu", *_YES_NO["en"]),
+            "queue_choice": ("message", "leave a message", "call back", "call me back", "keep my place", "wait"),
+            "followup": ("resolved", "it's resolved", "advisor", "agent", "keep it open", "not resolved", "yes", "no"),
         },
         "es": {
             "case_number": ("numero de caso", "mi numero de caso es", *_DIGIT_WORDS["es"]),
             "contact_id": ("numero de contacto", *_DIGIT_WORDS["es"]),
-            "menu": ("agente", "representante", "operador", "sitio caido", "repetir", *_DIGIT_WORDS["es"]),
-            "yes_no": ("si", "no", "correcto", "incorrecto"),
+            "menu": (
+                "numero de caso",
+                "agente",
+                "asesor",
+                "representante",
+                "operador",
+                "sitio caido",
+                "repetir",
+                *_DIGIT_WORDS["es"],
+            ),
+            "yes_no": _YES_NO["es"],
+            "reopen": ("reabrir", "menu principal", *_YES_NO["es"]),
+            "queue_choice": ("mensaje", "dejar un mensaje", "devolver la llamada", "llamenme", "esperar"),
+            "followup": ("resuelto", "asesor", "agente", "mantener abierto", "no resuelto", "si", "no"),
         },
     }
 )

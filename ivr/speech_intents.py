@@ -1,6 +1,8 @@
 """What a caller says instead of pressing a key: an intent (`parse_intent`: an advisor, an outage,
-yes, no, repeat) from a small synonyms table, a menu's key (`menu_choice`), and whether Twilio's
-`Confidence` is high enough to act on (`is_confident`). Words are read as `ivr.speech` reads them."""
+yes, no, repeat) from a small synonyms table, the choice of any such table (`phrase_choice`: a
+menu's own words), a menu's key (`menu_choice`), and whether Twilio's `Confidence` is high enough
+to act on (`is_confident`). Words are read as `ivr.speech` reads them. How a stage of the call
+uses them is `ivr.flow.answers`."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import math
 from collections.abc import Collection, Mapping
 from enum import StrEnum
 from types import MappingProxyType
+from typing import Any
 
 from ivr.speech import normalize, parse_digits
 
@@ -86,27 +89,33 @@ SYNONYMS: Mapping[Intent, tuple[str, ...]] = MappingProxyType(
 MAIN_MENU_KEYS: Mapping[Intent, str] = MappingProxyType({Intent.AGENT: "0", Intent.OUTAGE: "8", Intent.REPEAT: "*"})
 """The main menu's key for an intent (prompts "menu_open": 8 an outage, 0 an advisor, star again)."""
 
-_PHRASES: tuple[tuple[tuple[str, ...], Intent], ...] = tuple(
-    (tuple(phrase.split()), intent) for intent, phrases in SYNONYMS.items() for phrase in phrases
-)
+PhraseTable = Mapping[Any, tuple[str, ...]]
+"""A choice (an Intent, a menu key) -> the phrases that say it, written as `normalize` leaves words."""
+
+
+def phrase_choice(text: str | None, table: PhraseTable) -> Any | None:
+    """The one choice of `table` that `text` says (one of its phrases as whole words; a phrase
+    inside a longer one that matched does not count), else None: nothing recognised, or two
+    different choices ("no, an agent") and so ambiguous."""
+    if not text or not isinstance(text, str):
+        return None
+    words = normalize(text)
+    matches: list[tuple[int, int, Any]] = []
+    for choice, phrases in table.items():
+        for phrase in map(str.split, phrases):
+            size = len(phrase)
+            matches += [(i, i + size, choice) for i in range(len(words) - size + 1) if words[i : i + size] == phrase]
+    # A phrase inside a longer one says nothing of its own ("right" in "not right").
+    found = {
+        choice for lo, hi, choice in matches if not any(a <= lo and hi <= b and b - a > hi - lo for a, b, _ in matches)
+    }
+    return found.pop() if len(found) == 1 else None
 
 
 def parse_intent(text: str | None) -> Intent | None:
-    """The one intent `text` says (a phrase of SYNONYMS as whole words; a phrase inside a longer
-    one that matched does not count), else None: nothing recognised, or two different intents
-    ("no, an agent") and so ambiguous."""
-    if not text or not isinstance(text, str):
-        return None
-    words = tuple(normalize(text))
-    matches: list[tuple[int, int, Intent]] = []
-    for phrase, intent in _PHRASES:
-        size = len(phrase)
-        matches += [(i, i + size, intent) for i in range(len(words) - size + 1) if words[i : i + size] == phrase]
-    # A phrase inside a longer one says nothing of its own ("right" in "not right").
-    found = {
-        intent for lo, hi, intent in matches if not any(a <= lo and hi <= b and b - a > hi - lo for a, b, _ in matches)
-    }
-    return found.pop() if len(found) == 1 else None
+    """The one intent `text` says (`phrase_choice` over SYNONYMS), else None."""
+    intent: Intent | None = phrase_choice(text, SYNONYMS)
+    return intent
 
 
 def menu_choice(text: str | None, options: Collection[str], keys: Mapping[Intent, str] = MAIN_MENU_KEYS) -> str | None:

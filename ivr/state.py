@@ -44,6 +44,7 @@ class CallState:
     ceiling_crossings: int = 0  # times this call's wrong PIN took the line over its ceiling (metrics)
     # Menus and routing.
     tries: dict[str, int] = field(default_factory=dict)
+    pending_number: str | None = None  # a spoken case number or contact ID read back, awaiting its yes
     case_pk: int | None = None
     case_number: int | None = None
     incident_pk: int | None = None  # the outage incident this call opened or joined

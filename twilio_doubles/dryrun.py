@@ -162,7 +162,7 @@ def _run_call(
         for line in heard[shown[0] :]:
             click.echo(f"line: {line}")
         shown[0] = len(heard)
-        value = click.prompt("keys (empty = no input, q = hang up)", default="", show_default=False)
+        value = click.prompt("keys (empty = no input, say:<words> speaks, q = hang up)", default="", show_default=False)
         return None if value.strip().lower() == "q" else value.strip()
 
     def prompt_dial(target: str) -> str:

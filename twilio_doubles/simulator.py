@@ -5,6 +5,17 @@ followed, a Gather consumes the caller's next key group, and a Dial asks the scr
 interactive mode, the person at the keyboard) how the dialled party behaves. It prints what the
 caller hears and where the call is put through. Tests use it too, so it is the end-to-end harness.
 
+Key groups, one per prompt: keys as pressed ("241025#", "0", "*"), "" for no input, "hold:<keys>"
+for keys pressed while on hold, and "say:<words>" for words said instead ("say:two four one oh two
+five", "say:agent", "say:yes"): the request carries Twilio's `SpeechResult=<words>` and
+`Confidence=0.9` instead of `Digits`. "say@<confidence>:<words>" chooses the recogniser's confidence
+("say@0.3:two four one", below the line's floor). A caller can only speak to a Gather that listens
+for speech (`input="dtmf speech"`): saying something at a keypad-only prompt, such as the PIN, fails
+loudly (`CannotSpeak`). The transcript shows `caller says: "two four one oh two five"`.
+
+Every Gather met is checked against Twilio's rules (`twilio_doubles.twiml_rules`: input values,
+hints, speechTimeout, language) and kept in `Transcript.gathers`; one that breaks them fails the call.
+
 Dial outcomes, one per ring: `accept` (answers and presses 1), `decline` (answers, presses 2),
 `no-answer`, `busy`, `failed`.
 
@@ -16,6 +27,8 @@ keyboard, so a simulated call cannot check a real PIN.
 from __future__ import annotations
 
 import itertools
+import math
+import re
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator
@@ -24,9 +37,51 @@ from urllib.parse import urlsplit
 
 from twilio.request_validator import RequestValidator
 
+from ivr.flow.answers import CONTACT_ID_QUESTION, hear
+from twilio_doubles.twiml_rules import gather_problems
+
 DIAL_OUTCOMES = ("accept", "decline", "no-answer", "busy", "failed")
 MAX_REQUESTS = 400
 PIN_STEP, CONTACT_ID_STEP = "/voice/pin", "/voice/contact-id"  # the Gather actions of those prompts
+SPEECH_CONFIDENCE = "0.9"  # Twilio's Confidence for a "say:" group without "@<confidence>"
+_SAY = re.compile(r"say(?:@([^:]*))?:(.*)", re.DOTALL)
+
+
+class SpeechEntryError(ValueError):
+    """A "say:" key group the simulator cannot play: no words, a confidence not from 0 to 1, or
+    (`CannotSpeak`) a prompt that does not listen for speech."""
+
+
+class CannotSpeak(SpeechEntryError):
+    """A "say:" key group met a prompt that takes keys only: a caller cannot speak there."""
+
+
+@dataclass(frozen=True)
+class Spoken:
+    """What a "say:" key group says, and the confidence Twilio reports for it."""
+
+    words: str
+    confidence: str = SPEECH_CONFIDENCE
+
+    @classmethod
+    def of(cls, entry: str) -> Spoken | None:
+        """The words of a "say:<words>" or "say@<confidence>:<words>" group; None for keys.
+        SpeechEntryError for no words, or a confidence that is not a number from 0 to 1."""
+        match = _SAY.fullmatch(entry.strip())
+        if match is None:
+            return None
+        raw, words = match.group(1), " ".join(match.group(2).split())
+        if not words:
+            raise SpeechEntryError(f"{entry!r}: say what? e.g. 'say:two four one oh two five'")
+        if raw is None:
+            return cls(words)
+        try:
+            value = float(raw)
+        except ValueError:
+            value = math.nan
+        if not 0.0 <= value <= 1.0:
+            raise SpeechEntryError(f"{entry!r}: the confidence after say@ is a number from 0 to 1, e.g. say@0.3:yes")
+        return cls(words, raw.strip())
 
 
 @dataclass(frozen=True)
@@ -48,6 +103,7 @@ class Transcript:
     requests: int = 0
     ended_by: str = ""
     status_codes: list[int] = field(default_factory=list)
+    gathers: list[dict[str, str]] = field(default_factory=list)  # the attributes of every Gather met
 
     def said(self, fragment: str) -> bool:
         return any(fragment.lower() in text.lower() for text in self.heard)
@@ -74,7 +130,7 @@ class _Call:
     holds: int = 0
     child: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     duration: int = 0
-    typed_contact_id: str | None = None
+    typed_contact_id: str | None = None  # keyed or said at the last contact-ID prompt
 
 
 class CallSimulator:
@@ -131,10 +187,11 @@ class CallSimulator:
         pin: Callable[[str | None], SimulatedEntry] | None = None,
     ) -> Transcript:
         """Place one call. `keys`: key groups for successive prompts ("" = no input; exhausted =
-        the caller hangs up at the next prompt). While on hold the caller presses nothing unless
-        the next key group is "hold:<keys>". `dial`: outcomes for successive rings (default
+        the caller hangs up at the next prompt; "say:<words>" speaks instead, see the module's
+        doc). While on hold the caller presses nothing unless the next key group is
+        "hold:<keys>". `dial`: outcomes for successive rings (default
         accept). `ask_keys`/`ask_dial` make it interactive. `pin`, when given, answers every PIN
-        prompt instead (called with the contact ID typed at the last contact-ID prompt, or None);
+        prompt instead (called with the contact ID keyed or said at the last contact-ID prompt, or None);
         `keys` and `ask_keys` then serve only the other prompts."""
         sid = call_sid or "CA" + uuid.uuid4().hex
         base = {
@@ -205,6 +262,7 @@ class CallSimulator:
         then answer it: the dry run's PIN, a key group, no input (the next verb follows, as on
         Twilio) or a hang-up when the keys are exhausted."""
         t = c.t
+        self._check_gather(t, verb)
         on_hold = "/voice/queue-menu" in (verb.get("action") or "") and "stage=" not in (verb.get("action") or "")
         for inner in verb:
             if inner.tag == "Say":
@@ -224,12 +282,38 @@ class CallSimulator:
         if entry == "":
             t.lines.append("caller: (no input)")
             return False, None  # falls through to the next verb, as Twilio does
+        spoken = Spoken.of(entry)
+        if spoken is not None:
+            self._speak(c, verb, step, entry, spoken)
+            return True, verb.get("action")
         t.lines.append(f"caller presses: {entry}")
         digits = entry[:-1] if entry.endswith(verb.get("finishOnKey", "#")) else entry
         if step == CONTACT_ID_STEP:
             c.typed_contact_id = digits
         c.params = dict(c.params, Digits=digits)
         return True, verb.get("action")
+
+    def _speak(self, c: _Call, verb, step: str, entry: str, spoken: Spoken) -> None:
+        """Say the words of a "say:" group: Twilio's SpeechResult and Confidence, no Digits."""
+        listens = verb.get("input", "dtmf")
+        if "speech" not in listens.split():
+            raise CannotSpeak(
+                f"{entry!r}: the prompt at {step} takes keys only (input={listens!r}); the caller cannot speak there"
+            )
+        shown = "" if spoken.confidence == SPEECH_CONFIDENCE else f" (confidence {spoken.confidence})"
+        c.t.lines.append(f'caller says: "{spoken.words}"{shown}')
+        if step == CONTACT_ID_STEP:  # for a dry run's PIN: the contact ID as the line hears it
+            said = hear(spoken.words, spoken.confidence, CONTACT_ID_QUESTION)
+            c.typed_contact_id = said.number if said is not None and said.number else None
+        c.params = dict(c.params, SpeechResult=spoken.words, Confidence=spoken.confidence)
+
+    def _check_gather(self, t: Transcript, verb) -> None:
+        """Keep the Gather's attributes, and fail the call if Twilio would reject or warn about them."""
+        attrs = dict(verb.attrib)
+        t.gathers.append(attrs)
+        problems = gather_problems(attrs)
+        if problems:
+            raise AssertionError(f"Gather for {attrs.get('action')} breaks Twilio's rules: {'; '.join(problems)}")
 
     def _next_entry(self, c: _Call, on_hold: bool) -> str | None:
         """What the caller types at a prompt: asked interactively, else the next key group (on
@@ -310,6 +394,7 @@ class CallSimulator:
                 root = ET.fromstring(doc)
                 gather = root.find("Gather")
                 if gather is not None:
+                    self._check_gather(t, gather)
                     for inner in gather:
                         if inner.tag == "Say":
                             t.lines.append(f"   ({target} hears) {inner.text}")
@@ -368,4 +453,13 @@ def advance_clock(clock) -> Callable[[float], None]:
     return _advance
 
 
-__all__ = ["DIAL_OUTCOMES", "CallSimulator", "SimulatedEntry", "Transcript", "advance_clock"]
+__all__ = [
+    "DIAL_OUTCOMES",
+    "CallSimulator",
+    "CannotSpeak",
+    "SimulatedEntry",
+    "SpeechEntryError",
+    "Spoken",
+    "Transcript",
+    "advance_clock",
+]

@@ -1,6 +1,6 @@
-"""A case number typed at the menu, as the caller hears it: not found (a few tries, then an
-advisor), the read-back (number, status, release), a closed case's reopen offer within 60 days,
-then the owner or an advisor."""
+"""A case number typed or said at the menu, as the caller hears it: a spoken one confirmed first
+(a no counts as a try), not found (a few tries, then an advisor), the read-back (number, status,
+release), a closed case's reopen offer within 60 days (1 or yes), then the owner or an advisor."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from twilio.twiml.voice_response import VoiceResponse
 from casestore.models import Case
 from casestore.types import CaseStatus
 from ivr import actions
+from ivr.flow.answers import REOPEN, heard, readback_answer
 from ivr.flow.connect import _route
 from ivr.flow.env import CallEnv, CallInput
 from ivr.flow.menu import MAX_CASE_TRIES, _main_menu
 from ivr.flow.shared import _no_input_again
-from ivr.flow.twiml import _gather, _keypad, _response
+from ivr.flow.twiml import _gather, _keypad, _read_back, _response
 from ivr.prompts import digits_spoken, say
 from ivr.state import CallState
 
@@ -63,15 +64,34 @@ def _case_entered(env: CallEnv, state: CallState, resp: VoiceResponse, number: i
     return _route(env, state, resp, *extra)
 
 
-def _not_a_case(env: CallEnv, state: CallState, resp: VoiceResponse, why: str) -> VoiceResponse:
-    """An entry that finds no case of the district: back to the menu, and at the third an advisor."""
-    state.visit("case_not_found")
+def _not_a_case(
+    env: CallEnv, state: CallState, resp: VoiceResponse, *why: str, visit: str = "case_not_found"
+) -> VoiceResponse:
+    """An entry that finds no case of the district (or a spoken one the caller said was misheard):
+    back to the menu, and at the third an advisor."""
+    state.visit(visit)
     if state.bump("case") >= MAX_CASE_TRIES:
         state.route = "general"
         state.skill = None
         # No "connecting" here: ringing the advisor says it (`connect._dial_advisor`).
-        return _route(env, state, resp, why)
-    return _main_menu(env, state, resp, why)
+        return _route(env, state, resp, *why)
+    return _main_menu(env, state, resp, *why)
+
+
+def case_confirmed(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
+    """The answer to a spoken case number's read-back: yes looks the case up as if it had been
+    keyed; no (or no clear answer after the re-asks) is back to the menu, counted as a try."""
+    resp = _response()
+    number = state.pending_number or ""
+    answer = readback_answer(inp, state) if number.isdigit() else "no"
+    if answer in ("yes", "no"):
+        state.pending_number = None
+    if answer == "yes":
+        return _case_entered(env, state, resp, int(number))
+    if answer == "no":
+        return _not_a_case(env, state, resp, visit="case_number_rejected")
+    why = say("didnt_catch" if answer == "again" else "no_input", lang=state.language)
+    return _read_back(resp, state, "case-confirm", number, why, again=True)
 
 
 def reopen_window_open(closed_at: datetime | None, now: datetime, tz: ZoneInfo) -> bool:
@@ -95,12 +115,14 @@ def _closed_case(env: CallEnv, state: CallState, resp: VoiceResponse, case: Case
         [readback, say("case_closed_reopen", lang=state.language, closed_on=closed_on)],
         num_digits=1,
         timeout=7,
+        speech=REOPEN.hints,
     )
 
 
 def reopen_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
     resp = _response()
-    digits = _keypad(inp.digits)
+    spoken = heard(inp, REOPEN)
+    digits = spoken.keys if spoken is not None else _keypad(inp.digits)
     case = env.session.get(Case, state.case_pk) if state.case_pk else None
     if case is None:
         return _main_menu(env, state, resp)
@@ -109,6 +131,8 @@ def reopen_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceRespo
         state.visit("reopened")
         state.route = "owner" if case.owner_id else "advisor"
         return _route(env, state, resp, say("case_reopened", lang=state.language))
+    if spoken is not None and spoken.unclear and not _no_input_again(env, state, "reopen"):
+        return _closed_case(env, state, resp, case, say("didnt_catch", lang=state.language))
     if not digits and inp.arg("noinput") and not _no_input_again(env, state, "reopen"):
         return _closed_case(
             env,

@@ -15,6 +15,7 @@ from casestore.redisguard import ERRORS
 from casestore.types import Priority
 from ivr import actions, holds, staffing
 from ivr.dispatch import Offer, Offers, stale
+from ivr.flow.answers import QUEUE_CHOICE, heard
 from ivr.flow.env import CallEnv, CallInput
 from ivr.flow.outage import _outage_next
 from ivr.flow.shared import RING_SECONDS, _accepted, _autopause_reason, _finish_case_event, _quiet, _target_pk
@@ -252,7 +253,9 @@ def _valid_offer(env: CallEnv, state: CallState, offer: Offer | None) -> Offer |
 
 def _hold(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse:
     """One hold round: position (and expected wait), the way out (press 1), hold audio, then ask
-    again. Any key interrupts; a dispatcher redirect interrupts too."""
+    again. Any key interrupts; a dispatcher redirect interrupts too. The keypad only: listening
+    for speech through the hold audio would take a word said in the caller's office for an
+    answer and restart the round; the choices after 1 listen for speech."""
     entry = env.queue.get(state.sid)
     position = env.queue.position(entry) if entry is not None else 1
     wait = expected_wait_for(env, state, position)
@@ -315,18 +318,18 @@ def connect(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
 
 
 def queue_menu(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
-    """Pressed a key while holding: 1 offers a message or a callback; the caller keeps their place
-    in line while choosing (and an advisor who comes free still takes the call)."""
-    digits = _keypad(inp.digits)
+    """Pressed a key while holding: 1 offers a message or a callback (keyed or said); the caller
+    keeps their place in line while choosing (and an advisor who comes free still takes the call)."""
+    spoken = heard(inp, QUEUE_CHOICE) if inp.arg("stage") == "choose" else None
+    digits = spoken.keys if spoken is not None else _keypad(inp.digits)
     resp = _response()
     if inp.arg("stage") != "choose":
         if digits != "1":
             return _queue(env, state, resp)
-        state.visit("queue_choices")
-        key = "queue_choices" if state.from_e164 else "queue_choices_no_callback"
-        return _gather(
-            resp, state, "queue-menu", [say(key, lang=state.language)], num_digits=1, timeout=6, stage="choose"
-        )
+        state.tries.pop("queue_choices_unclear", None)
+        return _queue_choices(state, resp)
+    if spoken is not None and spoken.unclear and state.bump("queue_choices_unclear") == 1:
+        return _queue_choices(state, resp, say("didnt_catch", lang=state.language))  # once: they are still in line
     if digits == "1":
         state.visit("queue_record")
         _say(resp, say("queue_record", lang=state.language))
@@ -349,6 +352,21 @@ def queue_menu(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
     if env.breakers.redis.usable():  # else there is no line to be back in (`_queue` hunts instead)
         _say(resp, say("queue_back", lang=state.language))
     return _queue(env, state, resp)
+
+
+def _queue_choices(state: CallState, resp: VoiceResponse, *extra: str) -> VoiceResponse:
+    state.visit("queue_choices")
+    key = "queue_choices" if state.from_e164 else "queue_choices_no_callback"
+    return _gather(
+        resp,
+        state,
+        "queue-menu",
+        [*extra, say(key, lang=state.language)],
+        num_digits=1,
+        timeout=6,
+        speech=QUEUE_CHOICE.hints,
+        stage="choose",
+    )
 
 
 def queue_message(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:

@@ -1,6 +1,7 @@
 """Follow-up calls (our outbound three calls, ten days), as the contact hears them: a voicemail
 gets a notice with nothing private in it, a person is asked for their PIN (`verify`), then the
-case's menu: 1 resolved, 2 an advisor now, 3 keep it open."""
+case's menu: 1 resolved, 2 an advisor now, 3 keep it open (or said: "resolved" or yes, "advisor",
+"keep it open" or no; `ivr.flow.answers`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from casestore.models import Case, FollowUp
 from casestore.types import CaseStatus
 from ivr import actions, lifecycle
+from ivr.flow.answers import FOLLOWUP, heard
 from ivr.flow.connect import _route
 from ivr.flow.env import CallEnv, CallInput
 from ivr.flow.shared import _no_input_again
@@ -51,14 +53,15 @@ def _followup_menu(env: CallEnv, state: CallState, resp: VoiceResponse, *extra: 
     text = say(
         "followup_menu", lang=state.language, number_spoken=digits_spoken(case.number), district=case.district.name
     )
-    return _gather(resp, state, "followup-choice", [*extra, text], num_digits=1, timeout=7)
+    return _gather(resp, state, "followup-choice", [*extra, text], num_digits=1, timeout=7, speech=FOLLOWUP.hints)
 
 
 def followup_choice(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
     """1: resolved (the case closes); 2: an advisor now (routed like an inbound call with the case);
     3: keep it open. The remaining follow-ups stop in every case."""
     resp = _response()
-    digits = _keypad(inp.digits)
+    spoken = heard(inp, FOLLOWUP)
+    digits = spoken.keys if spoken is not None else _keypad(inp.digits)
     row = env.session.get(FollowUp, state.followup_pk) if state.followup_pk else None
     case = env.session.get(Case, row.case_id) if row is not None else None
     if row is None or case is None or case.status != CaseStatus.PENDING_VERIFICATION:
@@ -104,6 +107,5 @@ def followup_choice(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResp
         return _route(env, state, resp)
     if _no_input_again(env, state, "followup"):
         return _hangup(resp, say("followup_no_choice", lang=state.language))
-    return _followup_menu(
-        env, state, resp, say("not_recognized", lang=state.language) if digits else say("no_input", lang=state.language)
-    )
+    why = "didnt_catch" if spoken is not None and spoken.unclear else "not_recognized" if digits else "no_input"
+    return _followup_menu(env, state, resp, say(why, lang=state.language))

@@ -1,17 +1,19 @@
 """The main menu and business hours, as the caller hears them: the menu while open (a case number
-and '#', 8 for an outage, 0 for an advisor, * to repeat), the closed-hours or holiday message
-(with option 8 for hosted districts), and the goodbye when no usable answer comes."""
+and '#', 8 for an outage, 0 for an advisor, * to repeat; or said: a spoken case number is read back
+first, `ivr.flow.answers`), the closed-hours or holiday message (with option 8 for hosted
+districts), and the goodbye when no usable answer comes."""
 
 from __future__ import annotations
 
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr import actions
+from ivr.flow.answers import MAIN_MENU, heard
 from ivr.flow.connect import _route
 from ivr.flow.env import CallEnv, CallInput
 from ivr.flow.outage import _outage
 from ivr.flow.shared import _no_input_again
-from ivr.flow.twiml import _gather, _hangup, _keypad, _response
+from ivr.flow.twiml import _gather, _hangup, _keypad, _read_back, _response
 from ivr.hours_spoken import closed_sentences
 from ivr.prompts import say
 from ivr.state import CallState
@@ -28,7 +30,7 @@ def _main_menu(env: CallEnv, state: CallState, resp: VoiceResponse, *extra: str)
         return _closed(env, state, resp, status, *extra)
     state.visit("menu")
     menu = say("menu_open", lang=state.language) if state.hosted else say("menu_open_not_hosted", lang=state.language)
-    return _gather(resp, state, "menu", [*extra, menu], timeout=7)
+    return _gather(resp, state, "menu", [*extra, menu], timeout=7, speech=MAIN_MENU.hints)
 
 
 def _closed(env: CallEnv, state: CallState, resp: VoiceResponse, status: OpenStatus, *extra: str) -> VoiceResponse:
@@ -66,7 +68,13 @@ def closed_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceRespo
 
 def menu_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
     resp = _response()
-    raw = (inp.digits or "").strip()
+    spoken = heard(inp, MAIN_MENU)
+    if spoken is not None and spoken.unclear:
+        return _not_understood(env, state, resp, "didnt_catch")
+    if spoken is not None and spoken.number:  # a spoken case number: read back before it is used
+        state.visit("case_readback")
+        return _read_back(resp, state, "case-confirm", spoken.number)
+    raw = spoken.keys if spoken is not None else (inp.digits or "").strip()
     digits = _keypad(raw)
     if inp.arg("noinput") and not raw:
         if _no_input_again(env, state, "menu"):
@@ -89,9 +97,14 @@ def menu_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceRespons
         if len(digits) > MAX_CASE_DIGITS:  # a long entry is a case number typed wrong, not a menu key
             return _not_a_case(env, state, resp, say("not_a_case_number", lang=state.language))
         return _case_entered(env, state, resp, int(digits))
+    return _not_understood(env, state, resp, "not_recognized")
+
+
+def _not_understood(env: CallEnv, state: CallState, resp: VoiceResponse, key: str) -> VoiceResponse:
+    """Not an option, or speech not understood: the menu again, and past the tries a goodbye."""
     if state.bump("menu_junk") > MAX_CASE_TRIES:
-        return _goodbye(env, state, "not_recognized")
-    return _main_menu(env, state, resp, say("not_recognized", lang=state.language))
+        return _goodbye(env, state, key)
+    return _main_menu(env, state, resp, say(key, lang=state.language))
 
 
 def _to_advisor(env: CallEnv, state: CallState, resp: VoiceResponse, *extra: str) -> VoiceResponse:

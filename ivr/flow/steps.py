@@ -9,7 +9,7 @@ from collections.abc import Callable
 from twilio.twiml.voice_response import VoiceResponse
 
 from casestore.phones import caller_e164
-from ivr.flow.case import reopen_entered
+from ivr.flow.case import case_confirmed, reopen_entered
 from ivr.flow.connect import connect, dial_result, queue_menu, queue_message, queue_wait
 from ivr.flow.env import CallEnv, CallInput, StepResult
 from ivr.flow.followup import followup_answered, followup_choice
@@ -17,7 +17,7 @@ from ivr.flow.menu import closed_entered, menu_entered
 from ivr.flow.outage import recording_done
 from ivr.flow.status import _conversation_over, call_status
 from ivr.flow.twiml import _int, _response
-from ivr.flow.verify import contact_id_entered, incoming, pin_entered
+from ivr.flow.verify import contact_id_confirmed, contact_id_entered, incoming, pin_entered
 from ivr.flow.whisper import whisper, whisper_accept
 from ivr.state import CallState
 
@@ -27,7 +27,9 @@ Step = Callable[[CallEnv, CallInput, CallState], VoiceResponse]
 STATEFUL: dict[str, Step] = {
     "pin": pin_entered,
     "contact-id": contact_id_entered,
+    "contact-id-confirm": contact_id_confirmed,  # a spoken contact ID read back: before verification
     "menu": menu_entered,
+    "case-confirm": case_confirmed,  # a spoken case number read back
     "closed": closed_entered,
     "reopen": reopen_entered,
     "dial-result": dial_result,
@@ -42,6 +44,7 @@ STATEFUL: dict[str, Step] = {
 STATELESS = {"whisper": whisper, "whisper-accept": whisper_accept, "status": call_status}
 VERIFIED_ONLY = {
     "menu",
+    "case-confirm",
     "closed",
     "reopen",
     "dial-result",

@@ -1,7 +1,7 @@
 """Small TwiML helpers the stages share: a response, a sentence in its language's voice, the URL of
-a step, a Gather (keypad, or keypad and speech) that falls through on no input, a hang-up, the Dial
-noun for an advisor's or engineer's reach; and the cleaning of keypad and number input from the
-webhook."""
+a step, a Gather (keypad, or keypad and speech) that falls through on no input, the read-back of a
+spoken number, a hang-up, the Dial noun for an advisor's or engineer's reach; and the cleaning of
+keypad and number input from the webhook."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from urllib.parse import urlencode
 
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
-from ivr.prompts import SPEECH, language_of
+from ivr.flow.answers import READBACK, READBACK_COUNTER
+from ivr.prompts import SPEECH, digits_spoken, language_of, say
 from ivr.speech_hints import HintKind, hints_for
 from ivr.state import CallState
 
@@ -65,6 +66,19 @@ def _gather(
         _say(gather, text)
     resp.redirect(url(step, state, noinput=1, **params), method="POST")
     return resp
+
+
+def _read_back(
+    resp: VoiceResponse, state: CallState, step: str, number: str, *extra: str, again: bool = False
+) -> VoiceResponse:
+    """Ask whether a spoken number was heard right: 1 or yes uses it, 2 or no asks for it again
+    (`ivr.flow.answers.readback_answer`, at `step`). Says only the digits the caller said, so it
+    may come before verification. `again`: a re-ask, which keeps the count of re-asks."""
+    state.pending_number = number
+    if not again:
+        state.tries.pop(READBACK_COUNTER, None)
+    text = say("heard_number", lang=state.language, number_spoken=digits_spoken(number))
+    return _gather(resp, state, step, [*extra, text], num_digits=1, timeout=6, speech=READBACK.hints)
 
 
 def _hangup(resp: VoiceResponse, *texts: str) -> VoiceResponse:

@@ -1,6 +1,6 @@
 """Entry and verification, as the caller hears it: the greeting and banners, then the PIN (caller
-ID matched a contact) or the contact ID and PIN, the lockout, and once verified the caller's first
-name, the district's banners and the menu."""
+ID matched a contact; keypad only) or the contact ID (keyed, or said and read back) and PIN, the
+lockout, and once verified the caller's first name, the district's banners and the menu."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ from auth.callers import candidate, contact_by_contact_id, match_caller, verify_
 from casestore.models import Contact
 from casestore.phones import mask
 from ivr import actions
+from ivr.flow.answers import CONTACT_ID_QUESTION, heard, readback_answer
 from ivr.flow.env import CallEnv, CallInput
 from ivr.flow.menu import _goodbye, _main_menu
 from ivr.flow.shared import _no_input_again
-from ivr.flow.twiml import _gather, _hangup, _keypad, _response, _say
+from ivr.flow.twiml import _gather, _hangup, _keypad, _read_back, _response, _say
 from ivr.prompts import retry_minutes_spoken, say
 from ivr.state import CallState
 
@@ -48,12 +49,20 @@ def _ask_pin(env: CallEnv, state: CallState, resp: VoiceResponse, *extra: str) -
     state.visit("pin")
     if env.lockout.line_strict(env.now):  # the line is being guessed at: everyone slows down
         resp.pause(length=STRICT_PAUSE_SECONDS)
+    # Keypad only, whatever else listens for speech: a PIN said aloud is heard (and transcribed).
     return _gather(resp, state, "pin", [*extra, say("ask_pin", lang=state.language)], timeout=8)
 
 
 def _ask_contact_id(state: CallState, resp: VoiceResponse, *extra: str) -> VoiceResponse:
     state.visit("contact_id")
-    return _gather(resp, state, "contact-id", [*extra, say("ask_contact_id", lang=state.language)], timeout=8)
+    return _gather(
+        resp,
+        state,
+        "contact-id",
+        [*extra, say("ask_contact_id", lang=state.language)],
+        timeout=8,
+        speech=CONTACT_ID_QUESTION.hints,
+    )
 
 
 def _locked_out(
@@ -76,11 +85,46 @@ def _locked_out(
 
 def contact_id_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
     resp = _response()
+    spoken = heard(inp, CONTACT_ID_QUESTION)
+    if spoken is not None and spoken.number:  # read back (only what the caller said) before it is used
+        state.visit("contact_id_readback")
+        return _read_back(resp, state, "contact-id-confirm", spoken.number)
+    if spoken is not None:
+        return _contact_id_again(env, state, resp, "didnt_catch")
     digits = _keypad(inp.digits)
     if not digits:
-        if _no_input_again(env, state, "contact_id"):
-            return _goodbye(env, state, "no_input")
-        return _ask_contact_id(state, resp, say("no_input", lang=state.language))
+        return _contact_id_again(env, state, resp, "no_input")
+    return _contact_id_given(env, state, resp, digits)
+
+
+def contact_id_confirmed(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
+    """The answer to a spoken contact ID's read-back: yes goes on as if it had been keyed; no (or
+    no clear answer after the re-asks) asks for it again, counted like a silence."""
+    resp = _response()
+    number = state.pending_number or ""
+    answer = readback_answer(inp, state) if number.isdigit() else "no"
+    if answer in ("yes", "no"):
+        state.pending_number = None
+    if answer == "yes":
+        return _contact_id_given(env, state, resp, number)
+    if answer == "no":
+        state.visit("contact_id_rejected")
+        return _contact_id_again(env, state, resp, None)
+    why = say("didnt_catch" if answer == "again" else "no_input", lang=state.language)
+    return _read_back(resp, state, "contact-id-confirm", number, why, again=True)
+
+
+def _contact_id_again(env: CallEnv, state: CallState, resp: VoiceResponse, key: str | None) -> VoiceResponse:
+    """The contact ID asked again after a silence (`key` "no_input"), speech not understood
+    ("didnt_catch") or a read-back the caller said was wrong (None); past the reprompts, goodbye."""
+    if _no_input_again(env, state, "contact_id"):
+        return _goodbye(env, state, key or "didnt_catch")
+    return _ask_contact_id(state, resp, *([say(key, lang=state.language)] if key else []))
+
+
+def _contact_id_given(env: CallEnv, state: CallState, resp: VoiceResponse, digits: str) -> VoiceResponse:
+    """A contact ID keyed, or said and confirmed: the lockout, then the PIN (asked for whether the
+    ID is known or not)."""
     locked_for = env.lockout.locked_for(env.now, number=state.from_e164, contact_id=digits)
     if locked_for > 0:
         return _locked_out(env, state, resp, digits, seconds=locked_for)

@@ -109,3 +109,26 @@ def test_a_dry_run_never_checks_the_pin_typed(tmp_path, monkeypatch):
     assert "That did not match our records" in wrong.output and "Thank you, Omar" not in wrong.output
     refused = CliRunner().invoke(main, ["--dev", "call", "--from", "+16515550111", "--wrong-pin", "--commit"])
     assert refused.exit_code == 2 and "--wrong-pin is for a dry run" in refused.output
+
+
+def test_call_command_speaks_with_say_groups(tmp_path, monkeypatch):
+    _db(tmp_path, monkeypatch)
+    args = ["--dev", "call", "--from", "(612) 555-0134", "--at", "2026-11-24 10:00", "--dial", "accept"]
+    result = CliRunner().invoke(
+        main, [*args, "--keys", "say@0.3:two four oh one one seven,say:two four oh one one seven,say:yes"]
+    )
+    assert result.exit_code == 0, result.output
+    assert 'caller says: "two four oh one one seven" (confidence 0.3)' in result.output
+    assert "Sorry, I didn't catch that." in result.output
+    assert 'caller says: "two four oh one one seven"\nline: I heard 2 4 0 1 1 7.' in result.output
+    assert "put through to: +16125550101" in result.output
+
+
+def test_call_command_refuses_speech_it_cannot_play(tmp_path, monkeypatch):
+    _db(tmp_path, monkeypatch)
+    args = ["--dev", "call", "--from", "(612) 555-0134", "--at", "2026-11-24 10:00"]
+    bad = CliRunner().invoke(main, [*args, "--keys", "say@loud:agent"])
+    assert bad.exit_code == 2 and "confidence after say@ is a number from 0 to 1" in bad.output
+    at_the_pin = CliRunner().invoke(main, [*args, "--commit", "--keys", "say:four eight two one"])
+    assert at_the_pin.exit_code == 1
+    assert "the prompt at /voice/pin takes keys only" in at_the_pin.output and "cannot speak there" in at_the_pin.output

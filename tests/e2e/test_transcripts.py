@@ -93,6 +93,28 @@ CALLS: dict[str, list[str]] = {
     "long_entry_at_menu": ["--from", "(612) 555-0134", "--at", "2026-11-24 10:00", "--keys", "1" * 39 + "#"],
     # silence at the menu
     "no_input_at_menu": ["--from", "(612) 555-0134", "--at", "2026-11-24 10:00", "--keys", ",,,"],
+    # speech (issue #15 item 1): a spoken case number, read back and confirmed
+    "spoken_case_number": [
+        "--from",
+        "(612) 555-0134",
+        "--at",
+        "2026-11-24 10:00",
+        "--keys",
+        "say:two four one oh two five,say:yes",
+        "--dial",
+        "accept",
+    ],
+    # a number the line does not know: the contact ID said and read back, then "agent" at the menu
+    "spoken_contact_id": [
+        "--from",
+        "+1 415 555 0100",
+        "--at",
+        "2026-11-24 10:00",
+        "--keys",
+        "say:one oh four two three three,say:yes,say:agent",
+        "--dial",
+        "accept",
+    ],
     # nobody answers: the caller leaves a message
     "nobody_answers": [
         "--from",

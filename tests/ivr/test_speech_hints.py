@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 import pytest
 
-from ivr.speech_hints import HINT_MAX_CHARS, HINT_MAX_ENTRIES, hints_for, join_hints
+from ivr.speech_hints import HINT_MAX_CHARS, HINT_MAX_ENTRIES, HintKind, hints_for, join_hints
 
 
-@pytest.mark.parametrize("kind", ["case_number", "contact_id", "menu", "yes_no"])
+@pytest.mark.parametrize("kind", get_args(HintKind))
 @pytest.mark.parametrize("language", ["en-US", "es-MX"])
 def test_hints_are_within_twilios_limits(kind, language):
     hints = hints_for(kind, language)  # type: ignore[arg-type]
@@ -20,6 +22,9 @@ def test_hints_content_and_limits():
     assert "case number" in hints_for("case_number").split(", ")
     assert "cero" in hints_for("case_number", "es-US").split(", ")
     assert "outage" in hints_for("menu").split(", ")
+    assert {"case number", "advisor", "$OOV_CLASS_DIGIT_SEQUENCE"} <= set(hints_for("menu").split(", "))
+    assert "call back" in hints_for("queue_choice").split(", ") and "reopen" in hints_for("reopen").split(", ")
+    assert "keep it open" in hints_for("followup").split(", ")
     with pytest.raises(KeyError):
         hints_for("pin")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="at most 500"):
