@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ivr.speech_intents import (
+    AFTER_HOURS_KEYS,
     CONFIDENCE_FLOOR,
     MAIN_MENU_KEYS,
     SYNONYMS,
@@ -114,3 +115,42 @@ def test_missing_confidence_is_low_whatever_the_floor():
     assert not is_confident("garbage", floor=0.0)
     assert is_confident("0.2", floor=0.1) and not is_confident("0.2", floor=0.3)
     assert 0 < CONFIDENCE_FLOOR < 1
+
+
+# Issue #15 item 3: the after-hours offer (1 a message, 2 a callback, 8 an outage, star again). Its
+# prompt names an advisor, so only its own intents are listened for (`among_keys`).
+AFTER_HOURS_CASES = [
+    ("message", "1"),
+    ("I'd like to leave a message for an advisor", "1"),
+    ("voicemail", "1"),
+    ("one", "1"),
+    ("callback", "2"),
+    ("call me back", "2"),
+    ("have an advisor call me back please", "2"),
+    ("call back", "2"),
+    ("two", "2"),
+    ("que me llamen", "2"),
+    ("quiero dejar un mensaje para un asesor", "1"),
+    ("our site is down", "8"),
+    ("repeat", "*"),
+    ("a message, or a callback", None),  # two of its intents: ambiguous
+    ("an agent", None),  # not an option here
+    ("three", None),
+    ("", None),
+]
+
+
+@pytest.mark.parametrize(("text", "key"), AFTER_HOURS_CASES, ids=[t or "empty" for t, _ in AFTER_HOURS_CASES])
+def test_menu_choice_after_hours(text, key):
+    assert menu_choice(text, options=("1", "2", "8", "*"), keys=AFTER_HOURS_KEYS, among_keys=True) == key
+
+
+def test_among_keys_leaves_the_other_menus_as_they_were():
+    # Without `among_keys` every intent counts: "a message for an advisor" says two, as before.
+    assert parse_intent("a message for an advisor") is None
+    assert parse_intent("a message for an advisor", among={Intent.MESSAGE}) == Intent.MESSAGE
+    assert menu_choice("an advisor please", options="0") == "0"
+
+
+def test_no_callback_offered_means_no_callback_heard():
+    assert menu_choice("call me back", options=("1", "8", "*"), keys=AFTER_HOURS_KEYS, among_keys=True) is None
