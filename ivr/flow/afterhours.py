@@ -167,8 +167,8 @@ def _take(env: CallEnv, state: CallState, resp: VoiceResponse, kind: str, *extra
         _say(resp, text)
     if kind == "callback":
         assert state.from_e164 is not None
-        _keep(env, state, "callback", None)
         state.visit("callback_requested")
+        _keep(env, state, "callback", None)
         last4 = digits_spoken(state.from_e164[-4:])
         return _hangup(resp, say("afterhours_callback_saved", lang=lang, last4=last4))
     state.visit("after_hours_record")
@@ -193,8 +193,8 @@ def message_recorded(env: CallEnv, inp: CallInput, state: CallState) -> VoiceRes
         if state.bump("after_hours_record") >= MAX_EMPTY_RECORDINGS:
             return _end(env, state, say("afterhours_no_message", lang=lang))
         return _take(env, state, _response(), "message", say("afterhours_no_message", lang=lang))
-    _keep(env, state, "message", recording_url)
     state.visit("message_recorded")
+    _keep(env, state, "message", recording_url)
     return _hangup(_response(), say("afterhours_message_saved", lang=lang))
 
 
