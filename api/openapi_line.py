@@ -60,7 +60,7 @@ def _line_paths() -> dict[str, Any]:
             "get": _op(
                 "tasks",
                 TAG,
-                "Callback and message tasks, in queue order (at most 500)",
+                "Callback and message tasks, in queue order (at most 500); those left after hours carry not_before",
                 {"200": _ok("Tasks", _array(_task_schema()))},
                 errors=("BadField",),
                 parameters=[_query_enum("status", ["open", "done", "cancelled"], "open")],
@@ -106,6 +106,10 @@ def _queue_schema() -> JsonSchemaValue:
         "advisors": _map_of(_integer(), description="how many advisors are in each presence state"),
         "advisors_away": _array(away),
         "open_callback_tasks": _integer(),
+        "open_callback_tasks_before_opening": _integer(
+            description="of open_callback_tasks, those left after hours whose not_before (the next opening) is "
+            "still ahead: not work to be done yet"
+        ),
         "today": figures,
         "by_skill": _map_of(figures),
     }
@@ -153,6 +157,12 @@ def _task_schema() -> JsonSchemaValue:
             "skill": _string_or_null(),
             "priority_rank": _integer(),
             "queued_at": _time(),
+            "not_before": _string_or_null(
+                format="date-time",
+                description="left after hours: not to be worked before the desk's next opening (null: at once); "
+                "the list's order stays priority, then queued_at (when the caller called), so at the opening "
+                "the night's tasks come before the morning's of the same priority",
+            ),
             "created_at": _time(),
         }
     )

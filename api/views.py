@@ -194,6 +194,7 @@ def tasks():
                     "skill": t.skill,
                     "priority_rank": t.priority_rank,
                     "queued_at": t.queued_at.isoformat(),
+                    "not_before": t.not_before.isoformat() if t.not_before else None,
                     "created_at": t.created_at.isoformat(),
                 }
                 for t in rows

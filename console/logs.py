@@ -313,12 +313,15 @@ def _case_events(session: Session, case: Case, advisors: dict[int, str], tz: Zon
 
 
 def _callback_tasks(session: Session, case: Case, advisors: dict[int, str], tz: ZoneInfo) -> list[dict]:
-    """The case's callback tasks in queue order, callback numbers masked."""
+    """The case's callback tasks in queue order, callback numbers masked; one left after hours says
+    from when it is to be worked (its `not_before`, the desk's next opening)."""
     return [
         {
             "kind": t.kind,
             "status": t.status,
             "queued": local(t.queued_at, tz),
+            "not_before": f"after hours: from {local(t.not_before, tz, '%a %H:%M')}" if t.not_before else "",
+            "not_before_full": local(t.not_before, tz),
             "created": local(t.created_at, tz),
             "done": local(t.done_at, tz),
             "callback": mask(t.callback_e164) if t.callback_e164 else "",

@@ -322,9 +322,11 @@ def add_callback_task(
     priority_rank: int,
     queued_at: datetime,
     now: datetime,
+    not_before: datetime | None = None,
 ) -> CallbackTask:
     """A caller left the line with a message or a callback request: a task in the same place
-    (priority, first queue time), on the case when there is one, with a case-log entry."""
+    (priority, first queue time), on the case when there is one, with a case-log entry.
+    `not_before`: left after hours, the task is for the desk's next opening (None: at once)."""
     task = CallbackTask(
         kind=kind,
         status="open",
@@ -337,14 +339,16 @@ def add_callback_task(
         skill=skill,
         priority_rank=priority_rank,
         queued_at=queued_at,
+        not_before=not_before,
         created_at=now,
     )
     session.add(task)
     if case_pk is not None:
+        source = "after hours" if not_before is not None else "from the queue"
         detail = (
-            f"Voice message left from the queue: {recording_url}"
+            f"Voice message left {source}: {recording_url}"
             if kind == "message"
-            else f"Callback requested from the queue to {mask(callback_e164)}"
+            else f"Callback requested {source} to {mask(callback_e164)}"
         )
         session.add(
             CaseEvent(

@@ -62,6 +62,11 @@ def queue_metrics(
     per_skill = figures_by_skill(session, midnight, now)
     total = combine(per_skill.values())
     open_tasks = session.scalar(select(func.count()).select_from(CallbackTask).where(CallbackTask.status == "open"))
+    not_yet = session.scalar(
+        select(func.count())
+        .select_from(CallbackTask)
+        .where(CallbackTask.status == "open", CallbackTask.not_before > now)
+    )
     return {
         "now": now.isoformat(),
         "waiting": len(entries),
@@ -74,6 +79,7 @@ def queue_metrics(
             if views[a.pk].state == PresenceState.AWAY.value
         ],
         "open_callback_tasks": int(open_tasks or 0),
+        "open_callback_tasks_before_opening": int(not_yet or 0),  # left after hours, not_before still ahead
         "today": figures(total),
         "by_skill": {skill: figures(raw) for skill, raw in sorted(per_skill.items())},
     }

@@ -195,6 +195,28 @@ PROMPTS: dict[str, str] = {
     "fault_transfer": "Please hold while we transfer you.",
     "fault_outage_offer": "If your hosted site is down, press 8 to reach the on call engineer.",
     "fault_call_back": "Please try again in a few minutes, or submit a case online. Goodbye.",
+    # Issue #15 item 3: after hours, a message or a callback ({last4}: digits_spoken; {number_spoken}: a case).
+    "afterhours_options": (
+        "To leave a message for an advisor, press 1. To have an advisor call you back when we open, press 2."
+    ),
+    "afterhours_options_no_callback": "To leave a message for an advisor, press 1.",
+    "afterhours_repeat": "To hear these options again, press star.",
+    "afterhours_case": (
+        "If this is about an existing case, enter the case number followed by the pound key. "
+        "For a new issue, press pound."
+    ),
+    "afterhours_case_found": "Case {number_spoken}.",
+    "afterhours_new_issue": "We will take this as a new issue.",
+    "afterhours_record": "Please leave your message after the tone, then press pound.",
+    "afterhours_no_message": "We did not receive a message.",
+    "afterhours_message_saved": (
+        "Thank you. Your message has been saved, and an advisor will call you back after we open, "
+        "in the order you called. Goodbye."
+    ),
+    "afterhours_callback_saved": (
+        "Thank you. An advisor will call you back at the number ending in {last4} after we open, "
+        "in the order you called. Goodbye."
+    ),
 }
 
 

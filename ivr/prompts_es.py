@@ -2,4 +2,28 @@
 
 from __future__ import annotations
 
-PROMPTS_ES: dict[str, str] = {}
+PROMPTS_ES: dict[str, str] = {
+    # Issue #15 item 3: after hours, a message or a callback ({last4}: digits_spoken; {number_spoken}: a case).
+    "afterhours_options": (
+        "Para dejar un mensaje para un asesor, oprima 1. "
+        "Para que un asesor le devuelva la llamada cuando abramos, oprima 2."
+    ),
+    "afterhours_options_no_callback": "Para dejar un mensaje para un asesor, oprima 1.",
+    "afterhours_repeat": "Para escuchar estas opciones de nuevo, oprima asterisco.",
+    "afterhours_case": (
+        "Si se trata de un caso existente, marque el número de caso seguido de la tecla de numeral. "
+        "Para un problema nuevo, oprima numeral."
+    ),
+    "afterhours_case_found": "Caso {number_spoken}.",
+    "afterhours_new_issue": "Lo registraremos como un problema nuevo.",
+    "afterhours_record": "Por favor, deje su mensaje después del tono y luego oprima numeral.",
+    "afterhours_no_message": "No recibimos ningún mensaje.",
+    "afterhours_message_saved": (
+        "Gracias. Su mensaje ha sido guardado, y un asesor le devolverá la llamada cuando abramos, "
+        "en el orden en que llamó. Adiós."
+    ),
+    "afterhours_callback_saved": (
+        "Gracias. Un asesor le devolverá la llamada al número que termina en {last4} cuando abramos, "
+        "en el orden en que llamó. Adiós."
+    ),
+}

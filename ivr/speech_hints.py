@@ -13,7 +13,7 @@ HINT_MAX_ENTRIES = 500
 """Twilio's limits for `<Gather hints>` (error 13330): a comma-separated list of at most 500
 entries, each at most 100 characters, the words of a phrase separated by spaces."""
 
-HintKind = Literal["case_number", "contact_id", "menu", "yes_no", "reopen", "queue_choice", "followup"]
+HintKind = Literal["case_number", "contact_id", "menu", "yes_no", "reopen", "queue_choice", "after_hours", "followup"]
 """The kinds of answer a speech Gather asks for: `menu` is the main menu (a case number or an
 option), `reopen` a closed case's offer, `queue_choice` the choices while holding (a message, a
 callback, keep waiting), `followup` the follow-up call's (resolved, an advisor, keep it open)."""
@@ -64,6 +64,7 @@ _HINTS: Mapping[str, Mapping[HintKind, tuple[str, ...]]] = MappingProxyType(
             "yes_no": _YES_NO["en"],
             "reopen": ("reopen", "reopen it", "main menu", *_YES_NO["en"]),
             "queue_choice": ("message", "leave a message", "call back", "call me back", "keep my place", "wait"),
+            "after_hours": ("message", "leave a message", "call back", "call me back", "outage", "site down", "repeat"),
             "followup": ("resolved", "it's resolved", "advisor", "agent", "keep it open", "not resolved", "yes", "no"),
         },
         "es": {
@@ -82,6 +83,7 @@ _HINTS: Mapping[str, Mapping[HintKind, tuple[str, ...]]] = MappingProxyType(
             "yes_no": _YES_NO["es"],
             "reopen": ("reabrir", "menu principal", *_YES_NO["es"]),
             "queue_choice": ("mensaje", "dejar un mensaje", "devolver la llamada", "llamenme", "esperar"),
+            "after_hours": ("mensaje", "dejar un mensaje", "devolver la llamada", "llamenme", "sitio caido", "repetir"),
             "followup": ("resuelto", "asesor", "agente", "mantener abierto", "no resuelto", "si", "no"),
         },
     }

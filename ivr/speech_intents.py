@@ -21,6 +21,8 @@ class Intent(StrEnum):
     YES = "yes"
     NO = "no"
     REPEAT = "repeat"  # hear the options again (star)
+    MESSAGE = "message"  # leave a voice message for an advisor (after hours: 1)
+    CALLBACK = "callback"  # have an advisor call back (after hours: 2)
 
 
 SYNONYMS: Mapping[Intent, tuple[str, ...]] = MappingProxyType(
@@ -82,6 +84,27 @@ SYNONYMS: Mapping[Intent, tuple[str, ...]] = MappingProxyType(
         ),
         Intent.NO: ("no", "nope", "nah", "incorrect", "wrong", "not right", "negative", "incorrecto"),
         Intent.REPEAT: ("repeat", "again", "star", "options", "menu", "repetir", "otra vez"),
+        Intent.MESSAGE: (
+            "message",
+            "a message",
+            "leave a message",
+            "voice message",
+            "voicemail",
+            "mensaje",
+            "dejar un mensaje",
+            "mensaje de voz",
+        ),
+        Intent.CALLBACK: (
+            "callback",
+            "call back",
+            "call me back",
+            "call me",
+            "a call back",
+            "que me llamen",
+            "llamenme",
+            "devolver la llamada",
+            "me devuelvan la llamada",
+        ),
     }
 )
 """Intent -> the phrases (lower case, accents dropped, words separated by one space) that say it."""

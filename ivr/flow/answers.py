@@ -3,8 +3,8 @@ to read back, or nothing understood. Every stage that listens for speech asks `h
 decision lives in one place; keys pressed never come here (each stage reads them as it always has).
 
 A question (`Question`: the main menu, the contact ID, a read-back, the reopen offer, the choices
-on hold, the follow-up call's menu) has its own words for its keys ("agent" is 0 at the main menu,
-"outage" 8, "repeat" star), and may take a number (a case number, a contact ID). `heard` gives:
+on hold, the after-hours offer, the follow-up call's menu) has its own words for its keys ("agent"
+is 0 at the main menu, "outage" 8, "repeat" star), and may take a number (a case number, a contact ID). `heard` gives:
   * None: the caller did not speak (they pressed keys, or there was nothing): the keypad path;
   * `Heard(keys=...)`: the keys the words stand for, handled exactly as if pressed. A phrase of
     the question's table is its key; a spoken digit is that key ("eight" is 8, "one" is 1 even
@@ -117,6 +117,17 @@ QUEUE_CHOICE = Question(
                 "esperar",
                 "seguir esperando",
             ),
+        }
+    ),
+)
+AFTER_HOURS = Question(
+    "after_hours",
+    MappingProxyType(
+        {
+            "1": SYNONYMS[Intent.MESSAGE],
+            "2": SYNONYMS[Intent.CALLBACK],
+            "8": SYNONYMS[Intent.OUTAGE],
+            STAR: SYNONYMS[Intent.REPEAT],
         }
     ),
 )

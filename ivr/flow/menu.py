@@ -1,13 +1,15 @@
 """The main menu and business hours, as the caller hears them: the menu while open (a case number
 and '#', 8 for an outage, 0 for an advisor, * to repeat; or said: a spoken case number is read back
-first, `ivr.flow.answers`), the closed-hours or holiday message (with option 8 for hosted
-districts), and the goodbye when no usable answer comes."""
+first, `ivr.flow.answers`), the closed-hours or holiday message (then the after-hours offer,
+`ivr.flow.afterhours`, with option 8 for hosted districts), and the goodbye when no usable answer
+comes."""
 
 from __future__ import annotations
 
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr import actions
+from ivr.flow import afterhours
 from ivr.flow.answers import MAIN_MENU, heard
 from ivr.flow.connect import _route
 from ivr.flow.env import CallEnv, CallInput
@@ -36,34 +38,14 @@ def _main_menu(env: CallEnv, state: CallState, resp: VoiceResponse, *extra: str)
 def _closed(env: CallEnv, state: CallState, resp: VoiceResponse, status: OpenStatus, *extra: str) -> VoiceResponse:
     state.visit("closed")
     reason = closed_sentences(status, env.tables.calendar, state.language)
-    if state.hosted:
-        return _gather(
-            resp,
-            state,
-            "closed",
-            [
-                *extra,
-                *reason,
-                say("closed_outage_offer", lang=state.language),
-                say("submit_online", lang=state.language),
-            ],
-            num_digits=1,
-            timeout=7,
-        )
-    actions.update_call_log(env.session, state.sid, outcome="closed", path=list(state.path))
-    return _hangup(
-        resp, *extra, *reason, say("submit_online", lang=state.language), say("goodbye", lang=state.language)
-    )
+    return afterhours.offer(env, state, resp, [*extra, *reason])
 
 
 def closed_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
     digits = _keypad(inp.digits)
     if digits == "8" and state.hosted:
         return _outage(env, inp, state)
-    if not digits and not _no_input_again(env, state, "closed"):
-        return _main_menu(env, state, _response())
-    actions.update_call_log(env.session, state.sid, outcome="closed", path=list(state.path))
-    return _hangup(_response(), say("submit_online", lang=state.language), say("goodbye", lang=state.language))
+    return afterhours.closed_choice(env, inp, state)
 
 
 def menu_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:

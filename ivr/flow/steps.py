@@ -9,6 +9,7 @@ from collections.abc import Callable
 from twilio.twiml.voice_response import VoiceResponse
 
 from casestore.phones import caller_e164
+from ivr.flow import afterhours
 from ivr.flow.case import case_confirmed, reopen_entered
 from ivr.flow.connect import connect, dial_result, queue_menu, queue_message, queue_wait
 from ivr.flow.env import CallEnv, CallInput, StepResult
@@ -31,6 +32,8 @@ STATEFUL: dict[str, Step] = {
     "menu": menu_entered,
     "case-confirm": case_confirmed,  # a spoken case number read back
     "closed": closed_entered,
+    "after-hours-case": afterhours.case_entered,
+    "after-hours-message": afterhours.message_recorded,
     "reopen": reopen_entered,
     "dial-result": dial_result,
     "queue": queue_wait,
@@ -46,6 +49,8 @@ VERIFIED_ONLY = {
     "menu",
     "case-confirm",
     "closed",
+    "after-hours-case",
+    "after-hours-message",
     "reopen",
     "dial-result",
     "queue",

@@ -79,6 +79,10 @@ CALLS: dict[str, list[str]] = {
     "thanksgiving_not_hosted": ["--from", "(319) 555-0179", "--at", "2026-11-26 10:00"],
     # a weekday evening, not hosted: the hours and the next opening, from the calendar
     "after_hours": ["--from", "(319) 555-0179", "--at", "2026-12-02 19:00"],
+    # a weekday evening, not hosted: a message for an advisor on the caller's case (issue #15 item 3)
+    "after_hours_message": ["--from", "(319) 555-0179", "--at", "2026-12-02 19:00", "--keys", "1,240832#"],
+    # the same evening: a callback when the desk opens, for a new issue
+    "after_hours_callback": ["--from", "(319) 555-0179", "--at", "2026-12-02 19:00", "--keys", "2,#"],
     # the evening before Christmas Eve: two holidays skipped, the date said
     "before_christmas": ["--from", "(319) 555-0179", "--at", "2026-12-23 19:00"],
     # Saturday morning, hosted: closed, option 8 offered

@@ -8,6 +8,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ivr.flow.answers import (
+    AFTER_HOURS,
     CASE_NUMBER,
     CONTACT_ID_QUESTION,
     FOLLOWUP,
@@ -37,6 +38,7 @@ QUESTIONS = {
     "reopen": REOPEN,
     "queue": QUEUE_CHOICE,
     "followup": FOLLOWUP,
+    "after_hours": AFTER_HOURS,
 }
 
 CASES = [
@@ -103,6 +105,23 @@ CASES = [
     ("followup", "no", "0.9", Heard(keys="3")),
     ("followup", "advisor", "0.9", Heard(keys="2")),
     ("followup", "three", "0.9", Heard(keys="3")),
+    # The after-hours offer (1 a message, 2 a callback, 8 an outage, star again): its own words
+    # only, so "a message for an advisor" is a message, not the main menu's advisor.
+    ("after_hours", "message", "0.9", Heard(keys="1")),
+    ("after_hours", "I'd like to leave a message for an advisor", "0.9", Heard(keys="1")),
+    ("after_hours", "voicemail", "0.9", Heard(keys="1")),
+    ("after_hours", "one", "0.9", Heard(keys="1")),
+    ("after_hours", "have an advisor call me back please", "0.9", Heard(keys="2")),
+    ("after_hours", "call back", "0.9", Heard(keys="2")),
+    ("after_hours", "two", "0.9", Heard(keys="2")),
+    ("after_hours", "que me llamen", "0.9", Heard(keys="2")),
+    ("after_hours", "quiero dejar un mensaje para un asesor", "0.9", Heard(keys="1")),
+    ("after_hours", "our site is down", "0.9", Heard(keys="8")),
+    ("after_hours", "repeat", "0.9", Heard(keys="*")),
+    ("after_hours", "a message, or a callback", "0.9", Heard()),  # two of its choices: which?
+    ("after_hours", "an agent", "0.9", Heard()),  # not an option here
+    ("after_hours", "three", "0.9", Heard(keys="3")),  # the key 3: the stage says it is no option
+    ("after_hours", "message", "0.2", Heard()),
 ]
 
 
