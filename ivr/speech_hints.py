@@ -1,5 +1,5 @@
 """The `hints` attribute of a speech `<Gather>` for a kind of answer (case number, contact ID, a
-menu, yes or no), in English or Spanish, within Twilio's limits."""
+menu, yes or no, a product area, how urgent), in English or Spanish, within Twilio's limits."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ HINT_MAX_ENTRIES = 500
 """Twilio's limits for `<Gather hints>` (error 13330): a comma-separated list of at most 500
 entries, each at most 100 characters, the words of a phrase separated by spaces."""
 
-HintKind = Literal["case_number", "contact_id", "menu", "yes_no"]
+HintKind = Literal["case_number", "contact_id", "menu", "yes_no", "area", "urgency"]
 
 _DIGIT_WORDS = {
     "en": (
@@ -49,12 +49,44 @@ _HINTS: Mapping[str, Mapping[HintKind, tuple[str, ...]]] = MappingProxyType(
                 *_DIGIT_WORDS["en"][:11],
             ),
             "yes_no": ("yes", "no", "correct", "that's right", "wrong"),
+            # Issue #15 item 2: the product area and urgency of a new issue (ivr.speech_areas).
+            "area": (
+                "grade book",
+                "report cards",
+                "scheduling",
+                "master schedule",
+                "attendance",
+                "online registration",
+                "enrollment",
+                "point of sale",
+                "cafeteria",
+                "lunch",
+                "state reporting",
+                "not sure",
+                "repeat",
+                *_DIGIT_WORDS["en"][:9],
+            ),
+            "urgency": ("site down", "no one can work", "blocked", "time sensitive", "urgent", "not urgent", "no"),
         },
         "es": {
             "case_number": ("numero de caso", "mi numero de caso es", *_DIGIT_WORDS["es"]),
             "contact_id": ("numero de contacto", *_DIGIT_WORDS["es"]),
             "menu": ("agente", "representante", "operador", "sitio caido", "repetir", *_DIGIT_WORDS["es"]),
             "yes_no": ("si", "no", "correcto", "incorrecto"),
+            "area": (
+                "libro de calificaciones",
+                "calificaciones",
+                "horarios",
+                "asistencia",
+                "inscripcion en linea",
+                "punto de venta",
+                "cafeteria",
+                "informes estatales",
+                "no se",
+                "repetir",
+                *_DIGIT_WORDS["es"][:7],
+            ),
+            "urgency": ("sitio caido", "nadie puede trabajar", "bloqueado", "urgente", "no es urgente", "no"),
         },
     }
 )

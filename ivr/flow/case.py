@@ -1,6 +1,6 @@
-"""A case number typed at the menu, as the caller hears it: not found (a few tries, then an
-advisor), the read-back (number, status, release), a closed case's reopen offer within 60 days,
-then the owner or an advisor."""
+"""A case number typed at the menu, as the caller hears it: not found (a few tries, then the
+new-issue questions and an advisor), the read-back (number, status, release), a closed case's
+reopen offer within 60 days, then the owner or an advisor."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from casestore.models import Case
 from casestore.types import CaseStatus
 from ivr import actions
+from ivr.flow.area import ask_area
 from ivr.flow.connect import _route
 from ivr.flow.env import CallEnv, CallInput
 from ivr.flow.menu import MAX_CASE_TRIES, _main_menu
@@ -67,10 +68,8 @@ def _not_a_case(env: CallEnv, state: CallState, resp: VoiceResponse, why: str) -
     """An entry that finds no case of the district: back to the menu, and at the third an advisor."""
     state.visit("case_not_found")
     if state.bump("case") >= MAX_CASE_TRIES:
-        state.route = "general"
-        state.skill = None
-        # No "connecting" here: ringing the advisor says it (`connect._dial_advisor`).
-        return _route(env, state, resp, why)
+        # A new issue after all: its product area and urgency, then an advisor (`ivr.flow.area`).
+        return ask_area(env, state, resp, why)
     return _main_menu(env, state, resp, why)
 
 

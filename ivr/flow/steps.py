@@ -9,6 +9,7 @@ from collections.abc import Callable
 from twilio.twiml.voice_response import VoiceResponse
 
 from casestore.phones import caller_e164
+from ivr.flow.area import area_entered, urgency_entered
 from ivr.flow.case import reopen_entered
 from ivr.flow.connect import connect, dial_result, queue_menu, queue_message, queue_wait
 from ivr.flow.env import CallEnv, CallInput, StepResult
@@ -29,6 +30,8 @@ STATEFUL: dict[str, Step] = {
     "contact-id": contact_id_entered,
     "menu": menu_entered,
     "closed": closed_entered,
+    "area": area_entered,
+    "urgency": urgency_entered,
     "reopen": reopen_entered,
     "dial-result": dial_result,
     "queue": queue_wait,
@@ -43,6 +46,8 @@ STATELESS = {"whisper": whisper, "whisper-accept": whisper_accept, "status": cal
 VERIFIED_ONLY = {
     "menu",
     "closed",
+    "area",
+    "urgency",
     "reopen",
     "dial-result",
     "queue",
