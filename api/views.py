@@ -35,6 +35,7 @@ from auth.disclosure import phone_for
 from casestore import audit
 from casestore.models import Advisor, CallbackTask, Case, District, Incident, Page, StatusBanner
 from casestore.phones import mask
+from casestore.types import Priority
 from ivr import incidents as incident_ops
 from ivr import lifecycle, staffing
 from ivr.metrics import queue_metrics
@@ -168,6 +169,7 @@ def tasks():
                     "recording_url": t.recording_url,
                     "skill": t.skill,
                     "priority_rank": t.priority_rank,
+                    "priority": list(Priority)[t.priority_rank].value,
                     "queued_at": t.queued_at.isoformat(),
                     "created_at": t.created_at.isoformat(),
                 }

@@ -33,7 +33,9 @@ def _case_entered(env: CallEnv, state: CallState, resp: VoiceResponse, number: i
     state.case_number = case.number
     state.skill = case.product_area.value
     state.visit("case")
-    actions.update_call_log(env.session, state.sid, case_id=case.id, skill=state.skill, path=list(state.path))
+    actions.update_call_log(
+        env.session, state.sid, case_id=case.id, skill=state.skill, priority=case.priority.value, path=list(state.path)
+    )
     state.owner_pk = case.owner_id
     state.priority_rank = case.priority.rank
     state.response_due = (
