@@ -25,6 +25,7 @@ from api.openapi_parts import (
     _string_or_null,
     _time,
 )
+from casestore.types import Priority
 from ivr.staffing import CHOOSABLE
 
 TAG = "line"
@@ -156,6 +157,7 @@ def _task_schema() -> JsonSchemaValue:
             "recording_url": _string_or_null(),
             "skill": _string_or_null(),
             "priority_rank": _integer(),
+            "priority": _string(enum=[p.value for p in Priority], description="the priority the rank stands for"),
             "queued_at": _time(),
             "not_before": _string_or_null(
                 format="date-time",

@@ -36,6 +36,7 @@ from auth.disclosure import phone_for
 from casestore import audit
 from casestore.models import Advisor, CallbackTask, Case, District, Incident, Page, StatusBanner
 from casestore.phones import mask
+from casestore.types import Priority
 from ivr import incidents as incident_ops
 from ivr import lifecycle, staffing
 from ivr.metrics import queue_metrics
@@ -193,6 +194,7 @@ def tasks():
                     "recording_url": t.recording_url,
                     "skill": t.skill,
                     "priority_rank": t.priority_rank,
+                    "priority": list(Priority)[t.priority_rank].value,
                     "queued_at": t.queued_at.isoformat(),
                     "not_before": t.not_before.isoformat() if t.not_before else None,
                     "created_at": t.created_at.isoformat(),

@@ -314,7 +314,7 @@ def read_demo(path: Path) -> Demo:
 PATHS = {
     "a": "known number, PIN, case -> owner accepts",
     "b": "known number, PIN, case -> owner no answer, next accepts",
-    "c": "unknown number, contact ID, PIN, 0 -> advisor accepts",
+    "c": "unknown number, contact ID, PIN, 0 (area not sure, not urgent) -> advisor accepts",
     "d": "unknown number, wrong PIN x3 -> locked out",
 }
 PATHS_CLOSED = {  # the same callers when the line is closed: option 8 (hosted) -> on-call chain
@@ -323,6 +323,7 @@ PATHS_CLOSED = {  # the same callers when the line is closed: option 8 (hosted) 
     "c": "unknown number, contact ID, PIN, closed: 8 -> on-call accepts",
     "d": PATHS["d"],
 }
+NEW_ISSUE = {"area": "0", "urgency": "3"}  # not sure of the area, not urgent: a general call at medium
 MIX = {"a": 0.40, "b": 0.25, "c": 0.20, "d": 0.15}
 EXPECTED = {"a": "connected", "b": "connected", "c": "connected", "d": "locked out"}
 
@@ -541,6 +542,8 @@ def drive_call(tx: Transport, plan: Plan, locked_out_text: str) -> CallResult:
         if step == "closed":
             result.line = "closed"
             return "8" if asked[step] == 1 else None
+        if step in NEW_ISSUE:  # after 0: the product area and the urgency (ivr/flow/area.py)
+            return NEW_ISSUE[step] if asked[step] == 1 else None
         if step == "queue-menu":
             return ""  # on hold: this caller waits for their turn
         return None  # reopen offers and the like: this caller hangs up

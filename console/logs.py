@@ -35,7 +35,7 @@ from casestore.models import (
     IncidentEvent,
 )
 from casestore.phones import mask
-from casestore.types import ProductArea
+from casestore.types import Priority, ProductArea
 from console import bp, require
 from webhooks.cleaning import whole_number
 from webhooks.services import current_services
@@ -219,6 +219,7 @@ def _call_item(row, tz: ZoneInfo) -> dict:
         "district": district_name or "",
         "case": number,
         "skill": (log.skill or GENERAL).replace("_", " "),
+        "priority": log.priority or "",
         "outcome": log.outcome,
         "status": log.status or "",
         "duration": _seconds(log.duration_seconds),
@@ -327,6 +328,7 @@ def _callback_tasks(session: Session, case: Case, advisors: dict[int, str], tz: 
             "callback": mask(t.callback_e164) if t.callback_e164 else "",
             "recording": t.recording_url if (t.recording_url or "").startswith("https://") else "",
             "skill": (t.skill or GENERAL).replace("_", " "),
+            "priority": _priority_name(t.priority_rank),
             "advisor": advisors.get(t.advisor_id, "") if t.advisor_id else "",
         }
         for t in session.scalars(
@@ -335,6 +337,12 @@ def _callback_tasks(session: Session, case: Case, advisors: dict[int, str], tz: 
             .order_by(CallbackTask.queued_at, CallbackTask.id)
         )
     ]
+
+
+def _priority_name(rank: int) -> str:
+    """A task's `priority_rank` as its priority ("critical"), as the line ordered it."""
+    priorities = list(Priority)
+    return priorities[rank].value if 0 <= rank < len(priorities) else ""
 
 
 def _incident(session: Session, case: Case, tz: ZoneInfo) -> dict | None:

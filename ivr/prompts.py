@@ -217,6 +217,25 @@ PROMPTS: dict[str, str] = {
         "Thank you. An advisor will call you back at the number ending in {last4} after we open, "
         "in the order you called. Goodbye."
     ),
+    # Issue #15 item 2: a new issue's product area and urgency (ivr/flow/area.py), and the whisper
+    # of such a call ({area}: "attendance", "general"; {priority}: "critical", "high", "medium").
+    "area_menu": (
+        "Which product area is your issue about? "
+        "For grade book, press 1. For scheduling, press 2. For attendance, press 3. "
+        "For online registration, press 4. For point of sale, press 5. For state reporting, press 6. "
+        "If you are not sure, press 0. You can also say the area. "
+        "To hear these options again, press star."
+    ),
+    "urgency_menu": (
+        "If your site is down or no one can work, press 1. "
+        "If a time-sensitive task is blocked, such as a state report or report cards due today, press 2. "
+        "Otherwise, press 3."
+    ),
+    "urgency_outage_offer": (
+        "If it is your hosted site that is down, press 8 now to reach the on call engineer, at any hour. "
+        "Otherwise, please stay on the line for an advisor."
+    ),
+    "whisper_new_issue": "Support call from {district}, {area}, {priority} priority. Press 1 to accept.",
 }
 
 

@@ -1,6 +1,7 @@
 """The `hints` attribute of a speech `<Gather>` for a kind of answer (case number, contact ID, the
-main menu, yes or no, and each menu's own words), in English or Spanish, within Twilio's limits.
-What the words then mean is `ivr.flow.answers`."""
+main menu, yes or no, a product area, how urgent, and each menu's own words), in English or Spanish,
+within Twilio's limits. What the words then mean is `ivr.flow.answers` (`ivr.speech_areas` for the
+area and urgency)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,22 @@ HINT_MAX_ENTRIES = 500
 """Twilio's limits for `<Gather hints>` (error 13330): a comma-separated list of at most 500
 entries, each at most 100 characters, the words of a phrase separated by spaces."""
 
-HintKind = Literal["case_number", "contact_id", "menu", "yes_no", "reopen", "queue_choice", "after_hours", "followup"]
+HintKind = Literal[
+    "case_number",
+    "contact_id",
+    "menu",
+    "yes_no",
+    "reopen",
+    "queue_choice",
+    "after_hours",
+    "followup",
+    "area",
+    "urgency",
+]
 """The kinds of answer a speech Gather asks for: `menu` is the main menu (a case number or an
 option), `reopen` a closed case's offer, `queue_choice` the choices while holding (a message, a
-callback, keep waiting), `followup` the follow-up call's (resolved, an advisor, keep it open)."""
+callback, keep waiting), `after_hours` the after-hours offer, `area` and `urgency` a new issue's
+questions, `followup` the follow-up call's (resolved, an advisor, keep it open)."""
 
 DIGIT_SEQUENCE = "$OOV_CLASS_DIGIT_SEQUENCE"
 """The recogniser's class token for a run of digits (Twilio passes class tokens in `hints`)."""
@@ -66,6 +79,23 @@ _HINTS: Mapping[str, Mapping[HintKind, tuple[str, ...]]] = MappingProxyType(
             "queue_choice": ("message", "leave a message", "call back", "call me back", "keep my place", "wait"),
             "after_hours": ("message", "leave a message", "call back", "call me back", "outage", "site down", "repeat"),
             "followup": ("resolved", "it's resolved", "advisor", "agent", "keep it open", "not resolved", "yes", "no"),
+            "area": (
+                "grade book",
+                "report cards",
+                "scheduling",
+                "master schedule",
+                "attendance",
+                "online registration",
+                "enrollment",
+                "point of sale",
+                "cafeteria",
+                "lunch",
+                "state reporting",
+                "not sure",
+                "repeat",
+                *_DIGIT_WORDS["en"][:9],
+            ),
+            "urgency": ("site down", "no one can work", "blocked", "time sensitive", "urgent", "not urgent", "no"),
         },
         "es": {
             "case_number": ("numero de caso", "mi numero de caso es", *_DIGIT_WORDS["es"]),
@@ -85,6 +115,20 @@ _HINTS: Mapping[str, Mapping[HintKind, tuple[str, ...]]] = MappingProxyType(
             "queue_choice": ("mensaje", "dejar un mensaje", "devolver la llamada", "llamenme", "esperar"),
             "after_hours": ("mensaje", "dejar un mensaje", "devolver la llamada", "llamenme", "sitio caido", "repetir"),
             "followup": ("resuelto", "asesor", "agente", "mantener abierto", "no resuelto", "si", "no"),
+            "area": (
+                "libro de calificaciones",
+                "calificaciones",
+                "horarios",
+                "asistencia",
+                "inscripcion en linea",
+                "punto de venta",
+                "cafeteria",
+                "informes estatales",
+                "no se",
+                "repetir",
+                *_DIGIT_WORDS["es"][:7],
+            ),
+            "urgency": ("sitio caido", "nadie puede trabajar", "bloqueado", "urgente", "no es urgente", "no"),
         },
     }
 )

@@ -196,7 +196,13 @@ class Caller:
     def arrive(self) -> ET.Element | None:
         root = self.post("/voice/incoming", dict(self.base, CallStatus="ringing"))
         root = self.key_in(root, "pin", self.storm.pin)
-        return self.key_in(root, "menu", "0")  # 0: the next available advisor
+        return self.new_issue(self.key_in(root, "menu", "0"))  # 0: the next available advisor
+
+    def new_issue(self, root: ET.Element | None) -> ET.Element | None:
+        """After 0, the product area and the urgency (ivr/flow/area.py): not sure, not urgent."""
+        if root is None or restart_target(root) is not None:
+            return root
+        return self.key_in(self.key_in(root, "area", "0"), "urgency", "3")
 
     def key_in(self, root: ET.Element | None, step: str, digits: str) -> ET.Element | None:
         if root is None or restart_target(root) is not None:
@@ -242,7 +248,7 @@ class Caller:
         self.drop_redirects("while sent back to the greeting")
         root = self.post(target, self.base)
         root = self.key_in(root, "pin", self.storm.pin)
-        return self.key_in(root, "menu", "0")
+        return self.new_issue(self.key_in(root, "menu", "0"))
 
     def leave_message(self, root: ET.Element) -> ET.Element | None:
         """No advisor could be reached and the service offers to record a message (degraded

@@ -160,6 +160,16 @@ FOLLOWUP = Question(
 )
 
 
+def sure_enough(raw_confidence: str | None) -> bool:
+    """Whether speech with Twilio's `Confidence` `raw_confidence` may be acted on: at or above
+    `CONFIDENCE_FLOOR`, or no Confidence at all (Twilio does not promise the field); a value that is
+    not a number in [0, 1] is not sure. Every stage that listens asks this, and only this."""
+    if not isinstance(raw_confidence, str) or not raw_confidence.strip():
+        return True
+    value = confidence(raw_confidence)
+    return value is not None and value >= CONFIDENCE_FLOOR
+
+
 def heard(inp: CallInput, question: Question) -> Heard | None:
     """What the caller's speech in this request answers to `question`; None when they did not
     speak (keys pressed, or nothing: the stage's keypad path)."""
@@ -173,10 +183,8 @@ def hear(speech: str | None, raw_confidence: str | None, question: Question) -> 
     defined answer, never an exception."""
     if not isinstance(speech, str) or not speech.strip():
         return None
-    if isinstance(raw_confidence, str) and raw_confidence.strip():
-        value = confidence(raw_confidence)
-        if value is None or value < CONFIDENCE_FLOOR:
-            return Heard()
+    if not sure_enough(raw_confidence):
+        return Heard()
     if normalize(speech) in (["oh"], ["o"]):  # a sound, not a zero
         return Heard()
     choice = phrase_choice(speech, question.words)

@@ -1,6 +1,7 @@
 """A case number typed or said at the menu, as the caller hears it: a spoken one confirmed first
-(a no counts as a try), not found (a few tries, then an advisor), the read-back (number, status,
-release), a closed case's reopen offer within 60 days (1 or yes), then the owner or an advisor."""
+(a no counts as a try), not found (a few tries, then the new-issue questions and an advisor), the
+read-back (number, status, release), a closed case's reopen offer within 60 days (1 or yes), then
+the owner or an advisor."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from casestore.models import Case
 from casestore.types import CaseStatus
 from ivr import actions
 from ivr.flow.answers import REOPEN, heard, readback_answer
+from ivr.flow.area import ask_area
 from ivr.flow.connect import _route
 from ivr.flow.env import CallEnv, CallInput
 from ivr.flow.menu import MAX_CASE_TRIES, _main_menu
@@ -33,7 +35,9 @@ def _case_entered(env: CallEnv, state: CallState, resp: VoiceResponse, number: i
     state.case_number = case.number
     state.skill = case.product_area.value
     state.visit("case")
-    actions.update_call_log(env.session, state.sid, case_id=case.id, skill=state.skill, path=list(state.path))
+    actions.update_call_log(
+        env.session, state.sid, case_id=case.id, skill=state.skill, priority=case.priority.value, path=list(state.path)
+    )
     state.owner_pk = case.owner_id
     state.priority_rank = case.priority.rank
     state.response_due = (
@@ -71,10 +75,8 @@ def _not_a_case(
     back to the menu, and at the third an advisor."""
     state.visit(visit)
     if state.bump("case") >= MAX_CASE_TRIES:
-        state.route = "general"
-        state.skill = None
-        # No "connecting" here: ringing the advisor says it (`connect._dial_advisor`).
-        return _route(env, state, resp, *why)
+        # A new issue after all: its product area and urgency, then an advisor (`ivr.flow.area`).
+        return ask_area(env, state, resp, *why)
     return _main_menu(env, state, resp, *why)
 
 

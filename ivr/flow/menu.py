@@ -11,7 +11,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from ivr import actions
 from ivr.flow import afterhours
 from ivr.flow.answers import MAIN_MENU, heard
-from ivr.flow.connect import _route
+from ivr.flow.area import ask_area, general_advisor
 from ivr.flow.env import CallEnv, CallInput
 from ivr.flow.outage import _outage
 from ivr.flow.shared import _no_input_again
@@ -90,11 +90,9 @@ def _not_understood(env: CallEnv, state: CallState, resp: VoiceResponse, key: st
 
 
 def _to_advisor(env: CallEnv, state: CallState, resp: VoiceResponse, *extra: str) -> VoiceResponse:
-    """The next available advisor, for a new issue (0 at the menu)."""
-    state.skill = None
-    state.case_pk = None
-    state.route = "general"
-    return _route(env, state, resp, *extra)
+    """The next available advisor, for a new issue (0 at the menu): its product area and urgency
+    first (`ivr.flow.area`), which pick the advisor's skill and the place in line."""
+    return ask_area(env, state, resp, *extra)
 
 
 def _silent_caller(env: CallEnv, state: CallState, resp: VoiceResponse) -> VoiceResponse:
@@ -102,7 +100,7 @@ def _silent_caller(env: CallEnv, state: CallState, resp: VoiceResponse) -> Voice
     message (the desk may have closed while the menu was playing)."""
     status = status_at(env.now, env.tables.calendar)
     if status.open:
-        return _to_advisor(env, state, resp, say("no_input", lang=state.language))
+        return general_advisor(env, state, resp, say("no_input", lang=state.language))  # no more questions
     return _closed(env, state, resp, status, say("no_input", lang=state.language))
 
 

@@ -10,6 +10,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from casestore.phones import caller_e164
 from ivr.flow import afterhours
+from ivr.flow.area import area_entered, urgency_entered
 from ivr.flow.case import case_confirmed, reopen_entered
 from ivr.flow.connect import connect, dial_result, queue_menu, queue_message, queue_wait
 from ivr.flow.env import CallEnv, CallInput, StepResult
@@ -34,6 +35,8 @@ STATEFUL: dict[str, Step] = {
     "closed": closed_entered,
     "after-hours-case": afterhours.case_entered,
     "after-hours-message": afterhours.message_recorded,
+    "area": area_entered,
+    "urgency": urgency_entered,
     "reopen": reopen_entered,
     "dial-result": dial_result,
     "queue": queue_wait,
@@ -51,6 +54,8 @@ VERIFIED_ONLY = {
     "closed",
     "after-hours-case",
     "after-hours-message",
+    "area",
+    "urgency",
     "reopen",
     "dial-result",
     "queue",

@@ -1,5 +1,6 @@
 """The callee's leg, as the advisor or engineer who answered hears it before the caller is
-bridged: who is calling and about what, press 1 to accept. Accepting marks the attempt (and an
+bridged: who is calling and about what (a case, an outage, or a new issue's product area and
+priority), press 1 to accept. Accepting marks the attempt (and an
 engineer's acceptance acknowledges the outage); declining frees the advisor at once."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 from twilio.twiml.voice_response import VoiceResponse
 
 from casestore.models import Engineer, Incident
+from casestore.types import Priority, ProductArea
 from ivr import holds, incidents, paging, staffing
 from ivr.flow.env import CallEnv, CallInput
 from ivr.flow.shared import _autopause_reason, _quiet
@@ -39,6 +41,14 @@ def whisper(env: CallEnv, inp: CallInput, state: CallState | None) -> VoiceRespo
             district=parent_state.district_name,
             number_spoken=digits_spoken(parent_state.case_number),
         )
+    elif parent_state.priority_rank is not None:  # a new issue: its area and priority (`ivr.flow.area`)
+        text = say(
+            "whisper_new_issue",
+            lang="en",
+            district=parent_state.district_name,
+            area=_area_spoken(parent_state.skill),
+            priority=_priority_spoken(parent_state.priority_rank),
+        )
     else:
         text = say("whisper_general", lang="en", district=parent_state.district_name)
     gather = resp.gather(
@@ -52,6 +62,17 @@ def whisper(env: CallEnv, inp: CallInput, state: CallState | None) -> VoiceRespo
     )
     _say(gather, text)
     return _hangup(resp, say("whisper_declined", lang="en"))
+
+
+def _area_spoken(skill: str | None) -> str:
+    """A new issue's product area as the advisor hears it ("point of sale"); "general" for none."""
+    areas = {area.value: area.spoken for area in ProductArea}
+    return areas.get(skill or "", "general")
+
+
+def _priority_spoken(rank: int) -> str:
+    priorities = list(Priority)
+    return priorities[rank].value if 0 <= rank < len(priorities) else Priority.MEDIUM.value
 
 
 def whisper_accept(env: CallEnv, inp: CallInput, state: CallState | None) -> VoiceResponse:

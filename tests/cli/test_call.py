@@ -83,7 +83,7 @@ def test_interactive_call(tmp_path, monkeypatch):
     result = CliRunner().invoke(
         main,
         ["--dev", "call", "--from", "+16515550111", "--at", "2026-11-24 10:00", "-i"],
-        input="0\naccept\n",  # the PIN prompt is answered by the dry run
+        input="0\n0\n3\naccept\n",  # the PIN prompt is answered by the dry run; 0, area not sure, not urgent
     )
     assert result.exit_code == 0, result.output
     assert "Thank you, Omar" in result.output

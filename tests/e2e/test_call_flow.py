@@ -166,7 +166,7 @@ def test_menu_no_input_reprompts_twice_then_an_advisor(sim, world: World):
 
 
 def test_press_zero_reaches_an_advisor(sim, world: World):
-    t = sim.call(World.DANA_PHONE, keys=["4821#", "0"], dial=["accept"])
+    t = sim.call(World.DANA_PHONE, keys=["4821#", "0", "0", "3"], dial=["accept"])
     assert t.connected_to == "+16125550101"
 
 

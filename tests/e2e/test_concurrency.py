@@ -159,7 +159,9 @@ def test_200_callers_50_advisors_two_workers(shared_db, tmp_path):
         def arrive(self) -> None:
             root = post("/voice/incoming", self.base)
             root = post(root.find("Gather").get("action"), dict(self.base, Digits="4821"))
-            self.take(post(root.find("Gather").get("action"), dict(self.base, Digits="0")))
+            for digits in ("0", "0"):  # a new issue, area not sure (ivr.flow.area)
+                root = post(root.find("Gather").get("action"), dict(self.base, Digits=digits))
+            self.take(post(root.find("Gather").get("action"), dict(self.base, Digits="3")))  # not urgent
 
         def take(self, root: ET.Element) -> None:
             self.root = root

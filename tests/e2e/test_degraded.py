@@ -398,7 +398,7 @@ def _said(body: str) -> str:
 def test_with_redis_down_silence_at_the_beep_leaves_a_callback_task_not_the_apology(degraded, world, session):
     """Press 0, three no-answers, then nothing said at the beep: there is no line to go back to,
     so the caller gets a callback (a task in the database) and is told so."""
-    t = degraded.call(World.DANA_PHONE, keys=["4821#", "0"], dial=["no-answer"] * 3, record=None)
+    t = degraded.call(World.DANA_PHONE, keys=["4821#", "0", "0", "3"], dial=["no-answer"] * 3, record=None)
     assert t.said("leave your message")
     assert not t.said("trouble with our phone system")
     assert t.said("call you back at the number ending in 0 1 3 4")
@@ -408,7 +408,7 @@ def test_with_redis_down_silence_at_the_beep_leaves_a_callback_task_not_the_apol
 
 
 def test_with_redis_down_a_message_at_the_beep_is_saved(degraded, world, session):
-    t = degraded.call(World.DANA_PHONE, keys=["4821#", "0"], dial=["no-answer"] * 3)
+    t = degraded.call(World.DANA_PHONE, keys=["4821#", "0", "0", "3"], dial=["no-answer"] * 3)
     assert t.said("Your message has been saved") and not t.said("trouble with our phone system")
     task = session.scalars(select(CallbackTask)).one()
     assert task.kind == "message" and task.recording_url.startswith("https://api.twilio.com/recordings/")
@@ -425,7 +425,7 @@ def test_with_redis_down_the_queue_choices_work_in_degraded_mode(degraded, world
     """A hold prompt's choices answered while Redis is unreachable (the caller pressed 1 on hold
     just as it went away): a callback is recorded in the database, and 'keep my place' gives the
     degraded path instead of the line."""
-    action, base = _record_prompt(degraded, ["4821", "0"])
+    action, base = _record_prompt(degraded, ["4821", "0", "0", "3"])
     n = action.split("n=")[1].split("&")[0]
     body = degraded.post(f"/voice/queue-menu?n={n}&stage=choose", dict(base, Digits=digits))
     assert "trouble with our phone system" not in _said(body) and said in _said(body)
@@ -456,7 +456,7 @@ def test_redis_lost_between_two_reads_of_a_hold_round_hunts_instead_of_the_apolo
         return get(self, sid)
 
     monkeypatch.setattr(connect.Offers, "get", lost_after_joining)
-    t = sim.call(World.DANA_PHONE, keys=["4821#", "0"], dial=["accept"])
+    t = sim.call(World.DANA_PHONE, keys=["4821#", "0", "0", "3"], dial=["accept"])
     assert t.said("You are number 1 in line")
     assert len(reads) == 2 and not t.said("trouble with our phone system")
     assert t.connected_to is not None

@@ -36,16 +36,16 @@ CALLS: dict[str, list[str]] = {
     ],
     # a wrong PIN, three times: locked out
     "wrong_pin": ["--from", "(612) 555-0134", "--at", "2026-11-24 10:00", "--wrong-pin", "--keys", ",,"],
-    # 0: the next available advisor for a new issue
-    "press_0": ["--from", "(612) 555-0134", "--at", "2026-11-24 10:00", "--keys", "0", "--dial", "accept"],
-    # an unknown case number three times, then an advisor
+    # 0: a new issue: its area (3 attendance) and urgency (2 time-sensitive), then the next available advisor
+    "press_0": ["--from", "(612) 555-0134", "--at", "2026-11-24 10:00", "--keys", "0,3,2", "--dial", "accept"],
+    # an unknown case number three times, then the new-issue questions (0 not sure, 3 otherwise), an advisor
     "unknown_case_three_times": [
         "--from",
         "(612) 555-0134",
         "--at",
         "2026-11-24 10:00",
         "--keys",
-        "99999#,99998#,99997#",
+        "99999#,99998#,99997#,0,3",
         "--dial",
         "accept",
     ],
@@ -56,12 +56,12 @@ CALLS: dict[str, list[str]] = {
         "--at",
         "2026-11-24 10:00",
         "--keys",
-        "104233#,0",
+        "104233#,0,0,3",
         "--dial",
         "accept",
     ],
     # a withheld number
-    "anonymous": ["--from", "Anonymous", "--at", "2026-11-24 10:00", "--keys", "583324#,0", "--dial", "accept"],
+    "anonymous": ["--from", "Anonymous", "--at", "2026-11-24 10:00", "--keys", "583324#,0,0,3", "--dial", "accept"],
     # option 8 at night for a hosted district: the on-call engineer
     "outage_at_night": ["--from", "(612) 555-0134", "--at", "2026-11-24 22:30", "--keys", "8", "--dial", "accept"],
     # option 8 on Thanksgiving: on-call hosting support is there on holidays
@@ -88,7 +88,7 @@ CALLS: dict[str, list[str]] = {
     # Saturday morning, hosted: closed, option 8 offered
     "saturday_hosted": ["--from", "(612) 555-0134", "--at", "2026-11-28 09:00", "--keys", ""],
     # the first minute after the spring DST change (Monday 2026-03-09, 06:00 CDT): open
-    "dst_monday_open": ["--from", "(612) 555-0134", "--at", "2026-03-09 06:00", "--keys", "0", "--dial", "accept"],
+    "dst_monday_open": ["--from", "(612) 555-0134", "--at", "2026-03-09 06:00", "--keys", "0,0,3", "--dial", "accept"],
     # a minute before opening on that Monday: closed
     "dst_monday_before_open": ["--from", "(319) 555-0179", "--at", "2026-03-09 05:59"],
     # a closed case of the district, in its reopen window or not
@@ -126,7 +126,7 @@ CALLS: dict[str, list[str]] = {
         "--at",
         "2026-11-24 10:00",
         "--keys",
-        "0",
+        "0,0,3",
         "--dial",
         "no-answer,no-answer,no-answer,no-answer",
     ],

@@ -28,14 +28,14 @@ def test_closed_on_thanksgiving_names_it_and_skips_the_day_after(sim, world: Wor
 
 
 def test_third_unknown_case_says_connecting_once(sim, world: World):
-    t = sim.call(World.DANA_PHONE, keys=["4821#", "99999#", "99998#", "99997#"], dial=["accept"])
+    t = sim.call(World.DANA_PHONE, keys=["4821#", "99999#", "99998#", "99997#", "0", "3"], dial=["accept"])
     assert _count(t, "could not find that case number") == 3
     assert _count(t, "Connecting you to the next available advisor") == 1
     assert t.connected_to is not None
 
 
 def test_the_next_advisor_after_a_miss_is_another_advisor_not_the_same_sentence(sim, world: World):
-    t = sim.call(World.DANA_PHONE, keys=["4821#", "0"], dial=["no-answer", "no-answer", "accept"])
+    t = sim.call(World.DANA_PHONE, keys=["4821#", "0", "0", "3"], dial=["no-answer", "no-answer", "accept"])
     assert len(t.dialled) == 3 and t.connected_to == t.dialled[-1]
     assert _count(t, "Connecting you to the next available advisor") == 1
     assert _count(t, "That advisor is not available") == 2
@@ -87,7 +87,7 @@ def test_long_digit_entry_is_not_a_case_number(sim, world: World):
 
 
 def test_long_entries_count_as_case_number_tries(sim, world: World):
-    t = sim.call(World.DANA_PHONE, keys=["4821#", "1" * 39 + "#", "99999#", "1" * 12 + "#"], dial=["accept"])
+    t = sim.call(World.DANA_PHONE, keys=["4821#", "1" * 39 + "#", "99999#", "1" * 12 + "#", "0", "3"], dial=["accept"])
     assert _count(t, "not a case number") == 2 and _count(t, "could not find that case number") == 1
     assert _count(t, "Connecting you to the next available advisor") == 1
     assert t.connected_to == "+16125550101"

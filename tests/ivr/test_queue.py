@@ -93,6 +93,13 @@ class Leg:
         root = self.post("/voice/incoming")
         return self.post(self.action(root), Digits=pin)
 
+    def new_issue(self, pin: str = "4821", area: str = "0", urgency: str = "3") -> ET.Element:
+        """0 at the menu, then the product area and urgency (by default not sure and not urgent: a
+        general call at medium priority, `ivr.flow.area`)."""
+        root = self.post(self.action(self.verified_menu(pin)), Digits="0")
+        root = self.post(self.action(root), Digits=area)
+        return self.post(self.action(root), Digits=urgency)
+
     def enter_case(self, number: str, pin: str = "4821") -> ET.Element:
         menu = self.verified_menu(pin)
         return self.post(self.action(menu), Digits=number)
@@ -207,13 +214,13 @@ def test_an_advisor_coming_free_is_given_to_the_right_waiting_caller(sim, world,
     assert _dialled(root) == "+16125550102"
     # Three more callers queue: general (medium), case 240117 (high), general (medium).
     a = Leg(sim, telephony, World.DANA_PHONE)
-    ra = a.post(a.action(a.verified_menu("4821")), Digits="0")
+    ra = a.new_issue()
     clock.advance(seconds=5)
     b = Leg(sim, telephony, World.DANA_PHONE)
     rb = b.enter_case("240117")
     clock.advance(seconds=5)
     c = Leg(sim, telephony, World.DANA_PHONE)
-    rc = c.post(c.action(c.verified_menu("4821")), Digits="0")
+    rc = c.new_issue()
     for waiting in (ra, rb, rc):
         assert _dialled(waiting) is None and waiting.find("Redirect") is not None
     assert "number 1 in line" in b.text(rb)  # high priority goes ahead of the general calls
@@ -254,10 +261,10 @@ def test_a_failed_redirect_frees_the_advisor_and_keeps_the_place(sim, world, pre
 
     _only(presence, clock, world)
     a = Leg(sim, telephony, World.DANA_PHONE)
-    a.post(a.action(a.verified_menu("4821")), Digits="0")
+    a.new_issue()
     clock.advance(seconds=3)
     b = Leg(sim, telephony, World.DANA_PHONE)
-    b.post(b.action(b.verified_menu("4821")), Digits="0")
+    b.new_issue()
     telephony.fail_next(CallNotInProgress("gone", code=21220, status=400))
     presence.set_state(world.lena.id, "available", clock())
     assert _pass_dispatcher(sim) == 1  # A's call had ended: A leaves, B gets Lena
@@ -268,7 +275,7 @@ def test_a_failed_redirect_frees_the_advisor_and_keeps_the_place(sim, world, pre
 def test_waiting_callers_own_hold_round_takes_an_overdue_offer(sim, world, presence, clock, telephony):
     _only(presence, clock, world)
     a = Leg(sim, telephony, World.DANA_PHONE)
-    root = a.post(a.action(a.verified_menu("4821")), Digits="0")
+    root = a.new_issue()
     presence.set_state(world.lena.id, "available", clock())
     assert _pass_dispatcher(sim) == 1
     clock.advance(seconds=20)  # the redirect never came
@@ -293,7 +300,7 @@ def test_press_1_then_record_a_message_leaves_a_task_in_the_callers_place(sim, w
 
 def test_press_1_then_2_asks_for_a_callback_to_the_calling_number(sim, world, presence, clock, session):
     _only(presence, clock, world)
-    t = sim.call(World.DANA_PHONE, keys=["4821#", "0", "hold:1", "2"], dial=[])
+    t = sim.call(World.DANA_PHONE, keys=["4821#", "0", "0", "3", "hold:1", "2"], dial=[])
     assert t.said("call you back at the number ending in 0 1 3 4")
     session.expire_all()
     task = session.scalars(select(CallbackTask)).one()
@@ -302,7 +309,7 @@ def test_press_1_then_2_asks_for_a_callback_to_the_calling_number(sim, world, pr
 
 def test_star_keeps_the_place(sim, world, presence, clock):
     _only(presence, clock, world)
-    t = sim.call(World.DANA_PHONE, keys=["4821#", "0", "hold:1", "*"], dial=[])
+    t = sim.call(World.DANA_PHONE, keys=["4821#", "0", "0", "3", "hold:1", "*"], dial=[])
     assert t.said("You are still in line")
 
 
@@ -326,7 +333,7 @@ def test_status_callbacks_in_any_order_never_leave_an_advisor_stuck(sim, world, 
 def test_an_advisor_deleted_while_reserved_is_let_go(sim, world, presence, clock, session, telephony):
     _only(presence, clock, world)
     a = Leg(sim, telephony, World.DANA_PHONE)
-    root = a.post(a.action(a.verified_menu("4821")), Digits="0")
+    root = a.new_issue()
     presence.set_state(world.lena.id, "available", clock())
     presence.set_state(world.marcus.id, "available", clock())
     assert _pass_dispatcher(sim) == 1
@@ -398,8 +405,8 @@ def test_queue_figures_from_the_call_log(api_client, api_auth, sim, world, prese
     sim.call(World.DANA_PHONE, keys=["4821#", "240117#"], dial=["accept"])  # answered at once
     _only(presence, clock, world)
     sim.hold_rounds = 1
-    sim.call(World.DANA_PHONE, keys=["4821#", "0"], dial=[])  # queued, then hung up: abandoned
-    sim.call(World.DANA_PHONE, keys=["4821#", "0", "hold:1", "2"], dial=[])  # callback: excluded
+    sim.call(World.DANA_PHONE, keys=["4821#", "0", "0", "3"], dial=[])  # queued, then hung up: abandoned
+    sim.call(World.DANA_PHONE, keys=["4821#", "0", "0", "3", "hold:1", "2"], dial=[])  # callback: excluded
     data = api_client.get("/api/queue", headers=auth).get_json()
     today = data["today"]
     assert today["answered"] == 1 and today["abandoned"] == 1 and today["left_message_or_callback"] == 1
@@ -455,7 +462,7 @@ def test_a_caller_being_put_through_is_not_offered_a_second_advisor(sim, world, 
 
     _only(presence, clock, world)
     a = Leg(sim, telephony, World.DANA_PHONE)
-    a.post(a.action(a.verified_menu("4821")), Digits="0")
+    a.new_issue()
     presence.set_state(world.lena.id, "available", clock())
     assert _pass_dispatcher(sim) == 1
     (update,) = telephony.updates
@@ -472,7 +479,7 @@ def test_a_caller_being_put_through_is_not_offered_a_second_advisor(sim, world, 
 def test_a_caller_back_in_line_after_a_miss_can_be_offered_again(sim, world, presence, clock, telephony):
     _only(presence, clock, world)
     a = Leg(sim, telephony, World.DANA_PHONE)
-    a.post(a.action(a.verified_menu("4821")), Digits="0")
+    a.new_issue()
     presence.set_state(world.lena.id, "available", clock())
     assert _pass_dispatcher(sim) == 1
     connected = a.post(telephony.updates[0].url)
@@ -490,7 +497,7 @@ def test_the_hold_prompt_counts_what_the_busy_advisors_calls_have_run(sim, world
     started = clock() - timedelta(minutes=4)
     for n, advisor in enumerate((world.priya, world.marcus, world.lena)):
         assert presence.reserve([], skill=None, call_sid=f"CA-busy-{n}", now=started, owner_pk=advisor.id)
-    t = sim.call(World.DANA_PHONE, keys=["4821#", "0"], dial=[])
+    t = sim.call(World.DANA_PHONE, keys=["4821#", "0", "0", "3"], dial=[])
     assert t.said("You are number 1 in line. The expected wait is about 1 minute.")  # was "2 minutes"
     assert t.dialled == []
 
@@ -499,8 +506,7 @@ def test_a_caller_leaving_the_line_for_an_advisor_is_a_departure(sim, world, pre
     _only(presence, clock, world, world.priya)
     assert presence.reserve([], skill=None, call_sid="CA-other", now=clock(), owner_pk=world.priya.id)
     leg = Leg(sim, telephony, World.DANA_PHONE)
-    menu = leg.verified_menu("4821")
-    root = leg.post(leg.action(menu), Digits="0")
+    root = leg.new_issue()
     assert _dialled(root) is None and "number 1 in line" in leg.text(root)
     assert CallQueue(redis_client).departures(None, clock()) == ()
     clock.advance(seconds=30)
