@@ -83,8 +83,10 @@ def test_no_to_the_read_back_asks_again(sim, world: World):
 
 def test_three_noes_count_as_case_tries_and_reach_an_advisor(sim, world: World):
     spoken = ["say:two four oh one one eight", "say:no"] * 3
-    t = sim.call(World.DANA_PHONE, keys=["4821#", *spoken], dial=["accept"])
+    # The third try makes it a new issue: its area (0, not sure) and urgency (3, neither) first.
+    t = sim.call(World.DANA_PHONE, keys=["4821#", *spoken, "0", "3"], dial=["accept"])
     assert _count(t, HEARD) == 3
+    assert t.said("Which product area is your issue about?")
     assert t.said("Connecting you to the next available advisor") and t.connected_to is not None
 
 
@@ -119,14 +121,15 @@ def test_speech_never_understood_ends_like_wrong_entries(sim, world: World, sess
 
 
 def test_spoken_agent_is_0(sim, world: World):
-    t = sim.call(World.DANA_PHONE, keys=["4821#", "say:agent"], dial=["accept"])
+    t = sim.call(World.DANA_PHONE, keys=["4821#", "say:agent", "say:not sure", "say:not urgent"], dial=["accept"])
+    assert t.said("Which product area is your issue about?")  # a new issue: its area and urgency
     assert t.said("Connecting you to the next available advisor")
     assert _count(t, HEARD) == 0 and t.connected_to == "+16125550101"
 
 
 def test_spoken_representative_and_zero_are_0_too(sim, world: World):
     for words in ("say:I want to speak to a representative", "say:zero"):
-        t = sim.call(World.DANA_PHONE, keys=["4821#", words], dial=["accept"])
+        t = sim.call(World.DANA_PHONE, keys=["4821#", words, "0", "3"], dial=["accept"])
         assert t.said("Connecting you to the next available advisor"), words
 
 
@@ -155,7 +158,7 @@ def test_spoken_repeat_and_a_digit_option(sim, world: World):
 
 def test_a_spoken_contact_id_from_an_unknown_number_is_read_back_before_the_pin(sim, world: World):
     t = sim.call(
-        "+13125550199", keys=["say:one oh four two three three", "say:yes", "4821#", "say:agent"], dial=["accept"]
+        "+13125550199", keys=["say:one oh four two three three", "say:yes", "4821#", "say:agent", "0", "3"], dial=["accept"]
     )
     assert t.said("I heard 1 0 4 2 3 3.")
     before_pin = t.heard[: t.heard.index("Thank you, Dana.")]
@@ -226,7 +229,7 @@ def _nobody_free(redis_client, clock, world: World) -> None:
 
 def test_on_hold_call_back_said_asks_for_a_callback(sim, world: World, session, redis_client, clock):
     _nobody_free(redis_client, clock, world)
-    t = sim.call(World.DANA_PHONE, keys=["4821#", "0", "hold:1", "say:call me back"], dial=[])
+    t = sim.call(World.DANA_PHONE, keys=["4821#", "0", "0", "3", "hold:1", "say:call me back"], dial=[])
     assert t.said("press 2 or say call back")
     assert t.said("call you back at the number ending in 0 1 3 4")
     session.expire_all()
@@ -235,7 +238,7 @@ def test_on_hold_call_back_said_asks_for_a_callback(sim, world: World, session, 
 
 def test_on_hold_unclear_choice_is_asked_once_then_back_in_line(sim, world: World, redis_client, clock):
     _nobody_free(redis_client, clock, world)
-    t = sim.call(World.DANA_PHONE, keys=["4821#", "0", "hold:1", "say:pizza", "say:pizza"], dial=[])
+    t = sim.call(World.DANA_PHONE, keys=["4821#", "0", "0", "3", "hold:1", "say:pizza", "say:pizza"], dial=[])
     assert _count(t, DIDNT_CATCH) == 1
     assert t.said("You are still in line")
 
