@@ -187,6 +187,10 @@ PROMPTS: dict[str, str] = {
     "fault_transfer": "Please hold while we transfer you.",
     "fault_outage_offer": "If your hosted site is down, press 8 to reach the on call engineer.",
     "fault_call_back": "Please try again in a few minutes, or submit a case online. Goodbye.",
+    # Issue #15 item 7 (Spanish): the language offer at the first prompt of a call. Each is said
+    # in its own language whatever the call's: "offer_spanish" in Spanish, "offer_english" in English.
+    "offer_spanish": "For Spanish, press 9.",
+    "offer_english": "For English, press 9.",
 }
 
 
