@@ -203,6 +203,7 @@ def _contact_form(form) -> dict[str, Any]:
         "name": form.get("name", "").strip(),
         "email": form.get("email", "").strip() or None,
         "phones": [p.strip() for p in form.getlist("phones")][:MAX_PHONES],
+        "language": form.get("language", "").strip() or None,  # left out: the contact keeps theirs
         "active": bool(form.get("active")),
     }
 
@@ -257,7 +258,15 @@ def contact_edit(district_id: int | None = None, contact_pk: int | None = None):
             row = (
                 contact_snap(contact)
                 if contact
-                else {"contact_id": "", "district": home.name, "name": "", "email": None, "phones": [], "active": True}
+                else {
+                    "contact_id": "",
+                    "district": home.name,
+                    "name": "",
+                    "email": None,
+                    "phones": [],
+                    "language": "en",
+                    "active": True,
+                }
             )
             return _render_contact_form(contact, home, row, districts, [])
         row = _contact_form(request.form)

@@ -236,6 +236,10 @@ PROMPTS: dict[str, str] = {
         "Otherwise, please stay on the line for an advisor."
     ),
     "whisper_new_issue": "Support call from {district}, {area}, {priority} priority. Press 1 to accept.",
+    # Issue #15 item 7 (Spanish): the language offer at the first prompt of a call. Each is said
+    # in its own language whatever the call's: "offer_spanish" in Spanish, "offer_english" in English.
+    "offer_spanish": "For Spanish, press 9.",
+    "offer_english": "For English, press 9.",
 }
 
 

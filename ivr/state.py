@@ -32,6 +32,8 @@ class CallState:
     seq: int = 0
     step: str = "new"
     language: Language = "en"  # the caller's (ivr.prompts.Language): chosen at the greeting, remembered per contact
+    language_offer: bool = False  # 9 at the PIN or contact ID prompt switches language (until another entry)
+    language_chosen: bool = False  # the caller pressed 9 this call: remember the language on the contact
     # Verification.
     candidate_pk: int | None = None  # contact matched by caller ID, awaiting PIN
     entered_contact_id: str | None = None

@@ -145,6 +145,17 @@ def _enum_of(cls: type, label: str) -> BeforeValidator:
     return BeforeValidator(check)
 
 
+LANGUAGE_CODES = ("en", "es")  # the languages the line speaks (ivr.prompts.LANGUAGES)
+
+
+def _language(value: Any) -> str:
+    if isinstance(value, str) and value.strip() in LANGUAGE_CODES:
+        return value.strip()
+    if isinstance(value, str):
+        raise ValueError(f"unknown language {shorten(value)}; expected one of: {', '.join(LANGUAGE_CODES)}")
+    raise ValueError(f"expected a language ({', '.join(LANGUAGE_CODES)}), got {describe(value)}")
+
+
 def _holiday_key(value: Any) -> str:
     if isinstance(value, str) and value.strip() in HOLIDAY_RULES:
         return value.strip()
@@ -285,6 +296,7 @@ RangeT = Annotated[tuple[time, time], BeforeValidator(_hours_range)]
 CaseNumberT = Annotated[int, BeforeValidator(_case_number)]
 TimezoneT = Annotated[str, BeforeValidator(_timezone)]
 HolidayKeyT = Annotated[str, BeforeValidator(_holiday_key)]
+LanguageT = Annotated[str, BeforeValidator(_language)]
 TeamKindT = Annotated[TeamKind, _enum_of(TeamKind, "team kind")]
 ProductAreaT = Annotated[ProductArea, _enum_of(ProductArea, "product area")]
 SkillT = Annotated[ProductArea, _enum_of(ProductArea, "skill")]

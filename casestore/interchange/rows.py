@@ -20,6 +20,7 @@ from casestore.interchange.fields import (
     EmailT,
     HandoffT,
     HolidayKeyT,
+    LanguageT,
     LayerT,
     Name120,
     Name200,
@@ -84,6 +85,7 @@ class ContactRow(_Row):
     email: EmailT | None = None
     phones: Annotated[list[PhoneT], NULL_IS_EMPTY] = []
     pin: PinT | None = None
+    language: LanguageT | None = None  # None: the contact keeps the language they chose on the line
     active: Bool = True
 
 

@@ -37,6 +37,11 @@ def team_snap(t: Team) -> dict[str, Any]:
     return {"name": t.name, "kind": TeamKind(t.kind), "route_order": t.route_order}
 
 
+def contact_language(stored: str | None) -> str:
+    """A contact's language as loaded and exported: "es" or "en" (never chosen is English)."""
+    return "es" if stored == "es" else "en"
+
+
 def district_snap(d: District) -> dict[str, Any]:
     return {
         "name": d.name,
@@ -54,6 +59,7 @@ def contact_snap(c: Contact) -> dict[str, Any]:
         "name": c.name,
         "email": c.email,
         "phones": [p.e164 for p in sorted(c.phones, key=lambda p: p.position)],
+        "language": contact_language(c.language),
         "active": bool(c.active),
     }
 

@@ -34,6 +34,7 @@ from casestore.interchange.rows import (
 from casestore.interchange.snapshots import (
     advisor_snap,
     case_snap,
+    contact_language,
     contact_snap,
     district_snap,
     engineer_snap,
@@ -196,17 +197,22 @@ class Writer:
             pin_after = pin_before
         else:
             pin_after = {"pin": "changed" if old_hash else "set"}
+        # Left out, the language stays the one the contact chose on the line.
+        language = row.language or contact_language(existing.language if existing is not None else None)
         desired = {
             "contact_id": row.contact_id,
             "district": row.district,
             "name": row.name,
             "email": row.email,
             "phones": list(row.phones),
+            "language": language,
             "active": row.active,
         }
 
         def apply(c: Contact) -> None:
             c.contact_id, c.name, c.email, c.active = row.contact_id, row.name, row.email, row.active
+            if contact_language(c.language) != language:
+                c.language = language
             c.district = self.plan.districts[row.district]
             if new_hash is not None:
                 c.pin_hash = new_hash

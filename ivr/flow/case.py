@@ -20,7 +20,9 @@ from ivr.flow.env import CallEnv, CallInput
 from ivr.flow.menu import MAX_CASE_TRIES, _main_menu
 from ivr.flow.shared import _no_input_again
 from ivr.flow.twiml import _gather, _keypad, _read_back, _response
-from ivr.prompts import digits_spoken, say
+from ivr.hours_spoken import date_spoken
+from ivr.prompts import Language, digits_spoken, say
+from ivr.prompts_es import CASE_STATUS_ES
 from ivr.state import CallState
 
 REOPEN_WINDOW_DAYS = 60
@@ -56,7 +58,10 @@ def _case_entered(env: CallEnv, state: CallState, resp: VoiceResponse, number: i
             detail="Inbound call from the authorized contact.",
         )
     readback = say(
-        "case_readback", lang=state.language, number_spoken=digits_spoken(case.number), status=case.status.spoken
+        "case_readback",
+        lang=state.language,
+        number_spoken=digits_spoken(case.number),
+        status=_status_spoken(case.status, state.language),
     )
     if case.status == CaseStatus.CLOSED:
         return _closed_case(env, state, resp, case, readback)
@@ -66,6 +71,17 @@ def _case_entered(env: CallEnv, state: CallState, resp: VoiceResponse, number: i
     extra.append(say("in_writing", lang=state.language))
     state.route = "owner" if case.owner_id else "advisor"
     return _route(env, state, resp, *extra)
+
+
+def _status_spoken(status: CaseStatus, lang: Language) -> str:
+    return CASE_STATUS_ES[status.value] if lang == "es" else status.spoken
+
+
+def _closed_on_spoken(closed_at: datetime | None, tz: ZoneInfo, lang: Language) -> str:
+    if closed_at is None:
+        return ""
+    local = closed_at.astimezone(tz).date()
+    return date_spoken(local, "es") if lang == "es" else local.strftime("%B %d")
 
 
 def _not_a_case(
@@ -109,7 +125,7 @@ def _closed_case(env: CallEnv, state: CallState, resp: VoiceResponse, case: Case
         state.visit("case_too_old")
         return _main_menu(env, state, resp, readback, say("case_too_old", lang=state.language))
     state.visit("reopen_offer")
-    closed_on = case.closed_at.astimezone(env.tz).strftime("%B %d") if case.closed_at else ""
+    closed_on = _closed_on_spoken(case.closed_at, env.tz, state.language)
     return _gather(
         resp,
         state,
@@ -145,7 +161,7 @@ def reopen_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceRespo
                 "case_readback",
                 lang=state.language,
                 number_spoken=digits_spoken(case.number),
-                status=case.status.spoken,
+                status=_status_spoken(case.status, state.language),
             ),
         )
     return _main_menu(env, state, resp)

@@ -17,7 +17,7 @@ from ivr.flow.shared import _no_input_again
 from ivr.flow.twiml import _gather, _hangup, _keypad, _response, _say
 from ivr.flow.verify import _ask_pin
 from ivr.hours_spoken import closed_sentences
-from ivr.prompts import digits_spoken, say
+from ivr.prompts import digits_spoken, language_of, say
 from ivr.state import CallState
 from routing.calendar import status_at
 
@@ -33,6 +33,7 @@ def followup_answered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceRe
     if row is None or case is None or case.status != CaseStatus.PENDING_VERIFICATION or case.contact_id is None:
         state.visit("followup_stale")
         return _hangup(resp, say("followup_stale", lang=state.language))
+    state.language = language_of(case.contact.language if case.contact else None)  # the contact's, remembered
     if answered_by.startswith("machine") or answered_by == "fax":
         row.result = row.result or "voicemail"
         state.visit("followup_voicemail")

@@ -107,7 +107,7 @@ def handle(env: CallEnv, inp: CallInput, state: CallState | None) -> StepResult:
 
 def _fresh_state(env: CallEnv, inp: CallInput, old: CallState | None) -> CallState:
     """A new call, or a call sent back to the greeting: verification starts again, but the
-    call's failure count, response counter and path carry over."""
+    call's failure count, response counter, path and language carry over."""
     state = CallState(sid=inp.sid, from_e164=caller_e164(inp.from_raw, env.region), started_at=env.now.isoformat())
     if old is None and inp.arg("n").isdigit():
         state.seq = int(inp.arg("n"))  # a restarted call: its URLs never reuse the lost call's
@@ -117,4 +117,5 @@ def _fresh_state(env: CallEnv, inp: CallInput, old: CallState | None) -> CallSta
         state.failures = old.failures
         state.seq = old.seq
         state.path = old.path
+        state.language, state.language_chosen = old.language, old.language_chosen
     return state

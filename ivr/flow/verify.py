@@ -1,6 +1,7 @@
-"""Entry and verification, as the caller hears it: the greeting and banners, then the PIN (caller
-ID matched a contact; keypad only) or the contact ID (keyed, or said and read back) and PIN, the
-lockout, and once verified the caller's first name, the district's banners and the menu."""
+"""Entry and verification, as the caller hears it: the greeting and banners in the caller's
+remembered language, then the PIN (caller ID matched a contact; keypad only) or the contact ID
+(keyed, or said and read back) and PIN, with the offer of the other language (9) at the first
+prompt, the lockout, and once verified the caller's first name, the district's banners and the menu."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import logging
 
 from twilio.twiml.voice_response import VoiceResponse
 
-from auth.callers import candidate, contact_by_contact_id, match_caller, verify_pin
+from auth.callers import CallerMatch, candidate, contact_by_contact_id, contacts_for_number, match_caller, verify_pin
 from casestore.models import Contact
 from casestore.phones import mask
 from ivr import actions
@@ -17,13 +18,16 @@ from ivr.flow.env import CallEnv, CallInput
 from ivr.flow.menu import _goodbye, _main_menu
 from ivr.flow.shared import _no_input_again
 from ivr.flow.twiml import _gather, _hangup, _keypad, _read_back, _response, _say
-from ivr.prompts import retry_minutes_spoken, say
+from ivr.prompts import Language, language_of, retry_minutes_spoken, say
 from ivr.state import CallState
 
 log = logging.getLogger("supportline.ivr")
 
 MAX_FAILURES_PER_CALL = 3
 STRICT_PAUSE_SECONDS = 5  # before the PIN prompt while the line is over its PIN-failure ceiling
+# Switches the call's language at its first prompt; never a PIN (4-8 digits: auth/pins.py) nor a
+# contact ID (4-10 digits: casestore/interchange/fields.py), so it is never taken for either.
+LANGUAGE_KEY = "9"
 
 
 def incoming(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
@@ -31,6 +35,9 @@ def incoming(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
     resp = _response()
     e164 = state.from_e164
     actions.ensure_call_log(env.session, inp.sid, e164, inp.from_raw, env.now)
+    match = match_caller(env.session, e164)
+    if not state.language_chosen:  # (a call sent back to the greeting keeps the caller's choice)
+        state.language = _remembered_language(env, match, e164)
     state.visit("greeting")
     _say(resp, say("greeting", lang=state.language))
     for banner in _banners(env, district_pk=None):
@@ -38,11 +45,40 @@ def incoming(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
     locked_for = env.lockout.locked_for(env.now, number=e164)
     if locked_for > 0:
         return _locked_out(env, state, resp, seconds=locked_for)
-    match = match_caller(env.session, e164)
+    state.language_offer = True
     if match.contact_pk is not None:
         state.candidate_pk = match.contact_pk
         return _ask_pin(env, state, resp)
     return _ask_contact_id(state, resp)
+
+
+def _remembered_language(env: CallEnv, match: CallerMatch, e164: str | None) -> Language:
+    """The language the caller ID's contact chose on an earlier call; on a shared number, theirs if
+    they all chose the same one; else (unknown number, or they differ) English."""
+    if match.contact_pk is not None:
+        contact = env.session.get(Contact, match.contact_pk)
+        return language_of(contact.language if contact else None)
+    if match.shared:
+        languages = {language_of(c.language) for c in contacts_for_number(env.session, e164)}
+        return languages.pop() if len(languages) == 1 else "en"
+    return "en"
+
+
+def _language_offer(state: CallState) -> list[str]:
+    """While 9 switches language: the offer of the other one, said in that language's voice."""
+    if not state.language_offer:
+        return []
+    return [say("offer_english", lang="en") if state.language == "es" else say("offer_spanish", lang="es")]
+
+
+def _switch_language(env: CallEnv, state: CallState, resp: VoiceResponse, step: str) -> VoiceResponse:
+    """9 at the first prompt: the other language, the greeting and the same prompt again in it (and
+    now the offer to switch back). Not an entry: no PIN failure, no lockout attempt."""
+    state.language = "en" if state.language == "es" else "es"
+    state.language_chosen = True
+    state.visit(f"language_{state.language}")
+    _say(resp, say("greeting", lang=state.language))
+    return _ask_pin(env, state, resp) if step == "pin" else _ask_contact_id(state, resp)
 
 
 def _ask_pin(env: CallEnv, state: CallState, resp: VoiceResponse, *extra: str) -> VoiceResponse:
@@ -50,19 +86,14 @@ def _ask_pin(env: CallEnv, state: CallState, resp: VoiceResponse, *extra: str) -
     if env.lockout.line_strict(env.now):  # the line is being guessed at: everyone slows down
         resp.pause(length=STRICT_PAUSE_SECONDS)
     # Keypad only, whatever else listens for speech: a PIN said aloud is heard (and transcribed).
-    return _gather(resp, state, "pin", [*extra, say("ask_pin", lang=state.language)], timeout=8)
+    texts = [*extra, say("ask_pin", lang=state.language), *_language_offer(state)]
+    return _gather(resp, state, "pin", texts, timeout=8)
 
 
 def _ask_contact_id(state: CallState, resp: VoiceResponse, *extra: str) -> VoiceResponse:
     state.visit("contact_id")
-    return _gather(
-        resp,
-        state,
-        "contact-id",
-        [*extra, say("ask_contact_id", lang=state.language)],
-        timeout=8,
-        speech=CONTACT_ID_QUESTION.hints,
-    )
+    texts = [*extra, say("ask_contact_id", lang=state.language), *_language_offer(state)]
+    return _gather(resp, state, "contact-id", texts, timeout=8, speech=CONTACT_ID_QUESTION.hints)
 
 
 def _locked_out(
@@ -92,6 +123,9 @@ def contact_id_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceR
     if spoken is not None:
         return _contact_id_again(env, state, resp, "didnt_catch")
     digits = _keypad(inp.digits)
+    if state.language_offer and digits == LANGUAGE_KEY:
+        return _switch_language(env, state, resp, "contact-id")
+    state.language_offer = state.language_offer and not digits
     if not digits:
         return _contact_id_again(env, state, resp, "no_input")
     return _contact_id_given(env, state, resp, digits)
@@ -138,6 +172,9 @@ def _contact_id_given(env: CallEnv, state: CallState, resp: VoiceResponse, digit
 def pin_entered(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse:
     resp = _response()
     digits = _keypad(inp.digits)
+    if state.language_offer and digits == LANGUAGE_KEY:
+        return _switch_language(env, state, resp, "pin")
+    state.language_offer = state.language_offer and not digits
     if not digits:
         if _no_input_again(env, state, "pin"):
             return _goodbye(env, state, "no_input")
@@ -176,6 +213,8 @@ def _verified(env: CallEnv, state: CallState, contact: Contact, resp: VoiceRespo
     state.hosted = bool(district.hosted)
     state.district_team = district.team.name if district.team is not None else None
     state.visit("verified")
+    if state.language_chosen and language_of(contact.language) != state.language:
+        contact.language = state.language  # remembered: their next call starts in it
     actions.update_call_log(
         env.session, state.sid, contact_id=contact.id, district_id=district.id, path=list(state.path)
     )

@@ -158,7 +158,9 @@ def test_spoken_repeat_and_a_digit_option(sim, world: World):
 
 def test_a_spoken_contact_id_from_an_unknown_number_is_read_back_before_the_pin(sim, world: World):
     t = sim.call(
-        "+13125550199", keys=["say:one oh four two three three", "say:yes", "4821#", "say:agent", "0", "3"], dial=["accept"]
+        "+13125550199",
+        keys=["say:one oh four two three three", "say:yes", "4821#", "say:agent", "0", "3"],
+        dial=["accept"],
     )
     assert t.said("I heard 1 0 4 2 3 3.")
     before_pin = t.heard[: t.heard.index("Thank you, Dana.")]
