@@ -142,7 +142,7 @@ def test_the_next_call_from_the_contact_starts_in_spanish(sim, world: World, ses
     sim.call(World.DANA_PHONE, keys=["9#", "4821#", "*"])
     assert _language_of(session, world.dana) == "es"
     start = len(answers.docs)
-    t = sim.call(World.DANA_PHONE, keys=["4821#", "0"], dial=["accept"])
+    t = sim.call(World.DANA_PHONE, keys=["4821#", "0", "0", "3"], dial=["accept"])
     assert t.heard[0] == "Gracias por llamar a Campus Support."
     _all_spanish(answers.caller_says(start))
     assert t.said(OFFER_EN) and not t.said(OFFER_ES)
@@ -214,10 +214,16 @@ THANKSGIVING = datetime(2026, 11, 26, 16, 0, tzinfo=UTC)  # 10:00 CST
 EVENING = datetime(2026, 12, 3, 1, 0, tzinfo=UTC)  # Wednesday 19:00 CST
 
 PATHS = {
-    "menu, star, an advisor": (World.DANA_PHONE, ["4821#", "*", "0"], ["accept"], None, "Transfiriendo su llamada"),
+    "menu, star, an advisor (area said in Spanish)": (
+        World.DANA_PHONE,
+        ["4821#", "*", "0", "say:asistencia por favor", "say:no es urgente"],
+        ["accept"],
+        None,
+        "Transfiriendo su llamada",
+    ),
     "unknown case three times": (
         World.DANA_PHONE,
-        ["4821#", "99999#", "99998#", "99997#"],
+        ["4821#", "99999#", "99998#", "99997#", "0", "3"],
         ["no-answer", "accept"],
         None,
         "Intentando con otro asesor.",

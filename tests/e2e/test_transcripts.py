@@ -108,14 +108,14 @@ CALLS: dict[str, list[str]] = {
         "--dial",
         "accept",
     ],
-    # a number the line does not know: the contact ID said and read back, then "agent" at the menu
+    # a number the line does not know: the contact ID said and read back, then "agent", the area and urgency said
     "spoken_contact_id": [
         "--from",
         "+1 415 555 0100",
         "--at",
         "2026-11-24 10:00",
         "--keys",
-        "say:one oh four two three three,say:yes,say:agent",
+        "say:one oh four two three three,say:yes,say:agent,say:grade book,say:not urgent",
         "--dial",
         "accept",
     ],
