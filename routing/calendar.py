@@ -365,7 +365,10 @@ def _require_aware(now: Any) -> datetime:
         raise TypeError(f"now must be a datetime, got {now!r}")
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError(f"naive datetime {now!r}: pass a tz-aware instant")
-    return now
+    # As an instant: `astimezone` leaves a datetime already in the target zone as it is, so a wall
+    # time that zone skips (02:30 on a spring-forward night) would be read as that wall time rather
+    # than the instant Python takes it for (the offset before the change).
+    return now.astimezone(UTC)
 
 
 def _decide(local: datetime, cal: Calendar) -> tuple[bool, str, str | None]:

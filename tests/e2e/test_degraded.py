@@ -157,7 +157,7 @@ def test_call_log_records_are_spooled_while_the_database_is_down_and_replayed_af
     path = spool_path(svc)
     assert path.name == "call_log.jsonl" and spool.pending(path) == 2 and svc.spooled.is_set()
     assert World.DANA_PHONE not in path.read_text() and "0134" in path.read_text()
-    redis_client.flushall()  # Redis restarting meanwhile loses nothing
+    redis_client.flushdb()  # Redis restarting meanwhile loses nothing
     assert spool.replay(session, path) == 2
     rows = {r.call_sid: r for r in session.scalars(select(CallLog))}
     assert rows["CAspool1"].outcome == "fallback" and rows["CAspool1"].from_masked.endswith("0134")

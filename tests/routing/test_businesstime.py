@@ -825,6 +825,9 @@ def test_a_follow_up_is_placed_in_open_hours_on_its_due_day_or_earlier(cal, reso
 
 @settings(max_examples=300, deadline=None)
 @given(st.sampled_from(CALENDARS), instants, instants)
+# A wall time the zone skips (spring forward, 02:00 does not exist), in a calendar open across it:
+# placing_time and status_at must read it as the same instant (found by hypothesis).
+@example(NIGHT, datetime(2020, 1, 1, tzinfo=UTC), datetime(2020, 3, 8, 2, 0, tzinfo=CHI))
 def test_placing_time_is_open_and_on_time_or_as_soon_as_open(cal, due, now):
     placed = placing_time(due, now, cal)
     assert is_open(placed, cal) and placed >= now and placed.tzinfo is UTC

@@ -516,3 +516,15 @@ def test_status_matches_simple_check(now):
         assert simple_open(nxt)
         # ...and it is the *next* opening: just before it the desk is closed.
         assert not simple_open(nxt.astimezone(UTC) - timedelta(microseconds=1))
+
+
+def test_a_wall_time_the_zone_skips_is_read_as_the_instant_python_takes_it_for():
+    """02:30 on a spring-forward night does not exist in Chicago; Python takes such a datetime as
+    08:30 UTC (the offset before the change), so the calendar must too, or two functions disagree."""
+    cal = Calendar(CHI, WeeklyHours.from_mapping({6: [(time(1, 30), time(3))]}), frozenset(), {})
+    skipped = datetime(2026, 3, 8, 2, 30, tzinfo=CHI)
+    instant = skipped.astimezone(UTC)
+    assert instant == datetime(2026, 3, 8, 8, 30, tzinfo=UTC)  # 03:30 CDT: after the 03:00 closing
+    assert status_at(skipped, cal) == status_at(instant, cal)
+    assert not is_open(skipped, cal) and not is_open(instant, cal)
+    assert status_at(skipped, cal).local == datetime(2026, 3, 8, 3, 30, tzinfo=CHI)
