@@ -124,7 +124,7 @@ def test_call_command_speaks_with_say_groups(tmp_path, monkeypatch):
     assert "put through to: +16125550101" in result.output
 
 
-def test_call_command_refuses_speech_it_cannot_play(tmp_path, monkeypatch):
+def test_call_command_refuses_speech_it_cannot_play(tmp_path, monkeypatch, shared_state):
     _db(tmp_path, monkeypatch)
     args = ["--dev", "call", "--from", "(612) 555-0134", "--at", "2026-11-24 10:00"]
     bad = CliRunner().invoke(main, [*args, "--keys", "say@loud:agent"])
