@@ -194,7 +194,7 @@ def tasks():
                     "recording_url": t.recording_url,
                     "skill": t.skill,
                     "priority_rank": t.priority_rank,
-                    "priority": list(Priority)[t.priority_rank].value,
+                    "priority": Priority.of_rank(t.priority_rank).value,
                     "queued_at": t.queued_at.isoformat(),
                     "not_before": t.not_before.isoformat() if t.not_before else None,
                     "created_at": t.created_at.isoformat(),

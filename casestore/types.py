@@ -70,6 +70,12 @@ class Priority(str, enum.Enum):
         """0 is most urgent; queues sort by this."""
         return list(Priority).index(self)
 
+    @classmethod
+    def of_rank(cls, rank: int | None) -> Priority:
+        """The priority of queue rank `rank` (None or out of range: medium, the line's default)."""
+        priorities = list(cls)
+        return priorities[rank] if rank is not None and 0 <= rank < len(priorities) else cls.MEDIUM
+
 
 class CaseStatus(str, enum.Enum):
     NEW = "new"

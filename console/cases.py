@@ -31,6 +31,10 @@ def case_set_status(number: int):
         case = session.scalars(select(Case).where(Case.number == number)).first()
         if case is None:
             abort(404)
+        if case.status.value == status and (status != "available_in_release" or case.release_name == release):
+            # The form shows the current status: Save without choosing another changes nothing.
+            flash(f"No change: the case is already {status.replace('_', ' ')}.", "success")
+            return redirect(url_for("admin.case_detail", number=number))
         message = lifecycle.set_status(
             session, svc.jobs, case, status, now, svc.tables.get(session).calendar, actor=actor(), release=release
         )

@@ -219,5 +219,13 @@ def _keep(env: CallEnv, state: CallState, kind: str, recording_url: str | None) 
         now=env.now,
     )
     outcome = "callback_requested" if kind == "callback" else "message_recorded"
-    actions.update_call_log(env.session, state.sid, outcome=outcome, recording_url=recording_url, path=list(state.path))
+    actions.update_call_log(
+        env.session,
+        state.sid,
+        outcome=outcome,
+        recording_url=recording_url,
+        skill=state.skill,
+        priority=Priority.of_rank(rank).value,
+        path=list(state.path),
+    )
     _finish_case_event(env, state, outcome=outcome, advisor_pk=None)

@@ -47,7 +47,7 @@ def whisper(env: CallEnv, inp: CallInput, state: CallState | None) -> VoiceRespo
             lang="en",
             district=parent_state.district_name,
             area=_area_spoken(parent_state.skill),
-            priority=_priority_spoken(parent_state.priority_rank),
+            priority=Priority.of_rank(parent_state.priority_rank).value,
         )
     else:
         text = say("whisper_general", lang="en", district=parent_state.district_name)
@@ -68,11 +68,6 @@ def _area_spoken(skill: str | None) -> str:
     """A new issue's product area as the advisor hears it ("point of sale"); "general" for none."""
     areas = {area.value: area.spoken for area in ProductArea}
     return areas.get(skill or "", "general")
-
-
-def _priority_spoken(rank: int) -> str:
-    priorities = list(Priority)
-    return priorities[rank].value if 0 <= rank < len(priorities) else Priority.MEDIUM.value
 
 
 def whisper_accept(env: CallEnv, inp: CallInput, state: CallState | None) -> VoiceResponse:

@@ -91,6 +91,8 @@ def test_non_hosted_caller_at_20_00_leaves_a_message_on_their_case(sim, world: W
     assert task.queued_at == TUESDAY_20_00  # when they called: before the morning's live callers
     log = _log(session)
     assert log.outcome == "message_recorded" and log.case_id == world.other_case.id
+    # The call log carries the case's area and priority, as the task does.
+    assert (log.skill, log.priority) == (task.skill, Priority.of_rank(task.priority_rank).value)
     assert log.recording_url == task.recording_url
     assert log.path == [
         "greeting",
@@ -119,6 +121,7 @@ def test_callback_for_a_new_issue_goes_to_the_callers_number(sim, world: World, 
     assert task.priority_rank == Priority.MEDIUM.rank and task.district_id == world.onprem.id
     assert task.contact_id == world.omar.id and task.not_before == WEDNESDAY_06_00
     assert _log(session).outcome == "callback_requested"
+    assert (_log(session).skill, _log(session).priority) == (None, "medium")  # a new issue
     assert not session.scalars(select(CaseEvent)).all()  # no case, nothing in a case's log
     for doc in recorded:
         assert_valid_twiml(doc)
