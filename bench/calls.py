@@ -604,7 +604,7 @@ def drive_call(tx: Transport, plan: Plan, locked_out_text: str) -> CallResult:
             break
         path = _local(next_path)
     if not result.outcome:
-        result.outcome = "locked out" if locked_out_text in heard else "line hung up"
+        result.outcome = "locked out" if any(locked_out_text in text for text in heard) else "line hung up"
     post("/voice/status", dict(base, CallStatus="completed", CallDuration=str(duration + 30)))
     result.errors = tx.failed - failed_before
     return result
@@ -932,7 +932,8 @@ def _run(args: argparse.Namespace, servers: list[Server]) -> int:
     planner = Planner(demo, args.seed)
     warm_plans = planner.plans(args.warmup)
     plans = planner.plans(args.calls)
-    locked_out = say("locked_out", lang="en")
+    # The first sentence, which both lockout prompts share (with and without the retry time).
+    locked_out = say("locked_out", lang="en").split(". ")[0]
     fallback = say("fault_apology", lang="en")
 
     # ---- service
