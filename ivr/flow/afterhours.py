@@ -16,7 +16,7 @@ from ivr import actions
 from ivr.flow.answers import AFTER_HOURS, heard
 from ivr.flow.env import CallEnv, CallInput
 from ivr.flow.outage import _outage
-from ivr.flow.shared import _finish_case_event, _no_input_again
+from ivr.flow.shared import _leave_task, _no_input_again
 from ivr.flow.twiml import _gather, _hangup, _keypad, _response, _say, url
 from ivr.prompts import digits_spoken, say
 from ivr.state import CallState
@@ -202,30 +202,5 @@ def _keep(env: CallEnv, state: CallState, kind: str, recording_url: str | None) 
     one started); the call log and the case's log say what the caller left."""
     status = status_at(env.now, env.tables.calendar)
     queued_at = datetime.fromisoformat(state.started_at) if state.started_at else env.now
-    rank = state.priority_rank if state.priority_rank is not None else Priority.MEDIUM.rank
-    actions.add_callback_task(
-        env.session,
-        kind=kind,
-        sid=state.sid,
-        case_pk=state.case_pk,
-        district_pk=state.district_pk,
-        contact_pk=state.verified_pk,
-        callback_e164=state.from_e164 if kind == "callback" else None,
-        recording_url=recording_url,
-        skill=state.skill,
-        priority_rank=rank,
-        queued_at=queued_at,
-        not_before=None if status.open else status.next_open,
-        now=env.now,
-    )
-    outcome = "callback_requested" if kind == "callback" else "message_recorded"
-    actions.update_call_log(
-        env.session,
-        state.sid,
-        outcome=outcome,
-        recording_url=recording_url,
-        skill=state.skill,
-        priority=Priority.of_rank(rank).value,
-        path=list(state.path),
-    )
-    _finish_case_event(env, state, outcome=outcome, advisor_pk=None)
+    not_before = None if status.open else status.next_open
+    _leave_task(env, state, kind=kind, recording_url=recording_url, queued_at=queued_at, not_before=not_before)

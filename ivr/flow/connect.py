@@ -12,13 +12,20 @@ from datetime import datetime, timedelta
 from twilio.twiml.voice_response import VoiceResponse
 
 from casestore.redisguard import ERRORS
-from casestore.types import Priority
 from ivr import actions, holds, staffing
 from ivr.dispatch import Offer, Offers, stale
 from ivr.flow.answers import QUEUE_CHOICE, heard
 from ivr.flow.env import CallEnv, CallInput
 from ivr.flow.outage import _outage_next
-from ivr.flow.shared import RING_SECONDS, _accepted, _autopause_reason, _finish_case_event, _quiet, _target_pk
+from ivr.flow.shared import (
+    RING_SECONDS,
+    _accepted,
+    _autopause_reason,
+    _finish_case_event,
+    _leave_task,
+    _quiet,
+    _target_pk,
+)
 from ivr.flow.twiml import _dial_endpoint, _gather, _hangup, _int, _keypad, _response, _say, url
 from ivr.flow.waits import expected_wait_for
 from ivr.prompts import digits_spoken, minutes_spoken, say
@@ -397,24 +404,7 @@ def _leave_for_task(env: CallEnv, state: CallState, *, kind: str, recording_url:
     if late is not None:  # an advisor was reserved meanwhile: let them take the next caller
         _quiet(env, env.presence.release, late.advisor_pk, state.sid, env.now, missed=False)
     queued_at = datetime.fromisoformat(state.queued_at) if state.queued_at else env.now
-    rank = state.priority_rank if state.priority_rank is not None else Priority.MEDIUM.rank
-    actions.add_callback_task(
-        env.session,
-        kind=kind,
-        sid=state.sid,
-        case_pk=state.case_pk,
-        district_pk=state.district_pk,
-        contact_pk=state.verified_pk,
-        callback_e164=state.from_e164 if kind == "callback" else None,
-        recording_url=recording_url,
-        skill=state.skill,
-        priority_rank=rank,
-        queued_at=queued_at,
-        now=env.now,
-    )
-    outcome = "callback_requested" if kind == "callback" else "message_recorded"
-    actions.update_call_log(env.session, state.sid, outcome=outcome, recording_url=recording_url, path=list(state.path))
-    _finish_case_event(env, state, outcome=outcome, advisor_pk=None)
+    _leave_task(env, state, kind=kind, recording_url=recording_url, queued_at=queued_at)
     env.dispatch()
 
 

@@ -1,14 +1,16 @@
 """Pieces several stages share: counting a caller's no-inputs, Redis side effects that must not
-fail a call (`_quiet`), closing the call's case event, whether a dialled leg accepted, reading a
-dial target, and the autopause reason."""
+fail a call (`_quiet`), the task a caller leaves instead of talking (`_leave_task`), closing the
+call's case event, whether a dialled leg accepted, reading a dial target, and the autopause reason."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from casestore.redisguard import ERRORS
+from casestore.types import Priority
 from ivr import actions
 from ivr.flow.env import CallEnv
 from ivr.state import CallState, marked
@@ -38,6 +40,47 @@ def _quiet(env: CallEnv, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> A
         breaker.failed(exc)
         log.warning("skipped %s: Redis unreachable", getattr(fn, "__name__", "a Redis update"))
         return None
+
+
+def _leave_task(
+    env: CallEnv,
+    state: CallState,
+    *,
+    kind: str,
+    recording_url: str | None,
+    queued_at: datetime,
+    not_before: datetime | None = None,
+) -> None:
+    """What a caller leaves instead of talking now (`kind` "message" or "callback"): a task at
+    their place (priority, `queued_at`; `not_before`: not to be worked before then), the call
+    log's outcome with its area and priority, and the case's log."""
+    rank = state.priority_rank if state.priority_rank is not None else Priority.MEDIUM.rank
+    actions.add_callback_task(
+        env.session,
+        kind=kind,
+        sid=state.sid,
+        case_pk=state.case_pk,
+        district_pk=state.district_pk,
+        contact_pk=state.verified_pk,
+        callback_e164=state.from_e164 if kind == "callback" else None,
+        recording_url=recording_url,
+        skill=state.skill,
+        priority_rank=rank,
+        queued_at=queued_at,
+        not_before=not_before,
+        now=env.now,
+    )
+    outcome = "callback_requested" if kind == "callback" else "message_recorded"
+    actions.update_call_log(
+        env.session,
+        state.sid,
+        outcome=outcome,
+        recording_url=recording_url,
+        skill=state.skill,
+        priority=Priority.of_rank(rank).value,
+        path=list(state.path),
+    )
+    _finish_case_event(env, state, outcome=outcome, advisor_pk=None)
 
 
 def _finish_case_event(env: CallEnv, state: CallState, *, outcome: str, advisor_pk: int | None) -> None:
