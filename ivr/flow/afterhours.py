@@ -16,7 +16,7 @@ from ivr import actions
 from ivr.flow.answers import AFTER_HOURS, heard
 from ivr.flow.env import CallEnv, CallInput
 from ivr.flow.outage import _outage
-from ivr.flow.shared import _leave_task, _no_input_again
+from ivr.flow.shared import _case_on_call, _leave_task, _no_input_again
 from ivr.flow.twiml import _gather, _hangup, _keypad, _response, _say, url
 from ivr.prompts import digits_spoken, say
 from ivr.state import CallState
@@ -133,23 +133,7 @@ def _case_of_district(env: CallEnv, state: CallState, digits: str) -> str | None
     case = actions.case_for_district(env.session, int(digits), state.district_pk)
     if case is None:
         return None
-    state.case_pk, state.case_number = case.id, case.number
-    state.skill = case.product_area.value
-    state.priority_rank = case.priority.rank
-    state.visit("case")
-    actions.update_call_log(env.session, state.sid, case_id=case.id, skill=state.skill, path=list(state.path))
-    if case.id not in state.logged_cases:
-        state.logged_cases.append(case.id)
-        actions.log_case_event(
-            env.session,
-            case,
-            at=env.now,
-            kind="call",
-            call_sid=state.sid,
-            contact_pk=state.verified_pk,
-            outcome="in_progress",
-            detail="Inbound call from the authorized contact, after hours.",
-        )
+    _case_on_call(env, state, case, "Inbound call from the authorized contact, after hours.")
     return digits_spoken(case.number)
 
 

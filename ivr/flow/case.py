@@ -18,7 +18,7 @@ from ivr.flow.area import ask_area
 from ivr.flow.connect import _route
 from ivr.flow.env import CallEnv, CallInput
 from ivr.flow.menu import MAX_CASE_TRIES, _main_menu
-from ivr.flow.shared import _no_input_again
+from ivr.flow.shared import _case_on_call, _no_input_again
 from ivr.flow.twiml import _gather, _keypad, _read_back, _response
 from ivr.hours_spoken import date_spoken
 from ivr.prompts import Language, digits_spoken, say
@@ -33,30 +33,11 @@ def _case_entered(env: CallEnv, state: CallState, resp: VoiceResponse, number: i
     case = actions.case_for_district(env.session, number, state.district_pk)
     if case is None:
         return _not_a_case(env, state, resp, say("case_not_found", lang=state.language))
-    state.case_pk = case.id
-    state.case_number = case.number
-    state.skill = case.product_area.value
-    state.visit("case")
-    actions.update_call_log(
-        env.session, state.sid, case_id=case.id, skill=state.skill, priority=case.priority.value, path=list(state.path)
-    )
+    _case_on_call(env, state, case, "Inbound call from the authorized contact.")
     state.owner_pk = case.owner_id
-    state.priority_rank = case.priority.rank
     state.response_due = (
         case.response_due_at.isoformat() if case.response_due_at is not None and case.responded_at is None else None
     )
-    if case.id not in state.logged_cases:
-        state.logged_cases.append(case.id)
-        actions.log_case_event(
-            env.session,
-            case,
-            at=env.now,
-            kind="call",
-            call_sid=state.sid,
-            contact_pk=state.verified_pk,
-            outcome="in_progress",
-            detail="Inbound call from the authorized contact.",
-        )
     readback = say(
         "case_readback",
         lang=state.language,

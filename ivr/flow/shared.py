@@ -1,6 +1,7 @@
-"""Pieces several stages share: counting a caller's no-inputs, Redis side effects that must not
-fail a call (`_quiet`), the task a caller leaves instead of talking (`_leave_task`), closing the
-call's case event, whether a dialled leg accepted, reading a dial target, and the autopause reason."""
+"""Pieces several stages share: counting a caller's no-inputs, a case going on the call
+(`_case_on_call`), Redis side effects that must not fail a call (`_quiet`), the task a caller
+leaves instead of talking (`_leave_task`), closing the call's case event, whether a dialled leg
+accepted, reading a dial target, and the autopause reason."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from casestore.models import Case
 from casestore.redisguard import ERRORS
 from casestore.types import Priority
 from ivr import actions
@@ -40,6 +42,30 @@ def _quiet(env: CallEnv, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> A
         breaker.failed(exc)
         log.warning("skipped %s: Redis unreachable", getattr(fn, "__name__", "a Redis update"))
         return None
+
+
+def _case_on_call(env: CallEnv, state: CallState, case: Case, detail: str) -> None:
+    """A case of the caller's district goes on this call: its number, product area (the skill)
+    and priority on the call's state and call log, and one entry in the case's log per call."""
+    state.case_pk, state.case_number = case.id, case.number
+    state.skill = case.product_area.value
+    state.priority_rank = case.priority.rank
+    state.visit("case")
+    actions.update_call_log(
+        env.session, state.sid, case_id=case.id, skill=state.skill, priority=case.priority.value, path=list(state.path)
+    )
+    if case.id not in state.logged_cases:
+        state.logged_cases.append(case.id)
+        actions.log_case_event(
+            env.session,
+            case,
+            at=env.now,
+            kind="call",
+            call_sid=state.sid,
+            contact_pk=state.verified_pk,
+            outcome="in_progress",
+            detail=detail,
+        )
 
 
 def _leave_task(
