@@ -235,6 +235,16 @@ READBACK_RETRIES = 2
 READBACK_COUNTER = "readback"  # CallState.tries: re-asks of the number read back now (`twiml._read_back`)
 
 
+def settle_readback(inp: CallInput, state: CallState) -> tuple[Confirmation, str]:
+    """The answer to a read-back (`readback_answer`) and the number it was about; the pending
+    number is dropped once the answer is a yes or a no."""
+    number = state.pending_number or ""
+    answer: Confirmation = readback_answer(inp, state) if number.isdigit() else "no"
+    if answer in ("yes", "no"):
+        state.pending_number = None
+    return answer, number
+
+
 def readback_answer(inp: CallInput, state: CallState) -> Confirmation:
     """`confirmation`, counted: past READBACK_RETRIES re-asks (another key, speech not understood,
     silence) it is "no", so a number is never used unconfirmed and never asked about forever."""

@@ -13,7 +13,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from casestore.models import Case
 from casestore.types import CaseStatus
 from ivr import actions
-from ivr.flow.answers import REOPEN, heard, readback_answer
+from ivr.flow.answers import REOPEN, heard, settle_readback
 from ivr.flow.area import ask_area
 from ivr.flow.connect import _route
 from ivr.flow.env import CallEnv, CallInput
@@ -81,10 +81,7 @@ def case_confirmed(env: CallEnv, inp: CallInput, state: CallState) -> VoiceRespo
     """The answer to a spoken case number's read-back: yes looks the case up as if it had been
     keyed; no (or no clear answer after the re-asks) is back to the menu, counted as a try."""
     resp = _response()
-    number = state.pending_number or ""
-    answer = readback_answer(inp, state) if number.isdigit() else "no"
-    if answer in ("yes", "no"):
-        state.pending_number = None
+    answer, number = settle_readback(inp, state)
     if answer == "yes":
         return _case_entered(env, state, resp, int(number))
     if answer == "no":

@@ -13,7 +13,7 @@ from auth.callers import CallerMatch, candidate, contact_by_contact_id, contacts
 from casestore.models import Contact
 from casestore.phones import mask
 from ivr import actions
-from ivr.flow.answers import CONTACT_ID_QUESTION, heard, readback_answer
+from ivr.flow.answers import CONTACT_ID_QUESTION, heard, settle_readback
 from ivr.flow.env import CallEnv, CallInput
 from ivr.flow.menu import _goodbye, _main_menu
 from ivr.flow.shared import _no_input_again
@@ -135,10 +135,7 @@ def contact_id_confirmed(env: CallEnv, inp: CallInput, state: CallState) -> Voic
     """The answer to a spoken contact ID's read-back: yes goes on as if it had been keyed; no (or
     no clear answer after the re-asks) asks for it again, counted like a silence."""
     resp = _response()
-    number = state.pending_number or ""
-    answer = readback_answer(inp, state) if number.isdigit() else "no"
-    if answer in ("yes", "no"):
-        state.pending_number = None
+    answer, number = settle_readback(inp, state)
     if answer == "yes":
         return _contact_id_given(env, state, resp, number)
     if answer == "no":
