@@ -30,11 +30,12 @@ from zoneinfo import ZoneInfo
 from flask import jsonify, render_template, request
 
 from casestore import audit
-from casestore.phones import mask
+from casestore.phones import WITHHELD, InvalidPhoneNumber, mask, to_e164
 from casestore.redisguard import ERRORS
 from console import actor, bp, require, wants_json
 from console.limits import RateLimit
 from console.logs import mask_text
+from routing.calendar import status_at
 from twilio_doubles.dryrun import dry_run_on, parse_at
 from twilio_doubles.simulator import DIAL_OUTCOMES, Transcript
 from webhooks.services import current_services
@@ -49,7 +50,7 @@ _GROUP = re.compile(r"^(hold:)?[0-9*#]{0,40}$")
 _LONG_DIGITS = re.compile(r"[0-9]{4,}")
 
 
-def _parse(form) -> tuple[dict, list[str]]:
+def _parse(form, region: str = "US") -> tuple[dict, list[str]]:
     """The form as a call to place, and the problems with it (each "field: reason")."""
     problems: list[str] = []
     from_number = form.get("from", "").strip()
@@ -57,6 +58,11 @@ def _parse(form) -> tuple[dict, list[str]]:
         problems.append("from: the caller's number is required (or 'anonymous' for a withheld number)")
     elif len(from_number) > 32:
         problems.append("from: too long")
+    elif from_number.lower() not in WITHHELD:
+        try:
+            to_e164(from_number, region)
+        except InvalidPhoneNumber:
+            problems.append(f"from: {from_number!r} is not a valid phone number (e.g. +1 612 555 0134, or 'anonymous')")
     raw_keys = form.get("keys", "")
     keys = [k.strip().replace(" ", "") for k in raw_keys.split(",")] if raw_keys.strip() else []
     bad = [k for k in keys if not _GROUP.match(k)]
@@ -111,6 +117,22 @@ def _steps(transcript: Transcript) -> list[dict]:
     return steps
 
 
+def _people(session) -> dict[str, str]:
+    """Who each reach the line may ring is: "Marcus Delgado (+16515550151)", for advisors and
+    engineers (staff numbers, shown whole as on the advisors' page: the admin checks which phone rang)."""
+    tables = current_services().tables.get(session)
+    reaches = [(a.reach, a.name) for a in tables.advisors] + [(e.phone, e.name) for e in tables.engineers.values()]
+    return {reach: f"{name} ({reach})" for reach, name in reaches if reach}
+
+
+def _named(text: str, people: dict[str, str]) -> str:
+    """`text` with every reach it mentions replaced by who it is (longest first: no reach is a
+    prefix of another's replacement)."""
+    for reach in sorted(people, key=len, reverse=True):
+        text = text.replace(reach, people[reach])
+    return text
+
+
 def _local_input(dt: datetime, tz: ZoneInfo) -> str:
     return dt.astimezone(tz).strftime("%Y-%m-%dT%H:%M")
 
@@ -136,15 +158,18 @@ def run_test_call(call: dict, start: datetime) -> dict:
             )
         finally:
             outer.rollback()
+        people = _people(outer)
     local = start.astimezone(ZoneInfo(tz_name))
+    steps = [{**step, "text": _named(step["text"], people)} for step in _steps(transcript)]
     return {
         "dry_run": True,
         "at": f"{local:%A %Y-%m-%d %H:%M %Z}",
         "from": mask(call["from"]),
-        "steps": _steps(transcript),
+        "steps": steps,
         "heard": transcript.heard,
         "dialled": transcript.dialled,
         "connected_to": transcript.connected_to,
+        "connected_to_name": people.get(transcript.connected_to or "", transcript.connected_to),
         "ended_by": transcript.ended_by,
     }
 
@@ -201,6 +226,15 @@ def _allowed() -> tuple[bool, str, int]:
     return False, f"too many test calls: at most {LIMIT} in {WINDOW_SECONDS // 60} minutes; try again later", 429
 
 
+def _default_start() -> datetime:
+    """Now, or while the desk is closed its next opening: a test call is mostly about open hours."""
+    svc = current_services()
+    now = svc.now()
+    with svc.sessions() as session:
+        status = status_at(now, svc.tables.get(session).calendar)
+    return now if status.open or status.next_open is None else status.next_open
+
+
 def _page(form: dict, result: dict | None = None, problems: list[str] | None = None) -> str:
     return render_template(
         "admin/testcall.html",
@@ -220,8 +254,8 @@ def test_call():
     svc = current_services()
     tz = ZoneInfo(svc.settings.support_timezone)
     if request.method == "GET":
-        return _page({"from": "", "keys": [], "dial": [], "pin": "verified", "at": _local_input(svc.now(), tz)})
-    call, problems = _parse(request.form)
+        return _page({"from": "", "keys": [], "dial": [], "pin": "verified", "at": _local_input(_default_start(), tz)})
+    call, problems = _parse(request.form, svc.settings.default_region)
     result = None
     start = svc.now()
     if call["at"]:
@@ -244,5 +278,5 @@ def test_call():
         _record(call, start, result, problems)
     if wants_json():
         return jsonify({"problems": problems} if problems else result), status
-    call["at"] = call["at"] or _local_input(svc.now(), tz)
+    call["at"] = call["at"] or _local_input(_default_start(), tz)
     return _page(call, result, problems), status

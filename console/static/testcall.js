@@ -75,7 +75,7 @@
     var outcome = el("p", "outcome");
     if (d.connected_to) {
       outcome.appendChild(document.createTextNode("Put through to: "));
-      outcome.appendChild(el("strong", "", d.connected_to));
+      outcome.appendChild(el("strong", "", d.connected_to_name || d.connected_to));
     } else {
       outcome.textContent = "Not put through to anyone (" + d.ended_by + ").";
     }
@@ -99,11 +99,18 @@
                              function () { throw new Error("HTTP " + r.status); });
       })
       .then(function (res) {
-        if (!res.ok) { showProblems(res.data.problems || ["The test call could not be placed."]); return; }
+        if (!res.ok) {
+          result.replaceChildren();  // a previous call's transcript is not this form's answer
+          showProblems(res.data.problems || ["The test call could not be placed."]);
+          return;
+        }
         showProblems([]);
         showResult(res.data);
       })
-      .catch(function (err) { showProblems(["The test call could not be placed (" + err.message + ")."]); })
+      .catch(function (err) {
+        result.replaceChildren();
+        showProblems(["The test call could not be placed (" + err.message + ")."]);
+      })
       .then(function () { submit.disabled = false; busy.textContent = ""; });
   });
 }());

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -85,8 +86,8 @@ def test_dana_reaches_her_case_owner_and_nothing_is_kept(browser, world, session
     result = page[page.index('id="result"') :]
     assert "Thank you, Dana" in result
     assert "Connecting you to your case owner" in result
-    assert "ringing +16125550101: accept" in result  # the owner, Priya
-    assert "Put through to: <strong>+16125550101</strong>" in result
+    assert "ringing Priya Raman (+16125550101): accept" in result  # the owner, named
+    assert "Put through to: <strong>Priya Raman (+16125550101)</strong>" in result
     assert "call from ***0134 at Tuesday 2026-11-17 09:00 CST" in result and World.DANA_PHONE not in result
     assert "Nothing was kept" in result
 
@@ -154,6 +155,31 @@ def test_bad_input_is_explained(browser, world, session):
     )
     assert res.status_code == 400 and res.get_json()["problems"][0].startswith("keys:")
     assert _counts(session) == before
+
+
+def test_the_callers_number_is_validated(browser, world, session):
+    browser.login("admin")
+    page = browser.post("/admin/test-call", {"from": "555-01", "keys": ""}).get_data(as_text=True)
+    assert "from: &#39;555-01&#39; is not a valid phone number" in page
+    for number in ("anonymous", "Restricted", "(612) 555-0134", "+1 612 555 0134"):
+        res = browser.post("/admin/test-call", {"from": number, "keys": ""})
+        assert "is not a valid phone number" not in res.get_data(as_text=True), number
+
+
+def test_while_closed_the_default_time_is_the_next_opening(browser, world, clock):
+    clock.set(datetime(2026, 11, 21, 16, tzinfo=UTC))  # Saturday 10:00 Central: closed
+    browser.login("admin")
+    page = browser.get("/admin/test-call").get_data(as_text=True)
+    assert 'name="at" value="2026-11-23T06:00"' in page  # Monday's opening
+
+
+def test_the_people_rung_are_named(browser, world):
+    browser.login("admin")
+    res = browser.post("/admin/test-call", {"from": World.DANA_PHONE, "keys": "240117#", "dial": "no-answer"})
+    page = res.get_data(as_text=True)
+    assert "ringing Priya Raman (+16125550101): no-answer" in page
+    # The next advisor answers (rings after those chosen are accepted): a name, then the number.
+    assert re.search(r"Put through to: <strong>[A-Z][a-z]+ [A-Z][a-z]+ \(\+1[0-9]{10}\)</strong>", page)
 
 
 def test_a_caller_who_holds_and_leaves_a_message_leaves_nothing(browser, world, session, redis_client):
