@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
 import redis
-from flask import Blueprint, Flask, abort, flash, redirect, request, url_for
+from flask import Blueprint, Flask, abort, flash, g, redirect, request, url_for
 from flask_login import LoginManager, current_user, login_required
 from flask_wtf.csrf import CSRFProtect
+from markupsafe import Markup
 
 from auth.admins import allowed, session_id, user_for_session
 from auth.disclosure import phone_for
@@ -121,8 +123,45 @@ def write(session, doc: dict, *, hash_pin=None) -> list[str] | None:
 
 
 def flash_problems(problems: list[str]) -> None:
+    """A form's problems ("field: reason"): all of them at the top of the page, and each beside
+    its field (`note_problems`)."""
+    note_problems(problems)
     for problem in problems:
         flash(problem, "error")
+
+
+def note_problems(problems: list[str]) -> None:
+    """Keep a form's problems for this request, so the page shows each beside its field."""
+    g.form_problems = [*g.get("form_problems", []), *problems]
+
+
+def _field_errors() -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for problem in g.get("form_problems", []):
+        field, sep, reason = problem.partition(": ")
+        if sep:
+            out.setdefault(field.strip(), []).append(reason)
+    return out
+
+
+def _error_id(name: str) -> str:
+    return "error-" + re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")
+
+
+def field_error(name: str) -> Markup:
+    """The reasons a submitted form's field `name` was refused, to show beside it (or nothing)."""
+    reasons = _field_errors().get(name, [])
+    if not reasons:
+        return Markup("")
+    text = "; ".join(reasons)
+    return Markup('<span class="field-error" id="{}">{}</span>').format(_error_id(name), text)
+
+
+def invalid(name: str) -> Markup:
+    """The attributes that mark field `name` invalid and point at its reason (or nothing)."""
+    if name not in _field_errors():
+        return Markup("")
+    return Markup(' aria-invalid="true" aria-describedby="{}"').format(_error_id(name))
 
 
 def init_app(app: Flask) -> None:
@@ -145,6 +184,8 @@ def init_app(app: Flask) -> None:
             "can": (lambda p: current_user.is_authenticated and current_user.can(p)),
             "phone": shown_phone,
             "live_note": live.UNAVAILABLE,
+            "field_error": field_error,
+            "invalid": invalid,
         }
 
 

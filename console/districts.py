@@ -31,7 +31,7 @@ from casestore.interchange.fields import ContactIdT, Name200
 from casestore.interchange.writer import contact_snap, district_snap
 from casestore.models import Case, Contact, District, Team
 from casestore.types import NEW_PIN_DIGITS, CaseStatus, Priority
-from console import actor, bp, require, shown_phone, write
+from console import actor, bp, note_problems, require, shown_phone, write
 from webhooks.services import current_services
 
 MAX_PHONES = 10
@@ -51,9 +51,10 @@ def _valid(adapter: TypeAdapter, value: str) -> bool:
     return True
 
 
-def _invalid(problems: list[str]) -> set[str]:
-    """The fields a form's problems are about ("state: ..." -> "state"), to mark those inputs."""
-    return {p.split(": ", 1)[0] for p in problems}
+def _noted(problems: list[str]) -> list[str]:
+    """The form's problems, listed at its top and each shown beside its field (`note_problems`)."""
+    note_problems(problems)
+    return problems
 
 
 def _no_store(response):
@@ -151,19 +152,14 @@ def district_edit(district_id: int | None = None):
             if problems:
                 session.rollback()
                 return render_template(
-                    "admin/district_form.html",
-                    district=d,
-                    row=row,
-                    teams=teams,
-                    problems=problems,
-                    invalid=_invalid(problems),
+                    "admin/district_form.html", district=d, row=row, teams=teams, problems=_noted(problems)
                 ), 400
             session.commit()
             saved = session.scalars(select(District).where(District.name == row["name"])).one()
             flash(f"Saved {row['name']}.", "success")
             return redirect(url_for("admin.district", district_id=saved.id))
         row = district_snap(d) if d else {"name": "", "state": "", "hosted": False, "team": None, "active": True}
-        return render_template("admin/district_form.html", district=d, row=row, teams=teams, problems=[], invalid=set())
+        return render_template("admin/district_form.html", district=d, row=row, teams=teams, problems=[])
 
 
 def _new_district_name(session, name: str) -> list[str] | None:
@@ -230,8 +226,7 @@ def _render_contact_form(contact, home, row, districts, problems, status=200):
         home=home,
         row={**row, "phones": phones},
         districts=districts,
-        problems=problems,
-        invalid=_invalid(problems),
+        problems=_noted(problems),
         max_phones=MAX_PHONES,
     ), status
 
