@@ -55,7 +55,14 @@ def _document() -> dict[str, Any]:
         },
         "jsonSchemaDialect": "https://spec.openapis.org/oas/3.1/dialect/base",
         "security": [{"bearer": []}],
-        "tags": [{"name": "line"}, {"name": "incidents"}, {"name": "routing tables"}, {"name": "meta"}],
+        "tags": [
+            {"name": "line"},
+            {"name": "incidents"},
+            {"name": "cases"},
+            {"name": "records"},
+            {"name": "routing tables"},
+            {"name": "meta"},
+        ],
         "paths": {**_existing_paths(), **_table_paths(request_names, item_names)},
         "components": {
             "schemas": schemas,

@@ -1,5 +1,6 @@
 """The OpenAPI document's paths of the endpoints of `api.views`, described by hand from their code,
-one builder per area: the line (`api.openapi_line`), incidents (`api.openapi_incidents`), and here
+one builder per area: the line (`api.openapi_line`), incidents (`api.openapi_incidents`), cases and
+the call log (`api.openapi_records`), and here
 the small ones, case status and this document itself. The routing-table paths are generated per
 table in `api.openapi_tables`; the pieces every path is written with are in `api.openapi_parts`.
 """
@@ -11,11 +12,12 @@ from typing import Any
 from api.openapi_incidents import _incident_paths
 from api.openapi_line import _line_paths
 from api.openapi_parts import _body, _integer, _object, _ok, _op, _path_param, _string, _string_or_null, _time_or_null
+from api.openapi_records import _record_paths
 
 
 def _existing_paths() -> dict[str, Any]:
     """The endpoints of `api.views`, described by hand from their code."""
-    return {**_line_paths(), **_incident_paths(), **_case_paths(), **_meta_paths()}
+    return {**_line_paths(), **_incident_paths(), **_case_paths(), **_record_paths(), **_meta_paths()}
 
 
 def _case_paths() -> dict[str, Any]:
