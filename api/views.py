@@ -80,13 +80,13 @@ def check_token():
     return resp
 
 
-@bp.app_errorhandler(404)
-@bp.app_errorhandler(405)
-def _api_path_errors(exc: HTTPException):
-    """Under /api every answer is JSON, a path that does not exist or a method it does not take too
-    (those fail while routing, before the blueprint's own handlers could run); elsewhere Flask's own."""
-    if not request.path.startswith(API_PREFIX + "/") and request.path != API_PREFIX:
-        return exc
+def is_api_path(path: str) -> bool:
+    return path == API_PREFIX or path.startswith(API_PREFIX + "/")
+
+
+def json_error(exc: HTTPException):
+    """A 404 or 405 under /api as JSON: a path that does not exist or a method it does not take
+    fail while routing, before the blueprint's own handlers could run (`webhooks.app` calls this)."""
     if exc.code == 405:
         resp = jsonify(error="method_not_allowed", detail=f"{request.method} is not allowed on {request.path}")
         resp.headers["Allow"] = ", ".join(getattr(exc, "valid_methods", None) or [])

@@ -19,7 +19,7 @@ from functools import wraps
 from typing import Any
 
 import redis
-from flask import Blueprint, Flask, abort, flash, g, redirect, request, url_for
+from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request, url_for
 from flask_login import LoginManager, current_user, login_required
 from flask_wtf.csrf import CSRFProtect
 from markupsafe import Markup
@@ -187,6 +187,15 @@ def init_app(app: Flask) -> None:
             "field_error": field_error,
             "invalid": invalid,
         }
+
+
+def is_console_path(path: str) -> bool:
+    return path == "/admin" or path.startswith("/admin/")
+
+
+def not_found_page(exc):
+    """A 404 or 405 inside the console, as a console page (`webhooks.app` calls this)."""
+    return render_template("admin/not_found.html", code=exc.code, path=request.path), exc.code
 
 
 def wants_json() -> bool:

@@ -37,6 +37,7 @@ from casestore.models import (
 from casestore.phones import mask
 from casestore.types import Priority, ProductArea
 from console import bp, require
+from console.cases import overdue
 from webhooks.cleaning import whole_number
 from webhooks.services import current_services
 
@@ -268,6 +269,7 @@ def case_detail(number: int):
             incident=incident,
             calls_count=calls_count or 0,
             summary=mask_text(case.summary),
+            overdue=overdue(case, svc.now()),
         )
 
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webhooks.config import ConfigurationError, Settings, load_settings
@@ -103,6 +103,21 @@ def _register_blueprints(app: Flask) -> None:
     import console
 
     console.init_app(app)
+    app.register_error_handler(404, _not_found)
+    app.register_error_handler(405, _not_found)
+
+
+def _not_found(exc):
+    """A path or method that does not exist: JSON under /api, a console page under /admin, else
+    Flask's own page (routing fails before any blueprint's handler could answer)."""
+    import console
+    from api import views as api_views
+
+    if api_views.is_api_path(request.path):
+        return api_views.json_error(exc)
+    if console.is_console_path(request.path):
+        return console.not_found_page(exc)
+    return exc
 
 
 __all__ = ["ConfigurationError", "Settings", "create_app"]

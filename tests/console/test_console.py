@@ -147,3 +147,17 @@ def test_a_new_advisor_cannot_take_an_existing_name_and_a_rename_is_checked(brow
     session.expire_all()
     assert session.get(Advisor, world.lena.id).name == "Lena Ortiz"
     assert session.get(Advisor, world.marcus.id).reach == "+16125550102"
+
+
+def test_a_missing_page_inside_the_console_is_a_console_page(browser, world):
+    anonymous = browser.get("/admin/no-such-page")
+    assert anonymous.status_code == 404 and "Not found" in anonymous.get_data(as_text=True)
+    browser.login("viewer")
+    for path in ("/admin/no-such-page", "/admin/cases/999999"):
+        res = browser.get(path)
+        page = res.get_data(as_text=True)
+        assert res.status_code == 404 and "<h1>Not found</h1>" in page and "Find a case" in page, path
+    wrong_method = browser.client.delete("/admin/cases", base_url="https://localhost")
+    assert wrong_method.status_code == 405 and "Not allowed here" in wrong_method.get_data(as_text=True)
+    assert browser.get("/no-such-page").status_code == 404  # outside the console: Flask's own
+    assert "Find a case" not in browser.get("/no-such-page").get_data(as_text=True)
