@@ -156,8 +156,8 @@ def board_live():
 @bp.get("/board.json")
 @require("read")
 def board_json():
-    """The board's figures; 503 while Redis is unreachable (the page then says live figures are
-    unavailable and keeps polling)."""
+    """The board's figures as JSON, for scripts (the page itself refreshes from `/board/live`);
+    503 while Redis is unreachable."""
     data = board_data()
     if not data["live"]:
         raise live.LiveUnavailable(live.UNAVAILABLE)
