@@ -71,7 +71,7 @@ def clock_texts(now: datetime, cal: Calendar) -> dict:
 def line_state(now: datetime, cal: Calendar) -> dict:
     """Whether the line is open now (`routing.calendar.status_at`), as the board says it:
     'Open until 6 p.m.', 'Closed: opens Monday at 6 a.m. Central', 'Closed today for
-    Thanksgiving Day; opens Friday at 6 a.m. Central'. `state` is "open", "closed" or "holiday"
+    Thanksgiving; opens on Monday, November 30, at 6 a.m. Central'. `state` is "open", "closed" or "holiday"
     (a holiday or an admin's closure)."""
     status = status_at(now, cal)
     if status.open:
@@ -136,6 +136,7 @@ def _open_incidents(session, cal: Calendar) -> list[dict]:
 
 
 def refresh_seconds() -> int:
+    """How often the page refreshes its live part (tests set the app config key lower)."""
     return int(current_app.config.get("BOARD_REFRESH_SECONDS", REFRESH_SECONDS))
 
 

@@ -9,7 +9,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from casestore.models import Closure
+from casestore.models import Case, Closure, Incident
+from casestore.types import CaseStatus, Priority, ProductArea
 from console.board import line_state
 from routing.calendar import default_calendar
 from routing.presence import Presence
@@ -62,6 +63,34 @@ def test_the_board_shows_central_time_not_utc(browser, clock):
     assert ">Wed 2 Dec 10:05 CST</time>" in partial and 'data-asof="10:05:12"' in partial
     assert "UTC" not in partial
     assert browser.get("/admin/board.json").get_json()["clock"] == {"shown": "Wed 2 Dec 10:05 CST", "asof": "10:05:12"}
+
+
+def test_open_incidents_say_since_when_in_central_time(browser, world, session):
+    outage = Case(
+        number=260101,
+        district=world.hosted,
+        product_area=ProductArea.ATTENDANCE,
+        priority=Priority.CRITICAL,
+        status=CaseStatus.NEW,
+        is_outage=True,
+        summary="Outage reported by phone",
+        created_at=datetime(2026, 11, 17, 14, 30, tzinfo=UTC),
+    )
+    session.add(outage)
+    session.flush()
+    session.add(
+        Incident(
+            case_id=outage.id,
+            district_id=world.hosted.id,
+            state="triggered",
+            triggered_at=datetime(2026, 11, 17, 14, 30, tzinfo=UTC),
+        )
+    )
+    session.commit()
+    browser.login("viewer")
+    partial = browser.get("/admin/board/live").get_data(as_text=True)
+    row = re.search(r"<tr><td>\d+ \(case 260101\)</td>.*?</tr>", partial).group(0)
+    assert "<td>triggered</td><td>2026-11-17 08:30</td>" in row
 
 
 @pytest.mark.parametrize(
