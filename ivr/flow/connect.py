@@ -18,7 +18,15 @@ from ivr.dispatch import Offer, Offers, stale
 from ivr.flow.answers import QUEUE_CHOICE, heard
 from ivr.flow.env import CallEnv, CallInput
 from ivr.flow.outage import _outage_next
-from ivr.flow.shared import RING_SECONDS, _accepted, _autopause_reason, _finish_case_event, _quiet, _target_pk
+from ivr.flow.shared import (
+    RING_SECONDS,
+    _accepted,
+    _autopause_reason,
+    _finish_case_event,
+    _quiet,
+    _target_pk,
+    note_ring,
+)
 from ivr.flow.twiml import _dial_endpoint, _gather, _hangup, _int, _keypad, _response, _say, url
 from ivr.flow.waits import expected_wait_for
 from ivr.prompts import digits_spoken, minutes_spoken, say
@@ -424,6 +432,7 @@ def dial_result(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse
     accepted = _accepted(env, state.sid, state.attempt)
     target = state.current_target or ""
     advisor_pk = _target_pk(target, "advisor")
+    note_ring(env, state, inp.form, accepted=accepted and dial_status in {"completed", "answered"})
     if accepted and dial_status in {"completed", "answered"}:
         _talk_ended(env, inp, state, advisor_pk)
         return _hangup(_response(), say("call_ended", lang=state.language))
