@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from flask import Response, abort, render_template, request
+from flask import Response, render_template, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -250,7 +250,7 @@ def call_detail(call_sid: str):
             .where(CallLog.call_sid == call_sid[:64])
         ).first()
         if row is None:
-            abort(404)
+            return render_template("admin/call_missing.html", sid=call_sid[:64]), 404
         log = row[0]
         item = _call_item(row, tz)
         contact = session.get(Contact, log.contact_id) if log.contact_id else None
@@ -346,14 +346,17 @@ def _recordings(log: CallLog, tasks: list[dict]) -> list[str]:
 
 
 def _timeline(log: CallLog, rings: list[dict], events: list[dict], tasks: list[dict], tz: ZoneInfo) -> list[dict]:
-    """What happened when: the start, each ring's end, each case event, each task, the end."""
+    """What happened when: the start, each ring's end (the talk's, for the ring accepted), each case
+    event (at the time it was logged), each task, the end."""
     lines: list[tuple[datetime, int, str]] = [(log.started_at, 0, "call started")]
     for ring in rings:
-        if ring["at_utc"] is not None:
-            took = "accepted" if ring["accepted"] else "not accepted"
-            lines.append((ring["at_utc"], 1, f"rang {ring['who']}: {ring['status']}, {took}"))
+        if ring["at_utc"] is not None and ring["accepted"]:
+            lines.append((ring["at_utc"], 1, f"talk with {ring['who']} ended ({ring['status']})"))
+        elif ring["at_utc"] is not None:
+            lines.append((ring["at_utc"], 1, f"ring to {ring['who']} ended: {ring['status']}, not accepted"))
     for event in events:
-        lines.append((event["at_utc"], 1, f"case {event['case']}: {event['kind']} {event['outcome']}".strip()))
+        outcome = f" ({event['outcome']})" if event["outcome"] else ""
+        lines.append((event["at_utc"], 1, f"case {event['case']}: {event['kind']} logged{outcome}"))
     for task in tasks:
         lines.append((task["at_utc"], 1, f"{task['kind']} task left ({task['status']})"))
     if log.ended_at is not None:

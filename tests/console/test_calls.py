@@ -74,7 +74,8 @@ def test_the_detail_of_a_call_shows_its_facts_rings_and_case_events(browser, run
     rings = rings[: rings.index("</table>")]
     assert rings.count("<tr>") == 3  # the header and two rings
     assert "Priya Raman" in rings and "no-answer" in rings and "completed" in rings
-    assert "rang Priya Raman: no-answer, not accepted" in page  # on the timeline, with its time
+    assert "ring to Priya Raman ended: no-answer, not accepted" in page  # on the timeline, with its time
+    assert re.search(r"talk with [A-Z][a-z]+ [A-Z][a-z]+ ended \(completed\)", page)
     events = session.query(CaseEvent).filter_by(call_sid=rung_call).all()
     assert events and all(f"{e.kind}</td>" in page for e in events)
     assert "dial owner" in page and "missed owner" in page  # the path
@@ -113,7 +114,10 @@ def test_the_detail_shows_the_task_and_the_recording_the_call_left(browser, worl
 
 def test_an_unknown_call_is_a_404(browser):
     browser.login("viewer")
-    assert browser.get("/admin/calls/CAnothing").status_code == 404
+    res = browser.get("/admin/calls/CA<nothing>")
+    assert res.status_code == 404
+    page = res.get_data(as_text=True)
+    assert "No such call" in page and "CA&lt;nothing&gt;" in page and 'href="/admin/calls"' in page
 
 
 def test_the_detail_and_the_csv_need_a_sign_in(browser, world):
