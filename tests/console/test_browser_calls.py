@@ -12,7 +12,7 @@ from tests.console.test_browser import live_app, page, server, sign_in  # noqa: 
 from tests.factories import World
 
 
-def test_open_the_call_log_click_a_call_and_see_its_rings(page, sim, world):  # noqa: F811
+def test_open_the_call_log_click_a_call_and_see_its_rings(page, sim, world):
     sim.call(World.DANA_PHONE, keys=["4821#", "240117#"], dial=["no-answer", "accept"], call_sid="CAbrowser")
     shots = os.environ.get("SUPPORTLINE_SCREENSHOTS")
     sign_in(page)
