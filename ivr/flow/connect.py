@@ -432,11 +432,12 @@ def dial_result(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse
     accepted = _accepted(env, state.sid, state.attempt)
     target = state.current_target or ""
     advisor_pk = _target_pk(target, "advisor")
-    note_ring(env, state, inp.form, accepted=accepted and dial_status in {"completed", "answered"})
     if accepted and dial_status in {"completed", "answered"}:
         _talk_ended(env, inp, state, advisor_pk)
+        note_ring(env, state, inp.form, accepted=True)
         return _hangup(_response(), say("call_ended", lang=state.language))
     _ring_missed(env, state, advisor_pk, dial_status)
+    note_ring(env, state, inp.form, accepted=False)
     resp = _response()
     if state.route == "oncall":
         return _outage_next(env, state, resp)

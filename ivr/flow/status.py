@@ -85,7 +85,6 @@ def replay_end(env: CallEnv, inp: CallInput, state: CallState | None) -> StepRes
     advisor_pk = _target_pk(state.current_target or "", "advisor")
     dial_status = inp.form.get("DialCallStatus", "")
     took = _accepted(env, state.sid, state.attempt) and dial_status in {"completed", "answered"}
-    note_ring(env, state, inp.form, accepted=took)
     if took:
         _talk_ended(env, inp, state, advisor_pk)
     else:
@@ -93,6 +92,7 @@ def replay_end(env: CallEnv, inp: CallInput, state: CallState | None) -> StepRes
         actions.update_call_log(
             env.session, state.sid, only_if_in_progress=True, outcome="fallback", path=list(state.path)
         )
+    note_ring(env, state, inp.form, accepted=took)
     return StepResult("", state=state)
 
 
