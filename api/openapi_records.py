@@ -156,7 +156,20 @@ def _call_record_paths() -> dict[str, Any]:
         _query("outcome", _string(maxLength=64)),
         _query("case", _integer(minimum=0), "a case number"),
     ]
-    detail = {**call, "properties": {**call["properties"], "tasks": _array(task), "events": _array(_event())}}
+    ring = _object(
+        {
+            "who": _string_or_null(),
+            "target": _string_or_null(),
+            "route": _string_or_null(),
+            "at": _string_or_null(),
+            "status": _string_or_null(),
+            "accepted": _boolean(),
+            "seconds": _integer(minimum=0),
+        },
+        "accepted",
+    )
+    extra = {"rings": _array(ring), "tasks": _array(task), "events": _array(_event())}
+    detail = {**call, "properties": {**call["properties"], **extra}}
     return {
         "/api/calls": {
             "get": _op(
@@ -173,7 +186,7 @@ def _call_record_paths() -> dict[str, Any]:
             "get": _op(
                 "call_detail",
                 TAG,
-                "One call with the tasks it left and the case events it wrote",
+                "One call: who was rung and how each ring ended, the tasks it left, the case events it wrote",
                 {"200": _ok("The call", detail)},
                 errors=("NotFound",),
             ),

@@ -202,6 +202,19 @@ def call_list():
         return jsonify(items=[call_json(r, cases) for r in rows], total=total, limit=limit, offset=offset)
 
 
+def _ring_json(ring: dict[str, Any]) -> dict[str, Any]:
+    """One ring of the call (`ivr.flow.shared.note_ring`): who, when it ended, how."""
+    return {
+        "who": ring.get("who"),
+        "target": ring.get("target"),
+        "route": ring.get("route"),
+        "at": ring.get("at"),
+        "status": ring.get("status"),
+        "accepted": bool(ring.get("accepted")),
+        "seconds": ring.get("seconds") or 0,
+    }
+
+
 def _task_json(task: CallbackTask) -> dict[str, Any]:
     return {
         "kind": task.kind,
@@ -213,7 +226,7 @@ def _task_json(task: CallbackTask) -> dict[str, Any]:
 
 @bp.get("/calls/<call_sid>")
 def call_detail(call_sid: str):
-    """One call with the tasks it left and the case events it wrote."""
+    """One call: who was rung and how each ring ended, the tasks it left, the case events it wrote."""
     svc = current_services()
     if len(call_sid) > SID_LIMIT:
         abort(404)
@@ -226,15 +239,8 @@ def call_detail(call_sid: str):
         return jsonify(
             {
                 **call_json(row, _case_numbers(session, [row])),
-                "tasks": [
-                    {
-                        "kind": t.kind,
-                        "status": t.status,
-                        "not_before": _iso(t.not_before),
-                        "queued_at": _iso(t.queued_at),
-                    }
-                    for t in tasks
-                ],
+                "rings": [_ring_json(ring) for ring in row.rings or [] if isinstance(ring, dict)],
+                "tasks": [_task_json(t) for t in tasks],
                 "events": [_event_json(e) for e in events],
             }
         )

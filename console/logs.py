@@ -1,5 +1,6 @@
-"""Read-only logs: the call log (search, 50 a page), a case with its communication log, callback
-tasks and incident timeline, and the audit log with before/after shown as a diff.
+"""Read-only logs: a case with its communication log, callback tasks and incident timeline, the
+audit log with before/after shown as a diff, and what the logs share (paging, masking free text,
+local times). The call log is `console.calls`.
 
 Every page reads; none writes. Times are shown in the desk's time zone. Phone numbers are never
 shown in full: the call log keeps only `from_masked`, callback numbers go through
@@ -13,7 +14,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -29,35 +30,18 @@ from casestore.models import (
     CallLog,
     Case,
     Contact,
-    District,
     Engineer,
     Incident,
     IncidentEvent,
 )
 from casestore.phones import mask
-from casestore.types import Priority, ProductArea
+from casestore.types import Priority
 from console import bp, require
 from console.cases import overdue
 from webhooks.cleaning import whole_number
 from webhooks.services import current_services
 
 PER_PAGE = 50
-# Every final outcome the call flow writes to call_log.outcome (ivr/flow/), in a sensible order.
-OUTCOMES = (
-    "connected",
-    "abandoned",
-    "hung_up",
-    "callback_requested",
-    "callback_pending",
-    "message_recorded",
-    "closed",
-    "locked_out",
-    "no_input",
-    "ended_in_menu",
-    "in_progress",
-)
-SKILLS = [p.value for p in ProductArea]
-GENERAL = "general"  # the skill filter's name for calls routed without a product area (skill NULL)
 
 # E.164 (+ and 8-15 digits), North American notation ((612) 555-0134, 612-555-0134, 612.555.0134)
 # and a bare 10- or 11-digit run; none of them inside a longer word or number (CallSids, dates and
@@ -134,103 +118,6 @@ def _seconds(value: int | None) -> str:
     minutes, seconds = divmod(max(0, int(value or 0)), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
-
-
-# --------------------------------------------------------------------------- the call log
-
-
-@bp.get("/calls")
-@require("read")
-def calls():
-    svc = current_services()
-    tz = ZoneInfo(svc.settings.support_timezone)
-    problems: list[str] = []
-    args = request.args
-    stmt = _call_log_query(tz, problems)
-    outcome = args.get("outcome", "").strip()
-    with svc.sessions() as session:
-        rows, pager = paginate(session, stmt)
-        districts = list(session.execute(select(District.id, District.name).order_by(District.name)))
-        items = [_call_item(row, tz) for row in rows]
-    outcomes = list(OUTCOMES) + ([outcome] if outcome and outcome not in OUTCOMES else [])
-    return render_template(
-        "admin/calls.html",
-        items=items,
-        pager=pager,
-        problems=problems,
-        args=args,
-        outcomes=outcomes,
-        districts=districts,
-        skills=SKILLS + [GENERAL],
-        tz_name=svc.settings.support_timezone,
-    ), (400 if problems else 200)
-
-
-def _call_log_query(tz: ZoneInfo, problems: list[str]):
-    """The call log with its district, case, advisor and contact, filtered by the query string
-    (from/to local dates, outcome, district, case, skill), newest first; a filter that does not
-    parse is left out and reported in `problems`."""
-    args = request.args
-    stmt = (
-        select(CallLog, District.name, Case.number, Advisor.name, Contact.name)
-        .outerjoin(District, District.id == CallLog.district_id)
-        .outerjoin(Case, Case.id == CallLog.case_id)
-        .outerjoin(Advisor, Advisor.id == CallLog.advisor_id)
-        .outerjoin(Contact, Contact.id == CallLog.contact_id)
-    )
-    start, end = _date_arg("from", problems), _date_arg("to", problems)
-    if start and end and end < start:
-        problems.append("to: before from")
-        start = end = None
-    if start:
-        stmt = stmt.where(CallLog.started_at >= local_midnight(start, tz))
-    if end:
-        stmt = stmt.where(CallLog.started_at < local_midnight(end + timedelta(days=1), tz))
-    outcome = args.get("outcome", "").strip()
-    if outcome:
-        stmt = stmt.where(CallLog.outcome == outcome)
-    district = args.get("district", "").strip()
-    if district:
-        if whole_number(district) is not None:
-            stmt = stmt.where(CallLog.district_id == whole_number(district))
-        else:
-            problems.append("district: unknown district")
-    case_number = args.get("case", "").strip()
-    if case_number:
-        if whole_number(case_number) is not None:
-            stmt = stmt.where(Case.number == whole_number(case_number))
-        else:
-            problems.append("case: a case number is digits only")
-    skill = args.get("skill", "").strip()
-    if skill == GENERAL:
-        stmt = stmt.where(CallLog.skill.is_(None))
-    elif skill:
-        stmt = stmt.where(CallLog.skill == skill)
-    # Newest first; the id breaks ties so paging never repeats or skips a call.
-    return stmt.order_by(CallLog.started_at.desc(), CallLog.id.desc())
-
-
-def _call_item(row, tz: ZoneInfo) -> dict:
-    """One call-log row as the page shows it."""
-    log, district_name, number, advisor_name, contact_name = row
-    return {
-        "started": local(log.started_at, tz),
-        "from": log.from_masked or "withheld",
-        "contact": contact_name or "",
-        "district": district_name or "",
-        "case": number,
-        "skill": (log.skill or GENERAL).replace("_", " "),
-        "priority": log.priority or "",
-        "outcome": log.outcome,
-        "status": log.status or "",
-        "duration": _seconds(log.duration_seconds),
-        "wait": _seconds(log.wait_seconds) if log.queued_at is not None or log.wait_seconds else "",
-        "talk": _seconds(log.talk_seconds) if log.talk_seconds else "",
-        "advisor": advisor_name or "",
-        "path": [str(step) for step in (log.path or [])],
-        "sid": log.call_sid,
-        "recording": bool(log.recording_url),
-    }
 
 
 # --------------------------------------------------------------------------- a case
@@ -329,7 +216,7 @@ def _callback_tasks(session: Session, case: Case, advisors: dict[int, str], tz: 
             "done": local(t.done_at, tz),
             "callback": mask(t.callback_e164) if t.callback_e164 else "",
             "recording": t.recording_url if (t.recording_url or "").startswith("https://") else "",
-            "skill": (t.skill or GENERAL).replace("_", " "),
+            "skill": (t.skill or "general").replace("_", " "),
             "priority": _priority_name(t.priority_rank),
             "advisor": advisors.get(t.advisor_id, "") if t.advisor_id else "",
         }

@@ -79,6 +79,13 @@ def update_call_log(
     session.connection().execute(stmt)
 
 
+def add_ring(session: Session, sid: str, ring: dict) -> None:
+    """Append one ring (who, when it ended, how) to the call's log row. A call's Dial results come
+    one after another (the caller is on one Dial at a time), so reading the list first is safe."""
+    rings = session.scalar(select(CallLog.rings).where(CallLog.call_sid == sid))
+    update_call_log(session, sid, rings=[*(rings or []), ring][-40:])
+
+
 def log_case_event(
     session: Session,
     case: Case,

@@ -38,6 +38,9 @@ class CallLog(Base):
     recording_url: Mapped[str | None] = mapped_column(String(500))
     skill: Mapped[str | None] = mapped_column(String(32))  # product area routed for; None: general
     priority: Mapped[str | None] = mapped_column(String(16))  # casestore.types.Priority the call was routed at
+    # One entry per Dial that ended (ivr.flow.shared.note_ring): who was rung, when it ended, Twilio's
+    # DialCallStatus, whether they accepted, seconds talked. None on calls from before 0011.
+    rings: Mapped[list[Any] | None] = mapped_column(JSON, default=list)
 
 
 class CallStateRow(Base):

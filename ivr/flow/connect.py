@@ -25,6 +25,7 @@ from ivr.flow.shared import (
     _leave_task,
     _quiet,
     _target_pk,
+    note_ring,
 )
 from ivr.flow.twiml import _dial_endpoint, _gather, _hangup, _int, _keypad, _response, _say, url
 from ivr.flow.waits import expected_wait_for
@@ -416,8 +417,10 @@ def dial_result(env: CallEnv, inp: CallInput, state: CallState) -> VoiceResponse
     advisor_pk = _target_pk(target, "advisor")
     if accepted and dial_status in {"completed", "answered"}:
         _talk_ended(env, inp, state, advisor_pk)
+        note_ring(env, state, inp.form, accepted=True)
         return _hangup(_response(), say("call_ended", lang=state.language))
     _ring_missed(env, state, advisor_pk, dial_status)
+    note_ring(env, state, inp.form, accepted=False)
     resp = _response()
     if state.route == "oncall":
         return _outage_next(env, state, resp)

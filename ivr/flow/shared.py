@@ -1,7 +1,7 @@
 """Pieces several stages share: counting a caller's no-inputs, a case going on the call
 (`_case_on_call`), Redis side effects that must not fail a call (`_quiet`), the task a caller
 leaves instead of talking (`_leave_task`), closing the call's case event, whether a dialled leg
-accepted, reading a dial target, and the autopause reason."""
+accepted, reading a dial target, the ring kept on the call log, and the autopause reason."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from casestore.redisguard import ERRORS
 from casestore.types import Priority
 from ivr import actions
 from ivr.flow.env import CallEnv
+from ivr.flow.twiml import _int
 from ivr.state import CallState, marked
 
 log = logging.getLogger("supportline.ivr")
@@ -121,6 +122,29 @@ def _accepted(env: CallEnv, sid: str, attempt: int) -> bool:
 def _target_pk(target: str, kind: str) -> int | None:
     prefix = f"{kind}:"
     return int(target[len(prefix) :]) if target.startswith(prefix) else None
+
+
+def note_ring(env: CallEnv, state: CallState, form: Any, *, accepted: bool) -> None:
+    """Keep this Dial's end on the call log (the console's call detail shows it): whom it rang
+    (their name then, and the target), when it ended, Twilio's DialCallStatus, whether they
+    pressed 1, and the seconds talked."""
+    target = state.current_target or ""
+    who = ""
+    if (pk := _target_pk(target, "advisor")) is not None:
+        advisor = env.tables.advisor(pk)
+        who = advisor.name if advisor else ""
+    elif (pk := _target_pk(target, "engineer")) is not None:
+        who = next((e.name for e in env.tables.engineers.values() if e.pk == pk), "")
+    ring = {
+        "target": target,
+        "who": who,
+        "route": state.route,
+        "at": env.now.isoformat(),
+        "status": form.get("DialCallStatus", "") or "",
+        "accepted": accepted,
+        "seconds": _int(form.get("DialCallDuration")),
+    }
+    actions.add_ring(env.session, state.sid, ring)
 
 
 def _autopause_reason(env: CallEnv) -> str:

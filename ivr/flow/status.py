@@ -12,7 +12,7 @@ from ivr import actions, holds
 from ivr.dispatch import Offers
 from ivr.flow.connect import _ring_missed, _talk_ended
 from ivr.flow.env import CallEnv, CallInput, StepResult
-from ivr.flow.shared import _accepted, _finish_case_event, _quiet, _target_pk
+from ivr.flow.shared import _accepted, _finish_case_event, _quiet, _target_pk, note_ring
 from ivr.flow.twiml import _hangup, _int, _response
 from ivr.prompts import say
 from ivr.state import CallState
@@ -84,13 +84,15 @@ def replay_end(env: CallEnv, inp: CallInput, state: CallState | None) -> StepRes
         return StepResult("")
     advisor_pk = _target_pk(state.current_target or "", "advisor")
     dial_status = inp.form.get("DialCallStatus", "")
-    if _accepted(env, state.sid, state.attempt) and dial_status in {"completed", "answered"}:
+    took = _accepted(env, state.sid, state.attempt) and dial_status in {"completed", "answered"}
+    if took:
         _talk_ended(env, inp, state, advisor_pk)
     else:
         _ring_missed(env, state, advisor_pk, dial_status)
         actions.update_call_log(
             env.session, state.sid, only_if_in_progress=True, outcome="fallback", path=list(state.path)
         )
+    note_ring(env, state, inp.form, accepted=took)
     return StepResult("", state=state)
 
 

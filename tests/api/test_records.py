@@ -65,6 +65,9 @@ def test_the_call_log_masks_numbers_and_links_cases(client, api_auth, sim, world
     assert one.status_code == 200
     _matches(doc, "/api/calls/{call_sid}", 200, one.get_json())
     assert one.get_json()["events"] and one.get_json()["tasks"] == []
+    assert [(r["who"], r["status"], r["accepted"]) for r in one.get_json()["rings"]] == [
+        ("Priya Raman", "completed", True)
+    ]
     assert client.get("/api/calls/CAnope", headers=viewer).status_code == 404
     assert client.get("/api/calls/" + "C" * 200, headers=viewer).status_code == 404
 
