@@ -173,7 +173,7 @@ def _calls_query(session: Session) -> Select:
         query = query.where(CallLog.outcome == outcome[:64])
     raw_case = request.args.get("case", "").strip()
     if raw_case:
-        if not raw_case.isdigit() or len(raw_case) > 10:
+        if not (raw_case.isascii() and raw_case.isdigit()) or len(raw_case) > 10:
             _fail("case", "a case number")
         query = query.where(CallLog.case_id.in_(select(Case.id).where(Case.number == int(raw_case))))
     return query.order_by(CallLog.started_at.desc(), CallLog.id.desc())

@@ -35,7 +35,7 @@ def overdue(case: Case, now: datetime) -> bool:
 
 def _search(session, q: str, status: str) -> list[Case]:
     query = select(Case).options(selectinload(Case.district), selectinload(Case.contact), selectinload(Case.owner))
-    if q.isdigit():
+    if q.isascii() and q.isdigit():
         number = int(q) if len(q) <= 10 else -1
         query = query.where(or_(Case.number == number, Case.contact.has(Contact.contact_id == q)))
     elif q:
@@ -60,7 +60,7 @@ def cases():
     now = svc.now()
     with svc.sessions() as session:
         found = _search(session, q, status)
-        if q.isdigit() and len(found) == 1 and found[0].number == int(q):
+        if q.isascii() and q.isdigit() and len(found) == 1 and found[0].number == int(q):
             return redirect(url_for("admin.case_detail", number=found[0].number))
         rows = [
             {

@@ -33,8 +33,9 @@ def test_a_filter_that_names_nothing_is_a_400_naming_it(client, api_auth, world,
     for query, field in (("district=Nowhere", "district"), ("status=done", "status"), ("limit=0", "limit")):
         res = client.get(f"/api/cases?{query}", headers=viewer)
         assert res.status_code == 400 and res.get_json()["field"] == field, query
-    res = client.get("/api/calls?since=2026-13-01", headers=viewer)
-    assert res.status_code == 400 and res.get_json()["field"] == "since"
+    for query, field in (("since=2026-13-01", "since"), ("case=²", "case"), ("case=12a", "case")):
+        res = client.get(f"/api/calls?{query}", headers=viewer)
+        assert res.status_code == 400 and res.get_json()["field"] == field, query
 
 
 def test_one_case_with_its_communication_log(client, api_auth, sim, world, doc):
