@@ -54,6 +54,7 @@ def demo_cmd(host: str, port: int, no_serve: bool, reset: bool) -> None:
     if fresh:
         loaded = f"loaded {DEMO_FILE.name}: {_load_file(settings, DEMO_FILE, actor='cli:demo')}"
         _sign_in_everyone(sessions)
+        loaded += "\n" + _seed_history(settings, sessions)
     else:
         loaded = f"kept the data already there (not reloading {DEMO_FILE.name}: `./dev demo --reset` starts over)"
     console_login = _demo_admin(sessions)
@@ -112,6 +113,30 @@ def _sign_in_everyone(sessions) -> None:
     restores live presence from it when it starts)."""
     with session_scope(sessions) as session:
         session.execute(update(Advisor).where(Advisor.active.is_(True)).values(signed_in_state="available"))
+
+
+def desk_rules(session, tz_name: str):
+    """The demo calendar's rules for `casestore.demo.history` (the calendar lives in `routing`)."""
+    from casestore.demo.history import DeskRules
+    from routing.businesstime import add_business_days, response_due
+    from routing.calendar import is_open, load_calendar
+
+    cal = load_calendar(session, tz_name)
+    return DeskRules(
+        is_open=lambda at: is_open(at, cal),
+        response_due=lambda at, priority: response_due(at, priority, cal),
+        add_business_days=lambda at, days: add_business_days(at, days, cal),
+        tz_name=tz_name,
+    )
+
+
+def _seed_history(settings: Settings, sessions) -> str:
+    """A week of call history ending now, in one transaction, for a new demo database only."""
+    from casestore.demo.history import seed_history
+
+    with session_scope(sessions) as session:
+        seeded = seed_history(session, system_clock(), desk_rules(session, settings.support_timezone))
+    return seeded.line()
 
 
 def _demo_admin(sessions) -> str:
