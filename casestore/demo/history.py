@@ -311,7 +311,7 @@ class _Writer:
         row.queued_at = queued
         row.path = [*row.path, "queue"]
         if outcome == "connected":
-            row.wait_seconds = rng.randint(2, 14) if rng.random() < 0.72 else rng.randint(15, 170)
+            row.wait_seconds = rng.randint(2, 14) if rng.random() < 0.8 else rng.randint(15, 120)
             row.talk_seconds = rng.randint(120, 1500)
             advisor = self.advisor_for(row.skill)
             row.advisor_id = advisor.id if advisor else None
