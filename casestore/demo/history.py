@@ -496,13 +496,13 @@ class _Writer:
     # ------------------------------------------------------------------ what became of the new cases
 
     def settle_new_cases(self) -> None:
-        """About a third of the cases opened on this week's calls are closed again (with a survey to
+        """Nearly half the cases opened on this week's calls are closed again (with a survey to
         the contact, at most one a month each, most answered), a fifth are pending verification."""
         for case in self.new_cases:
             r = self.rng.random()
-            if r < 0.35:
+            if r < 0.45:
                 self.close(case, self.rules.add_business_days(case.created_at, self.rng.choice([1, 1, 2])))
-            elif r < 0.55:
+            elif r < 0.65:
                 self.pending(case, self.rules.add_business_days(case.created_at, 1))
 
     def close(self, case: Case, at: datetime) -> None:
@@ -535,7 +535,8 @@ class _Writer:
         answered = at + timedelta(minutes=self.rng.randint(4, 240))
         if answered < self.now and self.rng.random() < 0.85:
             survey.answered_at = answered
-            scores = self.rng.choices(*SURVEY_SCORES, k=5)
+            overall = self.rng.choices(*SURVEY_SCORES)[0]  # one impression, each rating near it
+            scores = [min(5, max(1, overall + self.rng.choice([-1, 0, 0, 0, 1]))) for _ in range(4)] + [overall]
             survey.courtesy, survey.knowledge, survey.timeliness, survey.quality, survey.overall = scores
         self.session.add(survey)
         self.seeded.surveys += 1
