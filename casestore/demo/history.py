@@ -66,7 +66,7 @@ class DeskRules:
 
     is_open: Callable[[datetime], bool]
     response_due: Callable[[datetime, str], datetime]
-    add_business_days: Callable[[datetime, int], datetime]
+    add_business_days: Callable[[datetime, float], datetime]
     tz_name: str = "America/Chicago"
 
 
@@ -501,9 +501,9 @@ class _Writer:
         for case in self.new_cases:
             r = self.rng.random()
             if r < 0.45:
-                self.close(case, self.rules.add_business_days(case.created_at, self.rng.choice([1, 1, 2])))
+                self.close(case, self.rules.add_business_days(case.created_at, self.rng.uniform(0.05, 1.2)))
             elif r < 0.65:
-                self.pending(case, self.rules.add_business_days(case.created_at, 1))
+                self.pending(case, self.rules.add_business_days(case.created_at, self.rng.uniform(0.1, 0.8)))
 
     def close(self, case: Case, at: datetime) -> None:
         if at >= self.now:
