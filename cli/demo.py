@@ -1,9 +1,10 @@
 """`supportline demo`: a development desk from nothing. It creates the database, loads the demo data
-set into a new database only (`--reset` starts over; otherwise an admin's edits are kept), creates a
-demo console account, prints where everything is (the console, the webhook URLs from
-`PUBLIC_BASE_URL` when set, which auth token signs Twilio's requests, a call to try), and serves:
-two web workers, the background worker and the dispatcher, all on one shared Redis
-(`cli.localredis`) that every other command of the instance finds."""
+set into a new database only (`--reset` starts over; otherwise an admin's edits are kept) and seeds
+it with a week of history ending now (`casestore.demo.history`), creates a demo console account,
+prints where everything is (the console, the webhook URLs from `PUBLIC_BASE_URL` when set, which
+auth token signs Twilio's requests, a call to try), and serves: two web workers, the background
+worker and the dispatcher, all on one shared Redis (`cli.localredis`) that every other command of
+the instance finds."""
 
 from __future__ import annotations
 
@@ -135,8 +136,17 @@ def _seed_history(settings: Settings, sessions) -> str:
     from casestore.demo.history import seed_history
 
     with session_scope(sessions) as session:
-        seeded = seed_history(session, system_clock(), desk_rules(session, settings.support_timezone))
+        seeded = seed_history(session, _service_now(settings), desk_rules(session, settings.support_timezone))
     return seeded.line()
+
+
+def _service_now(settings: Settings) -> datetime:
+    """The service's 'now': SUPPORTLINE_CLOCK_START's instant when set (development), else the clock."""
+    from webhooks.services import shifted_clock
+
+    if settings.clock_start:
+        return shifted_clock(datetime.fromisoformat(settings.clock_start), settings.clock_anchor)()
+    return system_clock()
 
 
 def _demo_admin(sessions) -> str:
