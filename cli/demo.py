@@ -1,9 +1,10 @@
 """`supportline demo`: a development desk from nothing. It creates the database, loads the demo data
-set into a new database only (`--reset` starts over; otherwise an admin's edits are kept), creates a
-demo console account, prints where everything is (the console, the webhook URLs from
-`PUBLIC_BASE_URL` when set, which auth token signs Twilio's requests, a call to try), and serves:
-two web workers, the background worker and the dispatcher, all on one shared Redis
-(`cli.localredis`) that every other command of the instance finds."""
+set into a new database only (`--reset` starts over; otherwise an admin's edits are kept) and seeds
+it with a week of history ending now (`casestore.demo.history`), creates a demo console account,
+prints where everything is (the console, the webhook URLs from `PUBLIC_BASE_URL` when set, which
+auth token signs Twilio's requests, a call to try), and serves: two web workers, the background
+worker and the dispatcher, all on one shared Redis (`cli.localredis`) that every other command of
+the instance finds."""
 
 from __future__ import annotations
 
@@ -54,6 +55,7 @@ def demo_cmd(host: str, port: int, no_serve: bool, reset: bool) -> None:
     if fresh:
         loaded = f"loaded {DEMO_FILE.name}: {_load_file(settings, DEMO_FILE, actor='cli:demo')}"
         _sign_in_everyone(sessions)
+        loaded += "\n" + _seed_history(settings, sessions)
     else:
         loaded = f"kept the data already there (not reloading {DEMO_FILE.name}: `./dev demo --reset` starts over)"
     console_login = _demo_admin(sessions)
@@ -112,6 +114,39 @@ def _sign_in_everyone(sessions) -> None:
     restores live presence from it when it starts)."""
     with session_scope(sessions) as session:
         session.execute(update(Advisor).where(Advisor.active.is_(True)).values(signed_in_state="available"))
+
+
+def desk_rules(session, tz_name: str):
+    """The demo calendar's rules for `casestore.demo.history` (the calendar lives in `routing`)."""
+    from casestore.demo.history import DeskRules
+    from routing.businesstime import add_business_days, response_due
+    from routing.calendar import is_open, load_calendar
+
+    cal = load_calendar(session, tz_name)
+    return DeskRules(
+        is_open=lambda at: is_open(at, cal),
+        response_due=lambda at, priority: response_due(at, priority, cal),
+        add_business_days=lambda at, days: add_business_days(at, days, cal),
+        tz_name=tz_name,
+    )
+
+
+def _seed_history(settings: Settings, sessions) -> str:
+    """A week of call history ending now, in one transaction, for a new demo database only."""
+    from casestore.demo.history import seed_history
+
+    with session_scope(sessions) as session:
+        seeded = seed_history(session, _service_now(settings), desk_rules(session, settings.support_timezone))
+    return seeded.line()
+
+
+def _service_now(settings: Settings) -> datetime:
+    """The service's 'now': SUPPORTLINE_CLOCK_START's instant when set (development), else the clock."""
+    from webhooks.services import shifted_clock
+
+    if settings.clock_start:
+        return shifted_clock(datetime.fromisoformat(settings.clock_start), settings.clock_anchor)()
+    return system_clock()
 
 
 def _demo_admin(sessions) -> str:

@@ -3,11 +3,14 @@ demo console account is made and printed, and the printed URLs follow PUBLIC_BAS
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from casestore.db import make_engine, make_session_factory, session_scope
-from casestore.models import AdminUser, District
+from casestore.models import AdminUser, CallLog, District, Incident
 from cli.demo import DEMO_ADMIN_PASSWORD
 from cli.main import main
 
@@ -58,6 +61,31 @@ def test_running_it_again_keeps_an_admins_edits(tmp_path, monkeypatch) -> None:
         assert not session.scalar(
             select(func.count()).select_from(District).where(District.name == "Renamed By An Admin")
         )
+
+
+def test_a_new_demo_gets_a_week_of_history_once(tmp_path, monkeypatch) -> None:
+    out = _demo(tmp_path, monkeypatch)
+    (line,) = [x for x in out.splitlines() if x.startswith("seeded a week of history: ")]
+    assert " calls on " in line and "1 incident (2 pages, acknowledged)" in line and " surveys" in line
+    with session_scope(_sessions(tmp_path)) as session:
+        calls = session.scalar(select(func.count()).select_from(CallLog))
+        assert calls and f"{calls} calls" in line
+        assert session.scalar(select(func.count()).select_from(Incident)) == 1
+    out = _demo(tmp_path, monkeypatch)
+    assert "seeded a week" not in out and "kept the data already there" in out
+    with session_scope(_sessions(tmp_path)) as session:
+        assert session.scalar(select(func.count()).select_from(CallLog)) == calls
+        assert session.scalar(select(func.count()).select_from(Incident)) == 1
+
+
+def test_the_history_ends_at_the_services_clock(tmp_path, monkeypatch) -> None:
+    """SUPPORTLINE_CLOCK_START (development) moves the service's 'now': the seeded week ends there."""
+    start = datetime(2026, 11, 20, 15, 0, tzinfo=ZoneInfo("America/Chicago"))
+    monkeypatch.setenv("SUPPORTLINE_CLOCK_START", start.isoformat())
+    _demo(tmp_path, monkeypatch)
+    with session_scope(_sessions(tmp_path)) as session:
+        first, last = session.execute(select(func.min(CallLog.started_at), func.max(CallLog.started_at))).one()
+    assert start - timedelta(days=7) <= first < last < start and last > start - timedelta(hours=3)
 
 
 def test_urls_follow_the_public_address_and_the_real_token(tmp_path, monkeypatch) -> None:
