@@ -10,6 +10,7 @@ masked; every token role may read.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -51,11 +52,13 @@ def _district_arg(session: Session) -> int | None:
     return pk
 
 
-def _page(session: Session, query: Select, render) -> Any:
+def _page(session: Session, query: Select, render: Callable[[list[Any]], list[dict[str, Any]]]) -> Any:
+    """One page of `query`'s rows as `{"items", "total", "limit", "offset"}`; `render` turns the
+    page's rows into items (all at once, so it can look up what they refer to in one query)."""
     limit, offset = _page_args()
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    rows = session.scalars(query.limit(limit).offset(offset)).all()
-    return jsonify(items=[render(r) for r in rows], total=total, limit=limit, offset=offset)
+    rows = list(session.scalars(query.limit(limit).offset(offset)))
+    return jsonify(items=render(rows), total=total, limit=limit, offset=offset)
 
 
 def case_json(case: Case) -> dict[str, Any]:
@@ -107,7 +110,8 @@ def case_list():
             value = _enum_arg(name, enum)
             if value is not None:
                 query = query.where(column == value)
-        return _page(session, query.order_by(Case.created_at.desc(), Case.number.desc()), case_json)
+        query = query.order_by(Case.created_at.desc(), Case.number.desc())
+        return _page(session, query, lambda rows: [case_json(c) for c in rows])
 
 
 @bp.get("/cases/<int:number>")
@@ -194,12 +198,12 @@ def call_list():
     """The call log, newest first; `since`, `until` (local days), `district`, `outcome`, `case` filter."""
     svc = current_services()
     with svc.sessions() as session:
-        limit, offset = _page_args()
-        query = _calls_query(session)
-        total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-        rows = list(session.scalars(query.limit(limit).offset(offset)))
-        cases = _case_numbers(session, rows)
-        return jsonify(items=[call_json(r, cases) for r in rows], total=total, limit=limit, offset=offset)
+
+        def render(rows: list[CallLog]) -> list[dict[str, Any]]:
+            cases = _case_numbers(session, rows)
+            return [call_json(r, cases) for r in rows]
+
+        return _page(session, _calls_query(session), render)
 
 
 def _ring_json(ring: dict[str, Any]) -> dict[str, Any]:

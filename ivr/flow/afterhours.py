@@ -13,7 +13,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from casestore.types import Priority
 from ivr import actions
-from ivr.flow.answers import AFTER_HOURS, heard
+from ivr.flow.answers import AFTER_HOURS, MAX_CASE_DIGITS, MIN_CASE_NUMBER, heard
 from ivr.flow.env import CallEnv, CallInput
 from ivr.flow.outage import _outage
 from ivr.flow.shared import _case_on_call, _leave_task, _no_input_again
@@ -27,7 +27,6 @@ MAX_JUNK = 3  # keys or words that are not an option, before the goodbye
 MAX_CASE_TRIES = 2  # a wrong case number is said once and asked again; the second is a new issue
 MAX_EMPTY_RECORDINGS = 2  # a Record with nothing on it is offered once more
 RECORD_SECONDS = 120  # as the queue's message
-MIN_CASE_NUMBER, MAX_CASE_DIGITS = 10000, 9  # as the main menu's (ivr.flow.menu)
 
 
 def offer(env: CallEnv, state: CallState, resp: VoiceResponse, texts: list[str]) -> VoiceResponse:

@@ -44,7 +44,9 @@ class NumberShape:
     lengths: range
 
 
-CASE_NUMBER = NumberShape(usual=6, lengths=range(5, 10))  # ivr.flow.menu: MIN_CASE_NUMBER, MAX_CASE_DIGITS
+MIN_CASE_NUMBER = 10000  # case numbers have at least five digits; menu keys are one digit
+MAX_CASE_DIGITS = 9  # ... and at most nine
+CASE_NUMBER = NumberShape(usual=6, lengths=range(len(str(MIN_CASE_NUMBER)), MAX_CASE_DIGITS + 1))
 CONTACT_ID = NumberShape(usual=6, lengths=range(4, 11))  # casestore.interchange.fields: 4 to 10 digits
 
 

@@ -10,7 +10,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from ivr import actions
 from ivr.flow import afterhours
-from ivr.flow.answers import MAIN_MENU, heard
+from ivr.flow.answers import MAIN_MENU, MAX_CASE_DIGITS, MIN_CASE_NUMBER, heard
 from ivr.flow.area import ask_area, general_advisor
 from ivr.flow.env import CallEnv, CallInput
 from ivr.flow.outage import _outage
@@ -22,8 +22,6 @@ from ivr.state import CallState
 from routing.calendar import OpenStatus, status_at
 
 MAX_CASE_TRIES = 3
-MIN_CASE_NUMBER = 10000  # case numbers have at least five digits; menu keys are one digit
-MAX_CASE_DIGITS = 9  # ... and at most nine
 
 
 def _main_menu(env: CallEnv, state: CallState, resp: VoiceResponse, *extra: str) -> VoiceResponse:

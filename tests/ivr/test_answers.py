@@ -13,6 +13,8 @@ from ivr.flow.answers import (
     CONTACT_ID_QUESTION,
     FOLLOWUP,
     MAIN_MENU,
+    MAX_CASE_DIGITS,
+    MIN_CASE_NUMBER,
     QUEUE_CHOICE,
     READBACK,
     READBACK_RETRIES,
@@ -25,7 +27,6 @@ from ivr.flow.answers import (
     readback_answer,
 )
 from ivr.flow.env import CallInput
-from ivr.flow.menu import MAX_CASE_DIGITS, MIN_CASE_NUMBER
 from ivr.speech_hints import hints_for
 from ivr.speech_intents import CONFIDENCE_FLOOR
 from ivr.state import CallState
